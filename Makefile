@@ -1,0 +1,76 @@
+# soc: one binary, its tests, its fuzzers and its benchmarks.
+# `make demo` and `make test` install missing build dependencies first.
+
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+CC ?= cc
+PKGS = sqlite3 libcurl jansson libmd
+
+# Each area keeps its own list, so parallel work never edits one line.
+CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c
+CLIENT_SRCS = workspace.c
+HTTP_SRCS =
+SERVER_SRCS =
+SYNC_SRCS =
+SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)
+HDRS = $(wildcard *.h)
+
+WARN = -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter -Wstrict-prototypes
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN)
+CFLAGS ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+TEST_DIR = build/test
+UNIT_TESTS = $(patsubst t/unit/%.c,$(TEST_DIR)/unit-%,$(wildcard t/unit/*.c))
+# The unit tests link every source but the one holding main().
+LIB_SRCS = $(filter-out soc.c,$(SRCS))
+
+.PHONY: all deps demo test unit install uninstall clean fuzz bench soak
+
+all: soc
+
+deps:
+	@sh scripts/deps.sh
+
+soc: $(SRCS) $(HDRS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+
+$(TEST_DIR)/soc: $(SRCS) $(HDRS)
+	@mkdir -p $(TEST_DIR)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Werror $(SAN) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+
+$(TEST_DIR)/unit-%: t/unit/%.c t/unit/tap.h $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(TEST_DIR)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Werror $(SAN) $(PKG_CFLAGS) -I. -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+# Sanitizers abort on the first report, so a test can never pass over one.
+TEST_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	SOC_TEST_BIN=$(CURDIR)/$(TEST_DIR)/soc
+
+test: deps
+	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
+	$(TEST_ENV) prove -j2 $(UNIT_TESTS) t/[0-9]*.sh
+
+# One test: make check T=t/0001-dispatch.sh
+check: deps
+	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
+	$(TEST_ENV) prove -v $(T)
+
+demo: deps
+	@$(MAKE) --no-print-directory soc
+	@sh scripts/demo.sh
+
+install: soc
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 soc $(DESTDIR)$(BINDIR)/soc
+	for c in $$(./soc --list); do ln -sf soc $(DESTDIR)$(BINDIR)/soc_$$c; done
+
+uninstall:
+	for c in $$(./soc --list); do rm -f $(DESTDIR)$(BINDIR)/soc_$$c; done
+	rm -f $(DESTDIR)$(BINDIR)/soc
+
+clean:
+	rm -rf soc build

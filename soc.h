@@ -1,0 +1,124 @@
+/*
+ * soc.h: what the source files share, and nothing else.
+ *
+ * Every limit is a named constant here or in the header of the one file
+ * that enforces it. Messages follow git's usage.c: lowercase, no full stop,
+ * the subject in quotes, strerror appended where errno matters.
+ */
+#ifndef SOC_H
+#define SOC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+#define SOC_VERSION "0.1.0"
+
+/* Exit codes, documented in README. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_REJECTED = 3,	/* push refused: the server has changes to pull */
+	EXIT_CONFLICT = 4,	/* unresolved conflicts */
+	EXIT_REMOTE = 5,	/* cannot reach or authenticate to the server */
+};
+
+/* ---- usage.c: messages and allocation ---- */
+
+/* "soc push" or "soc_push": the prefix of every message, set once. */
+extern const char *soc_prog;
+extern int soc_quiet;
+
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress and chatter for people: silent under -q. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- buf.c: a growable byte buffer, always NUL-terminated ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+#define BUF_INIT { NULL, 0, 0 }
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_addstr(struct buf *b, const char *s);
+void buf_addch(struct buf *b, char c);
+void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+/* Hands the string to the caller; the buffer is empty afterwards. */
+char *buf_detach(struct buf *b);
+
+/* ---- path.c: the path rules of DESIGN.md section 10 ---- */
+
+#define PATH_BYTES_MAX 4096
+#define PATH_COMPONENT_MAX 255
+
+/* NULL when p[0..len) is a valid soc path, else why not (a constant string). */
+const char *path_check(const char *p, size_t len);
+
+/* ---- hash.c: streaming md5, shared by the scanner and the server ---- */
+
+#define MD5_HEX_LEN 32
+#define HASH_CHUNK (64 * 1024)	/* on the stack of whichever thread hashes */
+
+/* md5 of everything readable from fd, as lowercase hex; the size read in *size. */
+int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], uint64_t *size);
+/* 1 when s is exactly 32 lowercase hex digits. */
+int md5_hex_valid(const char *s);
+void sha256_hex(const void *p, size_t n, char hex[65]);
+
+/* ---- options.c: one small parser for every command's flags ---- */
+
+enum opt_type { OPT_BOOL, OPT_STRING, OPT_INT };
+struct opt {
+	char short_name;	/* 0 for none */
+	const char *long_name;	/* NULL for none; "--name" */
+	enum opt_type type;
+	void *value;		/* int * for BOOL and INT, const char ** for STRING */
+	int single_dash;	/* long name also accepted as "-name" (historic -id) */
+};
+#define OPT_END { 0, NULL, OPT_BOOL, NULL, 0 }
+
+/*
+ * Parses argv[1..argc): options are stored through opts; the other words
+ * are moved to argv[0..n) and n returned. "--" ends the options. On a bad
+ * option prints one line and returns -1 (the caller exits EXIT_USAGE).
+ */
+int opt_parse(int argc, char **argv, const struct opt *opts);
+
+/* ---- soc.c: dispatch ---- */
+
+struct workspace;
+
+enum {
+	NEED_WORKSPACE = 1 << 0,	/* find .soc/, lock, open the index */
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct workspace *ws);
+	unsigned flags;
+	const char *usage;	/* the synopsis and options, as printed by --help */
+};
+
+/* Prints the usage of the running command to stderr and returns EXIT_USAGE. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

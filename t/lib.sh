@@ -1,0 +1,212 @@
+# t/lib.sh: the test library, in the manner of git's t/test-lib.sh.
+#
+#   . "$(dirname "$0")/lib.sh"
+#   test_expect_success 'title' '
+#       cmd1 &&
+#       cmd2
+#   '
+#   test_done
+#
+# Each script runs in its own trash directory with HOME inside it, LC_ALL=C
+# and TZ=UTC. `soc` and the soc_* links on PATH are the sanitizer build.
+# Every server started with start_server is killed by its PID when the
+# script exits, pass or fail.
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_SRC=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$TEST_SRC/.." && pwd)
+SOC=${SOC_TEST_BIN:-$TOP/build/test/soc}
+if ! [ -x "$SOC" ]; then
+	echo "Bail out! no soc binary at $SOC (run make test)"
+	exit 1
+fi
+
+LC_ALL=C
+TZ=UTC
+export LC_ALL TZ
+unset SOC_TOKEN SOC_REMOTE GIT_DIR 2>/dev/null
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/soc-$TEST_NAME.XXXXXX") || exit 1
+HOME=$TRASH
+export HOME
+BIN=$TRASH/.bin
+mkdir -p "$BIN"
+ln -s "$SOC" "$BIN/soc"
+for c in add push pull serve status; do ln -s "$SOC" "$BIN/soc_$c"; done
+PATH=$BIN:$PATH
+export PATH
+cd "$TRASH" || exit 1
+
+test_count=0
+test_failed=0
+test_cleanup=
+SERVER_PIDS=
+
+test_log=$TRASH/.log
+
+test_when_finished() {
+	test_cleanup="$1
+$test_cleanup"
+}
+
+# Bodies run inside a function, so `return 1` ends a loop in them as in git.
+test_run_() {
+	eval "$1"
+}
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	test_cleanup=
+	if (test_run_ "$2") >"$test_log" 2>&1 </dev/null; then
+		status=0
+	else
+		status=1
+	fi
+	if [ -n "$test_cleanup" ]; then
+		(eval "$test_cleanup") >>"$test_log" 2>&1 </dev/null
+	fi
+	if [ $status = 0 ]; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		printf '%s\n' "$2" | sed 's/^/#	/'
+		sed 's/^/# | /' "$test_log"
+	fi
+}
+
+# Like test_expect_success, but the body runs in this shell, so variables it
+# sets (a server's URL, say) are seen by later tests.
+test_expect_success_here() {
+	test_count=$((test_count + 1))
+	if test_run_ "$2" >"$test_log" 2>&1 </dev/null; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		printf '%s\n' "$2" | sed 's/^/#	/'
+		sed 's/^/# | /' "$test_log"
+	fi
+}
+
+test_done() {
+	echo "1..$test_count"
+	if [ $test_failed = 0 ]; then
+		exit 0
+	fi
+	echo "# failed $test_failed of $test_count; trash kept in $TRASH"
+	exit 1
+}
+
+# A command that must fail the ordinary way: non-zero, and not by a signal
+# or a sanitizer abort.
+test_must_fail() {
+	"$@"
+	code=$?
+	if [ $code = 0 ]; then
+		echo "test_must_fail: '$*' succeeded" >&2
+		return 1
+	fi
+	if [ $code -gt 128 ]; then
+		echo "test_must_fail: '$*' died with code $code" >&2
+		return 1
+	fi
+	return 0
+}
+
+# test_expect_code N cmd...: cmd exits exactly N.
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	code=$?
+	if [ "$code" != "$want" ]; then
+		echo "test_expect_code: '$*' exited $code, wanted $want" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# The one line of stderr a refusal prints, and that it names the thing.
+test_i18ngrep() {
+	grep "$@"
+}
+
+test_line_count() {
+	n=$(wc -l <"$3")
+	[ "$n" "$1" "$2" ] || {
+		echo "test_line_count: $3 has $n lines, wanted $1 $2" >&2
+		cat "$3" >&2
+		return 1
+	}
+}
+
+md5_of() {
+	md5sum "$1" | cut -d' ' -f1
+}
+
+# A snapshot of every byte of a directory, to show a refusal changed nothing.
+tree_sum() {
+	(cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
+}
+
+# start_server ROOT [ARGS]: runs `soc serve` on 127.0.0.1 port 0 and sets
+# URL, SERVER_PID and ADMIN_TOKEN. Its stderr goes to ROOT.log.
+start_server() {
+	root=$1
+	shift
+	log=$TRASH/$(basename "$root").log
+	: >"$log"
+	"$SOC" serve --root "$root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
+	SERVER_PID=$!
+	SERVER_PIDS="$SERVER_PIDS $SERVER_PID"
+	tries=0
+	URL=
+	while [ $tries -lt 200 ]; do
+		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$log" | tail -n 1)
+		[ -n "$URL" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+		tries=$((tries + 1))
+	done
+	if [ -z "$URL" ]; then
+		echo "start_server: no listening line from soc serve:" >&2
+		cat "$log" >&2
+		return 1
+	fi
+	ADMIN_TOKEN=$(cat "$root/admin.token" 2>/dev/null)
+	return 0
+}
+
+# stop_server PID: SIGTERM, and SIGKILL if it has not gone in 10 s.
+stop_server() {
+	pid=$1
+	kill -TERM "$pid" 2>/dev/null || return 0
+	n=0
+	while kill -0 "$pid" 2>/dev/null && [ $n -lt 200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+kill_servers() {
+	for pid in $SERVER_PIDS; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+}
+
+test_exit_trap() {
+	kill_servers
+	if [ $test_failed = 0 ]; then
+		cd / && rm -rf "$TRASH"
+	fi
+}
+trap test_exit_trap EXIT
+trap 'exit 130' INT TERM
