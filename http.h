@@ -1,0 +1,111 @@
+/*
+ * http.h: the server side of HTTP/1.1. http.c is the request parser, a pure
+ * function over bytes (no I/O, no allocation) so it can be fuzzed alone;
+ * httpd.c is the connection loop: one epoll thread reads requests, so an
+ * idle or slow client costs a file descriptor and not a thread, and a small
+ * pool of worker threads runs the handler of each complete request.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits of DESIGN.md section 5. */
+#define HTTP_HEAD_MAX (16 * 1024)		/* request line + headers: 431, or 414 for the line */
+#define HTTP_HEADERS_MAX 100			/* header fields: 431 */
+#define HTTP_HEAD_TIMEOUT_MS (10 * 1000)	/* headers complete within: 408 */
+#define HTTP_IDLE_TIMEOUT_MS (30 * 1000)	/* idle keep-alive connection closed after */
+#define HTTP_BODY_TIMEOUT_MS (60 * 1000)	/* no body byte for this long: 408 */
+#define HTTP_CONN_MAX 1024			/* past it the longest-idle connection is closed */
+#define HTTP_WORKERS 4				/* threads running handlers */
+#define HTTP_BODY_MAX_DEFAULT (256LL * 1024 * 1024)	/* --max-body; past it 413 */
+
+struct http_slice {
+	const char *p;
+	size_t len;
+};
+
+struct http_header {
+	struct http_slice name, value;
+};
+
+struct http_request {
+	struct http_slice method;
+	struct http_slice target;	/* as sent: path and query */
+	struct http_slice path;		/* target up to '?' */
+	struct http_slice query;	/* after '?', empty if none */
+	int minor_version;		/* 1 for HTTP/1.1 */
+	struct http_header headers[HTTP_HEADERS_MAX];
+	size_t nheaders;
+	long long content_length;	/* -1 when absent */
+	int keep_alive;			/* the connection may carry another request */
+	int upgrade;			/* "Connection: upgrade" was sent */
+};
+
+/*
+ * Parses the request line and headers at the start of buf[0..len).
+ * Returns the length of the head (> 0) when complete, 0 when more bytes
+ * are needed, or minus an HTTP status when the request is bad: -400
+ * malformed, -414 request line too long, -431 headers too large or too
+ * many, -501 Transfer-Encoding, -505 not HTTP/1.1 (or HTTP/1.0). last_len
+ * is the length parsed by the previous call that returned 0, so feeding a
+ * request a byte at a time costs O(n), not O(n^2). Slices in req point
+ * into buf.
+ */
+long http_parse_request(const char *buf, size_t len, size_t last_len, struct http_request *req);
+
+/* The value of header `name` (case-insensitive), or NULL. */
+const struct http_slice *http_header(const struct http_request *req, const char *name);
+int http_slice_eq(struct http_slice s, const char *lit);	/* exact */
+int http_slice_ieq(struct http_slice s, const char *lit);	/* case-insensitive */
+const char *http_reason(int status);
+
+/* ---- httpd.c ---- */
+
+/* One request being answered, owned by the worker thread running its handler. */
+struct http_exchange;
+
+typedef void (*http_handler_fn)(struct http_exchange *ex, void *arg);
+
+struct httpd_config {
+	const char *listen;		/* "HOST:PORT", port 0 picks a free one */
+	long long body_max;		/* request bodies larger get 413 */
+	http_handler_fn handler;
+	void *arg;
+	/* Called by a worker thread between requests, at most once a second; for housekeeping. */
+	void (*tick)(void *arg);
+};
+
+/*
+ * Binds, prints "soc serve: listening on http://HOST:PORT" to stderr, and
+ * serves until SIGTERM or SIGINT: then stops accepting, lets requests in
+ * flight finish (their handlers run to the end), and returns 0. Returns -1
+ * after a message if it cannot start.
+ */
+int httpd_run(const struct httpd_config *cfg);
+
+const struct http_request *http_req(struct http_exchange *ex);
+/* The whole request body (Content-Length bytes, read before the handler runs); NUL-terminated. */
+const char *http_body(struct http_exchange *ex, size_t *len);
+/* The peer's address, "127.0.0.1:5555", for the log line. */
+const char *http_peer(struct http_exchange *ex);
+
+/* Adds a response header; call before http_respond or http_stream_begin. */
+void http_add_header(struct http_exchange *ex, const char *name, const char *value);
+/* A whole response with Content-Length. Returns 0, or -1 if the client went away. */
+int http_respond(struct http_exchange *ex, int status, const char *content_type,
+		 const void *body, size_t len);
+/* A chunked response, written as it is produced; memory stays flat however long it is. */
+int http_stream_begin(struct http_exchange *ex, int status, const char *content_type);
+int http_stream_write(struct http_exchange *ex, const void *p, size_t len);
+int http_stream_end(struct http_exchange *ex);
+/*
+ * Answers 101 Switching Protocols with "Upgrade: proto" and hands the
+ * socket to the caller, who owns (and must close) the returned fd; the loop
+ * forgets the connection. Bytes the client sent after the request head are
+ * a protocol error: returns -1 (and answers 400) if any arrived.
+ */
+int http_upgrade(struct http_exchange *ex, const char *proto);
+
+#endif
