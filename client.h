@@ -1,18 +1,78 @@
-/* client.h: what the client-side files (workspace, index, scan, commands) share. */
+/*
+ * client.h: what the client-side files share: the workspace (workspace.c),
+ * the index (db.c), the scanner (scan.c), .socignore (ignore.c), and the
+ * commands built on them.
+ *
+ * Data flows one way: scan (stat, hash) -> index (SQLite) -> wire -> rsync
+ * -> commit. Commands call down; nothing calls up into a cmd_*.c.
+ */
 #ifndef CLIENT_H
 #define CLIENT_H
+
+#include <stdint.h>
 
 #include "soc.h"
 
 #define WORKSPACE_DIR ".soc"
+#define LOCK_WAIT_MS 3000	/* a second soc in one workspace waits this long */
+
+struct sqlite3;
 
 struct workspace {
-	char *root;	/* absolute path of the directory holding .soc/ */
-	char *prefix;	/* the current directory relative to root, "" or "a/b/" */
+	char *root;		/* absolute path of the directory holding .soc/ */
+	char *prefix;		/* the current directory relative to root, "" or "a/b/" */
+	int lock_fd;		/* .soc/lock, flock'd while the command runs */
+	struct sqlite3 *db;	/* .soc/index.db */
+	char *remote;		/* from .soc/config, NULL if none */
+	char *token;		/* SOC_TOKEN, else .soc/config; NULL if none */
 };
 
-/* Finds .soc/ from the current directory up; returns 0 or an exit code after one message. */
+/* Finds .soc/ from the current directory up, locks, reads the config, opens the index. */
 int workspace_open(struct workspace **ws);
 void workspace_close(struct workspace *ws);
+
+/*
+ * One tracked file as the index knows it. md5 is the content last seen by
+ * a scan; base is the content last synced with the server ("" if never):
+ * the three-way pull and the per-path push check both turn on base.
+ */
+struct entry {
+	char *path;		/* relative to the root, '/'-separated */
+	uint64_t size;
+	int64_t mtime_ns, ctime_ns;
+	uint64_t ino;
+	unsigned mode;		/* 0644 or 0755: only the executable bit travels */
+	char md5[MD5_HEX_LEN + 1];
+	char base[MD5_HEX_LEN + 1];
+	int conflict;		/* a pull left a conflict copy beside it */
+};
+
+enum change {
+	CH_NONE = 0,
+	CH_ADDED,		/* tracked, present, never synced */
+	CH_MODIFIED,		/* present, md5 != base */
+	CH_DELETED,		/* synced once, now missing or soc rm'd */
+	CH_CONFLICT,		/* conflict flag set */
+};
+
+struct scan_item {
+	struct entry e;		/* the state now (for a deleted file: as last recorded) */
+	enum change change;
+	int present;		/* the file exists on disk now */
+};
+
+struct scan_result {
+	struct scan_item *items;	/* sorted by path (bytewise) */
+	size_t n;
+};
+
+/*
+ * Stats every tracked file and every file under a tracked root, hashes
+ * only where size/mtime/ctime/inode differ or the entry is racy, and
+ * updates the index in one transaction, only if something changed.
+ * Every tracked path appears in the result, changed or not.
+ */
+int scan_workspace(struct workspace *ws, struct scan_result *out);
+void scan_result_free(struct scan_result *r);
 
 #endif
