@@ -11,7 +11,7 @@ CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c
 CLIENT_SRCS = workspace.c
 HTTP_SRCS =
 SERVER_SRCS =
-SYNC_SRCS =
+SYNC_SRCS = run.c rsync.c net.c
 SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)
 HDRS = $(wildcard *.h)
 

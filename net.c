@@ -1,0 +1,227 @@
+/*
+ * net.c: the client's HTTP, through one libcurl handle reused for every
+ * request of a command (keep-alive). The token travels only in the
+ * Authorization header. Failures that mean "the server is not there for
+ * us" (cannot connect, 401/403, 5xx) are said once here, so every command
+ * reports them the same way and exits EXIT_REMOTE.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soc.h"
+#include "sync.h"
+
+struct net {
+	CURL *curl;
+	char *base;		/* remote URL without trailing '/' */
+	char *auth;		/* "Authorization: Bearer ..." */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct line_sink {
+	CURL *curl;
+	struct buf pending;
+	int (*cb)(const char *line, size_t len, void *arg);
+	void *arg;
+	int failed;		/* a line was too long or cb asked to stop */
+	int too_long;
+};
+
+struct net *net_open(const struct remote *r)
+{
+	static int curl_ready;
+	struct net *n;
+	size_t len;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+			error("cannot start libcurl");
+			return NULL;
+		}
+		curl_ready = 1;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->curl = curl_easy_init();
+	if (!n->curl) {
+		free(n);
+		error("cannot start libcurl");
+		return NULL;
+	}
+	n->base = xstrdup(r->url);
+	len = strlen(n->base);
+	while (len && n->base[len - 1] == '/')
+		n->base[--len] = '\0';
+	n->auth = xasprintf("Authorization: Bearer %s", r->token ? r->token : "");
+	return n;
+}
+
+void net_close(struct net *n)
+{
+	if (!n)
+		return;
+	curl_easy_cleanup(n->curl);
+	/* The token should not linger in freed memory. */
+	explicit_bzero(n->auth, strlen(n->auth));
+	free(n->auth);
+	free(n->base);
+	free(n);
+}
+
+static size_t to_buf(char *p, size_t size, size_t nmemb, void *arg)
+{
+	buf_add(arg, p, size * nmemb);
+	return size * nmemb;
+}
+
+static size_t to_lines(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct line_sink *s = arg;
+	size_t n = size * nmemb, start = 0;
+	char *nl;
+
+	long status = 0;
+
+	if (s->failed)
+		return 0;
+	buf_add(&s->pending, p, n);
+	/* An error answer is kept whole for its message, not fed to cb. */
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return s->pending.len > JSON_LINE_MAX ? 0 : n;
+	while ((nl = memchr(s->pending.p + start, '\n', s->pending.len - start))) {
+		size_t len = (size_t)(nl - (s->pending.p + start));
+
+		*nl = '\0';
+		if (len > JSON_LINE_MAX || s->cb(s->pending.p + start, len, s->arg)) {
+			s->too_long = len > JSON_LINE_MAX;
+			s->failed = 1;
+			return 0;
+		}
+		start += len + 1;
+	}
+	if (start) {
+		memmove(s->pending.p, s->pending.p + start, s->pending.len - start);
+		s->pending.len -= start;
+		s->pending.p[s->pending.len] = '\0';
+	}
+	if (s->pending.len > JSON_LINE_MAX) {
+		s->too_long = s->failed = 1;
+		return 0;
+	}
+	return n;
+}
+
+const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen)
+{
+	json_t *j;
+	const char *m;
+
+	if (!resp->len)
+		return "no explanation from the server";
+	j = json_loadb(resp->p, resp->len, 0, NULL);
+	m = j ? json_string_value(json_object_get(j, "message")) : NULL;
+	snprintf(tmp, tmplen, "%s", m ? m : resp->p);
+	json_decref(j);
+	/* One line: the first of whatever the server said. */
+	tmp[strcspn(tmp, "\r\n")] = '\0';
+	return tmp;
+}
+
+static long perform(struct net *n, const char *method, const char *path,
+		    const char *content_type, const void *body, size_t len,
+		    size_t (*sink)(char *, size_t, size_t, void *), void *sink_arg,
+		    struct buf *errbody)
+{
+	struct curl_slist *hdrs = NULL;
+	char *url = xasprintf("%s%s", n->base, path);
+	char *ctype = NULL;
+	char msg[256];
+	CURLcode rc;
+	long status = 0;
+
+	hdrs = curl_slist_append(hdrs, n->auth);
+	/* Our server answers at once; never wait a second for 100-continue. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (content_type) {
+		ctype = xasprintf("Content-Type: %s", content_type);
+		hdrs = curl_slist_append(hdrs, ctype);
+	}
+	if (!hdrs)
+		die("out of memory building request headers");
+
+	curl_easy_reset(n->curl);
+	curl_easy_setopt(n->curl, CURLOPT_URL, url);
+	curl_easy_setopt(n->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(n->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME, (long)NET_STALL_SECONDS);
+	curl_easy_setopt(n->curl, CURLOPT_USERAGENT, "soc/" SOC_VERSION);
+	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(n->curl, CURLOPT_ERRORBUFFER, n->errbuf);
+	curl_easy_setopt(n->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else if (!strcmp(method, "POST")) {
+		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
+	curl_easy_setopt(n->curl, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(n->curl, CURLOPT_WRITEDATA, sink_arg);
+	n->errbuf[0] = '\0';
+	rc = curl_easy_perform(n->curl);
+	curl_easy_getinfo(n->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	free(ctype);
+	free(url);
+
+	if (rc == CURLE_WRITE_ERROR && status >= 200 && status < 300)
+		return status;	/* the line sink stopped it; its caller knows why */
+	if (rc != CURLE_OK) {
+		error("cannot reach the server at '%s': %s", n->base,
+		      n->errbuf[0] ? n->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (status == 401 || status == 403) {
+		error("the server at '%s' refused the token (%ld): %s", n->base, status,
+		      net_error_message(errbody, msg, sizeof(msg)));
+		return -1;
+	}
+	if (status >= 500) {
+		error("the server at '%s' failed (%ld): %s", n->base, status,
+		      net_error_message(errbody, msg, sizeof(msg)));
+		return -1;
+	}
+	return status;
+}
+
+long net_request(struct net *n, const char *method, const char *path,
+		 const char *content_type, const void *body, size_t len, struct buf *resp)
+{
+	buf_reset(resp);
+	return perform(n, method, path, content_type, body, len, to_buf, resp, resp);
+}
+
+long net_get_lines(struct net *n, const char *path,
+		   int (*cb)(const char *line, size_t len, void *arg), void *arg)
+{
+	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0 };
+	long status;
+
+	status = perform(n, "GET", path, NULL, NULL, 0, to_lines, &s, &s.pending);
+	if (status >= 200 && status < 300 && !s.failed && s.pending.len)
+		if (cb(s.pending.p, s.pending.len, arg))
+			s.failed = 1;
+	if (s.too_long) {
+		error("the server sent a line longer than %d bytes", JSON_LINE_MAX);
+		status = -1;
+	} else if (status >= 200 && status < 300 && s.failed) {
+		status = -2;	/* cb stopped it and said why */
+	}
+	buf_free(&s.pending);
+	return status;
+}

@@ -1,0 +1,49 @@
+/* sync.h: what push, pull, log and status share to talk to the server: the libcurl client (net.c) and rsync (rsync.c). */
+#ifndef SYNC_H
+#define SYNC_H
+
+#include <stddef.h>
+
+#include "soc.h"
+
+#define NET_CONNECT_TIMEOUT_MS 10000	/* a server that does not answer a connect */
+#define NET_STALL_SECONDS 60		/* a transfer with no byte for this long fails */
+#define JSON_LINE_MAX (64 * 1024)	/* one NDJSON line, as the server limits it */
+
+struct remote {
+	const char *url;	/* http:// or https://, no trailing slash needed */
+	const char *token;
+};
+
+struct net;
+
+/* One reused libcurl handle (keep-alive). NULL after a message if curl cannot start. */
+struct net *net_open(const struct remote *r);
+void net_close(struct net *n);
+
+/*
+ * One request to url + path with an optional body; the response body in
+ * *resp. Returns the HTTP status, or -1 after one message when the server
+ * cannot be reached, refuses the token (401, 403) or fails (5xx): the
+ * caller exits EXIT_REMOTE. Other statuses are the caller's to explain;
+ * net_error_message() gives the server's words.
+ */
+long net_request(struct net *n, const char *method, const char *path,
+		 const char *content_type, const void *body, size_t len, struct buf *resp);
+
+/* A GET whose NDJSON answer is handed to cb a line at a time (no newline); cb returns non-zero to stop. */
+long net_get_lines(struct net *n, const char *path,
+		   int (*cb)(const char *line, size_t len, void *arg), void *arg);
+
+/* The "message" of a JSON error body, or the body itself; never NULL. */
+const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
+
+/*
+ * Runs rsync from src to dst (one of them "soc::push/<txn>/" or
+ * "soc::pull/") through `soc tunnel`, with the NUL-separated list of paths
+ * on its stdin. 0, or -1 after a message a person understands.
+ */
+int rsync_run(const struct remote *r, const char *src, const char *dst,
+	      char *const *paths, size_t npaths);
+
+#endif
