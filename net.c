@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "soc.h"
+#include "client.h"
 #include "sync.h"
 
 struct net {
@@ -224,4 +224,39 @@ long net_get_lines(struct net *n, const char *path,
 	}
 	buf_free(&s.pending);
 	return status;
+}
+
+int remote_of(const struct workspace *ws, struct remote *r)
+{
+	if (!ws->remote || !ws->remote[0]) {
+		error("no remote configured; set one with 'soc init --remote URL' "
+		      "or a 'remote = URL' line in %s/" WORKSPACE_DIR "/config", ws->root);
+		return EXIT_ERROR;
+	}
+	r->url = ws->remote;
+	r->token = ws->token;
+	if (!r->token || !r->token[0]) {
+		error("no token for '%s'; set SOC_TOKEN or a 'token = ...' line in "
+		      "%s/" WORKSPACE_DIR "/config", ws->remote, ws->root);
+		return EXIT_REMOTE;
+	}
+	return 0;
+}
+
+long long remote_head(struct net *n)
+{
+	struct buf resp = BUF_INIT;
+	long long head = -1;
+	long st = net_request(n, "GET", "/api/v1/info", NULL, NULL, 0, &resp);
+	json_t *j;
+
+	if (st == 200 && (j = json_loadb(resp.p, resp.len, 0, NULL))) {
+		if (json_is_integer(json_object_get(j, "head")))
+			head = json_integer_value(json_object_get(j, "head"));
+		json_decref(j);
+	}
+	if (st >= 0 && head < 0)
+		error("the server at '%s' did not say its head revision (%ld)", n->base, st);
+	buf_free(&resp);
+	return head;
 }

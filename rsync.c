@@ -59,12 +59,12 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      char *const *paths, size_t npaths)
+	      const char *basis_dir, char *const *paths, size_t npaths)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *argv[16];
-	char *shell, *env_url, *env_token;
+	char *shell, *env_url, *env_token, *copy_dest = NULL;
 	struct child c = { 0 };
 	struct buf list = BUF_INIT;
 	void (*old_pipe)(int);
@@ -88,6 +88,10 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	argv[i++] = "--files-from=-";
 	if (!soc_quiet && isatty(STDERR_FILENO))
 		argv[i++] = "--info=progress2";
+	if (basis_dir) {
+		copy_dest = xasprintf("--copy-dest=%s", basis_dir);
+		argv[i++] = copy_dest;
+	}
 	argv[i++] = "-e";
 	argv[i++] = shell;
 	argv[i++] = "--";
@@ -100,6 +104,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	c.env[1] = env_token;
 	c.pipe_in = 1;
 	if (child_start(&c)) {
+		free(copy_dest);
 		free(shell);
 		free(env_url);
 		free(env_token);
@@ -113,6 +118,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	signal(SIGPIPE, old_pipe);
 	code = child_finish(&c);
 	buf_free(&list);
+	free(copy_dest);
 	free(shell);
 	free(env_url);
 	free(env_token);

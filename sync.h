@@ -16,6 +16,10 @@ struct remote {
 };
 
 struct net;
+struct workspace;
+
+/* The workspace's remote and token; 0, or an exit code after one message (no remote: 1, no token: 5). */
+int remote_of(const struct workspace *ws, struct remote *r);
 
 /* One reused libcurl handle (keep-alive). NULL after a message if curl cannot start. */
 struct net *net_open(const struct remote *r);
@@ -35,15 +39,21 @@ long net_request(struct net *n, const char *method, const char *path,
 long net_get_lines(struct net *n, const char *path,
 		   int (*cb)(const char *line, size_t len, void *arg), void *arg);
 
+/* The server's head revision from GET /api/v1/info, or -1 after a message. */
+long long remote_head(struct net *n);
+
 /* The "message" of a JSON error body, or the body itself; never NULL. */
 const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
 
 /*
  * Runs rsync from src to dst (one of them "soc::push/<txn>/" or
  * "soc::pull/") through `soc tunnel`, with the NUL-separated list of paths
- * on its stdin. 0, or -1 after a message a person understands.
+ * on its stdin. basis_dir, when not NULL, is a local tree whose files at
+ * the same paths rsync uses as delta basis (--copy-dest): pull's local
+ * files, read but never written. 0, or -1 after a message a person
+ * understands.
  */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      char *const *paths, size_t npaths);
+	      const char *basis_dir, char *const *paths, size_t npaths);
 
 #endif
