@@ -210,3 +210,42 @@ test_exit_trap() {
 }
 trap test_exit_trap EXIT
 trap 'exit 130' INT TERM
+
+# setup_server_and_workspaces: a server and two workspaces, a/ and b/, with
+# the admin token in SOC_TOKEN. Run with test_expect_success_here.
+setup_two() {
+	start_server "$TRASH/server" &&
+	SOC_TOKEN=$ADMIN_TOKEN &&
+	export SOC_TOKEN &&
+	soc init a --remote "$URL" -q &&
+	soc init b --remote "$URL" -q
+}
+
+# The files of a workspace (not .soc/) with their md5, for comparing sides.
+ws_sum() {
+	(cd "$1" && find . -path ./.soc -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
+}
+
+test_must_be_empty() {
+	if [ -s "$1" ]; then
+		echo "'$1' is not empty:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}
+
+# wrap_rsync: puts an rsync on PATH that appends its argv to
+# $TRASH/rsync.calls before running the real one, so a test can see
+# whether content moved and what rsync was told.
+wrap_rsync() {
+	real=$(command -v rsync)
+	mkdir -p "$TRASH/wrap"
+	cat >"$TRASH/wrap/rsync" <<EOS
+#!/bin/sh
+echo "rsync \$*" >>"$TRASH/rsync.calls"
+exec "$real" "\$@"
+EOS
+	chmod +x "$TRASH/wrap/rsync"
+	PATH=$TRASH/wrap:$PATH
+	export PATH
+}
