@@ -20,6 +20,16 @@
 #define HTTP_CONN_MAX 1024			/* past it the longest-idle connection is closed */
 #define HTTP_WORKERS 4				/* threads running handlers */
 #define HTTP_BODY_MAX_DEFAULT (256LL * 1024 * 1024)	/* --max-body; past it 413 */
+#define HTTP_SEND_TIMEOUT_MS (60 * 1000)	/* a response write making no progress this long: drop */
+#define HTTP_LINGER_MS (2 * 1000)		/* after an error answer, input read and dropped this long */
+#define HTTP_CHUNK_MAX (16 * 1024)		/* http_stream_write buffers up to this, then sends a chunk */
+#define HTTP_LOG_PATH_MAX 200			/* bytes of the path a log line shows */
+
+/*
+ * The tests shorten the timeouts through the environment, read once when
+ * httpd_run starts: SOC_HTTP_HEAD_TIMEOUT_MS, SOC_HTTP_IDLE_TIMEOUT_MS,
+ * SOC_HTTP_BODY_TIMEOUT_MS (milliseconds, 1 to the default).
+ */
 
 struct http_slice {
 	const char *p;
@@ -41,6 +51,7 @@ struct http_request {
 	long long content_length;	/* -1 when absent */
 	int keep_alive;			/* the connection may carry another request */
 	int upgrade;			/* "Connection: upgrade" was sent */
+	const char *error;		/* why the parser refused, for the error body */
 };
 
 /*
@@ -51,7 +62,13 @@ struct http_request {
  * many, -501 Transfer-Encoding, -505 not HTTP/1.1 (or HTTP/1.0). last_len
  * is the length parsed by the previous call that returned 0, so feeding a
  * request a byte at a time costs O(n), not O(n^2). Slices in req point
- * into buf.
+ * into buf. On a refusal req->error says why (a constant string).
+ * Content-Length must be digits with no sign and fit a long long; several
+ * Content-Length headers must agree; Transfer-Encoding with Content-Length
+ * is 400, without it 501; more than one Host is 400. A line is judged when
+ * its CRLF arrives, so a request fed in pieces gets the same answer as all
+ * at once. The method is any token: the handlers answer 405 for one they do
+ * not serve.
  */
 long http_parse_request(const char *buf, size_t len, size_t last_len, struct http_request *req);
 
@@ -104,7 +121,11 @@ int http_stream_end(struct http_exchange *ex);
  * Answers 101 Switching Protocols with "Upgrade: proto" and hands the
  * socket to the caller, who owns (and must close) the returned fd; the loop
  * forgets the connection. Bytes the client sent after the request head are
- * a protocol error: returns -1 (and answers 400) if any arrived.
+ * a protocol error: returns -1 (and answers 400) if any arrived, or if the
+ * request did not say "Connection: upgrade". The fd is blocking, CLOEXEC
+ * (dup2 it onto a child's stdin/stdout) and has TCP_NODELAY set. SIGPIPE
+ * is ignored in the server: a child exec'd on the socket should get it
+ * back at its default (posix_spawnattr_setsigdefault).
  */
 int http_upgrade(struct http_exchange *ex, const char *proto);
 
