@@ -63,6 +63,32 @@ demo: deps
 	@$(MAKE) --no-print-directory soc
 	@sh scripts/demo.sh
 
+# Each t/fuzz/NAME.c is a libFuzzer driver, linked with every source but
+# soc.c; t/fuzz/NAME-corpus/ seeds it and t/fuzz/NAME.dict guides it when
+# present. New inputs go to build/fuzz/NAME-corpus, not into the tree.
+FUZZ_SECONDS ?= 30
+FUZZ_MAX_LEN = 20000
+FUZZ_DIR = build/fuzz
+FUZZERS = $(patsubst t/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard t/fuzz/*.c))
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(FUZZ_DIR)/%: t/fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(FUZZ_DIR)
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+fuzz:
+	@sh scripts/deps.sh clang fuzzer
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+		n=$${f##*/}; mkdir -p $(FUZZ_DIR)/$$n-corpus; \
+		seeds=; [ -d t/fuzz/$$n-corpus ] && seeds=t/fuzz/$$n-corpus; \
+		dict=; [ -f t/fuzz/$$n.dict ] && dict=-dict=t/fuzz/$$n.dict; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+			-print_final_stats=1 $$dict $(FUZZ_DIR)/$$n-corpus $$seeds; \
+	done
+
 install: soc
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 soc $(DESTDIR)$(BINDIR)/soc
