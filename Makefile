@@ -9,7 +9,7 @@ PKGS = sqlite3 libcurl jansson libmd
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c
 CLIENT_SRCS = workspace.c
-HTTP_SRCS = http.c
+HTTP_SRCS = http.c httpd.c
 SERVER_SRCS =
 SYNC_SRCS = run.c rsync.c net.c
 SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)

@@ -1,0 +1,1214 @@
+/*
+ * httpd.c: the connection loop of `soc serve`. One thread runs epoll and
+ * owns every connection that is reading a request: it accepts, reads
+ * without blocking, parses with http_parse_request, and enforces the
+ * limits and timeouts, so an idle or slow client costs a descriptor and a
+ * small buffer, never a thread. When a head and its whole Content-Length
+ * body are buffered the connection moves to a queue served by HTTP_WORKERS
+ * threads; the worker runs the handler, which answers through http_respond,
+ * http_stream_* or http_upgrade, writing with blocking semantics (poll on
+ * a non-blocking socket, HTTP_SEND_TIMEOUT_MS without progress drops it).
+ * Then the worker gives the connection back to the loop through a list and
+ * an eventfd, and the loop serves the next request on it (keep-alive, and
+ * pipelined bytes that were already buffered) or closes it.
+ *
+ * Ownership is the whole locking story: a connection belongs either to the
+ * loop (in its list, its fd armed in epoll) or to one worker (off the list,
+ * its fd disarmed: EPOLLONESHOT fired and was not re-armed), and only the
+ * queue and the done list, each under a mutex, are shared.
+ *
+ * Bad requests are answered by the loop with their status, a JSON body and
+ * Connection: close; then the write side is shut and input is read and
+ * dropped for HTTP_LINGER_MS, so the client reads the answer instead of a
+ * reset caused by the bytes it was still sending (nginx's lingering close).
+ *
+ * Stopping (SIGTERM, SIGINT): the listening socket closes, idle connections
+ * close, connections holding part of a request keep their timeouts and are
+ * served; handlers run to the end; every answer then says Connection: close.
+ * httpd_run returns when no connection is left.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "soc.h"
+#include "http.h"
+
+#define READ_START 4096			/* first input buffer of a connection */
+#define READ_KEEP (64 * 1024)		/* larger buffers shrink back when a request is done */
+#define EVENTS_MAX 64
+#define TICK_MS 1000
+#define PEER_MAX 64
+
+enum conn_state {
+	C_HEAD,		/* reading a request head (or idle with nothing buffered) */
+	C_BODY,		/* head parsed, reading Content-Length body bytes */
+	C_WORKER,	/* a worker runs its handler */
+	C_LINGER,	/* answered with an error; dropping input until close */
+	C_DEAD,		/* closed; freed after the current batch of events */
+};
+
+struct http_exchange {
+	struct conn *c;
+	struct buf hdrs;	/* headers added by http_add_header */
+	int status;		/* the status answered, 0 until then */
+	int streaming;		/* http_stream_begin called, http_stream_end not yet */
+	int failed;		/* a write failed or a stream was left open: close */
+	int close;		/* answer with Connection: close, then close */
+	int upgraded;		/* the fd now belongs to the handler */
+	int head_only;		/* a HEAD request: no body bytes on the wire */
+	long long bytes;	/* body bytes sent */
+	struct buf pending;	/* a stream's head, sent with its first chunk */
+	char *chunk;		/* HTTP_CHUNK_MAX bytes waiting to be sent as a chunk */
+	size_t chunk_len;
+	uint64_t t0;
+};
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	char peer[PEER_MAX];
+	char *in;		/* the request bytes; one spare byte for the body's NUL */
+	size_t len, cap;
+	size_t last_len;	/* what the parser saw last time it answered 0 */
+	size_t head_len;	/* 0 until the head is parsed */
+	long long body_len;
+	int moved;		/* in was reallocated after the head was parsed */
+	unsigned nreq;		/* requests answered on this connection */
+	uint64_t start;		/* when the head being read began */
+	uint64_t active;	/* when a byte last arrived */
+	uint64_t deadline;
+	struct conn *prev, *next;	/* the loop's list, least recently active first */
+	struct conn *qnext;		/* the worker queue or the done list */
+	struct http_request req;
+	struct http_exchange ex;
+};
+
+static struct {
+	const struct httpd_config *cfg;
+	int epfd, lfd, wakefd;
+	long head_to, idle_to, body_to;
+	long long body_max;
+	struct conn list;		/* sentinel of the loop's connections */
+	struct conn *dead;		/* closed, to free after the batch */
+	unsigned nconns;		/* the loop's and the workers' */
+	unsigned busy;			/* handed to workers, not yet back */
+	uint64_t next_deadline, next_tick;
+	int stopping_loop;
+	atomic_int stopping;
+	atomic_int tick_pending;
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct conn *qhead, *qtail;
+	int qstop;
+
+	pthread_mutex_t dlock;
+	struct conn *done;
+} S;
+
+static int sigpipe_fds[2] = { -1, -1 };
+static struct conn tick_job;	/* queued to run cfg->tick in a worker */
+static char tag_listen, tag_wake, tag_signal;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static long env_ms(const char *name, long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > def) {
+		warning("ignoring %s='%s': not a number of milliseconds from 1 to %ld", name, s, def);
+		return def;
+	}
+	return v;
+}
+
+static const char *error_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 408: return "timeout";
+	case 413: return "body_too_large";
+	case 414: return "request_line_too_long";
+	case 431: return "headers_too_large";
+	case 500: return "internal";
+	case 501: return "not_implemented";
+	case 505: return "http_version";
+	}
+	return "error";
+}
+
+static size_t error_body(char *out, size_t size, int status, const char *msg)
+{
+	int n = snprintf(out, size, "{\"error\":\"%s\",\"message\":\"%s\"}\n",
+			 error_code(status), msg);
+
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+/* A slice for the log: printable bytes only, '~' when cut short, '-' when absent. */
+static void log_field(char *out, size_t size, struct http_slice s)
+{
+	size_t i, n = s.len < size - 2 ? s.len : size - 2;
+
+	if (!s.p || !s.len) {
+		snprintf(out, size, "-");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+
+		out[i] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	if (n < s.len)
+		out[n++] = '~';
+	out[n] = '\0';
+}
+
+/* The path for the log: no query (it may hold secrets), printable bytes only, capped. */
+static void log_request(const struct conn *c, const struct http_request *req, int status,
+			long long bytes, uint64_t t0)
+{
+	char method[32], path[HTTP_LOG_PATH_MAX + 4];
+
+	log_field(method, sizeof(method), req ? req->method : (struct http_slice){ NULL, 0 });
+	log_field(path, sizeof(path), req ? req->path : (struct http_slice){ NULL, 0 });
+	fprintf(stderr, "%s: %s %s %s %d %lld %llums\n", soc_prog, c->peer, method, path,
+		status, bytes, (unsigned long long)(now_ms() - t0));
+}
+
+/* ---- the loop's list of connections, least recently active first ---- */
+
+static void list_remove(struct conn *c)
+{
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_append(struct conn *c)
+{
+	c->prev = S.list.prev;
+	c->next = &S.list;
+	S.list.prev->next = c;
+	S.list.prev = c;
+}
+
+static void set_deadline(struct conn *c, uint64_t when)
+{
+	c->deadline = when;
+	if (when < S.next_deadline)
+		S.next_deadline = when;
+}
+
+static void arm(struct conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = c };
+
+	if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		warning_errno("epoll_ctl for %s", c->peer);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->prev)
+		list_remove(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->state = C_DEAD;
+	c->qnext = S.dead;
+	S.dead = c;
+	S.nconns--;
+}
+
+static void free_dead(void)
+{
+	while (S.dead) {
+		struct conn *c = S.dead;
+
+		S.dead = c->qnext;
+		free(c->in);
+		free(c);
+	}
+}
+
+/* The least recently active connection the loop holds makes room for a new one. */
+static int evict_oldest(void)
+{
+	if (S.list.next == &S.list)
+		return -1;
+	conn_close(S.list.next);
+	return 0;
+}
+
+/* ---- answers written by the loop: errors, then a lingering close ---- */
+
+/* req: the request as parsed, when its slices still point into c->in; else NULL. */
+static void reject(struct conn *c, const struct http_request *req, int status,
+		   const char *msg, uint64_t now)
+{
+	char body[512], head[512];
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t blen = error_body(body, sizeof(body), status, msg);
+	int hlen = snprintf(head, sizeof(head),
+			    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			    status, http_reason(status), blen);
+
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)hlen;
+	iov[1].iov_base = body;
+	iov[1].iov_len = blen;
+	/* A fresh socket's send buffer holds this; if not, the client was not reading. */
+	(void)sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	log_request(c, req, status, (long long)blen, c->start);
+	shutdown(c->fd, SHUT_WR);
+	c->state = C_LINGER;
+	c->len = 0;
+	set_deadline(c, now + HTTP_LINGER_MS);
+	arm(c);
+}
+
+static void linger_read(struct conn *c)
+{
+	static char sink[16384];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			arm(c);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
+
+/* ---- reading requests ---- */
+
+static void grow_in(struct conn *c, size_t want)
+{
+	size_t cap = c->cap ? c->cap : READ_START;
+
+	while (cap < want)
+		cap *= 2;
+	if (cap == c->cap)
+		return;
+	c->in = xrealloc(c->in, cap);
+	c->cap = cap;
+	if (c->head_len)
+		c->moved = 1;
+}
+
+/* Reads what the socket has, up to what the current request needs. -1: closed or broken. */
+static int fill(struct conn *c, uint64_t now)
+{
+	for (;;) {
+		size_t want, room;
+		ssize_t n;
+
+		if (c->state == C_HEAD) {
+			/* One byte past the limit lets the parser tell 414 and 431 from "more". */
+			if (c->len > HTTP_HEAD_MAX)
+				return 0;
+			want = c->len + READ_START < HTTP_HEAD_MAX + 2 ? c->len + READ_START : HTTP_HEAD_MAX + 2;
+		} else {
+			size_t need = c->head_len + (size_t)c->body_len;
+
+			if (c->len >= need)
+				return 0;
+			want = need - c->len < READ_KEEP ? need + 1 : c->len + READ_KEEP;
+		}
+		if (c->cap < want)
+			grow_in(c, want);
+		room = c->cap - c->len - 1;
+		n = recv(c->fd, c->in + c->len, room, 0);
+		if (n > 0) {
+			c->len += (size_t)n;
+			c->active = now;
+			if ((size_t)n < room)
+				return 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+}
+
+static void enqueue(struct conn *c)
+{
+	pthread_mutex_lock(&S.qlock);
+	c->qnext = NULL;
+	if (S.qtail)
+		S.qtail->qnext = c;
+	else
+		S.qhead = c;
+	S.qtail = c;
+	pthread_cond_signal(&S.qcond);
+	pthread_mutex_unlock(&S.qlock);
+}
+
+static void dispatch(struct conn *c, uint64_t now)
+{
+	struct http_exchange *ex = &c->ex;
+
+	/* The body grew the buffer after the head was parsed: the slices must follow it. */
+	if (c->moved) {
+		http_parse_request(c->in, c->head_len, 0, &c->req);
+		c->moved = 0;
+	}
+	list_remove(c);
+	c->state = C_WORKER;
+	S.busy++;
+	memset(ex, 0, sizeof(*ex));
+	ex->c = c;
+	ex->t0 = now;
+	ex->close = !c->req.keep_alive;
+	ex->head_only = http_slice_eq(c->req.method, "HEAD");
+	enqueue(c);
+}
+
+/* Moves a connection the loop holds as far as its buffered bytes allow. */
+static void process(struct conn *c, uint64_t now)
+{
+	if (c->state == C_HEAD) {
+		long r;
+
+		if (!c->len) {
+			if (S.stopping_loop) {
+				conn_close(c);
+				return;
+			}
+			set_deadline(c, c->nreq ? c->active + (uint64_t)S.idle_to
+					       : c->start + (uint64_t)S.head_to);
+			arm(c);
+			return;
+		}
+		r = http_parse_request(c->in, c->len, c->last_len, &c->req);
+		if (r < 0) {
+			reject(c, &c->req, (int)-r, c->req.error ? c->req.error : "malformed request", now);
+			return;
+		}
+		if (r == 0) {
+			c->last_len = c->len;
+			set_deadline(c, c->start + (uint64_t)S.head_to);
+			arm(c);
+			return;
+		}
+		c->head_len = (size_t)r;
+		c->last_len = 0;
+		c->body_len = c->req.content_length > 0 ? c->req.content_length : 0;
+		if (c->body_len > S.body_max) {
+			reject(c, &c->req, 413, "request body larger than the server accepts", now);
+			return;
+		}
+		c->state = C_BODY;
+		c->active = now;
+		if (c->len < c->head_len + (size_t)c->body_len) {
+			const struct http_slice *e = http_header(&c->req, "expect");
+
+			if (e && http_slice_ieq(*e, "100-continue"))
+				(void)send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25,
+					   MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+	}
+	if (c->state == C_BODY) {
+		if (c->len < c->head_len + (size_t)c->body_len) {
+			set_deadline(c, c->active + (uint64_t)S.body_to);
+			arm(c);
+			return;
+		}
+		dispatch(c, now);
+	}
+}
+
+static void on_conn_event(struct conn *c, uint64_t now)
+{
+	int was_empty = c->len == 0;
+
+	if (c->state == C_DEAD)
+		return;
+	if (c->state == C_LINGER) {
+		linger_read(c);
+		return;
+	}
+	if (fill(c, now) < 0) {
+		/* Closed mid-request (or between requests): nothing to answer. */
+		conn_close(c);
+		return;
+	}
+	if (was_empty && c->len && c->nreq)
+		c->start = now;
+	list_remove(c);
+	list_append(c);
+	process(c, now);
+}
+
+/* A connection a worker is done with: the next request, or close. */
+static void finish(struct conn *c, uint64_t now)
+{
+	struct http_exchange *ex = &c->ex;
+	size_t used = c->head_len + (size_t)c->body_len;
+
+	S.busy--;
+	if (ex->upgraded) {
+		c->fd = -1;
+		conn_close(c);
+		return;
+	}
+	if (ex->failed || ex->close || atomic_load(&S.stopping)) {
+		conn_close(c);
+		return;
+	}
+	memmove(c->in, c->in + used, c->len - used);
+	c->len -= used;
+	c->head_len = 0;
+	c->body_len = 0;
+	c->last_len = 0;
+	c->moved = 0;
+	c->nreq++;
+	if (c->cap > READ_KEEP && c->len < READ_START) {
+		c->in = xrealloc(c->in, READ_START);
+		c->cap = READ_START;
+	}
+	c->state = C_HEAD;
+	c->start = c->active = now;
+	list_append(c);
+	process(c, now);
+}
+
+static void drain_done(uint64_t now)
+{
+	struct conn *c, *next;
+
+	pthread_mutex_lock(&S.dlock);
+	c = S.done;
+	S.done = NULL;
+	pthread_mutex_unlock(&S.dlock);
+	/* The list is newest first; serve in arrival order. */
+	for (next = NULL; c; ) {
+		struct conn *n = c->qnext;
+
+		c->qnext = next;
+		next = c;
+		c = n;
+	}
+	for (c = next; c; c = next) {
+		next = c->qnext;
+		finish(c, now);
+	}
+}
+
+static void accept_all(uint64_t now)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char host[INET6_ADDRSTRLEN];
+		struct epoll_event ev;
+		struct conn *c;
+		int one = 1, port = 0;
+		int fd = accept4(S.lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) && !evict_oldest())
+				continue;
+			return;
+		}
+		if (S.nconns >= HTTP_CONN_MAX && evict_oldest()) {
+			close(fd);
+			continue;
+		}
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) && errno != EOPNOTSUPP)
+			warning_errno("cannot set TCP_NODELAY");
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->state = C_HEAD;
+		c->start = c->active = now;
+		host[0] = '\0';
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+			port = ntohs(a->sin_port);
+			snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+			port = ntohs(a->sin6_port);
+			snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
+		} else {
+			snprintf(c->peer, sizeof(c->peer), "-");
+		}
+		S.nconns++;
+		list_append(c);
+		ev.events = EPOLLIN | EPOLLONESHOT;
+		ev.data.ptr = c;
+		if (epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			warning_errno("epoll_ctl for %s", c->peer);
+			conn_close(c);
+			continue;
+		}
+		set_deadline(c, now + (uint64_t)S.head_to);
+	}
+}
+
+/* Timeouts: one pass over the loop's connections whenever the earliest is due. */
+static void sweep(uint64_t now)
+{
+	struct conn *c, *next;
+
+	S.next_deadline = now + TICK_MS;
+	for (c = S.list.next; c != &S.list; c = next) {
+		next = c->next;
+		if (c->deadline > now) {
+			if (c->deadline < S.next_deadline)
+				S.next_deadline = c->deadline;
+			continue;
+		}
+		if (c->state == C_LINGER || (c->state == C_HEAD && !c->len))
+			conn_close(c);	/* idle keep-alive, or never sent a byte */
+		else if (c->state == C_HEAD)
+			reject(c, NULL, 408, "request head not complete in time", now);
+		else
+			reject(c, NULL, 408, "request body not complete in time", now);
+	}
+}
+
+static void begin_stop(void)
+{
+	struct conn *c, *next;
+
+	atomic_store(&S.stopping, 1);
+	S.stopping_loop = 1;
+	if (S.lfd >= 0) {
+		close(S.lfd);
+		S.lfd = -1;
+	}
+	for (c = S.list.next; c != &S.list; c = next) {
+		next = c->next;
+		if ((c->state == C_HEAD && !c->len) || c->state == C_LINGER)
+			conn_close(c);
+	}
+}
+
+/* ---- workers ---- */
+
+static void serve(struct conn *c)
+{
+	struct http_exchange *ex = &c->ex;
+	size_t end = c->head_len + (size_t)c->body_len;
+	char saved = c->in[end];
+
+	/* http_body promises a NUL; the byte under it may start a pipelined request. */
+	c->in[end] = '\0';
+	S.cfg->handler(ex, S.cfg->arg);
+	if (ex->streaming) {
+		warning("handler for '%.*s' left its stream open", (int)c->req.path.len, c->req.path.p);
+		ex->failed = 1;
+	} else if (!ex->status) {
+		char body[256];
+		size_t n = error_body(body, sizeof(body), 500, "the handler did not answer");
+
+		ex->close = 1;
+		http_respond(ex, 500, "application/json", body, n);
+	}
+	c->in[end] = saved;
+	log_request(c, &c->req, ex->status, ex->bytes, c->start);
+	buf_free(&ex->hdrs);
+	buf_free(&ex->pending);
+	free(ex->chunk);
+	ex->chunk = NULL;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct conn *c;
+		int wake;
+
+		pthread_mutex_lock(&S.qlock);
+		while (!S.qhead && !S.qstop)
+			pthread_cond_wait(&S.qcond, &S.qlock);
+		c = S.qhead;
+		if (!c) {
+			pthread_mutex_unlock(&S.qlock);
+			return NULL;
+		}
+		S.qhead = c->qnext;
+		if (!S.qhead)
+			S.qtail = NULL;
+		pthread_mutex_unlock(&S.qlock);
+
+		if (c == &tick_job) {
+			S.cfg->tick(S.cfg->arg);
+			atomic_store(&S.tick_pending, 0);
+			continue;
+		}
+		serve(c);
+		pthread_mutex_lock(&S.dlock);
+		wake = !S.done;
+		c->qnext = S.done;
+		S.done = c;
+		pthread_mutex_unlock(&S.dlock);
+		if (wake) {
+			uint64_t one = 1;
+
+			if (write(S.wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				warning_errno("cannot wake the connection loop");
+		}
+	}
+}
+
+/* ---- the handlers' side ---- */
+
+const struct http_request *http_req(struct http_exchange *ex)
+{
+	return &ex->c->req;
+}
+
+const char *http_body(struct http_exchange *ex, size_t *len)
+{
+	if (len)
+		*len = (size_t)ex->c->body_len;
+	return ex->c->in + ex->c->head_len;
+}
+
+const char *http_peer(struct http_exchange *ex)
+{
+	return ex->c->peer;
+}
+
+void http_add_header(struct http_exchange *ex, const char *name, const char *value)
+{
+	/* A CR or LF would let a value start a header or a body of its own. */
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) {
+		warning("refusing to send header '%s' with a line break", name);
+		return;
+	}
+	buf_addf(&ex->hdrs, "%s: %s\r\n", name, value);
+}
+
+/* Writes every byte of iov, waiting up to HTTP_SEND_TIMEOUT_MS for each bit of progress. */
+static int send_all(struct http_exchange *ex, struct iovec *iov, int n)
+{
+	int fd = ex->c->fd;
+
+	if (ex->failed)
+		return -1;
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				break;
+			if (poll(&p, 1, HTTP_SEND_TIMEOUT_MS) > 0 || errno == EINTR)
+				continue;
+			break;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	if (n > 0) {
+		ex->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static void response_head(struct http_exchange *ex, struct buf *h, int status,
+			  const char *content_type, long long length)
+{
+	char date[64];
+	struct tm tm;
+	time_t t = time(NULL);
+
+	if (atomic_load(&S.stopping))
+		ex->close = 1;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	buf_addf(h, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_reason(status), date);
+	if (content_type)
+		buf_addf(h, "Content-Type: %s\r\n", content_type);
+	if (length >= 0) {
+		if (status != 204 && status != 304)
+			buf_addf(h, "Content-Length: %lld\r\n", length);
+	} else {
+		buf_addstr(h, "Transfer-Encoding: chunked\r\n");
+	}
+	if (ex->hdrs.len)
+		buf_add(h, ex->hdrs.p, ex->hdrs.len);
+	if (ex->close)
+		buf_addstr(h, "Connection: close\r\n");
+	buf_addstr(h, "\r\n");
+}
+
+static int answered_twice(struct http_exchange *ex)
+{
+	if (!ex->status)
+		return 0;
+	warning("handler for '%.*s' answered twice", (int)ex->c->req.path.len, ex->c->req.path.p);
+	return 1;
+}
+
+int http_respond(struct http_exchange *ex, int status, const char *content_type,
+		 const void *body, size_t len)
+{
+	struct buf h = BUF_INIT;
+	struct iovec iov[2];
+	int n = 1, r;
+
+	if (answered_twice(ex))
+		return -1;
+	ex->status = status;
+	response_head(ex, &h, status, content_type, (long long)len);
+	iov[0].iov_base = h.p;
+	iov[0].iov_len = h.len;
+	if (len && !ex->head_only && status != 204 && status != 304) {
+		iov[1].iov_base = (void *)body;
+		iov[1].iov_len = len;
+		n = 2;
+		ex->bytes = (long long)len;
+	}
+	r = send_all(ex, iov, n);
+	buf_free(&h);
+	return r;
+}
+
+int http_stream_begin(struct http_exchange *ex, int status, const char *content_type)
+{
+	if (answered_twice(ex))
+		return -1;
+	ex->status = status;
+	ex->streaming = 1;
+	response_head(ex, &ex->pending, status, content_type, -1);
+	ex->chunk = xmalloc(HTTP_CHUNK_MAX);
+	ex->chunk_len = 0;
+	return 0;
+}
+
+/* Sends the pending head, the buffered chunk, and the last chunk when last is set. */
+static int stream_flush(struct http_exchange *ex, int last)
+{
+	char size[32];
+	struct iovec iov[5];
+	int n = 0;
+
+	if (ex->pending.len) {
+		iov[n].iov_base = ex->pending.p;
+		iov[n++].iov_len = ex->pending.len;
+	}
+	if (ex->chunk_len && !ex->head_only) {
+		int k = snprintf(size, sizeof(size), "%zx\r\n", ex->chunk_len);
+
+		iov[n].iov_base = size;
+		iov[n++].iov_len = (size_t)k;
+		iov[n].iov_base = ex->chunk;
+		iov[n++].iov_len = ex->chunk_len;
+		iov[n].iov_base = (void *)"\r\n";
+		iov[n++].iov_len = 2;
+		ex->bytes += (long long)ex->chunk_len;
+	}
+	if (last && !ex->head_only) {
+		iov[n].iov_base = (void *)"0\r\n\r\n";
+		iov[n++].iov_len = 5;
+	}
+	ex->chunk_len = 0;
+	if (!n)
+		return 0;
+	if (send_all(ex, iov, n))
+		return -1;
+	buf_reset(&ex->pending);
+	return 0;
+}
+
+int http_stream_write(struct http_exchange *ex, const void *p, size_t len)
+{
+	const char *s = p;
+
+	if (!ex->streaming || ex->failed)
+		return -1;
+	while (len) {
+		size_t room = HTTP_CHUNK_MAX - ex->chunk_len;
+		size_t n = len < room ? len : room;
+
+		memcpy(ex->chunk + ex->chunk_len, s, n);
+		ex->chunk_len += n;
+		s += n;
+		len -= n;
+		if (ex->chunk_len == HTTP_CHUNK_MAX && stream_flush(ex, 0))
+			return -1;
+	}
+	return 0;
+}
+
+int http_stream_end(struct http_exchange *ex)
+{
+	if (!ex->streaming)
+		return -1;
+	ex->streaming = 0;
+	return stream_flush(ex, 1);
+}
+
+static int token(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!strchr("!#$%&'*+-.^_`|~", *s) && !(*s >= '0' && *s <= '9') &&
+		    !(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z'))
+			return 0;
+	return 1;
+}
+
+static int upgrade_refused(struct http_exchange *ex, const char *msg)
+{
+	char body[256];
+	size_t n = error_body(body, sizeof(body), 400, msg);
+
+	ex->close = 1;
+	http_respond(ex, 400, "application/json", body, n);
+	return -1;
+}
+
+int http_upgrade(struct http_exchange *ex, const char *proto)
+{
+	struct conn *c = ex->c;
+	struct buf h = BUF_INIT;
+	struct iovec iov;
+	char peek;
+	int fd = c->fd, flags;
+
+	if (answered_twice(ex))
+		return -1;
+	if (!token(proto))
+		die("BUG: upgrade protocol '%s' is not a token", proto);
+	if (!c->req.upgrade)
+		return upgrade_refused(ex, "upgrade requested without Connection: upgrade");
+	/* The protocol starts after our 101; anything the client sent before it is not ours to pass on. */
+	if (c->len > c->head_len + (size_t)c->body_len ||
+	    recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		return upgrade_refused(ex, "bytes sent before 101 Switching Protocols");
+	ex->status = 101;
+	buf_addf(&h, "HTTP/1.1 101 %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n",
+		 http_reason(101), proto);
+	if (ex->hdrs.len)
+		buf_add(&h, ex->hdrs.p, ex->hdrs.len);
+	buf_addstr(&h, "\r\n");
+	iov.iov_base = h.p;
+	iov.iov_len = h.len;
+	if (send_all(ex, &iov, 1)) {
+		buf_free(&h);
+		return -1;
+	}
+	buf_free(&h);
+	if (epoll_ctl(S.epfd, EPOLL_CTL_DEL, fd, NULL))
+		warning_errno("epoll_ctl for %s", c->peer);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		ex->failed = 1;
+		return error_errno("cannot make the upgraded socket blocking");
+	}
+	ex->upgraded = 1;
+	ex->close = 1;
+	return fd;
+}
+
+/* ---- start and stop ---- */
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	char b = (char)sig;
+
+	if (write(sigpipe_fds[1], &b, 1) < 0) {
+		/* full pipe: a stop is already pending */
+	}
+	errno = e;
+}
+
+static int listen_on(const char *spec, char *shown, size_t shown_size)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], port[16], addr[INET6_ADDRSTRLEN];
+	const char *colon = strrchr(spec, ':');
+	size_t hlen;
+	int fd = -1, one = 1, rc, last_errno = 0;
+
+	if (!colon || colon == spec || !colon[1] || strlen(colon + 1) >= sizeof(port))
+		return error("invalid listen address '%s': want HOST:PORT", spec);
+	hlen = (size_t)(colon - spec);
+	if (spec[0] == '[' && hlen >= 2 && spec[hlen - 1] == ']') {
+		spec++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return error("invalid listen address '%s': host too long", spec);
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc)
+		return error("cannot resolve listen address '%s:%s': %s", host, port, gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, SOMAXCONN))
+			break;
+		last_errno = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = last_errno;
+		return error_errno("cannot listen on '%s:%s'", host, port);
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		close(fd);
+		return error_errno("cannot read the listening address");
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+		snprintf(shown, shown_size, "[%s]:%d", addr, ntohs(a->sin6_port));
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+		snprintf(shown, shown_size, "%s:%d", addr, ntohs(a->sin_port));
+	}
+	return fd;
+}
+
+/* Enough descriptors for HTTP_CONN_MAX connections plus the handlers' files. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int add_watch(int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(S.epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void run_loop(void)
+{
+	struct epoll_event events[EVENTS_MAX];
+
+	for (;;) {
+		uint64_t now = now_ms();
+		int i, n, timeout;
+
+		if (S.stopping_loop && !S.busy && S.list.next == &S.list)
+			break;
+		if (S.next_deadline <= now)
+			sweep(now);
+		if (S.cfg->tick && now >= S.next_tick && !atomic_load(&S.tick_pending)) {
+			atomic_store(&S.tick_pending, 1);
+			S.next_tick = now + TICK_MS;
+			enqueue(&tick_job);
+		}
+		timeout = S.next_deadline > now ? (int)(S.next_deadline - now) : 0;
+		if (timeout > TICK_MS)
+			timeout = TICK_MS;
+		n = epoll_wait(S.epfd, events, EVENTS_MAX, timeout);
+		if (n < 0) {
+			if (errno != EINTR)
+				warning_errno("epoll_wait");
+			continue;
+		}
+		now = now_ms();
+		for (i = 0; i < n; i++) {
+			void *tag = events[i].data.ptr;
+
+			if (tag == &tag_listen) {
+				if (S.lfd >= 0)
+					accept_all(now);
+			} else if (tag == &tag_wake) {
+				uint64_t v;
+
+				if (read(S.wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					warning_errno("reading the wake-up counter");
+				drain_done(now);
+			} else if (tag == &tag_signal) {
+				char b[16];
+
+				while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
+					;
+				if (!S.stopping_loop)
+					begin_stop();
+			} else {
+				on_conn_event(tag, now);
+			}
+		}
+		free_dead();
+	}
+}
+
+int httpd_run(const struct httpd_config *cfg)
+{
+	struct sigaction sa, old_term, old_int, old_pipe;
+	pthread_t threads[HTTP_WORKERS];
+	char shown[INET6_ADDRSTRLEN + 16];
+	int i, started = 0;
+	struct conn *c;
+
+	memset(&S, 0, sizeof(S));
+	S.cfg = cfg;
+	S.list.next = S.list.prev = &S.list;
+	S.head_to = env_ms("SOC_HTTP_HEAD_TIMEOUT_MS", HTTP_HEAD_TIMEOUT_MS);
+	S.idle_to = env_ms("SOC_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
+	S.body_to = env_ms("SOC_HTTP_BODY_TIMEOUT_MS", HTTP_BODY_TIMEOUT_MS);
+	S.body_max = cfg->body_max > 0 ? cfg->body_max : HTTP_BODY_MAX_DEFAULT;
+	S.next_deadline = UINT64_MAX;
+	S.epfd = S.lfd = S.wakefd = -1;
+	pthread_mutex_init(&S.qlock, NULL);
+	pthread_cond_init(&S.qcond, NULL);
+	pthread_mutex_init(&S.dlock, NULL);
+	raise_fd_limit();
+
+	S.lfd = listen_on(cfg->listen, shown, sizeof(shown));
+	if (S.lfd < 0)
+		return -1;
+	S.epfd = epoll_create1(EPOLL_CLOEXEC);
+	S.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (S.epfd < 0 || S.wakefd < 0 || pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) ||
+	    add_watch(S.lfd, &tag_listen) || add_watch(S.wakefd, &tag_wake) ||
+	    add_watch(sigpipe_fds[0], &tag_signal)) {
+		error_errno("cannot set up the connection loop");
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGINT, &sa, &old_int);
+	/* A client that goes away mid-answer is an EPIPE to handle, not a reason to die. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old_pipe);
+
+	for (i = 0; i < HTTP_WORKERS; i++) {
+		int e = pthread_create(&threads[i], NULL, worker, NULL);
+
+		if (e) {
+			errno = e;
+			error_errno("cannot start a worker thread");
+			break;
+		}
+		started++;
+	}
+	if (started == HTTP_WORKERS) {
+		fprintf(stderr, "soc serve: listening on http://%s\n", shown);
+		fflush(stderr);
+		run_loop();
+	}
+
+	pthread_mutex_lock(&S.qlock);
+	S.qstop = 1;
+	pthread_cond_broadcast(&S.qcond);
+	pthread_mutex_unlock(&S.qlock);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	drain_done(now_ms());
+	while ((c = S.list.next) != &S.list)
+		conn_close(c);
+	free_dead();
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+out:
+	if (S.lfd >= 0)
+		close(S.lfd);
+	if (S.epfd >= 0)
+		close(S.epfd);
+	if (S.wakefd >= 0)
+		close(S.wakefd);
+	for (i = 0; i < 2; i++) {
+		if (sigpipe_fds[i] >= 0)
+			close(sigpipe_fds[i]);
+		sigpipe_fds[i] = -1;
+	}
+	pthread_mutex_destroy(&S.qlock);
+	pthread_cond_destroy(&S.qcond);
+	pthread_mutex_destroy(&S.dlock);
+	return started == HTTP_WORKERS ? 0 : -1;
+}
