@@ -109,7 +109,7 @@ const struct http_slice *http_header(const struct http_request *req, const char 
 /* The request line p[0..n), CRLF already cut off. */
 static long parse_request_line(const char *p, size_t n, struct http_request *req)
 {
-	const char *sp1, *sp2, *v;
+	const char *sp1, *sp2, *v, *v2;
 	size_t i, vlen;
 
 	sp1 = memchr(p, ' ', n);
@@ -120,6 +120,20 @@ static long parse_request_line(const char *p, size_t n, struct http_request *req
 		return fail(req, 400, "malformed request line");
 	v = sp2 + 1;
 	vlen = n - (size_t)(v - p);
+	/* Set before any check, so the log can name even a refused request. */
+	req->method.p = p;
+	req->method.len = (size_t)(sp1 - p);
+	req->target.p = sp1 + 1;
+	req->target.len = (size_t)(sp2 - req->target.p);
+	req->path = req->target;
+	req->query.p = req->target.p + req->target.len;
+	req->query.len = 0;
+	v2 = memchr(req->target.p, '?', req->target.len);
+	if (v2) {
+		req->path.len = (size_t)(v2 - req->target.p);
+		req->query.p = v2 + 1;
+		req->query.len = req->target.len - req->path.len - 1;
+	}
 
 	/* The version first, so "PRI * HTTP/2.0" and HTTP/1.0 get 505, not 400. */
 	if (vlen != 8 || memcmp(v, "HTTP/", 5) || v[5] < '0' || v[5] > '9' ||
@@ -129,30 +143,17 @@ static long parse_request_line(const char *p, size_t n, struct http_request *req
 		return fail(req, 505, "only HTTP/1.1 is served");
 	req->minor_version = 1;
 
-	req->method.p = p;
-	req->method.len = (size_t)(sp1 - p);
 	if (!req->method.len)
 		return fail(req, 400, "empty method");
 	for (i = 0; i < req->method.len; i++)
 		if (!tchar[(unsigned char)p[i]])
 			return fail(req, 400, "malformed method");
 
-	req->target.p = sp1 + 1;
-	req->target.len = (size_t)(sp2 - req->target.p);
 	if (!req->target.len || req->target.p[0] != '/')
 		return fail(req, 400, "request target must start with '/'");
 	for (i = 0; i < req->target.len; i++)
 		if (!target_char((unsigned char)req->target.p[i]))
 			return fail(req, 400, "malformed request target");
-	req->path = req->target;
-	req->query.p = req->target.p + req->target.len;
-	req->query.len = 0;
-	v = memchr(req->target.p, '?', req->target.len);
-	if (v) {
-		req->path.len = (size_t)(v - req->target.p);
-		req->query.p = v + 1;
-		req->query.len = req->target.len - req->path.len - 1;
-	}
 	return 0;
 }
 
