@@ -31,6 +31,7 @@ for extra in "$@"; do
 	git) need_cmd git git ;;
 	wrk) need_cmd wrk wrk ;;
 	nginx) need_cmd nginx nginx ;;
+	sqlite3) need_cmd sqlite3 sqlite3 ;;
 	esac
 done
 
