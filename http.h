@@ -92,6 +92,16 @@ struct httpd_config {
 	void *arg;
 	/* Called by a worker thread between requests, at most once a second; for housekeeping. */
 	void (*tick)(void *arg);
+	/*
+	 * Optional. Called on the loop thread when a head is complete and
+	 * Content-Length body bytes are still to come, before they are read:
+	 * returns 0 to read the body and run the handler, or a status (401,
+	 * 403) to refuse now, with Connection: close (401 adds
+	 * "WWW-Authenticate: Bearer"). Without it anyone can make the server
+	 * buffer body_max bytes before a handler checks the token. It runs on
+	 * the loop, so it must be quick and never block.
+	 */
+	int (*admit)(const struct http_request *req, void *arg);
 };
 
 /*

@@ -157,6 +157,8 @@ static const char *error_code(int status)
 {
 	switch (status) {
 	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
 	case 408: return "timeout";
 	case 413: return "body_too_large";
 	case 414: return "request_line_too_long";
@@ -283,9 +285,10 @@ static void reject(struct conn *c, const struct http_request *req, int status,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t blen = error_body(body, sizeof(body), status, msg);
 	int hlen = snprintf(head, sizeof(head),
-			    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+			    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%s"
 			    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			    status, http_reason(status), blen);
+			    status, http_reason(status),
+			    status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", blen);
 
 	iov[0].iov_base = head;
 	iov[0].iov_len = (size_t)hlen;
@@ -446,6 +449,12 @@ static void process(struct conn *c, uint64_t now)
 		c->active = now;
 		if (c->len < c->head_len + (size_t)c->body_len) {
 			const struct http_slice *e = http_header(&c->req, "expect");
+			int status = S.cfg->admit ? S.cfg->admit(&c->req, S.cfg->arg) : 0;
+
+			if (status) {
+				reject(c, &c->req, status, "refused before the body was read", now);
+				return;
+			}
 
 			if (e && http_slice_ieq(*e, "100-continue"))
 				(void)send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25,
