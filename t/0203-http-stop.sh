@@ -35,12 +35,12 @@ stop_during() {
 	wait_exit $SERVER_PID
 }
 
-test_expect_success 'SIGTERM with a request half sent: it is answered, then exit 0' '
+test_expect_success_here 'SIGTERM with a request half sent: it is answered, then exit 0' '
 	printf "GET /api/v1/info HTTP/1.1\r\nHost: x\r\n\r\n" >req &&
 	stop_during s1 TERM "401 close\nclosed\n" --split 12 --pause 1.5
 '
 
-test_expect_success 'after SIGTERM no new connection is accepted' '
+test_expect_success_here 'after SIGTERM no new connection is accepted' '
 	printf "GET /api/v1/info HTTP/1.1\r\nHost: x\r\n\r\n" >req &&
 	start_server "$TRASH/s2" || return 1
 	raw --split 12 --pause 1.5 <req >out &
@@ -54,12 +54,12 @@ test_expect_success 'after SIGTERM no new connection is accepted' '
 	wait_exit $SERVER_PID
 '
 
-test_expect_success 'SIGTERM with a body still arriving: the handler runs, exit 0' '
+test_expect_success_here 'SIGTERM with a body still arriving: the handler runs, exit 0' '
 	printf "POST /api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}" >req &&
 	stop_during s3 TERM "401 close\nclosed\n" --split 59 --pause 1.5
 '
 
-test_expect_success 'SIGINT with an idle keep-alive connection: it is closed, exit 0' '
+test_expect_success_here 'SIGINT with an idle keep-alive connection: it is closed, exit 0' '
 	printf "GET /api/v1/info HTTP/1.1\r\nHost: x\r\n\r\n" >req &&
 	stop_during s4 INT "401 -\nclosed\n" --wait 5
 '
