@@ -75,4 +75,31 @@ struct scan_result {
 int scan_workspace(struct workspace *ws, struct scan_result *out);
 void scan_result_free(struct scan_result *r);
 
+
+/*
+ * ---- db.c: the index (.soc/index.db) ----
+ * Every function returns 0, or -1 after one message. A command that writes
+ * wraps its writes in index_begin/index_commit (one transaction per
+ * command); outside one, each call is its own transaction.
+ */
+int index_begin(struct workspace *ws);
+int index_commit(struct workspace *ws);
+void index_rollback(struct workspace *ws);
+/* Inserts or replaces every field of the entry for e->path: the file is tracked from now on. */
+int index_record(struct workspace *ws, const struct entry *e);
+/* The content last synced with the server; "" means never synced (a new file). */
+int index_set_base(struct workspace *ws, const char *path, const char *md5);
+int index_set_conflict(struct workspace *ws, const char *path, int on);
+/* Forgets the path: neither tracked nor synced (after its delete was pushed or pulled). */
+int index_drop(struct workspace *ws, const char *path);
+/* The last server revision pulled, 0 if never. */
+long long index_pulled_rev(struct workspace *ws);
+int index_set_pulled_rev(struct workspace *ws, long long rev);
+/*
+ * The first tracked root (a directory given to soc add) that held synced
+ * files and under which the scan now finds none present: an unmounted
+ * drive. NULL if none. The string lives as long as ws.
+ */
+const char *index_emptied_root(struct workspace *ws, const struct scan_result *scan);
+
 #endif
