@@ -1,0 +1,107 @@
+/*
+ * serve.h: what the server's files share: the root and its database
+ * (store.c), the request router and read-only endpoints (cmd_serve.c,
+ * api.c), push transactions and the crash-safe commit (txn.c).
+ *
+ * The server's promise: files/ always equals the head the database names,
+ * and nobody without a token reads or writes anything.
+ */
+#ifndef SERVE_H
+#define SERVE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "soc.h"
+#include "http.h"
+
+#define SERVE_ROOT_DEFAULT "./soc-data"
+#define SERVE_LISTEN_DEFAULT "127.0.0.1:8717"
+#define TOKEN_BYTES 32			/* from getrandom(2), sent as 64 hex digits */
+#define TOKEN_NAME_MAX 64		/* [A-Za-z0-9._-] */
+#define TXN_ID_BYTES 16			/* hex in URLs and staging/ */
+#define TXN_EXPIRE_SECONDS 3600		/* a push never committed is removed after */
+#define PUSH_LINES_MAX 1000000		/* changes in one push */
+#define LOG_LIMIT_DEFAULT 20
+#define LOG_LIMIT_MAX 10000
+#define DB_BUSY_MS 10000		/* a writer waits this long for another */
+
+struct sqlite3;
+
+struct server {
+	char *root;		/* absolute */
+	int root_fd;		/* O_DIRECTORY, never follows a symlink below it */
+	int files_fd;		/* ROOT/files: the head, as a tree */
+	int staging_fd;		/* ROOT/staging: one directory per open push */
+	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
+	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
+	/* Two pushes never apply at once; held from the last base check to the new head. */
+	pthread_mutex_t apply_lock;
+};
+
+/* Who a request comes from, once its token is known. */
+struct caller {
+	char name[TOKEN_NAME_MAX + 1];
+	int read_only;
+};
+
+/*
+ * ---- store.c: the root and soc.db ----
+ *
+ * Tables (WAL, synchronous=FULL):
+ *   files(path PRIMARY KEY, md5 NULL for a deleted path, size, mtime, mode, rev)
+ *       the newest state of every path ever pushed; the head is the rows
+ *       with md5 NOT NULL. A delete leaves its row (md5 NULL, the rev that
+ *       deleted it) so changes?since=R is one indexed scan: rev > R.
+ *   revs(rev PRIMARY KEY, time, token, client, adds, mods, dels)
+ *   changes(rev, path, md5 NULL for a delete, size, mtime, mode)
+ *   tokens(name PRIMARY KEY, sha256, read_only, created)
+ *   txns(id PRIMARY KEY, token, created, state 'open'|'applying'|'done', rev)
+ *   txn_items(txn, path, md5 NULL for a delete, size, mtime, mode, base)
+ *   meta(key PRIMARY KEY, value): 'head' is the revision readers see.
+ * Indexes: files(rev), files(md5), changes(rev), txn_items(txn, path).
+ */
+
+/* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
+int store_open(struct server *s, const char *root, int create);
+void store_close(struct server *s);
+/* This thread's connection to soc.db (opened on first use, one per worker thread). */
+struct sqlite3 *store_db(struct server *s);
+/* The head revision readers see. */
+long long store_head(struct sqlite3 *db);
+/* Looks the bearer token up by its sha256; 0 and *who on success, -1 if unknown. */
+int store_auth(struct sqlite3 *db, const char *token, size_t len, struct caller *who);
+/* Runs one statement with no result; 0 or -1 after a message naming sql. */
+int store_exec(struct sqlite3 *db, const char *sql);
+/* A new random token as 64 hex digits plus NUL. */
+int token_generate(char out[TOKEN_BYTES * 2 + 1]);
+int token_name_valid(const char *name);
+/* Inserts a token; -1 if the name is taken (after a message). */
+int store_token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
+
+/*
+ * ---- api.c: answers ----
+ * Errors are JSON {"error":code,"message":...} plus "paths" when paths are
+ * the reason. paths may be NULL.
+ */
+struct json_t;
+void api_error(struct http_exchange *ex, int status, const char *code, const char *message);
+void api_error_paths(struct http_exchange *ex, int status, const char *code, const char *message,
+		     struct json_t *paths);
+/* Sends a JSON value (and takes its reference). */
+void api_json(struct http_exchange *ex, int status, struct json_t *v);
+
+/*
+ * ---- txn.c: push transactions (DESIGN.md section 7) ----
+ * Each answers the request itself. txn is the id from the URL (checked to
+ * be TXN_ID_BYTES*2 hex digits by the router).
+ */
+void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *who);
+void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+/* At start, before serving: finishes every txn left 'applying' by a crash. 0 or -1. */
+int txn_recover(struct server *s);
+/* Housekeeping: removes txns left open longer than TXN_EXPIRE_SECONDS and stray staging dirs. */
+void txn_expire(struct server *s);
+
+#endif

@@ -1,0 +1,374 @@
+/*
+ * store.c: the server's root directory and its database, soc.db.
+ *
+ * Every worker thread keeps its own SQLite connection (WAL lets readers
+ * run beside the one writer), opened on first use. The root is created
+ * 0700 on first start, with an admin token written to ROOT/admin.token
+ * 0600 if no token exists yet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#define DB_NAME "soc.db"
+#define ADMIN_TOKEN_FILE "admin.token"
+#define ADMIN_NAME "admin"
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, md5 TEXT, size INTEGER NOT NULL,"
+	" mtime INTEGER NOT NULL, mode INTEGER NOT NULL, rev INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS files_rev ON files(rev);"
+	"CREATE INDEX IF NOT EXISTS files_md5 ON files(md5);"
+	"CREATE TABLE IF NOT EXISTS revs(rev INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	" token TEXT NOT NULL, client TEXT, adds INTEGER NOT NULL, mods INTEGER NOT NULL,"
+	" dels INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS changes(rev INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT,"
+	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
+	"CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
+	" read_only INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
+	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER);"
+	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, md5 TEXT,"
+	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
+	" PRIMARY KEY(txn, path)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta VALUES('head', 0);";
+
+/* One connection per thread; freed when the thread ends. */
+static pthread_key_t db_key;
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+static char *db_path;
+
+static void db_free(void *p)
+{
+	sqlite3_close(p);
+}
+
+static void db_key_make(void)
+{
+	if (pthread_key_create(&db_key, db_free))
+		die("cannot create a thread key");
+}
+
+static sqlite3 *db_connect(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		error("cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+sqlite3 *store_db(struct server *s)
+{
+	sqlite3 *db;
+
+	(void)s;
+	pthread_once(&db_key_once, db_key_make);
+	db = pthread_getspecific(db_key);
+	if (db)
+		return db;
+	db = db_connect(db_path);
+	if (db && pthread_setspecific(db_key, db)) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+int store_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		error("database: %s (in '%.60s')", msg ? msg : sqlite3_errmsg(db), sql);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+long long store_head(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	long long head = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='head'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		head = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return head;
+}
+
+int token_generate(char out[TOKEN_BYTES * 2 + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[TOKEN_BYTES];
+	size_t got = 0, i;
+
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno("cannot read random bytes");
+		got += (size_t)n;
+	}
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * sizeof(raw)] = '\0';
+	return 0;
+}
+
+int token_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > TOKEN_NAME_MAX)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int store_token_add(sqlite3 *db, const char *name, const char *token, int read_only)
+{
+	sqlite3_stmt *st;
+	char hash[65];
+	int rc;
+
+	sha256_hex(token, strlen(token), hash);
+	if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES(?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, !!read_only);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return error("a token named '%s' exists already", name);
+	if (rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+/* No token leaks through timing: the hash is looked up, then compared in full. */
+static int hash_equal(const char *a, const char *b, size_t n)
+{
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return !d;
+}
+
+int store_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
+{
+	sqlite3_stmt *st;
+	char hash[65];
+	int ok = -1;
+
+	if (!len || len > TOKEN_BYTES * 4)
+		return -1;
+	sha256_hex(token, len, hash);
+	if (sqlite3_prepare_v3(db, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?",
+			       -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+
+		if (name && h && strlen(h) == 64 && hash_equal(h, hash, 64) &&
+		    strlen(name) <= TOKEN_NAME_MAX) {
+			strcpy(who->name, name);
+			who->read_only = sqlite3_column_int(st, 2);
+			ok = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static int count_tokens(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM tokens", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The first start's token, so the person who ran soc serve can get in. */
+static int make_admin(struct server *s, sqlite3 *db)
+{
+	char token[TOKEN_BYTES * 2 + 2];
+	int fd, n = count_tokens(db);
+	ssize_t w;
+
+	if (n)
+		return n < 0 ? error("database: %s", sqlite3_errmsg(db)) : 0;
+	if (token_generate(token))
+		return -1;
+	fd = openat(s->root_fd, ADMIN_TOKEN_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+	strcat(token, "\n");
+	w = write(fd, token, strlen(token));
+	if (w != (ssize_t)strlen(token) || fsync(fd) || close(fd)) {
+		if (w >= 0)
+			errno = EIO;
+		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+	}
+	token[TOKEN_BYTES * 2] = '\0';
+	if (store_token_add(db, ADMIN_NAME, token, 0))
+		return -1;
+	fprintf(stderr, "soc serve: created the token '%s'; it is in '%s/%s'\n", ADMIN_NAME, s->root,
+		ADMIN_TOKEN_FILE);
+	return 0;
+}
+
+/*
+ * rsync's daemon keeps every path inside its module, so the server never
+ * parses rsync options; it only refuses the ones that would write in place
+ * (the staging copy of a file shares its inode with the head's) or delete.
+ */
+static int write_conf(struct server *s, const char *name, int with_push)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	}
+	fprintf(f, "# written by soc serve at each start; edits are lost\n"
+		"use chroot = no\n"
+		"munge symlinks = yes\n"
+		"numeric ids = yes\n"
+		"reverse lookup = no\n"
+		"uid = %u\n"
+		"gid = %u\n"
+		"log file = %s/rsyncd.log\n"
+		"refuse options = delete* remove-source-files inplace append* partial-dir "
+		"link-dest compare-dest copy-dest backup* suffix write-devices copy-devices "
+		"copy-links copy-unsafe-links safe-links keep-dirlinks\n",
+		(unsigned)getuid(), (unsigned)getgid(), s->root);
+	if (with_push)
+		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
+			"\tlist = no\n", s->root);
+	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
+	if (fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	}
+	if (fclose(f))
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	if (renameat(s->root_fd, tmp, s->root_fd, name))
+		return error_errno("cannot rename '%s/%s'", s->root, tmp);
+	return 0;
+}
+
+static int open_dir(struct server *s, const char *name, int create)
+{
+	int fd;
+
+	if (create && mkdirat(s->root_fd, name, 0700) && errno != EEXIST)
+		return error_errno("cannot create '%s/%s'", s->root, name);
+	fd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno("cannot open '%s/%s'", s->root, name);
+	return fd;
+}
+
+int store_open(struct server *s, const char *root, int create)
+{
+	sqlite3 *db;
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->root_fd = s->files_fd = s->staging_fd = -1;
+	if (create && mkdir(root, 0700) && errno != EEXIST)
+		return error_errno("cannot create '%s'", root);
+	s->root = realpath(root, NULL);
+	if (!s->root)
+		return error_errno("cannot open the root '%s'", root);
+	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0)
+		return error_errno("cannot open the root '%s'", s->root);
+	if (!create && fstatat(s->root_fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW))
+		return error("'%s' is not a soc server root (no %s)", s->root, DB_NAME);
+	if ((s->files_fd = open_dir(s, "files", create)) < 0 ||
+	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
+		return -1;
+	pthread_mutex_init(&s->apply_lock, NULL);
+	free(db_path);
+	db_path = xasprintf("%s/%s", s->root, DB_NAME);
+	db = store_db(s);
+	if (!db || store_exec(db, schema))
+		return -1;
+	if (create && make_admin(s, db))
+		return -1;
+	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
+	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);
+	if (create && (write_conf(s, "rsyncd.conf", 1) || write_conf(s, "rsyncd-ro.conf", 0)))
+		return -1;
+	return 0;
+}
+
+void store_close(struct server *s)
+{
+	sqlite3 *db;
+
+	pthread_once(&db_key_once, db_key_make);
+	db = pthread_getspecific(db_key);
+	if (db) {
+		sqlite3_close(db);
+		pthread_setspecific(db_key, NULL);
+	}
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	if (s->files_fd >= 0)
+		close(s->files_fd);
+	if (s->staging_fd >= 0)
+		close(s->staging_fd);
+	free(s->root);
+	free(s->rsyncd_conf);
+	free(s->rsyncd_ro_conf);
+	free(db_path);
+	db_path = NULL;
+	s->root = NULL;
+}
