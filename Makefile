@@ -10,8 +10,8 @@ PKGS = sqlite3 libcurl jansson libmd
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c
 CLIENT_SRCS = workspace.c
 HTTP_SRCS = http.c httpd.c
-SERVER_SRCS =
-SYNC_SRCS = run.c rsync.c net.c
+SERVER_SRCS = store.c api.c cmd_serve.c tunnel_serve.c txn.c
+SYNC_SRCS = run.c rsync.c net.c cmd_tunnel.c
 SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)
 HDRS = $(wildcard *.h)
 

@@ -84,12 +84,20 @@ int store_token_add(struct sqlite3 *db, const char *name, const char *token, int
  * Errors are JSON {"error":code,"message":...} plus "paths" when paths are
  * the reason. paths may be NULL.
  */
-struct json_t;
+typedef struct json_t json_t;
 void api_error(struct http_exchange *ex, int status, const char *code, const char *message);
 void api_error_paths(struct http_exchange *ex, int status, const char *code, const char *message,
-		     struct json_t *paths);
+		     json_t *paths);
 /* Sends a JSON value (and takes its reference). */
-void api_json(struct http_exchange *ex, int status, struct json_t *v);
+void api_json(struct http_exchange *ex, int status, json_t *v);
+/* A query parameter as a non-negative integer; -1 if absent, -2 if malformed. */
+long long api_query_int(const struct http_request *req, const char *name);
+void api_info(struct server *s, struct http_exchange *ex, const struct caller *who);
+void api_changes(struct server *s, struct http_exchange *ex);
+void api_log(struct server *s, struct http_exchange *ex);
+
+/* ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ---- */
+void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
 
 /*
  * ---- txn.c: push transactions (DESIGN.md section 7) ----

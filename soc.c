@@ -34,7 +34,13 @@ static int cmd_version(int argc, char **argv, struct workspace *ws)
 	return EXIT_OK;
 }
 
+int cmd_serve(int argc, char **argv, struct workspace *ws);
+int cmd_tunnel(int argc, char **argv, struct workspace *ws);
+extern const char serve_usage[], tunnel_usage[];
+
 static const struct cmd commands[] = {
+	{ "serve", cmd_serve, LINKED, serve_usage },
+	{ "tunnel", cmd_tunnel, 0, tunnel_usage },
 	{ "version", cmd_version, 0,
 	  "usage: soc version\n"
 	  "\n"

@@ -1,0 +1,272 @@
+/*
+ * cmd_serve.c: `soc serve`, and `soc serve token ...` to manage who gets
+ * in. Every request is authenticated before it is routed: nobody without
+ * a token learns even which paths exist.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve.h"
+
+const char serve_usage[] =
+	"usage: soc serve [--root DIR] [--listen HOST:PORT] [--max-body BYTES]\n"
+	"   or: soc serve token new NAME [--read-only] [--root DIR]\n"
+	"   or: soc serve token list [--root DIR]\n"
+	"   or: soc serve token revoke NAME [--root DIR]\n"
+	"\n"
+	"Run the server that workspaces push to and pull from. The first start\n"
+	"creates DIR (default " SERVE_ROOT_DEFAULT ") and an admin token in DIR/admin.token.\n"
+	"\n"
+	"    --root DIR          the server's data (default " SERVE_ROOT_DEFAULT ")\n"
+	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
+	"    --max-body BYTES    largest request body accepted\n"
+	"    --read-only         the new token can read and pull, not push\n";
+
+#define API "/api/v1/"
+
+/* Write endpoints a read-only token may not reach. */
+static int writes(const struct http_request *req)
+{
+	return !http_slice_eq(req->method, "GET") && !http_slice_eq(req->method, "HEAD") &&
+	       !(http_slice_eq(req->method, "POST") && http_slice_eq(req->path, API "rsync"));
+}
+
+static int authenticate(struct server *s, const struct http_request *req, struct caller *who)
+{
+	const struct http_slice *h = http_header(req, "authorization");
+	sqlite3 *db;
+
+	if (!h || h->len < 7 || strncasecmp(h->p, "Bearer ", 7))
+		return -1;
+	db = store_db(s);
+	return db ? store_auth(db, h->p + 7, h->len - 7, who) : -1;
+}
+
+/* Runs on the loop before a body is read: a stranger never makes us buffer one. */
+static int admit(const struct http_request *req, void *arg)
+{
+	struct caller who;
+
+	if (authenticate(arg, req, &who))
+		return 401;
+	if (who.read_only && writes(req))
+		return 403;
+	return 0;
+}
+
+static int method_is(struct http_exchange *ex, const char *want)
+{
+	if (http_slice_eq(http_req(ex)->method, want))
+		return 1;
+	http_add_header(ex, "Allow", want);
+	api_error(ex, 405, "method_not_allowed", "this method is not served here");
+	return 0;
+}
+
+/* "<txn>" or "<txn>/commit" after push/: the id into txn, the rest returned. */
+static const char *txn_id(struct http_slice rest, char txn[TXN_ID_BYTES * 2 + 1])
+{
+	size_t i, n = TXN_ID_BYTES * 2;
+
+	if (rest.len < n)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		char c = rest.p[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return NULL;
+		txn[i] = c;
+	}
+	txn[n] = '\0';
+	if (rest.len == n)
+		return "";
+	if (rest.len == n + strlen("/commit") && !memcmp(rest.p + n, "/commit", 7))
+		return "commit";
+	return NULL;
+}
+
+static void route(struct http_exchange *ex, void *arg)
+{
+	struct server *s = arg;
+	const struct http_request *req = http_req(ex);
+	struct http_slice p = req->path;
+	struct caller who;
+	char txn[TXN_ID_BYTES * 2 + 1];
+	const char *what;
+
+	if (authenticate(s, req, &who)) {
+		http_add_header(ex, "WWW-Authenticate", "Bearer");
+		return api_error(ex, 401, "unauthorized", "a valid token is needed (Authorization: Bearer)");
+	}
+	if (who.read_only && writes(req))
+		return api_error(ex, 403, "read_only", "this token can read but not push");
+	if (http_slice_eq(p, API "info")) {
+		if (method_is(ex, "GET"))
+			api_info(s, ex, &who);
+	} else if (http_slice_eq(p, API "changes")) {
+		if (method_is(ex, "GET"))
+			api_changes(s, ex);
+	} else if (http_slice_eq(p, API "log")) {
+		if (method_is(ex, "GET"))
+			api_log(s, ex);
+	} else if (http_slice_eq(p, API "push")) {
+		if (method_is(ex, "POST"))
+			txn_begin(s, ex, &who);
+	} else if (http_slice_eq(p, API "rsync")) {
+		if (method_is(ex, "POST"))
+			tunnel_serve(s, ex, &who);
+	} else if (p.len > strlen(API "push/") && !memcmp(p.p, API "push/", strlen(API "push/")) &&
+		   (what = txn_id((struct http_slice){ p.p + strlen(API "push/"),
+						       p.len - strlen(API "push/") }, txn))) {
+		if (!*what) {
+			if (method_is(ex, "DELETE"))
+				txn_abort(s, ex, &who, txn);
+		} else if (method_is(ex, "POST")) {
+			txn_commit(s, ex, &who, txn);
+		}
+	} else {
+		api_error(ex, 404, "not_found", "no such endpoint");
+	}
+}
+
+static void tick(void *arg)
+{
+	txn_expire(arg);
+}
+
+static int serve(const char *root, const char *listen, long long body_max)
+{
+	struct server s;
+	struct httpd_config cfg = { 0 };
+	int rc = EXIT_ERROR;
+
+	if (store_open(&s, root, 1) || txn_recover(&s))
+		goto out;
+	cfg.listen = listen;
+	cfg.body_max = body_max;
+	cfg.handler = route;
+	cfg.arg = &s;
+	cfg.tick = tick;
+	cfg.admit = admit;
+	if (!httpd_run(&cfg))
+		rc = EXIT_OK;
+out:
+	store_close(&s);
+	return rc;
+}
+
+static int token_list(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT name, read_only, created FROM tokens ORDER BY name", -1, &st,
+			       NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		time_t t = (time_t)sqlite3_column_int64(st, 2);
+		struct tm tm;
+		char when[32] = "?";
+
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+		printf("%s\t%s\t%s\n", (const char *)sqlite3_column_text(st, 0),
+		       sqlite3_column_int(st, 1) ? "read-only" : "read-write", when);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? EXIT_OK : (error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR);
+}
+
+static int token_revoke(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
+	if (!sqlite3_changes(db))
+		return error("no token named '%s'", name), EXIT_ERROR;
+	say("revoked the token '%s'\n", name);
+	return EXIT_OK;
+}
+
+static int token_cmd(int argc, char **argv, const char *root, int read_only)
+{
+	struct server s;
+	sqlite3 *db;
+	char token[TOKEN_BYTES * 2 + 1];
+	int rc = EXIT_ERROR;
+	int is_new = argc >= 2 && !strcmp(argv[1], "new");
+
+	if (argc < 2)
+		return usage_error("'token' needs new, list or revoke");
+	if (strcmp(argv[1], "new") && strcmp(argv[1], "list") && strcmp(argv[1], "revoke"))
+		return usage_error("'token %s' is not a token command (new, list, revoke)", argv[1]);
+	if (strcmp(argv[1], "list") ? argc != 3 : argc != 2)
+		return usage_error("wrong number of arguments for 'token %s'", argv[1]);
+	if (read_only && !is_new)
+		return usage_error("--read-only goes with 'token new'");
+	if (is_new && !token_name_valid(argv[2]))
+		return error("'%s' is not a token name (1-%d of A-Z a-z 0-9 . _ -)", argv[2],
+			     TOKEN_NAME_MAX), EXIT_ERROR;
+	if (store_open(&s, root, is_new))
+		goto out;
+	db = store_db(&s);
+	if (!db)
+		goto out;
+	if (!strcmp(argv[1], "list")) {
+		rc = token_list(db);
+	} else if (!strcmp(argv[1], "revoke")) {
+		rc = token_revoke(db, argv[2]);
+	} else if (!token_generate(token) && !store_token_add(db, argv[2], token, read_only)) {
+		printf("%s\n", token);
+		say("created the %stoken '%s'; it is shown only this once\n",
+		    read_only ? "read-only " : "", argv[2]);
+		rc = EXIT_OK;
+	}
+out:
+	store_close(&s);
+	return rc;
+}
+
+int cmd_serve(int argc, char **argv, struct workspace *ws)
+{
+	const char *root = SERVE_ROOT_DEFAULT, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL;
+	int read_only = 0, n;
+	long long body_max = HTTP_BODY_MAX_DEFAULT;
+	const struct opt opts[] = {
+		{ 0, "root", OPT_STRING, &root, 0 },
+		{ 0, "listen", OPT_STRING, &listen, 0 },
+		{ 0, "max-body", OPT_STRING, &max_body, 0 },
+		{ 0, "read-only", OPT_BOOL, &read_only, 0 },
+		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
+		OPT_END,
+	};
+
+	(void)ws;
+	n = opt_parse(argc, argv, opts);
+	if (n < 0)
+		return EXIT_USAGE;
+	if (max_body) {
+		char *end;
+
+		body_max = strtoll(max_body, &end, 10);
+		if (end == max_body || *end || body_max < 1)
+			return usage_error("--max-body wants a number of bytes, not '%s'", max_body);
+	}
+	if (n && !strcmp(argv[0], "token"))
+		return token_cmd(n, argv, root, read_only);
+	if (n)
+		return usage_error("'%s' is not a serve command", argv[0]);
+	if (read_only)
+		return usage_error("--read-only goes with 'token new'");
+	return serve(root, listen, body_max);
+}
