@@ -56,22 +56,6 @@ static const char main_usage[] =
 	"\n"
 	"commands:\n";
 
-static const struct cmd *running;
-
-int usage_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n", soc_prog, msg);
-	if (running)
-		fputs(running->usage, stderr);
-	return EXIT_USAGE;
-}
-
 static const struct cmd *find_cmd(const char *name)
 {
 	size_t i;
@@ -115,7 +99,7 @@ static int run_cmd(const struct cmd *c, int argc, char **argv)
 	struct workspace *ws = NULL;
 	int rc;
 
-	running = c;
+	soc_cmd_usage = c->usage;
 	if (wants_help(argc, argv)) {
 		fputs(c->usage, stdout);
 		rc = EXIT_OK;

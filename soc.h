@@ -30,6 +30,7 @@ enum {
 
 /* "soc push" or "soc_push": the prefix of every message, set once. */
 extern const char *soc_prog;
+extern const char *soc_cmd_usage;	/* the running command's usage, for usage_error() */
 extern int soc_quiet;
 
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,7 @@
 #include "soc.h"
 
 const char *soc_prog = "soc";
+const char *soc_cmd_usage;
 int soc_quiet;
 
 static void report(const char *kind, const char *fmt, va_list ap, int errnum)
@@ -156,4 +157,18 @@ char *xasprintf(const char *fmt, ...)
 	va_end(ap);
 	b.len = (size_t)n;
 	return buf_detach(&b);
+}
+
+int usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", soc_prog, msg);
+	if (soc_cmd_usage)
+		fputs(soc_cmd_usage, stderr);
+	return EXIT_USAGE;
 }
