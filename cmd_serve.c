@@ -16,9 +16,12 @@ const char serve_usage[] =
 	"   or: soc serve token new NAME [--read-only] [--root DIR]\n"
 	"   or: soc serve token list [--root DIR]\n"
 	"   or: soc serve token revoke NAME [--root DIR]\n"
+	"   or: soc serve check [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR (default " SERVE_ROOT_DEFAULT ") and an admin token in DIR/admin.token.\n"
+	"'check' verifies that DIR/files holds exactly the head, every file's size\n"
+	"and md5, and that no symlink is anywhere under DIR; exit 1 if not.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_DEFAULT ")\n"
 	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
@@ -264,6 +267,8 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 	}
 	if (n && !strcmp(argv[0], "token"))
 		return token_cmd(n, argv, root, read_only);
+	if (n == 1 && !strcmp(argv[0], "check") && !read_only)
+		return serve_check(root);
 	if (n)
 		return usage_error("'%s' is not a serve command", argv[0]);
 	if (read_only)

@@ -79,6 +79,12 @@ int token_name_valid(const char *name);
 /* Inserts a token; -1 if the name is taken (after a message). */
 int store_token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
 
+/* ---- check.c: soc serve check ---- */
+/* Opens path below dir without following a symlink at any step (O_NOFOLLOW added); -1 and errno. */
+int open_beneath(int dir, const char *path, int flags);
+/* Prints one line per way files/ differs from the head; the exit code. */
+int serve_check(const char *root);
+
 /*
  * ---- api.c: answers ----
  * Errors are JSON {"error":code,"message":...} plus "paths" when paths are

@@ -1,0 +1,200 @@
+/*
+ * check.c: `soc serve check`: does files/ equal the head? Every file the
+ * head names is there with its size and md5, nothing else is, and no
+ * symlink hides anywhere under the root. One line per problem; the
+ * reliability tests end with it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#define CHECK_DEPTH_MAX 256	/* deeper than any valid path can make */
+
+struct checker {
+	struct server *s;
+	sqlite3 *db;
+	sqlite3_stmt *live;	/* is a path in the head? */
+	size_t problems, files;
+};
+
+static void problem(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct checker *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	c->problems++;
+}
+
+/* Opens path below dir without following a symlink at any step. */
+int open_beneath(int dir, const char *path, int flags)
+{
+	char *copy = xstrdup(path), *p = copy, *slash;
+	int fd = dir, next;
+
+	while ((slash = strchr(p, '/'))) {
+		*slash = '\0';
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd != dir)
+			close(fd);
+		if (next < 0) {
+			free(copy);
+			return -1;
+		}
+		fd = next;
+		p = slash + 1;
+	}
+	next = openat(fd, p, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != dir) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	free(copy);
+	return next;
+}
+
+static void check_head(struct checker *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT path, md5, size FROM files WHERE md5 IS NOT NULL "
+			       "ORDER BY path", -1, &st, NULL) != SQLITE_OK) {
+		problem(c, "cannot read the head: %s%s", sqlite3_errmsg(c->db), "");
+		return;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 0);
+		const char *md5 = (const char *)sqlite3_column_text(st, 1);
+		uint64_t size = (uint64_t)sqlite3_column_int64(st, 2), got_size;
+		char got[MD5_HEX_LEN + 1];
+		struct stat sb;
+		int fd = open_beneath(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
+
+		c->files++;
+		if (fd < 0) {
+			problem(c, "missing: '%s' (%s)", path, strerror(errno));
+			continue;
+		}
+		if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+			problem(c, "not a regular file: '%s'%s", path, "");
+		else if ((uint64_t)sb.st_size != size)
+			problem(c, "wrong size: '%s'%s", path, "");
+		else if (md5_fd(fd, got, &got_size) || strcmp(got, md5))
+			problem(c, "wrong content: '%s' (md5 is not %s)", path, md5);
+		close(fd);
+	}
+	if (rc != SQLITE_DONE)
+		problem(c, "cannot read the head: %s%s", sqlite3_errmsg(c->db), "");
+	sqlite3_finalize(st);
+}
+
+static int in_head(struct checker *c, const char *path)
+{
+	int found;
+
+	sqlite3_bind_text(c->live, 1, path, -1, SQLITE_STATIC);
+	found = sqlite3_step(c->live) == SQLITE_ROW;
+	sqlite3_reset(c->live);
+	return found;
+}
+
+/* Walks dir; under files/ (in_files) every regular file must be in the head. */
+static void walk(struct checker *c, int dir, struct buf *path, int in_files, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dir);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		problem(c, "cannot read '%s': %s", path->p, strerror(errno));
+		return;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		size_t len = path->len;
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		buf_addf(path, "%s%s", len ? "/" : "", de->d_name);
+		if (fstatat(dir, de->d_name, &sb, AT_SYMLINK_NOFOLLOW)) {
+			problem(c, "cannot stat '%s': %s", path->p, strerror(errno));
+		} else if (S_ISLNK(sb.st_mode)) {
+			problem(c, "symlink: '%s'%s", path->p, "");
+		} else if (S_ISDIR(sb.st_mode)) {
+			int sub = openat(dir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0 || depth >= CHECK_DEPTH_MAX) {
+				problem(c, "cannot open '%s'%s", path->p, depth >= CHECK_DEPTH_MAX ? ": too deep" : "");
+			} else {
+				int files = in_files || (!depth && !strcmp(de->d_name, "files"));
+
+				walk(c, sub, path, files, depth + 1);
+			}
+			if (sub >= 0)
+				close(sub);
+		} else if (in_files) {
+			const char *rel = path->p + strlen("files/");
+
+			if (!S_ISREG(sb.st_mode))
+				problem(c, "not a regular file: '%s'%s", path->p, "");
+			else if (!in_head(c, rel))
+				problem(c, "not in the head: '%s'%s", path->p, "");
+		} else if (!S_ISREG(sb.st_mode)) {
+			problem(c, "not a regular file: '%s'%s", path->p, "");
+		}
+		path->len = len;
+		path->p[len] = '\0';
+	}
+	if (errno)
+		problem(c, "cannot read '%s': %s", path->p, strerror(errno));
+	closedir(d);
+}
+
+int serve_check(const char *root)
+{
+	struct server s;
+	struct checker c = { 0 };
+	struct buf path = BUF_INIT;
+	int rc = EXIT_ERROR;
+
+	if (store_open(&s, root, 0))
+		goto out;
+	c.s = &s;
+	c.db = store_db(&s);
+	if (!c.db || sqlite3_prepare_v2(c.db, "SELECT 1 FROM files WHERE path = ? AND md5 IS NOT NULL",
+					-1, &c.live, NULL) != SQLITE_OK)
+		goto out;
+	if (store_exec(c.db, "BEGIN"))
+		goto out;
+	buf_addstr(&path, "");
+	check_head(&c);
+	walk(&c, s.root_fd, &path, 0, 0);
+	store_exec(c.db, "ROLLBACK");
+	if (c.problems)
+		error("'%s': %zu problems", s.root, c.problems);
+	else
+		say("'%s': %zu files, all as the head says\n", s.root, c.files);
+	rc = c.problems ? EXIT_ERROR : EXIT_OK;
+out:
+	sqlite3_finalize(c.live);
+	buf_free(&path);
+	store_close(&s);
+	return rc;
+}
