@@ -27,6 +27,9 @@ const char tunnel_usage[] =
 	"Used by soc itself as rsync's remote shell: relays rsync's daemon protocol\n"
 	"through the soc server's port. Reads SOC_TUNNEL_URL and SOC_TUNNEL_TOKEN.\n";
 
+/* Bytes through the tunnel, for bench/sync.sh (SOC_TUNNEL_STATS=FILE). */
+static unsigned long long bytes_sent, bytes_received;
+
 static int wait_sock(curl_socket_t sock, short events, int ms)
 {
 	struct pollfd p = { .fd = sock, .events = events };
@@ -51,6 +54,7 @@ static int send_all(CURL *c, curl_socket_t sock, const char *p, size_t len)
 		}
 		if (rc != CURLE_OK)
 			return error("the connection to the server broke: %s", curl_easy_strerror(rc));
+		bytes_sent += sent;
 		p += sent;
 		len -= sent;
 	}
@@ -113,6 +117,18 @@ static int read_head(CURL *c, curl_socket_t sock)
 	return write_all(1, end, len - (size_t)(end - head)) ? error_errno("cannot write to rsync") : 0;
 }
 
+
+static void write_stats(void)
+{
+	const char *file = getenv("SOC_TUNNEL_STATS");
+	FILE *f;
+
+	if (!file || !*file || !(f = fopen(file, "a")))
+		return;
+	fprintf(f, "sent %llu received %llu\n", bytes_sent, bytes_received);
+	fclose(f);
+}
+
 static int relay(CURL *c, curl_socket_t sock)
 {
 	char *io = xmalloc(TUNNEL_IO);
@@ -139,6 +155,7 @@ static int relay(CURL *c, curl_socket_t sock)
 					rc = 0;	/* the daemon finished, or went away: rsync says which */
 					goto out;
 				}
+				bytes_received += got;
 				if (write_all(1, io, got))
 					goto out;
 			}
@@ -207,6 +224,7 @@ int cmd_tunnel(int argc, char **argv, struct workspace *ws)
 	if (send_all(c, sock, req.p, req.len) || read_head(c, sock))
 		goto out;
 	rc = relay(c, sock) ? EXIT_ERROR : EXIT_OK;
+	write_stats();
 out:
 	if (req.p)
 		memset(req.p, 0, req.len);	/* the token */

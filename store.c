@@ -262,6 +262,9 @@ static int make_admin(struct server *s, sqlite3 *db)
  * parses rsync options; it only refuses the ones that would write in place
  * (the staging copy of a file shares its inode with the head's) or delete.
  */
+#define REFUSE "delete* remove-source-files inplace append* partial-dir backup* suffix " \
+	"write-devices copy-devices copy-links copy-unsafe-links safe-links keep-dirlinks"
+
 static int write_conf(struct server *s, const char *name, int with_push)
 {
 	char tmp[PATH_MAX];
@@ -283,13 +286,13 @@ static int write_conf(struct server *s, const char *name, int with_push)
 		"uid = %u\n"
 		"gid = %u\n"
 		"log file = %s/rsyncd.log\n"
-		"refuse options = delete* remove-source-files inplace append* partial-dir "
-		"link-dest compare-dest copy-dest backup* suffix write-devices copy-devices "
-		"copy-links copy-unsafe-links safe-links keep-dirlinks\n",
+		"refuse options = " REFUSE "\n",
 		(unsigned)getuid(), (unsigned)getgid(), s->root);
+	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */
 	if (with_push)
 		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
-			"\tlist = no\n", s->root);
+			"\tlist = no\n\trefuse options = " REFUSE " link-dest compare-dest copy-dest\n",
+			s->root);
 	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
 	if (fflush(f) || fsync(fileno(f))) {
 		fclose(f);
