@@ -46,19 +46,33 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('head', 0);";
 
-/* One connection per thread; freed when the thread ends. */
+/*
+ * One connection per thread, with the statements every request runs
+ * prepared once: a request costs two sqlite3_step()s, not two parses.
+ * Freed when the thread ends.
+ */
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *auth, *head;
+};
+
 static pthread_key_t db_key;
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
 static char *db_path;
 
-static void db_free(void *p)
+static void conn_free(void *p)
 {
-	sqlite3_close(p);
+	struct conn *c = p;
+
+	sqlite3_finalize(c->auth);
+	sqlite3_finalize(c->head);
+	sqlite3_close(c->db);
+	free(c);
 }
 
 static void db_key_make(void)
 {
-	if (pthread_key_create(&db_key, db_free))
+	if (pthread_key_create(&db_key, conn_free))
 		die("cannot create a thread key");
 }
 
@@ -80,21 +94,66 @@ static sqlite3 *db_connect(const char *path)
 	return db;
 }
 
-sqlite3 *store_db(struct server *s)
+static struct conn *conn_get(void)
 {
-	sqlite3 *db;
+	struct conn *c;
 
-	(void)s;
 	pthread_once(&db_key_once, db_key_make);
-	db = pthread_getspecific(db_key);
-	if (db)
-		return db;
-	db = db_connect(db_path);
-	if (db && pthread_setspecific(db_key, db)) {
-		sqlite3_close(db);
+	c = pthread_getspecific(db_key);
+	if (c)
+		return c;
+	c = xcalloc(1, sizeof(*c));
+	c->db = db_connect(db_path);
+	if (!c->db || pthread_setspecific(db_key, c)) {
+		sqlite3_close(c->db);
+		free(c);
 		return NULL;
 	}
-	return db;
+	return c;
+}
+
+sqlite3 *store_db(struct server *s)
+{
+	struct conn *c = conn_get();
+
+	(void)s;
+	return c ? c->db : NULL;
+}
+
+enum { STMT_AUTH, STMT_HEAD };
+
+/*
+ * A prepared statement for sql: this thread's cached one when db is this
+ * thread's connection, else a fresh one. Give it back with stmt_put().
+ */
+static sqlite3_stmt *stmt_get(sqlite3 *db, int which, const char *sql)
+{
+	struct conn *c = pthread_getspecific(db_key);
+	sqlite3_stmt **slot = NULL, *st = NULL;
+
+	if (c && c->db == db)
+		slot = which == STMT_AUTH ? &c->auth : &c->head;
+	if (slot && *slot)
+		return *slot;
+	if (sqlite3_prepare_v3(db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (slot)
+		*slot = st;
+	return st;
+}
+
+static void stmt_put(sqlite3 *db, sqlite3_stmt *st)
+{
+	struct conn *c = pthread_getspecific(db_key);
+
+	if (c && c->db == db && (st == c->auth || st == c->head)) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
 }
 
 int store_exec(sqlite3 *db, const char *sql)
@@ -111,14 +170,14 @@ int store_exec(sqlite3 *db, const char *sql)
 
 long long store_head(sqlite3 *db)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = stmt_get(db, STMT_HEAD, "SELECT value FROM meta WHERE key='head'");
 	long long head = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='head'", -1, &st, NULL) != SQLITE_OK)
+	if (!st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		head = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	stmt_put(db, st);
 	return head;
 }
 
@@ -196,8 +255,8 @@ int store_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
 	if (!len || len > TOKEN_BYTES * 4)
 		return -1;
 	sha256_hex(token, len, hash);
-	if (sqlite3_prepare_v3(db, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?",
-			       -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+	st = stmt_get(db, STMT_AUTH, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?");
+	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -211,7 +270,7 @@ int store_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
 			ok = 0;
 		}
 	}
-	sqlite3_finalize(st);
+	stmt_put(db, st);
 	return ok;
 }
 
@@ -354,12 +413,12 @@ int store_open(struct server *s, const char *root, int create)
 
 void store_close(struct server *s)
 {
-	sqlite3 *db;
+	struct conn *c;
 
 	pthread_once(&db_key_once, db_key_make);
-	db = pthread_getspecific(db_key);
-	if (db) {
-		sqlite3_close(db);
+	c = pthread_getspecific(db_key);
+	if (c) {
+		conn_free(c);
 		pthread_setspecific(db_key, NULL);
 	}
 	if (s->root_fd >= 0)

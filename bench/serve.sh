@@ -25,6 +25,8 @@ make -C "$TOP" --no-print-directory soc >/dev/null
 SOC=$TOP/soc
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-serve.XXXXXX")
+# nginx run by root serves as an unprivileged worker, which must reach www/.
+chmod 755 "$WORK"
 PIDS=
 cleanup() {
 	for p in $PIDS; do
@@ -133,7 +135,7 @@ AUTH="Authorization: Bearer $TOKEN"
 start=$(date +%s.%N)
 curl -sf -H "$AUTH" "$URL/api/v1/changes?since=0" | wc -l >"$WORK/lines"
 end=$(date +%s.%N)
-HWM=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$SOC_PID/status")
+HWM=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SOC_PID/status")
 awk -v l="$(cat "$WORK/lines")" -v s="$start" -v e="$end" -v h="$HWM" 'BEGIN {
 	printf "serve: changes?since=0 streamed %d lines in %.1f s\n", l, e - s
 	printf "serve: peak RSS of soc serve %.1f MB (target < 64 MB)\n", h / 1024
