@@ -32,7 +32,7 @@ LIB_SRCS = $(filter-out soc.c,$(SRCS))
 all: soc
 
 deps:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh python3
 
 soc: $(SRCS) $(HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
