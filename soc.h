@@ -104,6 +104,27 @@ struct opt {
  */
 int opt_parse(int argc, char **argv, const struct opt *opts);
 
+/* ---- wire.c: one NDJSON change line (a push body line, a changes?since= line) ---- */
+
+#define CHANGE_LINE_MAX (64 * 1024)
+
+struct change_line {
+	char *path;			/* checked by path_check(); kept on a refusal, for the message */
+	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
+	char base[MD5_HEX_LEN + 1];	/* "" when null or absent: a new file */
+	long long size, mtime, rev;	/* -1 when absent (mtime: 0) */
+	unsigned mode;			/* 0644 or 0755 */
+	int deleted;
+};
+
+/*
+ * Parses one line: 1 for a change in *c, 0 for a {"head":H} line (*head
+ * set), -1 with *why a constant reason. Call change_free() after every
+ * call, whatever it returned.
+ */
+int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why);
+void change_free(struct change_line *c);
+
 /* ---- soc.c: dispatch ---- */
 
 struct workspace;

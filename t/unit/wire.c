@@ -1,0 +1,86 @@
+/* The NDJSON change line both ends parse: every field rule, accepted and refused, one case a line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "soc.h"
+#include "tap.h"
+
+#define M5 "0123456789abcdef0123456789abcdef"
+
+struct wcase {
+	const char *line;
+	int want;	/* 1 change, 0 head, -1 refused */
+	const char *what;
+};
+
+int main(void)
+{
+	static const struct wcase cases[] = {
+		{ "{\"head\":7}", 0, "a head line" },
+		{ "{\"head\":-1}", -1, "a negative head" },
+		{ "{\"head\":\"7\"}", -1, "a head that is a string" },
+		{ "{\"head\":7,\"x\":1}", -1, "a head with company" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mtime\":5,\"mode\":420}", 1, "a file" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mode\":493,\"base\":\"" M5 "\"}", 1, "an executable with a base" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":null}", 1, "a null base" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"base\":\"" M5 "\"}", 1, "a delete" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"rev\":4}", 1, "a listed delete" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"md5\":\"" M5 "\"}", -1, "a delete with an md5" },
+		{ "{\"path\":\"a\",\"deleted\":1}", -1, "deleted not a boolean" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\"}", -1, "no size" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":-1}", -1, "a negative size" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1.5}", -1, "a fractional size" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mode\":511}", -1, "mode 0777" },
+		{ "{\"path\":\"a\",\"md5\":\"0123\",\"size\":1}", -1, "a short md5" },
+		{ "{\"path\":\"a\",\"md5\":\"0123456789ABCDEF0123456789abcdef\",\"size\":1}", -1, "an upper-case md5" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"base\":\"x\"}", -1, "a bad base" },
+		{ "{\"path\":\"../etc/passwd\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a path with .." },
+		{ "{\"path\":\"/abs\",\"md5\":\"" M5 "\",\"size\":1}", -1, "an absolute path" },
+		{ "{\"path\":\".soc/x\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a path into .soc" },
+		{ "{\"path\":\"a\\u0000b\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a NUL inside the path" },
+		{ "{\"path\":\"a\\nb\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a newline in the path" },
+		{ "{\"path\":\"\xff\",\"md5\":\"" M5 "\",\"size\":1}", -1, "invalid UTF-8" },
+		{ "{\"path\":\"a\",\"path\":\"b\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a duplicate key" },
+		{ "{\"path\":5}", -1, "a path that is a number" },
+		{ "[1,2]", -1, "an array" },
+		{ "{\"path\":\"a\"", -1, "cut short" },
+		{ "", -1, "empty" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
+		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", -1, "deep nesting" },
+	};
+	size_t i;
+	char *big;
+	struct change_line c;
+	long long head = -1;
+	const char *why;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = change_parse(cases[i].line, strlen(cases[i].line), &c, &head, &why);
+
+		ok(got == cases[i].want && (got >= 0 || why), "%s (%d, %s)", cases[i].what, got, why ? why : "-");
+		change_free(&c);
+	}
+	change_parse("{\"head\":42}", 11, &c, &head, &why);
+	ok(head == 42, "the head is read");
+	change_parse("{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}",
+		     strlen("{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}"),
+		     &c, &head, &why);
+	ok(c.path && !strcmp(c.path, "d/f") && !strcmp(c.md5, M5) && !strcmp(c.base, M5) && c.size == 9 &&
+	   c.mtime == 77 && c.mode == 0755 && !c.deleted, "every field is read");
+	change_free(&c);
+	change_parse("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}",
+		     strlen("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}"), &c, &head, &why);
+	ok(c.path && !strcmp(c.path, "a/../b"), "a refused path is kept for the message");
+	change_free(&c);
+	big = malloc(CHANGE_LINE_MAX + 2);
+	if (!big)
+		return 1;
+	memset(big, ' ', CHANGE_LINE_MAX + 1);
+	memcpy(big, "{\"head\":1}", 10);
+	ok(change_parse(big, CHANGE_LINE_MAX + 1, &c, &head, &why) == -1, "a line over 64 KiB");
+	change_free(&c);
+	ok(change_parse(big, CHANGE_LINE_MAX, &c, &head, &why) == 0, "64 KiB exactly, padded: fine");
+	change_free(&c);
+	free(big);
+	return tap_done();
+}

@@ -1,0 +1,127 @@
+/*
+ * wire.c: one NDJSON change line, the unit of both directions of the API:
+ * a push body line (client to server) and a changes?since= line (server to
+ * client). Each side checks what the other sent with the same rules, the
+ * path rules of path.c included, so neither trusts the other's input.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "soc.h"
+
+static int md5_field(json_t *o, const char *key, char out[MD5_HEX_LEN + 1], int nullable)
+{
+	json_t *v = json_object_get(o, key);
+	const char *s;
+
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return nullable ? 0 : -1;
+	s = json_string_value(v);
+	if (!s || json_string_length(v) != MD5_HEX_LEN || !md5_hex_valid(s))
+		return -1;
+	memcpy(out, s, MD5_HEX_LEN + 1);
+	return 0;
+}
+
+static int int_field(json_t *o, const char *key, long long *out, long long dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+void change_free(struct change_line *c)
+{
+	free(c->path);
+	c->path = NULL;
+}
+
+int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why)
+{
+	json_t *o, *v;
+	const char *path;
+	long long mode;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	*why = NULL;
+	if (len > CHANGE_LINE_MAX)
+		return *why = "line longer than 64 KiB", -1;
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!o || !json_is_object(o)) {
+		*why = "not a JSON object (or not UTF-8)";
+		goto out;
+	}
+	if ((v = json_object_get(o, "head"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_object_size(o) != 1) {
+			*why = "bad head";
+			goto out;
+		}
+		*head = json_integer_value(v);
+		rc = 0;
+		goto out;
+	}
+	v = json_object_get(o, "path");
+	path = json_string_value(v);
+	if (!path) {
+		*why = "no path";
+		goto out;
+	}
+	c->path = xstrndup(path, json_string_length(v));
+	if (strlen(path) != json_string_length(v) || (*why = path_check(path, strlen(path))))
+		goto bad;
+	v = json_object_get(o, "deleted");
+	if (v && !json_is_boolean(v)) {
+		*why = "\"deleted\" is not true or false";
+		goto bad;
+	}
+	c->deleted = json_is_true(v);
+	if (md5_field(o, "base", c->base, 1)) {
+		*why = "bad base";
+		goto bad;
+	}
+	if (int_field(o, "rev", &c->rev, -1) || c->rev < -1) {
+		*why = "bad rev";
+		goto bad;
+	}
+	if (c->deleted) {
+		if (json_object_get(o, "md5") && !json_is_null(json_object_get(o, "md5"))) {
+			*why = "a delete with an md5";
+			goto bad;
+		}
+		rc = 1;
+		goto out;
+	}
+	if (md5_field(o, "md5", c->md5, 0)) {
+		*why = "no valid md5";
+		goto bad;
+	}
+	if (int_field(o, "size", &c->size, -1) || c->size < 0) {
+		*why = "no valid size";
+		goto bad;
+	}
+	if (int_field(o, "mtime", &c->mtime, 0) || int_field(o, "mode", &mode, 0644) ||
+	    (mode != 0644 && mode != 0755)) {
+		*why = "bad mtime or mode";
+		goto bad;
+	}
+	c->mode = (unsigned)mode;
+	rc = 1;
+	goto out;
+bad:
+	if (!*why)
+		*why = "path holds a NUL";
+	rc = -1;
+out:
+	json_decref(o);
+	return rc;
+}
