@@ -76,8 +76,10 @@ char *buf_detach(struct buf *b)
 {
 	char *p;
 
-	if (!b->p)
+	if (!b->p) {
 		buf_grow(b, 0);
+		b->p[0] = '\0';
+	}
 	p = b->p;
 	b->p = NULL;
 	b->len = b->cap = 0;
