@@ -44,9 +44,19 @@ SERVER_PIDS=
 
 test_log=$TRASH/.log
 
+# The body runs in a subshell, so its cleanups travel through a file; the
+# newest runs first, as in git.
+test_cleanup_file=$TRASH/.cleanup
 test_when_finished() {
-	test_cleanup="$1
-$test_cleanup"
+	{ printf '%s\n' "$1"; cat "$test_cleanup_file" 2>/dev/null || :; } >"$test_cleanup_file.new" &&
+	mv "$test_cleanup_file.new" "$test_cleanup_file"
+}
+
+test_run_cleanup_() {
+	if [ -f "$test_cleanup_file" ]; then
+		(. "$test_cleanup_file") >>"$test_log" 2>&1 </dev/null
+		rm -f "$test_cleanup_file"
+	fi
 }
 
 # Bodies run inside a function, so `return 1` ends a loop in them as in git.
@@ -56,15 +66,13 @@ test_run_() {
 
 test_expect_success() {
 	test_count=$((test_count + 1))
-	test_cleanup=
+	rm -f "$test_cleanup_file"
 	if (test_run_ "$2") >"$test_log" 2>&1 </dev/null; then
 		status=0
 	else
 		status=1
 	fi
-	if [ -n "$test_cleanup" ]; then
-		(eval "$test_cleanup") >>"$test_log" 2>&1 </dev/null
-	fi
+	test_run_cleanup_
 	if [ $status = 0 ]; then
 		echo "ok $test_count - $1"
 	else
@@ -79,9 +87,12 @@ test_expect_success() {
 # sets (a server's URL, say) are seen by later tests.
 test_expect_success_here() {
 	test_count=$((test_count + 1))
+	rm -f "$test_cleanup_file"
 	if test_run_ "$2" >"$test_log" 2>&1 </dev/null; then
+		test_run_cleanup_
 		echo "ok $test_count - $1"
 	else
+		test_run_cleanup_
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
 		printf '%s\n' "$2" | sed 's/^/#	/'
