@@ -102,4 +102,26 @@ int index_set_pulled_rev(struct workspace *ws, long long rev);
  */
 const char *index_emptied_root(struct workspace *ws, const struct scan_result *scan);
 
+
+/* ---- ignore.c: .socignore, gitignore-style; pure, no I/O ---- */
+
+#define IGNORE_FILE ".socignore"
+#define IGNORE_FILE_MAX (1024 * 1024)	/* a bigger .socignore is refused */
+
+struct ignore_rule;
+struct ignore {
+	struct ignore_rule *v;
+	size_t n, cap;
+};
+
+/* Parses the text of a .socignore; never fails (a line it cannot use matches nothing). */
+void ignore_parse(struct ignore *ig, const char *text, size_t len);
+void ignore_free(struct ignore *ig);
+/* 1 when the rules ignore this path itself (its parents not looked at: a walk prunes them). */
+int ignore_match(const struct ignore *ig, const char *path, size_t len, int is_dir);
+/* 1 when the path or any directory above it is ignored, as git decides it. */
+int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir);
+/* 1 for a name soc never tracks whatever .socignore says: .soc, conflict copies. */
+int ignore_always(const char *name, size_t len);
+
 #endif
