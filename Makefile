@@ -8,7 +8,7 @@ PKGS = sqlite3 libcurl jansson libmd
 
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c wire.c
-CLIENT_SRCS = workspace.c ignore.c
+CLIENT_SRCS = workspace.c db.c scan.c ignore.c arena.c quote.c
 HTTP_SRCS = http.c httpd.c
 SERVER_SRCS = store.c api.c cmd_serve.c tunnel_serve.c txn.c check.c
 SYNC_SRCS = run.c rsync.c net.c cmd_tunnel.c

@@ -13,6 +13,18 @@
 
 #include "soc.h"
 
+/* ---- arena.c: strings kept until one call frees them all ---- */
+
+struct arena_block;
+struct arena {
+	struct arena_block *head;
+};
+#define ARENA_INIT { NULL }
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* Moves every string of from into to; from is empty afterwards. */
+void arena_take(struct arena *to, struct arena *from);
+void arena_free(struct arena *a);
+
 #define WORKSPACE_DIR ".soc"
 #define LOCK_WAIT_MS 3000	/* a second soc in one workspace waits this long */
 
@@ -25,6 +37,11 @@ struct workspace {
 	struct sqlite3 *db;	/* .soc/index.db */
 	char *remote;		/* from .soc/config, NULL if none */
 	char *token;		/* SOC_TOKEN, else .soc/config; NULL if none */
+
+	/* The rest is private to workspace.c, db.c and scan.c. */
+	int root_fd;		/* the root, O_DIRECTORY, for *at() calls beneath it */
+	int64_t stamp_ns;	/* the racy stamp of this command's scan, 0 before one (scan.c) */
+	struct index_priv *ip;	/* db.c's statements, transaction depth, roots */
 };
 
 /* Finds .soc/ from the current directory up, locks, reads the config, opens the index. */
@@ -64,6 +81,7 @@ struct scan_item {
 struct scan_result {
 	struct scan_item *items;	/* sorted by path (bytewise) */
 	size_t n;
+	struct arena mem;		/* the paths (arena.c) */
 };
 
 /*
@@ -103,6 +121,87 @@ int index_set_pulled_rev(struct workspace *ws, long long rev);
 const char *index_emptied_root(struct workspace *ws, const struct scan_result *scan);
 
 
+/* ==== Below: what the client's own files share beyond the interface above. ==== */
+
+/* ---- workspace.c ---- */
+
+#define CONFIG_FILE WORKSPACE_DIR "/config"
+#define INDEX_FILE WORKSPACE_DIR "/index.db"
+#define LOCK_FILE WORKSPACE_DIR "/lock"
+
+/* 1 for an http:// or https:// URL with a host and no space or control byte. */
+int remote_url_valid(const char *url);
+/* Makes dir (and its parents) a workspace: .soc/, config (0600), index. An exit code. */
+int workspace_create(const char *dir, const char *remote);
+/*
+ * The user's argument (relative to the current directory, or absolute)
+ * as a path relative to the root, "" for the root itself; lexical, as
+ * git's prefix_path. NULL after a message when it leaves the workspace.
+ */
+char *workspace_path(const struct workspace *ws, const char *arg);
+/*
+ * openat() beneath the root that follows no symbolic link on the way
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a tracked directory
+ * replaced by a link never leads a read or a walk out of the workspace.
+ * path "" opens the root. ELOOP when a link is in the way.
+ */
+int workspace_openat(const struct workspace *ws, const char *path, int flags);
+/*
+ * The racy stamp: the filesystem's own "now", read by setting the lock
+ * file's mtime and reading it back, so it has the clock and granularity
+ * the files' mtimes have (scan.c explains the rule). Falls back to the
+ * system clock less two seconds if the lock file cannot be touched.
+ */
+int64_t workspace_stamp(struct workspace *ws);
+
+/* ---- db.c: more of the index, for scan, add and rm ---- */
+
+#define INDEX_VERSION 1		/* PRAGMA user_version of an index this soc reads */
+
+/* A new index with its schema (soc init). */
+int index_create(const char *path);
+int index_open(struct workspace *ws, const char *path);
+void index_close(struct workspace *ws);
+
+struct index_row {
+	struct entry e;
+	int racy;	/* recorded while its mtime was not safely older than the scan: hash again */
+	int removed;	/* soc rm'd after a sync: shown as D until a push deletes it */
+};
+
+struct root {
+	const char *path;	/* a directory given to soc add; "" is the root itself */
+	int recursive;
+};
+
+struct index_snapshot {
+	struct index_row *rows;		/* sorted bytewise by path */
+	size_t n;
+	struct root *roots;		/* sorted */
+	size_t nroots;
+	const char **excluded;		/* soc rm'd under a root: never picked up again; sorted */
+	size_t nexcluded;
+	struct arena mem;		/* every path above */
+};
+
+/* The whole index in three queries. */
+int index_load(struct workspace *ws, struct index_snapshot *s);
+void index_snapshot_free(struct index_snapshot *s);
+/* Inserts or replaces a row as the scanner saw it. */
+int index_write_row(struct workspace *ws, const struct index_row *r);
+/* soc add FILE: tracked (a new row waits for the scan to hash it), in no conflict, not removed. */
+int index_add_file(struct workspace *ws, const char *path);
+/* soc add DIR: a tracked root (never made less recursive); rows under it un-removed and resolved. */
+int index_add_root(struct workspace *ws, const char *path, int recursive);
+/*
+ * soc rm PATH: rows at or under path are dropped if never synced, else
+ * marked removed; roots at or under it are forgotten; with exclude the
+ * path is remembered so that a root above it never picks it up again.
+ * The counts of dropped and removed rows.
+ */
+int index_remove(struct workspace *ws, const char *path, int exclude,
+		 size_t *dropped, size_t *removed);
+
 /* ---- ignore.c: .socignore, gitignore-style; pure, no I/O ---- */
 
 #define IGNORE_FILE ".socignore"
@@ -123,5 +222,19 @@ int ignore_match(const struct ignore *ig, const char *path, size_t len, int is_d
 int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir);
 /* 1 for a name soc never tracks whatever .socignore says: .soc, conflict copies. */
 int ignore_always(const char *name, size_t len);
+
+/* ---- scan.c ---- */
+
+/* Files hashed by scans in this process, so a test can see that nothing was. */
+unsigned long scan_hash_count(void);
+/* 1 when path (a file) lies where a tracked root's walk looks. */
+int root_covers(const struct root *roots, size_t nroots, const char *path);
+
+/* ---- quote.c: paths shown to people and scripts ---- */
+
+/* Appends p, in double quotes with C escapes as git's status does when it holds a space, '"', '\\', a control or non-ASCII byte. */
+void quote_path(struct buf *out, const char *p, size_t len);
+/* p with its control bytes escaped, for a one-line message; valid until the 4th next call in this thread. */
+const char *show_path(const char *p);
 
 #endif
