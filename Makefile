@@ -8,7 +8,8 @@ PKGS = sqlite3 libcurl jansson libmd
 
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c options.c wire.c
-CLIENT_SRCS = workspace.c db.c scan.c ignore.c arena.c quote.c
+CLIENT_SRCS = workspace.c db.c scan.c ignore.c arena.c quote.c \
+	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c
 HTTP_SRCS = http.c httpd.c
 SERVER_SRCS = store.c api.c cmd_serve.c tunnel_serve.c txn.c check.c
 SYNC_SRCS = run.c rsync.c net.c cmd_tunnel.c
@@ -32,7 +33,7 @@ LIB_SRCS = $(filter-out soc.c,$(SRCS))
 all: soc
 
 deps:
-	@sh scripts/deps.sh python3
+	@sh scripts/deps.sh python3 git sqlite3
 
 soc: $(SRCS) $(HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
