@@ -1,7 +1,8 @@
 /*
  * serve.h: what the server's files share: the root and its database
  * (store.c), the request router and read-only endpoints (cmd_serve.c,
- * api.c), push transactions and the crash-safe commit (txn.c).
+ * api.c), push transactions and the crash-safe commit (txn.c, with the
+ * push body's checks in push_body.c).
  *
  * The server's promise: files/ always equals the head the database names,
  * and nobody without a token reads or writes anything.
@@ -104,6 +105,42 @@ void api_log(struct server *s, struct http_exchange *ex);
 
 /* ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ---- */
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
+
+/* ---- push_body.c: a push request's body, judged whole before anything is written ---- */
+
+struct push_item {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
+	char base[MD5_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
+	long long size, mtime;		/* 0 for a delete */
+	unsigned mode;			/* 0644 or 0755; 0 for a delete */
+	int deleted;
+};
+
+/* The changes of one push, sorted by path. */
+struct push_list {
+	struct push_item *v;
+	size_t n;
+};
+
+/* Why a body was refused: the paths at fault, or else the line (1-based; 0 for the whole body). */
+struct push_refusal {
+	const char *why;	/* a constant string */
+	size_t line;
+	char *path, *other;	/* owned; NULL when not about a path */
+};
+
+/*
+ * Splits and checks a push body: every line a change (wire.c), at most
+ * PUSH_LINES_MAX of them, none empty or over CHANGE_LINE_MAX, no path
+ * twice, no file of the push a directory of another. 0 and *out sorted by
+ * path, or -1 and *r (push_refusal_free it either way).
+ */
+int push_parse(const char *body, size_t len, struct push_list *out, struct push_refusal *r);
+void push_list_free(struct push_list *l);
+void push_refusal_free(struct push_refusal *r);
+/* The item for path[0..len), or NULL. */
+struct push_item *push_find(const struct push_list *l, const char *path, size_t len);
 
 /*
  * ---- txn.c: push transactions (DESIGN.md section 7) ----
