@@ -1,7 +1,9 @@
 /*
  * serve.h: what the server's files share: the root and its database
  * (store.c), the request router and read-only endpoints (cmd_serve.c,
- * api.c), push transactions and the crash-safe commit (txn.c).
+ * api.c), push transactions and the crash-safe commit (txn.c, whose own
+ * header txn.h ties it to txn_db.c and txn_files.c; the push body's
+ * checks in push_body.c, the tree walks in tree.c).
  *
  * The server's promise: files/ always equals the head the database names,
  * and nobody without a token reads or writes anything.
@@ -11,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "soc.h"
 #include "http.h"
@@ -32,7 +35,8 @@ struct server {
 	char *root;		/* absolute */
 	int root_fd;		/* O_DIRECTORY, never follows a symlink below it */
 	int files_fd;		/* ROOT/files: the head, as a tree */
-	int staging_fd;		/* ROOT/staging: one directory per open push */
+	int staging_fd;		/* ROOT/staging: one directory per open push, rsync's to write */
+	int commit_fd;		/* ROOT/commit: a committing push's checked files, out of rsync's reach */
 	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
 	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
 	/* Two pushes never apply at once; held from the last base check to the new head. */
@@ -56,7 +60,10 @@ struct caller {
  *   revs(rev PRIMARY KEY, time, token, client, adds, mods, dels)
  *   changes(rev, path, md5 NULL for a delete, size, mtime, mode)
  *   tokens(name PRIMARY KEY, sha256, read_only, created)
- *   txns(id PRIMARY KEY, token, created, state 'open'|'applying'|'done', rev)
+ *   txns(id PRIMARY KEY, token, created, state, rev): state is 'open'
+ *       (uploading), 'committing' (a commit checks the staged files),
+ *       'applying' (rev written, files/ being changed), 'done' (rev in
+ *       the head); see txn.c
  *   txn_items(txn, path, md5 NULL for a delete, size, mtime, mode, base)
  *   meta(key PRIMARY KEY, value): 'head' is the revision readers see.
  * Indexes: files(rev), files(md5), changes(rev), txn_items(txn, path).
@@ -73,11 +80,36 @@ long long store_head(struct sqlite3 *db);
 int store_auth(struct sqlite3 *db, const char *token, size_t len, struct caller *who);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
+/* nbytes from getrandom(2) as 2*nbytes hex digits plus NUL; 0 or -1 after a message. */
+int random_hex(char *out, size_t nbytes);
 /* A new random token as 64 hex digits plus NUL. */
 int token_generate(char out[TOKEN_BYTES * 2 + 1]);
 int token_name_valid(const char *name);
 /* Inserts a token; -1 if the name is taken (after a message). */
 int store_token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
+
+/* ---- tree.c: directories below the root, never through a symlink ---- */
+
+/* The open parent directory of a path, kept while consecutive paths share it. */
+struct dir_cursor {
+	int root;		/* the tree's fd, not owned */
+	mode_t mkdir_mode;	/* 0: never create; else missing parents are made with it */
+	int durable;		/* fsync a directory made in, and one marked dirty before leaving it */
+	int dirty;		/* the caller changed an entry in the open directory */
+	struct buf dir;		/* the path of the open directory, "" for root */
+	int fd;			/* -1, or open on dir */
+};
+void dir_cursor_init(struct dir_cursor *dc, int root, mode_t mkdir_mode, int durable);
+/* The fd of path's parent (not the caller's to close) and its last component in *name; -1 and errno. */
+int dir_cursor_parent(struct dir_cursor *dc, const char *path, const char **name);
+/* fsyncs the open directory if it is durable and dirty; -1 and errno. */
+int dir_cursor_sync(struct dir_cursor *dc);
+/* Closes without the fsync: call dir_cursor_sync first where it matters. */
+void dir_cursor_close(struct dir_cursor *dc);
+/* Removes name in dir and everything below it; 0 when gone (or never there), -1 and errno. */
+int remove_tree(int dir, const char *name);
+/* A new file name in dir with src's bytes and mode; its fd (the caller fsyncs), or -1 and errno. */
+int copy_file_at(int src, int dir, const char *name, mode_t mode);
 
 /* ---- check.c: soc serve check ---- */
 /* Opens path below dir without following a symlink at any step (O_NOFOLLOW added); -1 and errno. */
@@ -105,6 +137,42 @@ void api_log(struct server *s, struct http_exchange *ex);
 /* ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ---- */
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
 
+/* ---- push_body.c: a push request's body, judged whole before anything is written ---- */
+
+struct push_item {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
+	char base[MD5_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
+	long long size, mtime;		/* 0 for a delete */
+	unsigned mode;			/* 0644 or 0755; 0 for a delete */
+	int deleted;
+};
+
+/* The changes of one push, sorted by path. */
+struct push_list {
+	struct push_item *v;
+	size_t n;
+};
+
+/* Why a body was refused: the paths at fault, or else the line (1-based; 0 for the whole body). */
+struct push_refusal {
+	const char *why;	/* a constant string */
+	size_t line;
+	char *path, *other;	/* owned; NULL when not about a path */
+};
+
+/*
+ * Splits and checks a push body: every line a change (wire.c), at most
+ * PUSH_LINES_MAX of them, none empty or over CHANGE_LINE_MAX, no path
+ * twice, no file of the push a directory of another. 0 and *out sorted by
+ * path, or -1 and *r (push_refusal_free it either way).
+ */
+int push_parse(const char *body, size_t len, struct push_list *out, struct push_refusal *r);
+void push_list_free(struct push_list *l);
+void push_refusal_free(struct push_refusal *r);
+/* The item for path[0..len), or NULL. */
+struct push_item *push_find(const struct push_list *l, const char *path, size_t len);
+
 /*
  * ---- txn.c: push transactions (DESIGN.md section 7) ----
  * Each answers the request itself. txn is the id from the URL (checked to
@@ -113,9 +181,18 @@ void tunnel_serve(struct server *s, struct http_exchange *ex, const struct calle
 void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *who);
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
-/* At start, before serving: finishes every txn left 'applying' by a crash. 0 or -1. */
+/*
+ * At start, before serving: finishes every txn left 'applying' by a crash,
+ * reopens one left 'committing', removes strays from staging/ and commit/.
+ * Reads the test hooks SOC_TXN_EXPIRE_SECONDS and SOC_TEST_APPLY_DELAY_MS
+ * once. 0, or -1 when the head cannot be made whole (do not serve).
+ */
 int txn_recover(struct server *s);
-/* Housekeeping: removes txns left open longer than TXN_EXPIRE_SECONDS and stray staging dirs. */
+/*
+ * Housekeeping, from the server's tick: removes txns left open longer
+ * than TXN_EXPIRE_SECONDS (and their staging/), records of committed ones
+ * as old, and staging/ directories no open txn owns.
+ */
 void txn_expire(struct server *s);
 
 #endif

@@ -181,14 +181,16 @@ long long store_head(sqlite3 *db)
 	return head;
 }
 
-int token_generate(char out[TOKEN_BYTES * 2 + 1])
+int random_hex(char *out, size_t nbytes)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[TOKEN_BYTES];
 	size_t got = 0, i;
 
-	while (got < sizeof(raw)) {
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+	if (nbytes > sizeof(raw))
+		return error("cannot make %zu random bytes at once", nbytes);
+	while (got < nbytes) {
+		ssize_t n = getrandom(raw + got, nbytes - got, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -196,12 +198,17 @@ int token_generate(char out[TOKEN_BYTES * 2 + 1])
 			return error_errno("cannot read random bytes");
 		got += (size_t)n;
 	}
-	for (i = 0; i < sizeof(raw); i++) {
+	for (i = 0; i < nbytes; i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];
 	}
-	out[2 * sizeof(raw)] = '\0';
+	out[2 * nbytes] = '\0';
 	return 0;
+}
+
+int token_generate(char out[TOKEN_BYTES * 2 + 1])
+{
+	return random_hex(out, TOKEN_BYTES);
 }
 
 int token_name_valid(const char *name)
@@ -382,7 +389,7 @@ int store_open(struct server *s, const char *root, int create)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->root_fd = s->files_fd = s->staging_fd = -1;
+	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = -1;
 	if (create && mkdir(root, 0700) && errno != EEXIST)
 		return error_errno("cannot create '%s'", root);
 	s->root = realpath(root, NULL);
@@ -395,6 +402,9 @@ int store_open(struct server *s, const char *root, int create)
 		return error("'%s' is not a soc server root (no %s)", s->root, DB_NAME);
 	if ((s->files_fd = open_dir(s, "files", create)) < 0 ||
 	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
+		return -1;
+	/* Only the server itself needs it: check and the token commands leave it alone. */
+	if (create && (s->commit_fd = open_dir(s, "commit", create)) < 0)
 		return -1;
 	pthread_mutex_init(&s->apply_lock, NULL);
 	free(db_path);
@@ -427,6 +437,8 @@ void store_close(struct server *s)
 		close(s->files_fd);
 	if (s->staging_fd >= 0)
 		close(s->staging_fd);
+	if (s->commit_fd >= 0)
+		close(s->commit_fd);
 	free(s->root);
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);

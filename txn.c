@@ -1,36 +1,459 @@
-/* txn.c: push transactions and the crash-safe commit (DESIGN.md section 7). Being written. */
-#include "serve.h"
+/*
+ * txn.c: push transactions and the crash-safe commit (DESIGN.md section 7):
+ * the endpoints, the order of the steps, recovery and expiry. The steps
+ * themselves are in txn_files.c (the files) and txn_db.c (the rows).
+ *
+ * A push is a transaction in four states, kept in soc.db's txns table:
+ * 'open' from POST /api/v1/push until the client commits (rsync writes
+ * its files into staging/<txn>/ meanwhile); 'committing' while a commit
+ * checks the staged files; 'applying' once its revision is written and
+ * files/ is being changed; 'done' when the revision is the head.
+ *
+ * The commit order, and why a crash anywhere in it loses nothing. A
+ * commit goes through four steps, each finished before the next begins.
+ * (1) Check: each staged file is opened, hashed, and hard-linked into
+ * commit/<txn>/, which rsync cannot reach, and the link is checked to be
+ * the very inode that was hashed, so a client still writing into staging/
+ * cannot swap a file after it was checked; then staging/<txn>/ is
+ * removed, and each checked file gets the mode (and, when no other path
+ * shares its inode, the mtime) its change line names, and is fsync'd.
+ * (2) Record: under apply_lock, one SQLite transaction checks every base
+ * against the head again and writes the new revision, its changes and
+ * the txn state 'applying'. From the moment it commits the push will
+ * land. (3) Apply: deleted paths are unlinked (and directories left
+ * empty removed), then every checked file is renamed from commit/<txn>/
+ * into files/, parents made as needed, each directory touched fsync'd.
+ * (4) Publish: one SQLite transaction writes the files rows, the head and
+ * the txn state 'done'; readers see the new revision only now, and all of
+ * it at once (their reads are transactions too). Then commit/<txn>/ goes.
+ * A crash before (2) commits leaves the head and files/ untouched: the
+ * txn is reopened at the next start, or was still open. A crash after
+ * it leaves a txn 'applying' whose items are in txn_items and whose files
+ * are in commit/<txn>/, which nothing but its own apply empties, and
+ * txn_recover() runs (3) and (4) again before the server listens. Every
+ * step of (3) may run twice: a path already unlinked is fine; a file
+ * whose source is gone from commit/ was renamed by the first try, which
+ * is believed only when the target holds the md5 recorded; renaming a
+ * file that is still there does what the first try would have done.
+ * (4) is one transaction, so it happened or did not. A commit also
+ * first finishes any txn still 'applying' (one whose apply failed, on a
+ * full disk say) before it records a revision of its own, so revisions
+ * always apply in order, one at a time. Between (3) and (4) files/ runs
+ * ahead of the head readers see: a pull may fetch a file newer than the
+ * md5 it was told, which it checks, and pulls again, as section 7 says;
+ * once (4) commits, files/ and the head agree again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "txn.h"
+
+#define APPLY_DELAY_MAX_MS 10000	/* SOC_TEST_APPLY_DELAY_MS at most */
+#define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
+
+static long long expire_seconds = TXN_EXPIRE_SECONDS;
+static long apply_delay_ms;	/* a test hook: a pause at each step of an apply */
+
+/* ---- answers ---- */
+
+static void internal(struct http_exchange *ex)
+{
+	api_error(ex, 500, "internal", "the server could not do this; its log says why");
+}
+
+static void not_found(struct http_exchange *ex)
+{
+	api_error(ex, 404, "not_found", "no such push (it expired, was committed long ago, or is another token's)");
+}
+
+static void moved_paths(struct http_exchange *ex, json_t *moved)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "the server has newer versions of %zu path%s; pull first",
+		 json_array_size(moved), json_array_size(moved) == 1 ? "" : "s");
+	api_error_paths(ex, 409, "conflict", msg, moved);
+}
+
+/* A txn the caller named that is not open: say what it is instead. */
+static void not_open(struct http_exchange *ex, sqlite3 *db, const char *id, const struct caller *who,
+		     int commit)
+{
+	struct txn_row t;
+	int rc = txn_get(db, id, &t);
+
+	if (rc < 0)
+		return internal(ex);
+	if (!rc || strcmp(t.token, who->name))
+		return not_found(ex);
+	if (!strcmp(t.state, "done")) {
+		if (commit)	/* a client that lost the first answer asks again */
+			return api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)t.rev));
+		return api_error(ex, 409, "committed", "this push is committed already");
+	}
+	api_error(ex, 409, "busy", "this push is being committed by another request");
+}
+
+/* How much of s fits in max bytes without cutting a UTF-8 sequence (a message must stay JSON). */
+static int utf8_fit(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return (int)n;
+	n = max;
+	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
+static void refuse_body(struct http_exchange *ex, const struct push_refusal *r)
+{
+	char msg[512];
+	json_t *paths = NULL;
+
+	if (r->path) {
+		int n = utf8_fit(r->path, PATH_SHOWN_MAX);
+
+		snprintf(msg, sizeof(msg), "'%.*s%s': %s", n, r->path, r->path[n] ? "..." : "", r->why);
+		paths = json_array();
+		json_array_append_new(paths, json_string(r->path));
+		if (r->other)
+			json_array_append_new(paths, json_string(r->other));
+	} else if (r->line) {
+		snprintf(msg, sizeof(msg), "line %zu: %s", r->line, r->why);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", r->why);
+	}
+	api_error_paths(ex, 400, "bad_request", msg, paths);
+	json_decref(paths);
+}
+
+/* ---- begin: POST /api/v1/push ---- */
+
+/* Removes a txn that never wrote a revision: its rows, staging/ and commit/. */
+static void txn_drop(struct server *s, sqlite3 *db, const char *id)
+{
+	if (txn_delete_rows(db, id, NULL) < 0)
+		warning("push '%s' stays in the database until it expires", id);
+	if (remove_tree(s->staging_fd, id))
+		warning_errno("cannot remove 'staging/%s'", id);
+	if (s->commit_fd >= 0 && remove_tree(s->commit_fd, id))
+		warning_errno("cannot remove 'commit/%s'", id);
+}
 
 void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
-	(void)s;
-	(void)who;
-	api_error(ex, 501, "not_implemented", "push is not implemented yet");
+	size_t len;
+	const char *body = http_body(ex, &len);
+	struct push_list l;
+	struct push_refusal r;
+	sqlite3 *db = store_db(s);
+	json_t *moved = NULL, *upload = NULL;
+	char **sources = NULL;
+	char id[TXN_ID_LEN + 1];
+	long bad;
+
+	if (push_parse(body, len, &l, &r)) {
+		refuse_body(ex, &r);
+		goto out;
+	}
+	if (!db || random_hex(id, TXN_ID_BYTES) || store_exec(db, "BEGIN IMMEDIATE")) {
+		internal(ex);
+		goto out;
+	}
+	moved = json_array();
+	bad = txn_head_check(db, &l, moved);
+	if (bad) {
+		store_exec(db, "ROLLBACK");
+		if (bad < 0)
+			internal(ex);
+		else
+			moved_paths(ex, moved);
+		goto out;
+	}
+	/* The row comes before staging/<txn>/, so the sweep never takes the directory for a stray. */
+	if (txn_insert(db, id, who->name, &l) || store_exec(db, "COMMIT")) {
+		store_exec(db, "ROLLBACK");
+		internal(ex);
+		goto out;
+	}
+	upload = json_array();
+	if (!(sources = txn_sources(db, &l)) || txn_stage(s, id, &l, sources, upload)) {
+		txn_drop(s, db, id);
+		internal(ex);
+		goto out;
+	}
+	api_json(ex, 201, json_pack("{s:s, s:O}", "txn", id, "upload", upload));
+out:
+	json_decref(moved);
+	json_decref(upload);
+	txn_sources_free(sources, l.n);
+	push_list_free(&l);
+	push_refusal_free(&r);
 }
 
-void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn)
-{
-	(void)s;
-	(void)who;
-	(void)txn;
-	api_error(ex, 501, "not_implemented", "push is not implemented yet");
-}
+/* ---- commit: POST /api/v1/push/<txn>/commit ---- */
 
-void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn)
+/* Steps 3 and 4 of a txn whose revision is recorded. Hold apply_lock. */
+static int apply_txn(struct server *s, sqlite3 *db, const char *id, long long rev, const struct push_list *l)
 {
-	(void)s;
-	(void)who;
-	(void)txn;
-	api_error(ex, 501, "not_implemented", "push is not implemented yet");
-}
+	long long head = store_head(db);
 
-int txn_recover(struct server *s)
-{
-	(void)s;
+	if (head != rev - 1)
+		return error("push '%s' is revision %lld, but the head is %lld", id, rev, head);
+	if (apply_delay_ms)
+		poll(NULL, 0, (int)apply_delay_ms);
+	if (txn_apply_files(s, id, l, apply_delay_ms) || txn_publish(db, id, rev, l))
+		return -1;
+	if (remove_tree(s->commit_fd, id))
+		warning_errno("cannot remove 'commit/%s'", id);
 	return 0;
+}
+
+/* Finishes every txn left 'applying', oldest first. Hold apply_lock (or be alone, at start). */
+static int apply_pending(struct server *s, sqlite3 *db, int at_start)
+{
+	char id[TXN_ID_LEN + 1];
+	long long rev;
+	int rc;
+
+	while ((rc = txn_first(db, "applying", id, &rev)) > 0) {
+		struct push_list l;
+
+		if (txn_items_load(db, id, &l))
+			return -1;
+		rc = apply_txn(s, db, id, rev, &l);
+		push_list_free(&l);
+		if (rc)
+			return error("cannot finish revision %lld (push '%s'); the head stays at %lld",
+				     rev, id, rev - 1);
+		fprintf(stderr, "%s: finished revision %lld, whose apply %s\n", soc_prog, rev,
+			at_start ? "a crash interrupted" : "had failed");
+	}
+	return rc;
+}
+
+void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
+{
+	sqlite3 *db = store_db(s);
+	struct txn_row t;
+	struct push_list l = { 0 };
+	json_t *bad = NULL;
+	long long rev;
+	long nbad;
+	int rc;
+
+	if (!db)
+		return internal(ex);
+	rc = txn_get(db, id, &t);
+	if (rc < 0)
+		return internal(ex);
+	if (!rc || strcmp(t.token, who->name) || strcmp(t.state, "open"))
+		return not_open(ex, db, id, who, 1);
+	rc = txn_move(db, id, "open", "committing");
+	if (rc <= 0)
+		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
+	if (txn_items_load(db, id, &l))
+		goto reopen;
+
+	bad = json_array();
+	nbad = txn_check_staged(s, id, &l, bad);
+	if (nbad) {
+		char msg[160];
+
+		if (remove_tree(s->commit_fd, id))
+			warning_errno("cannot remove 'commit/%s'", id);
+		if (txn_move(db, id, "committing", "open") < 0 || nbad < 0) {
+			internal(ex);
+			goto out;
+		}
+		snprintf(msg, sizeof(msg), "%ld staged file%s missing, or not the size and md5 the push named",
+			 nbad, nbad == 1 ? " is" : "s are");
+		api_error_paths(ex, 422, "staged_mismatch", msg, bad);
+		goto out;
+	}
+	if (remove_tree(s->staging_fd, id))
+		warning_errno("cannot remove 'staging/%s'", id);
+	if (txn_settle(s, id, &l))
+		goto reopen;
+
+	pthread_mutex_lock(&s->apply_lock);
+	if (apply_pending(s, db, 0)) {
+		pthread_mutex_unlock(&s->apply_lock);
+		goto reopen;
+	}
+	json_decref(bad);
+	bad = json_array();
+	rev = txn_record(db, id, who->name, &l, bad);
+	if (rev <= 0) {
+		pthread_mutex_unlock(&s->apply_lock);
+		if (rev < 0)
+			goto reopen;
+		/* Its bases moved: it can never land; the client pulls and pushes anew. */
+		txn_drop(s, db, id);
+		moved_paths(ex, bad);
+		goto out;
+	}
+	rc = apply_txn(s, db, id, rev, &l);
+	pthread_mutex_unlock(&s->apply_lock);
+	if (rc) {
+		error("revision %lld is recorded but not applied; the next commit or start finishes it", rev);
+		internal(ex);
+		goto out;
+	}
+	api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)rev));
+	goto out;
+reopen:
+	/* Nothing was written to the head; the staged files may be gone, and a retry says so. */
+	if (remove_tree(s->commit_fd, id))
+		warning_errno("cannot remove 'commit/%s'", id);
+	txn_move(db, id, "committing", "open");
+	internal(ex);
+out:
+	json_decref(bad);
+	push_list_free(&l);
+}
+
+/* ---- DELETE /api/v1/push/<txn> ---- */
+
+void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
+{
+	sqlite3 *db = store_db(s);
+	struct txn_row t;
+	int rc;
+
+	if (!db)
+		return internal(ex);
+	rc = txn_get(db, id, &t);
+	if (rc < 0)
+		return internal(ex);
+	if (!rc || strcmp(t.token, who->name))
+		return not_found(ex);
+	rc = txn_delete_rows(db, id, "open");
+	if (rc < 0)
+		return internal(ex);
+	if (!rc)
+		return not_open(ex, db, id, who, 0);
+	if (remove_tree(s->staging_fd, id))
+		warning_errno("cannot remove 'staging/%s'; the sweep will", id);
+	http_respond(ex, 204, NULL, "", 0);
+}
+
+/* ---- housekeeping ---- */
+
+static int txn_id_valid(const char *name)
+{
+	return strlen(name) == TXN_ID_LEN && strspn(name, "0123456789abcdef") == TXN_ID_LEN;
+}
+
+/*
+ * Removes every entry of dir (staging/ or commit/, named by what) whose
+ * txn is not in one of the states keep names ("open committing", say).
+ * A txn's row is written before its directory is made and removed after,
+ * so an entry listed here and then found without its row is a stray.
+ */
+static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dir);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		warning_errno("cannot read '%s'", what);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct txn_row t;
+		int rc = 0;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (txn_id_valid(de->d_name))
+			rc = txn_get(db, de->d_name, &t);
+		/* No answer (-1): leave it for the next sweep. */
+		if (rc < 0 || (rc && strstr(keep, t.state)))
+			continue;
+		if (remove_tree(dirfd(d), de->d_name))
+			warning_errno("cannot remove the stray '%s/%s'", what, de->d_name);
+		else
+			fprintf(stderr, "%s: removed the stray '%s/%s'\n", soc_prog, what, de->d_name);
+	}
+	closedir(d);
 }
 
 void txn_expire(struct server *s)
 {
-	(void)s;
+	sqlite3 *db = store_db(s);
+	struct txn_old *old;
+	long n, i;
+
+	if (!db)
+		return;
+	n = txn_expired(db, (long long)time(NULL) - expire_seconds, &old);
+	for (i = 0; i < n; i++) {
+		/* Only while still in that state: a commit may have just begun. */
+		if (txn_delete_rows(db, old[i].id, old[i].open ? "open" : "done") != 1 || !old[i].open)
+			continue;
+		if (remove_tree(s->staging_fd, old[i].id))
+			warning_errno("cannot remove 'staging/%s'", old[i].id);
+		fprintf(stderr, "%s: push '%s' expired, never committed; removed it\n", soc_prog, old[i].id);
+	}
+	free(old);
+	sweep(db, s->staging_fd, "staging", "open committing");
+}
+
+static long long env_number(const char *name, long long min, long long max, long long dflt)
+{
+	const char *v = getenv(name);
+	char *end;
+	long long n;
+
+	if (!v)
+		return dflt;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max) {
+		warning("ignoring %s='%s': not a number from %lld to %lld", name, v, min, max);
+		return dflt;
+	}
+	return n;
+}
+
+int txn_recover(struct server *s)
+{
+	sqlite3 *db = store_db(s);
+	char id[TXN_ID_LEN + 1];
+	long long rev;
+	int rc;
+
+	expire_seconds = env_number("SOC_TXN_EXPIRE_SECONDS", 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
+	apply_delay_ms = (long)env_number("SOC_TEST_APPLY_DELAY_MS", 0, APPLY_DELAY_MAX_MS, 0);
+	if (!db)
+		return -1;
+	/* A commit cut short while it checked files: nothing of it reached the head. */
+	while ((rc = txn_first(db, "committing", id, &rev)) > 0) {
+		if (txn_move(db, id, "committing", "open") != 1)
+			return -1;
+		fprintf(stderr, "%s: reopened push '%s', whose commit a crash interrupted\n", soc_prog, id);
+	}
+	if (rc < 0)
+		return -1;
+	if (apply_pending(s, db, 1))
+		return error("'%s': files/ is not the head; fix what the messages above name, then start again",
+			     s->root);
+	sweep(db, s->commit_fd, "commit", "applying");
+	sweep(db, s->staging_fd, "staging", "open");
+	return 0;
 }

@@ -82,6 +82,13 @@ test_expect_success 'an overflowing Content-Length: 400' '
 	refused 400
 '
 
+test_expect_success 'a Content-Length that is not digits: 400' '
+	printf "POST /api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 5a\r\n\r\nhello" |
+	refused 400 &&
+	printf "POST /api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello" |
+	refused 400
+'
+
 test_expect_success 'two different Content-Lengths: 400' '
 	printf "POST /api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 3\r\n\r\nhello" |
 	refused 400

@@ -1,0 +1,43 @@
+/*
+ * t/fuzz/push.c: libFuzzer driver for push_parse, the check of a whole
+ * push body. Beyond "does not crash", an accepted body is sorted, has no
+ * path twice, every path passes the rules, and no file of it is the
+ * directory of another; a refusal always says why.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "serve.h"
+
+#define check(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct push_list l;
+	struct push_refusal r;
+	size_t i;
+
+	if (push_parse((const char *)data, size, &l, &r)) {
+		check(r.why && !l.n);
+	} else {
+		check(l.n > 0);
+		for (i = 0; i < l.n; i++) {
+			const struct push_item *it = &l.v[i];
+			const char *slash;
+
+			check(!path_check(it->path, strlen(it->path)));
+			check(!i || strcmp(l.v[i - 1].path, it->path) < 0);
+			check(it->deleted ? !it->md5[0] : md5_hex_valid(it->md5) && it->size >= 0);
+			if (it->deleted)
+				continue;
+			for (slash = strchr(it->path, '/'); slash; slash = strchr(slash + 1, '/')) {
+				const struct push_item *d = push_find(&l, it->path, (size_t)(slash - it->path));
+
+				check(!d || d->deleted);
+			}
+		}
+	}
+	push_list_free(&l);
+	push_refusal_free(&r);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* A push body judged whole: what it accepts, and for each refusal the line or the paths it names. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "tap.h"
+
+#define M5 "0123456789abcdef0123456789abcdef"
+#define F(p) "{\"path\":\"" p "\",\"md5\":\"" M5 "\",\"size\":1}\n"
+#define D(p) "{\"path\":\"" p "\",\"deleted\":true,\"base\":\"" M5 "\"}\n"
+
+struct pcase {
+	const char *body;
+	size_t n;		/* changes accepted; 0 for a refusal */
+	size_t line;		/* the line a refusal names, 0 for none */
+	const char *path;	/* the path a refusal names, or NULL */
+	const char *other;
+	const char *what;
+};
+
+int main(void)
+{
+	static const struct pcase cases[] = {
+		{ F("a"), 1, 0, NULL, NULL, "one file" },
+		{ F("b") F("a") D("c"), 3, 0, NULL, NULL, "files and a delete" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1}", 1, 0, NULL, NULL, "no newline at the end" },
+		{ "", 0, 0, NULL, NULL, "an empty body" },
+		{ "\n", 0, 1, NULL, NULL, "one empty line" },
+		{ F("a") "\n" F("b"), 0, 2, NULL, NULL, "an empty line between" },
+		{ F("a") "\n", 0, 2, NULL, NULL, "two newlines at the end" },
+		{ F("a") "{\"path\":", 0, 2, NULL, NULL, "cut short on line 2" },
+		{ F("a") "{\"head\":3}\n", 0, 2, NULL, NULL, "a head line" },
+		{ F("a") F("../x"), 0, 0, "../x", NULL, "a path the rules refuse" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"rev\":3}\n", 0, 0, "a", NULL, "a rev" },
+		{ F("a") F("b") F("a"), 0, 0, "a", NULL, "a path twice" },
+		{ F("a") D("a"), 0, 0, "a", NULL, "a path written and deleted" },
+		{ F("a") F("a/b"), 0, 0, "a", "a/b", "a file that is a directory of another" },
+		{ F("x/y") F("x/y/z/w"), 0, 0, "x/y", "x/y/z/w", "deeper" },
+		{ D("a") F("a/b"), 2, 0, NULL, NULL, "a deleted file becomes a directory" },
+		{ F("a") D("a/b"), 2, 0, NULL, NULL, "a deleted file's directory becomes a file" },
+		{ F("a b") F("a/b") F("a.b"), 3, 0, NULL, NULL, "names that sort around '/'" },
+	};
+	struct push_list l;
+	struct push_refusal r;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pcase *c = &cases[i];
+		int rc = push_parse(c->body, strlen(c->body), &l, &r);
+		int good = c->n ? !rc && l.n == c->n
+				: rc == -1 && r.why && r.line == c->line &&
+				  (c->path ? r.path && !strcmp(r.path, c->path) : !r.path) &&
+				  (c->other ? r.other && !strcmp(r.other, c->other) : !r.other);
+
+		ok(good, "%s (%s)", c->what, rc ? r.why : "accepted");
+		push_list_free(&l);
+		push_refusal_free(&r);
+	}
+
+	push_parse(F("c") F("a") D("b/x"), strlen(F("c") F("a") D("b/x")), &l, &r);
+	ok(l.n == 3 && !strcmp(l.v[0].path, "a") && !strcmp(l.v[1].path, "b/x") && !strcmp(l.v[2].path, "c"),
+	   "sorted by path");
+	ok(l.n == 3 && l.v[1].deleted && !l.v[1].md5[0] && !strcmp(l.v[1].base, M5) && !l.v[0].base[0] &&
+	   l.v[0].mode == 0644 && l.v[0].size == 1, "every field kept");
+	ok(push_find(&l, "b/x", 3) == &l.v[1] && push_find(&l, "b/xy", 3) == &l.v[1] &&
+	   !push_find(&l, "b", 1) && !push_find(&l, "d", 1), "push_find takes a length");
+	push_list_free(&l);
+	push_refusal_free(&r);
+
+	/* The line limit, counted before any line is parsed (so these need not be changes). */
+	for (i = 0; i < PUSH_LINES_MAX; i++)
+		buf_addstr(&b, "{}\n");
+	ok(push_parse(b.p, b.len, &l, &r) == -1 && r.line == 1, "%d lines are counted, then parsed",
+	   PUSH_LINES_MAX);
+	push_list_free(&l);
+	push_refusal_free(&r);
+	buf_addstr(&b, "{}");
+	ok(push_parse(b.p, b.len, &l, &r) == -1 && r.line == PUSH_LINES_MAX + 1 && strstr(r.why, "more than"),
+	   "one more is refused before any is parsed (%s)", r.why ? r.why : "-");
+	push_list_free(&l);
+	push_refusal_free(&r);
+	buf_free(&b);
+	return tap_done();
+}

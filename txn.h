@@ -1,0 +1,81 @@
+/*
+ * txn.h: what the three files of push transactions share: txn.c (the
+ * states, the endpoints, recovery and housekeeping), txn_db.c (their rows
+ * in soc.db) and txn_files.c (their files in staging/, commit/, files/).
+ */
+#ifndef TXN_H
+#define TXN_H
+
+#include "serve.h"
+
+#define TXN_ID_LEN (TXN_ID_BYTES * 2)
+
+/* ---- txn_db.c: every statement a push runs ---- */
+
+struct txn_row {
+	char token[TOKEN_NAME_MAX + 1];
+	char state[16];		/* open, committing, applying, done */
+	long long rev;		/* 0 until recorded */
+};
+
+/* 1 and *t when the txn exists, 0 when not, -1 on a database error. */
+int txn_get(struct sqlite3 *db, const char *id, struct txn_row *t);
+/* Moves a txn from state from to state to: 1 if it was in from, 0 if not, -1 on error. */
+int txn_move(struct sqlite3 *db, const char *id, const char *from, const char *to);
+/* Deletes a txn's rows, if in state (NULL: any); how many txns went (0 or 1), -1 on error. */
+int txn_delete_rows(struct sqlite3 *db, const char *id, const char *state);
+/* Writes a new open txn and its items. Run it inside a transaction. */
+int txn_insert(struct sqlite3 *db, const char *id, const char *token, const struct push_list *l);
+/* A txn's items, sorted by path. */
+int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
+/*
+ * Checks a push against the head: each path's base is what the head holds
+ * (none when base is empty), no directory of a new file is a file in the
+ * head, and no new file's path is a directory in the head, unless this
+ * push deletes what is in the way. Each path that fails goes into moved.
+ * How many failed, or -1 on a database error. Run it inside a transaction.
+ */
+long txn_head_check(struct sqlite3 *db, const struct push_list *l, json_t *moved);
+/*
+ * For each item, a head path holding content of its md5 and size (owned),
+ * or NULL; the array has l->n entries. NULL on a database error. Free with
+ * txn_sources_free.
+ */
+char **txn_sources(struct sqlite3 *db, const struct push_list *l);
+void txn_sources_free(char **src, size_t n);
+/*
+ * Commit step 2, under apply_lock: checks the bases again and writes the
+ * revision, its changes and the state 'applying' in one transaction. The
+ * new revision, 0 when bases moved (they are in moved), -1 on error.
+ */
+long long txn_record(struct sqlite3 *db, const char *id, const char *token, const struct push_list *l,
+		     json_t *moved);
+/* Commit step 4: the files rows, the head and the state 'done', in one transaction. */
+int txn_publish(struct sqlite3 *db, const char *id, long long rev, const struct push_list *l);
+/* The first txn in state, lowest revision first: 1 and its id and rev, 0 when none, -1 on error. */
+int txn_first(struct sqlite3 *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev);
+
+struct txn_old {
+	char id[TXN_ID_LEN + 1];
+	int open;		/* else done */
+};
+/* Txns open or done that began before the time before, in *old (free it); how many, or -1. */
+long txn_expired(struct sqlite3 *db, long long before, struct txn_old **old);
+
+/* ---- txn_files.c: a push's files ---- */
+
+/*
+ * Makes staging/<txn>/ and links into it what the server holds already:
+ * sources[i] (content the push need not upload), else the head's version
+ * of the path (rsync's delta basis). Paths still to send go to upload.
+ */
+int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
+	      json_t *upload);
+/* Commit step 1a: staged files checked and linked into commit/<txn>/; how many failed (in bad), or -1. */
+long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
+/* Commit step 1b, once staging/<txn>/ is gone: modes, mtimes, fsync. */
+int txn_settle(struct server *s, const char *id, const struct push_list *l);
+/* Commit step 3, idempotent: deletes, then renames into files/; pause_ms between steps (a test hook). */
+int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause_ms);
+
+#endif

@@ -1,0 +1,510 @@
+/*
+ * txn_db.c: a push transaction's rows in soc.db (txns, txn_items) and the
+ * statements that turn one into a revision (revs, changes, files, the
+ * head). The order they run in, and why, is txn.c's.
+ */
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "txn.h"
+
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		error("database: %s (in '%.60s')", sqlite3_errmsg(db), sql);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Steps a statement that returns no rows; 0, or -1 after a message. */
+static int step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+static void rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		store_exec(db, "ROLLBACK");
+}
+
+int txn_get(sqlite3 *db, const char *id, struct txn_row *t)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT token, state, rev FROM txns WHERE id = ?");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(t->token, sizeof(t->token), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(t->state, sizeof(t->state), "%s", (const char *)sqlite3_column_text(st, 1));
+		t->rev = sqlite3_column_int64(st, 2);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = error("database: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int txn_move(sqlite3 *db, const char *id, const char *from, const char *to)
+{
+	sqlite3_stmt *st = prepare(db, "UPDATE txns SET state = ? WHERE id = ? AND state = ?");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+	rc = step_done(db, st) ? -1 : sqlite3_changes(db) == 1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int txn_delete_rows(sqlite3 *db, const char *id, const char *state)
+{
+	sqlite3_stmt *del = NULL, *items = NULL;
+	int n = -1;
+
+	if (store_exec(db, "BEGIN IMMEDIATE"))
+		return -1;
+	del = prepare(db, state ? "DELETE FROM txns WHERE id = ?1 AND state = ?2"
+				: "DELETE FROM txns WHERE id = ?1");
+	items = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
+	if (!del || !items)
+		goto out;
+	sqlite3_bind_text(del, 1, id, -1, SQLITE_STATIC);
+	if (state)
+		sqlite3_bind_text(del, 2, state, -1, SQLITE_STATIC);
+	if (step_done(db, del))
+		goto out;
+	n = sqlite3_changes(db);
+	sqlite3_bind_text(items, 1, id, -1, SQLITE_STATIC);
+	if (n && step_done(db, items))
+		n = -1;
+out:
+	sqlite3_finalize(del);
+	sqlite3_finalize(items);
+	if (n < 0 || store_exec(db, "COMMIT")) {
+		rollback(db);
+		return -1;
+	}
+	return n;
+}
+
+int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT path, md5, size, mtime, mode, base FROM txn_items "
+				       "WHERE txn = ? ORDER BY path");
+	size_t cap = 0;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *md5 = (const char *)sqlite3_column_text(st, 1);
+		const char *base = (const char *)sqlite3_column_text(st, 5);
+		struct push_item *it;
+
+		if (l->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			l->v = xrealloc(l->v, cap * sizeof(*l->v));
+		}
+		it = &l->v[l->n++];
+		memset(it, 0, sizeof(*it));
+		it->path = xstrdup((const char *)sqlite3_column_text(st, 0));
+		snprintf(it->md5, sizeof(it->md5), "%s", md5 ? md5 : "");
+		snprintf(it->base, sizeof(it->base), "%s", base ? base : "");
+		it->deleted = !md5;
+		it->size = sqlite3_column_int64(st, 2);
+		it->mtime = sqlite3_column_int64(st, 3);
+		it->mode = (unsigned)sqlite3_column_int(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		push_list_free(l);
+		return error("database: %s", sqlite3_errmsg(db));
+	}
+	return 0;
+}
+
+static void bind_md5(sqlite3_stmt *st, int col, const char *md5)
+{
+	if (*md5)
+		sqlite3_bind_text(st, col, md5, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+/*
+ * The head's md5 of path: 1 and md5 filled when the head holds it, 0 when
+ * not, -1 on error. st is "SELECT md5 FROM files WHERE path = ?".
+ */
+static int head_md5(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char md5[MD5_HEX_LEN + 1])
+{
+	int rc;
+
+	sqlite3_bind_text(st, 1, path, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	md5[0] = '\0';
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		snprintf(md5, MD5_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db));
+	return md5[0] != '\0';
+}
+
+/* Length of the longest run of whole directories a ("x/y/") shares with b. */
+static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, last = 0;
+
+	while (i < alen && i < blen && a[i] == b[i]) {
+		i++;
+		if (a[i - 1] == '/')
+			last = i;
+	}
+	return last;
+}
+
+long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
+{
+	sqlite3_stmt *one = prepare(db, "SELECT md5 FROM files WHERE path = ?");
+	sqlite3_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND md5 IS NOT NULL");
+	struct buf lo = BUF_INIT, hi = BUF_INIT, ok = BUF_INIT;
+	long bad = -1;
+	size_t i;
+
+	if (!one || !under)
+		goto out;
+	bad = 0;
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		const char *p = it->path, *slash;
+		size_t plen = strlen(p), from;
+		char md5[MD5_HEX_LEN + 1];
+		int in_way = 0, rc;
+
+		if ((rc = head_md5(db, one, p, plen, md5)) < 0)
+			goto fail;
+		if (strcmp(md5, it->base)) {
+			bad++;
+			json_array_append_new(moved, json_string(p));
+			continue;
+		}
+		if (it->deleted)
+			continue;
+		/* Directories checked for the previous file need no second look. */
+		from = common_dirs(p, plen, ok.p ? ok.p : "", ok.len);
+		for (slash = strchr(p + from, '/'); slash && !in_way; slash = strchr(slash + 1, '/')) {
+			size_t dlen = (size_t)(slash - p);
+			const struct push_item *d = push_find(l, p, dlen);
+
+			if (d && d->deleted)
+				continue;
+			if ((rc = head_md5(db, one, p, dlen, md5)) < 0)
+				goto fail;
+			in_way = rc;
+		}
+		buf_reset(&lo);
+		buf_reset(&hi);
+		buf_addf(&lo, "%s/", p);
+		buf_addf(&hi, "%s0", p);	/* '0' follows '/' */
+		sqlite3_bind_text(under, 1, lo.p, (int)lo.len, SQLITE_STATIC);
+		sqlite3_bind_text(under, 2, hi.p, (int)hi.len, SQLITE_STATIC);
+		while (!in_way && (rc = sqlite3_step(under)) == SQLITE_ROW) {
+			const char *below = (const char *)sqlite3_column_text(under, 0);
+			const struct push_item *d = push_find(l, below, strlen(below));
+
+			in_way = !d || !d->deleted;
+		}
+		if (!in_way && rc != SQLITE_DONE) {
+			sqlite3_reset(under);
+			error("database: %s", sqlite3_errmsg(db));
+			goto fail;
+		}
+		sqlite3_reset(under);
+		if (in_way) {
+			bad++;
+			json_array_append_new(moved, json_string(p));
+			continue;
+		}
+		buf_reset(&ok);
+		slash = strrchr(p, '/');
+		buf_add(&ok, p, slash ? (size_t)(slash - p) + 1 : 0);
+	}
+	goto out;
+fail:
+	bad = -1;
+out:
+	sqlite3_finalize(one);
+	sqlite3_finalize(under);
+	buf_free(&lo);
+	buf_free(&hi);
+	buf_free(&ok);
+	return bad;
+}
+
+int txn_insert(sqlite3 *db, const char *id, const char *token, const struct push_list *l)
+{
+	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns VALUES(?, ?, ?, 'open', NULL)");
+	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items VALUES(?, ?, ?, ?, ?, ?, ?)");
+	int rc = -1;
+	size_t i;
+
+	if (!txn || !item)
+		goto out;
+	sqlite3_bind_text(txn, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(txn, 2, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(txn, 3, (sqlite3_int64)time(NULL));
+	if (step_done(db, txn))
+		goto out;
+	sqlite3_bind_text(item, 1, id, -1, SQLITE_STATIC);
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+
+		sqlite3_bind_text(item, 2, it->path, -1, SQLITE_STATIC);
+		bind_md5(item, 3, it->md5);
+		sqlite3_bind_int64(item, 4, it->size);
+		sqlite3_bind_int64(item, 5, it->mtime);
+		sqlite3_bind_int(item, 6, (int)it->mode);
+		bind_md5(item, 7, it->base);
+		if (step_done(db, item))
+			goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(txn);
+	sqlite3_finalize(item);
+	return rc;
+}
+
+char **txn_sources(sqlite3 *db, const struct push_list *l)
+{
+	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE md5 = ? AND size = ? LIMIT 1");
+	char **src;
+	size_t i;
+
+	if (!same)
+		return NULL;
+	src = xcalloc(l->n, sizeof(*src));
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		int rc;
+
+		if (it->deleted)
+			continue;
+		sqlite3_bind_text(same, 1, it->md5, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(same, 2, it->size);
+		rc = sqlite3_step(same);
+		if (rc == SQLITE_ROW)
+			src[i] = xstrdup((const char *)sqlite3_column_text(same, 0));
+		sqlite3_reset(same);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			error("database: %s", sqlite3_errmsg(db));
+			txn_sources_free(src, l->n);
+			src = NULL;
+			break;
+		}
+	}
+	sqlite3_finalize(same);
+	return src;
+}
+
+void txn_sources_free(char **src, size_t n)
+{
+	size_t i;
+
+	if (!src)
+		return;
+	for (i = 0; i < n; i++)
+		free(src[i]);
+	free(src);
+}
+
+long long txn_record(sqlite3 *db, const char *id, const char *token, const struct push_list *l,
+		     json_t *moved)
+{
+	sqlite3_stmt *rev_st = NULL, *change = NULL, *state = NULL;
+	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
+	long bad;
+	size_t i;
+
+	if (store_exec(db, "BEGIN IMMEDIATE"))
+		return -1;
+	bad = txn_head_check(db, l, moved);
+	if (bad) {
+		rollback(db);
+		return bad < 0 ? -1 : 0;
+	}
+	head = store_head(db);
+	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
+	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?)");
+	if (head < 0 || !rev_st || !change)
+		goto fail;
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+
+		if (it->deleted)
+			dels++;
+		else if (it->base[0])
+			mods++;
+		else
+			adds++;
+		sqlite3_bind_int64(change, 1, head + 1);
+		sqlite3_bind_text(change, 2, it->path, -1, SQLITE_STATIC);
+		bind_md5(change, 3, it->md5);
+		sqlite3_bind_int64(change, 4, it->size);
+		sqlite3_bind_int64(change, 5, it->mtime);
+		sqlite3_bind_int(change, 6, (int)it->mode);
+		if (step_done(db, change))
+			goto fail;
+	}
+	sqlite3_bind_int64(rev_st, 1, head + 1);
+	sqlite3_bind_int64(rev_st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(rev_st, 3, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(rev_st, 4, adds);
+	sqlite3_bind_int64(rev_st, 5, mods);
+	sqlite3_bind_int64(rev_st, 6, dels);
+	if (step_done(db, rev_st))
+		goto fail;
+	state = prepare(db, "UPDATE txns SET state = 'applying', rev = ? WHERE id = ? AND state = 'committing'");
+	if (!state)
+		goto fail;
+	sqlite3_bind_int64(state, 1, head + 1);
+	sqlite3_bind_text(state, 2, id, -1, SQLITE_STATIC);
+	if (step_done(db, state) || sqlite3_changes(db) != 1 || store_exec(db, "COMMIT"))
+		goto fail;
+	rev = head + 1;
+	goto out;
+fail:
+	rollback(db);
+	rev = -1;
+out:
+	sqlite3_finalize(rev_st);
+	sqlite3_finalize(change);
+	sqlite3_finalize(state);
+	return rev;
+}
+
+int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_list *l)
+{
+	sqlite3_stmt *file = NULL, *st = NULL;
+	size_t i;
+
+	if (store_exec(db, "BEGIN IMMEDIATE"))
+		return -1;
+	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?)");
+	if (!file)
+		goto fail;
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+
+		sqlite3_bind_text(file, 1, it->path, -1, SQLITE_STATIC);
+		bind_md5(file, 2, it->md5);
+		sqlite3_bind_int64(file, 3, it->size);
+		sqlite3_bind_int64(file, 4, it->mtime);
+		sqlite3_bind_int(file, 5, (int)it->mode);
+		sqlite3_bind_int64(file, 6, rev);
+		if (step_done(db, file))
+			goto fail;
+	}
+	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, rev);
+	if (step_done(db, st))
+		goto fail;
+	sqlite3_finalize(st);
+	st = prepare(db, "UPDATE txns SET state = 'done' WHERE id = ? AND state = 'applying'");
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (step_done(db, st) || sqlite3_changes(db) != 1)
+		goto fail;
+	sqlite3_finalize(st);
+	st = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (step_done(db, st) || store_exec(db, "COMMIT"))
+		goto fail;
+	sqlite3_finalize(file);
+	sqlite3_finalize(st);
+	return 0;
+fail:
+	rollback(db);
+	sqlite3_finalize(file);
+	sqlite3_finalize(st);
+	return error("cannot publish revision %lld", rev);
+}
+
+int txn_first(sqlite3 *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT id, rev FROM txns WHERE state = ? ORDER BY rev, id LIMIT 1");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(id, TXN_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		*rev = sqlite3_column_int64(st, 1);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = error("database: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+long txn_expired(sqlite3 *db, long long before, struct txn_old **old)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT id, state FROM txns WHERE state IN ('open', 'done') AND created <= ?");
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*old = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*old = xrealloc(*old, cap * sizeof(**old));
+		}
+		snprintf((*old)[n].id, sizeof((*old)[n].id), "%s", (const char *)sqlite3_column_text(st, 0));
+		(*old)[n++].open = !strcmp((const char *)sqlite3_column_text(st, 1), "open");
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(*old);
+		*old = NULL;
+		return error("database: %s", sqlite3_errmsg(db));
+	}
+	return (long)n;
+}

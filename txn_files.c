@@ -1,0 +1,407 @@
+/*
+ * txn_files.c: a push transaction's files: linked into staging/<txn>/
+ * when it begins, checked and moved out of rsync's reach into
+ * commit/<txn>/ when it commits, then applied to files/. Never through a
+ * symlink (tree.c's walks); every step of the apply idempotent, so
+ * txn_recover() can run it again after a crash (txn.c says why that is
+ * enough).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "txn.h"
+
+#define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
+
+/* Errors that mean "this link cannot be made", not "staging/ is broken". */
+static int link_soft_error(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EMLINK || e == EPERM || e == EACCES;
+}
+
+/*
+ * Hard-links files/src to staging/<txn>/dst. want_size >= 0 also demands a
+ * regular file of that size (content the push need not upload). 0 when
+ * linked, 1 when not (upload it), -1 when staging/ cannot be written.
+ */
+static int link_staged(struct dir_cursor *from, const char *src, struct dir_cursor *to, const char *dst,
+		       long long want_size)
+{
+	const char *fname, *tname;
+	int fp = dir_cursor_parent(from, src, &fname), tp;
+	struct stat st;
+
+	if (fp < 0)
+		return 1;
+	tp = dir_cursor_parent(to, dst, &tname);
+	if (tp < 0)
+		return error_errno("cannot make the staging directory of '%s'", dst);
+	if (linkat(fp, fname, tp, tname, 0))
+		return link_soft_error(errno) ? 1 : error_errno("cannot stage '%s'", dst);
+	if (fstatat(tp, tname, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+	    (want_size >= 0 && st.st_size != want_size)) {
+		if (unlinkat(tp, tname, 0) && errno != ENOENT)
+			return error_errno("cannot unstage '%s'", dst);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * rsync writes a new file and renames it over the basis link, so the
+ * head's inode keeps its content.
+ */
+int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
+	      json_t *upload)
+{
+	struct dir_cursor from, to;
+	int sfd = -1, rc = -1;
+	size_t i;
+
+	dir_cursor_init(&from, s->files_fd, 0, 0);
+	dir_cursor_init(&to, -1, 0700, 0);
+	if (mkdirat(s->staging_fd, id, 0700) ||
+	    (sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		error_errno("cannot make 'staging/%s'", id);
+		goto out;
+	}
+	to.root = sfd;
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		int r = 1;
+
+		if (it->deleted)
+			continue;
+		if (sources[i])
+			r = link_staged(&from, sources[i], &to, it->path, it->size);
+		if (r > 0 && it->base[0])
+			r = link_staged(&from, it->path, &to, it->path, -1) < 0 ? -1 : 1;
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			json_array_append_new(upload, json_string(it->path));
+	}
+	rc = 0;
+out:
+	dir_cursor_close(&from);
+	dir_cursor_close(&to);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}
+
+/*
+ * For each file of the push: staging/<txn>/<path> must be a regular file
+ * with the size and md5 the push named; it is then hard-linked into
+ * commit/<txn>/, and the link checked to be the inode hashed. Paths that
+ * fail go into bad. Returns how many failed, or -1 when the server could
+ * not read or write its own directories.
+ */
+long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad)
+{
+	struct dir_cursor from, to;
+	int sfd, cfd = -1;
+	long nbad = 0;
+	size_t i;
+
+	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (remove_tree(s->commit_fd, id) || mkdirat(s->commit_fd, id, 0700) ||
+	    (cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		error_errno("cannot make 'commit/%s'", id);
+		if (sfd >= 0)
+			close(sfd);
+		return -1;
+	}
+	dir_cursor_init(&from, sfd, 0, 0);
+	dir_cursor_init(&to, cfd, 0700, 0);
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		const char *name, *tname;
+		char got[MD5_HEX_LEN + 1];
+		struct stat st, linked;
+		uint64_t size;
+		int fd = -1, dir, tp, ok = 0;
+
+		if (it->deleted)
+			continue;
+		dir = sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
+		if (dir >= 0)
+			fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size == it->size) {
+			if (md5_fd(fd, got, &size)) {
+				error_errno("cannot read 'staging/%s/%s'", id, it->path);
+				close(fd);
+				goto fail;
+			}
+			ok = size == (uint64_t)it->size && !strcmp(got, it->md5);
+		}
+		if (ok) {
+			tp = dir_cursor_parent(&to, it->path, &tname);
+			if (tp < 0 || linkat(dir, name, tp, tname, 0)) {
+				error_errno("cannot link 'commit/%s/%s'", id, it->path);
+				close(fd);
+				goto fail;
+			}
+			/* rsync may have put another file there since we opened it. */
+			ok = !fstatat(tp, tname, &linked, AT_SYMLINK_NOFOLLOW) &&
+			     linked.st_ino == st.st_ino && linked.st_dev == st.st_dev;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (!ok) {
+			nbad++;
+			json_array_append_new(bad, json_string(it->path));
+		}
+	}
+	goto out;
+fail:
+	nbad = -1;
+out:
+	dir_cursor_close(&from);
+	dir_cursor_close(&to);
+	if (sfd >= 0)
+		close(sfd);
+	close(cfd);
+	return nbad;
+}
+
+/*
+ * Gives each checked file the mode its change names, and the mtime when
+ * the inode is its alone (one shared with files/, content the push did
+ * not upload, keeps the other path's mtime; a mode that differs gets a
+ * copy of its own instead), and fsyncs it. Runs once staging/<txn>/ is
+ * gone, so a link count of one means nobody else holds the inode.
+ */
+int txn_settle(struct server *s, const char *id, const struct push_list *l)
+{
+	struct dir_cursor dc;
+	int cfd, rc = -1;
+	size_t i;
+
+	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return error_errno("cannot open 'commit/%s'", id);
+	dir_cursor_init(&dc, cfd, 0, 0);
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
+		const char *name;
+		struct stat st;
+		int dir, fd, own, copied = 0;
+
+		if (it->deleted)
+			continue;
+		dir = dir_cursor_parent(&dc, it->path, &name);
+		fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st)) {
+			error_errno("cannot open 'commit/%s/%s'", id, it->path);
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		own = st.st_nlink == 1;
+		if ((st.st_mode & 07777) != it->mode) {
+			if (own) {
+				if (fchmod(fd, it->mode))
+					goto bad;
+			} else {
+				int copy = copy_file_at(fd, cfd, COPY_NAME, it->mode);
+
+				if (copy < 0)
+					goto bad;
+				close(fd);
+				fd = copy;
+				own = copied = 1;
+				if (renameat(cfd, COPY_NAME, dir, name))
+					goto bad;
+			}
+		}
+		if ((own && (copied || st.st_mtime != (time_t)it->mtime) && futimens(fd, times)) || fsync(fd))
+			goto bad;
+		close(fd);
+		continue;
+bad:
+		error_errno("cannot settle 'commit/%s/%s'", id, it->path);
+		close(fd);
+		goto out;
+	}
+	rc = 0;
+out:
+	dir_cursor_close(&dc);
+	close(cfd);
+	return rc;
+}
+
+/* The test hook: a pause between the steps of an apply, so a test can kill the server there. */
+static void pause_ms(long ms)
+{
+	if (ms)
+		poll(NULL, 0, (int)ms);
+}
+
+/* Removes the directories a delete left empty, from the deepest up; never files/ itself. */
+static int prune(int files_fd, const char *path)
+{
+	char *dir = xstrdup(path), *cut;
+	int rc = 0;
+
+	while ((cut = strrchr(dir, '/'))) {
+		char *name;
+		int pfd = files_fd;
+
+		*cut = '\0';
+		name = strrchr(dir, '/');
+		if (name) {
+			*name = '\0';
+			pfd = open_beneath(files_fd, dir, O_RDONLY | O_DIRECTORY);
+			*name++ = '/';
+		} else {
+			name = dir;
+		}
+		if (pfd < 0)
+			break;
+		if (unlinkat(pfd, name, AT_REMOVEDIR)) {
+			if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT && errno != ENOTDIR)
+				rc = error_errno("cannot remove the empty directory 'files/%s'", dir);
+		} else if (fsync(pfd)) {
+			rc = error_errno("cannot sync the directory above 'files/%s'", dir);
+		} else {
+			cut = NULL;	/* removed: try its parent */
+		}
+		if (pfd != files_fd)
+			close(pfd);
+		if (cut)
+			break;
+	}
+	free(dir);
+	return rc;
+}
+
+/* Do paths a and b live in the same directory? */
+static int same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !memcmp(a, b, la);
+}
+
+/* Does files/<path> (name in dir) hold exactly the item's content? */
+static int holds(int dir, const char *name, const struct push_item *it)
+{
+	char got[MD5_HEX_LEN + 1];
+	struct stat st;
+	uint64_t size;
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size == it->size &&
+	     !md5_fd(fd, got, &size) && !strcmp(got, it->md5);
+	close(fd);
+	return ok;
+}
+
+/*
+ * Deletes first, then renames, so a path that turns from a file into a
+ * directory (or back) within one push finds its way clear.
+ */
+int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause)
+{
+	struct dir_cursor dst, src;
+	const char *last = NULL;	/* the last path deleted */
+	int cfd, rc = -1;
+	size_t i;
+
+	/* Gone only if a crash came after the publish, which needs nothing more from it. */
+	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0 && errno != ENOENT)
+		return error_errno("cannot open 'commit/%s'", id);
+	dir_cursor_init(&dst, s->files_fd, 0, 1);
+	dir_cursor_init(&src, cfd, 0, 0);
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		const char *name;
+		int dir;
+
+		if (!it->deleted)
+			continue;
+		/* Leaving a directory: prune what the last delete in it may have emptied. */
+		if (last && !same_dir(last, it->path) && prune(s->files_fd, last))
+			goto out;
+		dir = dir_cursor_parent(&dst, it->path, &name);
+		if (dir < 0 && errno != ENOENT && errno != ENOTDIR) {
+			error_errno("cannot open the directory of 'files/%s'", it->path);
+			goto out;
+		}
+		if (dir >= 0 && unlinkat(dir, name, 0) && errno != ENOENT) {
+			error_errno("cannot delete 'files/%s'", it->path);
+			goto out;
+		}
+		if (dir >= 0)
+			dst.dirty = 1;
+		last = it->path;
+		pause_ms(pause);
+	}
+	if (dir_cursor_sync(&dst) || (last && prune(s->files_fd, last))) {
+		error_errno("cannot sync a directory of files/");
+		goto out;
+	}
+	dir_cursor_close(&dst);
+	dir_cursor_init(&dst, s->files_fd, 0755, 1);
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+		const char *name, *sname;
+		int dir, from, moved, gone;
+
+		if (it->deleted)
+			continue;
+		dir = dir_cursor_parent(&dst, it->path, &name);
+		if (dir < 0) {
+			error_errno("cannot make the directory of 'files/%s'", it->path);
+			goto out;
+		}
+		/* The source is gone when an earlier try renamed it already. */
+		from = cfd < 0 ? -1 : dir_cursor_parent(&src, it->path, &sname);
+		if (from < 0)
+			moved = 0, gone = cfd < 0 || errno == ENOENT;
+		else if (!renameat(from, sname, dir, name))
+			moved = 1, gone = 0;
+		/* An empty directory a crash left where the file goes. */
+		else if (errno == EISDIR && !unlinkat(dir, name, AT_REMOVEDIR) &&
+			 !renameat(from, sname, dir, name))
+			moved = 1, gone = 0;
+		else
+			moved = 0, gone = errno == ENOENT;
+		if (!moved && !gone) {
+			error_errno("cannot move 'commit/%s/%s' into files/", id, it->path);
+			goto out;
+		}
+		if (!moved && !holds(dir, name, it)) {
+			error("'commit/%s/%s' is gone and 'files/%s' is not what the push holds",
+			      id, it->path, it->path);
+			goto out;
+		}
+		dst.dirty = 1;
+		pause_ms(pause);
+	}
+	if (dir_cursor_sync(&dst)) {
+		error_errno("cannot sync a directory of files/");
+		goto out;
+	}
+	rc = 0;
+out:
+	dir_cursor_close(&dst);
+	dir_cursor_close(&src);
+	if (cfd >= 0)
+		close(cfd);
+	return rc;
+}
