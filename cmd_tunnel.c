@@ -61,6 +61,11 @@ static int send_all(CURL *c, curl_socket_t sock, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * rsync may hand us a non-blocking descriptor (it sets its own end of the
+ * pair so): a full pipe is a wait, not an end. Blocking here is safe,
+ * since rsync reads while it waits to write.
+ */
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
@@ -68,6 +73,11 @@ static int write_all(int fd, const char *p, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_sock(fd, POLLOUT, -1) < 0)
+				return -1;
+			continue;
+		}
 		if (n < 0)
 			return -1;
 		p += n;
@@ -163,7 +173,7 @@ static int relay(CURL *c, curl_socket_t sock)
 		if (in_open && p[1].revents) {
 			ssize_t got = read(0, io, TUNNEL_IO);
 
-			if (got < 0 && errno == EINTR)
+			if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 				continue;
 			if (got <= 0) {
 				in_open = 0;

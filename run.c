@@ -1,15 +1,20 @@
 /*
- * run.c: starting and reaping child processes. posix_spawnp looks the
- * program up in PATH and, in glibc, returns the exec's errno itself, so a
- * missing rsync is reported as "cannot run 'rsync': No such file or
- * directory" in the parent, as git's run-command.c does with its pipe.
+ * run.c: starting and reaping child processes, in the shape of git's
+ * run-command.c: the environment is built before fork, the child makes
+ * only async-signal-safe calls, and an exec failure comes back to the
+ * parent through a CLOEXEC pipe, so a missing rsync is reported as
+ * "cannot run 'rsync': No such file or directory" with the real errno.
+ *
+ * A child dies with us (PR_SET_PDEATHSIG): a soc killed mid-push must not
+ * leave an rsync writing into .soc/incoming/ or a staging area while the
+ * next soc in the same workspace starts over.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,41 +52,87 @@ static char **child_environ(const struct child *c)
 	return env;
 }
 
+/* In the child after fork: only async-signal-safe calls until exec. */
+static noreturn void child_exec(const struct child *c, int in, int null_fd, int report,
+				pid_t parent, char **env)
+{
+	int err;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(127);	/* the parent is gone already */
+	/* The parent may ignore SIGPIPE; rsync should die of it as usual. */
+	signal(SIGPIPE, SIG_DFL);
+	if ((in >= 0 && dup2(in, 0) < 0) || (null_fd >= 0 && dup2(null_fd, 1) < 0))
+		goto fail;
+	environ = env;
+	execvp(c->argv[0], (char *const *)c->argv);
+fail:
+	err = errno;
+	while (write(report, &err, sizeof(err)) < 0 && errno == EINTR)
+		;
+	_exit(127);
+}
+
+static void close_fds(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 int child_start(struct child *c)
 {
-	posix_spawn_file_actions_t fa;
-	int fds[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, report[2] = { -1, -1 }, null_fd = -1, err = 0;
+	pid_t parent = getpid();
 	char **env;
-	int rc;
+	ssize_t n;
 
 	c->pid = -1;
 	c->in_fd = -1;
-	if (posix_spawn_file_actions_init(&fa))
-		return error("cannot set up a child process for '%s'", c->argv[0]);
-	if (c->pipe_in) {
-		if (pipe2(fds, O_CLOEXEC)) {
-			posix_spawn_file_actions_destroy(&fa);
-			return error_errno("cannot make a pipe for '%s'", c->argv[0]);
-		}
-		posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+	if (c->pipe_in && pipe2(in, O_CLOEXEC))
+		return error_errno("cannot make a pipe for '%s'", c->argv[0]);
+	if (pipe2(report, O_CLOEXEC)) {
+		error_errno("cannot make a pipe for '%s'", c->argv[0]);
+		goto fail;
 	}
-	if (c->null_out)
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (c->null_out && (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+		error_errno("cannot open '/dev/null' for '%s'", c->argv[0]);
+		goto fail;
+	}
 	env = child_environ(c);
-	rc = posix_spawnp(&c->pid, c->argv[0], &fa, NULL, (char *const *)c->argv, env);
+	c->pid = fork();
+	if (c->pid == 0)
+		child_exec(c, in[0], null_fd, report[1], parent, env);
+	err = errno;
 	free(env);
-	posix_spawn_file_actions_destroy(&fa);
-	if (c->pipe_in)
-		close(fds[0]);
-	if (rc) {
-		if (c->pipe_in)
-			close(fds[1]);
-		c->pid = -1;
-		errno = rc;
-		return error_errno("cannot run '%s'", c->argv[0]);
+	close(report[1]);
+	report[1] = -1;
+	if (c->pid < 0) {
+		errno = err;
+		error_errno("cannot start '%s'", c->argv[0]);
+		goto fail;
 	}
-	c->in_fd = fds[1];
+	/* EOF: the exec happened. An int: the child's errno, and its exit. */
+	while ((n = read(report[0], &err, sizeof(err))) < 0 && errno == EINTR)
+		;
+	if (n == sizeof(err)) {
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		c->pid = -1;
+		errno = err;
+		error_errno("cannot run '%s'", c->argv[0]);
+		goto fail;
+	}
+	close(report[0]);
+	if (null_fd >= 0)
+		close(null_fd);
+	if (in[0] >= 0)
+		close(in[0]);
+	c->in_fd = in[1];
 	return 0;
+fail:
+	close_fds((int[]){ in[0], in[1], report[0], report[1], null_fd }, 5);
+	return -1;
 }
 
 int child_finish(struct child *c)
