@@ -20,16 +20,23 @@
 
 #define RSYNC_PROG "rsync"
 
-/* rsync's exit codes (rsync(1), EXIT VALUES), said for people. */
-static const char *rsync_reason(int code)
+/*
+ * rsync's exit codes (rsync(1), EXIT VALUES), said for people. A daemon
+ * receiving an upload keeps its write errors to its own log, so for a
+ * failed write the person needs to hear which side to look at.
+ */
+static const char *rsync_reason(int code, int upload)
 {
 	switch (code) {
+	case 11:
+		return upload ? "a file could not be read here or stored on the server "
+				"(is the server's disk full? its rsyncd.log says)"
+			      : "a file could not be written here (is the disk full?)";
 	case 1: return "rsync was given bad options";
 	case 2: return "rsync versions do not speak the same protocol";
 	case 3: return "rsync could not select the files";
 	case 5: return "rsync could not start its protocol with the server";
 	case 10: return "the connection to the server broke";
-	case 11: return "rsync could not read or write a file";
 	case 12: return "the rsync data stream broke";
 	case 20: return "rsync was interrupted";
 	case 23: return "some files were not transferred";
@@ -123,7 +130,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	free(env_url);
 	free(env_token);
 	if (code != 0)
-		return error("%s (rsync exit code %d)", rsync_reason(code), code);
+		return error("%s (rsync exit code %d)", rsync_reason(code, !strncmp(dst, "soc::", 5)),
+			     code);
 	if (wrote)
 		return error_errno("cannot give rsync its file list");
 	return 0;
