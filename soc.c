@@ -40,14 +40,21 @@ int cmd_init(int argc, char **argv, struct workspace *ws);
 int cmd_add(int argc, char **argv, struct workspace *ws);
 int cmd_rm(int argc, char **argv, struct workspace *ws);
 int cmd_status(int argc, char **argv, struct workspace *ws);
+int cmd_push(int argc, char **argv, struct workspace *ws);
+int cmd_pull(int argc, char **argv, struct workspace *ws);
+int cmd_log(int argc, char **argv, struct workspace *ws);
 extern const char serve_usage[], tunnel_usage[];
 extern const char init_usage[], add_usage[], rm_usage[], status_usage[];
+extern const char push_usage[], pull_usage[], log_usage[];
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, init_usage },
 	{ "add", cmd_add, NEED_WORKSPACE | LINKED, add_usage },
 	{ "rm", cmd_rm, NEED_WORKSPACE, rm_usage },
 	{ "status", cmd_status, NEED_WORKSPACE | LINKED, status_usage },
+	{ "push", cmd_push, NEED_WORKSPACE | LINKED, push_usage },
+	{ "pull", cmd_pull, NEED_WORKSPACE | LINKED, pull_usage },
+	{ "log", cmd_log, NEED_WORKSPACE, log_usage },
 	{ "serve", cmd_serve, LINKED, serve_usage },
 	{ "tunnel", cmd_tunnel, 0, tunnel_usage },
 	{ "version", cmd_version, 0,

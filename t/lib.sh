@@ -21,6 +21,19 @@ if ! [ -x "$SOC" ]; then
 	exit 1
 fi
 
+# A script that sets TEST_PRIVATE_MOUNTS=1 before this file runs in a
+# mount namespace of its own (as root `unshare -m`, else a user namespace
+# with `unshare -rm`), so mount_tmpfs can give it small filesystems to
+# fill, and they vanish with it whatever happens.
+if [ -n "$TEST_PRIVATE_MOUNTS" ] && [ -z "$SOC_TEST_IN_NS" ]; then
+	SOC_TEST_IN_NS=1
+	export SOC_TEST_IN_NS
+	if [ "$(id -u)" = 0 ]; then
+		exec unshare -m --propagation private sh "$0" "$@"
+	fi
+	exec unshare -rm --propagation private sh "$0" "$@"
+fi
+
 LC_ALL=C
 TZ=UTC
 export LC_ALL TZ
@@ -36,6 +49,13 @@ for c in add push pull serve status; do ln -s "$SOC" "$BIN/soc_$c"; done
 PATH=$BIN:$PATH
 export PATH
 cd "$TRASH" || exit 1
+
+# Figures a test reports (kill trials, pushes per second) go to the
+# script's stderr, which prove shows, whatever the body's output does.
+exec 4>&2
+test_figure() {
+	echo "# $*" >&4
+}
 
 test_count=0
 test_failed=0
@@ -213,8 +233,30 @@ kill_servers() {
 	done
 }
 
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE (as mount's size=, "8m") at DIR.
+TEST_MOUNTS=
+mount_tmpfs() {
+	[ -n "$SOC_TEST_IN_NS" ] || {
+		echo "mount_tmpfs: set TEST_PRIVATE_MOUNTS=1 before lib.sh" >&2
+		return 1
+	}
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" &&
+	TEST_MOUNTS="$1 $TEST_MOUNTS"
+}
+
+# fill_until DIR KB: writes DIR/.filler so that about KB kilobytes stay free.
+fill_until() {
+	avail=$(df -k --output=avail "$1" | tail -n 1) &&
+	if [ "$avail" -gt "$2" ]; then
+		head -c $(((avail - $2) * 1024)) /dev/zero >"$1/.filler"
+	fi
+}
+
 test_exit_trap() {
 	kill_servers
+	for m in $TEST_MOUNTS; do
+		umount -l "$m" 2>/dev/null
+	done
 	if [ $test_failed = 0 ]; then
 		cd / && rm -rf "$TRASH"
 	fi
@@ -259,4 +301,10 @@ EOS
 	chmod +x "$TRASH/wrap/rsync"
 	PATH=$TRASH/wrap:$PATH
 	export PATH
+}
+
+# client_rsyncs: how many rsyncs soc ran as a client (the wrapper also sees
+# the server's own `rsync --server --daemon`, when the server shares PATH).
+client_rsyncs() {
+	grep -c "^rsync -rt " "$TRASH/rsync.calls" 2>/dev/null || true
 }

@@ -1,0 +1,173 @@
+#!/bin/sh
+# bench/sync.sh: soc push and pull beside rsync -a to a loopback rsync
+# daemon, on the same trees in one run. A benchmark, not a test: it prints
+# medians and their ratios, it asserts nothing.
+#
+#   sh bench/sync.sh
+#
+# 1. first push of a 10,000-file tree / rsync -a of it   (target <= 1.15)
+# 2. no-op push, no-op pull on 100,000 files / an rsync -a no-op (target <= 0.5)
+# 3. bytes sent for a 1 MiB edit inside a 256 MiB file / rsync's own (target <= 1.05)
+#
+# BENCH_RUNS (default 5), BENCH_SMALL, BENCH_BIG, BENCH_LARGE_MB change the sizes.
+set -eu
+
+RUNS=${BENCH_RUNS:-5}
+SMALL=${BENCH_SMALL:-10000}
+BIG=${BENCH_BIG:-100000}
+LARGE_MB=${BENCH_LARGE_MB:-256}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+
+make -C "$TOP" --no-print-directory soc >/dev/null
+SOC=$TOP/soc
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-sync.XXXXXX")
+PIDS=
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# mktree DIR N: N files of 1 to 8 KiB of random bytes, 100 to a directory.
+mktree() {
+	python3 - "$1" "$2" <<'EOF'
+import os, random, sys
+top, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(42)
+blob = os.urandom(1 << 20)
+for i in range(n):
+    d = os.path.join(top, "d%04d" % (i // 100))
+    if i % 100 == 0:
+        os.makedirs(d, exist_ok=True)
+    size = rnd.randint(1024, 8192)
+    off = rnd.randint(0, len(blob) - size)
+    with open(os.path.join(d, "f%06d.dat" % i), "wb") as f:
+        f.write(blob[off:off + size])
+EOF
+}
+
+now() {
+	date +%s.%N
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# timed FILE CMD...: appends the seconds CMD took to FILE.
+timed() {
+	out=$1
+	shift
+	t0=$(now)
+	"$@"
+	t1=$(now)
+	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$out"
+}
+
+SOC_PID=
+start_soc() {
+	"$SOC" serve --root "$1" --listen 127.0.0.1:0 2>"$1.log" &
+	SOC_PID=$!
+	PIDS="$PIDS $SOC_PID"
+	n=0
+	URL=
+	while [ -z "$URL" ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$1.log")
+		n=$((n + 1))
+	done
+	[ -n "$URL" ] || { cat "$1.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
+	SOC_TOKEN=$(cat "$1/admin.token")
+	export SOC_TOKEN
+}
+
+stop_soc() {
+	kill -TERM "$SOC_PID"
+	wait "$SOC_PID" 2>/dev/null || true
+}
+
+# A plain rsync daemon on loopback: what a person would use without soc.
+RSYNC_PORT=$(free_port)
+mkdir -p "$WORK/daemon/m"
+cat >"$WORK/daemon/rsyncd.conf" <<EOC
+use chroot = no
+pid file = $WORK/daemon/rsyncd.pid
+log file = $WORK/daemon/rsyncd.log
+[m]
+	path = $WORK/daemon/m
+	read only = no
+EOC
+rsync --daemon --no-detach --address=127.0.0.1 --port="$RSYNC_PORT" --config="$WORK/daemon/rsyncd.conf" &
+PIDS="$PIDS $!"
+DAEMON=rsync://127.0.0.1:$RSYNC_PORT/m
+n=0
+until rsync "$DAEMON/" >/dev/null 2>&1; do
+	n=$((n + 1))
+	[ $n -lt 50 ] || { echo "bench: rsync daemon did not start" >&2; exit 1; }
+	sleep 0.1
+done
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+
+# ---- 1. first push of a 10,000-file tree ----
+echo "sync: building $SMALL files"
+mkdir -p "$WORK/small/data"
+mktree "$WORK/small/data" "$SMALL"
+for i in $(seq "$RUNS"); do
+	start_soc "$WORK/root-small-$i"
+	rm -rf "$WORK/small/.soc"
+	(cd "$WORK/small" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data)
+	sync
+	timed "$WORK/t-push1" sh -c 'cd "$1" && "$2" push -q' - "$WORK/small" "$SOC"
+	stop_soc
+	timed "$WORK/t-rsync1" rsync -a "$WORK/small/data/" "$DAEMON/small-$i/"
+done
+P1=$(median <"$WORK/t-push1")
+R1=$(median <"$WORK/t-rsync1")
+echo "sync: first push of $SMALL files: soc push ${P1}s, rsync -a ${R1}s, ratio $(ratio "$P1" "$R1") (target <= 1.15)"
+
+# ---- 2. no-op push and pull on 100,000 files ----
+echo "sync: building $BIG files"
+mkdir -p "$WORK/big/data"
+mktree "$WORK/big/data" "$BIG"
+start_soc "$WORK/root-big"
+(cd "$WORK/big" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data && "$SOC" push -q && "$SOC" pull -q)
+rsync -a "$WORK/big/data/" "$DAEMON/big/"
+for i in $(seq "$RUNS"); do
+	timed "$WORK/t-push0" sh -c 'cd "$1" && "$2" push -q' - "$WORK/big" "$SOC"
+	timed "$WORK/t-pull0" sh -c 'cd "$1" && "$2" pull -q' - "$WORK/big" "$SOC"
+	timed "$WORK/t-rsync0" rsync -a "$WORK/big/data/" "$DAEMON/big/"
+done
+stop_soc
+P0=$(median <"$WORK/t-push0")
+L0=$(median <"$WORK/t-pull0")
+R0=$(median <"$WORK/t-rsync0")
+echo "sync: no-op on $BIG files: soc push ${P0}s, soc pull ${L0}s, rsync -a ${R0}s," \
+	"ratios push $(ratio "$P0" "$R0"), pull $(ratio "$L0" "$R0") (target <= 0.5)"
+rm -rf "$WORK/big" "$WORK/root-big" "$WORK/daemon/m/big"
+
+# ---- 3. a 1 MiB edit inside a 256 MiB file ----
+echo "sync: a ${LARGE_MB} MiB file"
+mkdir -p "$WORK/large/data"
+head -c $((LARGE_MB * 1024 * 1024)) /dev/urandom >"$WORK/large/data/big.bin"
+start_soc "$WORK/root-large"
+(cd "$WORK/large" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data && "$SOC" push -q)
+rsync -a "$WORK/large/data/" "$DAEMON/large/"
+dd if=/dev/urandom of="$WORK/large/data/big.bin" bs=1M count=1 seek=$((LARGE_MB / 2)) conv=notrunc 2>/dev/null
+(cd "$WORK/large" && SOC_TUNNEL_STATS="$WORK/tunnel.stats" "$SOC" push -q)
+stop_soc
+SOC_BYTES=$(awk '{ s += $2 } END { print s }' "$WORK/tunnel.stats")
+RSYNC_BYTES=$(rsync -a --stats "$WORK/large/data/" "$DAEMON/large/" |
+	sed -n 's/^Total bytes sent: *\([0-9,]*\).*/\1/p' | tr -d ,)
+echo "sync: 1 MiB edit in ${LARGE_MB} MiB: soc sent $SOC_BYTES bytes, rsync $RSYNC_BYTES bytes," \
+	"ratio $(ratio "$SOC_BYTES" "$RSYNC_BYTES") (target <= 1.05)"

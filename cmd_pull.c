@@ -1,0 +1,655 @@
+/*
+ * cmd_pull.c: bring the server's changes down, three-way (DESIGN.md
+ * section 7). For each path the server changed since our last pull we
+ * compare B (the content last synced), L (the content here now) and R (the
+ * server's): decide() below is the whole table. A pull never destroys
+ * local content that was not synced: an edit here against an edit there
+ * keeps ours and writes theirs beside it as name.conflict-rH.ext.
+ *
+ * Downloads land in .soc/incoming/ first, rsync using the local files as
+ * delta basis (--copy-dest), and are checked against the md5 the server
+ * listed; a mismatch means a push landed meanwhile, and we start again.
+ * Each file then replaces its path by rename, only if the local file is
+ * still what the scan saw; if it changed meanwhile, the download becomes
+ * a conflict copy instead. Parent directories are walked with O_NOFOLLOW,
+ * so a symlinked directory in the workspace cannot redirect a write.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "sync.h"
+
+#define PULL_RETRIES 3		/* restarts when a push lands during our download */
+#define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
+#define INCOMING_DIR WORKSPACE_DIR "/incoming"
+
+const char pull_usage[] =
+	"usage: soc pull [-n] [--allow-delete] [-q]\n"
+	"\n"
+	"Bring the server's changes down. A file edited here and on the server\n"
+	"keeps your version; the server's lands beside it as NAME.conflict-rN.EXT\n"
+	"and the path is in conflict until 'soc add PATH' (exit 4 while any is).\n"
+	"A file edited on one side and deleted on the other keeps the edit.\n"
+	"\n"
+	"  -n, --dry-run     show what would be done, change nothing\n"
+	"  --allow-delete    go ahead with a pull deleting more than half the files here\n"
+	"  -q, --quiet       say nothing unless something fails\n";
+
+enum action {
+	A_NONE,		/* nothing to do here */
+	A_TAKE,		/* x x y: take y */
+	A_RECORD,	/* L == R: record base R */
+	A_CONFLICT,	/* x y z, or none y z: keep y, write z beside it */
+	A_DELETE,	/* x x gone: delete here */
+	A_KEEP_NEW,	/* x y gone: the edit wins over the delete; y becomes new */
+	A_RESTORE,	/* x gone y: the edit wins over the delete; restore y */
+	A_DROP,		/* x gone gone: forget the path */
+};
+
+struct remote_row {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];	/* "" when deleted */
+	int deleted;
+	unsigned mode;
+};
+
+struct plan {
+	long long head;
+	struct remote_row *rows;
+	size_t n, cap;
+	enum action *act;
+	struct scan_item **local;	/* the scan's item for each row, or NULL */
+	struct scan_item *untracked;	/* files here the index does not track, by row */
+};
+
+/* The table of DESIGN.md section 7, and nothing else. */
+static enum action decide(const struct scan_item *it, const struct remote_row *r)
+{
+	int tracked = it != NULL;
+	int present = tracked && it->present;
+	const char *B = tracked ? it->e.base : "";
+	const char *L = present ? it->e.md5 : NULL;
+
+	if (r->deleted) {
+		if (!tracked || !B[0])
+			return A_NONE;		/* never synced here: nothing of the server's to remove */
+		if (!present)
+			return A_DROP;		/* x gone gone */
+		if (!strcmp(L, B))
+			return A_DELETE;	/* x x gone */
+		return A_KEEP_NEW;		/* x y gone */
+	}
+	if (!present) {
+		if (!B[0])
+			return A_TAKE;		/* none none y */
+		if (!strcmp(B, r->md5))
+			return A_NONE;		/* x gone x: our delete, for push to send */
+		return A_RESTORE;		/* x gone y */
+	}
+	if (!strcmp(L, r->md5))
+		return strcmp(B, r->md5) ? A_RECORD : A_NONE;	/* x y y, or already recorded */
+	if (!B[0])
+		return A_CONFLICT;		/* none y z */
+	if (!strcmp(L, B))
+		return A_TAKE;			/* x x y */
+	if (!strcmp(r->md5, B))
+		return A_NONE;			/* x y x: push will send y */
+	return A_CONFLICT;			/* x y z */
+}
+
+static int row_line(const char *line, size_t len, void *arg)
+{
+	struct plan *p = arg;
+	struct change_line c;
+	struct remote_row *r;
+	const char *why;
+	int kind = change_parse(line, len, &c, &p->head, &why);
+
+	/* The server is checked like any other input: its paths obey the same rules. */
+	if (kind < 0) {
+		error("the server sent a change line we refuse%s%s%s: %s", c.path ? " for '" : "",
+		      c.path ? c.path : "", c.path ? "'" : "", why);
+		change_free(&c);
+		return -1;
+	}
+	if (kind == 0)
+		return 0;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 256;
+		p->rows = xrealloc(p->rows, p->cap * sizeof(*p->rows));
+	}
+	r = &p->rows[p->n++];
+	memset(r, 0, sizeof(*r));
+	r->path = c.path;	/* taken */
+	r->deleted = c.deleted;
+	memcpy(r->md5, c.md5, MD5_HEX_LEN + 1);
+	r->mode = c.mode;
+	return 0;
+}
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->rows[i].path);
+	free(p->rows);
+	free(p->act);
+	free(p->local);
+	free(p->untracked);
+	memset(p, 0, sizeof(*p));
+}
+
+static int cmp_item_path(const void *key, const void *item)
+{
+	return strcmp(key, ((const struct scan_item *)item)->e.path);
+}
+
+static struct scan_item *scan_find(struct scan_result *s, const char *path)
+{
+	return s->n ? bsearch(path, s->items, s->n, sizeof(*s->items), cmp_item_path) : NULL;
+}
+
+/* "a/b.txt" -> "a/b.conflict-r7.txt"; a name with no extension, or a dot file, gets it at the end. */
+static char *conflict_name(const char *path, long long rev)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const char *dot = strrchr(base, '.');
+
+	if (!dot || dot == base)
+		return xasprintf("%s.conflict-r%lld", path, rev);
+	return xasprintf("%.*s.conflict-r%lld%s", (int)(dot - path), path, rev, dot);
+}
+
+/*
+ * Opens the directory holding `path` under dirfd, creating missing
+ * directories, refusing symlinks and anything not a directory on the way.
+ * *base gets the last component. The fd, or -1 after a message; without
+ * create, a missing directory is -1 with errno ENOENT and no message.
+ */
+static int open_parent(int dirfd, const char *path, const char **base, int create)
+{
+	const char *p = path, *slash;
+	int fd = dup(dirfd);
+
+	if (fd < 0)
+		return error_errno("cannot open the directory of '%s'", path);
+	while ((slash = strchr(p, '/'))) {
+		char comp[PATH_COMPONENT_MAX + 1];
+		size_t n = (size_t)(slash - p);
+		int next;
+
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0777) && errno != EEXIST) {
+				error_errno("cannot make the directory for '%s'", path);
+				close(fd);
+				return -1;
+			}
+			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next < 0) {
+			int err = errno;
+
+			/* Looking, not creating: a missing directory is the caller's answer, not an error. */
+			if (create || err != ENOENT)
+				error_errno("cannot open the directory '%.*s' for '%s'", (int)(slash - path),
+					    path, path);
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		close(fd);
+		fd = next;
+		p = slash + 1;
+	}
+	*base = p;
+	return fd;
+}
+
+/* The local file is still exactly what the scan saw (absent stays absent). */
+static int unchanged_since_scan(int parent, const char *base, const struct scan_item *it)
+{
+	struct stat st;
+
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT && !(it && it->present);
+	if (!(it && it->present) || !S_ISREG(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_size == it->e.size && (uint64_t)st.st_ino == it->e.ino &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == it->e.mtime_ns;
+}
+
+static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
+{
+	char **want = xcalloc(p->n + 1, sizeof(*want));
+	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
+	size_t i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < p->n; i++)
+		if (p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT)
+			want[n++] = p->rows[i].path;
+	if (n) {
+		if (mkdir(incoming, 0700) && errno != EEXIST)
+			rc = error_errno("cannot make '%s'", incoming);
+		else
+			rc = rsync_run(r, "soc::pull/", incoming, ws->root, want, n);
+	}
+	free(want);
+	free(incoming);
+	return rc;
+}
+
+/* A download matches the md5 the server listed; otherwise a push landed meanwhile. */
+static int verify(int inc, const struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		char hex[MD5_HEX_LEN + 1];
+		int fd, ok;
+
+		if (p->act[i] != A_TAKE && p->act[i] != A_RESTORE && p->act[i] != A_CONFLICT)
+			continue;
+		fd = openat(inc, p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return 1;
+		ok = !md5_fd(fd, hex, NULL) && !strcmp(hex, p->rows[i].md5);
+		close(fd);
+		if (!ok)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A path the server has that is here but not tracked: hash it so the table
+ * can tell "same content" from "conflict" (none y z). Symlinks and
+ * directories in the way are refused.
+ */
+static int look_untracked(struct workspace *ws, int root, const char *path, struct scan_item *out)
+{
+	const char *base;
+	struct stat st;
+	int parent, fd;
+
+	memset(out, 0, sizeof(*out));
+	out->e.path = (char *)path;
+	parent = open_parent(root, path, &base, 0);
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW)) {
+		close(parent);
+		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(parent);
+		return error("cannot pull '%s': something that is not a file is in the way", path);
+	}
+	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(parent);
+	if (fd < 0 || md5_fd(fd, out->e.md5, NULL)) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno("cannot read '%s'", path);
+	}
+	close(fd);
+	out->present = 1;
+	out->change = CH_ADDED;
+	out->e.size = (uint64_t)st.st_size;
+	out->e.ino = (uint64_t)st.st_ino;
+	out->e.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	out->e.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	out->e.mode = (st.st_mode & 0111) ? 0755 : 0644;
+	(void)ws;
+	return 0;
+}
+
+static int entry_from_stat(int parent, const char *base, const char *path, const char *md5,
+			   struct entry *e)
+{
+	struct stat st;
+
+	memset(e, 0, sizeof(*e));
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW))
+		return error_errno("cannot look at '%s'", path);
+	e->path = (char *)path;
+	e->size = (uint64_t)st.st_size;
+	e->ino = (uint64_t)st.st_ino;
+	e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	e->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
+	memcpy(e->md5, md5, MD5_HEX_LEN + 1);
+	memcpy(e->base, md5, MD5_HEX_LEN + 1);
+	return 0;
+}
+
+struct counts {
+	size_t updated, deleted, conflicts, kept, restored, recorded;
+};
+
+/* Writes the server's version beside ours and marks the path in conflict. */
+static int place_conflict(struct workspace *ws, int root, int inc, const struct plan *p, size_t i,
+			  const struct scan_item *it, struct counts *c)
+{
+	const struct remote_row *r = &p->rows[i];
+	char *cname = conflict_name(r->path, p->head);
+	const char *base;
+	int parent = open_parent(root, cname, &base, 1), rc = -1;
+
+	if (parent < 0)
+		goto out;
+	if (renameat(inc, r->path, parent, base)) {
+		error_errno("cannot write '%s'", cname);
+		goto out;
+	}
+	if (!it->e.base[0]) {
+		/* none y z: our file becomes tracked, in conflict. */
+		struct entry e = it->e;
+
+		memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+		e.conflict = 1;
+		rc = index_record(ws, &e);
+	} else {
+		rc = index_set_base(ws, r->path, r->md5) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
+	}
+	c->conflicts++;
+	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
+		soc_prog, r->path, cname);
+out:
+	if (parent >= 0)
+		close(parent);
+	free(cname);
+	return rc;
+}
+
+static int apply_one(struct workspace *ws, int root, int inc, const struct plan *p, size_t i,
+		     struct counts *c)
+{
+	const struct remote_row *r = &p->rows[i];
+	const struct scan_item *it = p->local[i];
+	const char *base;
+	struct entry e;
+	int parent, rc = 0;
+
+	switch (p->act[i]) {
+	case A_NONE:
+		return 0;
+	case A_RECORD:
+		c->recorded++;
+		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
+			e = it->e;
+			memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+			return index_record(ws, &e);
+		}
+		return index_set_base(ws, r->path, r->md5);
+	case A_DROP:
+		return index_drop(ws, r->path);
+	case A_KEEP_NEW:
+		c->kept++;
+		say("kept '%s': edited here and deleted on the server; push sends it again\n", r->path);
+		return index_set_base(ws, r->path, "");
+	case A_DELETE:
+		parent = open_parent(root, r->path, &base, 0);
+		if (parent < 0 && errno == ENOENT)
+			return index_drop(ws, r->path);	/* gone here too, directory and all */
+		if (parent < 0)
+			return -1;
+		if (!unchanged_since_scan(parent, base, it)) {
+			c->kept++;
+			say("kept '%s': changed here while pulling its delete\n", r->path);
+			rc = index_set_base(ws, r->path, "");
+		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
+			rc = error_errno("cannot delete '%s'", r->path);
+		} else {
+			c->deleted++;
+			rc = index_drop(ws, r->path);
+		}
+		close(parent);
+		return rc;
+	case A_CONFLICT:
+		return place_conflict(ws, root, inc, p, i, it, c);
+	case A_TAKE:
+	case A_RESTORE:
+		parent = open_parent(root, r->path, &base, 1);
+		if (parent < 0)
+			return -1;
+		if (!unchanged_since_scan(parent, base, it)) {
+			/* Edited or created while we downloaded: never overwrite it. */
+			close(parent);
+			if (!it) {
+				struct scan_item now;
+
+				if (look_untracked(ws, root, r->path, &now))
+					return -1;
+				return place_conflict(ws, root, inc, p, i, &now, c);
+			}
+			return place_conflict(ws, root, inc, p, i, it, c);
+		}
+		if (renameat(inc, r->path, parent, base)) {
+			rc = error_errno("cannot write '%s'", r->path);
+		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, &e))) {
+			rc = index_record(ws, &e);
+			if (p->act[i] == A_RESTORE) {
+				c->restored++;
+				say("restored '%s': deleted here, edited on the server\n", r->path);
+			} else {
+				c->updated++;
+			}
+		}
+		close(parent);
+		return rc;
+	}
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Leftovers of a pull that was killed are of no use: downloads are redone. */
+static void clear_incoming(struct workspace *ws)
+{
+	char *dir = xasprintf("%s/" INCOMING_DIR, ws->root);
+
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT)
+		warning_errno("cannot clear '%s'", dir);
+	free(dir);
+}
+
+static const char *const action_word[] = {
+	[A_NONE] = "", [A_TAKE] = "update", [A_RECORD] = "same", [A_CONFLICT] = "conflict",
+	[A_DELETE] = "delete", [A_KEEP_NEW] = "keep", [A_RESTORE] = "restore", [A_DROP] = "forget",
+};
+
+/* Fetches the server's changes since our last pull and decides each path. */
+static int make_plan(struct workspace *ws, struct net *net, int root, struct scan_result *scan,
+		     struct plan *p)
+{
+	char path[64];
+	long long since = index_pulled_rev(ws);
+	long st;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
+	p->head = -1;
+	st = net_get_lines(net, path, row_line, p);
+	if (st == -1)
+		return EXIT_REMOTE;
+	if (st != 200 || p->head < 0)
+		return error("the server did not list its changes (%ld)", st), EXIT_ERROR;
+	p->act = xcalloc(p->n + 1, sizeof(*p->act));
+	p->local = xcalloc(p->n + 1, sizeof(*p->local));
+	p->untracked = xcalloc(p->n + 1, sizeof(*p->untracked));
+	for (i = 0; i < p->n; i++) {
+		struct scan_item *it = scan_find(scan, p->rows[i].path);
+
+		if (!it && !p->rows[i].deleted) {
+			if (look_untracked(ws, root, p->rows[i].path, &p->untracked[i]))
+				return EXIT_ERROR;
+			if (p->untracked[i].present)
+				it = &p->untracked[i];
+		}
+		p->local[i] = it;
+		p->act[i] = decide(it, &p->rows[i]);
+	}
+	return 0;
+}
+
+static int delete_guard(struct workspace *ws, const struct scan_result *scan, const struct plan *p)
+{
+	size_t deletes = 0, tracked = 0, i;
+
+	for (i = 0; i < scan->n; i++)
+		if (scan->items[i].present)
+			tracked++;
+	for (i = 0; i < p->n; i++)
+		if (p->act[i] == A_DELETE)
+			deletes++;
+	if (deletes > DELETE_GUARD_MIN && deletes * 2 > tracked) {
+		error("refusing to delete %zu of the %zu files here because the server deleted them; "
+		      "if that is what you want, pull with --allow-delete", deletes, tracked);
+		return EXIT_ERROR;
+	}
+	(void)ws;
+	return 0;
+}
+
+/* Paths in conflict before this pull that it did not conflict again. */
+static size_t old_conflicts(const struct scan_result *scan, const struct plan *p)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < scan->n; i++)
+		n += scan->items[i].change == CH_CONFLICT;
+	for (i = 0; i < p->n; i++)
+		n -= p->act[i] == A_CONFLICT && p->local[i] && p->local[i]->change == CH_CONFLICT;
+	return n;
+}
+
+enum { PULL_DONE, PULL_RETRY };
+
+static int pull_once(struct workspace *ws, struct net *net, const struct remote *r,
+		     int dry_run, int allow_delete, int *rc)
+{
+	struct scan_result scan = { 0 };
+	struct plan p = { 0 };
+	struct counts c = { 0 };
+	int root = -1, inc = -1, outcome = PULL_DONE, failed = 0;
+	size_t i, todo = 0, conflicts;
+
+	*rc = EXIT_ERROR;
+	root = open(ws->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		error_errno("cannot open '%s'", ws->root);
+		return PULL_DONE;
+	}
+	if (scan_workspace(ws, &scan))
+		goto out;
+	if ((*rc = make_plan(ws, net, root, &scan, &p)))
+		goto out;
+	*rc = EXIT_ERROR;
+	for (i = 0; i < p.n; i++)
+		todo += p.act[i] != A_NONE;
+	if (!allow_delete && (*rc = delete_guard(ws, &scan, &p)))
+		goto out;
+	*rc = EXIT_ERROR;
+	if (dry_run) {
+		for (i = 0; i < p.n; i++)
+			if (p.act[i] != A_NONE)
+				printf("%-8s %s\n", action_word[p.act[i]], p.rows[i].path);
+		*rc = EXIT_OK;
+		goto out;
+	}
+
+	clear_incoming(ws);
+	if (fetch(ws, r, &p))
+		goto out;
+	inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (inc < 0 && errno != ENOENT) {
+		error_errno("cannot open '%s'", INCOMING_DIR);
+		goto out;
+	}
+	if (inc >= 0 && verify(inc, &p)) {
+		outcome = PULL_RETRY;
+		goto out;
+	}
+
+	if (index_begin(ws))
+		goto out;
+	for (i = 0; i < p.n; i++)
+		if (apply_one(ws, root, inc, &p, i, &c))
+			failed = 1;
+	/* A failed path is pulled again next time: our rev stays behind it. */
+	if (!failed && index_set_pulled_rev(ws, p.head))
+		failed = 1;
+	if (index_commit(ws))
+		goto out;
+	clear_incoming(ws);
+
+	if (!todo)
+		say("already up to date at revision %lld\n", p.head);
+	else
+		say("pulled to revision %lld: %zu updated, %zu deleted, %zu restored, %zu kept, %zu in conflict\n",
+		    p.head, c.updated, c.deleted, c.restored, c.kept, c.conflicts);
+	/* Conflicts left from an earlier pull still stand in the way of a push: exit 4 for them too. */
+	conflicts = c.conflicts + old_conflicts(&scan, &p);
+	if (conflicts && conflicts > c.conflicts)
+		fprintf(stderr, "%s: %zu path%s in conflict; resolve, then 'soc add PATH'\n", soc_prog,
+			conflicts, conflicts == 1 ? "" : "s");
+	*rc = failed ? EXIT_ERROR : conflicts ? EXIT_CONFLICT : EXIT_OK;
+out:
+	if (inc >= 0)
+		close(inc);
+	close(root);
+	plan_free(&p);
+	scan_result_free(&scan);
+	return outcome;
+}
+
+int cmd_pull(int argc, char **argv, struct workspace *ws)
+{
+	int dry_run = 0, allow_delete = 0, n, rc = EXIT_ERROR, tries;
+	const struct opt opts[] = {
+		{ 'n', "dry-run", OPT_BOOL, &dry_run, 0 },
+		{ 0, "allow-delete", OPT_BOOL, &allow_delete, 0 },
+		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
+		OPT_END,
+	};
+	struct remote r;
+	struct net *net;
+
+	n = opt_parse(argc, argv, opts);
+	if (n < 0)
+		return usage_error("bad option");
+	if (n > 0)
+		return usage_error("'pull' takes no paths; it brings every change");
+	if ((rc = remote_of(ws, &r)))
+		return rc;
+	net = net_open(&r);
+	if (!net)
+		return EXIT_ERROR;
+	for (tries = 0; tries <= PULL_RETRIES; tries++) {
+		if (pull_once(ws, net, &r, dry_run, allow_delete, &rc) != PULL_RETRY)
+			break;
+		if (tries < PULL_RETRIES) {
+			say("the server changed during the pull; pulling again\n");
+		} else {
+			error("the server kept changing during the pull; try again");
+			rc = EXIT_ERROR;
+		}
+	}
+	net_close(net);
+	return rc;
+}

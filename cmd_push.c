@@ -1,0 +1,443 @@
+/*
+ * cmd_push.c: send local changes to the server (DESIGN.md section 7).
+ *
+ * Every change names the content it replaces (its base), and the server
+ * takes it only if its head still holds that base, so a push can never
+ * overwrite an edit its author has not seen: the server answers 409 with
+ * the paths, and we exit 3 telling the user to pull. File contents go by
+ * rsync into the push's staging area; the commit then verifies every
+ * staged file's size and md5, so a file edited while rsync read it is
+ * refused (422) and we rescan and try once more.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "sync.h"
+
+#define PUSH_RETRIES 1		/* rescans after a 422 (a file changed during the push) */
+#define DELETE_GUARD_MIN 10	/* deleting more than this many, and more than half, needs --allow-delete */
+#define SHOW_PATHS_MAX 5	/* paths named in a refusal before "and N more" */
+#define TXN_ID_MAX 64		/* hex digits of a push's id, as the server names it */
+
+const char push_usage[] =
+	"usage: soc push [-f] [-n] [--allow-delete] [-q]\n"
+	"\n"
+	"Send every local change (new, modified and deleted tracked files) to the\n"
+	"server. A change is taken only if the server still holds the version it\n"
+	"replaces; otherwise nothing is sent and push exits 3: run 'soc pull'.\n"
+	"\n"
+	"  -f, --force       push even when nothing changed here: every tracked file\n"
+	"                    the server lacks or holds differently is sent\n"
+	"  -n, --dry-run     show what would be sent, send nothing\n"
+	"  --allow-delete    go ahead with a push deleting a whole tracked directory\n"
+	"                    or more than half of the tracked files\n"
+	"  -q, --quiet       say nothing unless something fails\n";
+
+struct push_opts {
+	int force, dry_run, allow_delete;
+};
+
+struct change_list {
+	struct scan_item **v;
+	size_t n;
+};
+
+static void print_paths(const char *lead, json_t *paths)
+{
+	size_t i, n = json_array_size(paths);
+
+	fprintf(stderr, "%s", lead);
+	for (i = 0; i < n && i < SHOW_PATHS_MAX; i++)
+		fprintf(stderr, "%s'%s'", i ? ", " : " ", json_string_value(json_array_get(paths, i)));
+	if (n > SHOW_PATHS_MAX)
+		fprintf(stderr, " and %zu more", n - SHOW_PATHS_MAX);
+	fputc('\n', stderr);
+}
+
+/*
+ * A server that held a file we think it has, and no longer does, or one we
+ * never pushed that it already holds: -f looks at the server's head and
+ * sends what it lacks or holds differently (DESIGN.md section 2).
+ */
+struct head_row {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];
+};
+
+struct head {
+	struct head_row *v;
+	size_t n, cap;
+	long long rev;
+};
+
+static int head_line(const char *line, size_t len, void *arg)
+{
+	struct head *h = arg;
+	struct change_line c;
+	const char *why;
+	int kind = change_parse(line, len, &c, &h->rev, &why);
+
+	if (kind < 0) {
+		error("the server sent a change line we refuse%s%s%s: %s", c.path ? " for '" : "",
+		      c.path ? c.path : "", c.path ? "'" : "", why);
+		change_free(&c);
+		return -1;
+	}
+	if (kind == 0 || c.deleted) {
+		change_free(&c);
+		return 0;
+	}
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 256;
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+	}
+	h->v[h->n].path = c.path;	/* taken */
+	memcpy(h->v[h->n].md5, c.md5, MD5_HEX_LEN + 1);
+	h->n++;
+	return 0;
+}
+
+static int cmp_head_row(const void *a, const void *b)
+{
+	return strcmp(((const struct head_row *)a)->path, ((const struct head_row *)b)->path);
+}
+
+static const struct head_row *head_find(const struct head *h, const char *path)
+{
+	struct head_row key = { (char *)path, "" };
+
+	return h->n ? bsearch(&key, h->v, h->n, sizeof(*h->v), cmp_head_row) : NULL;
+}
+
+static void head_free(struct head *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].path);
+	free(h->v);
+}
+
+/*
+ * Chooses what to send. Without -f: every A, M and D of the scan. With -f
+ * also every tracked file whose content the server lacks, and a file the
+ * server already holds with the same content is recorded as synced.
+ */
+static int choose_changes(struct workspace *ws, struct net *net, struct scan_result *scan,
+			  const struct push_opts *o, struct change_list *out, int *conflicts)
+{
+	struct head h = { 0 };
+	size_t i;
+
+	if (o->force) {
+		long st = net_get_lines(net, "/api/v1/changes?since=0", head_line, &h);
+
+		if (st < 0) {
+			head_free(&h);
+			return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+		}
+		qsort(h.v, h.n, sizeof(*h.v), cmp_head_row);
+	}
+	out->v = xcalloc(scan->n, sizeof(*out->v));
+	out->n = 0;
+	*conflicts = 0;
+	for (i = 0; i < scan->n; i++) {
+		struct scan_item *it = &scan->items[i];
+		const struct head_row *r;
+
+		if (it->change == CH_CONFLICT) {
+			(*conflicts)++;
+			continue;
+		}
+		if (it->change != CH_NONE) {
+			if (o->force && it->present && (r = head_find(&h, it->e.path)) &&
+			    !strcmp(r->md5, it->e.md5)) {
+				/* The server already holds exactly this: nothing to send. */
+				if (!o->dry_run)
+					index_set_base(ws, it->e.path, it->e.md5);
+				continue;
+			}
+			out->v[out->n++] = it;
+			continue;
+		}
+		if (!o->force || !it->present)
+			continue;
+		r = head_find(&h, it->e.path);
+		if (!r) {
+			/* Synced once, gone from the server: send it again as new. */
+			it->e.base[0] = '\0';
+			it->change = CH_ADDED;
+			out->v[out->n++] = it;
+		}
+	}
+	head_free(&h);
+	return 0;
+}
+
+/* Mass deletes are how sync tools lose data: an unmounted drive looks like every file deleted. */
+static int delete_guard(struct workspace *ws, const struct scan_result *scan,
+			const struct change_list *ch, const struct push_opts *o)
+{
+	size_t deletes = 0, tracked = 0, i;
+	const char *root;
+
+	if (o->allow_delete)
+		return 0;
+	for (i = 0; i < scan->n; i++)
+		if (scan->items[i].present || scan->items[i].e.base[0])
+			tracked++;
+	for (i = 0; i < ch->n; i++)
+		if (ch->v[i]->change == CH_DELETED)
+			deletes++;
+	root = index_emptied_root(ws, scan);
+	if (root) {
+		error("refusing to delete every file under the tracked directory '%s' (%zu deletes); "
+		      "if that is what you want, push with --allow-delete", root, deletes);
+		return EXIT_ERROR;
+	}
+	if (deletes > DELETE_GUARD_MIN && deletes * 2 > tracked) {
+		struct buf b = BUF_INIT;
+		size_t shown = 0;
+
+		for (i = 0; i < ch->n && shown < SHOW_PATHS_MAX; i++)
+			if (ch->v[i]->change == CH_DELETED)
+				buf_addf(&b, "%s'%s'", shown++ ? ", " : "", ch->v[i]->e.path);
+		error("refusing to delete %zu of %zu tracked files (%s%s); "
+		      "if that is what you want, push with --allow-delete",
+		      deletes, tracked, b.p, deletes > shown ? ", ..." : "");
+		buf_free(&b);
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
+static char *push_body(const struct change_list *ch)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < ch->n; i++) {
+		const struct entry *e = &ch->v[i]->e;
+		json_t *j;
+		char *line;
+
+		if (ch->v[i]->change == CH_DELETED)
+			j = json_pack("{s:s, s:b, s:s?}", "path", e->path, "deleted", 1,
+				      "base", e->base[0] ? e->base : NULL);
+		else
+			j = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s?}", "path", e->path,
+				      "md5", e->md5, "size", (json_int_t)e->size,
+				      "mtime", (json_int_t)(e->mtime_ns / 1000000000),
+				      "mode", (int)e->mode, "base", e->base[0] ? e->base : NULL);
+		if (!j)
+			die("cannot encode the change of '%s'", e->path);
+		line = json_dumps(j, JSON_COMPACT);
+		if (!line)
+			die("cannot encode the change of '%s'", e->path);
+		buf_addstr(&b, line);
+		buf_addch(&b, '\n');
+		free(line);
+		json_decref(j);
+	}
+	return buf_detach(&b);
+}
+
+static void print_changes(const struct change_list *ch)
+{
+	static const char letter[] = { ' ', 'A', 'M', 'D', 'C' };
+
+	for (size_t i = 0; i < ch->n; i++)
+		printf("%c %s\n", letter[ch->v[i]->change], ch->v[i]->e.path);
+}
+
+/* After the commit: each pushed path is now synced at the content pushed. */
+static void record_pushed(struct workspace *ws, const struct change_list *ch)
+{
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct scan_item *it = ch->v[i];
+
+		if (it->change == CH_DELETED)
+			index_drop(ws, it->e.path);
+		else
+			index_set_base(ws, it->e.path, it->e.md5);
+	}
+}
+
+enum { PUSH_DONE, PUSH_RETRY };
+
+/* One attempt: begin, upload, commit. PUSH_RETRY when a file changed under us (422). */
+static int push_once(struct workspace *ws, struct net *net, const struct remote *r,
+		     const struct push_opts *o, int *rc)
+{
+	struct scan_result scan = { 0 };
+	struct change_list ch = { 0 };
+	struct buf resp = BUF_INIT;
+	json_t *j = NULL, *upload;
+	char *body = NULL, *path = NULL, *dst = NULL, *src = NULL;
+	char **files = NULL;
+	char txn[TXN_ID_MAX + 1];
+	const char *id;
+	char msg[512];
+	int conflicts, outcome = PUSH_DONE;
+	long st;
+	size_t i, n;
+
+	*rc = EXIT_ERROR;
+	if (scan_workspace(ws, &scan))
+		return PUSH_DONE;
+	*rc = choose_changes(ws, net, &scan, o, &ch, &conflicts);
+	if (*rc)
+		goto out;
+	*rc = EXIT_ERROR;
+	if (conflicts) {
+		error("%d path%s in conflict; resolve %s, then 'soc add PATH' and push again",
+		      conflicts, conflicts == 1 ? "" : "s", conflicts == 1 ? "it" : "them");
+		*rc = EXIT_CONFLICT;
+		goto out;
+	}
+	if (!ch.n) {
+		say("everything up to date\n");
+		*rc = EXIT_OK;
+		goto out;
+	}
+	if ((*rc = delete_guard(ws, &scan, &ch, o)))
+		goto out;
+	*rc = EXIT_ERROR;
+	if (o->dry_run) {
+		print_changes(&ch);
+		*rc = EXIT_OK;
+		goto out;
+	}
+
+	body = push_body(&ch);
+	st = net_request(net, "POST", "/api/v1/push", "application/x-ndjson", body, strlen(body), &resp);
+	if (st < 0) {
+		*rc = EXIT_REMOTE;
+		goto out;
+	}
+	j = json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL);
+	if (st == 409) {
+		print_paths("soc push: the server has newer versions of", json_object_get(j, "paths"));
+		fprintf(stderr, "%s: run 'soc pull' first, then push again\n", soc_prog);
+		*rc = EXIT_REJECTED;
+		goto out;
+	}
+	if (st != 201) {
+		error("the server refused the push (%ld): %s", st, net_error_message(&resp, msg, sizeof(msg)));
+		goto out;
+	}
+	/* The id goes into a URL and an rsync module path: hex digits only. */
+	id = json_string_value(json_object_get(j, "txn"));
+	if (!id || !*id || strlen(id) > TXN_ID_MAX || strspn(id, "0123456789abcdef") != strlen(id)) {
+		error("the server answered the push without a valid transaction id");
+		goto out;
+	}
+	memcpy(txn, id, strlen(id) + 1);
+
+	upload = json_object_get(j, "upload");
+	n = json_array_size(upload);
+	files = xcalloc(n + 1, sizeof(*files));
+	for (i = 0; i < n; i++) {
+		const char *p = json_string_value(json_array_get(upload, i));
+
+		if (!p || path_check(p, strlen(p))) {
+			error("the server asked for a file that is not a valid path");
+			goto abort_txn;
+		}
+		files[i] = (char *)p;
+	}
+	if (n) {
+		src = xasprintf("%s/", ws->root);
+		dst = xasprintf("soc::push/%s/", txn);
+		if (rsync_run(r, src, dst, NULL, files, n))
+			goto abort_txn;
+	}
+
+	path = xasprintf("/api/v1/push/%s/commit", txn);
+	st = net_request(net, "POST", path, NULL, NULL, 0, &resp);
+	if (st < 0) {
+		*rc = EXIT_REMOTE;
+		goto out;
+	}
+	if (st == 200) {
+		json_t *c = json_loadb(resp.p, resp.len, 0, NULL);
+
+		record_pushed(ws, &ch);
+		say("pushed %zu change%s as revision %lld\n", ch.n, ch.n == 1 ? "" : "s",
+		    (long long)json_integer_value(json_object_get(c, "rev")));
+		json_decref(c);
+		*rc = EXIT_OK;
+		goto out;
+	}
+	json_decref(j);
+	j = json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL);
+	if (st == 409) {
+		print_paths("soc push: the server has newer versions of", json_object_get(j, "paths"));
+		fprintf(stderr, "%s: run 'soc pull' first, then push again\n", soc_prog);
+		*rc = EXIT_REJECTED;
+		goto out;
+	}
+	if (st == 422) {
+		print_paths("soc push: changed while being sent:", json_object_get(j, "paths"));
+		outcome = PUSH_RETRY;
+		goto abort_txn;
+	}
+	error("the server refused the commit (%ld): %s", st, net_error_message(&resp, msg, sizeof(msg)));
+
+abort_txn:
+	/* Staged uploads are the server's to drop; an hour's expiry would do it too. */
+	free(path);
+	path = xasprintf("/api/v1/push/%s", txn);
+	net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
+out:
+	free(files);
+	free(path);
+	free(src);
+	free(dst);
+	free(body);
+	json_decref(j);
+	buf_free(&resp);
+	free(ch.v);
+	scan_result_free(&scan);
+	return outcome;
+}
+
+int cmd_push(int argc, char **argv, struct workspace *ws)
+{
+	struct push_opts o = { 0 };
+	const struct opt opts[] = {
+		{ 'f', "force", OPT_BOOL, &o.force, 0 },
+		{ 'n', "dry-run", OPT_BOOL, &o.dry_run, 0 },
+		{ 0, "allow-delete", OPT_BOOL, &o.allow_delete, 0 },
+		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
+		OPT_END,
+	};
+	struct remote r;
+	struct net *net;
+	int n, rc = EXIT_ERROR, tries;
+
+	n = opt_parse(argc, argv, opts);
+	if (n < 0)
+		return usage_error("bad option");
+	if (n > 0)
+		return usage_error("'push' takes no paths; it sends every change");
+	if ((rc = remote_of(ws, &r)))
+		return rc;
+	net = net_open(&r);
+	if (!net)
+		return EXIT_ERROR;
+	for (tries = 0; tries <= PUSH_RETRIES; tries++) {
+		if (push_once(ws, net, &r, &o, &rc) != PUSH_RETRY)
+			break;
+		if (tries < PUSH_RETRIES)
+			say("rescanning and trying once more\n");
+		else
+		{
+			error("files kept changing during the push; try again when they settle");
+			rc = EXIT_ERROR;
+		}
+	}
+	net_close(net);
+	return rc;
+}

@@ -1,0 +1,58 @@
+#!/bin/sh
+# Bad input to push and pull: one clear line and the documented exit code.
+. "$(dirname "$0")/lib.sh"
+
+test_expect_success_here 'a server and a workspace with a file' '
+	setup_two &&
+	echo x >a/f &&
+	(cd a && soc add f -q)
+'
+
+test_expect_success 'no remote configured: exit 1, says how to set one' '
+	soc init lone -q &&
+	echo x >lone/f &&
+	(cd lone && soc add f -q) &&
+	test_expect_code 1 sh -c "cd lone && soc push" 2>err &&
+	test_line_count = 1 err &&
+	grep "no remote configured" err &&
+	test_expect_code 1 sh -c "cd lone && soc pull" 2>err &&
+	grep "no remote configured" err
+'
+
+test_expect_success 'server down: exit 5 naming the server' '
+	soc init down --remote http://127.0.0.1:1 -q &&
+	echo x >down/f &&
+	(cd down && soc add f -q) &&
+	test_expect_code 5 sh -c "cd down && soc push" 2>err &&
+	test_line_count = 1 err &&
+	grep "cannot reach the server at .http://127.0.0.1:1." err &&
+	test_expect_code 5 sh -c "cd down && soc pull" 2>err &&
+	grep "cannot reach" err
+'
+
+test_expect_success 'wrong token: exit 5, refused, nothing pushed' '
+	test_expect_code 5 sh -c "cd a && SOC_TOKEN=wrong soc push" 2>err &&
+	test_line_count = 1 err &&
+	grep "refused the token (401)" err &&
+	! test -e server/files/f
+'
+
+test_expect_success 'no token at all: exit 5 and how to give one' '
+	test_expect_code 5 env -u SOC_TOKEN sh -c "cd a && soc push" 2>err &&
+	grep "no token" err
+'
+
+test_expect_success 'the token is in no argv and no log line while pushing' '
+	wrap_rsync &&
+	(cd a && soc push -q) &&
+	grep "soc::push/" rsync.calls &&
+	! grep -F "$SOC_TOKEN" rsync.calls &&
+	! grep -F "$SOC_TOKEN" server.log
+'
+
+test_expect_success 'push and pull refuse paths as arguments (usage, exit 2)' '
+	test_expect_code 2 sh -c "cd a && soc push f" 2>err &&
+	test_expect_code 2 sh -c "cd a && soc pull f" 2>err
+'
+
+test_done

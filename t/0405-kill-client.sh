@@ -1,0 +1,66 @@
+#!/bin/sh
+# A client killed with SIGKILL during push and during pull, then run again:
+# no content lost, and both workspaces converge to the same files.
+. "$(dirname "$0")/lib.sh"
+
+TRIALS=${SOC_KILL_TRIALS:-6}
+
+test_expect_success_here 'a server, two workspaces, files to sync' '
+	setup_two &&
+	mkdir a/D &&
+	for i in $(seq 40); do head -c 200000 /dev/urandom >a/D/f$i || return 1; done &&
+	(cd a && soc add -r D -q)
+'
+
+# Kills `soc CMD` in workspace WS after a delay of some milliseconds.
+run_and_kill() {
+	ws=$1 cmd=$2 ms=$3
+	(cd "$ws" && exec soc $cmd -q) 2>>kill.log &
+	pid=$!
+	sleep "$(printf "0.%03d" "$ms")"
+	kill -KILL $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	# rsync and the tunnel may outlive their parent for a moment.
+	sleep 0.1
+	return 0
+}
+
+test_expect_success 'push killed at several points, then run again, lands everything' '
+	for t in $(seq $TRIALS); do
+		run_and_kill a push $((t * 37 % 300 + 5)) || return 1
+		for i in $(seq $t); do echo "edit $t $i" >>a/D/f$i || return 1; done
+	done &&
+	(cd a && soc push -q) &&
+	(cd a && soc status --porcelain --offline) >out &&
+	test_must_be_empty out &&
+	for i in $(seq 40); do
+		test "$(md5_of a/D/f$i)" = "$(md5_of server/files/D/f$i)" || return 1
+	done
+'
+
+test_expect_success 'pull killed at several points, then run again, converges' '
+	for t in $(seq $TRIALS); do
+		run_and_kill b pull $((t * 41 % 300 + 5)) || return 1
+	done &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	(cd b && soc status --porcelain --offline) >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'edits on both sides with kills in between still converge' '
+	for t in $(seq $TRIALS); do
+		echo "a $t" >>a/D/f1 &&
+		echo "b $t" >>b/D/f2 &&
+		run_and_kill a push $((t * 53 % 200 + 5)) &&
+		run_and_kill b push $((t * 29 % 200 + 5)) || return 1
+	done &&
+	(cd a && soc push -q; soc pull -q; soc push -q) &&
+	(cd b && soc pull -q; soc push -q) &&
+	(cd a && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	grep "a $TRIALS" b/D/f1 &&
+	grep "b $TRIALS" a/D/f2
+'
+
+test_done
