@@ -1,0 +1,79 @@
+#!/bin/sh
+# A full disk mid-push and mid-pull: the command fails with a clear
+# message, nothing committed or local changes, and once space is freed the
+# same command works. Real filesystems: small tmpfs mounts in a mount
+# namespace of the test's own.
+TEST_PRIVATE_MOUNTS=1
+. "$(dirname "$0")/lib.sh"
+
+# The head revision the server reports.
+server_head() {
+	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" |
+		sed -n 's/.*"head":\([0-9]*\).*/\1/p'
+}
+
+test_expect_success_here 'a server whose root is on a 24 MB filesystem, b on one of 24 MB' '
+	mount_tmpfs "$TRASH/sdisk" 24m &&
+	mount_tmpfs "$TRASH/bdisk" 24m &&
+	start_server "$TRASH/sdisk/r" &&
+	SOC_TOKEN=$ADMIN_TOKEN && export SOC_TOKEN &&
+	soc init a --remote "$URL" -q &&
+	soc init "$TRASH/bdisk/b" --remote "$URL" -q &&
+	mkdir a/D &&
+	echo small >a/D/small &&
+	(cd a && soc add -r D -q && soc push -q) &&
+	(cd "$TRASH/bdisk/b" && soc pull -q) &&
+	test "$(server_head)" = 1
+'
+
+test_expect_success 'the server fills up mid-push: the push fails and says why' '
+	fill_until "$TRASH/sdisk" 3000 &&
+	head -c 6000000 /dev/urandom >a/D/big &&
+	echo changed >a/D/small &&
+	tree_sum "$TRASH/sdisk/r/files" >before &&
+	(cd a && test_expect_code 1 soc push) 2>push.err &&
+	grep "disk full" push.err &&
+	grep "^soc push: " push.err
+'
+
+test_expect_success 'the head and files/ are as before, and no staging is left' '
+	test "$(server_head)" = 1 &&
+	tree_sum "$TRASH/sdisk/r/files" >after &&
+	test_cmp before after &&
+	soc serve check --root "$TRASH/sdisk/r" &&
+	test -z "$(ls "$TRASH/sdisk/r/staging")" &&
+	(cd a && soc status --porcelain --offline) >out &&
+	printf "A D/big\nM D/small\n" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'space freed, the same push works' '
+	rm "$TRASH/sdisk/.filler" &&
+	(cd a && soc push -q) &&
+	test "$(server_head)" = 2 &&
+	test "$(md5_of a/D/big)" = "$(md5_of "$TRASH/sdisk/r/files/D/big")" &&
+	soc serve check --root "$TRASH/sdisk/r"
+'
+
+test_expect_success 'b fills up mid-pull: the pull fails, b keeps what it had' '
+	fill_until "$TRASH/bdisk" 3000 &&
+	tree_sum "$TRASH/bdisk/b" >before &&
+	(cd "$TRASH/bdisk/b" && test_expect_code 1 soc pull) 2>pull.err &&
+	grep "No space left on device" pull.err &&
+	grep "^soc pull: " pull.err &&
+	rm -rf "$TRASH/bdisk/b/.soc/incoming" &&
+	tree_sum "$TRASH/bdisk/b" | grep -v " ./.soc/" >after &&
+	grep -v " ./.soc/" before >before.files &&
+	test_cmp before.files after &&
+	test "$(cat "$TRASH/bdisk/b/D/small")" = small &&
+	(cd "$TRASH/bdisk/b" && soc status --porcelain) >out &&
+	test_must_be_empty out
+'
+
+test_expect_success 'space freed, the same pull works and b matches a' '
+	rm "$TRASH/bdisk/.filler" &&
+	(cd "$TRASH/bdisk/b" && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum "$TRASH/bdisk/b")"
+'
+
+test_done
