@@ -526,6 +526,21 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan, co
 	return 0;
 }
 
+/* "pulled to revision 7: 3 updated, 1 in conflict": only the counts that are not zero. */
+static void say_counts(long long head, const struct counts *c)
+{
+	const size_t n[] = { c->updated, c->deleted, c->restored, c->kept, c->recorded, c->conflicts };
+	static const char *const what[] = { "updated", "deleted", "restored", "kept", "already the same",
+					    "in conflict" };
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+		if (n[i])
+			buf_addf(&b, "%s%zu %s", b.len ? ", " : "", n[i], what[i]);
+	say("pulled to revision %lld%s%s\n", head, b.len ? ": " : "", b.len ? b.p : "");
+	buf_free(&b);
+}
+
 /* Paths in conflict before this pull that it did not conflict again. */
 static size_t old_conflicts(const struct scan_result *scan, const struct plan *p)
 {
@@ -601,8 +616,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	if (!todo)
 		say("already up to date at revision %lld\n", p.head);
 	else
-		say("pulled to revision %lld: %zu updated, %zu deleted, %zu restored, %zu kept, %zu in conflict\n",
-		    p.head, c.updated, c.deleted, c.restored, c.kept, c.conflicts);
+		say_counts(p.head, &c);
 	/* Conflicts left from an earlier pull still stand in the way of a push: exit 4 for them too. */
 	conflicts = c.conflicts + old_conflicts(&scan, &p);
 	if (conflicts && conflicts > c.conflicts)
