@@ -16,13 +16,15 @@
  * the very inode that was hashed, so a client still writing into staging/
  * cannot swap a file after it was checked; then staging/<txn>/ is
  * removed, and each checked file gets the mode (and, when no other path
- * shares its inode, the mtime) its change line names, and is fsync'd.
+ * shares its inode, the mtime) its change line names, and is fsync'd (a
+ * large push: one syncfs for all, see txn_settle).
  * (2) Record: under apply_lock, one SQLite transaction checks every base
  * against the head again and writes the new revision, its changes and
  * the txn state 'applying'. From the moment it commits the push will
  * land. (3) Apply: deleted paths are unlinked (and directories left
  * empty removed), then every checked file is renamed from commit/<txn>/
- * into files/, parents made as needed, each directory touched fsync'd.
+ * into files/, parents made as needed, each directory touched fsync'd
+ * (or, again, one syncfs).
  * (4) Publish: one SQLite transaction writes the files rows, the head and
  * the txn state 'done'; readers see the new revision only now, and all of
  * it at once (their reads are transactions too). Then commit/<txn>/ goes.

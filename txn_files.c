@@ -20,6 +20,7 @@
 #include "txn.h"
 
 #define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
+#define SYNC_EACH_MAX 64		/* files a commit fsyncs one by one; more: one syncfs */
 
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
 static int link_soft_error(int e)
@@ -177,18 +178,30 @@ out:
  * Gives each checked file the mode its change names, and the mtime when
  * the inode is its alone (one shared with files/, content the push did
  * not upload, keeps the other path's mtime; a mode that differs gets a
- * copy of its own instead), and fsyncs it. Runs once staging/<txn>/ is
- * gone, so a link count of one means nobody else holds the inode.
+ * copy of its own instead), and makes it durable. Runs once
+ * staging/<txn>/ is gone, so a link count of one means nobody else holds
+ * the inode.
+ *
+ * Durable: up to SYNC_EACH_MAX files get an fsync each. Past that, an
+ * fsync a file costs a device flush a file (a commit of 20,000 small
+ * files took 16 to 32 s here, against 3 to 6 s without), so each file's
+ * writeback is only started, and one syncfs(2) of the root's filesystem
+ * waits for them all. A small push never does that, so it never waits
+ * for someone else's big upload to be flushed. The apply below follows
+ * the same rule for the directories it changes.
  */
 int txn_settle(struct server *s, const char *id, const struct push_list *l)
 {
 	struct dir_cursor dc;
-	int cfd, rc = -1;
-	size_t i;
+	size_t i, files = 0;
+	int cfd, rc = -1, batch;
 
 	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cfd < 0)
 		return error_errno("cannot open 'commit/%s'", id);
+	for (i = 0; i < l->n; i++)
+		files += !l->v[i].deleted;
+	batch = files > SYNC_EACH_MAX;
 	dir_cursor_init(&dc, cfd, 0, 0);
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -224,13 +237,19 @@ int txn_settle(struct server *s, const char *id, const struct push_list *l)
 					goto bad;
 			}
 		}
-		if ((own && (copied || st.st_mtime != (time_t)it->mtime) && futimens(fd, times)) || fsync(fd))
+		if (own && (copied || st.st_mtime != (time_t)it->mtime) && futimens(fd, times))
+			goto bad;
+		if (batch ? sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) : fsync(fd))
 			goto bad;
 		close(fd);
 		continue;
 bad:
 		error_errno("cannot settle 'commit/%s/%s'", id, it->path);
 		close(fd);
+		goto out;
+	}
+	if (batch && syncfs(cfd)) {
+		error_errno("cannot sync the files of 'commit/%s'", id);
 		goto out;
 	}
 	rc = 0;
@@ -248,7 +267,7 @@ static void pause_ms(long ms)
 }
 
 /* Removes the directories a delete left empty, from the deepest up; never files/ itself. */
-static int prune(int files_fd, const char *path)
+static int prune(int files_fd, const char *path, int durable)
 {
 	char *dir = xstrdup(path), *cut;
 	int rc = 0;
@@ -271,7 +290,7 @@ static int prune(int files_fd, const char *path)
 		if (unlinkat(pfd, name, AT_REMOVEDIR)) {
 			if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT && errno != ENOTDIR)
 				rc = error_errno("cannot remove the empty directory 'files/%s'", dir);
-		} else if (fsync(pfd)) {
+		} else if (durable && fsync(pfd)) {
 			rc = error_errno("cannot sync the directory above 'files/%s'", dir);
 		} else {
 			cut = NULL;	/* removed: try its parent */
@@ -318,14 +337,14 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 {
 	struct dir_cursor dst, src;
 	const char *last = NULL;	/* the last path deleted */
-	int cfd, rc = -1;
+	int cfd, rc = -1, batch = l->n > SYNC_EACH_MAX;
 	size_t i;
 
 	/* Gone only if a crash came after the publish, which needs nothing more from it. */
 	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cfd < 0 && errno != ENOENT)
 		return error_errno("cannot open 'commit/%s'", id);
-	dir_cursor_init(&dst, s->files_fd, 0, 1);
+	dir_cursor_init(&dst, s->files_fd, 0, !batch);
 	dir_cursor_init(&src, cfd, 0, 0);
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -335,7 +354,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		if (!it->deleted)
 			continue;
 		/* Leaving a directory: prune what the last delete in it may have emptied. */
-		if (last && !same_dir(last, it->path) && prune(s->files_fd, last))
+		if (last && !same_dir(last, it->path) && prune(s->files_fd, last, !batch))
 			goto out;
 		dir = dir_cursor_parent(&dst, it->path, &name);
 		if (dir < 0 && errno != ENOENT && errno != ENOTDIR) {
@@ -351,12 +370,12 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		last = it->path;
 		pause_ms(pause);
 	}
-	if (dir_cursor_sync(&dst) || (last && prune(s->files_fd, last))) {
+	if (dir_cursor_sync(&dst) || (last && prune(s->files_fd, last, !batch))) {
 		error_errno("cannot sync a directory of files/");
 		goto out;
 	}
 	dir_cursor_close(&dst);
-	dir_cursor_init(&dst, s->files_fd, 0755, 1);
+	dir_cursor_init(&dst, s->files_fd, 0755, !batch);
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 		const char *name, *sname;
@@ -393,7 +412,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		dst.dirty = 1;
 		pause_ms(pause);
 	}
-	if (dir_cursor_sync(&dst)) {
+	if (dir_cursor_sync(&dst) || (batch && syncfs(s->files_fd))) {
 		error_errno("cannot sync a directory of files/");
 		goto out;
 	}

@@ -179,6 +179,26 @@ test_expect_success 'a file becomes a directory, and back, within one push' '
 	soc serve check --root "$R"
 '
 
+test_expect_success 'a push of more files than are fsync'\''d one by one lands, and goes' '
+	mkdir -p w/many/a w/many/b &&
+	: >body &&
+	for i in $(seq 1 50); do
+		echo "a $i" >w/many/a/$i && echo "b $i" >w/many/b/$i &&
+		change many/a/$i w/many/a/$i >>body && change many/b/$i w/many/b/$i >>body || return 1
+	done &&
+	push_all w body &&
+	test "$(find "$R/files/many" -type f | wc -l)" = 100 &&
+	soc serve check --root "$R" &&
+	: >body &&
+	for i in $(seq 1 50); do
+		deletion many/a/$i "$(md5_of w/many/a/$i)" >>body &&
+		deletion many/b/$i "$(md5_of w/many/b/$i)" >>body || return 1
+	done &&
+	push_all w body &&
+	! test -e "$R/files/many" &&
+	soc serve check --root "$R"
+'
+
 test_expect_success 'DELETE of an open txn: 204, its staging and rows gone; then 404' '
 	echo pending >w/p &&
 	change p w/p >body &&
