@@ -14,8 +14,9 @@
  * request smuggling starts, and no client of ours sends one. A CR anywhere
  * but before the LF, any other control byte, a space before ':', an empty
  * line before the request line and obs-fold (a line starting with SP or
- * HTAB) are refused too. Bytes >= 0x80 are allowed in the target and in
- * values, as opaque octets.
+ * HTAB) are refused too. Bytes >= 0x80 are allowed in header values, as
+ * opaque octets (obs-text), but not in the target: a URI is ASCII, and a
+ * path that only means something once decoded is a path we never serve.
  *
  * When the result is decided. A line is judged when its LF arrives, never
  * before, so the answer for a prefix depends only on its complete lines:
@@ -60,10 +61,10 @@ static int value_char(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-/* A byte allowed in the request target: VCHAR or obs-text, no space. */
+/* A byte allowed in the request target: VCHAR, no space, nothing past ASCII (RFC 3986). */
 static int target_char(unsigned char c)
 {
-	return c > 0x20 && c != 0x7f;
+	return c > 0x20 && c < 0x7f;
 }
 
 static long fail(struct http_request *req, int status, const char *why)

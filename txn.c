@@ -289,6 +289,21 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		goto reopen;
 
 	pthread_mutex_lock(&s->apply_lock);
+	json_decref(bad);
+	bad = json_array();
+	nbad = txn_check_targets(s, &l, bad);
+	if (nbad) {
+		pthread_mutex_unlock(&s->apply_lock);
+		if (nbad < 0)
+			goto reopen;
+		if (remove_tree(s->commit_fd, id))
+			warning_errno("cannot remove 'commit/%s'", id);
+		txn_move(db, id, "committing", "open");
+		api_error_paths(ex, 500, "files_tampered",
+				"the server's files/ holds a symlink or special file soc did not write "
+				"on these paths; its owner must run 'soc serve check'", bad);
+		goto out;
+	}
 	if (apply_pending(s, db, 0)) {
 		pthread_mutex_unlock(&s->apply_lock);
 		goto reopen;

@@ -75,6 +75,13 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
 /* Commit step 1b, once staging/<txn>/ is gone: modes, mtimes, fsync. */
 int txn_settle(struct server *s, const char *id, const struct push_list *l);
+/*
+ * Before commit step 2: no path of the push leads through a symlink or a
+ * special file that someone else planted in files/ (its apply would fail
+ * once the revision is recorded, and so would every later commit). How
+ * many do (in bad, each logged), or -1.
+ */
+long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad);
 /* Commit step 3, idempotent: deletes, then renames into files/; pause_ms between steps (a test hook). */
 int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause_ms);
 

@@ -424,3 +424,70 @@ out:
 		close(cfd);
 	return rc;
 }
+
+/*
+ * What stands at files/<path>, step by step without following anything:
+ * 0 when the path can be written as soc writes it (every part absent, a
+ * directory, or a regular file the head check already judged), -1 when a
+ * symlink or a special file stands on the way (errno EPERM), or -1 after
+ * a failed call.
+ */
+static int target_clear(int files_fd, const char *path)
+{
+	char comp[PATH_COMPONENT_MAX + 1];
+	const char *p = path, *slash;
+	int dir = files_fd, rc = 0;
+
+	for (;;) {
+		struct stat st;
+		size_t n;
+		int sub;
+
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW)) {
+			rc = errno == ENOENT ? 0 : -1;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+			errno = EPERM;
+			rc = -1;
+			break;
+		}
+		if (!slash || !S_ISDIR(st.st_mode))
+			break;
+		sub = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir != files_fd)
+			close(dir);
+		dir = sub;
+		if (dir < 0)
+			return -1;
+		p = slash + 1;
+	}
+	if (dir != files_fd) {
+		int e = errno;
+
+		close(dir);
+		errno = e;
+	}
+	return rc;
+}
+
+long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad)
+{
+	long nbad = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (!target_clear(s->files_fd, l->v[i].path))
+			continue;
+		if (errno != EPERM)
+			return error_errno("cannot look at 'files/%s'", l->v[i].path);
+		error("'files/%s' leads through a symlink or special file soc did not write; "
+		      "run 'soc serve check'", l->v[i].path);
+		json_array_append_new(bad, json_string(l->v[i].path));
+		nbad++;
+	}
+	return nbad;
+}
