@@ -570,7 +570,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", ws->root);
 		return PULL_DONE;
 	}
-	if (scan_workspace(ws, &scan))
+	if (pending_settle(ws, net) || scan_workspace(ws, &scan))
 		goto out;
 	if ((*rc = make_plan(ws, net, root, &scan, &p)))
 		goto out;

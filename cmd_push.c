@@ -10,6 +10,7 @@
  * refused (422) and we rescan and try once more.
  */
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,17 +252,45 @@ static void print_changes(const struct change_list *ch)
 		printf("%c %s\n", letter[ch->v[i]->change], ch->v[i]->e.path);
 }
 
-/* After the commit: each pushed path is now synced at the content pushed. */
-static void record_pushed(struct workspace *ws, const struct change_list *ch)
+/* Before the commit: what to record if its answer is lost (pending.c). */
+static int write_pending(struct workspace *ws, const struct change_list *ch)
 {
+	const struct entry **e = xcalloc(ch->n + 1, sizeof(*e));
+	int *deleted = xcalloc(ch->n + 1, sizeof(*deleted)), rc;
+
 	for (size_t i = 0; i < ch->n; i++) {
+		e[i] = &ch->v[i]->e;
+		deleted[i] = ch->v[i]->change == CH_DELETED;
+	}
+	rc = pending_write(ws, e, deleted, ch->n);
+	free(e);
+	free(deleted);
+	return rc;
+}
+
+/* After the commit: each pushed path is now synced at the content pushed, in one transaction. */
+static int record_pushed(struct workspace *ws, const struct change_list *ch)
+{
+	int failed = 0;
+
+	if (index_begin(ws))
+		return -1;
+	for (size_t i = 0; i < ch->n && !failed; i++) {
 		const struct scan_item *it = ch->v[i];
 
 		if (it->change == CH_DELETED)
-			index_drop(ws, it->e.path);
+			failed = index_drop(ws, it->e.path);
 		else
-			index_set_base(ws, it->e.path, it->e.md5);
+			failed = index_set_base(ws, it->e.path, it->e.md5);
 	}
+	if (failed) {
+		index_rollback(ws);
+		return -1;
+	}
+	if (index_commit(ws))
+		return -1;
+	pending_clear(ws);
+	return 0;
 }
 
 enum { PUSH_DONE, PUSH_RETRY };
@@ -284,6 +313,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	size_t i, n;
 
 	*rc = EXIT_ERROR;
+	if (pending_settle(ws, net))
+		return PUSH_DONE;
 	if (scan_workspace(ws, &scan))
 		return PUSH_DONE;
 	*rc = choose_changes(ws, net, &scan, o, &ch, &conflicts);
@@ -354,6 +385,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			goto abort_txn;
 	}
 
+	if (write_pending(ws, &ch))
+		goto abort_txn;
 	path = xasprintf("/api/v1/push/%s/commit", txn);
 	st = net_request(net, "POST", path, NULL, NULL, 0, &resp);
 	if (st < 0) {
@@ -363,7 +396,16 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	if (st == 200) {
 		json_t *c = json_loadb(resp.p, resp.len, 0, NULL);
 
-		record_pushed(ws, &ch);
+		/* A test hook: die at the worst moment, the push landed and not recorded. */
+		if (getenv("SOC_TEST_KILL_AFTER_COMMIT"))
+			raise(SIGKILL);
+
+		if (record_pushed(ws, &ch)) {
+			error("the push landed, but the index could not record it; "
+			      "the next push or pull records it");
+			json_decref(c);
+			goto out;
+		}
 		say("pushed %zu change%s as revision %lld\n", ch.n, ch.n == 1 ? "" : "s",
 		    (long long)json_integer_value(json_object_get(c, "rev")));
 		json_decref(c);

@@ -17,6 +17,7 @@ struct remote {
 
 struct net;
 struct workspace;
+struct entry;
 
 /* The workspace's remote and token; 0, or an exit code after one message (no remote: 1, no token: 5). */
 int remote_of(const struct workspace *ws, struct remote *r);
@@ -55,5 +56,16 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
  */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths);
+
+/*
+ * ---- pending.c: a push whose commit answer was not heard ----
+ * pending_write() records the changes before the commit is sent (each
+ * entry's md5, or a delete); pending_clear() once the index holds them;
+ * pending_settle(), at the start of a push or pull, records the bases of
+ * those the server has landed. 0, or -1 after a message.
+ */
+int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n);
+void pending_clear(struct workspace *ws);
+int pending_settle(struct workspace *ws, struct net *net);
 
 #endif

@@ -173,7 +173,9 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		goto out;
 	}
 	moved = json_array();
-	bad = txn_head_check(db, &l, moved);
+	bad = txn_drop_landed(db, &l);
+	if (bad >= 0)
+		bad = txn_head_check(db, &l, moved);
 	if (bad) {
 		store_exec(db, "ROLLBACK");
 		if (bad < 0)
@@ -266,6 +268,15 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
 	if (txn_items_load(db, id, &l))
 		goto reopen;
+	if (!l.n) {
+		/* Every change had landed already (txn_drop_landed): no new revision. */
+		long long head = store_head(db);
+
+		txn_drop(s, db, id);
+		if (head < 0)
+			return internal(ex);
+		return api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)head));
+	}
 
 	bad = json_array();
 	nbad = txn_check_staged(s, id, &l, bad);

@@ -29,6 +29,15 @@ int txn_insert(struct sqlite3 *db, const char *id, const char *token, const stru
 /* A txn's items, sorted by path. */
 int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
 /*
+ * Drops from the push every change the head already holds: a file with
+ * the same md5 and mode, a delete of a path the head lacks. A client
+ * killed after its commit landed but before it heard so pushes the same
+ * changes again with the old bases; they are done, not conflicts, and
+ * nothing is overwritten by taking them as done. How many, or -1. Run it
+ * inside the transaction that checks the rest.
+ */
+long txn_drop_landed(struct sqlite3 *db, struct push_list *l);
+/*
  * Checks a push against the head: each path's base is what the head holds
  * (none when base is empty), no directory of a new file is a file in the
  * head, and no new file's path is a directory in the head, unless this

@@ -188,6 +188,42 @@ static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen
 	return last;
 }
 
+long txn_drop_landed(sqlite3 *db, struct push_list *l)
+{
+	sqlite3_stmt *st = prepare(db, "SELECT md5, mode FROM files WHERE path = ? AND md5 IS NOT NULL");
+	size_t i, kept = 0;
+	long dropped = 0;
+
+	if (!st)
+		return -1;
+	for (i = 0; i < l->n; i++) {
+		struct push_item *it = &l->v[i];
+		int rc, landed;
+
+		sqlite3_bind_text(st, 1, it->path, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			landed = !it->deleted && !strcmp((const char *)sqlite3_column_text(st, 0), it->md5) &&
+				 (unsigned)sqlite3_column_int(st, 1) == it->mode;
+		else
+			landed = it->deleted;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			sqlite3_finalize(st);
+			return error("database: %s", sqlite3_errmsg(db));
+		}
+		if (landed) {
+			free(it->path);
+			dropped++;
+		} else {
+			l->v[kept++] = *it;
+		}
+	}
+	l->n = kept;
+	sqlite3_finalize(st);
+	return dropped;
+}
+
 long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 {
 	sqlite3_stmt *one = prepare(db, "SELECT md5 FROM files WHERE path = ?");

@@ -242,6 +242,25 @@ test_expect_success 'a txn belongs to its token: another gets 404 and changes no
 	test "$(push_commit)" = 200
 '
 
+test_expect_success 'changes the head holds already, with stale bases, are done: no conflict, no revision' '
+	mkdir -p again &&
+	echo "landed once" >again/f &&
+	change again/f again/f >body &&
+	push_all . body &&
+	rev=$(head_rev) &&
+	deletion again/never-there 0123456789abcdef0123456789abcdef >>body &&
+	change again/f again/f 0123456789abcdef0123456789abcdef >body2 &&
+	deletion again/never-there 0123456789abcdef0123456789abcdef >>body2 &&
+	push_begin body2 &&
+	test_must_be_empty upload &&
+	test "$(push_commit)" = 200 &&
+	grep "^{\"rev\":$rev}$" out &&
+	test "$(head_rev)" = "$rev" &&
+	chmod +x again/f &&
+	change again/f again/f 0123456789abcdef0123456789abcdef >body3 &&
+	test "$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body3)" = 409
+'
+
 test_expect_success 'the whole history in changes?since=0 and the log, and files/ equals the head' '
 	api GET "log?limit=1000" >code &&
 	test "$(head_rev)" = "$(python3 -c "import json; print(len(json.load(open(\"out\"))))")" &&

@@ -63,4 +63,44 @@ test_expect_success 'edits on both sides with kills in between still converge' '
 	grep "b $TRIALS" a/D/f2
 '
 
+# The worst moment: the commit landed, the client died before it recorded
+# so. Its index is put back to before the push to make that moment exact.
+test_expect_success 'a push that landed unrecorded is pushed again as done, not refused' '
+	(cd a && soc pull -q && soc push -q) &&
+	echo "landed" >>a/D/f3 &&
+	rm a/D/f4 &&
+	cp a/.soc/index.db index.saved &&
+	(cd a && soc push -q) &&
+	rev=$(cd a && soc log -n 1 | cut -d" " -f1) &&
+	cp index.saved a/.soc/index.db &&
+	rm -f a/.soc/index.db-wal a/.soc/index.db-shm &&
+	(cd a && soc status --porcelain --offline) >out &&
+	printf "M D/f3\nD D/f4\n" >expect &&
+	test_cmp expect out &&
+	(cd a && soc push) 2>err &&
+	(cd a && soc status --porcelain --offline) >out &&
+	test_must_be_empty out &&
+	test "$(cd a && soc log -n 1 | cut -d" " -f1)" = "$rev" &&
+	test "$(md5_of a/D/f3)" = "$(md5_of server/files/D/f3)" &&
+	! test -e server/files/D/f4
+'
+
+test_expect_success 'killed right after its commit landed, then edited again: the next push just works' '
+	echo "gone" >a/D/f9 && (cd a && soc add -q D/f9 && soc push -q) &&
+	rm a/D/f9 &&
+	echo "first" >>a/D/f5 &&
+	(cd a && SOC_TEST_KILL_AFTER_COMMIT=1 && export SOC_TEST_KILL_AFTER_COMMIT && test_expect_code 137 soc push -q) &&
+	test -f a/.soc/pending &&
+	test "$(md5_of a/D/f5)" = "$(md5_of server/files/D/f5)" &&
+	echo "second" >>a/D/f5 &&
+	(cd a && soc push) 2>err &&
+	grep "the last push landed before it was cut off: 2 changes recorded" err &&
+	! test -f a/.soc/pending &&
+	test "$(md5_of a/D/f5)" = "$(md5_of server/files/D/f5)" &&
+	(cd a && soc status --porcelain --offline) >out &&
+	test_must_be_empty out &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)"
+'
+
 test_done

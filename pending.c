@@ -1,0 +1,220 @@
+/*
+ * pending.c: the record of a push whose commit answer was not heard.
+ *
+ * Between sending a commit and recording its new bases, a push can die (a
+ * kill, a crash, a dropped connection): the server may have landed it
+ * while the index still holds the old bases. The next push would then be
+ * refused as if someone else had changed those files, and the next pull
+ * would call an edit made since a conflict with the user's own push. So
+ * before the commit is sent, the changes go to .soc/pending (fsync'd);
+ * once the index records them, the file goes. A later push or pull that
+ * finds it asks the server for what changed since the last pull, and each
+ * pending path whose newest state there is exactly what was pushed gets
+ * its base recorded, as the lost answer would have done. A path whose
+ * state there differs is left as it was: at worst the user is asked to
+ * pull, and a pull keeps both versions.
+ *
+ * The format, one line per change, "MD5 PATH\n" or "- PATH\n" for a
+ * delete: the path rules exclude newlines from paths.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "sync.h"
+
+#define PENDING_FILE WORKSPACE_DIR "/pending"
+
+struct pending_row {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
+	int landed;			/* the server's newest state is this */
+};
+
+struct pending {
+	struct pending_row *v;
+	size_t n;
+	long long head;
+};
+
+int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n)
+{
+	char *file = xasprintf("%s/" PENDING_FILE, ws->root);
+	char *tmp = xasprintf("%s.tmp", file);
+	struct buf b = BUF_INIT;
+	int fd, rc = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s %s\n", deleted[i] ? "-" : e[i]->md5, e[i]->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		error_errno("cannot write '%s'", tmp);
+		goto out;
+	}
+	for (size_t off = 0; off < b.len;) {
+		ssize_t w = write(fd, b.p + off, b.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			error_errno("cannot write '%s'", tmp);
+			close(fd);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) || close(fd) || rename(tmp, file)) {
+		error_errno("cannot write '%s'", file);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	free(tmp);
+	free(file);
+	return rc;
+}
+
+void pending_clear(struct workspace *ws)
+{
+	char *file = xasprintf("%s/" PENDING_FILE, ws->root);
+
+	if (unlink(file) && errno != ENOENT)
+		warning_errno("cannot remove '%s'", file);
+	free(file);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct pending_row *)a)->path, ((const struct pending_row *)b)->path);
+}
+
+static void pending_free(struct pending *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].path);
+	free(p->v);
+}
+
+/* 1 when read into *p, 0 when there is no file, -1 after a message. */
+static int pending_read(struct workspace *ws, struct pending *p)
+{
+	char *file = xasprintf("%s/" PENDING_FILE, ws->root);
+	FILE *f = fopen(file, "re");
+	char *line = NULL;
+	size_t cap = 0, alloc = 0;
+	ssize_t len;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (!f) {
+		rc = errno == ENOENT ? 0 : error_errno("cannot read '%s'", file);
+		free(file);
+		return rc;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *sp = strchr(line, ' ');
+		struct pending_row *r;
+
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (!sp || (size_t)len > PATH_BYTES_MAX + MD5_HEX_LEN + 1 ||
+		    path_check(sp + 1, strlen(sp + 1)) ||
+		    !((sp - line == 1 && line[0] == '-') ||
+		      (sp - line == MD5_HEX_LEN && (*sp = '\0', md5_hex_valid(line))))) {
+			error("'%s' is damaged; remove it and run 'soc pull'", file);
+			goto out;
+		}
+		if (p->n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			p->v = xrealloc(p->v, alloc * sizeof(*p->v));
+		}
+		r = &p->v[p->n++];
+		memset(r, 0, sizeof(*r));
+		r->path = xstrdup(sp + 1);
+		if (line[0] != '-')
+			memcpy(r->md5, line, MD5_HEX_LEN + 1);
+	}
+	if (ferror(f)) {
+		error_errno("cannot read '%s'", file);
+		goto out;
+	}
+	qsort(p->v, p->n, sizeof(*p->v), cmp_row);
+	rc = 1;
+out:
+	fclose(f);
+	free(line);
+	free(file);
+	return rc;
+}
+
+static int server_line(const char *line, size_t len, void *arg)
+{
+	struct pending *p = arg;
+	struct change_line c;
+	const char *why;
+	int kind = change_parse(line, len, &c, &p->head, &why);
+
+	if (kind < 0) {
+		error("the server sent a change line we refuse: %s", why);
+		change_free(&c);
+		return -1;
+	}
+	if (kind == 1) {
+		struct pending_row key = { c.path, "", 0 }, *r;
+
+		r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
+		if (r)
+			r->landed = c.deleted ? !r->md5[0] : !strcmp(r->md5, c.md5);
+	}
+	change_free(&c);
+	return 0;
+}
+
+int pending_settle(struct workspace *ws, struct net *net)
+{
+	struct pending p;
+	char path[64];
+	long st;
+	int rc = pending_read(ws, &p), failed = 0;
+	size_t i, landed = 0;
+
+	if (rc <= 0)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", index_pulled_rev(ws));
+	st = net_get_lines(net, path, server_line, &p);
+	if (st != 200) {
+		if (st >= 0)
+			error("the server did not list its changes (%ld)", st);
+		pending_free(&p);
+		return -1;
+	}
+	if (index_begin(ws)) {
+		pending_free(&p);
+		return -1;
+	}
+	for (i = 0; i < p.n; i++) {
+		if (!p.v[i].landed)
+			continue;
+		landed++;
+		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5) : index_drop(ws, p.v[i].path))
+			failed = 1;
+	}
+	if (failed) {
+		index_rollback(ws);
+	} else if (index_commit(ws)) {
+		failed = 1;
+	} else {
+		if (landed)
+			say("the last push landed before it was cut off: %zu change%s recorded\n", landed,
+			    landed == 1 ? "" : "s");
+		pending_clear(ws);
+	}
+	pending_free(&p);
+	return failed ? -1 : 0;
+}
