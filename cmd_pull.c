@@ -52,6 +52,7 @@ enum action {
 	A_KEEP_NEW,	/* x y gone: the edit wins over the delete; y becomes new */
 	A_RESTORE,	/* x gone y: the edit wins over the delete; restore y */
 	A_DROP,		/* x gone gone: forget the path */
+	A_BLOCKED,	/* something that is not a file is in the way here: left for a later pull */
 };
 
 struct remote_row {
@@ -383,6 +384,8 @@ static int apply_one(struct workspace *ws, int root, int inc, const struct plan 
 	switch (p->act[i]) {
 	case A_NONE:
 		return 0;
+	case A_BLOCKED:
+		return -1;	/* said when planned */
 	case A_RECORD:
 		c->recorded++;
 		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
@@ -471,6 +474,7 @@ static void clear_incoming(struct workspace *ws)
 static const char *const action_word[] = {
 	[A_NONE] = "", [A_TAKE] = "update", [A_RECORD] = "same", [A_CONFLICT] = "conflict",
 	[A_DELETE] = "delete", [A_KEEP_NEW] = "keep", [A_RESTORE] = "restore", [A_DROP] = "forget",
+	[A_BLOCKED] = "blocked",
 };
 
 /* Fetches the server's changes since our last pull and decides each path. */
@@ -496,8 +500,11 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 		struct scan_item *it = scan_find(scan, p->rows[i].path);
 
 		if (!it && !p->rows[i].deleted) {
-			if (look_untracked(ws, root, p->rows[i].path, &p->untracked[i]))
-				return EXIT_ERROR;
+			/* One path in the way holds up only itself, never the rest of the pull. */
+			if (look_untracked(ws, root, p->rows[i].path, &p->untracked[i])) {
+				p->act[i] = A_BLOCKED;
+				continue;
+			}
 			if (p->untracked[i].present)
 				it = &p->untracked[i];
 		}
@@ -606,6 +613,8 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	for (i = 0; i < p.n; i++)
 		if (apply_one(ws, root, inc, &p, i, &c))
 			failed = 1;
+	if (failed)
+		error("some paths were not pulled (said above); the next pull tries them again");
 	/* A failed path is pulled again next time: our rev stays behind it. */
 	if (!failed && index_set_pulled_rev(ws, p.head))
 		failed = 1;

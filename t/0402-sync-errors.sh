@@ -50,6 +50,32 @@ test_expect_success 'the token is in no argv and no log line while pushing' '
 	! grep -F "$SOC_TOKEN" server.log
 '
 
+test_expect_success 'a path the server refuses (a file where it has a directory): exit 3 naming it' '
+	mkdir -p a/X && echo y >a/X/y &&
+	(cd a && soc add -r X -q && soc push -q) &&
+	echo "a file" >b/X &&
+	(cd b && soc add X -q) &&
+	test_expect_code 3 sh -c "cd b && soc push" 2>err &&
+	grep "newer versions of .X." err &&
+	grep "soc pull" err &&
+	test_line_count = 2 err &&
+	test "$(cat b/X)" = "a file"
+'
+
+test_expect_success 'a pull that finds a file in the way of a directory pulls the rest, keeps it, exit 1' '
+	echo other >a/other &&
+	(cd a && soc add other -q && soc push -q) &&
+	test_expect_code 1 sh -c "cd b && soc pull" 2>err &&
+	grep "X" err &&
+	grep "the next pull tries them again" err &&
+	test "$(cat b/X)" = "a file" &&
+	test "$(cat b/other)" = other &&
+	mv b/X b/X.mine &&
+	(cd b && soc rm -q X && soc pull -q) &&
+	test "$(cat b/X/y)" = y &&
+	test "$(cat b/X.mine)" = "a file"
+'
+
 test_expect_success 'push and pull refuse paths as arguments (usage, exit 2)' '
 	test_expect_code 2 sh -c "cd a && soc push f" 2>err &&
 	test_expect_code 2 sh -c "cd a && soc pull f" 2>err
