@@ -90,6 +90,24 @@ fuzz:
 			-print_final_stats=1 $$dict $(FUZZ_DIR)/$$n-corpus $$seeds; \
 	done
 
+# The long runs of the reliability suite: more clients for longer, many
+# more kill trials. Same tests as make test, bigger numbers.
+SOAK_CLIENTS ?= 32
+SOAK_SECONDS ?= 300
+SOAK_KILL_TRIALS ?= 300
+soak: deps
+	@$(MAKE) --no-print-directory $(TEST_DIR)/soc
+	$(TEST_ENV) SOC_LOAD_CLIENTS=$(SOAK_CLIENTS) SOC_LOAD_SECONDS=$(SOAK_SECONDS) \
+		SOC_KILL_TRIALS=$(SOAK_KILL_TRIALS) prove -v t/0520-kill-trials.sh t/0530-load.sh
+
+# Benchmarks beside git, rsync and nginx; they print ratios and assert nothing.
+bench: deps
+	@sh scripts/deps.sh git wrk nginx sqlite3
+	@$(MAKE) --no-print-directory soc
+	sh bench/status.sh
+	sh bench/sync.sh
+	sh bench/serve.sh
+
 install: soc
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 soc $(DESTDIR)$(BINDIR)/soc

@@ -99,6 +99,8 @@ RSYNC_PORT=$(free_port)
 mkdir -p "$WORK/daemon/m"
 cat >"$WORK/daemon/rsyncd.conf" <<EOC
 use chroot = no
+uid = $(id -u)
+gid = $(id -g)
 pid file = $WORK/daemon/rsyncd.pid
 log file = $WORK/daemon/rsyncd.log
 [m]
@@ -126,22 +128,27 @@ mktree "$WORK/small/data" "$SMALL"
 for i in $(seq "$RUNS"); do
 	start_soc "$WORK/root-small-$i"
 	rm -rf "$WORK/small/.soc"
-	(cd "$WORK/small" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data)
+	(cd "$WORK/small" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data)
 	sync
 	timed "$WORK/t-push1" sh -c 'cd "$1" && "$2" push -q' - "$WORK/small" "$SOC"
 	stop_soc
+	sync
 	timed "$WORK/t-rsync1" rsync -a "$WORK/small/data/" "$DAEMON/small-$i/"
+	# soc's commit makes the push durable before it answers; rsync -a does not.
+	timed "$WORK/t-rsync1s" sh -c 'rsync -a "$1" "$2" && sync' - "$WORK/small/data/" "$DAEMON/small-s$i/"
 done
 P1=$(median <"$WORK/t-push1")
 R1=$(median <"$WORK/t-rsync1")
-echo "sync: first push of $SMALL files: soc push ${P1}s, rsync -a ${R1}s, ratio $(ratio "$P1" "$R1") (target <= 1.15)"
+S1=$(median <"$WORK/t-rsync1s")
+echo "sync: first push of $SMALL files: soc push ${P1}s, rsync -a ${R1}s, ratio $(ratio "$P1" "$R1") (target <= 1.15);" \
+	"rsync -a then sync ${S1}s, ratio $(ratio "$P1" "$S1")"
 
 # ---- 2. no-op push and pull on 100,000 files ----
 echo "sync: building $BIG files"
 mkdir -p "$WORK/big/data"
 mktree "$WORK/big/data" "$BIG"
 start_soc "$WORK/root-big"
-(cd "$WORK/big" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data && "$SOC" push -q && "$SOC" pull -q)
+(cd "$WORK/big" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data && "$SOC" push -q && "$SOC" pull -q)
 rsync -a "$WORK/big/data/" "$DAEMON/big/"
 for i in $(seq "$RUNS"); do
 	timed "$WORK/t-push0" sh -c 'cd "$1" && "$2" push -q' - "$WORK/big" "$SOC"
@@ -161,7 +168,7 @@ echo "sync: a ${LARGE_MB} MiB file"
 mkdir -p "$WORK/large/data"
 head -c $((LARGE_MB * 1024 * 1024)) /dev/urandom >"$WORK/large/data/big.bin"
 start_soc "$WORK/root-large"
-(cd "$WORK/large" && "$SOC" init --remote "$URL" >/dev/null && "$SOC" add -q -r data && "$SOC" push -q)
+(cd "$WORK/large" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data && "$SOC" push -q)
 rsync -a "$WORK/large/data/" "$DAEMON/large/"
 dd if=/dev/urandom of="$WORK/large/data/big.bin" bs=1M count=1 seek=$((LARGE_MB / 2)) conv=notrunc 2>/dev/null
 (cd "$WORK/large" && SOC_TUNNEL_STATS="$WORK/tunnel.stats" "$SOC" push -q)
