@@ -245,6 +245,8 @@ int ignore_always(const char *name, size_t len);
 
 /* Files hashed by scans in this process, so a test can see that nothing was. */
 unsigned long scan_hash_count(void);
+/* For tests: 1 sends every file the walk meets through the join, as if the rows loaded last. */
+extern int scan_join_all;
 /* 1 when path (a file) lies where a tracked root's walk looks. */
 int root_covers(const struct root *roots, size_t nroots, const char *path);
 

@@ -8,12 +8,14 @@
  *  1. The roots, the exclusions and .socignore, which say where to walk.
  *  2. The walk, on every core: threads take directories from one queue,
  *     read them with readdir and fstatat() relative to the directory's
- *     descriptor (no path lookup per file), note every regular file with
- *     its stat, and push the subdirectories back. Meanwhile this thread
- *     loads the index rows (one query) and puts their paths in a hash
- *     table, then joins the walk.
- *  3. The join: each file the walk met goes to its row, or, if the index
- *     does not know it and neither .socignore nor a soc rm says no, is new.
+ *     descriptor (no path lookup per file), and push the subdirectories
+ *     back. Meanwhile this thread loads the index rows (one query), then
+ *     joins the walk. Each regular file goes to its row with its stat
+ *     (found by binary search in its directory's run of sorted rows), or,
+ *     if the index does not know it and neither .socignore nor a soc rm
+ *     says no, is new.
+ *  3. The join: files the walk met before the rows were loaded go where
+ *     the walk would have sent them.
  *  4. Tracked files the walk did not meet (files added one by one, files
  *     gone) are looked at one by one, never through a symbolic link.
  *  5. Hashing: a row whose size, mtime, ctime or inode differ from the
@@ -57,6 +59,7 @@
 #define SCAN_CHUNK 256		/* files a thread takes at once in the join */
 
 static unsigned long hashed;	/* files hashed by this process, for the tests */
+int scan_join_all;
 
 struct stat_now {
 	uint64_t size, ino;
@@ -75,11 +78,12 @@ struct row_state {
 	unsigned char racy;	/* the mark to record */
 };
 
-/* A regular file a walk met. */
+/* A regular file a walk met before the rows were loaded, or a new one. */
 struct found {
 	const char *path;
 	size_t len;
 	struct stat_now st;
+	int pending;		/* met before the rows were loaded: the join decides */
 	int ok;			/* new, and hashed */
 	int racy;
 	char md5[MD5_HEX_LEN + 1];
@@ -106,8 +110,6 @@ struct scan {
 	struct workspace *ws;
 	struct index_snapshot snap;
 	struct row_state *rs;
-	uint64_t *table;	/* open addressing: hash << 32 | row + 1; 0 for empty */
-	size_t mask;
 	struct ignore ig;
 	struct task *tasks;	/* the roots to walk, none inside another's walk */
 	size_t ntasks;
@@ -123,6 +125,7 @@ struct scan {
 	struct found **fnd;	/* the join's files, then the new ones (sorted) to hash */
 	size_t nfnd, nextf;
 
+	int rows_ready;		/* rows and rs are there: the walk looks files up itself */
 	int nthreads;
 	struct worker w[SCAN_THREADS_MAX];
 };
@@ -132,48 +135,70 @@ unsigned long scan_hash_count(void)
 	return __atomic_load_n(&hashed, __ATOMIC_RELAXED);
 }
 
-static uint64_t hash_path(const char *p, size_t n)
+/*
+ * Finding a file's row. The rows are sorted by path, so the rows of one
+ * directory lie within the run of paths that start with "dir/", found once
+ * per directory by binary search; each name is then a binary search in
+ * that run, comparing names only, in memory the walk of that directory
+ * touches anyway. No hash table: nothing to build, and no cache miss per
+ * file.
+ */
+struct dir_rows {
+	size_t lo, hi;		/* the rows under dir/ */
+	size_t skip;		/* strlen("dir/"), 0 for the root */
+	int known;
+};
+
+/* The first row at or after key in [lo, hi). */
+static size_t lower_bound(const struct scan *sc, const char *key, size_t lo, size_t hi)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-	return h;
-}
-
-static void table_build(struct scan *sc)
-{
-	size_t size = 64;
-
-	while (size < 2 * sc->snap.n)
-		size *= 2;
-	sc->table = xcalloc(size, sizeof(*sc->table));
-	sc->mask = size - 1;
-	for (size_t i = 0; i < sc->snap.n; i++) {
-		const char *p = sc->snap.rows[i].e.path;
-		uint64_t h = hash_path(p, strlen(p));
-		size_t at = (size_t)h & sc->mask;
-
-		while (sc->table[at])
-			at = (at + 1) & sc->mask;
-		sc->table[at] = (h >> 32 << 32) | (uint64_t)(i + 1);
+		if (strcmp(sc->snap.rows[mid].e.path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return lo;
 }
 
-/* The row of path, or -1. The high half of each slot spares most string compares. */
-static long table_find(const struct scan *sc, const char *p, size_t n)
+static void dir_rows_find(const struct scan *sc, const char *dir, size_t dlen, struct dir_rows *d)
 {
-	uint64_t h = hash_path(p, n), t;
-	size_t at = (size_t)h & sc->mask;
+	char *key;
 
-	for (; (t = sc->table[at]); at = (at + 1) & sc->mask) {
-		const char *q;
+	d->known = 1;
+	d->skip = dlen ? dlen + 1 : 0;
+	if (!dlen) {
+		d->lo = 0;
+		d->hi = sc->snap.n;
+		return;
+	}
+	key = xmalloc(dlen + 2);
+	memcpy(key, dir, dlen);
+	key[dlen] = '/';
+	key[dlen + 1] = '\0';
+	d->lo = lower_bound(sc, key, 0, sc->snap.n);
+	key[dlen] = '/' + 1;	/* "dir0": just past every "dir/..." */
+	d->hi = lower_bound(sc, key, d->lo, sc->snap.n);
+	free(key);
+}
 
-		if (t >> 32 != h >> 32)
-			continue;
-		q = sc->snap.rows[(uint32_t)t - 1].e.path;
-		if (!memcmp(q, p, n) && !q[n])
-			return (long)(uint32_t)t - 1;
+/* The row of the file name in the directory d, or -1. */
+static long dir_rows_lookup(const struct scan *sc, const struct dir_rows *d, const char *name)
+{
+	size_t lo = d->lo, hi = d->hi;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sc->snap.rows[mid].e.path + d->skip, name);
+
+		if (!c)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return -1;
 }
@@ -326,7 +351,7 @@ static mode_t dtype_mode(unsigned char t)
 	return 0;
 }
 
-static void add_found(struct worker *w, const char *path, size_t n, const struct stat *st)
+static void add_found(struct worker *w, const char *path, size_t n, const struct stat *st, int pending)
 {
 	struct found *f;
 
@@ -338,7 +363,31 @@ static void add_found(struct worker *w, const char *path, size_t n, const struct
 	f->path = arena_strndup(&w->mem, path, n);
 	f->len = n;
 	stat_copy(&f->st, st);
+	f->pending = pending;
 	f->ok = f->racy = 0;
+}
+
+/* A regular file the walk met: to its row, or new unless ignored or excluded; or for the join. */
+static void met_file(struct worker *w, struct dir_rows *d, const char *path, size_t n, const struct stat *st)
+{
+	struct scan *sc = w->sc;
+	long row;
+
+	if (!d->known) {
+		if (!__atomic_load_n(&sc->rows_ready, __ATOMIC_ACQUIRE)) {
+			add_found(w, path, n, st, 1);
+			return;
+		}
+		dir_rows_find(sc, path, d->skip ? d->skip - 1 : 0, d);
+	}
+	row = dir_rows_lookup(sc, d, path + d->skip);
+	if (row >= 0) {
+		/* A tracked file stays tracked, whatever .socignore says now. */
+		stat_copy(&sc->rs[row].st, st);
+		sc->rs[row].state = ROW_FILE;
+	} else if (walk_may(sc, path, n, 0)) {
+		add_found(w, path, n, st, 0);
+	}
 }
 
 static void add_sub(struct worker *w, const char *path, size_t n, int recursive)
@@ -355,6 +404,7 @@ static void walk_dir(struct worker *w, const struct task *t)
 {
 	struct scan *sc = w->sc;
 	struct buf path = BUF_INIT;
+	struct dir_rows rows = { 0, 0, t->len ? t->len + 1 : 0, 0 };
 	struct dirent *de;
 	DIR *d;
 	int fd = workspace_openat(sc->ws, t->path, O_RDONLY | O_DIRECTORY);
@@ -410,11 +460,11 @@ static void walk_dir(struct worker *w, const struct task *t)
 			continue;
 		}
 		if (type == S_IFREG) {
-			/* No row can have a name path_check refuses: the rest waits for the join. */
+			/* No row can have a name path_check refuses. */
 			if ((why = path_check(path.p, plen)))
 				warning("skipping '%s': %s", show_path(path.p), why);
 			else
-				add_found(w, path.p, plen, &st);
+				met_file(w, &rows, path.p, plen, &st);
 			continue;
 		}
 		if (!have_st && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -463,18 +513,36 @@ static void *walk_worker(void *arg)
 	return NULL;
 }
 
-/* Each file the walk met goes to its row; the others stay new unless ignored or excluded. */
+/*
+ * Each file met before the rows were there goes to its row, or stays new
+ * unless ignored or excluded. A chunk's files come mostly a directory at
+ * a time, so the run of rows found for one serves the next.
+ */
 static void *join_worker(void *arg)
 {
 	struct scan *sc = ((struct worker *)arg)->sc;
 	size_t i, end;
 
 	while ((i = __atomic_fetch_add(&sc->next, SCAN_CHUNK, __ATOMIC_RELAXED)) < sc->nfnd) {
+		struct dir_rows d = { 0 };
+		const char *dir = NULL;
+
 		end = i + SCAN_CHUNK < sc->nfnd ? i + SCAN_CHUNK : sc->nfnd;
 		for (; i < end; i++) {
 			struct found *f = sc->fnd[i];
-			long row = table_find(sc, f->path, f->len);
+			const char *slash;
+			size_t dlen;
+			long row;
 
+			if (!f->pending)
+				continue;
+			slash = memrchr(f->path, '/', f->len);
+			dlen = slash ? (size_t)(slash - f->path) : 0;
+			if (!dir || d.skip != (dlen ? dlen + 1 : 0) || memcmp(dir, f->path, dlen)) {
+				dir_rows_find(sc, f->path, dlen, &d);
+				dir = f->path;
+			}
+			row = dir_rows_lookup(sc, &d, f->path + d.skip);
 			if (row >= 0) {
 				/* A tracked file stays tracked, whatever .socignore says now. */
 				sc->rs[row].st = f->st;
@@ -767,7 +835,6 @@ static void scan_free(struct scan *sc)
 	index_snapshot_free(&sc->snap);
 	ignore_free(&sc->ig);
 	free(sc->rs);
-	free(sc->table);
 	free(sc->tasks);
 	free(sc->queue);
 	free(sc->todo);
@@ -776,7 +843,11 @@ static void scan_free(struct scan *sc)
 	pthread_cond_destroy(&sc->cv);
 }
 
-/* 2. The walk on the other threads while this one loads the rows, then joins it. */
+/*
+ * 2. The walk on the other threads while this one loads the rows and
+ * then joins it. Files met before the rows are there wait for the join;
+ * after, each walker looks them up itself.
+ */
 static int walk_and_load(struct scan *sc)
 {
 	pthread_t t[SCAN_THREADS_MAX];
@@ -789,8 +860,11 @@ static int walk_and_load(struct scan *sc)
 	for (int i = 1; i < sc->nthreads && sc->ntasks; i++)
 		started[i] = !pthread_create(&t[i], NULL, walk_worker, &sc->w[i]);
 	rc = index_load_files(sc->ws, &sc->snap);
-	if (!rc)
-		table_build(sc);
+	if (!rc) {
+		sc->rs = xcalloc(sc->snap.n + 1, sizeof(*sc->rs));
+		if (!scan_join_all)
+			__atomic_store_n(&sc->rows_ready, 1, __ATOMIC_RELEASE);
+	}
 	walk_worker(&sc->w[0]);
 	for (int i = 1; i < sc->nthreads; i++)
 		if (started[i])
@@ -822,7 +896,6 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 	plan_tasks(&sc);
 	if (walk_and_load(&sc))
 		goto out;
-	sc.rs = xcalloc(sc.snap.n + 1, sizeof(*sc.rs));
 
 	/* 3. the join */
 	for (w = 0; w < SCAN_THREADS_MAX; w++)
