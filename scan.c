@@ -766,6 +766,11 @@ static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
 		*racy = s->racy || s->st.mtime_ns >= sc->ws->stamp_ns;
 		*write = !stat_same(&s->st, &it->e) || s->new_md5 || *racy != !!(flags & INDEX_RACY);
 		stat_to_entry(&it->e, &s->st);
+	} else if (!it->e.md5[0]) {
+		/* Added but never read (it could not be): nothing push could send yet. */
+		it->present = 0;
+		it->change = CH_NONE;
+		return 1;
 	}
 	it->change = change_of(&it->e);
 	return 1;
