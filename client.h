@@ -163,10 +163,16 @@ int index_create(const char *path);
 int index_open(struct workspace *ws, const char *path);
 void index_close(struct workspace *ws);
 
+/* A row to write: an entry and the two marks only the index keeps. */
 struct index_row {
 	struct entry e;
 	int racy;	/* recorded while its mtime was not safely older than the scan: hash again */
 	int removed;	/* soc rm'd after a sync: shown as D until a push deletes it */
+};
+
+enum {
+	INDEX_RACY = 1 << 0,
+	INDEX_REMOVED = 1 << 1,
 };
 
 struct root {
@@ -174,8 +180,13 @@ struct root {
 	int recursive;
 };
 
+/*
+ * The index in memory. Rows are loaded straight into scan items, so that
+ * a scan hands the same array back as its result (100,000 rows are 13 MB).
+ */
 struct index_snapshot {
-	struct index_row *rows;		/* sorted bytewise by path */
+	struct scan_item *rows;		/* e as recorded, sorted bytewise by path */
+	unsigned char *flags;		/* INDEX_RACY, INDEX_REMOVED, per row */
 	size_t n;
 	struct root *roots;		/* sorted */
 	size_t nroots;
@@ -184,9 +195,16 @@ struct index_snapshot {
 	struct arena mem;		/* every path above */
 };
 
-/* The whole index in three queries. */
-int index_load(struct workspace *ws, struct index_snapshot *s);
-void index_snapshot_free(struct index_snapshot *s);
+/* The whole index in three queries; snap need not be initialised. */
+int index_load(struct workspace *ws, struct index_snapshot *snap);
+/*
+ * The two parts of index_load, so a scan can walk while the rows load:
+ * the first zeroes snap (and frees it on failure), the second adds the
+ * rows (the caller frees snap on failure).
+ */
+int index_load_roots(struct workspace *ws, struct index_snapshot *snap);
+int index_load_files(struct workspace *ws, struct index_snapshot *snap);
+void index_snapshot_free(struct index_snapshot *snap);
 /* Inserts or replaces a row as the scanner saw it. */
 int index_write_row(struct workspace *ws, const struct index_row *r);
 /* soc add FILE: tracked (a new row waits for the scan to hash it), in no conflict, not removed. */
@@ -227,6 +245,8 @@ int ignore_always(const char *name, size_t len);
 
 /* Files hashed by scans in this process, so a test can see that nothing was. */
 unsigned long scan_hash_count(void);
+/* For tests: 1 sends every file the walk meets through the join, as if the rows loaded last. */
+extern int scan_join_all;
 /* 1 when path (a file) lies where a tracked root's walk looks. */
 int root_covers(const struct root *roots, size_t nroots, const char *path);
 

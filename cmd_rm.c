@@ -31,7 +31,7 @@ struct target {
 
 static int cmp_row(const void *key, const void *row)
 {
-	return strcmp(key, ((const struct index_row *)row)->e.path);
+	return strcmp(key, ((const struct scan_item *)row)->e.path);
 }
 
 /* The first row at or after key, by binary search. */

@@ -260,25 +260,27 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 	if (!s)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct index_row *r;
+		struct entry *e;
 
 		if (snap->n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			snap->rows = xrealloc(snap->rows, cap * sizeof(*snap->rows));
+			snap->flags = xrealloc(snap->flags, cap);
 		}
-		r = &snap->rows[snap->n++];
-		r->e.path = arena_strndup(&snap->mem, (const char *)sqlite3_column_text(s, 0),
-					  (size_t)sqlite3_column_bytes(s, 0));
-		r->e.size = (uint64_t)sqlite3_column_int64(s, 1);
-		r->e.mtime_ns = sqlite3_column_int64(s, 2);
-		r->e.ctime_ns = sqlite3_column_int64(s, 3);
-		r->e.ino = (uint64_t)sqlite3_column_int64(s, 4);
-		r->e.mode = (unsigned)sqlite3_column_int(s, 5);
-		copy_hex(r->e.md5, sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
-		copy_hex(r->e.base, sqlite3_column_text(s, 7), sqlite3_column_bytes(s, 7));
-		r->e.conflict = sqlite3_column_int(s, 8);
-		r->racy = sqlite3_column_int(s, 9);
-		r->removed = sqlite3_column_int(s, 10);
+		memset(&snap->rows[snap->n], 0, sizeof(*snap->rows));
+		e = &snap->rows[snap->n].e;
+		e->path = arena_strndup(&snap->mem, (const char *)sqlite3_column_text(s, 0),
+					(size_t)sqlite3_column_bytes(s, 0));
+		e->size = (uint64_t)sqlite3_column_int64(s, 1);
+		e->mtime_ns = sqlite3_column_int64(s, 2);
+		e->ctime_ns = sqlite3_column_int64(s, 3);
+		e->ino = (uint64_t)sqlite3_column_int64(s, 4);
+		e->mode = (unsigned)sqlite3_column_int(s, 5);
+		copy_hex(e->md5, sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
+		copy_hex(e->base, sqlite3_column_text(s, 7), sqlite3_column_bytes(s, 7));
+		e->conflict = sqlite3_column_int(s, 8);
+		snap->flags[snap->n++] = (unsigned char)((sqlite3_column_int(s, 9) ? INDEX_RACY : 0) |
+							 (sqlite3_column_int(s, 10) ? INDEX_REMOVED : 0));
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its files");
@@ -325,10 +327,26 @@ static int load_excluded(struct workspace *ws, struct index_snapshot *snap)
 	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its exclusions");
 }
 
-int index_load(struct workspace *ws, struct index_snapshot *snap)
+int index_load_roots(struct workspace *ws, struct index_snapshot *snap)
 {
 	memset(snap, 0, sizeof(*snap));
-	if (load_files(ws, snap) || load_roots(ws, snap) || load_excluded(ws, snap)) {
+	if (load_roots(ws, snap) || load_excluded(ws, snap)) {
+		index_snapshot_free(snap);
+		return -1;
+	}
+	return 0;
+}
+
+int index_load_files(struct workspace *ws, struct index_snapshot *snap)
+{
+	return load_files(ws, snap);
+}
+
+int index_load(struct workspace *ws, struct index_snapshot *snap)
+{
+	if (index_load_roots(ws, snap))
+		return -1;
+	if (load_files(ws, snap)) {
 		index_snapshot_free(snap);
 		return -1;
 	}
@@ -338,6 +356,7 @@ int index_load(struct workspace *ws, struct index_snapshot *snap)
 void index_snapshot_free(struct index_snapshot *s)
 {
 	free(s->rows);
+	free(s->flags);
 	free(s->roots);
 	free(s->excluded);
 	arena_free(&s->mem);

@@ -5,19 +5,24 @@
  * something differs.
  *
  * How a scan runs, as git status runs:
- *  1. The index in three queries (db.c), its paths in a hash table.
- *  2. The walk: a few threads take directories from one queue, read them
- *     with readdir and fstatat() relative to the directory's descriptor
- *     (no path lookup per file), and push the subdirectories back. A file
- *     the index knows gets its stat noted beside its row; a new one is
- *     kept aside, unless .socignore or a soc rm says otherwise.
- *  3. Tracked files the walk did not meet (files added one by one, files
+ *  1. The roots, the exclusions and .socignore, which say where to walk.
+ *  2. The walk, on every core: threads take directories from one queue,
+ *     read them with readdir and fstatat() relative to the directory's
+ *     descriptor (no path lookup per file), and push the subdirectories
+ *     back. Meanwhile this thread loads the index rows (one query), then
+ *     joins the walk. Each regular file goes to its row with its stat
+ *     (found by binary search in its directory's run of sorted rows), or,
+ *     if the index does not know it and neither .socignore nor a soc rm
+ *     says no, is new.
+ *  3. The join: files the walk met before the rows were loaded go where
+ *     the walk would have sent them.
+ *  4. Tracked files the walk did not meet (files added one by one, files
  *     gone) are looked at one by one, never through a symbolic link.
- *  4. Hashing: a row whose size, mtime, ctime or inode differ from the
+ *  5. Hashing: a row whose size, mtime, ctime or inode differ from the
  *     index, a racy row (below), and every new file are hashed on all
  *     threads, streamed through md5_fd().
- *  5. The result, sorted by path; the index is written only if a row
- *     changed.
+ *  6. The result, sorted by path, in the array the rows were loaded into;
+ *     the index is written only if a row changed.
  *
  * The racy rule. An index row says "this file had this size and mtime,
  * and then this content". It is only worth trusting if a later change to
@@ -51,8 +56,10 @@
 
 #define SCAN_THREADS_MAX 16	/* threads that walk and hash; fewer if fewer cores */
 #define SCAN_SERIAL_MAX 64	/* fewer lookups or hashes than this run on one thread */
+#define SCAN_CHUNK 256		/* files a thread takes at once in the join */
 
 static unsigned long hashed;	/* files hashed by this process, for the tests */
+int scan_join_all;
 
 struct stat_now {
 	uint64_t size, ino;
@@ -66,17 +73,18 @@ enum { ROW_UNSEEN, ROW_FILE, ROW_GONE };
 struct row_state {
 	struct stat_now st;
 	unsigned char state;
-	unsigned char hash;	/* to be hashed */
-	unsigned char hashed;	/* md5 below is fresh */
+	unsigned char hashed;	/* hashed now: st is the stat before the read */
+	unsigned char new_md5;	/* and the content differs from the row's */
 	unsigned char racy;	/* the mark to record */
-	char md5[MD5_HEX_LEN + 1];
 };
 
-/* A regular file a walk met that the index does not know. */
+/* A regular file a walk met before the rows were loaded, or a new one. */
 struct found {
 	const char *path;
+	size_t len;
 	struct stat_now st;
-	int ok;			/* hashed */
+	int pending;		/* met before the rows were loaded: the join decides */
+	int ok;			/* new, and hashed */
 	int racy;
 	char md5[MD5_HEX_LEN + 1];
 };
@@ -92,7 +100,7 @@ struct scan;
 struct worker {
 	struct scan *sc;
 	struct arena mem;
-	struct found *found;
+	struct found *found;	/* every regular file its walk met */
 	size_t nfound, capfound;
 	struct task *sub;	/* subdirectories met in the directory being read */
 	size_t nsub, capsub;
@@ -102,8 +110,6 @@ struct scan {
 	struct workspace *ws;
 	struct index_snapshot snap;
 	struct row_state *rs;
-	uint32_t *table;	/* open addressing: row index + 1, 0 for empty */
-	size_t mask;
 	struct ignore ig;
 	struct task *tasks;	/* the roots to walk, none inside another's walk */
 	size_t ntasks;
@@ -116,9 +122,10 @@ struct scan {
 
 	size_t *todo;		/* rows to look at one by one, or to hash */
 	size_t ntodo, next;
-	struct found **fnd;	/* new files, sorted, to hash */
+	struct found **fnd;	/* the join's files, then the new ones (sorted) to hash */
 	size_t nfnd, nextf;
 
+	int rows_ready;		/* rows and rs are there: the walk looks files up itself */
 	int nthreads;
 	struct worker w[SCAN_THREADS_MAX];
 };
@@ -128,43 +135,70 @@ unsigned long scan_hash_count(void)
 	return __atomic_load_n(&hashed, __ATOMIC_RELAXED);
 }
 
-static uint64_t hash_path(const char *p, size_t n)
+/*
+ * Finding a file's row. The rows are sorted by path, so the rows of one
+ * directory lie within the run of paths that start with "dir/", found once
+ * per directory by binary search; each name is then a binary search in
+ * that run, comparing names only, in memory the walk of that directory
+ * touches anyway. No hash table: nothing to build, and no cache miss per
+ * file.
+ */
+struct dir_rows {
+	size_t lo, hi;		/* the rows under dir/ */
+	size_t skip;		/* strlen("dir/"), 0 for the root */
+	int known;
+};
+
+/* The first row at or after key in [lo, hi). */
+static size_t lower_bound(const struct scan *sc, const char *key, size_t lo, size_t hi)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-	return h;
-}
-
-static void table_build(struct scan *sc)
-{
-	size_t size = 64;
-
-	while (size < 2 * sc->snap.n)
-		size *= 2;
-	sc->table = xcalloc(size, sizeof(*sc->table));
-	sc->mask = size - 1;
-	for (size_t i = 0; i < sc->snap.n; i++) {
-		const char *p = sc->snap.rows[i].e.path;
-		size_t h = (size_t)hash_path(p, strlen(p)) & sc->mask;
-
-		while (sc->table[h])
-			h = (h + 1) & sc->mask;
-		sc->table[h] = (uint32_t)(i + 1);
+		if (strcmp(sc->snap.rows[mid].e.path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return lo;
 }
 
-/* The row of path, or -1. */
-static long table_find(const struct scan *sc, const char *p, size_t n)
+static void dir_rows_find(const struct scan *sc, const char *dir, size_t dlen, struct dir_rows *d)
 {
-	size_t h = (size_t)hash_path(p, n) & sc->mask;
+	char *key;
 
-	for (; sc->table[h]; h = (h + 1) & sc->mask) {
-		const char *q = sc->snap.rows[sc->table[h] - 1].e.path;
+	d->known = 1;
+	d->skip = dlen ? dlen + 1 : 0;
+	if (!dlen) {
+		d->lo = 0;
+		d->hi = sc->snap.n;
+		return;
+	}
+	key = xmalloc(dlen + 2);
+	memcpy(key, dir, dlen);
+	key[dlen] = '/';
+	key[dlen + 1] = '\0';
+	d->lo = lower_bound(sc, key, 0, sc->snap.n);
+	key[dlen] = '/' + 1;	/* "dir0": just past every "dir/..." */
+	d->hi = lower_bound(sc, key, d->lo, sc->snap.n);
+	free(key);
+}
 
-		if (!memcmp(q, p, n) && !q[n])
-			return (long)sc->table[h] - 1;
+/* The row of the file name in the directory d, or -1. */
+static long dir_rows_lookup(const struct scan *sc, const struct dir_rows *d, const char *name)
+{
+	size_t lo = d->lo, hi = d->hi;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sc->snap.rows[mid].e.path + d->skip, name);
+
+		if (!c)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return -1;
 }
@@ -250,7 +284,7 @@ static void plan_tasks(struct scan *sc)
 	}
 }
 
-/* A file the index tracks but no walk would find again once gone: added by name. */
+/* A file the index tracks and a walk would find again if it came back (not one added by name). */
 static int discoverable(const struct scan *sc, const char *path)
 {
 	for (size_t t = 0; t < sc->ntasks; t++) {
@@ -281,6 +315,15 @@ static int stat_same(const struct stat_now *a, const struct entry *e)
 	       a->ctime_ns == e->ctime_ns && a->mode == e->mode;
 }
 
+static void stat_to_entry(struct entry *e, const struct stat_now *s)
+{
+	e->size = s->size;
+	e->ino = s->ino;
+	e->mtime_ns = s->mtime_ns;
+	e->ctime_ns = s->ctime_ns;
+	e->mode = s->mode;
+}
+
 static const char *kind_of(mode_t m)
 {
 	if (S_ISLNK(m))
@@ -308,18 +351,43 @@ static mode_t dtype_mode(unsigned char t)
 	return 0;
 }
 
-static void add_found(struct worker *w, const char *path, size_t n, const struct stat *st)
+static void add_found(struct worker *w, const char *path, size_t n, const struct stat *st, int pending)
 {
 	struct found *f;
 
 	if (w->nfound == w->capfound) {
-		w->capfound = w->capfound ? 2 * w->capfound : 256;
+		w->capfound = w->capfound ? 2 * w->capfound : 1024;
 		w->found = xrealloc(w->found, w->capfound * sizeof(*w->found));
 	}
 	f = &w->found[w->nfound++];
-	memset(f, 0, sizeof(*f));
 	f->path = arena_strndup(&w->mem, path, n);
+	f->len = n;
 	stat_copy(&f->st, st);
+	f->pending = pending;
+	f->ok = f->racy = 0;
+}
+
+/* A regular file the walk met: to its row, or new unless ignored or excluded; or for the join. */
+static void met_file(struct worker *w, struct dir_rows *d, const char *path, size_t n, const struct stat *st)
+{
+	struct scan *sc = w->sc;
+	long row;
+
+	if (!d->known) {
+		if (!__atomic_load_n(&sc->rows_ready, __ATOMIC_ACQUIRE)) {
+			add_found(w, path, n, st, 1);
+			return;
+		}
+		dir_rows_find(sc, path, d->skip ? d->skip - 1 : 0, d);
+	}
+	row = dir_rows_lookup(sc, d, path + d->skip);
+	if (row >= 0) {
+		/* A tracked file stays tracked, whatever .socignore says now. */
+		stat_copy(&sc->rs[row].st, st);
+		sc->rs[row].state = ROW_FILE;
+	} else if (walk_may(sc, path, n, 0)) {
+		add_found(w, path, n, st, 0);
+	}
 }
 
 static void add_sub(struct worker *w, const char *path, size_t n, int recursive)
@@ -331,11 +399,12 @@ static void add_sub(struct worker *w, const char *path, size_t n, int recursive)
 	w->sub[w->nsub++] = (struct task){ arena_strndup(&w->mem, path, n), n, recursive };
 }
 
-/* One directory: its files noted or kept, its subdirectories returned in w->sub. */
+/* One directory: its regular files noted, its subdirectories returned in w->sub. */
 static void walk_dir(struct worker *w, const struct task *t)
 {
 	struct scan *sc = w->sc;
 	struct buf path = BUF_INIT;
+	struct dir_rows rows = { 0, 0, t->len ? t->len + 1 : 0, 0 };
 	struct dirent *de;
 	DIR *d;
 	int fd = workspace_openat(sc->ws, t->path, O_RDONLY | O_DIRECTORY);
@@ -364,7 +433,6 @@ static void walk_dir(struct worker *w, const struct task *t)
 		const char *why;
 		struct stat st;
 		int have_st = 0;
-		long row;
 
 		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
 			continue;
@@ -385,28 +453,18 @@ static void walk_dir(struct worker *w, const struct task *t)
 		if (type == S_IFDIR) {
 			if (!t->recursive)
 				continue;
-			if ((why = path_check(path.p, plen))) {
+			if ((why = path_check(path.p, plen)))
 				warning("skipping '%s': %s", show_path(path.p), why);
-				continue;
-			}
-			if (walk_may(sc, path.p, plen, 1))
+			else if (walk_may(sc, path.p, plen, 1))
 				add_sub(w, path.p, plen, 1);
 			continue;
 		}
 		if (type == S_IFREG) {
-			/* A tracked file stays tracked, whatever .socignore says now. */
-			row = table_find(sc, path.p, plen);
-			if (row >= 0) {
-				stat_copy(&sc->rs[row].st, &st);
-				sc->rs[row].state = ROW_FILE;
-				continue;
-			}
-			if ((why = path_check(path.p, plen))) {
+			/* No row can have a name path_check refuses. */
+			if ((why = path_check(path.p, plen)))
 				warning("skipping '%s': %s", show_path(path.p), why);
-				continue;
-			}
-			if (walk_may(sc, path.p, plen, 0))
-				add_found(w, path.p, plen, &st);
+			else
+				met_file(w, &rows, path.p, plen, &st);
 			continue;
 		}
 		if (!have_st && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -455,29 +513,71 @@ static void *walk_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Each file met before the rows were there goes to its row, or stays new
+ * unless ignored or excluded. A chunk's files come mostly a directory at
+ * a time, so the run of rows found for one serves the next.
+ */
+static void *join_worker(void *arg)
+{
+	struct scan *sc = ((struct worker *)arg)->sc;
+	size_t i, end;
+
+	while ((i = __atomic_fetch_add(&sc->next, SCAN_CHUNK, __ATOMIC_RELAXED)) < sc->nfnd) {
+		struct dir_rows d = { 0 };
+		const char *dir = NULL;
+
+		end = i + SCAN_CHUNK < sc->nfnd ? i + SCAN_CHUNK : sc->nfnd;
+		for (; i < end; i++) {
+			struct found *f = sc->fnd[i];
+			const char *slash;
+			size_t dlen;
+			long row;
+
+			if (!f->pending)
+				continue;
+			slash = memrchr(f->path, '/', f->len);
+			dlen = slash ? (size_t)(slash - f->path) : 0;
+			if (!dir || d.skip != (dlen ? dlen + 1 : 0) || memcmp(dir, f->path, dlen)) {
+				dir_rows_find(sc, f->path, dlen, &d);
+				dir = f->path;
+			}
+			row = dir_rows_lookup(sc, &d, f->path + d.skip);
+			if (row >= 0) {
+				/* A tracked file stays tracked, whatever .socignore says now. */
+				sc->rs[row].st = f->st;
+				sc->rs[row].state = ROW_FILE;
+				sc->fnd[i] = NULL;
+			} else if (!walk_may(sc, f->path, f->len, 0)) {
+				sc->fnd[i] = NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
 /* A tracked file the walk did not meet, looked at by its path. */
 static void look_one(struct scan *sc, size_t i)
 {
-	const struct index_row *r = &sc->snap.rows[i];
+	const char *path = sc->snap.rows[i].e.path;
 	struct row_state *s = &sc->rs[i];
 	struct stat st;
-	int fd = workspace_openat(sc->ws, r->e.path, O_PATH | O_NOFOLLOW);
+	int fd = workspace_openat(sc->ws, path, O_PATH | O_NOFOLLOW);
 
 	s->state = ROW_GONE;
 	if (fd < 0) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
-			warning_errno("cannot look at '%s'", show_path(r->e.path));
+			warning_errno("cannot look at '%s'", show_path(path));
 		return;
 	}
 	if (fstat(fd, &st))
-		warning_errno("cannot look at '%s'", show_path(r->e.path));
+		warning_errno("cannot look at '%s'", show_path(path));
 	else if (S_ISREG(st.st_mode)) {
 		stat_copy(&s->st, &st);
 		s->state = ROW_FILE;
-	} else if (!discoverable(sc, r->e.path)) {
+	} else if (!discoverable(sc, path)) {
 		/* (A walk that met it has said so already.) */
-		warning("skipping %s '%s': soc tracks regular files only", kind_of(st.st_mode),
-			show_path(r->e.path));
+		warning("skipping %s '%s': soc tracks regular files only", kind_of(st.st_mode), show_path(path));
 	}
 	close(fd);
 }
@@ -531,13 +631,18 @@ static void *hash_worker(void *arg)
 	size_t i;
 
 	while ((i = __atomic_fetch_add(&sc->next, 1, __ATOMIC_RELAXED)) < sc->ntodo) {
+		struct entry *e = &sc->snap.rows[sc->todo[i]].e;
 		struct row_state *s = &sc->rs[sc->todo[i]];
-		int racy = 0, rc = hash_one(sc, sc->snap.rows[sc->todo[i]].e.path, &s->st, s->md5, &racy);
+		char md5[MD5_HEX_LEN + 1];
+		int racy = 0, rc = hash_one(sc, e->path, &s->st, md5, &racy);
 
 		if (rc > 0)
 			s->state = ROW_GONE;
 		s->hashed = rc == 0;
 		s->racy = racy;
+		s->new_md5 = rc == 0 && strcmp(md5, e->md5);
+		if (s->new_md5)
+			memcpy(e->md5, md5, sizeof(md5));
 	}
 	while ((i = __atomic_fetch_add(&sc->nextf, 1, __ATOMIC_RELAXED)) < sc->nfnd) {
 		struct found *f = sc->fnd[i];
@@ -612,87 +717,117 @@ static enum change change_of(const struct entry *e)
 	return strcmp(e->md5, e->base) ? CH_MODIFIED : CH_NONE;
 }
 
-/* Stat and hash done: builds the sorted result and writes what differs. */
+/* Writes one row, opening the scan's transaction at the first. */
+static int put(struct scan *sc, int *in_txn, const struct entry *e, int racy, int drop)
+{
+	struct index_row r = { *e, racy, 0 };
+
+	if (!*in_txn) {
+		if (index_begin(sc->ws))
+			return -1;
+		*in_txn = 1;
+	}
+	if (drop ? index_drop(sc->ws, e->path) : index_write_row(sc->ws, &r)) {
+		index_rollback(sc->ws);
+		*in_txn = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* What a row comes to: 1 to keep it in the result, 0 to drop it; *write when the index must change. */
+static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
+{
+	struct scan_item *it = &sc->snap.rows[i];
+	const struct row_state *s = &sc->rs[i];
+	unsigned char flags = sc->snap.flags[i];
+
+	*write = 0;
+	*racy = !!(flags & INDEX_RACY);
+	it->present = 0;
+	if (flags & INDEX_REMOVED) {
+		it->change = CH_DELETED;
+		return 1;
+	}
+	if (s->state != ROW_FILE) {
+		if (it->e.base[0] || it->e.conflict) {
+			it->change = it->e.conflict ? CH_CONFLICT : CH_DELETED;
+			return 1;
+		}
+		if (discoverable(sc, it->e.path)) {
+			*write = 1;	/* never pushed, gone: nothing to remember */
+			return 0;
+		}
+		it->change = CH_NONE;
+		return 1;
+	}
+	it->present = 1;
+	if (s->hashed) {
+		*racy = s->racy || s->st.mtime_ns >= sc->ws->stamp_ns;
+		*write = !stat_same(&s->st, &it->e) || s->new_md5 || *racy != !!(flags & INDEX_RACY);
+		stat_to_entry(&it->e, &s->st);
+	} else if (!it->e.md5[0]) {
+		/* Added but never read (it could not be): nothing push could send yet. */
+		it->present = 0;
+		it->change = CH_NONE;
+		return 1;
+	}
+	it->change = change_of(&it->e);
+	return 1;
+}
+
+/*
+ * Stat and hash done: the result, sorted, in the rows' own array (merged
+ * with the new files when there are any), and the index written where a
+ * row differs.
+ */
 static int settle(struct scan *sc, struct scan_result *out)
 {
-	struct workspace *ws = sc->ws;
-	size_t i = 0, j = 0;
-	int in_txn = 0, rc = 0;
+	struct scan_item *items = sc->snap.rows;
+	size_t i = 0, j = 0, n = 0;
+	int in_txn = 0;
 
-	out->items = xcalloc(sc->snap.n + sc->nfnd + 1, sizeof(*out->items));
-	out->n = 0;
+	if (sc->nfnd)
+		items = xcalloc(sc->snap.n + sc->nfnd + 1, sizeof(*items));
 	while (i < sc->snap.n || j < sc->nfnd) {
-		struct scan_item *it = &out->items[out->n];
-		struct index_row now;
-		int write = 0, drop = 0;
+		int write, racy, keep;
 
 		if (j < sc->nfnd && (i == sc->snap.n || strcmp(sc->fnd[j]->path, sc->snap.rows[i].e.path) < 0)) {
 			struct found *f = sc->fnd[j++];
+			struct scan_item *it = &items[n];
 
 			if (!f->ok)
 				continue;
-			memset(&now, 0, sizeof(now));
-			now.e.path = (char *)f->path;
-			now.e.size = f->st.size;
-			now.e.ino = f->st.ino;
-			now.e.mtime_ns = f->st.mtime_ns;
-			now.e.ctime_ns = f->st.ctime_ns;
-			now.e.mode = f->st.mode;
-			memcpy(now.e.md5, f->md5, sizeof(now.e.md5));
-			now.racy = f->racy || f->st.mtime_ns >= ws->stamp_ns;
-			it->e = now.e;
+			memset(it, 0, sizeof(*it));
+			it->e.path = (char *)f->path;
+			stat_to_entry(&it->e, &f->st);
+			memcpy(it->e.md5, f->md5, sizeof(it->e.md5));
 			it->present = 1;
 			it->change = CH_ADDED;
-			out->n++;
-			write = 1;
-		} else {
-			const struct index_row *r = &sc->snap.rows[i];
-			const struct row_state *s = &sc->rs[i++];
-
-			now = *r;
-			it->e = r->e;
-			if (r->removed) {
-				it->change = CH_DELETED;
-			} else if (s->state != ROW_FILE) {
-				if (r->e.base[0] || r->e.conflict)
-					it->change = r->e.conflict ? CH_CONFLICT : CH_DELETED;
-				else if (discoverable(sc, r->e.path))
-					drop = 1;	/* never pushed, gone: nothing to remember */
-			} else {
-				it->present = 1;
-				if (s->hashed) {
-					now.e.size = s->st.size;
-					now.e.ino = s->st.ino;
-					now.e.mtime_ns = s->st.mtime_ns;
-					now.e.ctime_ns = s->st.ctime_ns;
-					now.e.mode = s->st.mode;
-					memcpy(now.e.md5, s->md5, sizeof(now.e.md5));
-					now.racy = s->racy || s->st.mtime_ns >= ws->stamp_ns;
-					write = !stat_same(&s->st, &r->e) || strcmp(s->md5, r->e.md5) ||
-						now.racy != r->racy;
-					it->e = now.e;
-				}
-				it->change = change_of(&it->e);
-			}
-			if (!drop)
-				out->n++;
-		}
-		if (!write && !drop)
+			n++;
+			if (put(sc, &in_txn, &it->e, f->racy || f->st.mtime_ns >= sc->ws->stamp_ns, 0))
+				goto fail;
 			continue;
-		if (!in_txn) {
-			if (index_begin(ws))
-				return -1;
-			in_txn = 1;
 		}
-		rc = drop ? index_drop(ws, now.e.path) : index_write_row(ws, &now);
-		if (rc) {
-			index_rollback(ws);
-			return -1;
-		}
+		keep = settle_row(sc, i, &write, &racy);
+		if (write && put(sc, &in_txn, &sc->snap.rows[i].e, racy, !keep))
+			goto fail;
+		if (keep && items + n != sc->snap.rows + i)
+			items[n] = sc->snap.rows[i];	/* n <= i when items is the rows' array */
+		n += keep;
+		i++;
 	}
-	if (in_txn && index_commit(ws))
-		return -1;
+	if (in_txn && index_commit(sc->ws))
+		goto fail;
+	out->items = items;
+	out->n = n;
+	if (items == sc->snap.rows)
+		sc->snap.rows = NULL;
 	return 0;
+fail:
+	if (items != sc->snap.rows)
+		free(items);
+	return -1;
 }
 
 static void scan_free(struct scan *sc)
@@ -705,7 +840,6 @@ static void scan_free(struct scan *sc)
 	index_snapshot_free(&sc->snap);
 	ignore_free(&sc->ig);
 	free(sc->rs);
-	free(sc->table);
 	free(sc->tasks);
 	free(sc->queue);
 	free(sc->todo);
@@ -714,11 +848,40 @@ static void scan_free(struct scan *sc)
 	pthread_cond_destroy(&sc->cv);
 }
 
+/*
+ * 2. The walk on the other threads while this one loads the rows and
+ * then joins it. Files met before the rows are there wait for the join;
+ * after, each walker looks them up itself.
+ */
+static int walk_and_load(struct scan *sc)
+{
+	pthread_t t[SCAN_THREADS_MAX];
+	int started[SCAN_THREADS_MAX] = { 0 }, rc;
+
+	sc->qcap = sc->ntasks + 64;
+	sc->queue = xmalloc(sc->qcap * sizeof(*sc->queue));
+	for (size_t i = 0; i < sc->ntasks; i++)
+		sc->queue[sc->qlen++] = sc->tasks[i];
+	for (int i = 1; i < sc->nthreads && sc->ntasks; i++)
+		started[i] = !pthread_create(&t[i], NULL, walk_worker, &sc->w[i]);
+	rc = index_load_files(sc->ws, &sc->snap);
+	if (!rc) {
+		sc->rs = xcalloc(sc->snap.n + 1, sizeof(*sc->rs));
+		if (!scan_join_all)
+			__atomic_store_n(&sc->rows_ready, 1, __ATOMIC_RELEASE);
+	}
+	walk_worker(&sc->w[0]);
+	for (int i = 1; i < sc->nthreads; i++)
+		if (started[i])
+			pthread_join(t[i], NULL);
+	return rc;
+}
+
 int scan_workspace(struct workspace *ws, struct scan_result *out)
 {
 	struct scan sc;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t i;
+	size_t i, k;
 	int w, rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -732,37 +895,14 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 
 	/* The stamp comes before the first stat: see the racy rule above. */
 	ws->stamp_ns = workspace_stamp(ws);
-	if (index_load(ws, &sc.snap) || load_ignore(&sc))
+	/* 1, 2. */
+	if (index_load_roots(ws, &sc.snap) || load_ignore(&sc))
 		goto out;
-	sc.rs = xcalloc(sc.snap.n + 1, sizeof(*sc.rs));
-	table_build(&sc);
 	plan_tasks(&sc);
+	if (walk_and_load(&sc))
+		goto out;
 
-	/* 2. the walk */
-	sc.qcap = sc.ntasks + 64;
-	sc.queue = xmalloc(sc.qcap * sizeof(*sc.queue));
-	for (i = 0; i < sc.ntasks; i++)
-		sc.queue[sc.qlen++] = sc.tasks[i];
-	if (sc.ntasks)
-		run_threads(&sc, walk_worker, SCAN_SERIAL_MAX);	/* how many directories is not known yet */
-
-	/* 3. rows the walk did not meet */
-	sc.todo = xcalloc(sc.snap.n + 1, sizeof(*sc.todo));
-	for (i = 0; i < sc.snap.n; i++)
-		if (sc.rs[i].state == ROW_UNSEEN && !sc.snap.rows[i].removed)
-			sc.todo[sc.ntodo++] = i;
-	sc.next = 0;
-	run_threads(&sc, look_worker, sc.ntodo);
-
-	/* 4. hashing: rows whose stat moved or that are racy, and new files */
-	sc.ntodo = 0;
-	for (i = 0; i < sc.snap.n; i++) {
-		const struct index_row *r = &sc.snap.rows[i];
-
-		if (sc.rs[i].state == ROW_FILE && !r->removed &&
-		    (r->racy || !r->e.md5[0] || !stat_same(&sc.rs[i].st, &r->e)))
-			sc.todo[sc.ntodo++] = i;
-	}
+	/* 3. the join */
 	for (w = 0; w < SCAN_THREADS_MAX; w++)
 		sc.nfnd += sc.w[w].nfound;
 	sc.fnd = xcalloc(sc.nfnd + 1, sizeof(*sc.fnd));
@@ -770,17 +910,41 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 	for (w = 0; w < SCAN_THREADS_MAX; w++)
 		for (i = 0; i < sc.w[w].nfound; i++)
 			sc.fnd[sc.nfnd++] = &sc.w[w].found[i];
+	sc.next = 0;
+	run_threads(&sc, join_worker, sc.nfnd);
+	for (i = k = 0; i < sc.nfnd; i++)
+		if (sc.fnd[i])
+			sc.fnd[k++] = sc.fnd[i];
+	sc.nfnd = k;
+
+	/* 4. rows the walk did not meet */
+	sc.todo = xcalloc(sc.snap.n + 1, sizeof(*sc.todo));
+	for (i = 0; i < sc.snap.n; i++)
+		if (sc.rs[i].state == ROW_UNSEEN && !(sc.snap.flags[i] & INDEX_REMOVED))
+			sc.todo[sc.ntodo++] = i;
+	sc.next = 0;
+	run_threads(&sc, look_worker, sc.ntodo);
+
+	/* 5. hashing: rows whose stat moved or that are racy, and new files */
+	sc.ntodo = 0;
+	for (i = 0; i < sc.snap.n; i++) {
+		const struct entry *e = &sc.snap.rows[i].e;
+
+		if (sc.rs[i].state == ROW_FILE && !(sc.snap.flags[i] & INDEX_REMOVED) &&
+		    ((sc.snap.flags[i] & INDEX_RACY) || !e->md5[0] || !stat_same(&sc.rs[i].st, e)))
+			sc.todo[sc.ntodo++] = i;
+	}
 	qsort(sc.fnd, sc.nfnd, sizeof(*sc.fnd), cmp_found);
 	sc.next = sc.nextf = 0;
 	run_threads(&sc, hash_worker, sc.ntodo + sc.nfnd);
 
-	/* 5. the result, and the index written if anything differs */
+	/* 6. the result, and the index written if anything differs */
 	rc = settle(&sc, out);
-	arena_take(&out->mem, &sc.snap.mem);
-	for (w = 0; w < SCAN_THREADS_MAX; w++)
-		arena_take(&out->mem, &sc.w[w].mem);
-	if (rc)
-		scan_result_free(out);
+	if (!rc) {
+		arena_take(&out->mem, &sc.snap.mem);
+		for (w = 0; w < SCAN_THREADS_MAX; w++)
+			arena_take(&out->mem, &sc.w[w].mem);
+	}
 out:
 	scan_free(&sc);
 	return rc;

@@ -204,20 +204,20 @@ static void test_touch(void)
 	workspace_close(ws);
 }
 
-static void test_settled_tree(void)
+static void test_settled_tree(const char *name)
 {
-	struct workspace *ws = fresh("settled");
+	struct workspace *ws = fresh(name);
 	struct scan_result r = { 0 };
 	int64_t old = now_s() - 1000;
 	unsigned long before;
 	struct buf bytes, again;
-	char name[64];
+	char path[64];
 
 	mkdir("d", 0777);
 	mkdir("d/sub", 0777);
 	for (int i = 0; i < 200; i++) {
-		snprintf(name, sizeof(name), i % 2 ? "d/f%03d" : "d/sub/f%03d", i);
-		put(name, name, old);
+		snprintf(path, sizeof(path), i % 2 ? "d/f%03d" : "d/sub/f%03d", i);
+		put(path, path, old);
 	}
 	ok(!index_add_root(ws, "d", 1) && !scan(ws, &r), "track a directory of 200 files");
 	ok(r.n == 200 && item(&r, "d/sub/f000") && item(&r, "d/sub/f000")->change == CH_ADDED,
@@ -258,7 +258,11 @@ int main(void)
 	soc_quiet = 1;
 	test_racy_rewrite();
 	test_touch();
-	test_settled_tree();
+	test_settled_tree("settled");
+	/* The same, every file the walk meets looked up after the walk. */
+	scan_join_all = 1;
+	test_settled_tree("settled-join");
+	scan_join_all = 0;
 	if (chdir("/") || nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS))
 		warning_errno("cannot remove '%s'", top);
 	return tap_done();
