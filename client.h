@@ -75,7 +75,7 @@ enum change {
 struct scan_item {
 	struct entry e;		/* the state now (for a deleted file: as last recorded) */
 	enum change change;
-	int present;		/* the file exists on disk now */
+	int present;		/* the file exists on disk now (0 once soc rm'd: no longer ours to read) */
 };
 
 struct scan_result {
@@ -88,7 +88,11 @@ struct scan_result {
  * Stats every tracked file and every file under a tracked root, hashes
  * only where size/mtime/ctime/inode differ or the entry is racy, and
  * updates the index in one transaction, only if something changed.
- * Every tracked path appears in the result, changed or not.
+ * Every tracked path appears in the result, changed or not; a file never
+ * synced that is gone is dropped from the index if a root's walk would
+ * find it again, else kept as CH_NONE, not present (added by name: it is
+ * tracked again the moment it comes back). Inside index_begin/commit the
+ * scan's writes join that transaction.
  */
 int scan_workspace(struct workspace *ws, struct scan_result *out);
 void scan_result_free(struct scan_result *r);
@@ -103,7 +107,11 @@ void scan_result_free(struct scan_result *r);
 int index_begin(struct workspace *ws);
 int index_commit(struct workspace *ws);
 void index_rollback(struct workspace *ws);
-/* Inserts or replaces every field of the entry for e->path: the file is tracked from now on. */
+/*
+ * Inserts or replaces every field of the entry for e->path: the file is
+ * tracked from now on (not removed), and racy if its mtime is not older
+ * than this command's scan stamp (scan.c explains).
+ */
 int index_record(struct workspace *ws, const struct entry *e);
 /* The content last synced with the server; "" means never synced (a new file). */
 int index_set_base(struct workspace *ws, const char *path, const char *md5);
