@@ -73,7 +73,8 @@ test_expect_success 'b fills up mid-pull: the pull fails, b keeps what it had' '
 test_expect_success 'space freed, the same pull works and b matches a' '
 	rm "$TRASH/bdisk/.filler" &&
 	(cd "$TRASH/bdisk/b" && soc pull -q) &&
-	test "$(ws_sum a)" = "$(ws_sum "$TRASH/bdisk/b")"
+	test "$(ws_sum a)" = "$(ws_sum "$TRASH/bdisk/b")" &&
+	soc serve check --root "$TRASH/sdisk/r"
 '
 
 test_done

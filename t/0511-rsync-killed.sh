@@ -84,7 +84,9 @@ done
 test_expect_success 'nothing killed, the pull works' '
 	rm kill &&
 	(cd b && soc pull -q) &&
-	test "$(ws_sum a)" = "$(ws_sum b)"
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	soc serve check --root server &&
+	test -z "$(find server/staging server/commit -mindepth 1)"
 '
 
 test_done
