@@ -1,12 +1,14 @@
 #!/bin/sh
 # soc status and the server: one GET /api/v1/info says whether the server
-# has revisions newer than the last pull. The server is a real soc serve;
-# until push exists, its head is moved with sqlite3 as bench/fill-db.sh
-# does. A server that cannot be reached costs one line on stderr.
+# has revisions newer than the last pull. The server is a real soc serve
+# whose head moves by real pushes from a second workspace. A server that
+# cannot be reached costs one line on stderr.
 . "$(dirname "$0")/lib.sh"
 
-set_head() {
-	sqlite3 "$TRASH/server/soc.db" "UPDATE meta SET value = $1 WHERE key = 'head'"
+# push_from WS FILE: one revision, pushed from WS, that adds a line to FILE.
+push_from() {
+	echo "$2" >>"$1/$2" &&
+	(cd "$1" && soc add "$2" -q && soc push -q)
 }
 
 test_expect_success_here 'setup: a server and a workspace with a new file' '
@@ -14,6 +16,7 @@ test_expect_success_here 'setup: a server and a workspace with a new file' '
 	SOC_TOKEN=$ADMIN_TOKEN &&
 	export SOC_TOKEN &&
 	soc init -q ws --remote "$URL" &&
+	soc init -q other --remote "$URL" &&
 	echo a >ws/a &&
 	(cd ws && soc add a -q)
 '
@@ -33,14 +36,18 @@ test_expect_success 'status asks the server once, with GET /api/v1/info' '
 '
 
 test_expect_success 'newer revisions on the server: a line naming the count and soc pull' '
-	set_head 3 &&
+	push_from other x &&
+	push_from other y &&
+	push_from other x &&
 	(cd ws && soc status >../out 2>../err) &&
 	grep "^the server has 3 new revisions; run '\''soc pull'\''$" out &&
 	test_must_be_empty err
 '
 
 test_expect_success 'the count is from the last pulled revision' '
-	sqlite3 ws/.soc/index.db "INSERT INTO state VALUES ('\''pulled_rev'\'', 2)" &&
+	(cd ws && soc pull -q && soc status >../out) &&
+	! grep pull out &&
+	push_from other z &&
 	(cd ws && soc status >../out) &&
 	grep "^the server has 1 new revision; run '\''soc pull'\''$" out
 '
