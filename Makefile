@@ -33,7 +33,7 @@ LIB_SRCS = $(filter-out soc.c,$(SRCS))
 all: soc
 
 deps:
-	@sh scripts/deps.sh python3 git sqlite3
+	@sh scripts/deps.sh python3 git
 
 soc: $(SRCS) $(HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)

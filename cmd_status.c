@@ -2,8 +2,8 @@
  * cmd_status.c: `soc status`, what push would send and what is in
  * conflict, from one scan; and, with one cheap request unless --offline,
  * whether the server has revisions we have not pulled. It is a local
- * command first: a server that cannot be reached costs one line on
- * stderr, never the exit code.
+ * command first: a server that cannot be reached, or does not answer
+ * within NET_QUICK_MS, costs one line on stderr, never the exit code.
  */
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +54,7 @@ static long long server_ahead(struct workspace *ws)
 	net = net_open(&r);
 	if (!net)
 		return -1;
+	net_quick(net);
 	head = remote_head(net);
 	net_close(net);
 	if (head < 0)

@@ -18,6 +18,7 @@ struct net {
 	CURL *curl;
 	char *base;		/* remote URL without trailing '/' */
 	char *auth;		/* "Authorization: Bearer ..." */
+	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -56,6 +57,11 @@ struct net *net_open(const struct remote *r)
 		n->base[--len] = '\0';
 	n->auth = xasprintf("Authorization: Bearer %s", r->token ? r->token : "");
 	return n;
+}
+
+void net_quick(struct net *n)
+{
+	n->quick = 1;
 }
 
 void net_close(struct net *n)
@@ -159,6 +165,15 @@ static long perform(struct net *n, const char *method, const char *path,
 	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME, (long)NET_STALL_SECONDS);
+	if (n->quick) {
+		/*
+		 * The connect may use the whole budget (the total caps it): a
+		 * first SYN lost is sent again after a second, and such a
+		 * server can still answer in time.
+		 */
+		curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_QUICK_MS);
+		curl_easy_setopt(n->curl, CURLOPT_TIMEOUT_MS, (long)NET_QUICK_MS);
+	}
 	curl_easy_setopt(n->curl, CURLOPT_USERAGENT, "soc/" SOC_VERSION);
 	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(n->curl, CURLOPT_ERRORBUFFER, n->errbuf);

@@ -8,6 +8,7 @@
 
 #define NET_CONNECT_TIMEOUT_MS 10000	/* a server that does not answer a connect */
 #define NET_STALL_SECONDS 60		/* a transfer with no byte for this long fails */
+#define NET_QUICK_MS 2000		/* the whole of a net_quick() request, connect included */
 #define JSON_LINE_MAX (64 * 1024)	/* one NDJSON line, as the server limits it */
 
 struct remote {
@@ -25,6 +26,14 @@ int remote_of(const struct workspace *ws, struct remote *r);
 /* One reused libcurl handle (keep-alive). NULL after a message if curl cannot start. */
 struct net *net_open(const struct remote *r);
 void net_close(struct net *n);
+
+/*
+ * The next requests on n each get NET_QUICK_MS in all, not the stall
+ * timeout: for a question a local command can do without (status asking
+ * for the head), where a server that does not answer must cost a warning,
+ * not a minute.
+ */
+void net_quick(struct net *n);
 
 /*
  * One request to url + path with an optional body; the response body in

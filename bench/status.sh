@@ -71,6 +71,9 @@ $GIT status --porcelain >/dev/null
 
 cd "$WORK/soc"
 "$SOC" init -q && "$SOC" add -r -q .
+# A faked sync, which only a benchmark may use (t/ syncs by real pushes):
+# a real one would add a server and a push of the whole tree to every run
+# (bench/sync.sh times that) and change nothing that status reads.
 sqlite3 .soc/index.db "UPDATE files SET base = md5"
 # Once to settle racy entries (files written in the last tick before add).
 "$SOC" status --porcelain --offline >/dev/null

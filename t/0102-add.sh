@@ -96,10 +96,26 @@ test_expect_success 'add prints how many files are tracked, -q nothing' '
 	test_must_be_empty err
 '
 
+# Conflicts come from a real pull: the server gets another workspace's
+# edits of d and a/b/c, made over different edits here.
+test_expect_success_here 'setup: d and a/b/c in conflict after a pull' '
+	start_server "$TRASH/server" &&
+	SOC_TOKEN=$ADMIN_TOKEN &&
+	export SOC_TOKEN &&
+	echo "remote = $URL" >>all/.soc/config &&
+	(cd all && soc push -q) &&
+	soc init -q peer --remote "$URL" &&
+	(cd peer && soc pull -q) &&
+	echo theirs >peer/d && echo theirs >peer/a/b/c &&
+	(cd peer && soc push -q) &&
+	echo ours >all/d && echo ours >all/a/b/c &&
+	(cd all && test_expect_code 4 soc pull -q)
+'
+
 test_expect_success 'soc add of a path in conflict marks it resolved' '
-	sqlite3 all/.soc/index.db "UPDATE files SET conflict = 1, base = md5 WHERE path = '\''d'\''" &&
 	(cd all && soc status --porcelain >../out) &&
 	grep -x "C d" out &&
+	cp all/d.conflict-r* all/d &&
 	(cd all && soc add d && soc status --porcelain >../out) &&
 	! grep " d$" out &&
 	echo changed >all/d &&
@@ -108,9 +124,9 @@ test_expect_success 'soc add of a path in conflict marks it resolved' '
 '
 
 test_expect_success 'soc add of a directory resolves the conflicts below it' '
-	sqlite3 all/.soc/index.db "UPDATE files SET conflict = 1, base = md5 WHERE path = '\''a/b/c'\''" &&
 	(cd all && soc status --porcelain >../out) &&
 	grep -x "C a/b/c" out &&
+	cp all/a/b/c.conflict-r* all/a/b/c &&
 	(cd all && soc add -r a && soc status --porcelain >../out) &&
 	! grep "a/b/c" out
 '

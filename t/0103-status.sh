@@ -1,16 +1,15 @@
 #!/bin/sh
 # soc status: the porcelain format, its order and quoting, -z, the
 # listing for people, and that a status of an unchanged tree writes
-# nothing. Until push exists, "synced" is set in the index with sqlite3.
+# nothing. "Synced" is a real push to a real soc serve, and a conflict a
+# real pull of another workspace's edit.
 . "$(dirname "$0")/lib.sh"
 
-# Every tracked file counts as pushed at its current content.
-mark_synced() {
-	sqlite3 "$1/.soc/index.db" "UPDATE files SET base = md5"
-}
-
-test_expect_success 'setup' '
-	soc init -q ws &&
+test_expect_success_here 'setup' '
+	start_server "$TRASH/server" &&
+	SOC_TOKEN=$ADMIN_TOKEN &&
+	export SOC_TOKEN &&
+	soc init -q ws --remote "$URL" &&
 	mkdir -p ws/d/e &&
 	echo 1 >ws/d/e/f &&
 	echo 2 >ws/d.txt &&
@@ -31,10 +30,12 @@ test_expect_success '--porcelain: A for new files, sorted bytewise by path' '
 	test_must_be_empty err
 '
 
+# A push does not move the revision last pulled; the pull after it keeps
+# status from announcing our own revision as news.
 test_expect_success 'synced and unchanged: nothing listed' '
-	mark_synced ws &&
-	(cd ws && soc status --porcelain >../out) &&
-	test_must_be_empty out
+	(cd ws && soc push -q && soc pull -q && soc status --porcelain >../out 2>../err) &&
+	test_must_be_empty out &&
+	test_must_be_empty err
 '
 
 test_expect_success 'M for an edit, D for a delete, A for a new file' '
@@ -51,7 +52,15 @@ test_expect_success 'M for an edit, D for a delete, A for a new file' '
 '
 
 test_expect_success 'C for a conflict, whatever the content' '
-	sqlite3 ws/.soc/index.db "UPDATE files SET conflict = 1 WHERE path = '\''D'\''" &&
+	soc init -q other --remote "$URL" &&
+	(cd other && soc pull -q) &&
+	echo theirs >other/D &&
+	(cd other && soc push -q) &&
+	echo ours >ws/D &&
+	(cd ws && test_expect_code 4 soc pull -q) &&
+	(cd ws && soc status --porcelain >../out) &&
+	grep -x "C D" out &&
+	cp ws/D.conflict-r* ws/D &&
 	(cd ws && soc status --porcelain >../out) &&
 	grep -x "C D" out
 '
@@ -114,7 +123,8 @@ test_expect_success 'for people, paths are relative to the current directory' '
 '
 
 test_expect_success 'a clean workspace says so; -q leaves that out' '
-	soc init -q c && echo x >c/x && (cd c && soc add x -q) && mark_synced c &&
+	soc init -q c --remote "$URL" && echo x >c/x &&
+	(cd c && soc add x -q && soc push -q && soc pull -q) &&
 	(cd c && soc status >../out) &&
 	echo "nothing to push" >want &&
 	test_cmp want out &&

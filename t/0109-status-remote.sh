@@ -1,12 +1,15 @@
 #!/bin/sh
 # soc status and the server: one GET /api/v1/info says whether the server
-# has revisions newer than the last pull. The server is a real soc serve;
-# until push exists, its head is moved with sqlite3 as bench/fill-db.sh
-# does. A server that cannot be reached costs one line on stderr.
+# has revisions newer than the last pull. The server is a real soc serve
+# whose head moves by real pushes from a second workspace. A server that
+# cannot be reached, or takes the connection and never answers, costs one
+# line on stderr.
 . "$(dirname "$0")/lib.sh"
 
-set_head() {
-	sqlite3 "$TRASH/server/soc.db" "UPDATE meta SET value = $1 WHERE key = 'head'"
+# push_from WS FILE: one revision, pushed from WS, that adds a line to FILE.
+push_from() {
+	echo "$2" >>"$1/$2" &&
+	(cd "$1" && soc add "$2" -q && soc push -q)
 }
 
 test_expect_success_here 'setup: a server and a workspace with a new file' '
@@ -14,6 +17,7 @@ test_expect_success_here 'setup: a server and a workspace with a new file' '
 	SOC_TOKEN=$ADMIN_TOKEN &&
 	export SOC_TOKEN &&
 	soc init -q ws --remote "$URL" &&
+	soc init -q other --remote "$URL" &&
 	echo a >ws/a &&
 	(cd ws && soc add a -q)
 '
@@ -33,14 +37,18 @@ test_expect_success 'status asks the server once, with GET /api/v1/info' '
 '
 
 test_expect_success 'newer revisions on the server: a line naming the count and soc pull' '
-	set_head 3 &&
+	push_from other x &&
+	push_from other y &&
+	push_from other x &&
 	(cd ws && soc status >../out 2>../err) &&
 	grep "^the server has 3 new revisions; run '\''soc pull'\''$" out &&
 	test_must_be_empty err
 '
 
 test_expect_success 'the count is from the last pulled revision' '
-	sqlite3 ws/.soc/index.db "INSERT INTO state VALUES ('\''pulled_rev'\'', 2)" &&
+	(cd ws && soc pull -q && soc status >../out) &&
+	! grep pull out &&
+	push_from other z &&
 	(cd ws && soc status >../out) &&
 	grep "^the server has 1 new revision; run '\''soc pull'\''$" out
 '
@@ -93,6 +101,42 @@ test_expect_success_here 'the server gone: local changes shown, one line on stde
 	echo "A a" >want &&
 	test_cmp want out &&
 	test_line_count = 1 err
+'
+
+# A server that takes the connection and then says nothing: status gives
+# up after NET_QUICK_MS (2 s), not the 60 s stall timeout of a transfer.
+# The bound below is that 2 s with room for a loaded machine.
+QUICK_BOUND_MS=8000
+
+test_expect_success 'a server that never answers: local changes, one warning, exit 0 in a few seconds' '
+	cat >silent.py <<-\EOF &&
+	import socket
+	s = socket.socket()
+	s.bind(("127.0.0.1", 0))
+	s.listen(16)
+	print(s.getsockname()[1], flush=True)
+	held = []
+	while True:
+	    held.append(s.accept()[0])
+	EOF
+	test -s silent.py || return 1
+	# On a line of its own, so that only python3 runs in the background.
+	python3 silent.py >port &
+	pid=$! &&
+	test_when_finished "kill $pid" &&
+	n=0 &&
+	while ! test -s port && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done &&
+	soc init -q silent --remote "http://127.0.0.1:$(cat port)" &&
+	echo s >silent/s &&
+	(cd silent && soc add s -q) &&
+	start=$(date +%s%N) &&
+	(cd silent && timeout 120 soc status >../out 2>../err) &&
+	ms=$((($(date +%s%N) - start) / 1000000)) &&
+	echo "status took $ms ms" &&
+	test "$ms" -lt "$QUICK_BOUND_MS" &&
+	grep "new: *s" out &&
+	test_line_count = 1 err &&
+	grep "cannot reach the server at .*timed out" err
 '
 
 test_expect_success 'no remote configured: nothing is asked, nothing said' '
