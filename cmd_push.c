@@ -276,13 +276,20 @@ static int write_pending(struct workspace *ws, const struct change_list *ch)
 	return rc;
 }
 
-/* After the commit: each pushed path is now synced at the content pushed, in one transaction. */
-static int record_pushed(struct workspace *ws, const struct change_list *ch)
+/*
+ * After the commit: each pushed path is now synced at the content pushed,
+ * in one transaction. When our revision came right after the last one we
+ * pulled, we hold all of it too: it counts as pulled, so status does not
+ * send us to pull our own push.
+ */
+static int record_pushed(struct workspace *ws, const struct change_list *ch, long long rev)
 {
 	int failed = 0;
 
 	if (index_begin(ws))
 		return -1;
+	if (rev > 0 && index_pulled_rev(ws) == rev - 1)
+		failed = index_set_pulled_rev(ws, rev);
 	for (size_t i = 0; i < ch->n && !failed; i++) {
 		const struct scan_item *it = ch->v[i];
 
@@ -408,7 +415,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		if (getenv("SOC_TEST_KILL_AFTER_COMMIT"))
 			raise(SIGKILL);
 
-		if (record_pushed(ws, &ch)) {
+		if (record_pushed(ws, &ch, (long long)json_integer_value(json_object_get(c, "rev")))) {
 			error("the push landed, but the index could not record it; "
 			      "the next push or pull records it");
 			json_decref(c);

@@ -70,6 +70,14 @@ test_expect_success 'a same-size rewrite right after a scan is still pushed' '
 	test "$(cat server/files/Data/one)" = CHANGED
 '
 
+test_expect_success 'after our own push, status does not send us to pull it' '
+	echo own >a/Data/own &&
+	(cd a && soc pull -q && soc push -q && soc status) >out 2>&1 &&
+	! grep "soc pull" out &&
+	echo "nothing to push" >expect &&
+	test_cmp expect out
+'
+
 test_expect_success 'status says when the server has revisions not pulled' '
 	(cd b && soc status) >out 2>&1 &&
 	grep "soc pull" out &&
@@ -79,8 +87,8 @@ test_expect_success 'status says when the server has revisions not pulled' '
 
 test_expect_success 'soc log lists the revisions newest first' '
 	(cd a && soc log) >out &&
-	test_line_count = 3 out &&
-	head -n 1 out | grep "^r3 " &&
+	test_line_count = 4 out &&
+	head -n 1 out | grep "^r4 " &&
 	tail -n 1 out | grep "^r1 .*admin"
 '
 
