@@ -410,19 +410,23 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 	if (st == 200) {
 		json_t *c = json_loadb(resp.p, resp.len, 0, NULL);
+		long long rev = (long long)json_integer_value(json_object_get(c, "rev"));
+		int already = json_is_true(json_object_get(c, "already"));
 
 		/* A test hook: die at the worst moment, the push landed and not recorded. */
 		if (getenv("SOC_TEST_KILL_AFTER_COMMIT"))
 			raise(SIGKILL);
-
-		if (record_pushed(ws, &ch, (long long)json_integer_value(json_object_get(c, "rev")))) {
+		/* Every change had landed already: the head is not our revision. */
+		if (record_pushed(ws, &ch, already ? 0 : rev)) {
 			error("the push landed, but the index could not record it; "
 			      "the next push or pull records it");
 			json_decref(c);
 			goto out;
 		}
-		say("pushed %zu change%s as revision %lld\n", ch.n, ch.n == 1 ? "" : "s",
-		    (long long)json_integer_value(json_object_get(c, "rev")));
+		if (already)
+			say("the server held every change already (revision %lld)\n", rev);
+		else
+			say("pushed %zu change%s as revision %lld\n", ch.n, ch.n == 1 ? "" : "s", rev);
 		json_decref(c);
 		*rc = EXIT_OK;
 		goto out;

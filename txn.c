@@ -275,7 +275,8 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		txn_drop(s, db, id);
 		if (head < 0)
 			return internal(ex);
-		return api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)head));
+		/* "already": no revision of ours, so the client must not count the head as pulled. */
+		return api_json(ex, 200, json_pack("{s:I, s:b}", "rev", (json_int_t)head, "already", 1));
 	}
 
 	bad = json_array();

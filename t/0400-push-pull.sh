@@ -99,4 +99,18 @@ test_expect_success 'works from a subdirectory' '
 	test "$(cat b/Data/sub/deep)" = deep
 '
 
+test_expect_success 'a push the server held already never counts its head as pulled' '
+	(cd a && soc pull -q) && (cd b && soc pull -q) &&
+	echo same >b/Data/one && echo theirs >b/Data/theirs &&
+	(cd b && soc push -q) &&
+	echo same >a/Data/one &&
+	(cd a && soc push) 2>err &&
+	grep "the server held every change already" err &&
+	(cd a && soc status) >out 2>&1 &&
+	grep "soc pull" out &&
+	(cd a && soc pull -q) &&
+	test "$(cat a/Data/theirs)" = theirs &&
+	test "$(ws_sum a)" = "$(ws_sum b)"
+'
+
 test_done
