@@ -220,6 +220,12 @@ int index_add_file(struct workspace *ws, const char *path);
 /* soc add DIR: a tracked root (never made less recursive); rows under it un-removed and resolved. */
 int index_add_root(struct workspace *ws, const char *path, int recursive);
 /*
+ * soc pull brought a file into the top-level directory dir: dir is tracked
+ * (recursively) from now on, as it is where the file came from, so files
+ * created in it here are pushed too. A root the user made is left as it is.
+ */
+int index_pulled_root(struct workspace *ws, const char *dir);
+/*
  * soc rm PATH: rows at or under path are dropped if never synced, else
  * marked removed; roots at or under it are forgotten; with exclude the
  * path is remembered so that a root above it never picks it up again.

@@ -69,6 +69,7 @@ struct plan {
 	enum action *act;
 	struct scan_item **local;	/* the scan's item for each row, or NULL */
 	struct scan_item *untracked;	/* files here the index does not track, by row */
+	struct buf last_root;		/* the directory track_top_dir() tracked last */
 };
 
 /* The table of DESIGN.md section 7, and nothing else. */
@@ -144,6 +145,7 @@ static void plan_free(struct plan *p)
 	free(p->act);
 	free(p->local);
 	free(p->untracked);
+	buf_free(&p->last_root);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -372,7 +374,25 @@ out:
 	return rc;
 }
 
-static int apply_one(struct workspace *ws, int root, int inc, const struct plan *p, size_t i,
+/*
+ * A file new here came from a directory the pushing side tracks: its
+ * top-level directory is tracked here from now on, so a file created in it
+ * is pushed, as git tracks what a clone brought. Rows come sorted, so each
+ * directory is asked for once.
+ */
+static int track_top_dir(struct workspace *ws, struct plan *p, const char *path)
+{
+	const char *slash = strchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (!n || (p->last_root.len == n && !memcmp(p->last_root.p, path, n)))
+		return 0;
+	buf_reset(&p->last_root);
+	buf_add(&p->last_root, path, n);
+	return index_pulled_root(ws, p->last_root.p);
+}
+
+static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 		     struct counts *c)
 {
 	const struct remote_row *r = &p->rows[i];
@@ -441,6 +461,8 @@ static int apply_one(struct workspace *ws, int root, int inc, const struct plan 
 			rc = error_errno("cannot write '%s'", r->path);
 		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, &e))) {
 			rc = index_record(ws, &e);
+			if (!rc && !it)
+				rc = track_top_dir(ws, p, r->path);
 			if (p->act[i] == A_RESTORE) {
 				c->restored++;
 				say("restored '%s': deleted here, edited on the server\n", r->path);

@@ -47,7 +47,7 @@ enum stmt {
 	S_WRITE_ROW, S_SET_BASE, S_SET_CONFLICT, S_DROP,
 	S_GET_STATE, S_SET_STATE,
 	S_RESOLVE_FILE, S_NEW_FILE, S_UNEXCLUDE_ONE,
-	S_ADD_ROOT, S_RESOLVE_UNDER, S_UNEXCLUDE_UNDER,
+	S_ADD_ROOT, S_RESOLVE_UNDER, S_UNEXCLUDE_UNDER, S_PULLED_ROOT,
 	S_DROP_UNDER, S_REMOVE_UNDER, S_FORGET_ROOTS, S_EXCLUDE,
 	NSTMT
 };
@@ -70,6 +70,8 @@ static const char *const sql[NSTMT] = {
 	[S_NEW_FILE] = "INSERT OR IGNORE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, md5)"
 		       " VALUES (?1, -1, 0, 0, 0, 420, '')",
 	[S_UNEXCLUDE_ONE] = "DELETE FROM excluded WHERE path = ?1",
+	/* A root the user made stays as made; a new one is recursive, as the pushing side's. */
+	[S_PULLED_ROOT] = "INSERT OR IGNORE INTO roots (path, recursive) VALUES (?1, 1)",
 	[S_ADD_ROOT] = "INSERT INTO roots (path, recursive) VALUES (?1, ?4) ON CONFLICT (path)"
 		       " DO UPDATE SET recursive = max(recursive, excluded.recursive)",
 	[S_RESOLVE_UNDER] = "UPDATE files SET removed = 0, conflict = 0 WHERE " COVERED
@@ -493,6 +495,16 @@ int index_add_root(struct workspace *ws, const char *path, int recursive)
 		free(hi);
 	}
 	return rc;
+}
+
+int index_pulled_root(struct workspace *ws, const char *dir)
+{
+	sqlite3_stmt *s = stmt(ws, S_PULLED_ROOT);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, dir);
+	return run(ws, s, "cannot track a directory");
 }
 
 int index_remove(struct workspace *ws, const char *path, int exclude, size_t *dropped, size_t *removed)
