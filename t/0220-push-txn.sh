@@ -254,7 +254,7 @@ test_expect_success 'changes the head holds already, with stale bases, are done:
 	push_begin body2 &&
 	test_must_be_empty upload &&
 	test "$(push_commit)" = 200 &&
-	grep "^{\"rev\":$rev}$" out &&
+	grep "^{\"rev\":$rev,\"already\":true}$" out &&
 	test "$(head_rev)" = "$rev" &&
 	chmod +x again/f &&
 	change again/f again/f 0123456789abcdef0123456789abcdef >body3 &&
