@@ -599,7 +599,10 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", ws->root);
 		return PULL_DONE;
 	}
-	if (pending_settle(ws, net) || scan_workspace(ws, &scan))
+	if ((*rc = pending_settle(ws, net)))
+		goto out;
+	*rc = EXIT_ERROR;
+	if (scan_workspace(ws, &scan))
 		goto out;
 	if ((*rc = make_plan(ws, net, root, &scan, &p)))
 		goto out;

@@ -327,9 +327,9 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	long st;
 	size_t i, n;
 
-	*rc = EXIT_ERROR;
-	if (pending_settle(ws, net))
+	if ((*rc = pending_settle(ws, net)))
 		return PUSH_DONE;
+	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))
 		return PUSH_DONE;
 	*rc = choose_changes(ws, net, &scan, o, &ch, &conflicts);

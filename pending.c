@@ -185,18 +185,18 @@ int pending_settle(struct workspace *ws, struct net *net)
 	size_t i, landed = 0;
 
 	if (rc <= 0)
-		return rc;
+		return rc ? EXIT_ERROR : 0;
 	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", index_pulled_rev(ws));
 	st = net_get_lines(net, path, server_line, &p);
 	if (st != 200) {
 		if (st >= 0)
 			error("the server did not list its changes (%ld)", st);
 		pending_free(&p);
-		return -1;
+		return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
 	}
 	if (index_begin(ws)) {
 		pending_free(&p);
-		return -1;
+		return EXIT_ERROR;
 	}
 	for (i = 0; i < p.n; i++) {
 		if (!p.v[i].landed)
@@ -216,5 +216,5 @@ int pending_settle(struct workspace *ws, struct net *net)
 		pending_clear(ws);
 	}
 	pending_free(&p);
-	return failed ? -1 : 0;
+	return failed ? EXIT_ERROR : 0;
 }

@@ -71,7 +71,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
  * pending_write() records the changes before the commit is sent (each
  * entry's md5, or a delete); pending_clear() once the index holds them;
  * pending_settle(), at the start of a push or pull, records the bases of
- * those the server has landed. 0, or -1 after a message.
+ * those the server has landed. 0, or -1 after a message (pending_settle:
+ * an exit code, EXIT_REMOTE when the server cannot be asked).
  */
 int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n);
 void pending_clear(struct workspace *ws);

@@ -27,7 +27,12 @@ test_expect_success 'server down: exit 5 naming the server' '
 	test_line_count = 1 err &&
 	grep "cannot reach the server at .http://127.0.0.1:1." err &&
 	test_expect_code 5 sh -c "cd down && soc pull" 2>err &&
-	grep "cannot reach" err
+	grep "cannot reach" err &&
+	# What a push cut off after its commit leaves (pending.c): still exit 5.
+	printf -- "- f\n" >down/.soc/pending &&
+	test_expect_code 5 sh -c "cd down && soc push" 2>err &&
+	grep "cannot reach" err &&
+	test -f down/.soc/pending
 '
 
 test_expect_success 'wrong token: exit 5, refused, nothing pushed' '
