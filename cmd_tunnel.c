@@ -62,9 +62,9 @@ static int send_all(CURL *c, curl_socket_t sock, const char *p, size_t len)
 }
 
 /*
- * rsync may hand us a non-blocking descriptor (it sets its own end of the
- * pair so): a full pipe is a wait, not an end. Blocking here is safe,
- * since rsync reads while it waits to write.
+ * The descriptors rsync gives us may be non-blocking: a full pipe is a
+ * wait, not the end of the transfer. Waiting here is safe, since rsync
+ * reads while it waits to write.
  */
 static int write_all(int fd, const char *p, size_t len)
 {
