@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "soc.h"
 
@@ -84,4 +86,23 @@ char *buf_detach(struct buf *b)
 	b->p = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+int buf_write(int fd, const struct buf *b)
+{
+	const char *p = b->p;
+	size_t n = b->len;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

@@ -56,17 +56,10 @@ int pending_write(struct workspace *ws, const struct entry *const *e, const int 
 		error_errno("cannot write '%s'", tmp);
 		goto out;
 	}
-	for (size_t off = 0; off < b.len;) {
-		ssize_t w = write(fd, b.p + off, b.len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			error_errno("cannot write '%s'", tmp);
-			close(fd);
-			goto out;
-		}
-		off += (size_t)w;
+	if (buf_write(fd, &b)) {
+		error_errno("cannot write '%s'", tmp);
+		close(fd);
+		goto out;
 	}
 	if (fsync(fd) || close(fd) || rename(tmp, file)) {
 		error_errno("cannot write '%s'", file);

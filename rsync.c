@@ -48,23 +48,6 @@ static const char *rsync_reason(int code, int upload)
 	return code > 128 ? "rsync was killed by a signal" : "rsync failed";
 }
 
-/* Writes all of buf to fd, through EINTR and short writes. */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths)
 {
@@ -121,7 +104,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		buf_add(&list, paths[k], strlen(paths[k]) + 1);
 	/* rsync may die before reading it all; that is its exit code's story. */
 	old_pipe = signal(SIGPIPE, SIG_IGN);
-	wrote = write_all(c.in_fd, list.p ? list.p : "", list.len);
+	wrote = buf_write(c.in_fd, &list);
 	signal(SIGPIPE, old_pipe);
 	code = child_finish(&c);
 	buf_free(&list);

@@ -65,6 +65,8 @@ void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Hands the string to the caller; the buffer is empty afterwards. */
 char *buf_detach(struct buf *b);
+/* Writes all of b to fd, through EINTR and short writes; 0, or -1 and errno. */
+int buf_write(int fd, const struct buf *b);
 
 /* ---- path.c: the path rules of DESIGN.md section 10 ---- */
 
