@@ -122,7 +122,8 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		return -1;
 	}
 	dir_cursor_init(&from, sfd, 0, 0);
-	dir_cursor_init(&to, cfd, 0700, 0);
+	/* 0755 as in files/, where a directory made here may be renamed whole. */
+	dir_cursor_init(&to, cfd, 0755, 0);
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 		const char *name, *tname;
@@ -330,12 +331,71 @@ static int holds(int dir, const char *name, const struct push_item *it)
 }
 
 /*
+ * The length of the first directory on path that files/ lacks ("a/b" of
+ * "a/b/c/f" when files/a exists and files/a/b does not); 0 when every
+ * parent is there, or something other than a directory stands in the
+ * way (the rename of each path then finds it); -1 and errno.
+ */
+static ssize_t missing_top(int files_fd, const char *path)
+{
+	const char *p = path, *slash;
+	int fd = files_fd;
+	ssize_t rc = 0;
+
+	while ((slash = strchr(p, '/'))) {
+		char part[PATH_BYTES_MAX + 1];
+		size_t n = (size_t)(slash - p);
+		struct stat st;
+		int sub;
+
+		if (n > PATH_BYTES_MAX) {
+			errno = ENAMETOOLONG;
+			rc = -1;
+			break;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW)) {
+			rc = errno == ENOENT ? slash - path : -1;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode))
+			break;
+		sub = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			rc = -1;
+			break;
+		}
+		if (fd != files_fd)
+			close(fd);
+		fd = sub;
+		p = slash + 1;
+	}
+	if (fd != files_fd) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return rc;
+}
+
+/*
  * Deletes first, then renames, so a path that turns from a file into a
  * directory (or back) within one push finds its way clear.
+ *
+ * A large push moves a directory files/ lacks in one rename of
+ * commit/<txn>/<dir>, which holds nothing but this push's checked files,
+ * so it carries every path under it at once (a first push of 10,000
+ * files in 100 directories: 1 rename, not 10,000). Only a large push:
+ * the entries inside were made in commit/ without an fsync each, and
+ * only its closing syncfs makes them durable. A second try after a crash
+ * finds the directory in files/ and checks each path as below.
  */
 int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause)
 {
 	struct dir_cursor dst, src;
+	struct buf moved_dir = BUF_INIT;	/* a directory renamed whole, while paths under it come */
 	const char *last = NULL;	/* the last path deleted */
 	int cfd, rc = -1, batch = l->n > SYNC_EACH_MAX;
 	size_t i;
@@ -376,6 +436,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 	}
 	dir_cursor_close(&dst);
 	dir_cursor_init(&dst, s->files_fd, 0755, !batch);
+	last = NULL;	/* now: the last path renamed */
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 		const char *name, *sname;
@@ -383,6 +444,33 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 
 		if (it->deleted)
 			continue;
+		/* Paths sorted by strcmp: those under a directory moved whole come next to each other. */
+		if (moved_dir.len && !strncmp(it->path, moved_dir.p, moved_dir.len) &&
+		    it->path[moved_dir.len] == '/')
+			continue;
+		buf_reset(&moved_dir);
+		if (batch && cfd >= 0 && (!last || !same_dir(last, it->path))) {
+			ssize_t top = missing_top(s->files_fd, it->path);
+
+			if (top < 0) {
+				error_errno("cannot look at the directories of 'files/%s'", it->path);
+				goto out;
+			}
+			if (top > 0) {
+				buf_add(&moved_dir, it->path, (size_t)top);
+				dir = dir_cursor_parent(&dst, moved_dir.p, &name);
+				from = dir_cursor_parent(&src, moved_dir.p, &sname);
+				if (dir >= 0 && from >= 0 && !renameat(from, sname, dir, name)) {
+					dst.dirty = 1;
+					last = it->path;
+					pause_ms(pause);
+					continue;
+				}
+				/* Not there to move whole: each path on its own, below. */
+				buf_reset(&moved_dir);
+			}
+		}
+		last = it->path;
 		dir = dir_cursor_parent(&dst, it->path, &name);
 		if (dir < 0) {
 			error_errno("cannot make the directory of 'files/%s'", it->path);
@@ -418,6 +506,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 	}
 	rc = 0;
 out:
+	buf_free(&moved_dir);
 	dir_cursor_close(&dst);
 	dir_cursor_close(&src);
 	if (cfd >= 0)
