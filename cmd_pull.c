@@ -29,6 +29,7 @@
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
+#define PULL_LIST_MAX 1000	/* paths rsync is always given one by one; more may fetch the whole head */
 #define INCOMING_DIR WORKSPACE_DIR "/incoming"
 
 const char pull_usage[] =
@@ -63,6 +64,7 @@ struct remote_row {
 };
 
 struct plan {
+	long long since;		/* the revision the rows start from: 0, the whole head */
 	long long head;
 	struct remote_row *rows;
 	size_t n, cap;
@@ -232,21 +234,35 @@ static int unchanged_since_scan(int parent, const char *base, const struct scan_
 	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == it->e.mtime_ns;
 }
 
+/*
+ * rsync's --files-from costs its receiver time that grows faster than
+ * the list: 2.3 to 3.4 s of CPU for 10,000 paths here, against 0.1 s for
+ * the same files sent as one tree. So a pull whose rows are the whole
+ * head (since 0) and that wants at least half of its files takes the
+ * whole module; files it did not ask for land in incoming/ too, unused,
+ * and are cleared with it, and each file it wants is checked by md5 as
+ * always. Local files stay the delta basis, so a file here already
+ * costs little to send again.
+ */
 static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0;
+	size_t i, n = 0, files = 0;
 	int rc = 0;
 
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
+		files += !p->rows[i].deleted;
 		if (p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT)
 			want[n++] = p->rows[i].path;
+	}
 	if (n) {
+		int whole = p->since == 0 && n * 2 >= files && n > PULL_LIST_MAX;
+
 		if (mkdir(incoming, 0700) && errno != EEXIST)
 			rc = error_errno("cannot make '%s'", incoming);
 		else
-			rc = rsync_run(r, "soc::pull/", incoming, ws->root, want, n);
+			rc = rsync_run(r, "soc::pull/", incoming, ws->root, whole ? NULL : want, n);
 	}
 	free(want);
 	free(incoming);
@@ -508,6 +524,7 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 	long st;
 	size_t i;
 
+	p->since = since;
 	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
 	p->head = -1;
 	st = net_get_lines(net, path, row_line, p);

@@ -74,8 +74,10 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	argv[i++] = "-rt";
 	argv[i++] = "--executability";
 	argv[i++] = "-I";
-	argv[i++] = "--from0";
-	argv[i++] = "--files-from=-";
+	if (paths) {
+		argv[i++] = "--from0";
+		argv[i++] = "--files-from=-";
+	}
 	if (!soc_quiet && isatty(STDERR_FILENO))
 		argv[i++] = "--info=progress2";
 	if (basis_dir) {
@@ -100,7 +102,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		free(env_token);
 		return -1;
 	}
-	for (size_t k = 0; k < npaths; k++)
+	for (size_t k = 0; paths && k < npaths; k++)
 		buf_add(&list, paths[k], strlen(paths[k]) + 1);
 	/* rsync may die before reading it all; that is its exit code's story. */
 	old_pipe = signal(SIGPIPE, SIG_IGN);
