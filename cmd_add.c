@@ -4,6 +4,7 @@
  * the index as it was; then the paths are recorded and one scan, in the
  * same transaction, hashes what is new.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -81,6 +82,67 @@ static int check_target(struct workspace *ws, const char *arg, struct target *t)
 	return 0;
 }
 
+/* How many directories are directly in the workspace's directory rel (.soc/ aside). */
+static size_t subdirs(struct workspace *ws, const char *rel)
+{
+	int fd = workspace_openat(ws, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (!*rel && !strcmp(de->d_name, WORKSPACE_DIR)))
+			continue;
+		if (de->d_type == DT_DIR ||
+		    (de->d_type == DT_UNKNOWN && !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		     S_ISDIR(st.st_mode)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Is some tracked file deeper than directly in rel? */
+static int tracks_below(const struct scan_result *scan, const char *rel)
+{
+	size_t len = strlen(rel);
+
+	for (size_t k = 0; k < scan->n; k++) {
+		const char *p = scan->items[k].e.path;
+
+		if (!scan->items[k].present)
+			continue;
+		if (len && (strncmp(p, rel, len) || p[len] != '/'))
+			continue;
+		if (strchr(p + len + !!len, '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * git adds a directory with everything below it; soc without -r only
+ * what is directly in it (DESIGN.md section 2), so a directory whose
+ * subdirectories nothing tracks gets a line saying how to take them.
+ */
+static void hint_recursive(struct workspace *ws, const struct scan_result *scan, const char *arg,
+			   const char *rel)
+{
+	size_t n = subdirs(ws, rel);
+
+	if (n && !tracks_below(scan, rel))
+		say("'%s' is tracked without the %zu director%s in it; 'soc add -r %s' takes everything below it\n",
+		    show_path(arg), n, n == 1 ? "y" : "ies", show_path(arg));
+}
+
 int cmd_add(int argc, char **argv, struct workspace *ws)
 {
 	int recursive = 0, n, i, bad = 0, rc = EXIT_ERROR;
@@ -122,6 +184,9 @@ int cmd_add(int argc, char **argv, struct workspace *ws)
 		}
 		files += scan.items[k].present;
 	}
+	for (i = 0; !recursive && i < n; i++)
+		if (t[i].is_dir)
+			hint_recursive(ws, &scan, argv[i], t[i].rel);
 	rc = EXIT_OK;
 out:
 	scan_result_free(&scan);

@@ -30,6 +30,11 @@ test_expect_success 'a directory without -r tracks only the files directly in it
 	test_cmp want out
 '
 
+test_expect_success 'without -r, add says how to take the directories below' '
+	(cd ws && soc add Data 2>../err) &&
+	grep -x ".Data. is tracked without the 1 directory in it; .soc add -r Data. takes everything below it" err
+'
+
 test_expect_success 'a file created later directly in it shows up; one in a subdirectory does not' '
 	echo n >ws/Data/new &&
 	echo s >ws/Data/sub/new &&
@@ -53,8 +58,9 @@ test_expect_success './soc_add Data -id, the historic spelling, tracks every fil
 	test_cmp want out
 '
 
-test_expect_success 'adding the directory again without -r keeps it recursive' '
-	(cd ws && soc add Data -q) &&
+test_expect_success 'adding the directory again without -r keeps it recursive, and says nothing of -r' '
+	(cd ws && soc add Data 2>../err) &&
+	! grep "soc add -r" err &&
 	echo x >ws/Data/sub/deeper/later &&
 	(cd ws && soc status --porcelain >../out) &&
 	grep -x "A Data/sub/deeper/later" out
