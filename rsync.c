@@ -58,7 +58,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	struct child c = { 0 };
 	struct buf list = BUF_INIT;
 	void (*old_pipe)(int);
-	int code, wrote, i = 0;
+	int code, wrote, i = 0, upload = !strncmp(dst, "soc::", 5);
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
@@ -72,7 +72,9 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 
 	argv[i++] = RSYNC_PROG;
 	argv[i++] = "-rt";
-	argv[i++] = "--executability";
+	/* An upload's modes are the commit's to set; the push module refuses this (store.c). */
+	if (!upload)
+		argv[i++] = "--executability";
 	argv[i++] = "-I";
 	if (paths) {
 		argv[i++] = "--from0";
@@ -115,8 +117,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	free(env_url);
 	free(env_token);
 	if (code != 0)
-		return error("%s (rsync exit code %d)", rsync_reason(code, !strncmp(dst, "soc::", 5)),
-			     code);
+		return error("%s (rsync exit code %d)", rsync_reason(code, upload), code);
 	if (wrote)
 		return error_errno("cannot give rsync its file list");
 	return 0;

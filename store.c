@@ -330,6 +330,16 @@ static int make_admin(struct server *s, sqlite3 *db)
  */
 #define REFUSE "delete* remove-source-files inplace append* partial-dir backup* suffix " \
 	"write-devices copy-devices copy-links copy-unsafe-links safe-links keep-dirlinks"
+/*
+ * And for an upload, every option that lets rsync judge a staged file up
+ * to date and then set its attributes where it lies: on a head file's
+ * hard-linked basis, `rsync -p --size-only` by hand changed the mode and
+ * mtime of files/<path> with no commit at all. Without them rsync either
+ * leaves a file alone or writes a new one and renames it; the commit
+ * gives each file the mode and mtime its change line names.
+ */
+#define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
+	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super"
 
 static int write_conf(struct server *s, const char *name, int with_push)
 {
@@ -357,7 +367,7 @@ static int write_conf(struct server *s, const char *name, int with_push)
 	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */
 	if (with_push)
 		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
-			"\tlist = no\n\trefuse options = " REFUSE " link-dest compare-dest copy-dest\n",
+			"\tlist = no\n\trefuse options = " REFUSE " " REFUSE_UPLOAD "\n",
 			s->root);
 	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
 	if (fflush(f) || fsync(fileno(f))) {

@@ -106,7 +106,7 @@ test_expect_success 'a modification is sent against the head version, which keep
 	push_begin body &&
 	test "$(stat -c %i "$R/staging/$TXN/big")" = "$(stat -c %i "$R/files/big")" &&
 	SOC_TUNNEL_URL=$URL SOC_TUNNEL_TOKEN=$TOKEN \
-		rsync -rt --executability -I --from0 --files-from=- -e "soc tunnel" --stats \
+		rsync -rt -I --from0 --files-from=- -e "soc tunnel" --stats \
 		w/ "soc::push/$TXN/" <upload0 >stats &&
 	grep "^Literal data: [0-9]* bytes" stats >literal &&
 	test "$(sed "s/[^0-9]//g" literal)" -lt 10000 &&

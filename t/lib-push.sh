@@ -48,7 +48,7 @@ push_begin() {
 # push_upload SRC-DIR [TXN]: rsync the upload list to soc::push/TXN/, as soc push does.
 push_upload() {
 	SOC_TUNNEL_URL=$URL SOC_TUNNEL_TOKEN=$TOKEN \
-		rsync -rt --executability -I --from0 --files-from=- -e "soc tunnel" \
+		rsync -rt -I --from0 --files-from=- -e "soc tunnel" \
 		"$1/" "soc::push/${2:-$TXN}/" <upload0
 }
 
