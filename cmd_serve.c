@@ -138,6 +138,7 @@ static void route(struct http_exchange *ex, void *arg)
 static void tick(void *arg)
 {
 	txn_expire(arg);
+	store_rotate_log(arg);
 }
 
 static int serve(const char *root, const char *listen, long long body_max)

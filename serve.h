@@ -72,6 +72,10 @@ struct caller {
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
 int store_open(struct server *s, const char *root, int create);
 void store_close(struct server *s);
+#define RSYNC_LOG "rsyncd.log"		/* under the root: what the rsync daemons say */
+#define RSYNC_LOG_MAX (16 << 20)	/* bytes it grows to before it becomes RSYNC_LOG.1 */
+/* Moves a full RSYNC_LOG aside; for the housekeeping tick. */
+void store_rotate_log(struct server *s);
 /* This thread's connection to soc.db (opened on first use, one per worker thread). */
 struct sqlite3 *store_db(struct server *s);
 /* The head revision readers see. */

@@ -341,6 +341,26 @@ static int make_admin(struct server *s, sqlite3 *db)
 #define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
 	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super"
 
+/*
+ * Every rsync the server runs appends to rsyncd.log, which nothing else
+ * trims: past RSYNC_LOG_MAX it becomes rsyncd.log.1, the one before
+ * going, so the root never fills up with it and the log a message
+ * points at stays short enough to read. An rsync still running writes
+ * on into the old file; the next one opens a new one.
+ */
+void store_rotate_log(struct server *s)
+{
+	struct stat st;
+
+	if (fstatat(s->root_fd, RSYNC_LOG, &st, AT_SYMLINK_NOFOLLOW) || st.st_size < RSYNC_LOG_MAX)
+		return;
+	if (renameat(s->root_fd, RSYNC_LOG, s->root_fd, RSYNC_LOG ".1"))
+		warning_errno("cannot rotate '%s/" RSYNC_LOG "'", s->root);
+	else
+		fprintf(stderr, "%s: '%s/" RSYNC_LOG "' passed %d MiB; it is now '" RSYNC_LOG ".1'\n",
+			soc_prog, s->root, RSYNC_LOG_MAX >> 20);
+}
+
 static int write_conf(struct server *s, const char *name, int with_push)
 {
 	char tmp[PATH_MAX];
@@ -361,7 +381,7 @@ static int write_conf(struct server *s, const char *name, int with_push)
 		"reverse lookup = no\n"
 		"uid = %u\n"
 		"gid = %u\n"
-		"log file = %s/rsyncd.log\n"
+		"log file = %s/" RSYNC_LOG "\n"
 		"refuse options = " REFUSE "\n",
 		(unsigned)getuid(), (unsigned)getgid(), s->root);
 	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */

@@ -95,6 +95,19 @@ test_expect_success 'a bad SOC_TXN_EXPIRE_SECONDS is refused with a warning' '
 	grep "ignoring SOC_TXN_EXPIRE_SECONDS=.soon." r2.log
 '
 
+test_expect_success 'rsyncd.log past 16 MiB becomes rsyncd.log.1; the next transfer starts a new one' '
+	head -c $((16 * 1024 * 1024)) /dev/zero | tr "\0" x >>"$R/rsyncd.log" &&
+	size=$(stat -c %s "$R/rsyncd.log") &&
+	wait_gone "$R/rsyncd.log" 3 &&
+	test "$(stat -c %s "$R/rsyncd.log.1")" = "$size" &&
+	grep "rsyncd.log. passed 16 MiB; it is now .rsyncd.log.1." r.log &&
+	echo c >w/c &&
+	change c w/c >body &&
+	push_all w body &&
+	grep "rsync to push/" "$R/rsyncd.log" &&
+	test "$(stat -c %s "$R/rsyncd.log")" -lt 100000
+'
+
 test_expect_success 'no sanitizer report' '
 	! grep -i "sanitizer\|runtime error" r.log
 '
