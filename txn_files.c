@@ -333,53 +333,73 @@ static int holds(int dir, const char *name, const struct push_item *it)
 }
 
 /*
- * The length of the first directory on path that files/ lacks ("a/b" of
- * "a/b/c/f" when files/a exists and files/a/b does not); 0 when every
- * parent is there, or something other than a directory stands in the
- * way (the rename of each path then finds it); -1 and errno.
+ * What stands at files/<path>, step by step without following anything:
+ * 0 when the path can be written as soc writes it (every part absent, a
+ * directory, or a regular file the head check already judged), with
+ * *missing the length of the first part files/ lacks ("a/b" of "a/b/c/f"
+ * when files/a is there and files/a/b is not; 0 when none is, or a file
+ * ends the walk early); -1 when a symlink or a special file stands on
+ * the way (errno EPERM), or -1 after a failed call.
  */
-static ssize_t missing_top(int files_fd, const char *path)
+static int files_walk(int files_fd, const char *path, size_t *missing)
 {
+	char comp[PATH_COMPONENT_MAX + 1];
 	const char *p = path, *slash;
-	int fd = files_fd;
-	ssize_t rc = 0;
+	int dir = files_fd, rc = 0;
 
-	while ((slash = strchr(p, '/'))) {
-		char part[PATH_BYTES_MAX + 1];
-		size_t n = (size_t)(slash - p);
+	*missing = 0;
+	for (;;) {
 		struct stat st;
+		size_t n;
 		int sub;
 
-		if (n > PATH_BYTES_MAX) {
-			errno = ENAMETOOLONG;
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW)) {
+			if (errno == ENOENT)
+				*missing = (size_t)(p - path) + n;
+			else
+				rc = -1;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+			errno = EPERM;
 			rc = -1;
 			break;
 		}
-		memcpy(part, p, n);
-		part[n] = '\0';
-		if (fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW)) {
-			rc = errno == ENOENT ? slash - path : -1;
+		if (!slash || !S_ISDIR(st.st_mode))
 			break;
-		}
-		if (!S_ISDIR(st.st_mode))
-			break;
-		sub = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			rc = -1;
-			break;
-		}
-		if (fd != files_fd)
-			close(fd);
-		fd = sub;
+		sub = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dir != files_fd)
+			close(dir);
+		dir = sub;
+		if (dir < 0)
+			return -1;
 		p = slash + 1;
 	}
-	if (fd != files_fd) {
+	if (dir != files_fd) {
 		int e = errno;
 
-		close(fd);
+		close(dir);
 		errno = e;
 	}
 	return rc;
+}
+
+/*
+ * The length of the first directory on path that files/ lacks; 0 when
+ * every parent is there, or something else stands in the way (the
+ * rename of each path then finds it); -1 and errno.
+ */
+static ssize_t missing_top(int files_fd, const char *path)
+{
+	size_t missing;
+
+	if (files_walk(files_fd, path, &missing))
+		return errno == EPERM ? 0 : -1;
+	return missing < strlen(path) ? (ssize_t)missing : 0;
 }
 
 /*
@@ -516,62 +536,14 @@ out:
 	return rc;
 }
 
-/*
- * What stands at files/<path>, step by step without following anything:
- * 0 when the path can be written as soc writes it (every part absent, a
- * directory, or a regular file the head check already judged), -1 when a
- * symlink or a special file stands on the way (errno EPERM), or -1 after
- * a failed call.
- */
-static int target_clear(int files_fd, const char *path)
-{
-	char comp[PATH_COMPONENT_MAX + 1];
-	const char *p = path, *slash;
-	int dir = files_fd, rc = 0;
-
-	for (;;) {
-		struct stat st;
-		size_t n;
-		int sub;
-
-		slash = strchr(p, '/');
-		n = slash ? (size_t)(slash - p) : strlen(p);
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW)) {
-			rc = errno == ENOENT ? 0 : -1;
-			break;
-		}
-		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-			errno = EPERM;
-			rc = -1;
-			break;
-		}
-		if (!slash || !S_ISDIR(st.st_mode))
-			break;
-		sub = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (dir != files_fd)
-			close(dir);
-		dir = sub;
-		if (dir < 0)
-			return -1;
-		p = slash + 1;
-	}
-	if (dir != files_fd) {
-		int e = errno;
-
-		close(dir);
-		errno = e;
-	}
-	return rc;
-}
-
 long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad)
 {
 	long nbad = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
-		if (!target_clear(s->files_fd, l->v[i].path))
+		size_t missing;
+
+		if (!files_walk(s->files_fd, l->v[i].path, &missing))
 			continue;
 		if (errno != EPERM)
 			return error_errno("cannot look at 'files/%s'", l->v[i].path);
