@@ -96,8 +96,8 @@ test_expect_success 'a bad SOC_TXN_EXPIRE_SECONDS is refused with a warning' '
 '
 
 test_expect_success 'rsyncd.log past 16 MiB becomes rsyncd.log.1; the next transfer starts a new one' '
+	size=$(($(stat -c %s "$R/rsyncd.log") + 16 * 1024 * 1024)) &&
 	head -c $((16 * 1024 * 1024)) /dev/zero | tr "\0" x >>"$R/rsyncd.log" &&
-	size=$(stat -c %s "$R/rsyncd.log") &&
 	wait_gone "$R/rsyncd.log" 3 &&
 	test "$(stat -c %s "$R/rsyncd.log.1")" = "$size" &&
 	grep "rsyncd.log. passed 16 MiB; it is now .rsyncd.log.1." r.log &&
