@@ -35,6 +35,18 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st)
 	return 0;
 }
 
+/* Steps a statement that returns a row at most: 1 on a row, 0 on none, -1 after a message. */
+static int step_row(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return error("database: %s", sqlite3_errmsg(db));
+}
+
 static void rollback(sqlite3 *db)
 {
 	if (!sqlite3_get_autocommit(db))
@@ -49,16 +61,11 @@ int txn_get(sqlite3 *db, const char *id, struct txn_row *t)
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = step_row(db, st);
+	if (rc == 1) {
 		snprintf(t->token, sizeof(t->token), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(t->state, sizeof(t->state), "%s", (const char *)sqlite3_column_text(st, 1));
 		t->rev = sqlite3_column_int64(st, 2);
-		rc = 1;
-	} else if (rc == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = error("database: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -165,14 +172,12 @@ static int head_md5(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len,
 	int rc;
 
 	sqlite3_bind_text(st, 1, path, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = step_row(db, st);
 	md5[0] = '\0';
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		snprintf(md5, MD5_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
-	return md5[0] != '\0';
+	return rc < 0 ? -1 : md5[0] != '\0';
 }
 
 /* Length of the longest run of whole directories a ("x/y/") shares with b. */
@@ -201,16 +206,16 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 		int rc, landed;
 
 		sqlite3_bind_text(st, 1, it->path, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
+		rc = step_row(db, st);
+		if (rc == 1)
 			landed = !it->deleted && !strcmp((const char *)sqlite3_column_text(st, 0), it->md5) &&
 				 (unsigned)sqlite3_column_int(st, 1) == it->mode;
 		else
 			landed = it->deleted;
 		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (rc < 0) {
 			sqlite3_finalize(st);
-			return error("database: %s", sqlite3_errmsg(db));
+			return -1;
 		}
 		if (landed) {
 			free(it->path);
@@ -353,12 +358,11 @@ char **txn_sources(sqlite3 *db, const struct push_list *l)
 			continue;
 		sqlite3_bind_text(same, 1, it->md5, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(same, 2, it->size);
-		rc = sqlite3_step(same);
-		if (rc == SQLITE_ROW)
+		rc = step_row(db, same);
+		if (rc == 1)
 			src[i] = xstrdup((const char *)sqlite3_column_text(same, 0));
 		sqlite3_reset(same);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			error("database: %s", sqlite3_errmsg(db));
+		if (rc < 0) {
 			txn_sources_free(src, l->n);
 			src = NULL;
 			break;
@@ -504,15 +508,10 @@ int txn_first(sqlite3 *db, const char *state, char id[TXN_ID_LEN + 1], long long
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = step_row(db, st);
+	if (rc == 1) {
 		snprintf(id, TXN_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
 		*rev = sqlite3_column_int64(st, 1);
-		rc = 1;
-	} else if (rc == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = error("database: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
 	return rc;
