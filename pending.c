@@ -56,13 +56,15 @@ int pending_write(struct workspace *ws, const struct entry *const *e, const int 
 		error_errno("cannot write '%s'", tmp);
 		goto out;
 	}
-	if (buf_write(fd, &b)) {
+	if (buf_write(fd, &b) || fsync(fd)) {
 		error_errno("cannot write '%s'", tmp);
 		close(fd);
+		unlink(tmp);
 		goto out;
 	}
-	if (fsync(fd) || close(fd) || rename(tmp, file)) {
+	if (close(fd) || rename(tmp, file)) {
 		error_errno("cannot write '%s'", file);
+		unlink(tmp);
 		goto out;
 	}
 	rc = 0;

@@ -310,11 +310,15 @@ static int make_admin(struct server *s, sqlite3 *db)
 		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
 	strcat(token, "\n");
 	w = write(fd, token, strlen(token));
-	if (w != (ssize_t)strlen(token) || fsync(fd) || close(fd)) {
-		if (w >= 0)
-			errno = EIO;
-		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+	if (w >= 0 && w != (ssize_t)strlen(token))
+		errno = EIO;	/* a short write sets none */
+	if (w != (ssize_t)strlen(token) || fsync(fd)) {
+		error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+		close(fd);
+		return -1;
 	}
+	if (close(fd))
+		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
 	token[TOKEN_BYTES * 2] = '\0';
 	if (store_token_add(db, ADMIN_NAME, token, 0))
 		return -1;
