@@ -21,46 +21,10 @@ NFILES=${BENCH_FILES:-1000000}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 sh "$TOP/scripts/deps.sh" wrk nginx sqlite3
-make -C "$TOP" --no-print-directory soc >/dev/null
-SOC=$TOP/soc
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-serve.XXXXXX")
+. "$TOP/bench/lib.sh"
+bench_work serve
 # nginx run by root serves as an unprivileged worker, which must reach www/.
 chmod 755 "$WORK"
-PIDS=
-cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A port nothing listens on, for nginx (soc picks its own with port 0).
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-start_soc() {
-	"$SOC" serve --root "$WORK/root" --listen 127.0.0.1:0 2>"$WORK/soc.log" &
-	SOC_PID=$!
-	PIDS="$PIDS $SOC_PID"
-	n=0
-	URL=
-	while [ -z "$URL" ] && [ $n -lt 100 ]; do
-		sleep 0.1
-		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$WORK/soc.log")
-		n=$((n + 1))
-	done
-	[ -n "$URL" ] || { cat "$WORK/soc.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
-	TOKEN=$(cat "$WORK/root/admin.token")
-}
-
-stop_soc() {
-	kill -TERM "$SOC_PID"
-	wait "$SOC_PID" 2>/dev/null || true
-}
 
 rate() {
 	# wrk's "Requests/sec:   12345.67"
@@ -71,8 +35,8 @@ non2xx() {
 	sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"
 }
 
-start_soc
-AUTH="Authorization: Bearer $TOKEN"
+start_soc "$WORK/root"
+AUTH="Authorization: Bearer $SOC_TOKEN"
 curl -sf -H "$AUTH" "$URL/api/v1/info" >"$WORK/info.json"
 
 mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
@@ -130,8 +94,8 @@ if [ "$code" != 200 ]; then
 fi
 stop_soc
 sh "$TOP/bench/fill-db.sh" "$WORK/root/soc.db" "$NFILES"
-start_soc
-AUTH="Authorization: Bearer $TOKEN"
+start_soc "$WORK/root"
+AUTH="Authorization: Bearer $SOC_TOKEN"
 start=$(date +%s.%N)
 curl -sf -H "$AUTH" "$URL/api/v1/changes?since=0" | wc -l >"$WORK/lines"
 end=$(date +%s.%N)

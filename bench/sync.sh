@@ -19,23 +19,8 @@ BIG=${BENCH_BIG:-100000}
 LARGE_MB=${BENCH_LARGE_MB:-256}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
-make -C "$TOP" --no-print-directory soc >/dev/null
-SOC=$TOP/soc
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-sync.XXXXXX")
-PIDS=
-cleanup() {
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+. "$TOP/bench/lib.sh"
+bench_work sync
 
 # mktree DIR N: N files of 1 to 8 KiB of random bytes, 100 to a directory.
 mktree() {
@@ -73,28 +58,6 @@ timed() {
 	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$out"
 }
 
-SOC_PID=
-start_soc() {
-	"$SOC" serve --root "$1" --listen 127.0.0.1:0 2>"$1.log" &
-	SOC_PID=$!
-	PIDS="$PIDS $SOC_PID"
-	n=0
-	URL=
-	while [ -z "$URL" ] && [ $n -lt 100 ]; do
-		sleep 0.1
-		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$1.log")
-		n=$((n + 1))
-	done
-	[ -n "$URL" ] || { cat "$1.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
-	SOC_TOKEN=$(cat "$1/admin.token")
-	export SOC_TOKEN
-}
-
-stop_soc() {
-	kill -TERM "$SOC_PID"
-	wait "$SOC_PID" 2>/dev/null || true
-}
-
 # A plain rsync daemon on loopback: what a person would use without soc.
 RSYNC_PORT=$(free_port)
 mkdir -p "$WORK/daemon/m"
@@ -117,10 +80,6 @@ until rsync "$DAEMON/" >/dev/null 2>&1; do
 	[ $n -lt 50 ] || { echo "bench: rsync daemon did not start" >&2; exit 1; }
 	sleep 0.1
 done
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
-}
 
 # ---- 1. first push of a 10,000-file tree, and its first pull ----
 # No tree is removed until the end: ext4 passes over inodes freed in the
