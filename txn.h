@@ -80,9 +80,7 @@ long txn_expired(struct sqlite3 *db, long long before, struct txn_old **old);
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
 	      json_t *upload);
-/* Commit step 1a: staged files checked and linked into commit/<txn>/; how many failed (in bad), or -1. */
-long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
-/* Commit step 1b, once staging/<txn>/ is gone: modes, mtimes, fsync. */
+/* Commit step 1b (step 1a is txn_check_staged, below), once staging/<txn>/ is gone: modes, mtimes, fsync. */
 int txn_settle(struct server *s, const char *id, const struct push_list *l);
 /*
  * Before commit step 2: no path of the push leads through a symlink or a
@@ -93,5 +91,10 @@ int txn_settle(struct server *s, const char *id, const struct push_list *l);
 long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad);
 /* Commit step 3, idempotent: deletes, then renames into files/; pause_ms between steps (a test hook). */
 int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause_ms);
+
+/* ---- txn_check.c: commit step 1a, on every core ---- */
+
+/* Commit step 1a: staged files checked and linked into commit/<txn>/; how many failed (in bad), or -1. */
+long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
 
 #endif
