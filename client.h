@@ -49,9 +49,9 @@ int workspace_open(struct workspace **ws);
 void workspace_close(struct workspace *ws);
 
 /*
- * One tracked file as the index knows it. md5 is the content last seen by
- * a scan; base is the content last synced with the server ("" if never):
- * the three-way pull and the per-path push check both turn on base.
+ * One tracked file as the index knows it. md5 and mode are what a scan
+ * last saw; base and base_mode what was last synced with the server (""
+ * if never): the three-way pull and the per-path push check turn on them.
  */
 struct entry {
 	char *path;		/* relative to the root, '/'-separated */
@@ -61,6 +61,7 @@ struct entry {
 	unsigned mode;		/* 0644 or 0755: only the executable bit travels */
 	char md5[MD5_HEX_LEN + 1];
 	char base[MD5_HEX_LEN + 1];
+	unsigned base_mode;	/* the mode last synced; 0 when never synced */
 	int conflict;		/* a pull left a conflict copy beside it */
 };
 
@@ -113,8 +114,8 @@ void index_rollback(struct workspace *ws);
  * than this command's scan stamp (scan.c explains).
  */
 int index_record(struct workspace *ws, const struct entry *e);
-/* The content last synced with the server; "" means never synced (a new file). */
-int index_set_base(struct workspace *ws, const char *path, const char *md5);
+/* The content and mode last synced with the server; "" means never synced (a new file). */
+int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode);
 int index_set_conflict(struct workspace *ws, const char *path, int on);
 /* Forgets the path: neither tracked nor synced (after its delete was pushed or pulled). */
 int index_drop(struct workspace *ws, const char *path);
@@ -164,7 +165,7 @@ int64_t workspace_stamp(struct workspace *ws);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 
-#define INDEX_VERSION 1		/* PRAGMA user_version of an index this soc reads */
+#define INDEX_VERSION 2		/* PRAGMA user_version of an index this soc reads */
 
 /* A new index with its schema (soc init). */
 int index_create(const char *path);

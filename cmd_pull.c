@@ -333,7 +333,7 @@ static int look_untracked(struct workspace *ws, int root, const char *path, stru
 }
 
 static int entry_from_stat(int parent, const char *base, const char *path, const char *md5,
-			   struct entry *e)
+			   unsigned synced_mode, struct entry *e)
 {
 	struct stat st;
 
@@ -348,6 +348,7 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
 	memcpy(e->md5, md5, MD5_HEX_LEN + 1);
 	memcpy(e->base, md5, MD5_HEX_LEN + 1);
+	e->base_mode = synced_mode;
 	return 0;
 }
 
@@ -375,10 +376,11 @@ static int place_conflict(struct workspace *ws, int root, int inc, const struct 
 		struct entry e = it->e;
 
 		memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+		e.base_mode = r->mode;
 		e.conflict = 1;
 		rc = index_record(ws, &e);
 	} else {
-		rc = index_set_base(ws, r->path, r->md5) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
+		rc = index_set_base(ws, r->path, r->md5, r->mode) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
 	}
 	c->conflicts++;
 	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
@@ -427,15 +429,16 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
 			e = it->e;
 			memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+			e.base_mode = r->mode;
 			return index_record(ws, &e);
 		}
-		return index_set_base(ws, r->path, r->md5);
+		return index_set_base(ws, r->path, r->md5, r->mode);
 	case A_DROP:
 		return index_drop(ws, r->path);
 	case A_KEEP_NEW:
 		c->kept++;
 		say("kept '%s': edited here and deleted on the server; push sends it again\n", r->path);
-		return index_set_base(ws, r->path, "");
+		return index_set_base(ws, r->path, "", 0);
 	case A_DELETE:
 		parent = open_parent(root, r->path, &base, 0);
 		if (parent < 0 && errno == ENOENT)
@@ -445,7 +448,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		if (!unchanged_since_scan(parent, base, it)) {
 			c->kept++;
 			say("kept '%s': changed here while pulling its delete\n", r->path);
-			rc = index_set_base(ws, r->path, "");
+			rc = index_set_base(ws, r->path, "", 0);
 		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
 			rc = error_errno("cannot delete '%s'", r->path);
 		} else {
@@ -475,7 +478,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		}
 		if (renameat(inc, r->path, parent, base)) {
 			rc = error_errno("cannot write '%s'", r->path);
-		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, &e))) {
+		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e))) {
 			rc = index_record(ws, &e);
 			if (!rc && !it)
 				rc = track_top_dir(ws, p, r->path);

@@ -156,7 +156,7 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			    !strcmp(r->md5, it->e.md5)) {
 				/* The server already holds exactly this: nothing to send. */
 				if (!o->dry_run)
-					index_set_base(ws, it->e.path, it->e.md5);
+					index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
 				continue;
 			}
 			out->v[out->n++] = it;
@@ -296,7 +296,7 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 		if (it->change == CH_DELETED)
 			failed = index_drop(ws, it->e.path);
 		else
-			failed = index_set_base(ws, it->e.path, it->e.md5);
+			failed = index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
 	}
 	if (failed) {
 		index_rollback(ws);

@@ -10,9 +10,11 @@
  * once the index records them, the file goes. A later push or pull that
  * finds it asks the server for what changed since the last pull, and each
  * pending path whose newest state there is exactly what was pushed gets
- * its base recorded, as the lost answer would have done. A path whose
- * state there differs is left as it was: at worst the user is asked to
- * pull, and a pull keeps both versions.
+ * its base recorded, as the lost answer would have done, with the mode
+ * the server holds: a chmod that did not land still differs from that, so
+ * the next push sends it again. A path whose state there differs is left
+ * as it was: at worst the user is asked to pull, and a pull keeps both
+ * versions.
  *
  * The format, one line per change, "MD5 PATH\n" or "- PATH\n" for a
  * delete: the path rules exclude newlines from paths.
@@ -33,6 +35,7 @@ struct pending_row {
 	char *path;
 	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
 	int landed;			/* the server's newest state is this */
+	unsigned mode;			/* the server's mode of it, once landed */
 };
 
 struct pending {
@@ -161,11 +164,13 @@ static int server_line(const char *line, size_t len, void *arg)
 		return -1;
 	}
 	if (kind == 1) {
-		struct pending_row key = { c.path, "", 0 }, *r;
+		struct pending_row key = { c.path, "", 0, 0 }, *r;
 
 		r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
-		if (r)
+		if (r) {
 			r->landed = c.deleted ? !r->md5[0] : !strcmp(r->md5, c.md5);
+			r->mode = c.mode;
+		}
 	}
 	change_free(&c);
 	return 0;
@@ -197,7 +202,8 @@ int pending_settle(struct workspace *ws, struct net *net)
 		if (!p.v[i].landed)
 			continue;
 		landed++;
-		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5) : index_drop(ws, p.v[i].path))
+		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5, p.v[i].mode) :
+				    index_drop(ws, p.v[i].path))
 			failed = 1;
 	}
 	if (failed) {

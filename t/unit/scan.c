@@ -125,7 +125,7 @@ static void test_racy_rewrite(void)
 	put("f", "aaaa\n", tick);
 	put("g", "gggg\n", tick);
 	ok(!index_add_file(ws, "f") && !index_add_file(ws, "g") && !scan(ws, &r), "record two files whose mtime is not older than the scan");
-	ok(!index_set_base(ws, "f", a), "f counts as synced");
+	ok(!index_set_base(ws, "f", a, 0644), "f counts as synced");
 	put("f", "bbbb\n", tick);	/* same size, same mtime */
 	ok(!scan(ws, &r), "rescan");
 	it = item(&r, "f");
@@ -183,7 +183,7 @@ static void test_touch(void)
 
 	md5_of("hhhh\n", h);
 	put("h", "hhhh\n", old);
-	ok(!index_add_file(ws, "h") && !scan(ws, &r) && !index_set_base(ws, "h", h), "record a file with an old mtime, synced");
+	ok(!index_add_file(ws, "h") && !scan(ws, &r) && !index_set_base(ws, "h", h, 0644), "record a file with an old mtime, synced");
 	before = scan_hash_count();
 	ok(!scan(ws, &r) && scan_hash_count() == before, "a settled file is not hashed");
 	set_mtime("h", old + 500);	/* touch: a new mtime, the same content */
