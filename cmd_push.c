@@ -66,6 +66,7 @@ static void print_paths(const char *lead, json_t *paths)
 struct head_row {
 	char *path;
 	char md5[MD5_HEX_LEN + 1];
+	unsigned mode;
 };
 
 struct head {
@@ -97,6 +98,7 @@ static int head_line(const char *line, size_t len, void *arg)
 	}
 	h->v[h->n].path = c.path;	/* taken */
 	memcpy(h->v[h->n].md5, c.md5, MD5_HEX_LEN + 1);
+	h->v[h->n].mode = c.mode;
 	h->n++;
 	return 0;
 }
@@ -108,7 +110,7 @@ static int cmp_head_row(const void *a, const void *b)
 
 static const struct head_row *head_find(const struct head *h, const char *path)
 {
-	struct head_row key = { (char *)path, "" };
+	struct head_row key = { (char *)path, "", 0 };
 
 	return h->n ? bsearch(&key, h->v, h->n, sizeof(*h->v), cmp_head_row) : NULL;
 }
@@ -152,8 +154,12 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			continue;
 		}
 		if (it->change != CH_NONE) {
+			/*
+			 * The same content with the other mode is left to the
+			 * base check: if the server's moved, pull merges it.
+			 */
 			if (o->force && it->present && (r = head_find(&h, it->e.path)) &&
-			    !strcmp(r->md5, it->e.md5)) {
+			    !strcmp(r->md5, it->e.md5) && r->mode == it->e.mode) {
 				/* The server already holds exactly this: nothing to send. */
 				if (!o->dry_run)
 					index_set_base(ws, it->e.path, it->e.md5, it->e.mode);

@@ -198,6 +198,13 @@ static void test_touch(void)
 	ok(scan_hash_count() == before, "the scan after that hashes nothing");
 	again = index_bytes();
 	ok(same_bytes(&bytes, &again), "and writes nothing");
+	ok(!chmod("h", 0755) && !scan(ws, &r), "chmod +x, and scan");
+	it = item(&r, "h");
+	ok(it && it->change == CH_MODIFIED && it->e.mode == 0755 && it->e.base_mode == 0644,
+	   "a chmod alone is a change");
+	ok(!chmod("h", 0644) && !scan(ws, &r), "chmod -x again, and scan");
+	it = item(&r, "h");
+	ok(it && it->change == CH_NONE, "back at the synced mode, it is unchanged");
 	buf_free(&bytes);
 	buf_free(&again);
 	scan_result_free(&r);
