@@ -245,6 +245,15 @@ static char *push_body(const struct change_list *ch)
 				      "md5", e->md5, "size", (json_int_t)e->size,
 				      "mtime", (json_int_t)(e->mtime_ns / 1000000000),
 				      "mode", (int)e->mode, "base", e->base[0] ? e->base : NULL);
+		/*
+		 * The mode it replaces too: a server whose head has another
+		 * mode for the same content got a chmod we have not seen, and
+		 * sending ours would undo it. The server then refuses, and pull
+		 * merges the two. (An older server ignores the field.)
+		 */
+		if (j && ch->v[i]->change != CH_DELETED && e->base[0] && e->base_mode &&
+		    json_object_set_new(j, "base_mode", json_integer((json_int_t)e->base_mode)))
+			die("cannot encode the change of '%s'", e->path);
 		if (!j)
 			die("cannot encode the change of '%s'", e->path);
 		line = json_dumps(j, JSON_COMPACT);
