@@ -117,6 +117,14 @@ int index_record(struct workspace *ws, const struct entry *e);
 /* The content and mode last synced with the server; "" means never synced (a new file). */
 int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode);
 int index_set_conflict(struct workspace *ws, const char *path, int on);
+/* The server holds path at md5 (our base) with mode: that is its synced mode. */
+int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode);
+/*
+ * 1 while the synced modes are the guess an upgrade from version 1 made
+ * (db.c says why), 0 once the server has been asked; -1 after a message.
+ */
+int index_modes_guessed(struct workspace *ws);
+int index_set_modes_known(struct workspace *ws);
 /* Forgets the path: neither tracked nor synced (after its delete was pushed or pulled). */
 int index_drop(struct workspace *ws, const char *path);
 /* The last server revision pulled, 0 if never. */

@@ -709,7 +709,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", ws->root);
 		return PULL_DONE;
 	}
-	if ((*rc = pending_settle(ws, net)))
+	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		goto out;
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))

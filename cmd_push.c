@@ -342,7 +342,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	long st;
 	size_t i, n;
 
-	if ((*rc = pending_settle(ws, net)))
+	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		return PUSH_DONE;
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))

@@ -46,7 +46,7 @@ static const char schema[] =
 enum stmt {
 	S_LOAD_FILES, S_LOAD_ROOTS, S_LOAD_EXCLUDED,
 	S_WRITE_ROW, S_SET_BASE, S_SET_CONFLICT, S_DROP,
-	S_GET_STATE, S_SET_STATE,
+	S_GET_STATE, S_SET_STATE, S_SET_BASE_MODE,
 	S_RESOLVE_FILE, S_NEW_FILE, S_UNEXCLUDE_ONE,
 	S_ADD_ROOT, S_RESOLVE_UNDER, S_UNEXCLUDE_UNDER, S_PULLED_ROOT,
 	S_DROP_UNDER, S_REMOVE_UNDER, S_FORGET_ROOTS, S_EXCLUDE,
@@ -62,6 +62,7 @@ static const char *const sql[NSTMT] = {
 			" conflict, racy, removed, base_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[S_SET_BASE] = "UPDATE files SET base = ?2, base_mode = ?3 WHERE path = ?1",
 	[S_SET_CONFLICT] = "UPDATE files SET conflict = ?2 WHERE path = ?1",
+	[S_SET_BASE_MODE] = "UPDATE files SET base_mode = ?3 WHERE path = ?1 AND base = ?2 AND base_mode <> ?3",
 	[S_DROP] = "DELETE FROM files WHERE path = ?1",
 	[S_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
 	[S_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT (key)"
@@ -177,9 +178,12 @@ int index_create(const char *path)
 /*
  * Version 1 kept no synced mode, so a chmod alone was never pushed. What
  * its rows say of the mode is what the old soc last saw, and that is the
- * best guess of what the server holds: taken as synced, an upgrade shows
- * nothing modified, and from now on a chmod here is a change. (A chmod the
- * old soc saw and never pushed stays unpushed, as it did before.) Runs
+ * best guess of what the server holds until it can be asked: taken as
+ * synced, an upgrade shows nothing modified, and a chmod from now on is
+ * a change. The guess is marked (modes_guessed), and the next push or
+ * pull replaces it with the server's modes (pending.c) before it sends a
+ * base_mode: a chmod the old soc saw and could not send then shows as a
+ * change, and a wrong guess never makes the server refuse a push. Runs
  * under the workspace lock, in one transaction: an index is upgraded
  * whole or not at all.
  */
@@ -189,6 +193,7 @@ static int index_upgrade_1(struct workspace *ws)
 		"BEGIN IMMEDIATE;"
 		"ALTER TABLE files ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0;"
 		"UPDATE files SET base_mode = mode WHERE base <> '';"
+		"INSERT OR REPLACE INTO state (key, value) VALUES ('modes_guessed', 1);"
 		"PRAGMA user_version = 2;"
 		"COMMIT;";
 
@@ -439,6 +444,46 @@ int index_set_base(struct workspace *ws, const char *path, const char *md5, unsi
 	bind_text(s, 2, md5);
 	sqlite3_bind_int(s, 3, md5[0] ? (int)mode : 0);
 	return run(ws, s, "cannot record a synced file");
+}
+
+int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_BASE_MODE);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, path);
+	bind_text(s, 2, md5);
+	sqlite3_bind_int(s, 3, (int)mode);
+	return run(ws, s, "cannot record a synced mode");
+}
+
+int index_modes_guessed(struct workspace *ws)
+{
+	sqlite3_stmt *s = stmt(ws, S_GET_STATE);
+	int rc, guessed = 0;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, "modes_guessed");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		guessed = sqlite3_column_int64(s, 0) != 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(ws, "cannot read its state");
+	return guessed;
+}
+
+int index_set_modes_known(struct workspace *ws)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_STATE);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, "modes_guessed");
+	sqlite3_bind_int64(s, 2, 0);
+	return run(ws, s, "cannot record the synced modes");
 }
 
 int index_set_conflict(struct workspace *ws, const char *path, int on)

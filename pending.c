@@ -1,5 +1,8 @@
 /*
- * pending.c: the record of a push whose commit answer was not heard.
+ * pending.c: what the index must learn from the server before a push or
+ * pull works: the fate of a push whose commit answer was not heard, and
+ * (modes_settle, at the end) the synced modes an index from an older soc
+ * could only guess.
  *
  * Between sending a commit and recording its new bases, a push can die (a
  * kill, a crash, a dropped connection): the server may have landed it
@@ -218,4 +221,44 @@ int pending_settle(struct workspace *ws, struct net *net)
 	}
 	pending_free(&p);
 	return failed ? EXIT_ERROR : 0;
+}
+
+/* One head line: a synced path the server holds at its base gets the server's mode as synced. */
+static int mode_line(const char *line, size_t len, void *arg)
+{
+	struct workspace *ws = arg;
+	struct change_line c;
+	long long head;
+	const char *why;
+	int kind = change_parse(line, len, &c, &head, &why), rc = 0;
+
+	if (kind < 0)
+		rc = error("the server sent a change line we refuse: %s", why);
+	else if (kind == 1 && !c.deleted)
+		rc = index_set_base_mode(ws, c.path, c.md5, c.mode);
+	change_free(&c);
+	return rc;
+}
+
+int modes_settle(struct workspace *ws, struct net *net)
+{
+	int guessed = index_modes_guessed(ws);
+	long st;
+
+	if (guessed <= 0)
+		return guessed ? EXIT_ERROR : 0;
+	if (index_begin(ws))
+		return EXIT_ERROR;
+	st = net_get_lines(net, "/api/v1/changes?since=0", mode_line, ws);
+	if (st != 200) {
+		if (st >= 0)
+			error("the server did not list its files (%ld)", st);
+		index_rollback(ws);
+		return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+	}
+	if (index_set_modes_known(ws)) {
+		index_rollback(ws);
+		return EXIT_ERROR;
+	}
+	return index_commit(ws) ? EXIT_ERROR : 0;
 }

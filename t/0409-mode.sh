@@ -156,13 +156,17 @@ test_expect_success 'a content conflict: ours kept, with the mode merged; no sec
 	test "$(modes a D/conf)" = "755 "
 '
 
-# An index written by the soc before modes were synced: no base_mode column, version 1.
+# An index written by the soc before modes were synced: no base_mode
+# column, version 1, and D/twin chmod'ed while that soc ran: it saw the
+# mode and could not send it.
 test_expect_success 'an old index keeps working: nothing looks modified, a new chmod does' '
 	(cd a && soc pull -q) &&
+	chmod +x a/D/twin &&
 	python3 - a/.soc/index.db <<-\EOF &&
 	import sqlite3, sys
 	db = sqlite3.connect(sys.argv[1])
 	db.execute("ALTER TABLE files DROP COLUMN base_mode")
+	db.execute("UPDATE files SET mode = 493 WHERE path = \"D/twin\"")
 	db.execute("PRAGMA user_version = 1")
 	db.commit()
 	EOF
@@ -173,9 +177,11 @@ test_expect_success 'an old index keeps working: nothing looks modified, a new c
 	echo "M D/plain" >want &&
 	test_cmp want out &&
 	(cd a && soc push -q) &&
-	test "$(modes server/files D/plain)" = "644 " &&
+	test "$(modes server/files D/plain D/twin)" = "644 755 " &&
 	(cd b && soc pull -q) &&
-	test "$(modes b D/plain)" = "644 "
+	test "$(modes b D/plain D/twin)" = "644 755 " &&
+	(cd a && soc status --porcelain --offline) >out &&
+	test_must_be_empty out
 '
 
 test_expect_success_here 'a server root from before base_mode gets the column at its start' '
