@@ -176,11 +176,12 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			it->e.base[0] = '\0';
 			it->change = CH_ADDED;
 			out->v[out->n++] = it;
-		} else if (strcmp(r->md5, it->e.md5)) {
+		} else if (strcmp(r->md5, it->e.md5) || r->mode != it->e.mode) {
 			/*
-			 * The server holds it differently: sent against our base,
-			 * so a version we have not seen is never overwritten: the
-			 * server refuses and the user is told to pull.
+			 * The server holds it differently: sent against our base
+			 * (and its mode), so a version we have not seen is never
+			 * overwritten: the server refuses and the user is told to
+			 * pull.
 			 */
 			it->change = CH_MODIFIED;
 			out->v[out->n++] = it;

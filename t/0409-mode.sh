@@ -156,6 +156,19 @@ test_expect_success 'a content conflict: ours kept, with the mode merged; no sec
 	test "$(modes a D/conf)" = "755 "
 '
 
+test_expect_success 'a chmod there not pulled yet: push -f refuses it (exit 3), pull takes it' '
+	test "$(modes a D/plain)$(modes b D/plain)" = "755 755 " &&
+	chmod -x b/D/plain &&
+	(cd b && soc push -q) &&
+	(cd a && soc push) 2>err &&
+	grep "everything up to date" err &&
+	(cd a && test_expect_code 3 soc push -f) 2>err &&
+	grep "newer versions of .D/plain." err &&
+	test "$(modes a D/plain)$(modes server/files D/plain)" = "755 644 " &&
+	(cd a && soc pull -q && soc push -f -q) &&
+	test "$(modes a D/plain)" = "644 "
+'
+
 # An index written by the soc before modes were synced: no base_mode
 # column, version 1, and D/twin chmod'ed while that soc ran: it saw the
 # mode and could not send it.
@@ -172,14 +185,14 @@ test_expect_success 'an old index keeps working: nothing looks modified, a new c
 	EOF
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
-	chmod -x a/D/plain &&
+	chmod +x a/D/plain &&
 	(cd a && soc status --porcelain --offline) >out &&
 	echo "M D/plain" >want &&
 	test_cmp want out &&
 	(cd a && soc push -q) &&
-	test "$(modes server/files D/plain D/twin)" = "644 755 " &&
+	test "$(modes server/files D/plain D/twin)" = "755 755 " &&
 	(cd b && soc pull -q) &&
-	test "$(modes b D/plain D/twin)" = "644 755 " &&
+	test "$(modes b D/plain D/twin)" = "755 755 " &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out
 '
