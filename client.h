@@ -49,9 +49,9 @@ int workspace_open(struct workspace **ws);
 void workspace_close(struct workspace *ws);
 
 /*
- * One tracked file as the index knows it. md5 is the content last seen by
- * a scan; base is the content last synced with the server ("" if never):
- * the three-way pull and the per-path push check both turn on base.
+ * One tracked file as the index knows it. md5 and mode are what a scan
+ * last saw; base and base_mode what was last synced with the server (""
+ * if never): the three-way pull and the per-path push check turn on them.
  */
 struct entry {
 	char *path;		/* relative to the root, '/'-separated */
@@ -61,6 +61,7 @@ struct entry {
 	unsigned mode;		/* 0644 or 0755: only the executable bit travels */
 	char md5[MD5_HEX_LEN + 1];
 	char base[MD5_HEX_LEN + 1];
+	unsigned base_mode;	/* the mode last synced; 0 when never synced */
 	int conflict;		/* a pull left a conflict copy beside it */
 };
 
@@ -113,9 +114,17 @@ void index_rollback(struct workspace *ws);
  * than this command's scan stamp (scan.c explains).
  */
 int index_record(struct workspace *ws, const struct entry *e);
-/* The content last synced with the server; "" means never synced (a new file). */
-int index_set_base(struct workspace *ws, const char *path, const char *md5);
+/* The content and mode last synced with the server; "" means never synced (a new file). */
+int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode);
 int index_set_conflict(struct workspace *ws, const char *path, int on);
+/* The server holds path at md5 (our base) with mode: that is its synced mode. */
+int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode);
+/*
+ * 1 while the synced modes are the guess an upgrade from version 1 made
+ * (db.c says why), 0 once the server has been asked; -1 after a message.
+ */
+int index_modes_guessed(struct workspace *ws);
+int index_set_modes_known(struct workspace *ws);
 /* Forgets the path: neither tracked nor synced (after its delete was pushed or pulled). */
 int index_drop(struct workspace *ws, const char *path);
 /* The last server revision pulled, 0 if never. */
@@ -164,7 +173,7 @@ int64_t workspace_stamp(struct workspace *ws);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 
-#define INDEX_VERSION 1		/* PRAGMA user_version of an index this soc reads */
+#define INDEX_VERSION 2		/* PRAGMA user_version of an index this soc reads */
 
 /* A new index with its schema (soc init). */
 int index_create(const char *path);

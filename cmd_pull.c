@@ -4,7 +4,9 @@
  * compare B (the content last synced), L (the content here now) and R (the
  * server's): decide() below is the whole table. A pull never destroys
  * local content that was not synced: an edit here against an edit there
- * keeps ours and writes theirs beside it as name.conflict-rH.ext.
+ * keeps ours and writes theirs beside it as name.conflict-rH.ext. The
+ * executable bit is merged apart from the content (mode_merge() below),
+ * and never makes a conflict.
  *
  * Downloads land in .soc/incoming/ first, rsync using the local files as
  * delta basis (--copy-dest), and are checked against the md5 the server
@@ -54,6 +56,7 @@ enum action {
 	A_RESTORE,	/* x gone y: the edit wins over the delete; restore y */
 	A_DROP,		/* x gone gone: forget the path */
 	A_BLOCKED,	/* something that is not a file is in the way here: left for a later pull */
+	A_MODE,		/* the server's content is our base, its mode is not: merge the mode */
 };
 
 struct remote_row {
@@ -107,6 +110,33 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 	if (!strcmp(r->md5, B))
 		return A_NONE;			/* x y x: push will send y */
 	return A_CONFLICT;			/* x y z */
+}
+
+/*
+ * The executable bit is merged on its own, as git merges it: it has two
+ * values only, so a side that did not change it since the sync takes the
+ * other's, and two sides that changed it agree. The content's row of the
+ * table above is followed whatever the mode does: a mode never makes a
+ * conflict, and a file kept here (x y x, or a conflict) keeps its
+ * content and takes the server's mode only if ours is unchanged. A mode
+ * never synced (a file new here) counts as changed: ours wins, and push
+ * sends it.
+ */
+static unsigned mode_merge(const struct scan_item *it, unsigned remote)
+{
+	if (!it || !it->present)
+		return remote;
+	if (!it->e.base_mode || it->e.mode != it->e.base_mode)
+		return it->e.mode;
+	return remote;
+}
+
+/* Where the table keeps the content as it is, the mode may still have moved on the server. */
+static enum action mode_action(enum action a, const struct scan_item *it, const struct remote_row *r)
+{
+	if (a != A_NONE || !it || !it->present || r->deleted || strcmp(it->e.base, r->md5))
+		return a;
+	return r->mode != it->e.base_mode ? A_MODE : A_NONE;
 }
 
 static int row_line(const char *line, size_t len, void *arg)
@@ -235,6 +265,52 @@ static int unchanged_since_scan(int parent, const char *base, const struct scan_
 }
 
 /*
+ * Gives path (under dirfd, its last component not followed) the
+ * executable bit of mode, as rsync's --executability does: on, an x for
+ * each r; off, no x at all. The other bits stay as the umask made them.
+ */
+static int set_exec(int dirfd, const char *path, const char *show, unsigned mode)
+{
+	struct stat st;
+	mode_t now, want;
+	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return error_errno("cannot open '%s' to set its mode", show);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return error("cannot set the mode of '%s': not a file", show);
+	}
+	now = st.st_mode & 07777;
+	want = (mode & 0111) ? now | ((now & 0444) >> 2) : now & ~(mode_t)0111;
+	if (want != now && fchmod(fd, want)) {
+		error_errno("cannot set the mode of '%s'", show);
+		close(fd);
+		return -1;
+	}
+	if (close(fd))
+		return error_errno("cannot set the mode of '%s'", show);
+	return 0;
+}
+
+/* The local file of a row gets the merged mode, when that is not the one it has. 1 when changed. */
+static int merge_local_mode(int root, const struct scan_item *it, const struct remote_row *r)
+{
+	unsigned want = mode_merge(it, r->mode);
+	const char *base;
+	int parent, rc;
+
+	if (!it || !it->present || want == it->e.mode)
+		return 0;
+	parent = open_parent(root, r->path, &base, 0);
+	if (parent < 0)
+		return errno == ENOENT ? error("cannot set the mode of '%s': it is gone", r->path) : -1;
+	rc = set_exec(parent, base, r->path, want);
+	close(parent);
+	return rc ? -1 : 1;
+}
+
+/*
  * rsync's --files-from costs its receiver time that grows faster than
  * the list: 2.3 to 3.4 s of CPU for 10,000 paths here, against 0.1 s for
  * the same files sent as one tree. So a pull whose rows are the whole
@@ -333,7 +409,7 @@ static int look_untracked(struct workspace *ws, int root, const char *path, stru
 }
 
 static int entry_from_stat(int parent, const char *base, const char *path, const char *md5,
-			   struct entry *e)
+			   unsigned synced_mode, struct entry *e)
 {
 	struct stat st;
 
@@ -348,6 +424,7 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
 	memcpy(e->md5, md5, MD5_HEX_LEN + 1);
 	memcpy(e->base, md5, MD5_HEX_LEN + 1);
+	e->base_mode = synced_mode;
 	return 0;
 }
 
@@ -375,10 +452,11 @@ static int place_conflict(struct workspace *ws, int root, int inc, const struct 
 		struct entry e = it->e;
 
 		memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+		e.base_mode = r->mode;
 		e.conflict = 1;
 		rc = index_record(ws, &e);
 	} else {
-		rc = index_set_base(ws, r->path, r->md5) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
+		rc = index_set_base(ws, r->path, r->md5, r->mode) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
 	}
 	c->conflicts++;
 	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
@@ -422,20 +500,31 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		return 0;
 	case A_BLOCKED:
 		return -1;	/* said when planned */
+	case A_MODE:
+		if ((rc = merge_local_mode(root, it, r)) < 0)
+			return -1;
+		if (rc)
+			c->updated++;
+		else
+			c->recorded++;
+		return index_set_base(ws, r->path, r->md5, r->mode);
 	case A_RECORD:
 		c->recorded++;
+		if (merge_local_mode(root, it, r) < 0)
+			return -1;
 		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
 			e = it->e;
 			memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+			e.base_mode = r->mode;
 			return index_record(ws, &e);
 		}
-		return index_set_base(ws, r->path, r->md5);
+		return index_set_base(ws, r->path, r->md5, r->mode);
 	case A_DROP:
 		return index_drop(ws, r->path);
 	case A_KEEP_NEW:
 		c->kept++;
 		say("kept '%s': edited here and deleted on the server; push sends it again\n", r->path);
-		return index_set_base(ws, r->path, "");
+		return index_set_base(ws, r->path, "", 0);
 	case A_DELETE:
 		parent = open_parent(root, r->path, &base, 0);
 		if (parent < 0 && errno == ENOENT)
@@ -445,7 +534,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		if (!unchanged_since_scan(parent, base, it)) {
 			c->kept++;
 			say("kept '%s': changed here while pulling its delete\n", r->path);
-			rc = index_set_base(ws, r->path, "");
+			rc = index_set_base(ws, r->path, "", 0);
 		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
 			rc = error_errno("cannot delete '%s'", r->path);
 		} else {
@@ -455,6 +544,8 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		close(parent);
 		return rc;
 	case A_CONFLICT:
+		if (merge_local_mode(root, it, r) < 0)
+			return -1;
 		return place_conflict(ws, root, inc, p, i, it, c);
 	case A_TAKE:
 	case A_RESTORE:
@@ -473,9 +564,11 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			}
 			return place_conflict(ws, root, inc, p, i, it, c);
 		}
-		if (renameat(inc, r->path, parent, base)) {
+		if (set_exec(inc, r->path, r->path, mode_merge(it, r->mode))) {
+			rc = -1;
+		} else if (renameat(inc, r->path, parent, base)) {
 			rc = error_errno("cannot write '%s'", r->path);
-		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, &e))) {
+		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e))) {
 			rc = index_record(ws, &e);
 			if (!rc && !it)
 				rc = track_top_dir(ws, p, r->path);
@@ -512,7 +605,7 @@ static void clear_incoming(struct workspace *ws)
 static const char *const action_word[] = {
 	[A_NONE] = "", [A_TAKE] = "update", [A_RECORD] = "same", [A_CONFLICT] = "conflict",
 	[A_DELETE] = "delete", [A_KEEP_NEW] = "keep", [A_RESTORE] = "restore", [A_DROP] = "forget",
-	[A_BLOCKED] = "blocked",
+	[A_BLOCKED] = "blocked", [A_MODE] = "mode",
 };
 
 /* Fetches the server's changes since our last pull and decides each path. */
@@ -548,7 +641,7 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 				it = &p->untracked[i];
 		}
 		p->local[i] = it;
-		p->act[i] = decide(it, &p->rows[i]);
+		p->act[i] = mode_action(decide(it, &p->rows[i]), it, &p->rows[i]);
 	}
 	return 0;
 }
@@ -616,7 +709,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", ws->root);
 		return PULL_DONE;
 	}
-	if ((*rc = pending_settle(ws, net)))
+	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		goto out;
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))

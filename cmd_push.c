@@ -66,6 +66,7 @@ static void print_paths(const char *lead, json_t *paths)
 struct head_row {
 	char *path;
 	char md5[MD5_HEX_LEN + 1];
+	unsigned mode;
 };
 
 struct head {
@@ -97,6 +98,7 @@ static int head_line(const char *line, size_t len, void *arg)
 	}
 	h->v[h->n].path = c.path;	/* taken */
 	memcpy(h->v[h->n].md5, c.md5, MD5_HEX_LEN + 1);
+	h->v[h->n].mode = c.mode;
 	h->n++;
 	return 0;
 }
@@ -108,7 +110,7 @@ static int cmp_head_row(const void *a, const void *b)
 
 static const struct head_row *head_find(const struct head *h, const char *path)
 {
-	struct head_row key = { (char *)path, "" };
+	struct head_row key = { (char *)path, "", 0 };
 
 	return h->n ? bsearch(&key, h->v, h->n, sizeof(*h->v), cmp_head_row) : NULL;
 }
@@ -152,11 +154,15 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			continue;
 		}
 		if (it->change != CH_NONE) {
+			/*
+			 * The same content with the other mode is left to the
+			 * base check: if the server's moved, pull merges it.
+			 */
 			if (o->force && it->present && (r = head_find(&h, it->e.path)) &&
-			    !strcmp(r->md5, it->e.md5)) {
+			    !strcmp(r->md5, it->e.md5) && r->mode == it->e.mode) {
 				/* The server already holds exactly this: nothing to send. */
 				if (!o->dry_run)
-					index_set_base(ws, it->e.path, it->e.md5);
+					index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
 				continue;
 			}
 			out->v[out->n++] = it;
@@ -170,11 +176,12 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			it->e.base[0] = '\0';
 			it->change = CH_ADDED;
 			out->v[out->n++] = it;
-		} else if (strcmp(r->md5, it->e.md5)) {
+		} else if (strcmp(r->md5, it->e.md5) || r->mode != it->e.mode) {
 			/*
-			 * The server holds it differently: sent against our base,
-			 * so a version we have not seen is never overwritten: the
-			 * server refuses and the user is told to pull.
+			 * The server holds it differently: sent against our base
+			 * (and its mode), so a version we have not seen is never
+			 * overwritten: the server refuses and the user is told to
+			 * pull.
 			 */
 			it->change = CH_MODIFIED;
 			out->v[out->n++] = it;
@@ -239,6 +246,15 @@ static char *push_body(const struct change_list *ch)
 				      "md5", e->md5, "size", (json_int_t)e->size,
 				      "mtime", (json_int_t)(e->mtime_ns / 1000000000),
 				      "mode", (int)e->mode, "base", e->base[0] ? e->base : NULL);
+		/*
+		 * The mode it replaces too: a server whose head has another
+		 * mode for the same content got a chmod we have not seen, and
+		 * sending ours would undo it. The server then refuses, and pull
+		 * merges the two. (An older server ignores the field.)
+		 */
+		if (j && ch->v[i]->change != CH_DELETED && e->base[0] && e->base_mode &&
+		    json_object_set_new(j, "base_mode", json_integer((json_int_t)e->base_mode)))
+			die("cannot encode the change of '%s'", e->path);
 		if (!j)
 			die("cannot encode the change of '%s'", e->path);
 		line = json_dumps(j, JSON_COMPACT);
@@ -296,7 +312,7 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 		if (it->change == CH_DELETED)
 			failed = index_drop(ws, it->e.path);
 		else
-			failed = index_set_base(ws, it->e.path, it->e.md5);
+			failed = index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
 	}
 	if (failed) {
 		index_rollback(ws);
@@ -327,7 +343,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	long st;
 	size_t i, n;
 
-	if ((*rc = pending_settle(ws, net)))
+	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		return PUSH_DONE;
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))

@@ -1,12 +1,12 @@
 /*
  * db.c: the index, .soc/index.db, the only client file that speaks SQLite.
  *
- * files: one row per tracked path, as the last scan saw it (stat fields
- * and md5) and as last synced (base, "" for never); racy marks a row to
- * hash again, removed a path soc rm'd whose delete a push still has to
- * send. roots: the directories given to soc add. excluded: paths soc rm'd
- * under a root, which its walk must not pick up again. state: the last
- * revision pulled.
+ * files: one row per tracked path, as the last scan saw it (stat fields,
+ * mode and md5) and as last synced (base, "" for never, and base_mode);
+ * racy marks a row to hash again, removed a path soc rm'd whose delete a
+ * push still has to send. roots: the directories given to soc add.
+ * excluded: paths soc rm'd under a root, which its walk must not pick up
+ * again. state: the last revision pulled.
  *
  * The journal is SQLite's default rollback journal, not WAL: one soc at a
  * time holds the workspace lock, so WAL's concurrent readers buy nothing,
@@ -29,6 +29,7 @@ static const char schema[] =
 	" mode INTEGER NOT NULL,"
 	" md5 TEXT NOT NULL,"
 	" base TEXT NOT NULL DEFAULT '',"
+	" base_mode INTEGER NOT NULL DEFAULT 0,"
 	" conflict INTEGER NOT NULL DEFAULT 0,"
 	" racy INTEGER NOT NULL DEFAULT 0,"
 	" removed INTEGER NOT NULL DEFAULT 0"
@@ -45,7 +46,7 @@ static const char schema[] =
 enum stmt {
 	S_LOAD_FILES, S_LOAD_ROOTS, S_LOAD_EXCLUDED,
 	S_WRITE_ROW, S_SET_BASE, S_SET_CONFLICT, S_DROP,
-	S_GET_STATE, S_SET_STATE,
+	S_GET_STATE, S_SET_STATE, S_SET_BASE_MODE,
 	S_RESOLVE_FILE, S_NEW_FILE, S_UNEXCLUDE_ONE,
 	S_ADD_ROOT, S_RESOLVE_UNDER, S_UNEXCLUDE_UNDER, S_PULLED_ROOT,
 	S_DROP_UNDER, S_REMOVE_UNDER, S_FORGET_ROOTS, S_EXCLUDE,
@@ -53,14 +54,15 @@ enum stmt {
 };
 
 static const char *const sql[NSTMT] = {
-	[S_LOAD_FILES] = "SELECT path, size, mtime_ns, ctime_ns, ino, mode, md5, base, conflict, racy, removed"
-			 " FROM files ORDER BY path",
+	[S_LOAD_FILES] = "SELECT path, size, mtime_ns, ctime_ns, ino, mode, md5, base, conflict, racy, removed,"
+			 " base_mode FROM files ORDER BY path",
 	[S_LOAD_ROOTS] = "SELECT path, recursive FROM roots ORDER BY path",
 	[S_LOAD_EXCLUDED] = "SELECT path FROM excluded ORDER BY path",
 	[S_WRITE_ROW] = "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, md5, base,"
-			" conflict, racy, removed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[S_SET_BASE] = "UPDATE files SET base = ?2 WHERE path = ?1",
+			" conflict, racy, removed, base_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_SET_BASE] = "UPDATE files SET base = ?2, base_mode = ?3 WHERE path = ?1",
 	[S_SET_CONFLICT] = "UPDATE files SET conflict = ?2 WHERE path = ?1",
+	[S_SET_BASE_MODE] = "UPDATE files SET base_mode = ?3 WHERE path = ?1 AND base = ?2 AND base_mode <> ?3",
 	[S_DROP] = "DELETE FROM files WHERE path = ?1",
 	[S_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
 	[S_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT (key)"
@@ -173,6 +175,36 @@ int index_create(const char *path)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/*
+ * Version 1 kept no synced mode, so a chmod alone was never pushed. What
+ * its rows say of the mode is what the old soc last saw, and that is the
+ * best guess of what the server holds until it can be asked: taken as
+ * synced, an upgrade shows nothing modified, and a chmod from now on is
+ * a change. The guess is marked (modes_guessed), and the next push or
+ * pull replaces it with the server's modes (pending.c) before it sends a
+ * base_mode: a chmod the old soc saw and could not send then shows as a
+ * change, and a wrong guess never makes the server refuse a push. Runs
+ * under the workspace lock, in one transaction: an index is upgraded
+ * whole or not at all.
+ */
+static int index_upgrade_1(struct workspace *ws)
+{
+	static const char q[] =
+		"BEGIN IMMEDIATE;"
+		"ALTER TABLE files ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0;"
+		"UPDATE files SET base_mode = mode WHERE base <> '';"
+		"INSERT OR REPLACE INTO state (key, value) VALUES ('modes_guessed', 1);"
+		"PRAGMA user_version = 2;"
+		"COMMIT;";
+
+	if (sqlite3_exec(ws->db, q, NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(ws, "cannot upgrade it from version 1");
+		sqlite3_exec(ws->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int index_open(struct workspace *ws, const char *path)
 {
 	sqlite3_stmt *s;
@@ -188,6 +220,10 @@ int index_open(struct workspace *ws, const char *path)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
+	if (version == 1 && index_upgrade_1(ws))
+		return -1;
+	if (version == 1)
+		version = INDEX_VERSION;
 	if (version != INDEX_VERSION)
 		return error("the index '%s' has version %d; this soc reads version %d",
 			     path, version, INDEX_VERSION);
@@ -283,6 +319,7 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 		e->conflict = sqlite3_column_int(s, 8);
 		snap->flags[snap->n++] = (unsigned char)((sqlite3_column_int(s, 9) ? INDEX_RACY : 0) |
 							 (sqlite3_column_int(s, 10) ? INDEX_REMOVED : 0));
+		e->base_mode = (unsigned)sqlite3_column_int(s, 11);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its files");
@@ -382,6 +419,7 @@ int index_write_row(struct workspace *ws, const struct index_row *r)
 	sqlite3_bind_int(s, 9, r->e.conflict);
 	sqlite3_bind_int(s, 10, r->racy);
 	sqlite3_bind_int(s, 11, r->removed);
+	sqlite3_bind_int(s, 12, (int)r->e.base_mode);
 	return run(ws, s, "cannot record a file");
 }
 
@@ -396,7 +434,7 @@ int index_record(struct workspace *ws, const struct entry *e)
 	return index_write_row(ws, &r);
 }
 
-int index_set_base(struct workspace *ws, const char *path, const char *md5)
+int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode)
 {
 	sqlite3_stmt *s = stmt(ws, S_SET_BASE);
 
@@ -404,7 +442,48 @@ int index_set_base(struct workspace *ws, const char *path, const char *md5)
 		return -1;
 	bind_text(s, 1, path);
 	bind_text(s, 2, md5);
+	sqlite3_bind_int(s, 3, md5[0] ? (int)mode : 0);
 	return run(ws, s, "cannot record a synced file");
+}
+
+int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_BASE_MODE);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, path);
+	bind_text(s, 2, md5);
+	sqlite3_bind_int(s, 3, (int)mode);
+	return run(ws, s, "cannot record a synced mode");
+}
+
+int index_modes_guessed(struct workspace *ws)
+{
+	sqlite3_stmt *s = stmt(ws, S_GET_STATE);
+	int rc, guessed = 0;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, "modes_guessed");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		guessed = sqlite3_column_int64(s, 0) != 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(ws, "cannot read its state");
+	return guessed;
+}
+
+int index_set_modes_known(struct workspace *ws)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_STATE);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, "modes_guessed");
+	sqlite3_bind_int64(s, 2, 0);
+	return run(ws, s, "cannot record the synced modes");
 }
 
 int index_set_conflict(struct workspace *ws, const char *path, int on)

@@ -1,5 +1,8 @@
 /*
- * pending.c: the record of a push whose commit answer was not heard.
+ * pending.c: what the index must learn from the server before a push or
+ * pull works: the fate of a push whose commit answer was not heard, and
+ * (modes_settle, at the end) the synced modes an index from an older soc
+ * could only guess.
  *
  * Between sending a commit and recording its new bases, a push can die (a
  * kill, a crash, a dropped connection): the server may have landed it
@@ -10,9 +13,11 @@
  * once the index records them, the file goes. A later push or pull that
  * finds it asks the server for what changed since the last pull, and each
  * pending path whose newest state there is exactly what was pushed gets
- * its base recorded, as the lost answer would have done. A path whose
- * state there differs is left as it was: at worst the user is asked to
- * pull, and a pull keeps both versions.
+ * its base recorded, as the lost answer would have done, with the mode
+ * the server holds: a chmod that did not land still differs from that, so
+ * the next push sends it again. A path whose state there differs is left
+ * as it was: at worst the user is asked to pull, and a pull keeps both
+ * versions.
  *
  * The format, one line per change, "MD5 PATH\n" or "- PATH\n" for a
  * delete: the path rules exclude newlines from paths.
@@ -33,6 +38,7 @@ struct pending_row {
 	char *path;
 	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
 	int landed;			/* the server's newest state is this */
+	unsigned mode;			/* the server's mode of it, once landed */
 };
 
 struct pending {
@@ -161,11 +167,13 @@ static int server_line(const char *line, size_t len, void *arg)
 		return -1;
 	}
 	if (kind == 1) {
-		struct pending_row key = { c.path, "", 0 }, *r;
+		struct pending_row key = { c.path, "", 0, 0 }, *r;
 
 		r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
-		if (r)
+		if (r) {
 			r->landed = c.deleted ? !r->md5[0] : !strcmp(r->md5, c.md5);
+			r->mode = c.mode;
+		}
 	}
 	change_free(&c);
 	return 0;
@@ -197,7 +205,8 @@ int pending_settle(struct workspace *ws, struct net *net)
 		if (!p.v[i].landed)
 			continue;
 		landed++;
-		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5) : index_drop(ws, p.v[i].path))
+		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5, p.v[i].mode) :
+				    index_drop(ws, p.v[i].path))
 			failed = 1;
 	}
 	if (failed) {
@@ -212,4 +221,44 @@ int pending_settle(struct workspace *ws, struct net *net)
 	}
 	pending_free(&p);
 	return failed ? EXIT_ERROR : 0;
+}
+
+/* One head line: a synced path the server holds at its base gets the server's mode as synced. */
+static int mode_line(const char *line, size_t len, void *arg)
+{
+	struct workspace *ws = arg;
+	struct change_line c;
+	long long head;
+	const char *why;
+	int kind = change_parse(line, len, &c, &head, &why), rc = 0;
+
+	if (kind < 0)
+		rc = error("the server sent a change line we refuse: %s", why);
+	else if (kind == 1 && !c.deleted)
+		rc = index_set_base_mode(ws, c.path, c.md5, c.mode);
+	change_free(&c);
+	return rc;
+}
+
+int modes_settle(struct workspace *ws, struct net *net)
+{
+	int guessed = index_modes_guessed(ws);
+	long st;
+
+	if (guessed <= 0)
+		return guessed ? EXIT_ERROR : 0;
+	if (index_begin(ws))
+		return EXIT_ERROR;
+	st = net_get_lines(net, "/api/v1/changes?since=0", mode_line, ws);
+	if (st != 200) {
+		if (st >= 0)
+			error("the server did not list its files (%ld)", st);
+		index_rollback(ws);
+		return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+	}
+	if (index_set_modes_known(ws)) {
+		index_rollback(ws);
+		return EXIT_ERROR;
+	}
+	return index_commit(ws) ? EXIT_ERROR : 0;
 }

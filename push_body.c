@@ -153,6 +153,7 @@ int push_parse(const char *body, size_t len, struct push_list *out, struct push_
 		it->size = c.deleted ? 0 : c.size;
 		it->mtime = c.deleted ? 0 : c.mtime;
 		it->mode = c.deleted ? 0 : c.mode;
+		it->base_mode = c.base_mode;
 		it->deleted = c.deleted;
 		p = nl ? nl + 1 : end;
 	}

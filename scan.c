@@ -708,13 +708,20 @@ static int cmp_found(const void *a, const void *b)
 	return strcmp((*(struct found *const *)a)->path, (*(struct found *const *)b)->path);
 }
 
+/*
+ * As git: the executable bit is part of what is synced, so a chmod alone
+ * is a change. A chmod moves the ctime, so such a row is always looked at
+ * again. An unknown synced mode (0) is taken as the one seen now.
+ */
 static enum change change_of(const struct entry *e)
 {
 	if (e->conflict)
 		return CH_CONFLICT;
 	if (!e->base[0])
 		return CH_ADDED;
-	return strcmp(e->md5, e->base) ? CH_MODIFIED : CH_NONE;
+	if (strcmp(e->md5, e->base) || (e->base_mode && e->mode != e->base_mode))
+		return CH_MODIFIED;
+	return CH_NONE;
 }
 
 /* Writes one row, opening the scan's transaction at the first. */

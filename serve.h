@@ -149,6 +149,7 @@ struct push_item {
 	char base[MD5_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
 	long long size, mtime;		/* 0 for a delete */
 	unsigned mode;			/* 0644 or 0755; 0 for a delete */
+	unsigned base_mode;		/* the mode the push says the head has; 0: not checked */
 	int deleted;
 };
 

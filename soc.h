@@ -116,6 +116,7 @@ struct change_line {
 	char base[MD5_HEX_LEN + 1];	/* "" when null or absent: a new file */
 	long long size, mtime, rev;	/* -1 when absent (mtime: 0) */
 	unsigned mode;			/* 0644 or 0755 */
+	unsigned base_mode;		/* the mode of the base, 0 when absent: not checked */
 	int deleted;
 };
 

@@ -42,7 +42,7 @@ static const char schema[] =
 	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER);"
 	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, md5 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
-	" PRIMARY KEY(txn, path)) WITHOUT ROWID;"
+	" base_mode INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('head', 0);";
 
@@ -417,6 +417,37 @@ static int open_dir(struct server *s, const char *name, int create)
 	return fd;
 }
 
+/*
+ * txn_items.base_mode came after the first roots were made: a root from
+ * then gets the column (0: its open pushes check no mode, as their
+ * clients asked). Another soc serve, check or token command may add it
+ * at the same moment; whichever loses finds it there.
+ */
+static int has_base_mode(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(db, "SELECT base_mode FROM txn_items LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static int upgrade_txn_items(sqlite3 *db)
+{
+	char *msg = NULL;
+
+	if (has_base_mode(db))
+		return 0;
+	if (sqlite3_exec(db, "ALTER TABLE txn_items ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0",
+			 NULL, NULL, &msg) == SQLITE_OK || has_base_mode(db)) {
+		sqlite3_free(msg);
+		return 0;
+	}
+	error("database: cannot add txn_items.base_mode: %s", msg ? msg : "out of memory");
+	sqlite3_free(msg);
+	return -1;
+}
+
 int store_open(struct server *s, const char *root, int create)
 {
 	sqlite3 *db;
@@ -444,7 +475,7 @@ int store_open(struct server *s, const char *root, int create)
 	free(db_path);
 	db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
-	if (!db || store_exec(db, schema))
+	if (!db || store_exec(db, schema) || upgrade_txn_items(db))
 		return -1;
 	if (create && make_admin(s, db))
 		return -1;

@@ -77,5 +77,11 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n);
 void pending_clear(struct workspace *ws);
 int pending_settle(struct workspace *ws, struct net *net);
+/*
+ * After an upgrade from index version 1, once, at the start of a push or
+ * pull: the server's mode of every file it holds at our base becomes its
+ * synced mode (db.c says why). 0, or an exit code after a message.
+ */
+int modes_settle(struct workspace *ws, struct net *net);
 
 #endif

@@ -39,7 +39,8 @@ int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
 long txn_drop_landed(struct sqlite3 *db, struct push_list *l);
 /*
  * Checks a push against the head: each path's base is what the head holds
- * (none when base is empty), no directory of a new file is a file in the
+ * (none when base is empty) and its base_mode, when given, the head's mode
+ * of it; no directory of a new file is a file in the
  * head, and no new file's path is a directory in the head, unless this
  * push deletes what is in the way. Each path that fails goes into moved.
  * How many failed, or -1 on a database error. Run it inside a transaction.

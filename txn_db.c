@@ -119,7 +119,7 @@ out:
 
 int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT path, md5, size, mtime, mode, base FROM txn_items "
+	sqlite3_stmt *st = prepare(db, "SELECT path, md5, size, mtime, mode, base, base_mode FROM txn_items "
 				       "WHERE txn = ? ORDER BY path");
 	size_t cap = 0;
 	int rc;
@@ -146,6 +146,7 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		it->size = sqlite3_column_int64(st, 2);
 		it->mtime = sqlite3_column_int64(st, 3);
 		it->mode = (unsigned)sqlite3_column_int(st, 4);
+		it->base_mode = (unsigned)sqlite3_column_int(st, 6);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -165,17 +166,22 @@ static void bind_md5(sqlite3_stmt *st, int col, const char *md5)
 
 /*
  * The head's md5 of path: 1 and md5 filled when the head holds it, 0 when
- * not, -1 on error. st is "SELECT md5 FROM files WHERE path = ?".
+ * not, -1 on error; its mode in *mode when mode is not NULL. st is
+ * "SELECT md5, mode FROM files WHERE path = ?".
  */
-static int head_md5(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char md5[MD5_HEX_LEN + 1])
+static int head_md5(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char md5[MD5_HEX_LEN + 1],
+		    unsigned *mode)
 {
 	int rc;
 
 	sqlite3_bind_text(st, 1, path, (int)len, SQLITE_STATIC);
 	rc = step_row(db, st);
 	md5[0] = '\0';
-	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		snprintf(md5, MD5_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		if (mode)
+			*mode = (unsigned)sqlite3_column_int(st, 1);
+	}
 	sqlite3_reset(st);
 	return rc < 0 ? -1 : md5[0] != '\0';
 }
@@ -231,7 +237,7 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 
 long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 {
-	sqlite3_stmt *one = prepare(db, "SELECT md5 FROM files WHERE path = ?");
+	sqlite3_stmt *one = prepare(db, "SELECT md5, mode FROM files WHERE path = ?");
 	sqlite3_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND md5 IS NOT NULL");
 	struct buf lo = BUF_INIT, hi = BUF_INIT, ok = BUF_INIT;
 	long bad = -1;
@@ -245,11 +251,17 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 		const char *p = it->path, *slash;
 		size_t plen = strlen(p), from;
 		char md5[MD5_HEX_LEN + 1];
+		unsigned mode = 0;
 		int in_way = 0, rc;
 
-		if ((rc = head_md5(db, one, p, plen, md5)) < 0)
+		if ((rc = head_md5(db, one, p, plen, md5, &mode)) < 0)
 			goto fail;
-		if (strcmp(md5, it->base)) {
+		/*
+		 * With base_mode the base is content and mode: a file edited
+		 * here on a client that has not seen a chmod there would
+		 * otherwise put the old mode back.
+		 */
+		if (strcmp(md5, it->base) || (rc && it->base_mode && mode != it->base_mode)) {
 			bad++;
 			json_array_append_new(moved, json_string(p));
 			continue;
@@ -264,7 +276,7 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 
 			if (d && d->deleted)
 				continue;
-			if ((rc = head_md5(db, one, p, dlen, md5)) < 0)
+			if ((rc = head_md5(db, one, p, dlen, md5, NULL)) < 0)
 				goto fail;
 			in_way = rc;
 		}
@@ -310,7 +322,8 @@ out:
 int txn_insert(sqlite3 *db, const char *id, const char *token, const struct push_list *l)
 {
 	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns VALUES(?, ?, ?, 'open', NULL)");
-	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items VALUES(?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, md5, size, mtime, mode, base, base_mode)"
+				       " VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc = -1;
 	size_t i;
 
@@ -331,6 +344,7 @@ int txn_insert(sqlite3 *db, const char *id, const char *token, const struct push
 		sqlite3_bind_int64(item, 5, it->mtime);
 		sqlite3_bind_int(item, 6, (int)it->mode);
 		bind_md5(item, 7, it->base);
+		sqlite3_bind_int(item, 8, (int)it->base_mode);
 		if (step_done(db, item))
 			goto out;
 	}

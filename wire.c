@@ -49,7 +49,7 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 {
 	json_t *o, *v;
 	const char *path;
-	long long mode;
+	long long mode, base_mode;
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
@@ -93,6 +93,13 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		*why = "bad rev";
 		goto bad;
 	}
+	/* A mode is only ever a file's, and only a base can have one. */
+	if (int_field(o, "base_mode", &base_mode, 0) ||
+	    (base_mode && (c->deleted || !c->base[0] || (base_mode != 0644 && base_mode != 0755)))) {
+		*why = "bad base_mode";
+		goto bad;
+	}
+	c->base_mode = (unsigned)base_mode;
 	if (c->deleted) {
 		if (json_object_get(o, "md5") && !json_is_null(json_object_get(o, "md5"))) {
 			*why = "a delete with an md5";

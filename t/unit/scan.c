@@ -125,7 +125,7 @@ static void test_racy_rewrite(void)
 	put("f", "aaaa\n", tick);
 	put("g", "gggg\n", tick);
 	ok(!index_add_file(ws, "f") && !index_add_file(ws, "g") && !scan(ws, &r), "record two files whose mtime is not older than the scan");
-	ok(!index_set_base(ws, "f", a), "f counts as synced");
+	ok(!index_set_base(ws, "f", a, 0644), "f counts as synced");
 	put("f", "bbbb\n", tick);	/* same size, same mtime */
 	ok(!scan(ws, &r), "rescan");
 	it = item(&r, "f");
@@ -183,7 +183,7 @@ static void test_touch(void)
 
 	md5_of("hhhh\n", h);
 	put("h", "hhhh\n", old);
-	ok(!index_add_file(ws, "h") && !scan(ws, &r) && !index_set_base(ws, "h", h), "record a file with an old mtime, synced");
+	ok(!index_add_file(ws, "h") && !scan(ws, &r) && !index_set_base(ws, "h", h, 0644), "record a file with an old mtime, synced");
 	before = scan_hash_count();
 	ok(!scan(ws, &r) && scan_hash_count() == before, "a settled file is not hashed");
 	set_mtime("h", old + 500);	/* touch: a new mtime, the same content */
@@ -198,6 +198,13 @@ static void test_touch(void)
 	ok(scan_hash_count() == before, "the scan after that hashes nothing");
 	again = index_bytes();
 	ok(same_bytes(&bytes, &again), "and writes nothing");
+	ok(!chmod("h", 0755) && !scan(ws, &r), "chmod +x, and scan");
+	it = item(&r, "h");
+	ok(it && it->change == CH_MODIFIED && it->e.mode == 0755 && it->e.base_mode == 0644,
+	   "a chmod alone is a change");
+	ok(!chmod("h", 0644) && !scan(ws, &r), "chmod -x again, and scan");
+	it = item(&r, "h");
+	ok(it && it->change == CH_NONE, "back at the synced mode, it is unchanged");
 	buf_free(&bytes);
 	buf_free(&again);
 	scan_result_free(&r);

@@ -23,6 +23,11 @@ int main(void)
 		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mtime\":5,\"mode\":420}", 1, "a file" },
 		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mode\":493,\"base\":\"" M5 "\"}", 1, "an executable with a base" },
 		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":null}", 1, "a null base" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":420}", 1, "a base with its mode" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":511}", -1, "base_mode 0777" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":\"420\"}", -1, "a base_mode that is a string" },
+		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base_mode\":420}", -1, "a base_mode with no base" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"base\":\"" M5 "\",\"base_mode\":420}", -1, "a delete with a base_mode" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"base\":\"" M5 "\"}", 1, "a delete" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"rev\":4}", 1, "a listed delete" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"md5\":\"" M5 "\"}", -1, "a delete with an md5" },
@@ -66,7 +71,12 @@ int main(void)
 		     strlen("{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}"),
 		     &c, &head, &why);
 	ok(c.path && !strcmp(c.path, "d/f") && !strcmp(c.md5, M5) && !strcmp(c.base, M5) && c.size == 9 &&
-	   c.mtime == 77 && c.mode == 0755 && !c.deleted, "every field is read");
+	   c.mtime == 77 && c.mode == 0755 && !c.base_mode && !c.deleted, "every field is read");
+	change_free(&c);
+	change_parse("{\"path\":\"f\",\"md5\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}",
+		     strlen("{\"path\":\"f\",\"md5\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}"),
+		     &c, &head, &why);
+	ok(c.mode == 0644 && c.base_mode == 0755, "the base's mode is read beside the mode");
 	change_free(&c);
 	change_parse("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}",
 		     strlen("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}"), &c, &head, &why);
