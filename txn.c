@@ -184,14 +184,20 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 			moved_paths(ex, moved);
 		goto out;
 	}
-	/* The row comes before staging/<txn>/, so the sweep never takes the directory for a stray. */
-	if (txn_insert(db, id, who->name, &l) || store_exec(db, "COMMIT")) {
+	/*
+	 * The sources are looked up inside the transaction: outside it each
+	 * of their 10,000 SELECTs was a read transaction of its own, with
+	 * its locks. The row comes before staging/<txn>/, so the sweep never
+	 * takes the directory for a stray.
+	 */
+	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who->name, &l) ||
+	    store_exec(db, "COMMIT")) {
 		store_exec(db, "ROLLBACK");
 		internal(ex);
 		goto out;
 	}
 	upload = json_array();
-	if (!(sources = txn_sources(db, &l)) || txn_stage(s, id, &l, sources, upload)) {
+	if (txn_stage(s, id, &l, sources, upload)) {
 		txn_drop(s, db, id);
 		internal(ex);
 		goto out;
