@@ -32,6 +32,15 @@
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
 #define PULL_LIST_MAX 1000	/* paths rsync is always given one by one; more may fetch the whole head */
+/*
+ * A longer path is fetched by an rsync of its own. rsync 3.5.0, pulling
+ * --files-from a daemon, refuses its own sender's answer ("rejecting
+ * unrequested file-list name", exit 4) for a list of two or more paths
+ * in a directory past about 2,400 bytes of long components (2,040 bytes
+ * with 200 files was fine here, 2,400 with 20 was not); one path alone
+ * passed at every length the path rules allow.
+ */
+#define PULL_LIST_PATH_MAX 2048
 #define INCOMING_DIR WORKSPACE_DIR "/incoming"
 
 const char pull_usage[] =
@@ -310,6 +319,12 @@ static int merge_local_mode(int root, const struct scan_item *it, const struct r
 	return rc ? -1 : 1;
 }
 
+/* The rows whose file a pull downloads. */
+static int wanted(const struct plan *p, size_t i)
+{
+	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
+}
+
 /*
  * rsync's --files-from costs its receiver time that grows faster than
  * the list: 2.3 to 3.4 s of CPU for 10,000 paths here, against 0.1 s for
@@ -324,22 +339,31 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, files = 0;
-	int rc = 0;
+	size_t i, n = 0, listed, files = 0;
+	int rc = 0, whole;
 
+	/* The paths a list can carry first, then those that need an rsync each. */
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted;
-		if (p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT)
+		if (wanted(p, i) && strlen(p->rows[i].path) <= PULL_LIST_PATH_MAX)
 			want[n++] = p->rows[i].path;
 	}
-	if (n) {
-		int whole = p->since == 0 && n * 2 >= files && n > PULL_LIST_MAX;
-
-		if (mkdir(incoming, 0700) && errno != EEXIST)
-			rc = error_errno("cannot make '%s'", incoming);
-		else
-			rc = rsync_run(r, "soc::pull/", incoming, ws->root, whole ? NULL : want, n);
-	}
+	listed = n;
+	for (i = 0; i < p->n; i++)
+		if (wanted(p, i) && strlen(p->rows[i].path) > PULL_LIST_PATH_MAX)
+			want[n++] = p->rows[i].path;
+	if (!n)
+		goto out;
+	whole = p->since == 0 && n * 2 >= files && n > PULL_LIST_MAX;
+	if (mkdir(incoming, 0700) && errno != EEXIST)
+		rc = error_errno("cannot make '%s'", incoming);
+	else if (whole)
+		rc = rsync_run(r, "soc::pull/", incoming, ws->root, NULL, n);
+	else if (listed)
+		rc = rsync_run(r, "soc::pull/", incoming, ws->root, want, listed);
+	for (i = listed; !whole && !rc && i < n; i++)
+		rc = rsync_run(r, "soc::pull/", incoming, ws->root, &want[i], 1);
+out:
 	free(want);
 	free(incoming);
 	return rc;
@@ -352,7 +376,7 @@ static int verify(int inc, const struct plan *p)
 		char hex[MD5_HEX_LEN + 1];
 		int fd, ok;
 
-		if (p->act[i] != A_TAKE && p->act[i] != A_RESTORE && p->act[i] != A_CONFLICT)
+		if (!wanted(p, i))
 			continue;
 		fd = openat(inc, p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)

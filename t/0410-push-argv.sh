@@ -2,7 +2,8 @@
 # An upload names its files on rsync's command line (SRC/./PATH with -R),
 # up to RSYNC_ARGV_BYTES_MAX (1 MiB), and through --files-from past it.
 # Names rsync could take for an option or a remote host arrive as files
-# all the same, and a list too long for the command line still lands.
+# all the same, and a list too long for the command line still lands;
+# and a pull brings paths too long for rsync's lists.
 . "$(dirname "$0")/lib.sh"
 
 wrap_rsync
@@ -43,6 +44,28 @@ test_expect_success 'a list past 1 MiB goes through --files-from, and every file
 	! grep "^rsync -rt .* -R " "$TRASH/rsync.calls" &&
 	test "$(find server/files/L -type f | wc -l)" = 320 &&
 	test "$(tree_sum a/L)" = "$(tree_sum server/files/L)"
+'
+
+# rsync refuses its own sender's answer to a list of such paths, so a
+# pull fetches each path past PULL_LIST_PATH_MAX (2,048 bytes) alone.
+test_expect_success 'the same long paths pull into another workspace, an rsync each' '
+	: >"$TRASH/rsync.calls" &&
+	echo short >a/L/short &&
+	(cd a && soc push -q) &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = 321
+'
+
+test_expect_success 'a later pull of one long path and one short one' '
+	: >"$TRASH/rsync.calls" &&
+	dir=$(long_dir) &&
+	echo again >>"a/${dir}f7" &&
+	echo again >>a/L/short &&
+	(cd a && soc push -q) &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = 2
 '
 
 test_done
