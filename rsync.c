@@ -19,17 +19,6 @@
 #include "sync.h"
 
 #define RSYNC_PROG "rsync"
-#define RSYNC_FIXED_ARGS 16		/* every argument rsync_run gives but the paths */
-/*
- * An upload's list goes on rsync's command line up to this many bytes, and
- * through --files-from past it. rsync reads --files-from one byte a
- * read(2), with a poll(2) before each: for 10,000 paths that was 190,000
- * reads, and the upload took 1.13-1.20 s against 0.84-0.97 s with the
- * same paths as arguments. Linux takes at least 2 MiB of arguments and
- * environment (a quarter of the stack limit, _SC_ARG_MAX); half of that
- * leaves room for the environment.
- */
-#define RSYNC_ARGV_BYTES_MAX (1024 * 1024)
 
 /*
  * rsync's exit codes (rsync(1), EXIT VALUES), said for people. A daemon
@@ -59,38 +48,17 @@ static const char *rsync_reason(int code, int upload)
 	return code > 128 ? "rsync was killed by a signal" : "rsync failed";
 }
 
-/*
- * Whether an upload's paths fit on rsync's command line. Each is given as
- * SRC/./PATH, which keeps it relative under -R as --files-from does, and
- * which rsync can never take for an option or a remote "host:path".
- */
-static int paths_fit_argv(const char *src, char *const *paths, size_t npaths)
-{
-	long arg_max = sysconf(_SC_ARG_MAX);
-	size_t limit = RSYNC_ARGV_BYTES_MAX, total = 0, each = strlen(src) + sizeof("./") + sizeof(char *);
-
-	if (arg_max > 0 && (size_t)arg_max / 2 < limit)
-		limit = (size_t)arg_max / 2;
-	for (size_t k = 0; k < npaths; k++) {
-		total += each + strlen(paths[k]);
-		if (total > limit)
-			return 0;
-	}
-	return 1;
-}
-
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char **argv;
-	char *shell, *env_url, *env_token, *copy_dest = NULL, *args = NULL;
+	const char *argv[16];
+	char *shell, *env_url, *env_token, *copy_dest = NULL;
 	struct child c = { 0 };
 	struct buf list = BUF_INIT;
 	void (*old_pipe)(int);
-	int code, wrote = 0, i = 0, upload = !strncmp(dst, "soc::", 5);
-	int in_argv = upload && paths && paths_fit_argv(src, paths, npaths);
+	int code, wrote, i = 0, upload = !strncmp(dst, "soc::", 5);
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
@@ -102,16 +70,13 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	env_url = xasprintf("SOC_TUNNEL_URL=%s", r->url);
 	env_token = xasprintf("SOC_TUNNEL_TOKEN=%s", r->token ? r->token : "");
 
-	argv = xcalloc(RSYNC_FIXED_ARGS + (in_argv ? npaths : 0), sizeof(*argv));
 	argv[i++] = RSYNC_PROG;
 	argv[i++] = "-rt";
 	/* An upload's modes are the commit's to set; the push module refuses this (store.c). */
 	if (!upload)
 		argv[i++] = "--executability";
 	argv[i++] = "-I";
-	if (in_argv) {
-		argv[i++] = "-R";
-	} else if (paths) {
+	if (paths) {
 		argv[i++] = "--from0";
 		argv[i++] = "--files-from=-";
 	}
@@ -124,48 +89,29 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	argv[i++] = "-e";
 	argv[i++] = shell;
 	argv[i++] = "--";
-	if (in_argv) {
-		/* One block holds every SRC/./PATH; argv points into it. */
-		size_t at = 0, slen = strlen(src), total = 0;
-
-		for (size_t k = 0; k < npaths; k++)
-			total += slen + sizeof("./") + strlen(paths[k]);
-		args = xmalloc(total);
-		for (size_t k = 0; k < npaths; k++) {
-			argv[i++] = args + at;
-			at += (size_t)sprintf(args + at, "%s./%s", src, paths[k]) + 1;
-		}
-	} else {
-		argv[i++] = src;
-	}
+	argv[i++] = src;
 	argv[i++] = dst;
 	argv[i] = NULL;
 
 	c.argv = argv;
 	c.env[0] = env_url;
 	c.env[1] = env_token;
-	c.pipe_in = 1;	/* with the paths in argv, an empty stdin */
+	c.pipe_in = 1;
 	if (child_start(&c)) {
-		free(argv);
-		free(args);
 		free(copy_dest);
 		free(shell);
 		free(env_url);
 		free(env_token);
 		return -1;
 	}
-	if (!in_argv) {
-		for (size_t k = 0; paths && k < npaths; k++)
-			buf_add(&list, paths[k], strlen(paths[k]) + 1);
-		/* rsync may die before reading it all; that is its exit code's story. */
-		old_pipe = signal(SIGPIPE, SIG_IGN);
-		wrote = buf_write(c.in_fd, &list);
-		signal(SIGPIPE, old_pipe);
-	}
+	for (size_t k = 0; paths && k < npaths; k++)
+		buf_add(&list, paths[k], strlen(paths[k]) + 1);
+	/* rsync may die before reading it all; that is its exit code's story. */
+	old_pipe = signal(SIGPIPE, SIG_IGN);
+	wrote = buf_write(c.in_fd, &list);
+	signal(SIGPIPE, old_pipe);
 	code = child_finish(&c);
 	buf_free(&list);
-	free(argv);
-	free(args);
 	free(copy_dest);
 	free(shell);
 	free(env_url);
