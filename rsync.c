@@ -7,7 +7,9 @@
  * module root (soc::pull/ with Data/a, never soc::pull/Data/ with a).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,116 @@ static const char *rsync_reason(int code, int upload)
 	return code > 128 ? "rsync was killed by a signal" : "rsync failed";
 }
 
+/*
+ * Splits an upload's list into streams, each one rsync of its own. rsync
+ * reads --files-from a byte a read(2), each after a poll(2) (190,000 of
+ * each for 10,000 paths), and one rsync moves one file at a time: on the
+ * 2 cores here a first push of 10,000 files took 0.79-0.84 s through one
+ * rsync and 0.57-0.65 s through two with half the list each, as fast as
+ * `rsync -a` of the whole tree (0.56-0.58 s). Each stream is a run of
+ * the list cut where the directory changes, so that two rsyncs seldom
+ * make the same directory. Progress on a terminal stays one rsync's, so
+ * that it tells the truth; a push from a script or cron takes the streams.
+ */
+#define RSYNC_STREAMS_MAX 4		/* rsyncs one upload runs side by side */
+#define RSYNC_STREAM_PATHS_MIN 1000	/* paths a stream has at least */
+
+struct stream {
+	struct child c;
+	struct buf list;	/* its paths, NUL-separated */
+	size_t sent;		/* bytes of list written to its stdin */
+	int code;		/* its exit code */
+};
+
+static int same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !memcmp(a, b, la);
+}
+
+/* How many streams, and where each begins: start[k] for k < the count, start[count] = npaths. */
+static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t start[RSYNC_STREAMS_MAX + 1])
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = split ? npaths / RSYNC_STREAM_PATHS_MIN : 1, n = 0;
+
+	if (want > RSYNC_STREAMS_MAX)
+		want = RSYNC_STREAMS_MAX;
+	if (cores > 0 && want > (size_t)cores)
+		want = (size_t)cores;
+	if (!want)
+		want = 1;
+	start[n++] = 0;
+	for (size_t k = 1; k < want; k++) {
+		size_t at = npaths / want * k;
+
+		while (at < npaths && at > 0 && same_dir(paths[at - 1], paths[at]))
+			at++;
+		if (at > start[n - 1] && at < npaths)
+			start[n++] = at;
+	}
+	start[n] = npaths;
+	return n;
+}
+
+/*
+ * Writes each stream's list to its rsync's stdin, all at once (a rsync
+ * waiting for its list while another's is written would start late),
+ * closing each pipe when its list is done, so rsync sees the end of it.
+ * 0, or -1 with errno when a write failed (a rsync that died first: its
+ * exit code tells why).
+ */
+static int feed(struct stream *st, size_t n)
+{
+	struct pollfd pfd[RSYNC_STREAMS_MAX];
+	int rc = 0, err = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (fcntl(st[k].c.in_fd, F_SETFL, O_NONBLOCK) < 0)
+			return -1;
+	for (;;) {
+		size_t open = 0;
+
+		for (size_t k = 0; k < n; k++) {
+			if (st[k].c.in_fd < 0)
+				continue;
+			pfd[open].fd = st[k].c.in_fd;
+			pfd[open].events = POLLOUT;
+			open++;
+		}
+		if (!open) {
+			errno = err;
+			return rc;
+		}
+		if (poll(pfd, open, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (size_t k = 0, j = 0; k < n; k++) {
+			struct stream *s = &st[k];
+			ssize_t w = 0;
+
+			if (s->c.in_fd < 0)
+				continue;
+			if (pfd[j++].revents && s->sent < s->list.len)
+				w = write(s->c.in_fd, s->list.p + s->sent, s->list.len - s->sent);
+			if (w > 0)
+				s->sent += (size_t)w;
+			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				err = errno;
+				rc = -1;
+			} else if (s->sent < s->list.len) {
+				continue;
+			}
+			close(s->c.in_fd);
+			s->c.in_fd = -1;
+		}
+	}
+}
+
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths)
 {
@@ -55,10 +167,11 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *argv[16];
 	char *shell, *env_url, *env_token, *copy_dest = NULL;
-	struct child c = { 0 };
-	struct buf list = BUF_INIT;
+	struct stream st[RSYNC_STREAMS_MAX];
+	size_t start[RSYNC_STREAMS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
-	int code, wrote, i = 0, upload = !strncmp(dst, "soc::", 5);
+	int code = 0, wrote = 0, i = 0, upload = !strncmp(dst, "soc::", 5);
+	int progress = !soc_quiet && isatty(STDERR_FILENO);
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
@@ -80,7 +193,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		argv[i++] = "--from0";
 		argv[i++] = "--files-from=-";
 	}
-	if (!soc_quiet && isatty(STDERR_FILENO))
+	if (progress)
 		argv[i++] = "--info=progress2";
 	if (basis_dir) {
 		copy_dest = xasprintf("--copy-dest=%s", basis_dir);
@@ -93,29 +206,39 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	argv[i++] = dst;
 	argv[i] = NULL;
 
-	c.argv = argv;
-	c.env[0] = env_url;
-	c.env[1] = env_token;
-	c.pipe_in = 1;
-	if (child_start(&c)) {
-		free(copy_dest);
-		free(shell);
-		free(env_url);
-		free(env_token);
-		return -1;
+	nst = paths ? plan_streams(paths, npaths, upload && !progress, start) : 1;
+	memset(st, 0, sizeof(st));
+	for (size_t k = 0; k < nst; k++) {
+		st[k].c.argv = argv;
+		st[k].c.env[0] = env_url;
+		st[k].c.env[1] = env_token;
+		st[k].c.pipe_in = 1;
+		for (size_t j = paths ? start[k] : 0; paths && j < start[k + 1]; j++)
+			buf_add(&st[k].list, paths[j], strlen(paths[j]) + 1);
+		if (child_start(&st[k].c))
+			break;
+		started++;
 	}
-	for (size_t k = 0; paths && k < npaths; k++)
-		buf_add(&list, paths[k], strlen(paths[k]) + 1);
 	/* rsync may die before reading it all; that is its exit code's story. */
 	old_pipe = signal(SIGPIPE, SIG_IGN);
-	wrote = buf_write(c.in_fd, &list);
+	if (started == nst)
+		wrote = feed(st, nst);
 	signal(SIGPIPE, old_pipe);
-	code = child_finish(&c);
-	buf_free(&list);
+	for (size_t k = 0; k < nst; k++) {
+		/* A stream that did not start reported so; the others are stopped with it. */
+		if (started < nst && k < started)
+			kill(st[k].c.pid, SIGTERM);
+		st[k].code = k < started ? child_finish(&st[k].c) : -1;
+		if (!code && st[k].code)
+			code = st[k].code;
+		buf_free(&st[k].list);
+	}
 	free(copy_dest);
 	free(shell);
 	free(env_url);
 	free(env_token);
+	if (started < nst)
+		return -1;
 	if (code != 0)
 		return error("%s (rsync exit code %d)", rsync_reason(code, upload), code);
 	if (wrote)

@@ -1,0 +1,96 @@
+#!/bin/sh
+# A large upload runs as several rsyncs side by side, each with a run of
+# the list (rsync.c, RSYNC_STREAM_PATHS_MIN paths a stream at least, one
+# a core, at most 4): every file lands once, and one stream that fails
+# fails the push with nothing committed.
+. "$(dirname "$0")/lib.sh"
+
+# Client rsyncs are counted; when $TRASH/fail holds N, the Nth one exits
+# 23 at once, without reading its list.
+real=$(command -v rsync)
+mkdir -p "$TRASH/wrap"
+cat >"$TRASH/wrap/rsync" <<EOS
+#!/bin/sh
+if [ "\$1" != --server ]; then
+	echo "rsync \$*" >>"$TRASH/rsync.calls"
+	fail=\$(cat "$TRASH/fail" 2>/dev/null)
+	if [ -n "\$fail" ] && [ "\$(grep -c . "$TRASH/rsync.calls")" = "\$fail" ]; then
+		exit 23
+	fi
+fi
+exec "$real" "\$@"
+EOS
+chmod +x "$TRASH/wrap/rsync"
+PATH=$TRASH/wrap:$PATH
+export PATH
+
+# 2,400 files in 24 directories: two streams of 1,200, on two cores or more.
+FILES=2400
+streams=$(nproc)
+[ "$streams" -gt 2 ] && streams=2
+
+server_head() {
+	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" |
+		sed -n 's/.*"head":\([0-9]*\).*/\1/p'
+}
+
+test_expect_success_here 'a first push of 2,400 files: one rsync a stream, every file lands' '
+	setup_two &&
+	python3 - a/T "$FILES" <<-EOF &&
+	import os, sys
+	top, n = sys.argv[1], int(sys.argv[2])
+	for i in range(n):
+	    d = os.path.join(top, "d%02d" % (i // 100))
+	    os.makedirs(d, exist_ok=True)
+	    with open(os.path.join(d, "f%04d" % i), "w") as f:
+	        f.write("file %d\n" % i)
+	EOF
+	(cd a && soc add -q -r T && soc push -q) &&
+	test "$(grep -c "^rsync -rt " "$TRASH/rsync.calls")" = "$streams" &&
+	test "$(find server/files/T -type f | wc -l)" = "$FILES" &&
+	test "$(tree_sum a/T)" = "$(tree_sum server/files/T)" &&
+	test "$(server_head)" = 1
+'
+
+test_expect_success 'the other workspace pulls the same files' '
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)"
+'
+
+test_expect_success 'the last stream failing fails the push: nothing committed, the edits kept' '
+	for i in $(seq 0 23); do
+		d=$(printf "d%02d" "$i") &&
+		echo edited >>"a/T/$d/f$(printf "%04d" $((i * 100)))" || return 1
+	done &&
+	python3 - a/T2 "$FILES" <<-EOF &&
+	import os, sys
+	top, n = sys.argv[1], int(sys.argv[2])
+	for i in range(n):
+	    d = os.path.join(top, "d%02d" % (i // 100))
+	    os.makedirs(d, exist_ok=True)
+	    with open(os.path.join(d, "g%04d" % i), "w") as f:
+	        f.write("new %d\n" % i)
+	EOF
+	before=$(tree_sum server/files) &&
+	: >"$TRASH/rsync.calls" &&
+	echo "$streams" >"$TRASH/fail" &&
+	(cd a && soc add -q -r T2 && test_must_fail soc push -q) 2>err &&
+	grep "rsync exit code 23" err &&
+	test "$(server_head)" = 1 &&
+	test "$(tree_sum server/files)" = "$before" &&
+	(cd a && soc status --porcelain) >st &&
+	test "$(grep -c "^M " st)" = 24 &&
+	test "$(grep -c "^A " st)" = "$FILES"
+'
+
+test_expect_success 'the next push sends it all' '
+	rm "$TRASH/fail" &&
+	(cd a && soc push -q) &&
+	test "$(server_head)" = 2 &&
+	test "$(tree_sum a/T)" = "$(tree_sum server/files/T)" &&
+	test "$(tree_sum a/T2)" = "$(tree_sum server/files/T2)" &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)"
+'
+
+test_done
