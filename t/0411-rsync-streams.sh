@@ -1,8 +1,8 @@
 #!/bin/sh
-# A large upload runs as several rsyncs side by side, each with a run of
-# the list (rsync.c, RSYNC_STREAM_PATHS_MIN paths a stream at least, one
-# a core, at most 4): every file lands once, and one stream that fails
-# fails the push with nothing committed.
+# A large upload or download runs as several rsyncs side by side, each
+# with a run of the list (rsync.c, RSYNC_STREAM_PATHS_MIN paths a stream
+# at least, one a core, at most 4): every file lands once, and one
+# stream that fails fails the push or pull with nothing changed.
 . "$(dirname "$0")/lib.sh"
 
 # Client rsyncs are counted; when $TRASH/fail holds N, the Nth one exits
@@ -88,8 +88,19 @@ test_expect_success 'the next push sends it all' '
 	(cd a && soc push -q) &&
 	test "$(server_head)" = 2 &&
 	test "$(tree_sum a/T)" = "$(tree_sum server/files/T)" &&
-	test "$(tree_sum a/T2)" = "$(tree_sum server/files/T2)" &&
+	test "$(tree_sum a/T2)" = "$(tree_sum server/files/T2)"
+'
+
+test_expect_success 'a pull of its 2,424 changes runs as streams too, and fails as one' '
+	: >"$TRASH/rsync.calls" &&
+	echo "$streams" >"$TRASH/fail" &&
+	before=$(ws_sum b) &&
+	(cd b && test_must_fail soc pull -q) &&
+	test "$(ws_sum b)" = "$before" &&
+	rm "$TRASH/fail" &&
+	: >"$TRASH/rsync.calls" &&
 	(cd b && soc pull -q) &&
+	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = "$streams" &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
 '
 
