@@ -74,7 +74,6 @@ struct stream {
 	struct child c;
 	struct buf list;	/* its paths, NUL-separated */
 	size_t sent;		/* bytes of list written to its stdin */
-	int code;		/* its exit code */
 };
 
 static int same_dir(const char *a, const char *b)
@@ -111,10 +110,10 @@ static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t 
 }
 
 /*
- * Writes each stream's list to its rsync's stdin, all at once (a rsync
+ * Writes each stream's list to its rsync's stdin, all at once (an rsync
  * waiting for its list while another's is written would start late),
  * closing each pipe when its list is done, so rsync sees the end of it.
- * 0, or -1 with errno when a write failed (a rsync that died first: its
+ * 0, or -1 with errno when a write failed (an rsync that died first: its
  * exit code tells why).
  */
 static int feed(struct stream *st, size_t n)
@@ -231,12 +230,15 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		wrote = feed(st, nst);
 	signal(SIGPIPE, old_pipe);
 	for (size_t k = 0; k < nst; k++) {
+		int c = -1;
+
 		/* A stream that did not start reported so; the others are stopped with it. */
 		if (started < nst && k < started)
 			kill(st[k].c.pid, SIGTERM);
-		st[k].code = k < started ? child_finish(&st[k].c) : -1;
-		if (!code && st[k].code)
-			code = st[k].code;
+		if (k < started)
+			c = child_finish(&st[k].c);
+		if (!code && c)
+			code = c;
 		buf_free(&st[k].list);
 	}
 	free(copy_dest);

@@ -58,7 +58,8 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
 /*
  * Runs rsync from src to dst (one of them "soc::push/<txn>/" or
  * "soc::pull/") through `soc tunnel`, with the NUL-separated list of paths
- * on its stdin; paths NULL: the whole of src. basis_dir, when not NULL, is a local tree whose files at
+ * on its stdin (a long list: several rsyncs side by side, each with a
+ * run of it); paths NULL: the whole of src. basis_dir, when not NULL, is a local tree whose files at
  * the same paths rsync uses as delta basis (--copy-dest): pull's local
  * files, read but never written. 0, or -1 after a message a person
  * understands.
