@@ -43,6 +43,7 @@
  * passed at every length the path rules allow.
  */
 #define PULL_LIST_PATH_MAX 2048
+#define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 #define INCOMING_DIR WORKSPACE_DIR "/incoming"
 
 const char pull_usage[] =
@@ -75,6 +76,7 @@ struct remote_row {
 	char md5[MD5_HEX_LEN + 1];	/* "" when deleted */
 	int deleted;
 	unsigned mode;
+	uint64_t size;			/* 0 when deleted */
 };
 
 struct plan {
@@ -177,6 +179,7 @@ static int row_line(const char *line, size_t len, void *arg)
 	r->deleted = c.deleted;
 	memcpy(r->md5, c.md5, MD5_HEX_LEN + 1);
 	r->mode = c.mode;
+	r->size = c.deleted || c.size < 0 ? 0 : (uint64_t)c.size;
 	return 0;
 }
 
@@ -416,24 +419,61 @@ out:
 	return rc;
 }
 
-/* A download matches the md5 the server listed; otherwise a push landed meanwhile. */
+/* One thread's share of verify(): the rows lo..hi-1. */
+struct verify_part {
+	int inc;
+	const struct plan *p;
+	size_t lo, hi;
+	int bad;		/* a download missing, or not the md5 listed */
+};
+
+static void *verify_part(void *arg)
+{
+	struct verify_part *v = arg;
+
+	for (size_t i = v->lo; i < v->hi && !v->bad; i++) {
+		char hex[MD5_HEX_LEN + 1];
+		int fd;
+
+		if (!wanted(v->p, i))
+			continue;
+		fd = openat(v->inc, v->p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			v->bad = 1;
+			break;
+		}
+		v->bad = md5_fd(fd, hex, NULL) || strcmp(hex, v->p->rows[i].md5);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* What a row weighs in verify's split: the bytes of its download. */
+static uint64_t row_bytes(size_t i, const void *arg)
+{
+	const struct plan *p = arg;
+
+	return wanted(p, i) ? p->rows[i].size : 0;
+}
+
+/*
+ * A download matches the md5 the server listed; otherwise a push landed
+ * meanwhile. Hashed on every core (parts.c): rsync has just written the
+ * files, and nothing else runs meanwhile.
+ */
 static int verify(int inc, const struct plan *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		char hex[MD5_HEX_LEN + 1];
-		int fd, ok;
+	struct verify_part v[PARTS_MAX];
+	struct part_range r[PARTS_MAX];
+	size_t n = parts_plan(p->n, row_bytes, p, VERIFY_BYTES_PER_THREAD, r);
+	int bad = 0;
 
-		if (!wanted(p, i))
-			continue;
-		fd = openat(inc, p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return 1;
-		ok = !md5_fd(fd, hex, NULL) && !strcmp(hex, p->rows[i].md5);
-		close(fd);
-		if (!ok)
-			return 1;
-	}
-	return 0;
+	for (size_t k = 0; k < n; k++)
+		v[k] = (struct verify_part){ inc, p, r[k].lo, r[k].hi, 0 };
+	parts_run(n, verify_part, v, sizeof(v[0]));
+	for (size_t k = 0; k < n; k++)
+		bad |= v[k].bad;
+	return bad;
 }
 
 /*

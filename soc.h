@@ -76,6 +76,28 @@ int buf_write(int fd, const struct buf *b);
 /* NULL when p[0..len) is a valid soc path, else why not (a constant string). */
 const char *path_check(const char *p, size_t len);
 
+/* ---- parts.c: work over a list in runs of about equal bytes, one thread a core ---- */
+
+#define PARTS_MAX 4		/* threads one such job runs */
+
+struct part_range {
+	size_t lo, hi;		/* the items lo..hi-1 */
+};
+
+/*
+ * Cuts items 0..n-1, item i weighing size(i, arg) bytes, into runs in
+ * order: one a core, at most PARTS_MAX, each of min_bytes or more (at
+ * least one run). How many, in r.
+ */
+size_t parts_plan(size_t n, uint64_t (*size)(size_t i, const void *arg), const void *arg,
+		  uint64_t min_bytes, struct part_range r[PARTS_MAX]);
+/*
+ * Runs fn on each of n argument blocks, arg + k * stride: the first on
+ * this thread, the others on threads of their own (here, one after the
+ * other, when a thread cannot start). Returns when all are done.
+ */
+void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
+
 /* ---- hash.c: streaming md5, shared by the scanner and the server ---- */
 
 #define MD5_HEX_LEN 32
