@@ -29,6 +29,19 @@ FILES=2400
 streams=$(nproc)
 [ "$streams" -gt 2 ] && streams=2
 
+# mktree DIR PREFIX: $FILES small files named PREFIXNNNN, 100 to a directory.
+mktree() {
+	python3 - "$1" "$2" "$FILES" <<-EOF
+	import os, sys
+	top, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+	for i in range(n):
+	    d = os.path.join(top, "d%02d" % (i // 100))
+	    os.makedirs(d, exist_ok=True)
+	    with open(os.path.join(d, "%s%04d" % (prefix, i)), "w") as f:
+	        f.write("%s %d\n" % (prefix, i))
+	EOF
+}
+
 server_head() {
 	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" |
 		sed -n 's/.*"head":\([0-9]*\).*/\1/p'
@@ -36,15 +49,7 @@ server_head() {
 
 test_expect_success_here 'a first push of 2,400 files: one rsync a stream, every file lands' '
 	setup_two &&
-	python3 - a/T "$FILES" <<-EOF &&
-	import os, sys
-	top, n = sys.argv[1], int(sys.argv[2])
-	for i in range(n):
-	    d = os.path.join(top, "d%02d" % (i // 100))
-	    os.makedirs(d, exist_ok=True)
-	    with open(os.path.join(d, "f%04d" % i), "w") as f:
-	        f.write("file %d\n" % i)
-	EOF
+	mktree a/T f &&
 	(cd a && soc add -q -r T && soc push -q) &&
 	test "$(grep -c "^rsync -rt " "$TRASH/rsync.calls")" = "$streams" &&
 	test "$(find server/files/T -type f | wc -l)" = "$FILES" &&
@@ -62,15 +67,7 @@ test_expect_success 'the last stream failing fails the push: nothing committed, 
 		d=$(printf "d%02d" "$i") &&
 		echo edited >>"a/T/$d/f$(printf "%04d" $((i * 100)))" || return 1
 	done &&
-	python3 - a/T2 "$FILES" <<-EOF &&
-	import os, sys
-	top, n = sys.argv[1], int(sys.argv[2])
-	for i in range(n):
-	    d = os.path.join(top, "d%02d" % (i // 100))
-	    os.makedirs(d, exist_ok=True)
-	    with open(os.path.join(d, "g%04d" % i), "w") as f:
-	        f.write("new %d\n" % i)
-	EOF
+	mktree a/T2 g &&
 	before=$(tree_sum server/files) &&
 	: >"$TRASH/rsync.calls" &&
 	echo "$streams" >"$TRASH/fail" &&
