@@ -218,12 +218,6 @@ static char *conflict_name(const char *path, long long rev)
 }
 
 /*
- * Opens the directory holding `path` under dirfd, creating missing
- * directories, refusing symlinks and anything not a directory on the way.
- * *base gets the last component. The fd, or -1 after a message; without
- * create, a missing directory is -1 with errno ENOENT and no message.
- */
-/*
  * The directory of path in one openat2(2) that follows no symlink and
  * stays beneath dirfd, or -1 with errno (the walk below then does it, and
  * says why). A walk costs a dup, and an open and a close a component,
@@ -250,6 +244,12 @@ static int open_dir_at_once(int dirfd, const char *path, size_t dlen)
 	return (int)fd;
 }
 
+/*
+ * Opens the directory holding `path` under dirfd, creating missing
+ * directories, refusing symlinks and anything not a directory on the way.
+ * *base gets the last component. The fd, or -1 after a message; without
+ * create, a missing directory is -1 with errno ENOENT and no message.
+ */
 static int open_parent(int dirfd, const char *path, const char **base, int create)
 {
 	const char *p = path, *slash = strrchr(path, '/');
