@@ -92,9 +92,10 @@ struct part_range {
 size_t parts_plan(size_t n, uint64_t (*size)(size_t i, const void *arg), const void *arg,
 		  uint64_t min_bytes, struct part_range r[PARTS_MAX]);
 /*
- * Runs fn on each of n argument blocks, arg + k * stride: the first on
- * this thread, the others on threads of their own (here, one after the
- * other, when a thread cannot start). Returns when all are done.
+ * Runs fn on each of n (at most PARTS_MAX) argument blocks, arg + k *
+ * stride: the first on this thread, the others on threads of their own
+ * (here, one after the other, when a thread cannot start). Returns when
+ * all are done.
  */
 void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
 
