@@ -1,7 +1,8 @@
 /*
  * path.c: the one definition of a valid path (DESIGN.md section 10), used
  * by the client before it tracks a name and by the server before it writes
- * anything. Reject, never repair.
+ * anything. Reject, never repair. And whether two paths share a
+ * directory, which the upload's streams and the server's apply both ask.
  */
 #include <string.h>
 
@@ -93,4 +94,12 @@ const char *path_check(const char *p, size_t len)
 		i += n;
 	}
 	return component_check(p + start, len - start);
+}
+
+int path_same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !memcmp(a, b, la);
 }

@@ -76,14 +76,6 @@ struct stream {
 	size_t sent;		/* bytes of list written to its stdin */
 };
 
-static int same_dir(const char *a, const char *b)
-{
-	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
-	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
-
-	return la == lb && !memcmp(a, b, la);
-}
-
 /* How many streams, and where each begins: start[k] for k < the count, start[count] = npaths. */
 static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t start[RSYNC_STREAMS_MAX + 1])
 {
@@ -100,7 +92,7 @@ static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t 
 	for (size_t k = 1; k < want; k++) {
 		size_t at = npaths / want * k;
 
-		while (at < npaths && at > 0 && same_dir(paths[at - 1], paths[at]))
+		while (at < npaths && at > 0 && path_same_dir(paths[at - 1], paths[at]))
 			at++;
 		if (at > start[n - 1] && at < npaths)
 			start[n++] = at;

@@ -75,6 +75,8 @@ int buf_write(int fd, const struct buf *b);
 
 /* NULL when p[0..len) is a valid soc path, else why not (a constant string). */
 const char *path_check(const char *p, size_t len);
+/* Whether two paths name files of one directory ("a/x" and "a/y"; "x" and "y"). */
+int path_same_dir(const char *a, const char *b);
 
 /* ---- parts.c: work over a list in runs of about equal bytes, one thread a core ---- */
 

@@ -231,15 +231,6 @@ static int prune(int files_fd, const char *path, int durable)
 	return rc;
 }
 
-/* Do paths a and b live in the same directory? */
-static int same_dir(const char *a, const char *b)
-{
-	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
-	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
-
-	return la == lb && !memcmp(a, b, la);
-}
-
 /* Does files/<path> (name in dir) hold exactly the item's content? */
 static int holds(int dir, const char *name, const struct push_item *it)
 {
@@ -360,7 +351,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		if (!it->deleted)
 			continue;
 		/* Leaving a directory: prune what the last delete in it may have emptied. */
-		if (last && !same_dir(last, it->path) && prune(s->files_fd, last, !batch))
+		if (last && !path_same_dir(last, it->path) && prune(s->files_fd, last, !batch))
 			goto out;
 		dir = dir_cursor_parent(&dst, it->path, &name);
 		if (dir < 0 && errno != ENOENT && errno != ENOTDIR) {
@@ -395,7 +386,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		    it->path[moved_dir.len] == '/')
 			continue;
 		buf_reset(&moved_dir);
-		if (batch && cfd >= 0 && (!last || !same_dir(last, it->path))) {
+		if (batch && cfd >= 0 && (!last || !path_same_dir(last, it->path))) {
 			ssize_t top = missing_top(s->files_fd, it->path);
 
 			if (top < 0) {
