@@ -458,32 +458,45 @@ int index_set_base_mode(struct workspace *ws, const char *path, const char *md5,
 	return run(ws, s, "cannot record a synced mode");
 }
 
-int index_modes_guessed(struct workspace *ws)
+/* A value of the state table: *v left as it is when the key has none; -1 after a message. */
+static int state_get(struct workspace *ws, const char *key, long long *v, const char *what)
 {
 	sqlite3_stmt *s = stmt(ws, S_GET_STATE);
-	int rc, guessed = 0;
+	int rc;
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, "modes_guessed");
+	bind_text(s, 1, key);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		guessed = sqlite3_column_int64(s, 0) != 0;
+		*v = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
+		db_error(ws, what);
 	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(ws, "cannot read its state");
-	return guessed;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int index_set_modes_known(struct workspace *ws)
+static int state_set(struct workspace *ws, const char *key, long long v, const char *what)
 {
 	sqlite3_stmt *s = stmt(ws, S_SET_STATE);
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, "modes_guessed");
-	sqlite3_bind_int64(s, 2, 0);
-	return run(ws, s, "cannot record the synced modes");
+	bind_text(s, 1, key);
+	sqlite3_bind_int64(s, 2, v);
+	return run(ws, s, what);
+}
+
+int index_modes_guessed(struct workspace *ws)
+{
+	long long v = 0;
+
+	return state_get(ws, "modes_guessed", &v, "cannot read its state") ? -1 : v != 0;
+}
+
+int index_set_modes_known(struct workspace *ws)
+{
+	return state_set(ws, "modes_guessed", 0, "cannot record the synced modes");
 }
 
 int index_set_conflict(struct workspace *ws, const char *path, int on)
@@ -509,31 +522,16 @@ int index_drop(struct workspace *ws, const char *path)
 
 long long index_pulled_rev(struct workspace *ws)
 {
-	sqlite3_stmt *s = stmt(ws, S_GET_STATE);
 	long long rev = 0;
-	int rc;
 
-	if (!s)
-		return 0;
-	bind_text(s, 1, "pulled_rev");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rev = sqlite3_column_int64(s, 0);
-	else if (rc != SQLITE_DONE)
-		db_error(ws, "cannot read the last pulled revision");
-	sqlite3_reset(s);
+	/* A failed read says so and counts as never pulled: the pull lists the whole head. */
+	state_get(ws, "pulled_rev", &rev, "cannot read the last pulled revision");
 	return rev;
 }
 
 int index_set_pulled_rev(struct workspace *ws, long long rev)
 {
-	sqlite3_stmt *s = stmt(ws, S_SET_STATE);
-
-	if (!s)
-		return -1;
-	bind_text(s, 1, "pulled_rev");
-	sqlite3_bind_int64(s, 2, rev);
-	return run(ws, s, "cannot record the pulled revision");
+	return state_set(ws, "pulled_rev", rev, "cannot record the pulled revision");
 }
 
 int index_add_file(struct workspace *ws, const char *path)
