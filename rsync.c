@@ -67,7 +67,6 @@ static const char *rsync_reason(int code, int upload)
  * terminal stays one rsync's, so that it tells the truth; a script or
  * cron job takes the streams.
  */
-#define RSYNC_STREAMS_MAX 4		/* rsyncs one transfer runs side by side */
 #define RSYNC_STREAM_PATHS_MIN 1000	/* paths a stream has at least */
 
 struct stream {
@@ -76,21 +75,27 @@ struct stream {
 	size_t sent;		/* bytes of list written to its stdin */
 };
 
-/* How many streams, and where each begins: start[k] for k < the count, start[count] = npaths. */
-static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t start[RSYNC_STREAMS_MAX + 1])
+/* A path weighs one in the split: a stream's cost is its list's. */
+static uint64_t one(size_t i, const void *arg)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t want = split ? npaths / RSYNC_STREAM_PATHS_MIN : 1, n = 0;
+	(void)i;
+	(void)arg;
+	return 1;
+}
 
-	if (want > RSYNC_STREAMS_MAX)
-		want = RSYNC_STREAMS_MAX;
-	if (cores > 0 && want > (size_t)cores)
-		want = (size_t)cores;
-	if (!want)
-		want = 1;
+/*
+ * How many streams, and where each begins: start[k] for k < the count,
+ * start[count] = npaths. parts.c cuts the list (one a core, at most
+ * PARTS_MAX); each cut then moves on to where the directory changes.
+ */
+static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t start[PARTS_MAX + 1])
+{
+	struct part_range r[PARTS_MAX];
+	size_t want = split ? parts_plan(npaths, one, NULL, RSYNC_STREAM_PATHS_MIN, r) : 1, n = 0;
+
 	start[n++] = 0;
 	for (size_t k = 1; k < want; k++) {
-		size_t at = npaths / want * k;
+		size_t at = r[k].lo;
 
 		while (at < npaths && at > 0 && path_same_dir(paths[at - 1], paths[at]))
 			at++;
@@ -110,7 +115,7 @@ static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t 
  */
 static int feed(struct stream *st, size_t n)
 {
-	struct pollfd pfd[RSYNC_STREAMS_MAX];
+	struct pollfd pfd[PARTS_MAX];
 	int rc = 0, err = 0;
 
 	for (size_t k = 0; k < n; k++)
@@ -164,8 +169,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *argv[16];
 	char *shell, *env_url, *env_token, *copy_dest = NULL;
-	struct stream st[RSYNC_STREAMS_MAX];
-	size_t start[RSYNC_STREAMS_MAX + 1], nst, started = 0;
+	struct stream st[PARTS_MAX];
+	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
 	int code = 0, wrote = 0, i = 0, upload = !strncmp(dst, "soc::", 5);
 	int progress = !soc_quiet && isatty(STDERR_FILENO);
