@@ -340,10 +340,14 @@ static int make_admin(struct server *s, sqlite3 *db)
  * hard-linked basis, `rsync -p --size-only` by hand changed the mode and
  * mtime of files/<path> with no commit at all. Without them rsync either
  * leaves a file alone or writes a new one and renames it; the commit
- * gives each file the mode and mtime its change line names.
+ * gives each file the mode and mtime its change line names. And
+ * --hard-links, so that every file rsync writes has one link until the
+ * commit links it: the commit takes a link count of one to mean nobody
+ * else holds the inode, and sets its mode and mtime in place
+ * (txn_check.c).
  */
 #define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
-	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super"
+	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links"
 
 /*
  * Every rsync the server runs appends to rsyncd.log, which nothing else

@@ -11,13 +11,13 @@
  *
  * The commit order, and why a crash anywhere in it loses nothing. A
  * commit goes through four steps, each finished before the next begins.
- * (1) Check: each staged file is opened, hashed, and hard-linked into
- * commit/<txn>/, which rsync cannot reach, and the link is checked to be
- * the very inode that was hashed, so a client still writing into staging/
- * cannot swap a file after it was checked; then staging/<txn>/ is
- * removed, and each checked file gets the mode (and, when no other path
- * shares its inode, the mtime) its change line names, and is fsync'd (a
- * large push: one syncfs for all, see txn_settle).
+ * (1) Check: each staged file is opened, hashed, given the mode (and,
+ * when no other path shares its inode, the mtime) its change line names,
+ * and hard-linked into commit/<txn>/, which rsync cannot reach, and the
+ * link is checked to be the very inode that was hashed, so a client
+ * still writing into staging/ cannot swap a file after it was checked;
+ * each is fsync'd (a large push: one syncfs for all, see txn_check.c);
+ * then staging/<txn>/ is removed.
  * (2) Record: under apply_lock, one SQLite transaction checks every base
  * against the head again and writes the new revision, its changes and
  * the txn state 'applying'. From the moment it commits the push will
@@ -303,8 +303,6 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	}
 	if (remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'", id);
-	if (txn_settle(s, id, &l))
-		goto reopen;
 
 	pthread_mutex_lock(&s->apply_lock);
 	json_decref(bad);

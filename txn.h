@@ -9,6 +9,7 @@
 #include "serve.h"
 
 #define TXN_ID_LEN (TXN_ID_BYTES * 2)
+#define SYNC_EACH_MAX 64		/* files a commit fsyncs one by one; more: one syncfs (txn_check.c) */
 
 /* ---- txn_db.c: every statement a push runs ---- */
 
@@ -81,8 +82,6 @@ long txn_expired(struct sqlite3 *db, long long before, struct txn_old **old);
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
 	      json_t *upload);
-/* Commit step 1b (step 1a is txn_check_staged, below), once staging/<txn>/ is gone: modes, mtimes, fsync. */
-int txn_settle(struct server *s, const char *id, const struct push_list *l);
 /*
  * Before commit step 2: no path of the push leads through a symlink or a
  * special file that someone else planted in files/ (its apply would fail
@@ -93,9 +92,12 @@ long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad)
 /* Commit step 3, idempotent: deletes, then renames into files/; pause_ms between steps (a test hook). */
 int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause_ms);
 
-/* ---- txn_check.c: commit step 1a, on every core ---- */
+/* ---- txn_check.c: commit step 1, on every core ---- */
 
-/* Commit step 1a: staged files checked and linked into commit/<txn>/; how many failed (in bad), or -1. */
+/*
+ * Commit step 1: staged files checked, given their modes and mtimes,
+ * linked into commit/<txn>/ and made durable; how many failed (in bad), or -1.
+ */
 long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
 
 #endif

@@ -1,8 +1,22 @@
 /*
- * txn_check.c: commit step 1a, the check of a push's staged files, spread
+ * txn_check.c: commit step 1, the check of a push's staged files, spread
  * over the machine's cores (parts.c). A first push of 10,000 files spent
  * 0.22 s here on one thread, hashing what rsync had just written; the
  * client waits idle meanwhile, so every core may hash.
+ *
+ * Each file is checked, given the mode and mtime its change line names,
+ * and linked out of rsync's reach in one visit while its fd is open: a
+ * second pass over 10,000 files (open, fstat, close) cost 0.03-0.05 s.
+ *
+ * Durable: up to SYNC_EACH_MAX files get an fsync each. Past that, an
+ * fsync a file costs a device flush a file (a commit of 20,000 small
+ * files took 16 to 32 s here, against 3 to 6 s without), so one
+ * syncfs(2) of the root's filesystem writes them all. Starting each
+ * file's writeback first (sync_file_range) only moved the wait into this
+ * loop, and cost more in all: 0.29-0.46 s against 0.24-0.35 s for a push
+ * of 10,000 files here. A small push never syncs the filesystem, so it
+ * never waits for someone else's big upload to be flushed. The apply
+ * follows the same rule for the directories it changes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,22 +29,81 @@
 #include "txn.h"
 
 #define CHECK_BYTES_PER_THREAD (4 << 20)	/* a thread costs more than hashing less than this */
+#define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
+
+enum { ITEM_BAD = 1, ITEM_COPY = 2 };	/* a part's verdict on an item, in flags[i] */
 
 /* One thread's share: the items lo..hi-1. */
 struct check_part {
 	const char *id;
 	const struct push_list *l;
 	int sfd, cfd;			/* staging/<txn>, commit/<txn>; sfd -1 when staging/<txn> is gone */
+	int sync_each;			/* fsync each file (a small push) */
 	size_t lo, hi;
-	unsigned char *bad;		/* bad[i] set for item i that failed; each part writes its own */
+	unsigned char *flags;		/* ITEM_* of item i; each part writes its own */
 	int failed;			/* the server could not read or write its own directories */
 };
 
 /*
- * Each file of the part: staging/<txn>/<path> must be a regular file with
- * the size and md5 the push named; it is then hard-linked into
- * commit/<txn>/, and the link checked to be the inode hashed.
+ * One staged file, name in dir: a regular file of the item's size and
+ * md5, given its mode and mtime, then hard-linked into commit/<txn>/ (to),
+ * and the link checked to be the inode hashed. 0 when done, ITEM_BAD when
+ * the file is not what the push named, ITEM_COPY when done but its inode
+ * is shared with files/ and needs another mode (txn_check_staged copies
+ * it), -1 when the server failed (after a message).
+ *
+ * A link count of one means the inode is this staged file's alone: rsync
+ * wrote it (the push module refuses --hard-links, so it can link nothing
+ * in staging/ to it), and content the server held already has a second
+ * link in files/. So its mode and mtime are set in place, before the
+ * link, through the fd that was hashed.
  */
+static int check_file(const char *id, int dir, const char *name, const struct push_item *it,
+		      struct dir_cursor *to, int sync_each)
+{
+	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
+	char got[MD5_HEX_LEN + 1];
+	struct stat st, linked;
+	const char *tname;
+	uint64_t size;
+	int fd, tp, own, rc = ITEM_BAD;
+
+	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
+		goto out;
+	if (md5_fd(fd, got, &size)) {
+		rc = error_errno("cannot read 'staging/%s/%s'", id, it->path);
+		goto out;
+	}
+	if (size != (uint64_t)it->size || strcmp(got, it->md5))
+		goto out;
+	own = st.st_nlink == 1;
+	if (own && (((st.st_mode & 07777) != it->mode && fchmod(fd, it->mode)) ||
+		    (st.st_mtime != (time_t)it->mtime && futimens(fd, times)))) {
+		rc = error_errno("cannot settle 'staging/%s/%s'", id, it->path);
+		goto out;
+	}
+	/* Another part may make the same directory at once: step_into() takes EEXIST. */
+	tp = dir_cursor_parent(to, it->path, &tname);
+	if (tp < 0 || linkat(dir, name, tp, tname, 0)) {
+		rc = error_errno("cannot link 'commit/%s/%s'", id, it->path);
+		goto out;
+	}
+	/* rsync may have put another file there since we opened it. */
+	if (fstatat(tp, tname, &linked, AT_SYMLINK_NOFOLLOW) || linked.st_ino != st.st_ino ||
+	    linked.st_dev != st.st_dev)
+		goto out;
+	if (sync_each && fsync(fd)) {
+		rc = error_errno("cannot sync 'commit/%s/%s'", id, it->path);
+		goto out;
+	}
+	rc = !own && (st.st_mode & 07777) != it->mode ? ITEM_COPY : 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static void *check_part(void *arg)
 {
 	struct check_part *p = arg;
@@ -39,51 +112,54 @@ static void *check_part(void *arg)
 	dir_cursor_init(&from, p->sfd, 0, 0);
 	/* 0755 as in files/, where a directory made here may be renamed whole. */
 	dir_cursor_init(&to, p->cfd, 0755, 0);
-	for (size_t i = p->lo; i < p->hi; i++) {
+	for (size_t i = p->lo; i < p->hi && !p->failed; i++) {
 		const struct push_item *it = &p->l->v[i];
-		const char *name, *tname;
-		char got[MD5_HEX_LEN + 1];
-		struct stat st, linked;
-		uint64_t size;
-		int fd = -1, dir, tp, ok = 0;
+		const char *name = NULL;
+		int dir, rc;
 
 		if (it->deleted)
 			continue;
 		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
-		if (dir >= 0)
-			fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size == it->size) {
-			if (md5_fd(fd, got, &size)) {
-				error_errno("cannot read 'staging/%s/%s'", p->id, it->path);
-				close(fd);
-				goto fail;
-			}
-			ok = size == (uint64_t)it->size && !strcmp(got, it->md5);
-		}
-		if (ok) {
-			/* Another part may make the same directory at once: step_into() takes EEXIST. */
-			tp = dir_cursor_parent(&to, it->path, &tname);
-			if (tp < 0 || linkat(dir, name, tp, tname, 0)) {
-				error_errno("cannot link 'commit/%s/%s'", p->id, it->path);
-				close(fd);
-				goto fail;
-			}
-			/* rsync may have put another file there since we opened it. */
-			ok = !fstatat(tp, tname, &linked, AT_SYMLINK_NOFOLLOW) &&
-			     linked.st_ino == st.st_ino && linked.st_dev == st.st_dev;
-		}
-		if (fd >= 0)
-			close(fd);
-		if (!ok)
-			p->bad[i] = 1;
+		rc = check_file(p->id, dir, name, it, &to, p->sync_each);
+		if (rc < 0)
+			p->failed = 1;
+		else
+			p->flags[i] = (unsigned char)rc;
 	}
-	goto out;
-fail:
-	p->failed = 1;
-out:
 	dir_cursor_close(&from);
 	dir_cursor_close(&to);
 	return NULL;
+}
+
+/*
+ * Content the server held already, linked from files/, that the push
+ * names with another mode: commit/<txn>/<path> becomes a copy of its
+ * own, so the head's other path keeps its mode. Rare, so on one thread.
+ */
+static int own_copy(const char *id, int cfd, const struct push_item *it, int sync_each)
+{
+	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
+	struct dir_cursor dc;
+	const char *name;
+	int dir, fd = -1, copy = -1, rc = -1;
+
+	dir_cursor_init(&dc, cfd, 0, 0);
+	dir = dir_cursor_parent(&dc, it->path, &name);
+	if (dir >= 0)
+		fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		copy = copy_file_at(fd, cfd, COPY_NAME, it->mode);
+	if (copy >= 0 && !renameat(cfd, COPY_NAME, dir, name) && !futimens(copy, times) &&
+	    (!sync_each || !fsync(copy)))
+		rc = 0;
+	else
+		error_errno("cannot give 'commit/%s/%s' a copy of its own", id, it->path);
+	if (copy >= 0)
+		close(copy);
+	if (fd >= 0)
+		close(fd);
+	dir_cursor_close(&dc);
+	return rc;
 }
 
 /* What a file weighs in the split: its bytes to hash. */
@@ -99,8 +175,8 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	struct check_part part[PARTS_MAX];
 	struct part_range r[PARTS_MAX];
 	unsigned char *flags;
-	size_t nparts;
-	int sfd, cfd = -1, failed = 0;
+	size_t nparts, files = 0;
+	int sfd, cfd = -1, failed = 0, sync_each;
 	long nbad = 0;
 
 	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -111,6 +187,9 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 			close(sfd);
 		return -1;
 	}
+	for (size_t i = 0; i < l->n; i++)
+		files += !l->v[i].deleted;
+	sync_each = files <= SYNC_EACH_MAX;
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));
 	/* In path order, so that each part's cursors walk whole directories as one thread's would. */
@@ -120,18 +199,26 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		part[k].l = l;
 		part[k].sfd = sfd;
 		part[k].cfd = cfd;
+		part[k].sync_each = sync_each;
 		part[k].lo = r[k].lo;
 		part[k].hi = r[k].hi;
-		part[k].bad = flags;
+		part[k].flags = flags;
 	}
 	parts_run(nparts, check_part, part, sizeof(part[0]));
 	for (size_t k = 0; k < nparts; k++)
 		failed |= part[k].failed;
 	for (size_t i = 0; i < l->n && !failed; i++) {
-		if (flags[i]) {
+		if (flags[i] == ITEM_BAD) {
 			nbad++;
 			json_array_append_new(bad, json_string(l->v[i].path));
 		}
+	}
+	for (size_t i = 0; i < l->n && !failed && !nbad; i++)
+		if (flags[i] == ITEM_COPY && own_copy(id, cfd, &l->v[i], sync_each))
+			failed = 1;
+	if (!failed && !nbad && !sync_each && syncfs(cfd)) {
+		error_errno("cannot sync the files of 'commit/%s'", id);
+		failed = 1;
 	}
 	free(flags);
 	if (sfd >= 0)

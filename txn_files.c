@@ -19,8 +19,6 @@
 
 #include "txn.h"
 
-#define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
-#define SYNC_EACH_MAX 64		/* files a commit fsyncs one by one; more: one syncfs */
 
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
 static int link_soft_error(int e)
@@ -96,93 +94,6 @@ out:
 	dir_cursor_close(&to);
 	if (sfd >= 0)
 		close(sfd);
-	return rc;
-}
-
-/*
- * Gives each checked file the mode its change names, and the mtime when
- * the inode is its alone (one shared with files/, content the push did
- * not upload, keeps the other path's mtime; a mode that differs gets a
- * copy of its own instead), and makes it durable. Runs once
- * staging/<txn>/ is gone, so a link count of one means nobody else holds
- * the inode.
- *
- * Durable: up to SYNC_EACH_MAX files get an fsync each. Past that, an
- * fsync a file costs a device flush a file (a commit of 20,000 small
- * files took 16 to 32 s here, against 3 to 6 s without), so one
- * syncfs(2) of the root's filesystem writes them all. Starting each
- * file's writeback first (sync_file_range) only moved the wait into this
- * loop, and cost more in all: 0.29-0.46 s against 0.24-0.35 s for a push
- * of 10,000 files here. A small push never syncs the filesystem, so it
- * never waits for someone else's big upload to be flushed. The apply
- * below follows the same rule for the directories it changes.
- */
-int txn_settle(struct server *s, const char *id, const struct push_list *l)
-{
-	struct dir_cursor dc;
-	size_t i, files = 0;
-	int cfd, rc = -1, batch;
-
-	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0)
-		return error_errno("cannot open 'commit/%s'", id);
-	for (i = 0; i < l->n; i++)
-		files += !l->v[i].deleted;
-	batch = files > SYNC_EACH_MAX;
-	dir_cursor_init(&dc, cfd, 0, 0);
-	for (i = 0; i < l->n; i++) {
-		const struct push_item *it = &l->v[i];
-		const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
-		const char *name;
-		struct stat st;
-		int dir, fd, own, copied = 0;
-
-		if (it->deleted)
-			continue;
-		dir = dir_cursor_parent(&dc, it->path, &name);
-		fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st)) {
-			error_errno("cannot open 'commit/%s/%s'", id, it->path);
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		own = st.st_nlink == 1;
-		if ((st.st_mode & 07777) != it->mode) {
-			if (own) {
-				if (fchmod(fd, it->mode))
-					goto bad;
-			} else {
-				int copy = copy_file_at(fd, cfd, COPY_NAME, it->mode);
-
-				if (copy < 0)
-					goto bad;
-				close(fd);
-				fd = copy;
-				own = copied = 1;
-				if (renameat(cfd, COPY_NAME, dir, name))
-					goto bad;
-			}
-		}
-		if (own && (copied || st.st_mtime != (time_t)it->mtime) && futimens(fd, times))
-			goto bad;
-		if (!batch && fsync(fd))
-			goto bad;
-		close(fd);
-		continue;
-bad:
-		error_errno("cannot settle 'commit/%s/%s'", id, it->path);
-		close(fd);
-		goto out;
-	}
-	if (batch && syncfs(cfd)) {
-		error_errno("cannot sync the files of 'commit/%s'", id);
-		goto out;
-	}
-	rc = 0;
-out:
-	dir_cursor_close(&dc);
-	close(cfd);
 	return rc;
 }
 

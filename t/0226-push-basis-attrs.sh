@@ -41,7 +41,7 @@ test_expect_success_here 'an open push of f, its basis linked in staging' '
 '
 
 for opts in "-tp --size-only" "-t --checksum -E" "-t --modify-window=1000000000 --chmod=a+x" \
-	"-t --size-only" "-t --size-only -X" "-t --size-only -o -g"; do
+	"-t --size-only" "-t --size-only -X" "-t --size-only -o -g" "-t -H"; do
 	test_expect_success "rsync $opts by hand is refused (exit 4), files/f untouched" "
 		: >'$R/rsyncd.log' &&
 		test_expect_code 4 by_hand $opts &&
