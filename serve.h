@@ -37,6 +37,7 @@ struct server {
 	int files_fd;		/* ROOT/files: the head, as a tree */
 	int staging_fd;		/* ROOT/staging: one directory per open push, rsync's to write */
 	int commit_fd;		/* ROOT/commit: a committing push's checked files, out of rsync's reach */
+	int trash_fd;		/* ROOT/trash: a committed push's staging/<txn>, removed after the answer */
 	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
 	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
 	/* Two pushes never apply at once; held from the last base check to the new head. */

@@ -458,7 +458,7 @@ int store_open(struct server *s, const char *root, int create)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = -1;
+	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = -1;
 	if (create && mkdir(root, 0700) && errno != EEXIST)
 		return error_errno("cannot create '%s'", root);
 	s->root = realpath(root, NULL);
@@ -473,7 +473,8 @@ int store_open(struct server *s, const char *root, int create)
 	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
 		return -1;
 	/* Only the server itself needs it: check and the token commands leave it alone. */
-	if (create && (s->commit_fd = open_dir(s, "commit", create)) < 0)
+	if (create && ((s->commit_fd = open_dir(s, "commit", create)) < 0 ||
+		       (s->trash_fd = open_dir(s, "trash", create)) < 0))
 		return -1;
 	pthread_mutex_init(&s->apply_lock, NULL);
 	free(db_path);
@@ -508,6 +509,8 @@ void store_close(struct server *s)
 		close(s->staging_fd);
 	if (s->commit_fd >= 0)
 		close(s->commit_fd);
+	if (s->trash_fd >= 0)
+		close(s->trash_fd);
 	free(s->root);
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);

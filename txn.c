@@ -17,7 +17,8 @@
  * link is checked to be the very inode that was hashed, so a client
  * still writing into staging/ cannot swap a file after it was checked;
  * each is fsync'd (a large push: one syncfs for all, see txn_check.c);
- * then staging/<txn>/ is removed.
+ * then staging/<txn>/ is renamed into trash/, and removed there once the
+ * client has its answer.
  * (2) Record: under apply_lock, one SQLite transaction checks every base
  * against the head again and writes the new revision, its changes and
  * the txn state 'applying'. From the moment it commits the push will
@@ -47,12 +48,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +63,7 @@
 
 #define APPLY_DELAY_MAX_MS 10000	/* SOC_TEST_APPLY_DELAY_MS at most */
 #define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
+#define TRASH_AGE_SECONDS 60		/* trash/ entries the tick removes are older than this */
 
 static long long expire_seconds = TXN_EXPIRE_SECONDS;
 static long apply_delay_ms;	/* a test hook: a pause at each step of an apply */
@@ -260,7 +264,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	json_t *bad = NULL;
 	long long rev;
 	long nbad;
-	int rc;
+	int rc, trashed = 0;
 
 	if (!db)
 		return internal(ex);
@@ -301,7 +305,9 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		api_error_paths(ex, 422, "staged_mismatch", msg, bad);
 		goto out;
 	}
-	if (remove_tree(s->staging_fd, id))
+	/* Out of the way in one rename; removing 10,000 links took 0.06 s, after the answer now. */
+	trashed = !renameat(s->staging_fd, id, s->trash_fd, id);
+	if (!trashed && errno != ENOENT && remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'", id);
 
 	pthread_mutex_lock(&s->apply_lock);
@@ -352,6 +358,8 @@ reopen:
 	txn_move(db, id, "committing", "open");
 	internal(ex);
 out:
+	if (trashed && remove_tree(s->trash_fd, id))
+		warning_errno("cannot remove 'trash/%s'; housekeeping will try again", id);
 	json_decref(bad);
 	push_list_free(&l);
 }
@@ -426,6 +434,38 @@ static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
 	closedir(d);
 }
 
+/*
+ * Removes what a commit left in trash/ (it removes its own after its
+ * answer) older than age seconds: a crash, or rsync still writing there.
+ */
+static void empty_trash(struct server *s, time_t age)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(s->trash_fd);
+	time_t now = time(NULL);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		warning_errno("cannot read 'trash'");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		/* A rename sets ctime: the time the commit put it here. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || now - st.st_ctime < age)
+			continue;
+		if (remove_tree(dirfd(d), de->d_name))
+			warning_errno("cannot remove 'trash/%s'", de->d_name);
+	}
+	closedir(d);
+}
+
 void txn_expire(struct server *s)
 {
 	sqlite3 *db = store_db(s);
@@ -445,6 +485,7 @@ void txn_expire(struct server *s)
 	}
 	free(old);
 	sweep(db, s->staging_fd, "staging", "open committing");
+	empty_trash(s, TRASH_AGE_SECONDS);
 }
 
 static long long env_number(const char *name, long long min, long long max, long long dflt)
@@ -488,5 +529,6 @@ int txn_recover(struct server *s)
 			     s->root);
 	sweep(db, s->commit_fd, "commit", "applying");
 	sweep(db, s->staging_fd, "staging", "open");
+	empty_trash(s, 0);
 	return 0;
 }

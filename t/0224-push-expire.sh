@@ -3,7 +3,7 @@
 # (shortened here through SOC_TXN_EXPIRE_SECONDS, read once at start),
 # directories in staging/ that no open push owns are removed, and a start
 # after a crash reopens a push whose commit was cut short while its files
-# were being checked, and removes strays from commit/.
+# were being checked, and removes strays from commit/ and trash/.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -54,9 +54,15 @@ test_expect_success 'a push left open expires: staging gone, commit and DELETE 4
 	! test -e "$R/files/a"
 '
 
-test_expect_success 'a committed push is remembered for as long, then forgotten' '
+test_expect_success_here 'a committed push moves its staging to trash/, gone after the answer' '
 	change b w/b >body &&
 	push_all w body &&
+	! test -e "$R/staging/$TXN" &&
+	wait_gone "$R/trash/$TXN" 3 &&
+	test "$(md5_of "$R/files/b")" = "$(md5_of w/b)"
+'
+
+test_expect_success 'a committed push is remembered for as long, then forgotten' '
 	test "$(push_commit)" = 200 &&
 	sleep 5 &&
 	test "$(push_commit)" = 404 &&
@@ -77,8 +83,11 @@ db.commit()
 " "$R/soc.db" "$TXN" &&
 	mkdir -p "$R/commit/$TXN" "$R/commit/ffffffffffffffffffffffffffffffff" &&
 	ln "$R/staging/$TXN/a" "$R/commit/$TXN/a" &&
+	mkdir -p "$R/trash/ffffffffffffffffffffffffffffffff/d" &&
+	echo left >"$R/trash/ffffffffffffffffffffffffffffffff/d/f" &&
 	start_server "$R" &&
 	grep "reopened push .$TXN., whose commit a crash interrupted" r.log &&
+	! test -e "$R/trash/ffffffffffffffffffffffffffffffff" &&
 	! test -e "$R/commit/$TXN" &&
 	! test -e "$R/commit/ffffffffffffffffffffffffffffffff" &&
 	test "$(push_commit)" = 200 &&
