@@ -16,6 +16,7 @@
  * a conflict copy instead. Parent directories are walked with O_NOFOLLOW,
  * so a symlinked directory in the workspace cannot redirect a write.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -597,6 +598,151 @@ static int track_top_dir(struct workspace *ws, struct plan *p, const char *path)
 	return index_pulled_root(ws, p->last_root.p);
 }
 
+/*
+ * A first pull into an empty workspace renamed 10,000 files into place
+ * one by one, each after opening its directory and looking at what is
+ * there: 0.19-0.27 s here. A top directory the workspace lacks, whose
+ * every row is a file to take, moves from incoming/ in one rename
+ * instead, and RENAME_NOREPLACE fails if the directory appeared
+ * meanwhile (each file then goes as before): nothing of the user's can
+ * be in it. incoming/<dir> must hold those files and nothing else: while
+ * a push applies, the server's files/ runs ahead of the head we were
+ * told, and a whole-head fetch can bring a file no row names.
+ */
+
+/* The rows from lo on whose path is under the top directory path[0..n): the end of their run. */
+static size_t dir_run(const struct plan *p, size_t lo, const char *path, size_t n)
+{
+	size_t hi = lo;
+
+	while (hi < p->n && !strncmp(p->rows[hi].path, path, n) && p->rows[hi].path[n] == '/')
+		hi++;
+	return hi;
+}
+
+/* Is path (len bytes) one of rows lo..hi-1? They are sorted by path. */
+static int row_between(const struct plan *p, size_t lo, size_t hi, const char *path, size_t len)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(p->rows[mid].path, path, len);
+
+		if (!c)
+			c = p->rows[mid].path[len] ? 1 : 0;
+		if (!c)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* incoming/<dir> holds the files of rows lo..hi-1, directories, and nothing else. */
+static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_t lo, size_t hi)
+{
+	char **todo = NULL;		/* directories still to read */
+	size_t ntodo = 0, cap = 0, files = 0;
+	struct buf path = BUF_INIT;
+	int ok = 1;
+
+	todo = xrealloc(todo, (cap = 16) * sizeof(*todo));
+	todo[ntodo++] = xstrdup(dir);
+	while (ntodo) {
+		char *cur = todo[--ntodo];
+		struct dirent *de;
+		DIR *d = NULL;
+		int fd;
+
+		buf_reset(&path);
+		buf_addstr(&path, cur);
+		free(cur);
+		fd = ok ? open_dir_at_once(inc, path.p, path.len) : -1;
+		if (fd >= 0 && !(d = fdopendir(fd)))
+			close(fd);
+		if (!d) {
+			ok = 0;
+			continue;	/* and free the rest */
+		}
+		while (ok && (de = readdir(d))) {
+			size_t at = path.len;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			buf_addch(&path, '/');
+			buf_addstr(&path, de->d_name);
+			if (de->d_type == DT_DIR) {
+				if (ntodo == cap)
+					todo = xrealloc(todo, (cap *= 2) * sizeof(*todo));
+				todo[ntodo++] = xstrdup(path.p);
+			} else if (de->d_type == DT_REG && row_between(p, lo, hi, path.p, path.len)) {
+				files++;
+			} else {
+				ok = 0;	/* anything else, DT_UNKNOWN too: each file goes on its own */
+			}
+			path.len = at;
+			path.p[at] = '\0';
+		}
+		closedir(d);
+	}
+	free(todo);
+	buf_free(&path);
+	return ok && files == hi - lo;
+}
+
+/*
+ * Rows from i on, when row i begins a top directory to move whole: moves
+ * it and records its rows. How many rows it placed; 0 when the caller
+ * places each, as always. *failed set when the index could not record.
+ */
+static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
+			   struct counts *c, int *failed)
+{
+	const char *path = p->rows[i].path, *slash = strchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0, hi, k;
+	struct entry *e = NULL;
+	struct stat st;
+	char *dir;
+
+	/* Once a directory, at its first row; each row to take, nothing of it here. */
+	if (!n || (i && !strncmp(p->rows[i - 1].path, path, n) && p->rows[i - 1].path[n] == '/'))
+		return 0;
+	hi = dir_run(p, i, path, n);
+	for (k = i; k < hi; k++)
+		if (p->act[k] != A_TAKE || p->local[k])
+			return 0;
+	dir = xstrndup(path, n);
+	if (!fstatat(root, dir, &st, AT_SYMLINK_NOFOLLOW) || errno != ENOENT ||
+	    !holds_only_rows(inc, dir, p, i, hi))
+		goto keep;
+	e = xcalloc(hi - i, sizeof(*e));
+	for (k = i; k < hi; k++) {
+		const struct remote_row *r = &p->rows[k];
+
+		if (set_exec(inc, r->path, r->path, mode_merge(NULL, r->mode)) ||
+		    entry_from_stat(inc, r->path, r->path, r->md5, r->mode, &e[k - i]))
+			goto keep;
+	}
+	if (renameat2(inc, dir, root, dir, RENAME_NOREPLACE))
+		goto keep;
+	/* A rename leaves its files' inodes, mtimes and ctimes as they were: the entries stand. */
+	for (k = i; k < hi && !*failed; k++) {
+		if (index_record(ws, &e[k - i]))
+			*failed = 1;
+		c->updated++;
+	}
+	if (!*failed && track_top_dir(ws, p, path))
+		*failed = 1;
+	free(e);
+	free(dir);
+	return hi - i;
+keep:
+	free(e);
+	free(dir);
+	return 0;
+}
+
 static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 		     struct counts *c)
 {
@@ -856,9 +1002,14 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 
 	if (index_begin(ws))
 		goto out;
-	for (i = 0; i < p.n; i++)
-		if (apply_one(ws, root, inc, &p, i, &c))
+	for (i = 0; i < p.n; i++) {
+		size_t moved = inc >= 0 ? move_top_dir(ws, root, inc, &p, i, &c, &failed) : 0;
+
+		if (moved)
+			i += moved - 1;
+		else if (apply_one(ws, root, inc, &p, i, &c))
 			failed = 1;
+	}
 	if (failed)
 		error("some paths were not pulled (said above); the next pull tries them again");
 	/* A failed path is pulled again next time: our rev stays behind it. */
