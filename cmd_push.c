@@ -324,6 +324,25 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 	return 0;
 }
 
+/* The change ch (sorted by path, as the scan is) makes to path, or NULL. */
+static const struct scan_item *change_find(const struct change_list *ch, const char *path)
+{
+	size_t lo = 0, hi = ch->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ch->v[mid]->e.path, path);
+
+		if (!c)
+			return ch->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 enum { PUSH_DONE, PUSH_RETRY };
 
 /* One attempt: begin, upload, commit. PUSH_RETRY when a file changed under us (422). */
@@ -402,9 +421,16 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	files = xcalloc(n + 1, sizeof(*files));
 	for (i = 0; i < n; i++) {
 		const char *p = json_string_value(json_array_get(upload, i));
+		const struct scan_item *it;
 
 		if (!p || path_check(p, strlen(p))) {
 			error("the server asked for a file that is not a valid path");
+			goto abort_txn;
+		}
+		/* Only what this push sends: never an untracked or ignored file the server names. */
+		it = change_find(&ch, p);
+		if (!it || it->change == CH_DELETED) {
+			error("the server asked for '%s', which this push does not send", p);
 			goto abort_txn;
 		}
 		files[i] = (char *)p;

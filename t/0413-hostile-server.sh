@@ -1,0 +1,57 @@
+#!/bin/sh
+# A push uploads what it names and nothing else, whatever the server asks
+# for: a server (or whoever answers in its place) that lists an untracked
+# file, a file the ignore rules keep, or .soc/config in its upload list
+# gets one clear error (exit 1), no rsync, and a DELETE of its push. The
+# server here is hostile_server.py, which answers every push that way and
+# refuses the rsync tunnel; a path the push does name is the control: the
+# client does try to send that one.
+. "$(dirname "$0")/lib.sh"
+
+test_expect_success_here 'a hostile server, and a workspace with a, an untracked file and an ignored one' '
+	: >requests &&
+	: >upload &&
+	python3 "$TEST_SRC/helper/hostile_server.py" requests upload >url &
+	SERVER_PIDS="$SERVER_PIDS $!" &&
+	n=0 &&
+	until [ -s url ]; do
+		n=$((n + 1)) && [ $n -lt 100 ] || return 1
+		sleep 0.05
+	done &&
+	SOC_TOKEN=0000 &&
+	export SOC_TOKEN &&
+	soc init w --remote "$(cat url)" -q &&
+	echo a >w/a &&
+	echo private >w/secret.env &&
+	echo "*.key" >w/.socignore &&
+	echo key >w/id.key &&
+	(cd w && soc add -q a)
+'
+
+for asked in secret.env id.key; do
+	test_expect_success "asked for $asked, which it does not send: exit 1, no rsync, the push dropped" "
+		echo $asked >upload &&
+		: >requests &&
+		test_expect_code 1 sh -c 'cd w && soc push -q' 2>err &&
+		grep \"the server asked for '$asked', which this push does not send\" err &&
+		! grep 'POST /api/v1/rsync' requests &&
+		grep 'DELETE /api/v1/push/0123456789abcdef0123456789abcdef' requests
+	"
+done
+
+test_expect_success 'asked for .soc/config: not a valid path, no rsync' '
+	echo .soc/config >upload &&
+	: >requests &&
+	test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
+	grep "the server asked for a file that is not a valid path" err &&
+	! grep "POST /api/v1/rsync" requests
+'
+
+test_expect_success 'asked for a, which it sends: the client does open the tunnel' '
+	echo a >upload &&
+	: >requests &&
+	test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
+	grep "POST /api/v1/rsync" requests
+'
+
+test_done
