@@ -34,6 +34,7 @@
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
+#define PULL_SYNC_EACH_MAX 64	/* paths a pull fsyncs one by one; more: one syncfs */
 #define PULL_LIST_MAX 1000	/* paths rsync is always given one by one; more may fetch the whole head */
 /*
  * A longer path is fetched by an rsync of its own. rsync 3.5.0, pulling
@@ -89,6 +90,8 @@ struct plan {
 	struct scan_item **local;	/* the scan's item for each row, or NULL */
 	struct scan_item *untracked;	/* files here the index does not track, by row */
 	struct buf last_root;		/* the directory track_top_dir() tracked last */
+	char *placed[PULL_SYNC_EACH_MAX];	/* the first paths the apply wrote or removed */
+	size_t nplaced;			/* how many it did, all told */
 };
 
 /* The table of DESIGN.md section 7, and nothing else. */
@@ -193,8 +196,19 @@ static void plan_free(struct plan *p)
 	free(p->local);
 	free(p->untracked);
 	buf_free(&p->last_root);
+	for (size_t i = 0; i < p->nplaced && i < PULL_SYNC_EACH_MAX; i++)
+		free(p->placed[i]);
 	memset(p, 0, sizeof(*p));
 }
+
+/* The apply wrote, renamed or removed path: make_durable() will sync it. */
+static void note_placed(struct plan *p, const char *path)
+{
+	if (p->nplaced < PULL_SYNC_EACH_MAX)
+		p->placed[p->nplaced] = xstrdup(path);
+	p->nplaced++;
+}
+
 
 static int cmp_item_path(const void *key, const void *item)
 {
@@ -540,12 +554,52 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	return 0;
 }
 
+/*
+ * What the apply did is on disk before the index says so. Downloads are
+ * written by rsync and renamed, and nothing forces their data out: after
+ * a power cut a file could come back empty while the index, committed
+ * and fsync'd, names the server's md5 as its base, and the next push
+ * would send the empty file over the server's good one. Up to
+ * PULL_SYNC_EACH_MAX paths each get an fsync, and their directories too;
+ * more get one syncfs(2) of the workspace's filesystem, as the server
+ * does for a large push (an fsync a file cost a device flush a file).
+ */
+static int make_durable(int root, const struct plan *p)
+{
+	if (!p->nplaced)
+		return 0;
+	if (getenv("SOC_TEST_SYNC_FAIL")) {	/* a test hook: the disk refuses */
+		errno = EIO;
+		return error_errno("cannot make the pulled files durable");
+	}
+	if (p->nplaced > PULL_SYNC_EACH_MAX)
+		return syncfs(root) ? error_errno("cannot make the pulled files durable") : 0;
+	for (size_t i = 0; i < p->nplaced; i++) {
+		const char *base;
+		int parent = open_parent(root, p->placed[i], &base, 0), fd, rc = 0;
+
+		if (parent < 0 && errno == ENOENT)
+			continue;	/* a delete took its directory too */
+		if (parent < 0)
+			return -1;
+		fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if ((fd >= 0 && fsync(fd)) || (fd < 0 && errno != ENOENT) || fsync(parent))
+			rc = error_errno("cannot make '%s' durable", p->placed[i]);
+		if (fd >= 0)
+			close(fd);
+		close(parent);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 struct counts {
 	size_t updated, deleted, conflicts, kept, restored, recorded;
 };
 
 /* Writes the server's version beside ours and marks the path in conflict. */
-static int place_conflict(struct workspace *ws, int root, int inc, const struct plan *p, size_t i,
+static int place_conflict(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 			  const struct scan_item *it, struct counts *c)
 {
 	const struct remote_row *r = &p->rows[i];
@@ -559,6 +613,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, const struct 
 		error_errno("cannot write '%s'", cname);
 		goto out;
 	}
+	note_placed(p, cname);
 	if (!it->e.base[0]) {
 		/* none y z: our file becomes tracked, in conflict. */
 		struct entry e = it->e;
@@ -728,6 +783,7 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 		goto keep;
 	/* A rename leaves its files' inodes, mtimes and ctimes as they were: the entries stand. */
 	for (k = i; k < hi && !*failed; k++) {
+		note_placed(p, p->rows[k].path);
 		if (index_record(ws, &e[k - i]))
 			*failed = 1;
 		c->updated++;
@@ -760,10 +816,12 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 	case A_MODE:
 		if ((rc = merge_local_mode(root, it, r)) < 0)
 			return -1;
-		if (rc)
+		if (rc) {
 			c->updated++;
-		else
+			note_placed(p, r->path);
+		} else {
 			c->recorded++;
+		}
 		return index_set_base(ws, r->path, r->md5, r->mode);
 	case A_RECORD:
 		c->recorded++;
@@ -796,6 +854,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			rc = error_errno("cannot delete '%s'", r->path);
 		} else {
 			c->deleted++;
+			note_placed(p, r->path);
 			rc = index_drop(ws, r->path);
 		}
 		close(parent);
@@ -825,7 +884,11 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			rc = -1;
 		} else if (renameat(inc, r->path, parent, base)) {
 			rc = error_errno("cannot write '%s'", r->path);
-		} else if (!(rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e))) {
+		} else {
+			note_placed(p, r->path);
+			rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e);
+		}
+		if (!rc) {
 			rc = index_record(ws, &e);
 			if (!rc && !it)
 				rc = track_top_dir(ws, p, r->path);
@@ -1009,6 +1072,11 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 			i += moved - 1;
 		else if (apply_one(ws, root, inc, &p, i, &c))
 			failed = 1;
+	}
+	if (make_durable(root, &p)) {
+		/* Nothing recorded: the next pull finds the files here and records them. */
+		index_rollback(ws);
+		goto out;
 	}
 	if (failed)
 		error("some paths were not pulled (said above); the next pull tries them again");
