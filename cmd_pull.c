@@ -209,7 +209,6 @@ static void note_placed(struct plan *p, const char *path)
 	p->nplaced++;
 }
 
-
 static int cmp_item_path(const void *key, const void *item)
 {
 	return strcmp(key, ((const struct scan_item *)item)->e.path);
@@ -554,43 +553,67 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	return 0;
 }
 
+/* fsyncs path (when it is there) and every directory above it but the root; -1 and errno. */
+static int sync_path(int root, const char *path)
+{
+	size_t len = strlen(path);
+	const char *base;
+	int parent = open_parent(root, path, &base, 0), fd, rc;
+
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;	/* a delete took its directory too */
+	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(parent);
+	if (fd < 0 && errno != ENOENT)
+		return -1;
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+		if (rc)
+			return -1;
+	}
+	/* Then each directory above it: one the pull made must still be there after a crash. */
+	for (;;) {
+		while (len && path[len - 1] != '/')
+			len--;
+		if (!len)
+			return 0;
+		len--;	/* the slash: path[0..len) is the directory */
+		fd = open_dir_at_once(root, path, len);
+		if (fd < 0)
+			return -1;	/* no openat2 here, or something in the way: the caller syncs it all */
+		rc = fsync(fd);
+		close(fd);
+		if (rc)
+			return -1;
+	}
+}
+
 /*
  * What the apply did is on disk before the index says so. Downloads are
  * written by rsync and renamed, and nothing forces their data out: after
  * a power cut a file could come back empty while the index, committed
  * and fsync'd, names the server's md5 as its base, and the next push
  * would send the empty file over the server's good one. Up to
- * PULL_SYNC_EACH_MAX paths each get an fsync, and their directories too;
- * more get one syncfs(2) of the workspace's filesystem, as the server
- * does for a large push (an fsync a file cost a device flush a file).
+ * PULL_SYNC_EACH_MAX paths each get an fsync, with every directory above
+ * them; more (or a path that cannot be synced on its own) get one
+ * syncfs(2) of the workspace's filesystem, as the server does for a
+ * large push (an fsync a file cost a device flush a file).
  */
 static int make_durable(int root, const struct plan *p)
 {
+	int each = p->nplaced <= PULL_SYNC_EACH_MAX;
+
 	if (!p->nplaced)
 		return 0;
 	if (getenv("SOC_TEST_SYNC_FAIL")) {	/* a test hook: the disk refuses */
 		errno = EIO;
 		return error_errno("cannot make the pulled files durable");
 	}
-	if (p->nplaced > PULL_SYNC_EACH_MAX)
-		return syncfs(root) ? error_errno("cannot make the pulled files durable") : 0;
-	for (size_t i = 0; i < p->nplaced; i++) {
-		const char *base;
-		int parent = open_parent(root, p->placed[i], &base, 0), fd, rc = 0;
-
-		if (parent < 0 && errno == ENOENT)
-			continue;	/* a delete took its directory too */
-		if (parent < 0)
-			return -1;
-		fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if ((fd >= 0 && fsync(fd)) || (fd < 0 && errno != ENOENT) || fsync(parent))
-			rc = error_errno("cannot make '%s' durable", p->placed[i]);
-		if (fd >= 0)
-			close(fd);
-		close(parent);
-		if (rc)
-			return -1;
-	}
+	for (size_t i = 0; each && i < p->nplaced; i++)
+		each = !sync_path(root, p->placed[i]);
+	if (each ? fsync(root) : syncfs(root))
+		return error_errno("cannot make the pulled files durable");
 	return 0;
 }
 
@@ -782,6 +805,7 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 	if (renameat2(inc, dir, root, dir, RENAME_NOREPLACE))
 		goto keep;
 	/* A rename leaves its files' inodes, mtimes and ctimes as they were: the entries stand. */
+	note_placed(p, dir);
 	for (k = i; k < hi && !*failed; k++) {
 		note_placed(p, p->rows[k].path);
 		if (index_record(ws, &e[k - i]))
