@@ -688,44 +688,25 @@ static int track_top_dir(struct workspace *ws, struct plan *p, const char *path)
  * told, and a whole-head fetch can bring a file no row names.
  */
 
-/* The rows from lo on whose path is under the top directory path[0..n): the end of their run. */
-static size_t dir_run(const struct plan *p, size_t lo, const char *path, size_t n)
+/* Is path under the directory dir[0..n)? */
+static int in_dir(const char *path, const char *dir, size_t n)
 {
-	size_t hi = lo;
-
-	while (hi < p->n && !strncmp(p->rows[hi].path, path, n) && p->rows[hi].path[n] == '/')
-		hi++;
-	return hi;
+	return !strncmp(path, dir, n) && path[n] == '/';
 }
 
-/* Is path (len bytes) one of rows lo..hi-1? They are sorted by path. */
-static int row_between(const struct plan *p, size_t lo, size_t hi, const char *path, size_t len)
+static int cmp_row_path(const void *key, const void *row)
 {
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strncmp(p->rows[mid].path, path, len);
-
-		if (!c)
-			c = p->rows[mid].path[len] ? 1 : 0;
-		if (!c)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return strcmp(key, ((const struct remote_row *)row)->path);
 }
 
 /* incoming/<dir> holds the files of rows lo..hi-1, directories, and nothing else. */
 static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_t lo, size_t hi)
 {
-	char **todo = NULL;		/* directories still to read */
-	size_t ntodo = 0, cap = 0, files = 0;
+	size_t ntodo = 0, cap = 16, files = 0;
+	char **todo = xcalloc(cap, sizeof(*todo));	/* directories still to read */
 	struct buf path = BUF_INIT;
 	int ok = 1;
 
-	todo = xrealloc(todo, (cap = 16) * sizeof(*todo));
 	todo[ntodo++] = xstrdup(dir);
 	while (ntodo) {
 		char *cur = todo[--ntodo];
@@ -754,7 +735,8 @@ static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_
 				if (ntodo == cap)
 					todo = xrealloc(todo, (cap *= 2) * sizeof(*todo));
 				todo[ntodo++] = xstrdup(path.p);
-			} else if (de->d_type == DT_REG && row_between(p, lo, hi, path.p, path.len)) {
+			} else if (de->d_type == DT_REG &&
+				   bsearch(path.p, p->rows + lo, hi - lo, sizeof(*p->rows), cmp_row_path)) {
 				files++;
 			} else {
 				ok = 0;	/* anything else, DT_UNKNOWN too: each file goes on its own */
@@ -784,9 +766,10 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 	char *dir;
 
 	/* Once a directory, at its first row; each row to take, nothing of it here. */
-	if (!n || (i && !strncmp(p->rows[i - 1].path, path, n) && p->rows[i - 1].path[n] == '/'))
+	if (!n || (i && in_dir(p->rows[i - 1].path, path, n)))
 		return 0;
-	hi = dir_run(p, i, path, n);
+	for (hi = i; hi < p->n && in_dir(p->rows[hi].path, path, n); hi++)
+		;
 	for (k = i; k < hi; k++)
 		if (p->act[k] != A_TAKE || p->local[k])
 			return 0;

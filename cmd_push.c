@@ -324,23 +324,17 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 	return 0;
 }
 
+static int cmp_change_path(const void *key, const void *item)
+{
+	return strcmp(key, (*(struct scan_item *const *)item)->e.path);
+}
+
 /* The change ch (sorted by path, as the scan is) makes to path, or NULL. */
 static const struct scan_item *change_find(const struct change_list *ch, const char *path)
 {
-	size_t lo = 0, hi = ch->n;
+	struct scan_item **it = ch->n ? bsearch(path, ch->v, ch->n, sizeof(*ch->v), cmp_change_path) : NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(ch->v[mid]->e.path, path);
-
-		if (!c)
-			return ch->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return it ? *it : NULL;
 }
 
 enum { PUSH_DONE, PUSH_RETRY };

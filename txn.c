@@ -402,19 +402,29 @@ static int txn_id_valid(const char *name)
  * A txn's row is written before its directory is made and removed after,
  * so an entry listed here and then found without its row is a stray.
  */
-static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
+/* A listing of dir from its start, on an fd of its own; NULL after a warning naming what. */
+static DIR *list_dir(int dir, const char *what)
 {
-	DIR *d;
-	struct dirent *de;
 	int fd = dup(dir);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
+	if (!d) {
 		warning_errno("cannot read '%s'", what);
 		if (fd >= 0)
 			close(fd);
-		return;
+		return NULL;
 	}
 	rewinddir(d);
+	return d;
+}
+
+static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
+{
+	DIR *d = list_dir(dir, what);
+	struct dirent *de;
+
+	if (!d)
+		return;
 	while ((de = readdir(d))) {
 		struct txn_row t;
 		int rc = 0;
@@ -440,18 +450,12 @@ static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
  */
 static void empty_trash(struct server *s, time_t age)
 {
-	DIR *d;
+	DIR *d = list_dir(s->trash_fd, "trash");
 	struct dirent *de;
-	int fd = dup(s->trash_fd);
 	time_t now = time(NULL);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		warning_errno("cannot read 'trash'");
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct stat st;
 
