@@ -62,7 +62,8 @@ static noreturn void child_exec(const struct child *c, int in, int null_fd, int 
 		_exit(127);	/* the parent is gone already */
 	/* The parent may ignore SIGPIPE; rsync should die of it as usual. */
 	signal(SIGPIPE, SIG_DFL);
-	if ((in >= 0 && dup2(in, 0) < 0) || (null_fd >= 0 && dup2(null_fd, 1) < 0))
+	if ((in >= 0 && dup2(in, 0) < 0) || (c->null_out && dup2(null_fd, 1) < 0) ||
+	    (c->null_err && dup2(null_fd, 2) < 0))
 		goto fail;
 	environ = env;
 	execvp(c->argv[0], (char *const *)c->argv);
@@ -95,7 +96,7 @@ int child_start(struct child *c)
 		error_errno("cannot make a pipe for '%s'", c->argv[0]);
 		goto fail;
 	}
-	if (c->null_out && (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+	if ((c->null_out || c->null_err) && (null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
 		error_errno("cannot open '/dev/null' for '%s'", c->argv[0]);
 		goto fail;
 	}

@@ -12,6 +12,7 @@ struct child {
 	int pipe_in;			/* give the child a pipe as stdin: write to in_fd */
 	int in_fd;			/* our end of that pipe */
 	int null_out;			/* stdout to /dev/null */
+	int null_err;			/* and stderr */
 	pid_t pid;
 };
 
