@@ -184,4 +184,3 @@ RSYNC_BYTES=$(rsync -a --stats "$WORK/large/data/" "$DAEMON/large/" |
 	sed -n 's/^Total bytes sent: *\([0-9,]*\).*/\1/p' | tr -d ,)
 echo "sync: 1 MiB edit in ${LARGE_MB} MiB: soc sent $SOC_BYTES bytes, rsync $RSYNC_BYTES bytes," \
 	"ratio $(ratio "$SOC_BYTES" "$RSYNC_BYTES") (target <= 1.05)"
-
