@@ -556,8 +556,13 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	return 0;
 }
 
-/* fsyncs path (when it is there) and every directory above it but the root; -1 and errno. */
-static int sync_path(int root, const char *path)
+/*
+ * fsyncs path (when it is there) and every directory above it but the
+ * root, but for synced[0..nsynced) and the directories above it, which
+ * an earlier call synced. 1 when it got to the directories, 0 when they
+ * are gone, -1 and errno.
+ */
+static int sync_path(int root, const char *path, const char *synced, size_t nsynced)
 {
 	size_t len = strlen(path);
 	const char *base;
@@ -580,8 +585,11 @@ static int sync_path(int root, const char *path)
 		while (len && path[len - 1] != '/')
 			len--;
 		if (!len)
-			return 0;
+			return 1;
 		len--;	/* the slash: path[0..len) is the directory */
+		if (len <= nsynced && !strncmp(path, synced, len) &&
+		    (len == nsynced || synced[len] == '/'))
+			return 1;
 		fd = open_dir_at_once(root, path, len);
 		if (fd < 0)
 			return -1;	/* no openat2 here, or something in the way: the caller syncs it all */
@@ -606,6 +614,8 @@ static int sync_path(int root, const char *path)
 static int make_durable(int root, const struct plan *p)
 {
 	int each = p->nplaced <= PULL_SYNC_EACH_MAX;
+	const char *synced = "";	/* the directory of the last path whose directories were synced */
+	size_t nsynced = 0;
 
 	if (!p->nplaced)
 		return 0;
@@ -613,8 +623,17 @@ static int make_durable(int root, const struct plan *p)
 		errno = EIO;
 		return error_errno("cannot make the pulled files durable");
 	}
-	for (size_t i = 0; each && i < p->nplaced; i++)
-		each = !sync_path(root, p->placed[i]);
+	/* Rows come in path order: a path's directory is mostly the one before's. */
+	for (size_t i = 0; each && i < p->nplaced; i++) {
+		int rc = sync_path(root, p->placed[i], synced, nsynced);
+		const char *slash = strrchr(p->placed[i], '/');
+
+		each = rc >= 0;
+		if (rc > 0) {
+			synced = p->placed[i];
+			nsynced = slash ? (size_t)(slash - synced) : 0;
+		}
+	}
 	if (each ? fsync(root) : syncfs(root))
 		return error_errno("cannot make the pulled files durable");
 	return 0;

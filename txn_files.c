@@ -19,7 +19,6 @@
 
 #include "txn.h"
 
-
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
 static int link_soft_error(int e)
 {
