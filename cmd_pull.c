@@ -92,6 +92,7 @@ struct plan {
 	struct scan_item **local;	/* the scan's item for each row, or NULL */
 	struct scan_item *untracked;	/* files here the index does not track, by row */
 	struct buf last_root;		/* the directory track_top_dir() tracked last */
+	struct index_snapshot roots;	/* the tracked roots, which a delete never removes */
 	char *placed[PULL_SYNC_EACH_MAX];	/* the first paths the apply wrote or removed */
 	size_t nplaced;			/* how many it did, all told */
 };
@@ -198,6 +199,7 @@ static void plan_free(struct plan *p)
 	free(p->local);
 	free(p->untracked);
 	buf_free(&p->last_root);
+	index_snapshot_free(&p->roots);
 	for (size_t i = 0; i < p->nplaced && i < PULL_SYNC_EACH_MAX; i++)
 		free(p->placed[i]);
 	memset(p, 0, sizeof(*p));
@@ -828,6 +830,51 @@ keep:
 	return 0;
 }
 
+static int cmp_root_path(const void *key, const void *root)
+{
+	return strcmp(key, ((const struct root *)root)->path);
+}
+
+/*
+ * A pulled delete takes the directories it leaves empty, from the deepest
+ * up, as the server's apply does in files/ and git's checkout does: a
+ * directory deleted on another machine does not linger here empty. Never
+ * the workspace root nor a root given to soc add (it stays tracked, and
+ * new files in it are pushed), and never a directory holding anything,
+ * an untracked or ignored file say: rmdir(2) refuses those. Returns how
+ * much of path names the shallowest directory removed, 0 for none.
+ */
+static size_t prune_dirs(int root, const char *path, const struct index_snapshot *roots)
+{
+	char dir[PATH_BYTES_MAX + 1];
+	size_t len = strlen(path), removed = 0;
+
+	if (len > PATH_BYTES_MAX)
+		return 0;
+	memcpy(dir, path, len + 1);
+	for (;;) {
+		const char *base;
+		int parent, rc;
+
+		while (len && dir[len - 1] != '/')
+			len--;
+		if (!len)
+			return removed;
+		dir[--len] = '\0';
+		if (roots->nroots && bsearch(dir, roots->roots, roots->nroots, sizeof(*roots->roots),
+					     cmp_root_path))
+			return removed;
+		parent = open_parent(root, dir, &base, 0);
+		if (parent < 0)
+			return removed;
+		rc = unlinkat(parent, base, AT_REMOVEDIR);
+		close(parent);
+		if (rc)
+			return removed;	/* not empty, mostly: left as it is, quietly */
+		removed = len;
+	}
+}
+
 static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 		     struct counts *c)
 {
@@ -882,11 +929,25 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
 			rc = error_errno("cannot delete '%s'", r->path);
 		} else {
+			size_t gone;
+
+			close(parent);
+			parent = -1;
 			c->deleted++;
-			note_placed(p, r->path);
+			/* A directory removed with it: what held it is synced instead. */
+			gone = prune_dirs(root, r->path, &p->roots);
+			if (gone) {
+				char *dir = xstrndup(r->path, gone);
+
+				note_placed(p, dir);
+				free(dir);
+			} else {
+				note_placed(p, r->path);
+			}
 			rc = index_drop(ws, r->path);
 		}
-		close(parent);
+		if (parent >= 0)
+			close(parent);
 		return rc;
 	case A_CONFLICT:
 		if (merge_local_mode(root, it, r) < 0)
@@ -1092,6 +1153,10 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 
+	for (i = 0; i < p.n && p.act[i] != A_DELETE; i++)
+		;
+	if (i < p.n && index_load_roots(ws, &p.roots))
+		goto out;
 	if (index_begin(ws))
 		goto out;
 	for (i = 0; i < p.n; i++) {
