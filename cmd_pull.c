@@ -37,14 +37,14 @@
 #define PULL_SYNC_EACH_MAX 64	/* paths a pull fsyncs one by one; more: one syncfs */
 #define PULL_LIST_MAX 1000	/* paths rsync is always given one by one; more may fetch the whole head */
 /*
- * A longer path is fetched by an rsync of its own. rsync 3.5.0, pulling
- * --files-from a daemon, refuses its own sender's answer ("rejecting
- * unrequested file-list name", exit 4) for a list of two or more paths
- * in a directory past about 2,400 bytes of long components (2,040 bytes
- * with 200 files was fine here, 2,400 with 20 was not); one path alone
- * passed at every length the path rules allow. That is the check
- * --trust-sender turns off (rsync.c); this stays for an rsync that
- * answered it did not know the option.
+ * Without --trust-sender, a longer path is fetched by an rsync of its
+ * own. rsync 3.5.0, pulling --files-from a daemon, refuses its own
+ * sender's answer ("rejecting unrequested file-list name", exit 4) for a
+ * list of two or more paths in a directory past about 2,400 bytes of
+ * long components (2,040 bytes with 200 files was fine here, 2,400 with
+ * 20 was not); one path alone passed at every length the path rules
+ * allow. That is the check --trust-sender turns off (rsync.c), so where
+ * rsync knows the option every path goes in the one list.
  */
 #define PULL_LIST_PATH_MAX 2048
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
@@ -408,17 +408,26 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, listed, files = 0;
-	int rc = 0, whole;
+	size_t i, n = 0, listed, files = 0, longest = 0;
+	int rc = 0, whole, trust;
 
+	for (i = 0; i < p->n; i++)
+		if (wanted(p, i) && strlen(p->rows[i].path) > longest)
+			longest = strlen(p->rows[i].path);
+	trust = longest > PULL_LIST_PATH_MAX ? rsync_trusts_sender() : 1;
+	if (trust < 0) {
+		free(want);
+		free(incoming);
+		return -1;
+	}
 	/* The paths a list can carry first, then those that need an rsync each. */
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted;
-		if (wanted(p, i) && strlen(p->rows[i].path) <= PULL_LIST_PATH_MAX)
+		if (wanted(p, i) && (trust || strlen(p->rows[i].path) <= PULL_LIST_PATH_MAX))
 			want[n++] = p->rows[i].path;
 	}
 	listed = n;
-	for (i = 0; i < p->n; i++)
+	for (i = 0; !trust && i < p->n; i++)
 		if (wanted(p, i) && strlen(p->rows[i].path) > PULL_LIST_PATH_MAX)
 			want[n++] = p->rows[i].path;
 	if (!n)

@@ -57,7 +57,7 @@ static const char *rsync_reason(int code, int upload)
  * after a poll(2) (190,000 of each for 10,000 paths), and a download's
  * receiver checked each name it was sent against every path it asked
  * for (1.7 s of CPU for 10,000; --trust-sender turns that off now, see
- * knows_trust_sender()). On the 2 cores here a first push of 10,000
+ * rsync_trusts_sender()). On the 2 cores here a first push of 10,000
  * files took 0.79-0.84 s through one rsync and 0.57-0.65 s through two
  * with half the list each, as fast as `rsync -a` of the tree
  * (0.56-0.58 s); a pull of the same 10,000 files changed, 3.16 s through
@@ -177,10 +177,9 @@ static int feed(struct stream *st, size_t n)
  * whole tree and as soc's first pull of a whole head always has: the
  * pull takes from incoming/ only the paths of the rows it chose, each
  * checked by md5, and clears the rest. Older rsyncs have neither the
- * check nor the option, so rsync is asked once: 1 when it knows the
- * option, 0 when not, -1 when it cannot run (said).
+ * check nor the option, so rsync is asked once.
  */
-static int knows_trust_sender(void)
+int rsync_trusts_sender(void)
 {
 	static int known = -2;
 	const char *argv[] = { RSYNC_PROG, "--trust-sender", "--version", NULL };
@@ -206,7 +205,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
-	if (paths && !upload && (trust = knows_trust_sender()) < 0)
+	if (paths && !upload && (trust = rsync_trusts_sender()) < 0)
 		return -1;
 	exe[n] = '\0';
 	/* rsync splits -e on spaces and honours single quotes, not backslashes. */

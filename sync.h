@@ -66,6 +66,12 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
  */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths);
+/*
+ * Whether the rsync here knows --trust-sender (3.2.5 and later), which a
+ * pull naming its files passes (rsync.c says why): 1 or 0, asked once a
+ * process; -1 when rsync cannot run (said).
+ */
+int rsync_trusts_sender(void);
 
 /*
  * ---- pending.c: a push whose commit answer was not heard ----

@@ -7,26 +7,7 @@
 # once, quietly, and the pull goes on without it.
 . "$(dirname "$0")/lib.sh"
 
-# An rsync that logs its argv, as wrap_rsync does; when $TRASH/old exists
-# it answers --trust-sender as rsync 3.2.3 does, on stderr with exit 1.
-real=$(command -v rsync)
-mkdir -p "$TRASH/wrap"
-cat >"$TRASH/wrap/rsync" <<EOS
-#!/bin/sh
-echo "rsync \$*" >>"$TRASH/rsync.calls"
-if [ -e "$TRASH/old" ]; then
-	for a in "\$@"; do
-		if [ "\$a" = --trust-sender ]; then
-			echo "rsync: --trust-sender: unknown option" >&2
-			exit 1
-		fi
-	done
-fi
-exec "$real" "\$@"
-EOS
-chmod +x "$TRASH/wrap/rsync"
-PATH=$TRASH/wrap:$PATH
-export PATH
+wrap_rsync
 
 # edit_all DIR WORD: appends WORD to every file under DIR.
 edit_all() {

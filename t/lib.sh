@@ -289,13 +289,22 @@ test_must_be_empty() {
 
 # wrap_rsync: puts an rsync on PATH that appends its argv to
 # $TRASH/rsync.calls before running the real one, so a test can see
-# whether content moved and what rsync was told.
+# whether content moved and what rsync was told. While $TRASH/old exists
+# it answers --trust-sender as rsync 3.2.3 does, on stderr with exit 1.
 wrap_rsync() {
 	real=$(command -v rsync)
 	mkdir -p "$TRASH/wrap"
 	cat >"$TRASH/wrap/rsync" <<EOS
 #!/bin/sh
 echo "rsync \$*" >>"$TRASH/rsync.calls"
+if [ -e "$TRASH/old" ]; then
+	for a in "\$@"; do
+		if [ "\$a" = --trust-sender ]; then
+			echo "rsync: --trust-sender: unknown option" >&2
+			exit 1
+		fi
+	done
+fi
 exec "$real" "\$@"
 EOS
 	chmod +x "$TRASH/wrap/rsync"
