@@ -47,6 +47,7 @@
  * rsync knows the option every path goes in the one list.
  */
 #define PULL_LIST_PATH_MAX 2048
+#define CONFLICT_COPIES_MAX 100	/* names tried for the server's version beside a conflict */
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 #define INCOMING_DIR WORKSPACE_DIR "/incoming"
 
@@ -223,16 +224,25 @@ static struct scan_item *scan_find(struct scan_result *s, const char *path)
 	return s->n ? bsearch(path, s->items, s->n, sizeof(*s->items), cmp_item_path) : NULL;
 }
 
-/* "a/b.txt" -> "a/b.conflict-r7.txt"; a name with no extension, or a dot file, gets it at the end. */
-static char *conflict_name(const char *path, long long rev)
+/*
+ * "a/b.txt" -> "a/b.conflict-r7.txt", the k-th try past the first
+ * "a/b.conflict-r7-k.txt"; a name with no extension, or a dot file, gets
+ * it at the end.
+ */
+static char *conflict_name(const char *path, long long rev, int k)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 	const char *dot = strrchr(base, '.');
+	char tag[64];
 
+	if (k > 1)
+		snprintf(tag, sizeof(tag), ".conflict-r%lld-%d", rev, k);
+	else
+		snprintf(tag, sizeof(tag), ".conflict-r%lld", rev);
 	if (!dot || dot == base)
-		return xasprintf("%s.conflict-r%lld", path, rev);
-	return xasprintf("%.*s.conflict-r%lld%s", (int)(dot - path), path, rev, dot);
+		return xasprintf("%s%s", path, tag);
+	return xasprintf("%.*s%s%s", (int)(dot - path), path, tag, dot);
 }
 
 /*
@@ -654,20 +664,80 @@ struct counts {
 	size_t updated, deleted, conflicts, kept, restored, recorded;
 };
 
+/*
+ * Renames from/fname to dir/name unless something is there: 1 when
+ * renamed, 0 when the name is taken, -1 and errno. A filesystem without
+ * RENAME_NOREPLACE gets a look first, which a file made in between under
+ * the same name could beat: a name soc makes up for a conflict copy.
+ */
+static int rename_new(int from, const char *fname, int dir, const char *name)
+{
+	struct stat st;
+
+	if (!renameat2(from, fname, dir, name, RENAME_NOREPLACE))
+		return 1;
+	if (errno == EEXIST)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (!fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	return renameat(from, fname, dir, name) ? -1 : 1;
+}
+
+/* dir/name is a regular file whose content has that md5. */
+static int holds_md5(int dir, const char *name, const char *md5)
+{
+	char got[MD5_HEX_LEN + 1];
+	struct stat st;
+	uint64_t size;
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && !md5_fd(fd, got, &size) && !strcmp(got, md5);
+	close(fd);
+	return ok;
+}
+
 /* Writes the server's version beside ours and marks the path in conflict. */
 static int place_conflict(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 			  const struct scan_item *it, struct counts *c)
 {
 	const struct remote_row *r = &p->rows[i];
-	char *cname = conflict_name(r->path, p->head);
+	char *cname = NULL;
 	const char *base;
-	int parent = open_parent(root, cname, &base, 1), rc = -1;
+	int parent = -1, rc = -1, k, placed;
 
-	if (parent < 0)
-		goto out;
-	if (renameat(inc, r->path, parent, base)) {
-		error_errno("cannot write '%s'", cname);
-		goto out;
+	/*
+	 * A copy by that name is there already when an earlier pull at this
+	 * revision stopped before recording the conflict: the same content
+	 * stands, and one the user has edited since is never overwritten.
+	 */
+	for (k = 1;; k++) {
+		free(cname);
+		cname = conflict_name(r->path, p->head, k);
+		parent = open_parent(root, cname, &base, 1);
+		if (parent < 0)
+			goto out;
+		placed = rename_new(inc, r->path, parent, base);
+		if (placed < 0) {
+			error_errno("cannot write '%s'", cname);
+			goto out;
+		}
+		if (placed || holds_md5(parent, base, r->md5))
+			break;	/* a download left in incoming/ goes with it */
+		close(parent);
+		parent = -1;
+		if (k == CONFLICT_COPIES_MAX) {
+			free(cname);
+			cname = conflict_name(r->path, p->head, 1);
+			error("cannot write the server's version of '%s': '%s' and %d more names like it "
+			      "are taken", r->path, cname, k - 1);
+			goto out;
+		}
 	}
 	note_placed(p, cname);
 	if (!it->e.base[0]) {

@@ -26,7 +26,7 @@ restart_server() {
 # merge: a conflict copy's lines join the file beside it; resolved.
 merge() {
 	for c in $(find D -name "*.conflict-r*"); do
-		f=$(echo "$c" | sed 's/\.conflict-r[0-9]*//')
+		f=$(echo "$c" | sed 's/\.conflict-r[0-9-]*//')
 		cat "$f" "$c" | awk '!seen[$0]++' >"$f.merge" && mv "$f.merge" "$f" &&
 			rm "$c" && soc add -q "$f" || return 1
 	done

@@ -24,7 +24,7 @@ rand() {
 merge_conflicts() {
 	n=0
 	for c in $(find D -name "*.conflict-r*" | sort); do
-		f=$(echo "$c" | sed 's/\.conflict-r[0-9]*//')
+		f=$(echo "$c" | sed 's/\.conflict-r[0-9-]*//')
 		cat "$f" "$c" | awk '!seen[$0]++' >"$f.merge" &&
 			mv "$f.merge" "$f" && rm "$c" && soc add -q "$f" || return 1
 		n=$((n + 1))
