@@ -687,21 +687,6 @@ static int rename_new(int from, const char *fname, int dir, const char *name)
 	return renameat(from, fname, dir, name) ? -1 : 1;
 }
 
-/* dir/name is a regular file whose content has that md5. */
-static int holds_md5(int dir, const char *name, const char *md5)
-{
-	char got[MD5_HEX_LEN + 1];
-	struct stat st;
-	uint64_t size;
-	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return 0;
-	ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && !md5_fd(fd, got, &size) && !strcmp(got, md5);
-	close(fd);
-	return ok;
-}
-
 /* Writes the server's version beside ours and marks the path in conflict. */
 static int place_conflict(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 			  const struct scan_item *it, struct counts *c)
@@ -727,7 +712,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 			error_errno("cannot write '%s'", cname);
 			goto out;
 		}
-		if (placed || holds_md5(parent, base, r->md5))
+		if (placed || md5_file_is(parent, base, r->md5, -1))
 			break;	/* a download left in incoming/ goes with it */
 		close(parent);
 		parent = -1;

@@ -1,8 +1,10 @@
 /* hash.c: streaming md5 and sha256 through libmd, shared by the scanner and the server. */
 #include <errno.h>
+#include <fcntl.h>
 #include <md5.h>
 #include <sha2.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "soc.h"
@@ -45,6 +47,21 @@ int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], uint64_t *size)
 	if (size)
 		*size = total;
 	return 0;
+}
+
+int md5_file_is(int dir, const char *name, const char *md5, int64_t size)
+{
+	char got[MD5_HEX_LEN + 1];
+	struct stat st;
+	uint64_t n;
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size) &&
+	     !md5_fd(fd, got, &n) && !strcmp(got, md5);
+	close(fd);
+	return ok;
 }
 
 int md5_hex_valid(const char *s)

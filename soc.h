@@ -108,6 +108,8 @@ void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
 
 /* md5 of everything readable from fd, as lowercase hex; the size read in *size. */
 int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], uint64_t *size);
+/* 1 when dir/name, not followed, is a regular file with that md5 (and size, when not -1). */
+int md5_file_is(int dir, const char *name, const char *md5, int64_t size);
 /* 1 when s is exactly 32 lowercase hex digits. */
 int md5_hex_valid(const char *s);
 void sha256_hex(const void *p, size_t n, char hex[65]);

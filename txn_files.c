@@ -141,22 +141,6 @@ static int prune(int files_fd, const char *path, int durable)
 	return rc;
 }
 
-/* Does files/<path> (name in dir) hold exactly the item's content? */
-static int holds(int dir, const char *name, const struct push_item *it)
-{
-	char got[MD5_HEX_LEN + 1];
-	struct stat st;
-	uint64_t size;
-	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return 0;
-	ok = !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size == it->size &&
-	     !md5_fd(fd, got, &size) && !strcmp(got, it->md5);
-	close(fd);
-	return ok;
-}
-
 /*
  * What stands at files/<path>, step by step without following anything:
  * 0 when the path can be written as soc writes it (every part absent, a
@@ -339,7 +323,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 			error_errno("cannot move 'commit/%s/%s' into files/", id, it->path);
 			goto out;
 		}
-		if (!moved && !holds(dir, name, it)) {
+		if (!moved && !md5_file_is(dir, name, it->md5, (int64_t)it->size)) {
 			error("'commit/%s/%s' is gone and 'files/%s' is not what the push holds",
 			      id, it->path, it->path);
 			goto out;
