@@ -24,7 +24,7 @@ test_expect_success_here 'a/ pushes a tree; b/ pulls it and keeps files of its o
 	echo cache >b/Data/ig/cache.tmp
 '
 
-test_expect_success 'a/ deletes a whole subtree, two files beside b/s own, a root and a top file' '
+test_expect_success 'a/ deletes a subtree, a root, a top file, and two files in directories where b/ keeps more' '
 	rm -r a/Data/sub a/Data/other/w a/Data/ig/i a/Only/o a/top &&
 	(cd a && soc push -q --allow-delete) &&
 	! test -e server/files/Data/sub &&
