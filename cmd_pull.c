@@ -426,9 +426,8 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 			longest = strlen(p->rows[i].path);
 	trust = longest > PULL_LIST_PATH_MAX ? rsync_trusts_sender() : 1;
 	if (trust < 0) {
-		free(want);
-		free(incoming);
-		return -1;
+		rc = -1;
+		goto out;
 	}
 	/* The paths a list can carry first, then those that need an rsync each. */
 	for (i = 0; i < p->n; i++) {
@@ -993,25 +992,16 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
 			rc = error_errno("cannot delete '%s'", r->path);
 		} else {
-			size_t gone;
-
-			close(parent);
-			parent = -1;
-			c->deleted++;
 			/* A directory removed with it: what held it is synced instead. */
-			gone = prune_dirs(root, r->path, &p->roots);
-			if (gone) {
-				char *dir = xstrndup(r->path, gone);
+			size_t gone = prune_dirs(root, r->path, &p->roots);
+			char *placed = gone ? xstrndup(r->path, gone) : NULL;
 
-				note_placed(p, dir);
-				free(dir);
-			} else {
-				note_placed(p, r->path);
-			}
+			c->deleted++;
+			note_placed(p, placed ? placed : r->path);
+			free(placed);
 			rc = index_drop(ws, r->path);
 		}
-		if (parent >= 0)
-			close(parent);
+		close(parent);
 		return rc;
 	case A_CONFLICT:
 		if (merge_local_mode(root, it, r) < 0)

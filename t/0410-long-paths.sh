@@ -42,20 +42,21 @@ test_expect_success 'a list past 1 MiB, of paths of 3,500 bytes, lands whole' '
 # rsync refuses its own sender's answer to a list of such paths unless
 # told --trust-sender, so a pull passes that, or, with an rsync too old to
 # know it, fetches each path past PULL_LIST_PATH_MAX (2,048 bytes) alone.
-if "$real" --trust-sender --version >/dev/null 2>&1; then
-	each=no
-else
-	each=yes
-fi
+knows=$(rsync_knows_trust_sender)
 
-test_expect_success "the same long paths pull into another workspace (an rsync each: $each)" '
+# pull_rsyncs: how many rsyncs fetched for a pull since rsync.calls was emptied.
+pull_rsyncs() {
+	grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls"
+}
+
+test_expect_success "the same long paths pull into another workspace (rsync knows the option: $knows)" '
 	: >"$TRASH/rsync.calls" &&
 	echo short >a/L/short &&
 	(cd a && soc push -q) &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
-	if test $each = yes; then want=321; else want=1; fi &&
-	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = $want
+	if test $knows = yes; then want=1; else want=321; fi &&
+	test "$(pull_rsyncs)" = $want
 '
 
 test_expect_success 'a later pull of one long path and one short one' '
@@ -66,8 +67,8 @@ test_expect_success 'a later pull of one long path and one short one' '
 	(cd a && soc push -q) &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
-	if test $each = yes; then want=2; else want=1; fi &&
-	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = $want
+	if test $knows = yes; then want=1; else want=2; fi &&
+	test "$(pull_rsyncs)" = $want
 '
 
 test_expect_success 'with an rsync that does not know --trust-sender, a long path each, the rest in one' '
@@ -82,7 +83,7 @@ test_expect_success 'with an rsync that does not know --trust-sender, a long pat
 	rm "$TRASH/old" &&
 	test_must_be_empty err &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
-	test "$(grep -c "^rsync -rt .*soc::pull/" "$TRASH/rsync.calls")" = 3 &&
+	test "$(pull_rsyncs)" = 3 &&
 	! grep "^rsync -rt .*--trust-sender" "$TRASH/rsync.calls"
 '
 

@@ -38,11 +38,7 @@ test_expect_success 'the push'"'"'s upload does not pass --trust-sender' '
 '
 
 # The rsync here may be older than the option: then it must not be given.
-if "$real" --trust-sender --version >/dev/null 2>&1; then
-	knows=yes
-else
-	knows=no
-fi
+knows=$(rsync_knows_trust_sender)
 
 test_expect_success "a pull naming its files passes it if rsync knows it ($knows), and takes every edit" '
 	: >"$TRASH/rsync.calls" &&

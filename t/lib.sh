@@ -312,6 +312,16 @@ EOS
 	export PATH
 }
 
+# rsync_knows_trust_sender: "yes" when the real rsync (not the wrapper's
+# old one) knows --trust-sender (3.2.5 and later), else "no".
+rsync_knows_trust_sender() {
+	if "${real:-rsync}" --trust-sender --version >/dev/null 2>&1; then
+		echo yes
+	else
+		echo no
+	fi
+}
+
 # client_rsyncs: how many rsyncs soc ran as a client (the wrapper also sees
 # the server's own `rsync --server --daemon`, when the server shares PATH).
 client_rsyncs() {
