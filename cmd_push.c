@@ -58,6 +58,22 @@ static void print_paths(const char *lead, json_t *paths)
 	fputc('\n', stderr);
 }
 
+/* A 409: paths whose head moved (pull first), or a push another request is busy with. */
+static int refused(json_t *answer, const struct buf *resp)
+{
+	char msg[512];
+
+	const char *code = json_string_value(json_object_get(answer, "error"));
+
+	if (!json_array_size(json_object_get(answer, "paths")) && (!code || strcmp(code, "conflict"))) {
+		error("the server refused the push (409): %s", net_error_message(resp, msg, sizeof(msg)));
+		return EXIT_ERROR;
+	}
+	print_paths("soc push: the server has newer versions of", json_object_get(answer, "paths"));
+	fprintf(stderr, "%s: run 'soc pull' first, then push again\n", soc_prog);
+	return EXIT_REJECTED;
+}
+
 /*
  * A server that held a file we think it has, and no longer does, or one we
  * never pushed that it already holds: -f looks at the server's head and
@@ -349,6 +365,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	json_t *j = NULL, *upload;
 	char *body = NULL, *path = NULL, *dst = NULL, *src = NULL;
 	char **files = NULL;
+	const struct entry **added = NULL;
+	size_t nfiles = 0, nadded = 0;
 	char txn[TXN_ID_MAX + 1];
 	const char *id;
 	char msg[512];
@@ -393,9 +411,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 	j = json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL);
 	if (st == 409) {
-		print_paths("soc push: the server has newer versions of", json_object_get(j, "paths"));
-		fprintf(stderr, "%s: run 'soc pull' first, then push again\n", soc_prog);
-		*rc = EXIT_REJECTED;
+		*rc = refused(j, &resp);
 		goto out;
 	}
 	if (st != 201) {
@@ -413,6 +429,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	upload = json_object_get(j, "upload");
 	n = json_array_size(upload);
 	files = xcalloc(n + 1, sizeof(*files));
+	added = xcalloc(n + 1, sizeof(*added));
 	for (i = 0; i < n; i++) {
 		const char *p = json_string_value(json_array_get(upload, i));
 		const struct scan_item *it;
@@ -427,12 +444,37 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			error("the server asked for '%s', which this push does not send", p);
 			goto abort_txn;
 		}
-		files[i] = (char *)p;
+		/* A new file has no old version to send a delta against: it goes in our own stream. */
+		if (!it->e.base[0])
+			added[nadded++] = &it->e;
+		else
+			files[nfiles++] = (char *)p;
 	}
-	if (n) {
+	if (nadded) {
+		const char *changed;
+		int up = upload_run(r, ws, txn, added, nadded, &changed);
+
+		if (up == UPLOAD_CHANGED) {
+			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, changed);
+			outcome = PUSH_RETRY;
+			goto abort_txn;
+		}
+		if (up == UPLOAD_REMOTE) {
+			*rc = EXIT_REMOTE;
+			goto abort_txn;
+		}
+		if (up == UPLOAD_FAILED)
+			goto abort_txn;
+		if (up == UPLOAD_UNKNOWN) {
+			/* rsync carries them all, in the order the server listed them. */
+			for (i = nfiles = 0; i < n; i++)
+				files[nfiles++] = (char *)json_string_value(json_array_get(upload, i));
+		}
+	}
+	if (nfiles) {
 		src = xasprintf("%s/", ws->root);
 		dst = xasprintf("soc::push/%s/", txn);
-		if (rsync_run(r, src, dst, NULL, files, n))
+		if (rsync_run(r, src, dst, NULL, files, nfiles))
 			goto abort_txn;
 	}
 
@@ -470,9 +512,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	json_decref(j);
 	j = json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL);
 	if (st == 409) {
-		print_paths("soc push: the server has newer versions of", json_object_get(j, "paths"));
-		fprintf(stderr, "%s: run 'soc pull' first, then push again\n", soc_prog);
-		*rc = EXIT_REJECTED;
+		*rc = refused(j, &resp);
 		goto out;
 	}
 	if (st == 422) {
@@ -489,6 +529,7 @@ abort_txn:
 	net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
 out:
 	free(files);
+	free(added);
 	free(path);
 	free(src);
 	free(dst);

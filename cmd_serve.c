@@ -30,6 +30,9 @@ const char serve_usage[] =
 
 #define API "/api/v1/"
 
+/* A test hook (SOC_TEST_NO_UPLOAD, read at start): answer as a server older than the upload stream. */
+static int no_upload;
+
 /* Write endpoints a read-only token may not reach. */
 static int writes(const struct http_request *req)
 {
@@ -69,7 +72,7 @@ static int method_is(struct http_exchange *ex, const char *want)
 	return 0;
 }
 
-/* "<txn>" or "<txn>/commit" after push/: the id into txn, the rest returned. */
+/* "<txn>", "<txn>/commit" or "<txn>/upload" after push/: the id into txn, the rest returned. */
 static const char *txn_id(struct http_slice rest, char txn[TXN_ID_BYTES * 2 + 1])
 {
 	size_t i, n = TXN_ID_BYTES * 2;
@@ -88,6 +91,8 @@ static const char *txn_id(struct http_slice rest, char txn[TXN_ID_BYTES * 2 + 1]
 		return "";
 	if (rest.len == n + strlen("/commit") && !memcmp(rest.p + n, "/commit", 7))
 		return "commit";
+	if (rest.len == n + strlen("/upload") && !memcmp(rest.p + n, "/upload", 7))
+		return "upload";
 	return NULL;
 }
 
@@ -127,7 +132,13 @@ static void route(struct http_exchange *ex, void *arg)
 		if (!*what) {
 			if (method_is(ex, "DELETE"))
 				txn_abort(s, ex, &who, txn);
-		} else if (method_is(ex, "POST")) {
+		} else if (!method_is(ex, "POST")) {
+			/* answered */
+		} else if (!strcmp(what, "upload") && no_upload) {
+			api_error(ex, 404, "not_found", "no such endpoint");
+		} else if (!strcmp(what, "upload")) {
+			upload_serve(s, ex, &who, txn);
+		} else {
 			txn_commit(s, ex, &who, txn);
 		}
 	} else {
@@ -149,6 +160,7 @@ static int serve(const char *root, const char *listen, long long body_max)
 
 	if (store_open(&s, root, 1) || txn_recover(&s))
 		goto out;
+	no_upload = getenv("SOC_TEST_NO_UPLOAD") != NULL;
 	cfg.listen = listen;
 	cfg.body_max = body_max;
 	cfg.handler = route;
@@ -157,6 +169,7 @@ static int serve(const char *root, const char *listen, long long body_max)
 	cfg.admit = admit;
 	if (!httpd_run(&cfg))
 		rc = EXIT_OK;
+	upload_stop();
 out:
 	store_close(&s);
 	return rc;

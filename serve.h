@@ -142,6 +142,20 @@ void api_log(struct server *s, struct http_exchange *ex);
 /* ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ---- */
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
 
+/* ---- upload_serve.c: POST /api/v1/push/<txn>/upload, new files in soc's own stream ---- */
+#define UPLOADS_MAX 16		/* streams at once; more are answered 503 (the client uses rsync) */
+void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+/*
+ * Whether an upload into txn is running (1) or not (0). Either way the
+ * gate stays shut until upload_gate_leave(), so no upload starts while a
+ * commit, abort or expiry that found none changes the txn's state. In
+ * memory, not in soc.db: it must open again on a full disk.
+ */
+int upload_gate_enter(const char *txn);
+void upload_gate_leave(void);
+/* At stop, before store_close: cuts every stream short and waits for its thread. */
+void upload_stop(void);
+
 /* ---- push_body.c: a push request's body, judged whole before anything is written ---- */
 
 struct push_item {
@@ -187,6 +201,12 @@ struct push_item *push_find(const struct push_list *l, const char *path, size_t 
 void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *who);
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+/*
+ * An upload into txn may run when the txn is open and the caller's: 0
+ * and its items in *l (push_list_free it), or -1 after answering.
+ */
+int txn_upload_check(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn,
+		     struct push_list *l);
 /*
  * At start, before serving: finishes every txn left 'applying' by a crash,
  * reopens one left 'committing', removes strays from staging/ and commit/.

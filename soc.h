@@ -114,6 +114,11 @@ int md5_file_is(int dir, const char *name, const char *md5, int64_t size);
 int md5_hex_valid(const char *s);
 void sha256_hex(const void *p, size_t n, char hex[65]);
 
+/* ---- the upload stream of new files: upload.c sends, upload_serve.c receives ---- */
+
+#define UPLOAD_PROTO "soc-upload"	/* its Upgrade: name */
+#define UPLOAD_HEAD_LEN 10		/* a record's head: path length (2 bytes), size (8), big-endian */
+
 /* ---- options.c: one small parser for every command's flags ---- */
 
 enum opt_type { OPT_BOOL, OPT_STRING, OPT_INT };

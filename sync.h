@@ -74,6 +74,41 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 int rsync_trusts_sender(void);
 
 /*
+ * ---- upgrade.c: one HTTP request turned into a raw connection ----
+ * upgrade_open() POSTs path with the token and "Upgrade: proto" and waits
+ * for 101 Switching Protocols. The connection, or NULL: *status is then
+ * the server's refusal with its message in msg ("" if none), or 0 when
+ * the server could not be reached or answered no HTTP (said).
+ */
+struct upgraded;
+struct upgraded *upgrade_open(const char *url, const char *token, const char *path, const char *proto,
+			      int *status, char *msg, size_t msglen);
+/* All of buf: 0; UPGRADE_TIMEOUT when stall_ms (-1: never) passed with no progress; -1 when the connection broke. */
+int upgrade_send(struct upgraded *u, const void *buf, size_t len, int stall_ms);
+#define UPGRADE_AGAIN (-2)	/* upgrade_recv: nothing there (wait_ms 0) */
+#define UPGRADE_TIMEOUT (-3)	/* upgrade_recv: nothing came in wait_ms */
+/* Up to len bytes, waiting up to wait_ms (-1: forever); 0 when the server closed, -1 when the connection broke. */
+long upgrade_recv(struct upgraded *u, void *buf, size_t len, int wait_ms);
+/* 1 while bytes that came with the 101 wait for upgrade_recv (poll would not say). */
+int upgrade_pending(const struct upgraded *u);
+int upgrade_fd(const struct upgraded *u);
+void upgrade_shutdown_write(struct upgraded *u);
+/* Closes; with SOC_TUNNEL_STATS=FILE set, appends the bytes it carried to FILE (bench/sync.sh). */
+void upgrade_close(struct upgraded *u);
+
+/*
+ * ---- upload.c: new files in soc's own stream ----
+ * Sends files (each its scanned size) into the staging area of push txn.
+ * UPLOAD_CHANGED names in *changed a file that shrank while it was read;
+ * UPLOAD_UNKNOWN: the server does not take the stream (an older soc, or
+ * too many uploads at once), rsync must carry the files; UPLOAD_REMOTE:
+ * the server cannot be reached or refuses the token (said).
+ */
+enum { UPLOAD_OK = 0, UPLOAD_CHANGED = 1, UPLOAD_UNKNOWN = 2, UPLOAD_FAILED = -1, UPLOAD_REMOTE = -2 };
+int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
+	       const struct entry *const *files, size_t n, const char **changed);
+
+/*
  * ---- pending.c: a push whose commit answer was not heard ----
  * pending_write() records the changes before the commit is sent (each
  * entry's md5, or a delete); pending_clear() once the index holds them;

@@ -4,8 +4,10 @@
  * themselves are in txn_files.c (the files) and txn_db.c (the rows).
  *
  * A push is a transaction in four states, kept in soc.db's txns table:
- * 'open' from POST /api/v1/push until the client commits (rsync writes
- * its files into staging/<txn>/ meanwhile); 'committing' while a commit
+ * 'open' from POST /api/v1/push until the client commits (rsync, or
+ * upload_serve.c's stream, writes its files into staging/<txn>/
+ * meanwhile; no commit, abort or expiry takes a txn while that stream
+ * runs, see upload_gate_enter()); 'committing' while a commit
  * checks the staged files; 'applying' once its revision is written and
  * files/ is being changed; 'done' when the revision is the head.
  *
@@ -78,6 +80,11 @@ static void internal(struct http_exchange *ex)
 static void not_found(struct http_exchange *ex)
 {
 	api_error(ex, 404, "not_found", "no such push (it expired, was committed long ago, or is another token's)");
+}
+
+static void uploading(struct http_exchange *ex)
+{
+	api_error(ex, 409, "busy", "an upload into this push is still running");
 }
 
 static void moved_paths(struct http_exchange *ex, json_t *moved)
@@ -273,7 +280,12 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		return internal(ex);
 	if (!rc || strcmp(t.token, who->name) || strcmp(t.state, "open"))
 		return not_open(ex, db, id, who, 1);
+	if (upload_gate_enter(id)) {
+		upload_gate_leave();
+		return uploading(ex);
+	}
 	rc = txn_move(db, id, "open", "committing");
+	upload_gate_leave();
 	if (rc <= 0)
 		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
 	if (txn_items_load(db, id, &l))
@@ -364,6 +376,27 @@ out:
 	push_list_free(&l);
 }
 
+/* ---- POST /api/v1/push/<txn>/upload: whether upload_serve.c's stream may run ---- */
+
+int txn_upload_check(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id,
+		     struct push_list *l)
+{
+	sqlite3 *db = store_db(s);
+	struct txn_row t;
+	int rc;
+
+	if (!db)
+		return internal(ex), -1;
+	rc = txn_get(db, id, &t);
+	if (rc < 0)
+		return internal(ex), -1;
+	if (!rc || strcmp(t.token, who->name) || strcmp(t.state, "open"))
+		return not_open(ex, db, id, who, 0), -1;
+	if (txn_items_load(db, id, l))
+		return internal(ex), -1;
+	return 0;
+}
+
 /* ---- DELETE /api/v1/push/<txn> ---- */
 
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
@@ -379,7 +412,12 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 		return internal(ex);
 	if (!rc || strcmp(t.token, who->name))
 		return not_found(ex);
+	if (upload_gate_enter(id)) {
+		upload_gate_leave();
+		return uploading(ex);
+	}
 	rc = txn_delete_rows(db, id, "open");
+	upload_gate_leave();
 	if (rc < 0)
 		return internal(ex);
 	if (!rc)
@@ -480,8 +518,13 @@ void txn_expire(struct server *s)
 		return;
 	n = txn_expired(db, (long long)time(NULL) - expire_seconds, &old);
 	for (i = 0; i < n; i++) {
-		/* Only while still in that state: a commit may have just begun. */
-		if (txn_delete_rows(db, old[i].id, old[i].open ? "open" : "done") != 1 || !old[i].open)
+		/* Only while still in that state: a commit may have just begun. A long upload is no stale push. */
+		int busy = old[i].open && upload_gate_enter(old[i].id);
+		long gone = busy ? 0 : txn_delete_rows(db, old[i].id, old[i].open ? "open" : "done");
+
+		if (old[i].open)
+			upload_gate_leave();
+		if (gone != 1 || !old[i].open)
 			continue;
 		if (remove_tree(s->staging_fd, old[i].id))
 			warning_errno("cannot remove 'staging/%s'", old[i].id);

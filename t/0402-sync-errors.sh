@@ -47,8 +47,11 @@ test_expect_success 'no token at all: exit 5 and how to give one' '
 	grep "no token" err
 '
 
-test_expect_success 'the token is in no argv and no log line while pushing' '
+test_expect_success 'the token is in no argv and no log line while pushing, new file or changed' '
 	wrap_rsync &&
+	(cd a && soc push -q) &&
+	grep "upload into push" server.log &&
+	echo y >>a/f &&
 	(cd a && soc push -q) &&
 	grep "soc::push/" rsync.calls &&
 	! grep -F "$SOC_TOKEN" rsync.calls &&

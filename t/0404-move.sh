@@ -3,30 +3,45 @@
 # to another path pushes with no file content sent, and so does a copy.
 . "$(dirname "$0")/lib.sh"
 
+# Every rsync the client runs is counted, and every byte it sends through
+# the soc port, by rsync or by soc's own upload, is in $TRASH/stats.
 wrap_rsync
+SOC_TUNNEL_STATS=$TRASH/stats
+export SOC_TUNNEL_STATS
 
-test_expect_success_here 'a 100 MB file pushed' '
+# sent: the bytes the client has sent through the soc port so far.
+sent() {
+	awk '{ s += $2 } END { print s + 0 }' "$TRASH/stats" 2>/dev/null || echo 0
+}
+
+test_expect_success_here 'a 100 MB file pushed: its bytes sent once, in the upload stream' '
 	setup_two &&
 	mkdir a/Big &&
 	head -c 100000000 /dev/urandom >a/Big/film.bin &&
 	(cd a && soc add -r Big -q && soc push -q) &&
 	test "$(md5_of a/Big/film.bin)" = "$(md5_of server/files/Big/film.bin)" &&
-	test "$(client_rsyncs)" = 1
+	test "$(client_rsyncs)" = 0 &&
+	test "$(sent)" -ge 100000000 &&
+	test "$(sent)" -lt 100100000
 '
 
-test_expect_success 'moved to another path, it pushes with no rsync at all' '
+test_expect_success 'moved to another path, it pushes with no content sent' '
+	before=$(sent) &&
 	mkdir a/Big/archive &&
 	mv a/Big/film.bin a/Big/archive/film.bin &&
 	(cd a && soc push -q) &&
-	test "$(client_rsyncs)" = 1 &&
+	test "$(client_rsyncs)" = 0 &&
+	test "$(sent)" = "$before" &&
 	test "$(md5_of a/Big/archive/film.bin)" = "$(md5_of server/files/Big/archive/film.bin)" &&
 	! test -e server/files/Big/film.bin
 '
 
 test_expect_success 'a copy pushes with no content sent either' '
+	before=$(sent) &&
 	cp a/Big/archive/film.bin a/Big/copy.bin &&
 	(cd a && soc push -q) &&
-	test "$(client_rsyncs)" = 1 &&
+	test "$(client_rsyncs)" = 0 &&
+	test "$(sent)" = "$before" &&
 	test "$(md5_of server/files/Big/copy.bin)" = "$(md5_of a/Big/copy.bin)"
 '
 

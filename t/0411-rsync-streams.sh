@@ -5,6 +5,11 @@
 # stream that fails fails the push or pull with nothing changed.
 . "$(dirname "$0")/lib.sh"
 
+# New files go by rsync too here, as to a server older than the upload
+# stream (upload.c), so that the streams carry every kind of upload.
+SOC_TEST_NO_UPLOAD=1
+export SOC_TEST_NO_UPLOAD
+
 # Client rsyncs are counted, but not soc asking rsync which options it
 # knows (--version); when $TRASH/fail holds N, the Nth one exits 23 at
 # once, without reading its list.

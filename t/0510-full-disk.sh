@@ -32,7 +32,7 @@ test_expect_success 'the server fills up mid-push: the push fails and says why' 
 	echo changed >a/D/small &&
 	tree_sum "$TRASH/sdisk/r/files" >before &&
 	(cd a && test_expect_code 1 soc push) 2>push.err &&
-	grep "disk full" push.err &&
+	grep "the server cannot store it: No space left on device" push.err &&
 	grep "^soc push: " push.err
 '
 

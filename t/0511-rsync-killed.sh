@@ -4,6 +4,11 @@
 # before, the workspace keeps its content, and the next run works.
 . "$(dirname "$0")/lib.sh"
 
+# New files go by rsync too here, as to a server older than the upload
+# stream (upload.c): the push's rsync is the one killed.
+SOC_TEST_NO_UPLOAD=1
+export SOC_TEST_NO_UPLOAD
+
 # An rsync on PATH (the server's too, which shares it) that, when the file
 # $TRASH/kill names a side (client or server), runs slowed down on both
 # sides (a receiver's --bwlimit does not slow its sender) and kills the

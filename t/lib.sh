@@ -325,5 +325,9 @@ rsync_knows_trust_sender() {
 # client_rsyncs: how many rsyncs soc ran as a client (the wrapper also sees
 # the server's own `rsync --server --daemon`, when the server shares PATH).
 client_rsyncs() {
-	grep -c "^rsync -rt " "$TRASH/rsync.calls" 2>/dev/null || true
+	if [ -f "$TRASH/rsync.calls" ]; then
+		grep -c "^rsync -rt " "$TRASH/rsync.calls" || true
+	else
+		echo 0
+	fi
 }

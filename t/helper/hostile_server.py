@@ -4,9 +4,9 @@
 hostile_server.py LOG UPLOAD-FILE: listens on 127.0.0.1, port 0, and
 prints its URL. Each request line goes to LOG. A push begins with 201
 and, as its upload list, the lines of UPLOAD-FILE (read at each push):
-paths this push never named. The rsync tunnel is refused with 400, so
-whatever the client uploads never gets anywhere; a test reads LOG to see
-whether the client tried.
+paths this push never named. The rsync tunnel and the upload stream are
+refused with 400, so whatever the client uploads never gets anywhere; a
+test reads LOG to see whether the client tried.
 """
 import http.server
 import json

@@ -1,0 +1,220 @@
+#!/bin/sh
+# New files travel in soc's own stream (upload.c, upload_serve.c), not by
+# rsync: a first push runs no rsync, and contents, modes and mtimes land
+# as they would have; a changed file still goes by rsync's delta; a server
+# without the stream gets rsync. The stream by hand: a record naming a
+# path outside the push, a wrong size, an invalid path, a cut record are
+# refused with a reason and reach neither files/ nor the head, and a
+# record on a path staged as a link to a head file replaces the link,
+# never writing through it. A file that changes while it is sent makes
+# the push rescan and try again. A stop cuts a stalled upload short.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_SRC/lib-push.sh"
+
+wrap_rsync
+
+test_expect_success_here 'a first push of new files runs no rsync; every byte, mode and mtime lands' '
+	setup_two &&
+	mkdir -p a/D/sub &&
+	echo one >a/D/one &&
+	: >a/D/empty &&
+	printf "#!/bin/sh\necho hi\n" >a/D/sub/run &&
+	chmod 755 a/D/sub/run &&
+	head -c 3000000 /dev/urandom >a/D/sub/big &&
+	touch -d "2020-01-02 03:04:05" a/D/one &&
+	(cd a && soc add -r D -q && soc push -q) &&
+	test "$(client_rsyncs)" = 0 &&
+	bytes=$(cat a/D/one a/D/empty a/D/sub/run a/D/sub/big | wc -c) &&
+	grep "upload into push .*: 4 files, $bytes bytes" server.log &&
+	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
+	test "$(stat -c %a server/files/D/sub/run)" = 755 &&
+	test "$(stat -c %a server/files/D/one)" = 644 &&
+	test "$(stat -c %Y server/files/D/one)" = "$(stat -c %Y a/D/one)" &&
+	soc serve check --root server &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	test -x b/D/sub/run
+'
+
+test_expect_success 'a changed file goes by rsync against the old version, a new one beside it by the stream' '
+	: >rsync.calls &&
+	echo more >>a/D/sub/big &&
+	echo new >a/D/new &&
+	(cd a && soc push -q) &&
+	test "$(client_rsyncs)" = 1 &&
+	grep "upload into push .*: 1 files, 4 bytes" server.log &&
+	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)"
+'
+
+test_expect_success_here 'a server without the stream (an older soc): rsync carries the new files' '
+	SOC_TEST_NO_UPLOAD=1 && export SOC_TEST_NO_UPLOAD &&
+	start_server "$TRASH/old" &&
+	unset SOC_TEST_NO_UPLOAD &&
+	soc init c --remote "$URL" -q &&
+	mkdir c/E && echo e >c/E/e && echo f >c/E/f &&
+	: >rsync.calls &&
+	(cd c && soc add -r E -q && SOC_TOKEN=$ADMIN_TOKEN soc push -q) &&
+	test "$(client_rsyncs)" = 1 &&
+	grep "POST /api/v1/push/[0-9a-f]*/upload 404" old.log &&
+	test "$(tree_sum c/E)" = "$(tree_sum old/files/E)"
+'
+
+# push_slowly WS: soc push in the background, pausing 2 s between each
+# file's look and its read (a test hook); its pid in $PUSH, output in push.err.
+push_slowly() {
+	(cd "$1" && SOC_TEST_UPLOAD_SLEEP_MS=2000 soc push) >push.out 2>push.err &
+	PUSH=$!
+}
+
+test_expect_success 'a new file cut short while it is read: the push says so, rescans, lands the new content' '
+	head -c 100000 /dev/urandom >a/cut &&
+	(cd a && soc add cut -q) &&
+	push_slowly a &&
+	sleep 1 &&
+	head -c 10 /dev/urandom >a/cut &&
+	wait $PUSH &&
+	grep "changed while being sent: .cut." push.err &&
+	grep "rescanning and trying once more" push.err &&
+	test "$(md5_of server/files/cut)" = "$(md5_of a/cut)" &&
+	test "$(stat -c %s server/files/cut)" = 10
+'
+
+test_expect_success 'a new file of another size by the time it is sent: not sent, the commit names it, the push tries again' '
+	echo x >a/first &&
+	head -c 50000 /dev/urandom >a/second &&
+	(cd a && soc add first second -q) &&
+	push_slowly a &&
+	sleep 1 &&
+	echo grown >>a/second &&
+	wait $PUSH &&
+	grep "changed while being sent: .second." push.err &&
+	test "$(md5_of server/files/second)" = "$(md5_of a/second)" &&
+	test "$(md5_of server/files/first)" = "$(md5_of a/first)"
+'
+
+# By hand, as the API is spoken: a push of new file n and of h, a file the
+# head holds, changed (its staged path is a link to files/h, rsync's basis).
+upload() {
+	python3 "$TEST_SRC/helper/upload.py" "$URL" "${UPLOAD_TOKEN:-$TOKEN}" "$TXN" "$@"
+}
+
+test_expect_success_here 'by hand: a server, h in its head, and a push of n and a changed h' '
+	start_server "$TRASH/r" &&
+	TOKEN=$ADMIN_TOKEN &&
+	mkdir w &&
+	echo head >w/h &&
+	change h w/h >body &&
+	push_all w body &&
+	echo "a new file" >w/n &&
+	base=$(md5_of w/h) &&
+	echo "h, changed" >w/h &&
+	{ change n w/n && change h w/h "$base"; } >body &&
+	push_begin body &&
+	test "$(stat -c %i "$TRASH/r/staging/$TXN/h")" = "$(stat -c %i "$TRASH/r/files/h")"
+'
+
+test_expect_success 'a record over a path staged as a link to the head replaces the link: files/h keeps its bytes' '
+	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >before &&
+	upload "h:11:w/h" >answer &&
+	printf "101\n{\"stored\":1}\n" >expect &&
+	test_cmp expect answer &&
+	echo head >expect &&
+	test_cmp expect "$TRASH/r/files/h" &&
+	test_cmp w/h "$TRASH/r/staging/$TXN/h" &&
+	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >after &&
+	test_cmp before after
+'
+
+for refused in "x:5:w/n|.x.: not a file of this push" \
+	"n:3:w/n|.n.: not the size this push gave it" \
+	"../n:11:w/n|a record names an invalid path" \
+	".soc/n:11:w/n|a record names an invalid path"; do
+	record=${refused%%|*}
+	reason=${refused#*|}
+	test_expect_success "refused: $record ($reason), nothing reaches files/ or the head" "
+		snapshot \"\$TRASH/r\" >before &&
+		upload \"$record\" >answer &&
+		head -n 1 answer | grep -x 101 &&
+		tail -n 1 answer | grep '\"error\":\"bad_request\"' &&
+		tail -n 1 answer | grep '$reason' &&
+		snapshot \"\$TRASH/r\" >after &&
+		test_cmp before after
+	"
+done
+
+test_expect_success 'a record cut short: refused as broken off; the push stays open and its commit finds n missing' '
+	upload "n:11:w/n" --cut >answer &&
+	tail -n 1 answer | grep "the upload broke off: the stream ended in the middle of a record" &&
+	test "$(push_commit)" = 422 &&
+	grep "\"n\"" out
+'
+
+test_expect_success 'the whole push by stream, then its commit: both files land' '
+	upload "n:11:w/n" "h:11:w/h" >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":2}" &&
+	test "$(push_commit)" = 200 &&
+	test_cmp w/n "$TRASH/r/files/n" &&
+	test_cmp w/h "$TRASH/r/files/h" &&
+	soc serve check --root "$TRASH/r"
+'
+
+test_expect_success_here 'refused before the 101: no token 401, a read-only one 403, another token'"'"'s push 404, no Upgrade 400' '
+	echo "again" >w/n2 &&
+	change n2 w/n2 >body &&
+	push_begin body &&
+	UPLOAD_TOKEN=wrong upload "n2:6:w/n2" | head -n 1 | grep -x 401 &&
+	ro=$(soc serve token new ro --read-only --root "$TRASH/r") &&
+	UPLOAD_TOKEN=$ro upload "n2:6:w/n2" | head -n 1 | grep -x 403 &&
+	other=$(soc serve token new other --root "$TRASH/r") &&
+	UPLOAD_TOKEN=$other upload "n2:6:w/n2" | head -n 1 | grep -x 404 &&
+	upload --upgrade soc-rsync "n2:6:w/n2" | head -n 1 | grep -x 400 &&
+	! test -e "$TRASH/r/staging/$TXN/n2"
+'
+
+test_expect_success 'while an upload runs: a second one, its commit and its abort are 409; after it, the commit lands' '
+	rm -f answer || return 1
+	upload --pause 3 "n2:6:w/n2" >answer &
+	up=$! &&
+	n=0 &&
+	until grep -q upgraded answer; do
+		n=$((n + 1)) && [ $n -lt 100 ] || return 1
+		sleep 0.05
+	done &&
+	upload "n2:6:w/n2" >second &&
+	head -n 1 second | grep -x 409 &&
+	grep "an upload into this push is still running" second &&
+	test "$(push_commit)" = 409 &&
+	grep "an upload into this push is still running" out &&
+	test "$(api DELETE "push/$TXN")" = 409 &&
+	wait $up &&
+	tail -n 1 answer | grep -x "{\"stored\":1}" &&
+	test "$(push_commit)" = 200 &&
+	test_cmp w/n2 "$TRASH/r/files/n2"
+'
+
+test_expect_success_here 'a stop cuts a stalled upload short; after a restart its push can still be dropped' '
+	echo "stalled" >w/n3 &&
+	change n3 w/n3 >body &&
+	push_begin body &&
+	rm -f answer || return 1
+	upload --pause 30 "n3:8:w/n3" >answer &
+	up=$! &&
+	n=0 &&
+	until grep -q upgraded answer; do
+		n=$((n + 1)) && [ $n -lt 100 ] || return 1
+		sleep 0.05
+	done &&
+	kill -TERM $SERVER_PID &&
+	n=0 &&
+	while kill -0 $SERVER_PID 2>/dev/null; do
+		n=$((n + 1)) && [ $n -lt 50 ] || return 1
+		sleep 0.1
+	done &&
+	kill $up 2>/dev/null; wait $up;
+	start_server "$TRASH/r" &&
+	test "$(api DELETE "push/$TXN")" = 204 &&
+	! test -e "$TRASH/r/staging/$TXN" &&
+	! test -e "$TRASH/r/files/n3"
+'
+
+test_done

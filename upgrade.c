@@ -1,0 +1,248 @@
+/*
+ * upgrade.c: one HTTP request turned into a raw two-way connection, the
+ * client's half of "Connection: Upgrade". The rsync tunnel (cmd_tunnel.c)
+ * and the upload of new files (upload.c) both start this way: a POST
+ * with the token and "Upgrade: <proto>", a 101 from the server, then
+ * bytes of the protocol both ways. libcurl connects, so https works too.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sync.h"
+
+#define UPGRADE_HEAD_MAX (16 * 1024)	/* the server's answer to the request */
+#define UPGRADE_WAIT_MS (30 * 1000)	/* for that answer */
+
+struct upgraded {
+	CURL *c;
+	curl_socket_t sock;
+	char *early;		/* protocol bytes that came with the 101 head */
+	size_t early_len, early_off;
+	unsigned long long sent, received;
+};
+
+/* poll(2) on the socket through EINTR: > 0 ready, 0 timed out, < 0 failed. */
+static int wait_sock(curl_socket_t sock, short events, int ms)
+{
+	struct pollfd p = { .fd = sock, .events = events };
+	int n;
+
+	do
+		n = poll(&p, 1, ms);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+int upgrade_send(struct upgraded *u, const void *buf, size_t len, int stall_ms)
+{
+	const char *p = buf;
+
+	while (len) {
+		size_t sent = 0;
+		CURLcode rc = curl_easy_send(u->c, p, len, &sent);
+
+		if (rc == CURLE_AGAIN) {
+			int w = wait_sock(u->sock, POLLOUT, stall_ms);
+
+			if (w == 0)
+				return UPGRADE_TIMEOUT;
+			if (w < 0)
+				return -1;
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return -1;
+		u->sent += sent;
+		p += sent;
+		len -= sent;
+	}
+	return 0;
+}
+
+long upgrade_recv(struct upgraded *u, void *buf, size_t len, int wait_ms)
+{
+	if (u->early_off < u->early_len) {
+		size_t n = u->early_len - u->early_off;
+
+		if (n > len)
+			n = len;
+		memcpy(buf, u->early + u->early_off, n);
+		u->early_off += n;
+		return (long)n;
+	}
+	for (;;) {
+		size_t got = 0;
+		CURLcode rc = curl_easy_recv(u->c, buf, len, &got);
+
+		if (rc == CURLE_AGAIN) {
+			int w;
+
+			if (!wait_ms)
+				return UPGRADE_AGAIN;
+			w = wait_sock(u->sock, POLLIN, wait_ms);
+			if (w == 0)
+				return UPGRADE_TIMEOUT;
+			if (w < 0)
+				return -1;
+			continue;
+		}
+		if (rc != CURLE_OK)
+			return -1;
+		u->received += got;
+		return (long)got;
+	}
+}
+
+int upgrade_pending(const struct upgraded *u)
+{
+	return u->early_off < u->early_len;
+}
+
+int upgrade_fd(const struct upgraded *u)
+{
+	return (int)u->sock;
+}
+
+void upgrade_shutdown_write(struct upgraded *u)
+{
+	shutdown(u->sock, SHUT_WR);
+}
+
+/* Bytes through upgraded connections, for bench/sync.sh (SOC_TUNNEL_STATS=FILE). */
+static void write_stats(const struct upgraded *u)
+{
+	const char *file = getenv("SOC_TUNNEL_STATS");
+	FILE *f;
+
+	if (!file || !*file || !(f = fopen(file, "a")))
+		return;
+	fprintf(f, "sent %llu received %llu\n", u->sent, u->received);
+	fclose(f);
+}
+
+void upgrade_close(struct upgraded *u)
+{
+	if (!u)
+		return;
+	write_stats(u);
+	curl_easy_cleanup(u->c);
+	free(u->early);
+	free(u);
+}
+
+/*
+ * Reads up to the end of the answer's head. 101: 0, and the bytes after
+ * the head kept for upgrade_recv. Else the status, with the "message" of
+ * a JSON error body (as much of it as came with the head) in msg.
+ */
+static int read_head(struct upgraded *u, char *msg, size_t msglen)
+{
+	char head[UPGRADE_HEAD_MAX + 1];
+	size_t len = 0;
+	char *end = NULL;
+	int status = 0;
+
+	while (!end) {
+		size_t got = 0;
+		CURLcode rc;
+
+		if (len == UPGRADE_HEAD_MAX)
+			return error("the server's answer is too long"), -1;
+		rc = curl_easy_recv(u->c, head + len, UPGRADE_HEAD_MAX - len, &got);
+		if (rc == CURLE_AGAIN) {
+			if (wait_sock(u->sock, POLLIN, UPGRADE_WAIT_MS) <= 0)
+				return error("the server did not answer"), -1;
+			continue;
+		}
+		if (rc != CURLE_OK || !got)
+			return error("the server closed the connection"), -1;
+		u->received += got;
+		len += got;
+		head[len] = '\0';
+		end = strstr(head, "\r\n\r\n");
+	}
+	end += 4;
+	if (!strncmp(head, "HTTP/1.1 101", 12)) {
+		u->early_len = len - (size_t)(end - head);
+		u->early = xmalloc(u->early_len + 1);
+		memcpy(u->early, end, u->early_len);
+		return 0;
+	}
+	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100)
+		return error("the server's answer is not HTTP"), -1;
+	msg[0] = '\0';
+	if ((end = strstr(end, "\"message\":\""))) {
+		end += strlen("\"message\":\"");
+		snprintf(msg, msglen, "%.*s", (int)strcspn(end, "\""), end);
+	}
+	return status;
+}
+
+struct upgraded *upgrade_open(const char *url, const char *token, const char *path, const char *proto,
+			      int *status, char *msg, size_t msglen)
+{
+	struct upgraded *u = xcalloc(1, sizeof(*u));
+	CURLU *cu = NULL;
+	char *base = NULL, *host = NULL, *port = NULL;
+	struct buf req = BUF_INIT;
+	size_t blen;
+	int rc;
+
+	*status = 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(u->c = curl_easy_init()) || !(cu = curl_url())) {
+		error("cannot start libcurl");
+		goto fail;
+	}
+	if (curl_url_set(cu, CURLUPART_URL, url, 0) || curl_url_get(cu, CURLUPART_PATH, &base, 0) ||
+	    curl_url_get(cu, CURLUPART_HOST, &host, 0)) {
+		error("'%s' is not a server URL", url);
+		goto fail;
+	}
+	curl_url_get(cu, CURLUPART_PORT, &port, 0);
+	blen = strlen(base);
+	while (blen && base[blen - 1] == '/')
+		blen--;
+	buf_addf(&req, "POST %.*s%s HTTP/1.1\r\nHost: %s%s%s\r\n"
+		 "Authorization: Bearer %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n"
+		 "Content-Length: 0\r\nUser-Agent: soc/" SOC_VERSION "\r\n\r\n",
+		 (int)blen, base, path, host, port ? ":" : "", port ? port : "", token, proto);
+	curl_easy_setopt(u->c, CURLOPT_URL, url);
+	curl_easy_setopt(u->c, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(u->c, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(u->c, CURLOPT_TCP_NODELAY, 1L);
+	if (curl_easy_perform(u->c) != CURLE_OK ||
+	    curl_easy_getinfo(u->c, CURLINFO_ACTIVESOCKET, &u->sock) != CURLE_OK) {
+		error("cannot reach the server at '%s'", url);
+		goto fail;
+	}
+	if (upgrade_send(u, req.p, req.len, UPGRADE_WAIT_MS)) {
+		error("the connection to the server at '%s' broke", url);
+		goto fail;
+	}
+	rc = read_head(u, msg, msglen);
+	if (rc) {
+		if (rc > 0)
+			*status = rc;
+		goto fail;
+	}
+	goto out;
+fail:
+	if (u->c)
+		curl_easy_cleanup(u->c);
+	free(u);
+	u = NULL;
+out:
+	if (req.p)
+		memset(req.p, 0, req.len);	/* the token */
+	buf_free(&req);
+	curl_free(base);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(cu);
+	return u;
+}

@@ -1,0 +1,252 @@
+/*
+ * upload.c: the files a push adds, sent in soc's own stream instead of
+ * rsync (README, "How file contents travel"). rsync earns its keep on a
+ * changed file, where its delta against the server's old version sends
+ * only what changed; a new file has no old version, and rsync's cost is
+ * then all overhead: its sender reads the --files-from list a byte a
+ * read(2), and a first push of 10,000 files was 1.55-1.76 times
+ * `rsync -a` of the tree through rsync, against a target of 1.15.
+ *
+ * The stream, after POST /api/v1/push/<txn>/upload is upgraded: for each
+ * file a record (UPLOAD_HEAD_LEN bytes: path length and size, big-endian;
+ * the path; the bytes), then two zero bytes; the server answers one JSON
+ * line, {"stored":N} or an error, and closes. The server checks every
+ * staged file's size and md5 at the commit, as it does rsync's, so a
+ * file that changes while it is read is caught there (422) and the push
+ * rescans and tries once more.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "sync.h"
+
+#define UPLOAD_BUF (256 * 1024)		/* records gathered before one send */
+#define UPLOAD_ANSWER_MAX 4096		/* the server's last line */
+#define UPLOAD_PROGRESS_MS 200		/* a terminal's progress line is redrawn this often */
+#define UPLOAD_ERROR_WAIT_MS 2000	/* for the reason of a server that stopped reading */
+#define UPLOAD_SLEEP_MAX_MS 60000	/* SOC_TEST_UPLOAD_SLEEP_MS at most */
+
+struct sender {
+	struct upgraded *u;
+	long sleep_ms;		/* a test hook: SOC_TEST_UPLOAD_SLEEP_MS, a pause between a file's look and its read */
+	unsigned char *buf;
+	size_t len;
+	/* progress, on a terminal */
+	int progress;
+	size_t files, nfiles;
+	uint64_t bytes, total;
+	struct timespec shown;
+};
+
+static int flush(struct sender *s)
+{
+	int rc = s->len ? upgrade_send(s->u, s->buf, s->len, NET_STALL_SECONDS * 1000) : 0;
+
+	s->len = 0;
+	return rc;
+}
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+	while (n--) {
+		p[n] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static void show_progress(struct sender *s, int last)
+{
+	struct timespec now;
+	long ms;
+
+	if (!s->progress)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - s->shown.tv_sec) * 1000 + (now.tv_nsec - s->shown.tv_nsec) / 1000000;
+	if (!last && ms < UPLOAD_PROGRESS_MS)
+		return;
+	s->shown = now;
+	fprintf(stderr, "\rsending new files: %zu of %zu, %.1f of %.1f MiB%s", s->files, s->nfiles,
+		(double)s->bytes / (1 << 20), (double)s->total / (1 << 20), last ? "\n" : "");
+}
+
+enum { SENT, SKIPPED, CUT };
+
+/*
+ * One file's record. SKIPPED (nothing sent) when the file is gone or not
+ * the size the scan saw: the commit names it, and the push tries again.
+ * CUT when it shrank after its record began: the stream cannot go on.
+ */
+static int send_file(struct sender *s, const struct workspace *ws, const struct entry *e)
+{
+	size_t plen = strlen(e->path);
+	uint64_t left = e->size;
+	struct stat st;
+	int fd, rc = SENT;
+
+	fd = workspace_openat(ws, e->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+		return SKIPPED;
+	if (fd < 0)
+		return error_errno("cannot read '%s'", show_path(e->path));
+	if (fstat(fd, &st)) {
+		close(fd);
+		return error_errno("cannot read '%s'", show_path(e->path));
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size) {
+		close(fd);
+		return SKIPPED;
+	}
+	if (s->sleep_ms)
+		nanosleep(&(struct timespec){ s->sleep_ms / 1000, s->sleep_ms % 1000 * 1000000 }, NULL);
+	if (s->len + UPLOAD_HEAD_LEN + plen > UPLOAD_BUF && flush(s))
+		goto broke;
+	put_be(s->buf + s->len, plen, 2);
+	put_be(s->buf + s->len + 2, e->size, 8);
+	memcpy(s->buf + s->len + UPLOAD_HEAD_LEN, e->path, plen);
+	s->len += UPLOAD_HEAD_LEN + plen;
+	while (left) {
+		size_t room = UPLOAD_BUF - s->len;
+		ssize_t n;
+
+		if (!room) {
+			if (flush(s))
+				goto broke;
+			room = UPLOAD_BUF;
+		}
+		n = read(fd, s->buf + s->len, left < room ? (size_t)left : room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = error_errno("cannot read '%s'", show_path(e->path));
+			break;
+		}
+		if (n == 0) {
+			rc = CUT;
+			break;
+		}
+		s->len += (size_t)n;
+		left -= (uint64_t)n;
+		s->bytes += (uint64_t)n;
+		show_progress(s, 0);
+	}
+	close(fd);
+	return rc;
+broke:
+	close(fd);
+	return -2;
+}
+
+/* The server's last line: its count; -1 after saying the server's reason; -2 when it gave none. */
+static long long read_answer(struct upgraded *u, int wait_ms)
+{
+	char line[UPLOAD_ANSWER_MAX + 1];
+	size_t len = 0;
+	long long stored = -2;
+	json_t *j;
+	long n;
+
+	while (len < UPLOAD_ANSWER_MAX && !memchr(line, '\n', len)) {
+		n = upgrade_recv(u, line + len, UPLOAD_ANSWER_MAX - len, wait_ms);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	line[len] = '\0';
+	j = json_loads(line, 0, NULL);
+	if (json_is_integer(json_object_get(j, "stored")) && json_integer_value(json_object_get(j, "stored")) >= 0)
+		stored = (long long)json_integer_value(json_object_get(j, "stored"));
+	else if (json_is_string(json_object_get(j, "message")))
+		stored = error("the server refused the upload: %s", json_string_value(json_object_get(j, "message")));
+	json_decref(j);
+	return stored;
+}
+
+int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
+	       const struct entry *const *files, size_t n, const char **changed)
+{
+	struct sender s = { 0 };
+	char msg[256], *path;
+	size_t i, sent = 0;
+	long long stored;
+	int status, rc = UPLOAD_FAILED;
+
+	*changed = NULL;
+	path = xasprintf("/api/v1/push/%s/upload", txn);
+	s.u = upgrade_open(r->url, r->token, path, UPLOAD_PROTO, &status, msg, sizeof(msg));
+	free(path);
+	if (!s.u) {
+		/* An older server, or a busy one: rsync carries the files instead. */
+		if (status == 503 || (status == 404 && !strcmp(msg, "no such endpoint")))
+			return UPLOAD_UNKNOWN;
+		if (status == 401 || status == 403) {
+			error("the server at '%s' refused the token (%d): %s", r->url, status, msg);
+			return UPLOAD_REMOTE;
+		}
+		if (!status)
+			return UPLOAD_REMOTE;
+		error("the server refused the upload (%d): %s", status, msg);
+		return UPLOAD_FAILED;
+	}
+	s.buf = xmalloc(UPLOAD_BUF);
+	s.nfiles = n;
+	for (i = 0; i < n; i++)
+		s.total += files[i]->size;
+	s.progress = !soc_quiet && isatty(STDERR_FILENO);
+	if (getenv("SOC_TEST_UPLOAD_SLEEP_MS"))
+		s.sleep_ms = atol(getenv("SOC_TEST_UPLOAD_SLEEP_MS"));
+	if (s.sleep_ms < 0 || s.sleep_ms > UPLOAD_SLEEP_MAX_MS)
+		s.sleep_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s.shown);
+	for (i = 0; i < n; i++) {
+		int one = send_file(&s, ws, files[i]);
+
+		if (one == -2)
+			goto broke;
+		if (one < 0)
+			goto out;
+		if (one == CUT) {
+			*changed = files[i]->path;
+			rc = UPLOAD_CHANGED;
+			goto out;
+		}
+		sent += one == SENT;
+		s.files++;
+	}
+	if (s.len + 2 > UPLOAD_BUF && flush(&s))
+		goto broke;
+	put_be(s.buf + s.len, 0, 2);
+	s.len += 2;
+	if (flush(&s))
+		goto broke;
+	show_progress(&s, 1);
+	stored = read_answer(s.u, NET_STALL_SECONDS * 1000);
+	if (stored == -2)
+		error("the server broke off the upload without a reason; its log may say");
+	if (stored < 0)
+		goto out;
+	if ((size_t)stored != sent) {
+		error("the server stored %lld of the %zu files sent", stored, sent);
+		goto out;
+	}
+	rc = UPLOAD_OK;
+	goto out;
+broke:
+	/* A server that stopped reading may have said why. */
+	if (read_answer(s.u, UPLOAD_ERROR_WAIT_MS) != -1)
+		error("the connection to the server broke during the upload");
+out:
+	if (s.progress && rc != UPLOAD_OK)
+		fputc('\n', stderr);
+	free(s.buf);
+	upgrade_close(s.u);
+	return rc;
+}

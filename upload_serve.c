@@ -1,0 +1,404 @@
+/*
+ * upload_serve.c: POST /api/v1/push/<txn>/upload with "Upgrade:
+ * soc-upload", the server's half of upload.c's stream of new files. Each
+ * record's bytes become a file in staging/<txn>/, where rsync would have
+ * put it; the commit then checks every staged file's size and md5 as it
+ * checks rsync's, so nothing here is trusted further than rsync is.
+ *
+ * A record may name only a file of the push, at the size the push gave
+ * it. It is always written to an inode of its own: staging/<txn>/ holds
+ * hard links to head files (delta bases, content already held), and
+ * writing through one would change files/.
+ *
+ * A stream runs on a thread of its own, as the rsync tunnel's daemon is a
+ * process of its own, so a long upload never holds a worker; the txn is
+ * 'uploading' meanwhile (txn.c), which no commit, abort or expiry takes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve.h"
+#include "txn.h"
+
+#define UPLOAD_IO (256 * 1024)		/* one read from the socket */
+#define UPLOAD_STALL_SECONDS 60		/* no byte for this long ends the stream */
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
+
+/*
+ * The streams running, by txn, with their sockets so that a stop can cut
+ * them short. Its lock is also the gate (upload_gate_enter).
+ */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;
+static struct {
+	char id[TXN_ID_LEN + 1];	/* "" when the slot is free */
+	int fd;				/* -1 until the 101 is sent */
+} slots[UPLOADS_MAX];
+static int running, stopping;
+
+static int find(const char *id)
+{
+	for (int i = 0; i < UPLOADS_MAX; i++)
+		if (!strcmp(slots[i].id, id))
+			return i;
+	return -1;
+}
+
+int upload_gate_enter(const char *id)
+{
+	pthread_mutex_lock(&lock);
+	return find(id) >= 0;
+}
+
+void upload_gate_leave(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void set_sock(int slot, int fd)
+{
+	pthread_mutex_lock(&lock);
+	slots[slot].fd = fd;
+	if (stopping)
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&lock);
+}
+
+static void release(int slot)
+{
+	pthread_mutex_lock(&lock);
+	slots[slot].id[0] = '\0';
+	slots[slot].fd = -1;
+	running--;
+	pthread_cond_broadcast(&gone);
+	pthread_mutex_unlock(&lock);
+}
+
+void upload_stop(void)
+{
+	pthread_mutex_lock(&lock);
+	stopping = 1;
+	for (int i = 0; i < UPLOADS_MAX; i++)
+		if (slots[i].id[0] && slots[i].fd >= 0)
+			shutdown(slots[i].fd, SHUT_RDWR);
+	while (running)
+		pthread_cond_wait(&gone, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+struct upload {
+	struct server *s;
+	char id[TXN_ID_LEN + 1];
+	struct push_list items;
+	int fd, slot;
+	/* the socket's bytes not yet taken */
+	char *buf;
+	size_t off, len;
+};
+
+/* More bytes from the socket: 0, or -1 with why. */
+static int fill(struct upload *u, const char **why)
+{
+	ssize_t n;
+
+	do
+		n = read(u->fd, u->buf, UPLOAD_IO);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		u->off = 0;
+		u->len = (size_t)n;
+		return 0;
+	}
+	*why = n == 0 ? "the stream ended in the middle of a record"
+		: errno == EAGAIN || errno == EWOULDBLOCK ? "no byte came for " STR(UPLOAD_STALL_SECONDS) " s"
+		: "the connection broke";
+	return -1;
+}
+
+static int take(struct upload *u, void *out, size_t n, const char **why)
+{
+	unsigned char *p = out;
+
+	while (n) {
+		size_t k;
+
+		if (u->off == u->len && fill(u, why))
+			return -1;
+		k = u->len - u->off < n ? u->len - u->off : n;
+		memcpy(p, u->buf + u->off, k);
+		u->off += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Writes all of p, through short writes; 0, or -1 and errno. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * One record's bytes into a new file at path. 0; 1 when the client's
+ * stream failed (why says how); -1 when the server could not write
+ * (logged, errno kept for the answer).
+ */
+static int store_file(struct upload *u, struct dir_cursor *dc, const char *path, uint64_t size,
+		      const char **why)
+{
+	const char *name;
+	int dir, fd, e, written = 0;
+
+	dir = dir_cursor_parent(dc, path, &name);
+	if (dir < 0)
+		goto failed;
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* Taken (a link to a head file, say): replaced, never written through. */
+	if (fd < 0 && errno == EEXIST && !unlinkat(dir, name, 0))
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto failed;
+	written = 1;
+	while (size) {
+		size_t k;
+
+		if (u->off == u->len && fill(u, why)) {
+			close(fd);
+			return 1;
+		}
+		k = u->len - u->off < size ? u->len - u->off : (size_t)size;
+		if (write_all(fd, u->buf + u->off, k)) {
+			e = errno;
+			close(fd);
+			errno = e;
+			goto failed;
+		}
+		u->off += k;
+		size -= k;
+	}
+	if (close(fd))
+		goto failed;
+	return 0;
+failed:
+	e = errno;
+	error_errno("cannot store 'staging/%s/%s'", u->id, path);
+	/* On a full disk, what part of it fitted is better gone now than at the push's end. */
+	if (written && unlinkat(dir, name, 0))
+		warning_errno("cannot remove 'staging/%s/%s'", u->id, path);
+	errno = e;
+	return -1;
+}
+
+/* The last line: {"stored":N}, or the error; then the stream is over. */
+static void answer(struct upload *u, json_t *j)
+{
+	char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (line) {
+		size_t n = strlen(line);
+
+		line[n] = '\n';	/* json_dumps' NUL: the line is sent by length */
+		if (write_all(u->fd, line, n + 1))
+			warning_errno("cannot answer the upload into push '%s'", u->id);
+	}
+	free(line);
+	json_decref(j);
+}
+
+/* A refusal naming path (valid UTF-8, path_check made sure) and what is wrong with it. */
+static json_t *refusal(const char *code, const char *path, const char *what)
+{
+	char msg[PATH_BYTES_MAX + 256];
+
+	if (path)
+		snprintf(msg, sizeof(msg), "'%s': %s", path, what);
+	else
+		snprintf(msg, sizeof(msg), "%s", what);
+	return json_pack("{s:s, s:s}", "error", code, "message", msg);
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void *run(void *arg)
+{
+	struct upload *u = arg;
+	struct dir_cursor dc;
+	char path[PATH_BYTES_MAX + 1];
+	const char *why = NULL;
+	json_t *result = NULL;
+	long long stored = 0, bytes = 0, start = now_ms();
+	int sfd;
+
+	sfd = openat(u->s->staging_fd, u->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0) {
+		error_errno("cannot open 'staging/%s'", u->id);
+		result = refusal("internal", NULL, "the server cannot open the push's staging area");
+		goto out;
+	}
+	/* 0755 as rsync makes them; the commit makes its own in commit/. */
+	dir_cursor_init(&dc, sfd, 0755, 0);
+	for (;;) {
+		unsigned char head[UPLOAD_HEAD_LEN];
+		const struct push_item *it;
+		uint64_t plen, size;
+		int rc;
+
+		if (take(u, head, 2, &why))
+			break;
+		plen = get_be(head, 2);
+		if (!plen) {
+			result = json_pack("{s:I}", "stored", (json_int_t)stored);
+			break;
+		}
+		if (plen > PATH_BYTES_MAX) {
+			why = "a path longer than the longest a push may name";
+			break;
+		}
+		if (take(u, head + 2, UPLOAD_HEAD_LEN - 2, &why) || take(u, path, plen, &why))
+			break;
+		path[plen] = '\0';
+		size = get_be(head + 2, 8);
+		if (memchr(path, '\0', plen) || (why = path_check(path, plen))) {
+			result = refusal("bad_request", NULL, "a record names an invalid path");
+			break;
+		}
+		it = push_find(&u->items, path, plen);
+		if (!it || it->deleted) {
+			result = refusal("bad_request", path, "not a file of this push");
+			break;
+		}
+		if (size != (uint64_t)it->size) {
+			result = refusal("bad_request", path, "not the size this push gave it");
+			break;
+		}
+		rc = store_file(u, &dc, path, size, &why);
+		if (rc > 0)
+			break;
+		if (rc < 0) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "the server cannot store it: %s", strerror(errno));
+			result = refusal("internal", path, msg);
+			break;
+		}
+		stored++;
+		bytes += (long long)size;
+	}
+	dir_cursor_close(&dc);
+	close(sfd);
+	if (!result) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "the upload broke off: %s", why ? why : "?");
+		result = refusal("bad_request", NULL, msg);
+	}
+out:
+	if (!json_object_get(result, "stored")) {
+		const char *m = json_string_value(json_object_get(result, "message"));
+
+		warning("upload into push '%s' ended: %s", u->id, m ? m : "?");
+	}
+	else
+		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
+			u->id, stored, bytes, now_ms() - start);
+	/* Free before the client hears the end: its commit comes right after. */
+	release(u->slot);
+	answer(u, result);
+	close(u->fd);
+	push_list_free(&u->items);
+	free(u->buf);
+	free(u);
+	return NULL;
+}
+
+void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
+{
+	const struct http_slice *up = http_header(http_req(ex), "upgrade");
+	struct timeval tv = { UPLOAD_STALL_SECONDS, 0 };
+	struct upload *u;
+	pthread_attr_t ta;
+	pthread_t t;
+	int slot;
+
+	if (!up || !http_slice_ieq(*up, UPLOAD_PROTO))
+		return api_error(ex, 400, "bad_request", "an upload needs 'Upgrade: " UPLOAD_PROTO "'");
+	u = xcalloc(1, sizeof(*u));
+	u->s = s;
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	pthread_mutex_lock(&lock);
+	if (find(id) >= 0) {
+		pthread_mutex_unlock(&lock);
+		free(u);
+		return api_error(ex, 409, "busy", "an upload into this push is still running");
+	}
+	slot = find("");
+	if (slot < 0 || stopping) {
+		pthread_mutex_unlock(&lock);
+		free(u);
+		return api_error(ex, 503, "busy", "too many uploads at once; send the files by rsync");
+	}
+	/* Under the gate: no commit or abort changes the txn between this look and the claim. */
+	if (txn_upload_check(s, ex, who, id, &u->items)) {
+		pthread_mutex_unlock(&lock);
+		free(u);
+		return;
+	}
+	memcpy(slots[slot].id, u->id, sizeof(slots[slot].id));
+	slots[slot].fd = -1;
+	running++;
+	pthread_mutex_unlock(&lock);
+	u->slot = slot;
+	u->fd = http_upgrade(ex, UPLOAD_PROTO);
+	if (u->fd < 0) {
+		release(slot);
+		push_list_free(&u->items);
+		free(u);
+		return;
+	}
+	set_sock(slot, u->fd);
+	if (setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(u->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		warning_errno("cannot set the upload's timeouts");
+	u->buf = xmalloc(UPLOAD_IO);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &ta, run, u))
+		run(u);	/* on this worker, then */
+	pthread_attr_destroy(&ta);
+}
