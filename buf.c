@@ -88,10 +88,9 @@ char *buf_detach(struct buf *b)
 	return p;
 }
 
-int buf_write(int fd, const struct buf *b)
+int write_full(int fd, const void *buf, size_t n)
 {
-	const char *p = b->p;
-	size_t n = b->len;
+	const char *p = buf;
 
 	while (n) {
 		ssize_t w = write(fd, p, n);
@@ -105,4 +104,9 @@ int buf_write(int fd, const struct buf *b)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int buf_write(int fd, const struct buf *b)
+{
+	return write_full(fd, b->p, b->len);
 }

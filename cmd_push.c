@@ -4,10 +4,12 @@
  * Every change names the content it replaces (its base), and the server
  * takes it only if its head still holds that base, so a push can never
  * overwrite an edit its author has not seen: the server answers 409 with
- * the paths, and we exit 3 telling the user to pull. File contents go by
- * rsync into the push's staging area; the commit then verifies every
- * staged file's size and md5, so a file edited while rsync read it is
- * refused (422) and we rescan and try once more.
+ * the paths, and we exit 3 telling the user to pull. File contents go
+ * into the push's staging area: a changed file by rsync, as a delta
+ * against the server's old version, a new one in soc's own stream
+ * (upload.c); the commit then verifies every staged file's size and md5,
+ * so a file edited while it was read is refused (422) and we rescan and
+ * try once more.
  */
 #include <jansson.h>
 #include <signal.h>

@@ -67,6 +67,8 @@ void buf_free(struct buf *b);
 char *buf_detach(struct buf *b);
 /* Writes all of b to fd, through EINTR and short writes; 0, or -1 and errno. */
 int buf_write(int fd, const struct buf *b);
+/* The same for n bytes at p. */
+int write_full(int fd, const void *p, size_t n);
 
 /* ---- path.c: the path rules of DESIGN.md section 10 ---- */
 

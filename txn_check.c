@@ -53,9 +53,10 @@ struct check_part {
  * it), -1 when the server failed (after a message).
  *
  * A link count of one means the inode is this staged file's alone: rsync
- * wrote it (the push module refuses --hard-links, so it can link nothing
- * in staging/ to it), and content the server held already has a second
- * link in files/. So its mode and mtime are set in place, before the
+ * or the upload stream wrote it (the push module refuses --hard-links, so
+ * rsync can link nothing in staging/ to it, and the stream makes a new
+ * inode a file), and content the server held already has a second link
+ * in files/. So its mode and mtime are set in place, before the
  * link, through the fd that was hashed.
  */
 static int check_file(const char *id, int dir, const char *name, const struct push_item *it,

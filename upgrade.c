@@ -49,10 +49,8 @@ int upgrade_send(struct upgraded *u, const void *buf, size_t len, int stall_ms)
 		if (rc == CURLE_AGAIN) {
 			int w = wait_sock(u->sock, POLLOUT, stall_ms);
 
-			if (w == 0)
-				return UPGRADE_TIMEOUT;
-			if (w < 0)
-				return -1;
+			if (w <= 0)
+				return w ? -1 : UPGRADE_TIMEOUT;
 			continue;
 		}
 		if (rc != CURLE_OK)
@@ -80,15 +78,10 @@ long upgrade_recv(struct upgraded *u, void *buf, size_t len, int wait_ms)
 		CURLcode rc = curl_easy_recv(u->c, buf, len, &got);
 
 		if (rc == CURLE_AGAIN) {
-			int w;
+			int w = wait_ms ? wait_sock(u->sock, POLLIN, wait_ms) : 0;
 
-			if (!wait_ms)
-				return UPGRADE_AGAIN;
-			w = wait_sock(u->sock, POLLIN, wait_ms);
-			if (w == 0)
-				return UPGRADE_TIMEOUT;
-			if (w < 0)
-				return -1;
+			if (w <= 0)
+				return w ? -1 : wait_ms ? UPGRADE_TIMEOUT : UPGRADE_AGAIN;
 			continue;
 		}
 		if (rc != CURLE_OK)

@@ -152,22 +152,6 @@ static uint64_t get_be(const unsigned char *p, int n)
 	return v;
 }
 
-/* Writes all of p, through short writes; 0, or -1 and errno. */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * One record's bytes into a new file at path. 0; 1 when the client's
  * stream failed (why says how); -1 when the server could not write
@@ -197,7 +181,7 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const char *path,
 			return 1;
 		}
 		k = u->len - u->off < size ? u->len - u->off : (size_t)size;
-		if (write_all(fd, u->buf + u->off, k)) {
+		if (write_full(fd, u->buf + u->off, k)) {
 			e = errno;
 			close(fd);
 			errno = e;
@@ -228,7 +212,7 @@ static void answer(struct upload *u, json_t *j)
 		size_t n = strlen(line);
 
 		line[n] = '\n';	/* json_dumps' NUL: the line is sent by length */
-		if (write_all(u->fd, line, n + 1))
+		if (write_full(u->fd, line, n + 1))
 			warning_errno("cannot answer the upload into push '%s'", u->id);
 	}
 	free(line);

@@ -176,6 +176,9 @@ head -c $((LARGE_MB * 1024 * 1024)) /dev/urandom >"$WORK/large/data/big.bin"
 start_soc "$WORK/root-large"
 (cd "$WORK/large" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data && "$SOC" push -q)
 rsync -a "$WORK/large/data/" "$DAEMON/large/"
+# An edit in the same second as rsync's last copy would keep the file's
+# size and mtime to rsync's eye, and rsync would send nothing.
+sleep 1
 dd if=/dev/urandom of="$WORK/large/data/big.bin" bs=1M count=1 seek=$((LARGE_MB / 2)) conv=notrunc 2>/dev/null
 (cd "$WORK/large" && SOC_TUNNEL_STATS="$WORK/tunnel.stats" "$SOC" push -q)
 stop_soc

@@ -171,15 +171,20 @@ test_expect_success_here 'refused before the 101: no token 401, a read-only one 
 	! test -e "$TRASH/r/staging/$TXN/n2"
 '
 
+# wait_upgraded: until upload.py --pause, in the background, says its stream is open.
+wait_upgraded() {
+	n=0
+	until grep -q upgraded answer; do
+		n=$((n + 1)) && [ $n -lt 100 ] || return 1
+		sleep 0.05
+	done
+}
+
 test_expect_success 'while an upload runs: a second one, its commit and its abort are 409; after it, the commit lands' '
 	rm -f answer || return 1
 	upload --pause 3 "n2:6:w/n2" >answer &
 	up=$! &&
-	n=0 &&
-	until grep -q upgraded answer; do
-		n=$((n + 1)) && [ $n -lt 100 ] || return 1
-		sleep 0.05
-	done &&
+	wait_upgraded &&
 	upload "n2:6:w/n2" >second &&
 	head -n 1 second | grep -x 409 &&
 	grep "an upload into this push is still running" second &&
@@ -199,11 +204,7 @@ test_expect_success_here 'a stop cuts a stalled upload short; after a restart it
 	rm -f answer || return 1
 	upload --pause 30 "n3:8:w/n3" >answer &
 	up=$! &&
-	n=0 &&
-	until grep -q upgraded answer; do
-		n=$((n + 1)) && [ $n -lt 100 ] || return 1
-		sleep 0.05
-	done &&
+	wait_upgraded &&
 	kill -TERM $SERVER_PID &&
 	n=0 &&
 	while kill -0 $SERVER_PID 2>/dev/null; do
