@@ -63,9 +63,8 @@ static void print_paths(const char *lead, json_t *paths)
 /* A 409: paths whose head moved (pull first), or a push another request is busy with. */
 static int refused(json_t *answer, const struct buf *resp)
 {
-	char msg[512];
-
 	const char *code = json_string_value(json_object_get(answer, "error"));
+	char msg[512];
 
 	if (!json_array_size(json_object_get(answer, "paths")) && (!code || strcmp(code, "conflict"))) {
 		error("the server refused the push (409): %s", net_error_message(resp, msg, sizeof(msg)));
