@@ -144,6 +144,7 @@ void tunnel_serve(struct server *s, struct http_exchange *ex, const struct calle
 
 /* ---- upload_serve.c: POST /api/v1/push/<txn>/upload, new files in soc's own stream ---- */
 #define UPLOADS_MAX 16		/* streams at once; more are answered 503 (the client uses rsync) */
+#define UPLOAD_STREAMS_PER_PUSH PARTS_MAX	/* into one push at once, side by side; more: 409 */
 void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
 /*
  * Whether an upload into txn is running (1) or not (0). Either way the

@@ -98,7 +98,8 @@ void upgrade_close(struct upgraded *u);
 
 /*
  * ---- upload.c: new files in soc's own stream ----
- * Sends files (each its scanned size) into the staging area of push txn.
+ * Sends files (each its scanned size) into the staging area of push txn,
+ * a long list as several streams side by side.
  * UPLOAD_CHANGED names in *changed a file that shrank while it was read;
  * UPLOAD_UNKNOWN: the server does not take the stream (an older soc, or
  * too many uploads at once), rsync must carry the files; UPLOAD_REMOTE:

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,15 @@ struct upgraded {
 	size_t early_len, early_off;
 	unsigned long long sent, received;
 };
+
+/* curl_global_init() is not thread-safe before libcurl 7.84, and an upload runs streams on threads. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_failed;
+
+static void global_init(void)
+{
+	global_failed = curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK;
+}
 
 /* poll(2) on the socket through EINTR: > 0 ready, 0 timed out, < 0 failed. */
 static int wait_sock(curl_socket_t sock, short events, int ms)
@@ -187,7 +197,8 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 	int rc;
 
 	*status = 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(u->c = curl_easy_init()) || !(cu = curl_url())) {
+	pthread_once(&global_once, global_init);
+	if (global_failed || !(u->c = curl_easy_init()) || !(cu = curl_url())) {
 		error("cannot start libcurl");
 		goto fail;
 	}

@@ -14,6 +14,13 @@
  * staged file's size and md5 at the commit, as it does rsync's, so a
  * file that changes while it is read is caught there (422) and the push
  * rescans and tries once more.
+ *
+ * A long list goes as several streams side by side, as rsync's uploads
+ * do (rsync.c), each with a run of the list cut where the directory
+ * changes: one writer on the server makes files one at a time, and a
+ * first push of 10,000 files took 0.55-0.62 s with two streams against
+ * 0.62-0.75 s with one here (five each, interleaved). A terminal keeps
+ * one stream, so that its progress tells the truth.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +40,7 @@
 #define UPLOAD_PROGRESS_MS 200		/* a terminal's progress line is redrawn this often */
 #define UPLOAD_ERROR_WAIT_MS 2000	/* for the reason of a server that stopped reading */
 #define UPLOAD_SLEEP_MAX_MS 60000	/* SOC_TEST_UPLOAD_SLEEP_MS at most */
+#define UPLOAD_STREAM_FILES_MIN 1000	/* files a stream has at least, when there are several */
 
 struct sender {
 	struct upgraded *u;
@@ -170,8 +178,9 @@ static long long read_answer(struct upgraded *u, int wait_ms)
 	return stored;
 }
 
-int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
-	       const struct entry *const *files, size_t n, const char **changed)
+/* One stream of files[0..n), on a connection of its own. */
+static int upload_one(const struct remote *r, const struct workspace *ws, const char *txn,
+		      const struct entry *const *files, size_t n, int progress, const char **changed)
 {
 	struct sender s = { 0 };
 	char msg[256], *path;
@@ -200,7 +209,7 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 	s.nfiles = n;
 	for (i = 0; i < n; i++)
 		s.total += files[i]->size;
-	s.progress = !soc_quiet && isatty(STDERR_FILENO);
+	s.progress = progress;
 	if (getenv("SOC_TEST_UPLOAD_SLEEP_MS"))
 		s.sleep_ms = atol(getenv("SOC_TEST_UPLOAD_SLEEP_MS"));
 	if (s.sleep_ms < 0 || s.sleep_ms > UPLOAD_SLEEP_MAX_MS)
@@ -248,5 +257,85 @@ out:
 		fputc('\n', stderr);
 	free(s.buf);
 	upgrade_close(s.u);
+	return rc;
+}
+
+/* One stream's share of the files, and how it went. */
+struct part {
+	const struct remote *r;
+	const struct workspace *ws;
+	const char *txn;
+	const struct entry *const *files;
+	size_t n;
+	int progress, rc;
+	const char *changed;
+};
+
+static void *run_part(void *arg)
+{
+	struct part *p = arg;
+
+	p->rc = upload_one(p->r, p->ws, p->txn, p->files, p->n, p->progress, &p->changed);
+	return NULL;
+}
+
+static uint64_t one(size_t i, const void *arg)
+{
+	(void)i;
+	(void)arg;
+	return 1;
+}
+
+/* The outcome that decides for the whole: a failure, then a change, then a refusal of the stream. */
+static int worse(int a, int b)
+{
+	static const int order[] = { UPLOAD_OK, UPLOAD_UNKNOWN, UPLOAD_CHANGED, UPLOAD_FAILED, UPLOAD_REMOTE };
+	int ia = 0, ib = 0;
+
+	for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++) {
+		if (order[i] == a)
+			ia = i;
+		if (order[i] == b)
+			ib = i;
+	}
+	return ia >= ib ? a : b;
+}
+
+int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
+	       const struct entry *const *files, size_t n, const char **changed)
+{
+	struct part part[PARTS_MAX];
+	struct part_range pr[PARTS_MAX];
+	int progress = !soc_quiet && isatty(STDERR_FILENO), rc = UPLOAD_OK;
+	size_t nparts = progress ? 1 : parts_plan(n, one, NULL, UPLOAD_STREAM_FILES_MIN, pr);
+
+	if (progress) {
+		pr[0].lo = 0;
+		pr[0].hi = n;
+	}
+	/* Cut where the directory changes, so that two streams seldom make one directory. */
+	for (size_t k = 1; k < nparts; k++) {
+		size_t at = pr[k].lo;
+
+		while (at < pr[k].hi && at > 0 && path_same_dir(files[at - 1]->path, files[at]->path))
+			at++;
+		pr[k - 1].hi = pr[k].lo = at;
+	}
+	memset(part, 0, sizeof(part));
+	for (size_t k = 0; k < nparts; k++) {
+		part[k].r = r;
+		part[k].ws = ws;
+		part[k].txn = txn;
+		part[k].files = files + pr[k].lo;
+		part[k].n = pr[k].hi - pr[k].lo;
+		part[k].progress = progress;
+	}
+	parts_run(nparts, run_part, part, sizeof(part[0]));
+	*changed = NULL;
+	for (size_t k = 0; k < nparts; k++) {
+		rc = worse(rc, part[k].rc);
+		if (part[k].changed && !*changed)
+			*changed = part[k].changed;
+	}
 	return rc;
 }

@@ -54,6 +54,15 @@ static int find(const char *id)
 	return -1;
 }
 
+static int count(const char *id)
+{
+	int n = 0;
+
+	for (int i = 0; i < UPLOADS_MAX; i++)
+		n += !strcmp(slots[i].id, id);
+	return n;
+}
+
 int upload_gate_enter(const char *id)
 {
 	pthread_mutex_lock(&lock);
@@ -346,10 +355,10 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 	u->s = s;
 	snprintf(u->id, sizeof(u->id), "%s", id);
 	pthread_mutex_lock(&lock);
-	if (find(id) >= 0) {
+	if (count(id) >= UPLOAD_STREAMS_PER_PUSH) {
 		pthread_mutex_unlock(&lock);
 		free(u);
-		return api_error(ex, 409, "busy", "an upload into this push is still running");
+		return api_error(ex, 409, "busy", "as many uploads into this push as it may have are running");
 	}
 	slot = find("");
 	if (slot < 0 || stopping) {

@@ -46,6 +46,25 @@ test_expect_success 'a changed file goes by rsync against the old version, a new
 	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)"
 '
 
+test_expect_success 'a push of 2,400 new files: a stream a core, at most two here, every file lands' '
+	python3 -c "
+import os
+for i in range(2400):
+    d = \"a/M/d%02d\" % (i // 100)
+    os.makedirs(d, exist_ok=True)
+    open(\"%s/f%04d\" % (d, i), \"w\").write(\"m %d\\n\" % i)
+" &&
+	streams=$(nproc) &&
+	if [ "$streams" -gt 2 ]; then streams=2; fi &&
+	: >rsync.calls &&
+	before=$(grep -c "upload into push" server.log) &&
+	(cd a && soc add -r M -q && soc push -q) &&
+	test "$(client_rsyncs)" = 0 &&
+	test "$(($(grep -c "upload into push" server.log) - before))" = "$streams" &&
+	test "$(find server/files/M -type f | wc -l)" = 2400 &&
+	test "$(tree_sum a/M)" = "$(tree_sum server/files/M)"
+'
+
 test_expect_success_here 'a server without the stream (an older soc): rsync carries the new files' '
 	SOC_TEST_NO_UPLOAD=1 && export SOC_TEST_NO_UPLOAD &&
 	start_server "$TRASH/old" &&
@@ -171,28 +190,34 @@ test_expect_success_here 'refused before the 101: no token 401, a read-only one 
 	! test -e "$TRASH/r/staging/$TXN/n2"
 '
 
-# wait_upgraded: until upload.py --pause, in the background, says its stream is open.
+# wait_upgraded [FILE]: until upload.py --pause, in the background, says
+# in FILE (./answer) that its stream is open.
 wait_upgraded() {
 	n=0
-	until grep -q upgraded answer; do
+	until grep -q upgraded "${1:-answer}"; do
 		n=$((n + 1)) && [ $n -lt 100 ] || return 1
 		sleep 0.05
 	done
 }
 
-test_expect_success 'while an upload runs: a second one, its commit and its abort are 409; after it, the commit lands' '
-	rm -f answer || return 1
-	upload --pause 3 "n2:6:w/n2" >answer &
-	up=$! &&
-	wait_upgraded &&
-	upload "n2:6:w/n2" >second &&
-	head -n 1 second | grep -x 409 &&
-	grep "an upload into this push is still running" second &&
+test_expect_success 'while four uploads run into one push: a fifth, its commit and its abort are 409; then the commit lands' '
+	for k in 1 2 3 4; do
+		rm -f answer$k || return 1
+		upload --pause 3 "n2:6:w/n2" >answer$k &
+	done &&
+	for k in 1 2 3 4; do
+		wait_upgraded answer$k || return 1
+	done &&
+	upload "n2:6:w/n2" >fifth &&
+	head -n 1 fifth | grep -x 409 &&
+	grep "as many uploads into this push as it may have are running" fifth &&
 	test "$(push_commit)" = 409 &&
 	grep "an upload into this push is still running" out &&
 	test "$(api DELETE "push/$TXN")" = 409 &&
-	wait $up &&
-	tail -n 1 answer | grep -x "{\"stored\":1}" &&
+	wait &&
+	for k in 1 2 3 4; do
+		tail -n 1 answer$k | grep -x "{\"stored\":1}" || return 1
+	done &&
 	test "$(push_commit)" = 200 &&
 	test_cmp w/n2 "$TRASH/r/files/n2"
 '
