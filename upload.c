@@ -1,6 +1,6 @@
 /*
  * upload.c: the files a push adds, sent in soc's own stream instead of
- * rsync (README, "How file contents travel"). rsync earns its keep on a
+ * rsync (README, "Pushing", step 2). rsync earns its keep on a
  * changed file, where its delta against the server's old version sends
  * only what changed; a new file has no old version, and rsync's cost is
  * then all overhead: its sender reads the --files-from list a byte a

@@ -11,8 +11,10 @@
  * writing through one would change files/.
  *
  * A stream runs on a thread of its own, as the rsync tunnel's daemon is a
- * process of its own, so a long upload never holds a worker; the txn is
- * 'uploading' meanwhile (txn.c), which no commit, abort or expiry takes.
+ * process of its own, so a long upload never holds a worker. While any
+ * runs into a txn, the gate below keeps a commit, abort or expiry from
+ * taking it; the gate is in memory, not a state in soc.db, because it
+ * must open again on a full disk, where soc.db cannot be written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -326,10 +328,10 @@ out:
 		const char *m = json_string_value(json_object_get(result, "message"));
 
 		warning("upload into push '%s' ended: %s", u->id, m ? m : "?");
-	}
-	else
+	} else {
 		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
 			u->id, stored, bytes, now_ms() - start);
+	}
 	/* Free before the client hears the end: its commit comes right after. */
 	release(u->slot);
 	answer(u, result);
