@@ -1,13 +1,16 @@
 #!/bin/sh
 # New files travel in soc's own stream (upload.c, upload_serve.c), not by
 # rsync: a first push runs no rsync, and contents, modes and mtimes land
-# as they would have; a changed file still goes by rsync's delta; a server
-# without the stream gets rsync. The stream by hand: a record naming a
+# as they would have; a changed file still goes by rsync's delta; a long
+# list goes as streams side by side; a server without the stream gets
+# rsync. The stream by hand: a record naming a
 # path outside the push, a wrong size, an invalid path, a cut record are
 # refused with a reason and reach neither files/ nor the head, and a
 # record on a path staged as a link to a head file replaces the link,
 # never writing through it. A file that changes while it is sent makes
-# the push rescan and try again. A stop cuts a stalled upload short.
+# the push rescan and try again. Four uploads may run into one push, and
+# while any runs, its commit and abort wait (409). A stop cuts a stalled
+# upload short.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
