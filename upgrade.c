@@ -143,41 +143,66 @@ void upgrade_close(struct upgraded *u)
  * the head kept for upgrade_recv. Else the status, with the "message" of
  * a JSON error body (as much of it as came with the head) in msg.
  */
-static int read_head(struct upgraded *u, char *msg, size_t msglen)
+/* More of the answer into head[*len..UPGRADE_HEAD_MAX): 0, or -1 when none came (closed, or no answer). */
+static int recv_more(struct upgraded *u, char *head, size_t *len)
 {
-	char head[UPGRADE_HEAD_MAX + 1];
-	size_t len = 0;
-	char *end = NULL;
-	int status = 0;
-
-	while (!end) {
+	for (;;) {
 		size_t got = 0;
 		CURLcode rc;
 
-		if (len == UPGRADE_HEAD_MAX)
-			return error("the server's answer is too long"), -1;
-		rc = curl_easy_recv(u->c, head + len, UPGRADE_HEAD_MAX - len, &got);
+		if (*len == UPGRADE_HEAD_MAX)
+			return -1;
+		rc = curl_easy_recv(u->c, head + *len, UPGRADE_HEAD_MAX - *len, &got);
 		if (rc == CURLE_AGAIN) {
 			if (wait_sock(u->sock, POLLIN, UPGRADE_WAIT_MS) <= 0)
-				return error("the server did not answer"), -1;
+				return -1;
 			continue;
 		}
 		if (rc != CURLE_OK || !got)
-			return error("the server closed the connection"), -1;
+			return -1;
 		u->received += got;
-		len += got;
-		head[len] = '\0';
-		end = strstr(head, "\r\n\r\n");
+		*len += got;
+		head[*len] = '\0';
+		return 0;
+	}
+}
+
+/*
+ * Reads up to the end of the answer's head. 101: 0, and the bytes after
+ * the head kept for upgrade_recv. Else the status, with the "message" of
+ * its JSON error body in msg: the body is read to its Content-Length,
+ * since a server may send it apart from the head.
+ */
+static int read_head(struct upgraded *u, char *msg, size_t msglen)
+{
+	char head[UPGRADE_HEAD_MAX + 1];
+	size_t len = 0, body, want = 0;
+	char *end = NULL;
+	const char *cl;
+	int status = 0;
+
+	head[0] = '\0';
+	while (!(end = strstr(head, "\r\n\r\n"))) {
+		if (len == UPGRADE_HEAD_MAX)
+			return error("the server's answer is too long"), -1;
+		if (recv_more(u, head, &len))
+			return error("the server closed the connection or did not answer"), -1;
 	}
 	end += 4;
+	body = (size_t)(end - head);
 	if (!strncmp(head, "HTTP/1.1 101", 12)) {
-		u->early_len = len - (size_t)(end - head);
+		u->early_len = len - body;
 		u->early = xmalloc(u->early_len + 1);
 		memcpy(u->early, end, u->early_len);
 		return 0;
 	}
 	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100)
 		return error("the server's answer is not HTTP"), -1;
+	if ((cl = strcasestr(head, "\r\ncontent-length:")) && cl < end)
+		want = strtoul(cl + strlen("\r\ncontent-length:"), NULL, 10);
+	while (len - body < want && !recv_more(u, head, &len))
+		;
+	end = head + body;
 	msg[0] = '\0';
 	if ((end = strstr(end, "\"message\":\""))) {
 		end += strlen("\"message\":\"");
