@@ -82,34 +82,50 @@ test_expect_success_here 'a server without the stream (an older soc): rsync carr
 '
 
 # push_slowly WS: soc push in the background, pausing 2 s between each
-# file's look and its read (a test hook); its pid in $PUSH, output in push.err.
+# file's look and its read (a test hook); its pid in $PUSH, output in
+# push.err. Returns half a second after the server took its upload
+# request: the first file has been looked at and not yet read.
 push_slowly() {
+	ups=$(grep -c "/upload 101" server.log)
 	(cd "$1" && SOC_TEST_UPLOAD_SLEEP_MS=2000 soc push) >push.out 2>push.err &
 	PUSH=$!
+	n=0
+	while [ "$(grep -c "/upload 101" server.log)" = "$ups" ]; do
+		n=$((n + 1)) && [ $n -lt 200 ] || return 1
+		sleep 0.05
+	done
+	sleep 0.5
 }
 
-test_expect_success 'a new file cut short while it is read: the push says so, rescans, lands the new content' '
+# refusals: how many commits the server has answered 422.
+refusals() {
+	grep -c "/commit 422" server.log || true
+}
+
+test_expect_success 'a new file cut short while it is read: the stream stops, the push rescans, the new content lands' '
 	head -c 100000 /dev/urandom >a/cut &&
 	(cd a && soc add cut -q) &&
+	before=$(refusals) &&
 	push_slowly a &&
-	sleep 1 &&
 	head -c 10 /dev/urandom >a/cut &&
 	wait $PUSH &&
 	grep "changed while being sent: .cut." push.err &&
+	test "$(refusals)" = "$before" &&
 	grep "rescanning and trying once more" push.err &&
 	test "$(md5_of server/files/cut)" = "$(md5_of a/cut)" &&
 	test "$(stat -c %s server/files/cut)" = 10
 '
 
-test_expect_success 'a new file of another size by the time it is sent: not sent, the commit names it, the push tries again' '
+test_expect_success 'a new file of another size by the time it is read: not sent, the commit refuses it (422), the push tries again' '
 	echo x >a/first &&
 	head -c 50000 /dev/urandom >a/second &&
 	(cd a && soc add first second -q) &&
+	before=$(refusals) &&
 	push_slowly a &&
-	sleep 1 &&
 	echo grown >>a/second &&
 	wait $PUSH &&
 	grep "changed while being sent: .second." push.err &&
+	test "$(refusals)" = $((before + 1)) &&
 	test "$(md5_of server/files/second)" = "$(md5_of a/second)" &&
 	test "$(md5_of server/files/first)" = "$(md5_of a/first)"
 '
