@@ -138,11 +138,6 @@ void upgrade_close(struct upgraded *u)
 	free(u);
 }
 
-/*
- * Reads up to the end of the answer's head. 101: 0, and the bytes after
- * the head kept for upgrade_recv. Else the status, with the "message" of
- * a JSON error body (as much of it as came with the head) in msg.
- */
 /* More of the answer into head[*len..UPGRADE_HEAD_MAX): 0, or -1 when none came (closed, or no answer). */
 static int recv_more(struct upgraded *u, char *head, size_t *len)
 {
