@@ -286,19 +286,16 @@ static uint64_t one(size_t i, const void *arg)
 	return 1;
 }
 
-/* The outcome that decides for the whole: a failure, then a change, then a refusal of the stream. */
-static int worse(int a, int b)
+/* How much an outcome weighs when the streams' are summed up: a failure, then a change, then a refusal. */
+static int weight(int rc)
 {
-	static const int order[] = { UPLOAD_OK, UPLOAD_UNKNOWN, UPLOAD_CHANGED, UPLOAD_FAILED, UPLOAD_REMOTE };
-	int ia = 0, ib = 0;
-
-	for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++) {
-		if (order[i] == a)
-			ia = i;
-		if (order[i] == b)
-			ib = i;
+	switch (rc) {
+	case UPLOAD_OK: return 0;
+	case UPLOAD_UNKNOWN: return 1;
+	case UPLOAD_CHANGED: return 2;
+	case UPLOAD_FAILED: return 3;
 	}
-	return ia >= ib ? a : b;
+	return 4;	/* UPLOAD_REMOTE */
 }
 
 int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
@@ -307,7 +304,7 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 	struct part part[PARTS_MAX];
 	struct part_range pr[PARTS_MAX];
 	int progress = !soc_quiet && isatty(STDERR_FILENO), rc = UPLOAD_OK;
-	size_t nparts = progress ? 1 : parts_plan(n, one, NULL, UPLOAD_STREAM_FILES_MIN, pr);
+	size_t nparts = progress ? 1 : parts_plan(n, one, NULL, UPLOAD_STREAM_FILES_MIN, pr), used = 0;
 
 	if (progress) {
 		pr[0].lo = 0;
@@ -323,17 +320,23 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 	}
 	memset(part, 0, sizeof(part));
 	for (size_t k = 0; k < nparts; k++) {
-		part[k].r = r;
-		part[k].ws = ws;
-		part[k].txn = txn;
-		part[k].files = files + pr[k].lo;
-		part[k].n = pr[k].hi - pr[k].lo;
-		part[k].progress = progress;
+		/* A run the cut emptied (one directory across it) needs no connection of its own. */
+		if (pr[k].hi == pr[k].lo && n)
+			continue;
+		part[used].r = r;
+		part[used].ws = ws;
+		part[used].txn = txn;
+		part[used].files = files + pr[k].lo;
+		part[used].n = pr[k].hi - pr[k].lo;
+		part[used].progress = progress;
+		used++;
 	}
+	nparts = used;
 	parts_run(nparts, run_part, part, sizeof(part[0]));
 	*changed = NULL;
 	for (size_t k = 0; k < nparts; k++) {
-		rc = worse(rc, part[k].rc);
+		if (weight(part[k].rc) > weight(rc))
+			rc = part[k].rc;
 		if (part[k].changed && !*changed)
 			*changed = part[k].changed;
 	}
