@@ -148,8 +148,11 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 
 /* 1 for an http:// or https:// URL with a host and no space or control byte. */
 int remote_url_valid(const char *url);
-/* Makes dir (and its parents) a workspace: .soc/, config (0600), index. An exit code. */
-int workspace_create(const char *dir, const char *remote);
+/*
+ * Makes dir (and its parents) a workspace: .soc/, config (0600) with the
+ * remote and token lines when not NULL, index. An exit code.
+ */
+int workspace_create(const char *dir, const char *remote, const char *token);
 /*
  * The user's argument (relative to the current directory, or absolute)
  * as a path relative to the root, "" for the root itself; lexical, as
@@ -170,6 +173,23 @@ int workspace_openat(const struct workspace *ws, const char *path, int flags);
  * system clock less two seconds if the lock file cannot be touched.
  */
 int64_t workspace_stamp(struct workspace *ws);
+
+/* ---- cmd_init.c: the token init and clone store ---- */
+
+#define TOKEN_MAX 1024		/* a longer token is refused (soc serve makes 64 hex digits) */
+
+/*
+ * 0 when token fits a config line and an HTTP header: 1..TOKEN_MAX bytes
+ * of printable ASCII, no space. Else -1 after one line naming from (where
+ * it came from, "SOC_TOKEN", say), never the token.
+ */
+int token_valid(const char *token, const char *from);
+/*
+ * The first line of path, spaces trimmed, checked by token_valid(); the
+ * caller wipes and frees it. NULL after one line when the file cannot be
+ * read or holds no such token.
+ */
+char *token_read_file(const char *path);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 

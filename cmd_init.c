@@ -1,28 +1,107 @@
-/* cmd_init.c: `soc init [DIR] [--remote URL]`, making a directory a workspace. */
+/*
+ * cmd_init.c: `soc init [DIR] [--remote URL] [--token-file FILE]`, making
+ * a directory a workspace, and the reading of a token from a file, which
+ * soc clone shares.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 
 const char init_usage[] =
-	"usage: soc init [DIR] [--remote URL] [-q]\n"
+	"usage: soc init [DIR] [--remote URL] [--token-file FILE] [-q]\n"
 	"\n"
 	"Make DIR (default: the current directory, created if missing) a soc\n"
 	"workspace: DIR/.soc/ with its settings (.soc/config, mode 0600) and an\n"
 	"empty index. The remote can be set later with a 'remote = URL' line in\n"
 	"DIR/.soc/config; the token with 'token = ...' there or SOC_TOKEN.\n"
+	"'soc clone URL' does this, checks the token and pulls, in one step.\n"
 	"\n"
-	"  --remote URL   the server to push to and pull from (http:// or https://)\n"
-	"  -q, --quiet    say nothing when it worked\n";
+	"  --remote URL       the server to push to and pull from (http:// or https://)\n"
+	"  --token-file FILE  store the token on FILE's first line in .soc/config\n"
+	"  -q, --quiet        say nothing when it worked\n";
+
+int token_valid(const char *token, const char *from)
+{
+	size_t n = strlen(token);
+
+	if (!n)
+		return error("no token in %s", from);
+	if (n > TOKEN_MAX)
+		return error("the token in %s is longer than %d bytes", from, TOKEN_MAX);
+	/* Never echo it: a token that is almost right is still a secret. */
+	for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return error("the token in %s has a space, a control or a non-ASCII byte", from);
+	return 0;
+}
+
+char *token_read_file(const char *path)
+{
+	/* The first line, its newline, and one byte to tell a longer line. */
+	char text[TOKEN_MAX + 3], *start, *end, *token = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *from = xasprintf("the token file '%s'", path);
+
+	if (fd < 0) {
+		error_errno("cannot read %s", from);
+		goto out;
+	}
+	while (len < sizeof(text) - 1 && !memchr(text, '\n', len)) {
+		ssize_t n = read(fd, text + len, sizeof(text) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_errno("cannot read %s", from);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	end = memchr(text, '\n', len);
+	if (!end && len > TOKEN_MAX + 1) {
+		error("%s has a first line longer than %d bytes", from, TOKEN_MAX);
+		goto out;
+	}
+	if (!end)
+		end = text + len;
+	if (memchr(text, '\0', (size_t)(end - text))) {
+		error("%s holds a NUL byte", from);
+		goto out;
+	}
+	start = text;
+	while (start < end && (*start == ' ' || *start == '\t'))
+		start++;
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	if (!token_valid(start, from))
+		token = xstrdup(start);
+out:
+	if (fd >= 0)
+		close(fd);
+	explicit_bzero(text, sizeof(text));
+	free(from);
+	return token;
+}
 
 int cmd_init(int argc, char **argv, struct workspace *ws)
 {
-	const char *remote = NULL, *dir;
+	const char *remote = NULL, *token_file = NULL, *dir;
 	const struct opt opts[] = {
 		{ 0, "remote", OPT_STRING, &remote, 0 },
+		{ 0, "token-file", OPT_STRING, &token_file, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
-	char *abs;
+	char *abs, *token = NULL;
 	int n, rc;
 
 	(void)ws;
@@ -33,8 +112,15 @@ int cmd_init(int argc, char **argv, struct workspace *ws)
 		return usage_error("'init' takes one directory at most");
 	if (remote && !remote_url_valid(remote))
 		return usage_error("remote '%s' is not an http:// or https:// URL", show_path(remote));
+	/* Read before anything is made, so a bad file leaves nothing behind. */
+	if (token_file && !(token = token_read_file(token_file)))
+		return EXIT_ERROR;
 	dir = n ? argv[0] : ".";
-	rc = workspace_create(dir, remote);
+	rc = workspace_create(dir, remote, token);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
 	if (rc)
 		return rc;
 	abs = realpath(dir, NULL);

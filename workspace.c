@@ -329,15 +329,20 @@ static int write_new_file(const char *path, const char *text)
 	return close(fd) ? error_errno("cannot write '%s'", path) : 0;
 }
 
-int workspace_create(const char *dir, const char *remote)
+int workspace_create(const char *dir, const char *remote, const char *token)
 {
 	char *meta = xasprintf("%s/" WORKSPACE_DIR, dir);
 	char *config = xasprintf("%s/" CONFIG_FILE, dir);
 	char *lock = xasprintf("%s/" LOCK_FILE, dir);
 	char *index = xasprintf("%s/" INDEX_FILE, dir);
-	char *text = remote ? xasprintf("%sremote = %s\n", config_template, remote) : xstrdup(config_template);
+	struct buf text = BUF_INIT;
 	int rc = EXIT_ERROR;
 
+	buf_addstr(&text, config_template);
+	if (remote)
+		buf_addf(&text, "remote = %s\n", remote);
+	if (token)
+		buf_addf(&text, "token = %s\n", token);
 	if (make_dirs(dir))
 		goto out;
 	/* mkdir is the test and the claim at once: two inits cannot both win. */
@@ -348,7 +353,7 @@ int workspace_create(const char *dir, const char *remote)
 			error_errno("cannot make '%s'", meta);
 		goto out;
 	}
-	if (write_new_file(config, text) || write_new_file(lock, "") || index_create(index)) {
+	if (write_new_file(config, text.p) || write_new_file(lock, "") || index_create(index)) {
 		unlink(index);
 		unlink(lock);
 		unlink(config);
@@ -361,7 +366,8 @@ out:
 	free(config);
 	free(lock);
 	free(index);
-	free(text);
+	explicit_bzero(text.p, text.len);
+	buf_free(&text);
 	return rc;
 }
 
