@@ -37,6 +37,7 @@ static int cmd_version(int argc, char **argv, struct workspace *ws)
 int cmd_serve(int argc, char **argv, struct workspace *ws);
 int cmd_tunnel(int argc, char **argv, struct workspace *ws);
 int cmd_init(int argc, char **argv, struct workspace *ws);
+int cmd_clone(int argc, char **argv, struct workspace *ws);
 int cmd_add(int argc, char **argv, struct workspace *ws);
 int cmd_rm(int argc, char **argv, struct workspace *ws);
 int cmd_status(int argc, char **argv, struct workspace *ws);
@@ -44,11 +45,12 @@ int cmd_push(int argc, char **argv, struct workspace *ws);
 int cmd_pull(int argc, char **argv, struct workspace *ws);
 int cmd_log(int argc, char **argv, struct workspace *ws);
 extern const char serve_usage[], tunnel_usage[];
-extern const char init_usage[], add_usage[], rm_usage[], status_usage[];
+extern const char init_usage[], clone_usage[], add_usage[], rm_usage[], status_usage[];
 extern const char push_usage[], pull_usage[], log_usage[];
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, init_usage },
+	{ "clone", cmd_clone, 0, clone_usage },
 	{ "add", cmd_add, NEED_WORKSPACE | LINKED, add_usage },
 	{ "rm", cmd_rm, NEED_WORKSPACE, rm_usage },
 	{ "status", cmd_status, NEED_WORKSPACE | LINKED, status_usage },

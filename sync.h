@@ -127,4 +127,7 @@ int pending_settle(struct workspace *ws, struct net *net);
  */
 int modes_settle(struct workspace *ws, struct net *net);
 
+/* cmd_pull.c: soc pull's entry, which soc clone runs for its first pull. */
+int cmd_pull(int argc, char **argv, struct workspace *ws);
+
 #endif
