@@ -1,8 +1,9 @@
 #!/bin/sh
 # make demo: the main job in a minute. A server on a temporary root, two
-# workspaces (alice's laptop and bob's), a push, a pull, an edit each, and
-# the conflict that keeps both edits. Everything happens under one temp dir
-# that is removed at the end; the server is stopped by its PID.
+# workspaces (alice's laptop, and bob's made by soc clone), a push, a
+# pull, an edit each, and the conflict that keeps both edits. Everything
+# happens under one temp dir that is removed at the end; the server is
+# stopped by its PID.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,7 @@ export SOC_TOKEN
 echo "(the first start made an admin token; both laptops use it through SOC_TOKEN)"
 
 step "Alice makes a workspace and tracks her Data directory"
-mkdir -p alice/Data/notes bob
+mkdir -p alice/Data/notes
 printf 'milk\neggs\n' >alice/Data/shopping.txt
 printf 'soc demo\n' >alice/Data/notes/readme.md
 head -c 200000 /dev/urandom >alice/Data/photo.bin
@@ -53,12 +54,9 @@ step "Alice pushes"
 run soc_push
 cd ..
 
-step "Bob makes his workspace and pulls everything"
-cd bob
-run soc init --remote "$URL"
-run soc pull
-run ls -R Data
-cd ..
+step "Bob sets up his laptop in one step: a workspace, the token, the first pull"
+run soc clone "$URL" bob
+run ls -R bob/Data
 
 step "Both edit the same file; Alice pushes first"
 printf 'milk\neggs\nbread\n' >alice/Data/shopping.txt
