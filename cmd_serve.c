@@ -158,6 +158,8 @@ static int serve(const char *root, const char *listen, long long body_max)
 	struct httpd_config cfg = { 0 };
 	int rc = EXIT_ERROR;
 
+	if (tunnel_init())
+		return EXIT_ERROR;
 	if (store_open(&s, root, 1) || txn_recover(&s))
 		goto out;
 	no_upload = getenv("SOC_TEST_NO_UPLOAD") != NULL;
@@ -170,6 +172,7 @@ static int serve(const char *root, const char *listen, long long body_max)
 	if (!httpd_run(&cfg))
 		rc = EXIT_OK;
 	upload_stop();
+	tunnel_stop();
 out:
 	store_close(&s);
 	return rc;

@@ -139,8 +139,33 @@ void api_info(struct server *s, struct http_exchange *ex, const struct caller *w
 void api_changes(struct server *s, struct http_exchange *ex);
 void api_log(struct server *s, struct http_exchange *ex);
 
-/* ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ---- */
+/*
+ * ---- tunnel_serve.c: POST /api/v1/rsync, the server's half of the rsync tunnel ----
+ *
+ * Each tunnel is an rsync daemon of a few MB resident, two processes
+ * while it receives a push, and one sync runs up to PARTS_MAX of them.
+ * TUNNELS_MAX bounds them at 64 (128 processes), sixteen syncs as wide as
+ * they go, more than two cores keep busy. One token may be shared by a
+ * team or a script's many workspaces (t/0530's soak runs 32 clients on
+ * one, each with a tunnel at a time), so its share is half the server's:
+ * a leaked or misused token still leaves the other half to everyone else.
+ */
+#define TUNNELS_MAX 64			/* rsync tunnels at once; more: 503 */
+#define TUNNELS_PER_TOKEN 32		/* of one token at once; more: 429 */
+/*
+ * A tunnel that moves no byte either way for this long is ended, and its
+ * rsync. rsync may be quiet while one side works through a large file;
+ * five minutes of it is a client gone or stuck (SOC_TUNNEL_IDLE_TIMEOUT_MS
+ * shortens it for the tests).
+ */
+#define TUNNEL_IDLE_TIMEOUT_MS (300 * 1000)
+/* Retry-After of a refusal for being busy: about how long a transfer takes to end. */
+#define BUSY_RETRY_SECONDS 10
+/* At start, before anything is created: reads the test hook SOC_TUNNEL_IDLE_TIMEOUT_MS. 0 when it may serve. */
+int tunnel_init(void);
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
+/* At stop, after the last request: ends every tunnel and waits for its rsync. */
+void tunnel_stop(void);
 
 /* ---- upload_serve.c: POST /api/v1/push/<txn>/upload, new files in soc's own stream ---- */
 #define UPLOADS_MAX 16		/* streams at once; more are answered 503 (the client uses rsync) */

@@ -3,51 +3,358 @@
  * rsync daemon speaking over the socket (DESIGN.md section 6). The token
  * decides the config: a read-only one gets rsyncd-ro.conf, which has no
  * push module, so rsync itself refuses the upload.
+ *
+ * Every tunnel is an rsync process, so they are counted before the 101:
+ * at most TUNNELS_PER_TOKEN of one token (429) and TUNNELS_MAX in all
+ * (503), both with Retry-After.
+ *
+ * The watch. Once rsync has the socket the server never reads it, so it
+ * cannot see bytes go by itself; the kernel can. One thread watches every
+ * tunnel: it keeps a descriptor of each socket and reads its byte
+ * counters (TCP_INFO: bytes received, bytes the peer acknowledged) every
+ * watch interval. A tunnel whose counters have not moved for the idle
+ * timeout is shut down and its rsync's process group sent SIGTERM, which
+ * lets rsync remove its temporary files (SIGKILL follows after
+ * TUNNEL_KILL_GRACE_MS). The same thread waits for every rsync through a
+ * pidfd, so a finished transfer frees its slot and closes our descriptor
+ * at once: the client sees the end of the tunnel only when that last
+ * descriptor closes. One thread for all tunnels, not one each: threads do
+ * not grow with tunnels.
+ *
+ * Bytes are what count, not the rsync protocol's progress: a transfer
+ * whose client stopped reading moves no byte either, and is ended too.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
 
 #define TUNNEL_PROTO "soc-rsync"
+#define TUNNEL_WATCH_MS 1000		/* how often the counters are read; a quarter of a shorter idle timeout */
+#define TUNNEL_KILL_GRACE_MS 2000	/* after SIGTERM, before SIGKILL */
+#define TUNNEL_REAP_POLL_MS 50		/* an rsync without a pidfd is looked at this often */
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
 
 extern char **environ;
 
-/* The daemon runs as long as the transfer; a thread of its own waits for it, not a worker. */
-static void *reap(void *arg)
-{
-	pid_t pid = (pid_t)(intptr_t)arg;
-	int status;
+static struct tunnel {
+	char name[TOKEN_NAME_MAX + 1];	/* the token's; "" when the slot is free */
+	pid_t pid;			/* 0 while the 101 and the spawn are under way */
+	int pidfd;			/* -1 where the kernel has none: looked at every TUNNEL_REAP_POLL_MS */
+	int sock;			/* our descriptor of the socket rsync speaks on */
+	uint64_t received, acked;	/* the counters when last read */
+	long long moved;		/* when they last moved */
+	long long killed;		/* when SIGTERM went, 0 before */
+} tunnels[TUNNELS_MAX];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static pthread_t watcher;
+static int watching;		/* the thread runs */
+static int stopping;
+static int wake_fd = -1;	/* eventfd: a tunnel joined, or the stop */
+static long idle_ms = TUNNEL_IDLE_TIMEOUT_MS;
 
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Reads a test hook of milliseconds, 1..def; def when unset or wrong (with a warning). */
+static long env_ms(const char *name, long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (!s)
+		return def;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > def) {
+		warning("ignoring %s='%s': not a number of milliseconds from 1 to %ld", name, s, def);
+		return def;
+	}
+	return v;
+}
+
+int tunnel_init(void)
+{
+	idle_ms = env_ms("SOC_TUNNEL_IDLE_TIMEOUT_MS", TUNNEL_IDLE_TIMEOUT_MS);
+	return 0;
+}
+
+/* ---- the watch ---- */
+
+/* The socket's byte counters; -1 if the kernel gives none (then the tunnel is never idle). */
+static int counters(int sock, uint64_t *received, uint64_t *acked)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+		return -1;
+	*received = ti.tcpi_bytes_received;
+	*acked = ti.tcpi_bytes_acked;
+	return 0;
+}
+
+/* Ends t's transfer: the socket shut for every holder, rsync's group asked to go. */
+static void end_tunnel(struct tunnel *t, long long now)
+{
+	shutdown(t->sock, SHUT_RDWR);
+	if (kill(-t->pid, SIGTERM) && errno != ESRCH)
+		warning_errno("cannot stop the rsync (pid %d) of a tunnel", (int)t->pid);
+	t->killed = now ? now : 1;
+}
+
+static void release(struct tunnel *t)
+{
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	if (t->sock >= 0)
+		close(t->sock);
+	t->name[0] = '\0';
+	t->pid = 0;
+	t->pidfd = t->sock = -1;
+}
+
+/* With the lock held: reaps t's rsync if it has exited; 1 then. */
+static int reaped(struct tunnel *t)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(t->pid, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		warning_errno("cannot wait for the rsync (pid %d) of a tunnel", (int)t->pid);
+	release(t);
+	return 1;
+}
+
+/* With the lock held: the counters of every tunnel read; the idle ended, the deaf killed. */
+static void watch(long long now)
+{
+	for (int i = 0; i < TUNNELS_MAX; i++) {
+		struct tunnel *t = &tunnels[i];
+		uint64_t rx, ack;
+
+		if (t->pid <= 0)
+			continue;
+		if (t->killed) {
+			if (now - t->killed >= TUNNEL_KILL_GRACE_MS && kill(-t->pid, SIGKILL) && errno != ESRCH)
+				warning_errno("cannot kill the rsync (pid %d) of a tunnel", (int)t->pid);
+			continue;
+		}
+		if (stopping) {
+			end_tunnel(t, now);
+			continue;
+		}
+		if (counters(t->sock, &rx, &ack))
+			continue;
+		if (rx != t->received || ack != t->acked) {
+			t->received = rx;
+			t->acked = ack;
+			t->moved = now;
+		} else if (now - t->moved >= idle_ms) {
+			warning("the rsync tunnel of '%s' moved no byte for %ld ms; ended", t->name, idle_ms);
+			end_tunnel(t, now);
+		}
+	}
+}
+
+static void *watcher_run(void *arg)
+{
+	struct pollfd pfd[TUNNELS_MAX + 1];
+	int at[TUNNELS_MAX + 1];
+	long interval = idle_ms / 4 < TUNNEL_WATCH_MS ? (idle_ms / 4 ? idle_ms / 4 : 1) : TUNNEL_WATCH_MS;
+	long long next = now_ms() + interval;
+
+	(void)arg;
+	for (;;) {
+		int n = 1, live = 0, blind = 0, timeout;
+		long long now;
+
+		pthread_mutex_lock(&lock);
+		pfd[0].fd = wake_fd;
+		pfd[0].events = POLLIN;
+		for (int i = 0; i < TUNNELS_MAX; i++) {
+			if (tunnels[i].name[0])
+				live++;
+			if (tunnels[i].pid <= 0)
+				continue;
+			if (tunnels[i].pidfd < 0) {
+				blind = 1;
+				continue;
+			}
+			pfd[n].fd = tunnels[i].pidfd;
+			pfd[n].events = POLLIN;
+			at[n++] = i;
+		}
+		if (stopping && !live) {
+			pthread_mutex_unlock(&lock);
+			break;
+		}
+		pthread_mutex_unlock(&lock);
+		now = now_ms();
+		timeout = next > now ? (int)(next - now) : 0;
+		if (blind && timeout > TUNNEL_REAP_POLL_MS)
+			timeout = TUNNEL_REAP_POLL_MS;
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			warning_errno("cannot wait for the rsync tunnels");
+			for (int i = 0; i < n; i++)
+				pfd[i].revents = 0;
+			sleep(1);
+		}
+		if (pfd[0].revents) {
+			uint64_t v;
+
+			if (read(wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				warning_errno("cannot read the tunnels' wake-up counter");
+		}
+		pthread_mutex_lock(&lock);
+		/* Only this thread frees a slot that has a pid: at[] still names the same tunnels. */
+		for (int k = 1; k < n; k++)
+			if (pfd[k].revents)
+				reaped(&tunnels[at[k]]);
+		for (int i = 0; blind && i < TUNNELS_MAX; i++)
+			if (tunnels[i].pid > 0 && tunnels[i].pidfd < 0)
+				reaped(&tunnels[i]);
+		now = now_ms();
+		if (now >= next || stopping) {
+			watch(now);
+			next = now + interval;
+		}
+		pthread_mutex_unlock(&lock);
+	}
 	return NULL;
+}
+
+static void start_watch(void)
+{
+	for (int i = 0; i < TUNNELS_MAX; i++)
+		tunnels[i].pidfd = tunnels[i].sock = -1;
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0) {
+		error_errno("cannot make the rsync tunnels' wake-up counter");
+		return;
+	}
+	errno = pthread_create(&watcher, NULL, watcher_run, NULL);
+	if (errno) {
+		error_errno("cannot start the thread watching the rsync tunnels");
+		close(wake_fd);
+		wake_fd = -1;
+		return;
+	}
+	watching = 1;
+}
+
+static void wake(void)
+{
+	uint64_t one = 1;
+
+	if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		warning_errno("cannot wake the thread watching the rsync tunnels");
+}
+
+void tunnel_stop(void)
+{
+	pthread_mutex_lock(&lock);
+	stopping = 1;
+	pthread_mutex_unlock(&lock);
+	if (!watching)
+		return;
+	wake();
+	pthread_join(watcher, NULL);
+	close(wake_fd);
+	wake_fd = -1;
+	watching = 0;
+}
+
+/* ---- the request ---- */
+
+/* A slot for who's tunnel, or an answer: 429 past its share, 503 when the server is full. */
+static struct tunnel *claim(struct http_exchange *ex, const struct caller *who)
+{
+	struct tunnel *free_slot = NULL;
+	int mine = 0;
+
+	pthread_once(&watch_once, start_watch);
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < TUNNELS_MAX; i++) {
+		if (!tunnels[i].name[0])
+			free_slot = free_slot ? free_slot : &tunnels[i];
+		else if (!strcmp(tunnels[i].name, who->name))
+			mine++;
+	}
+	if (watching && !stopping && mine < TUNNELS_PER_TOKEN && free_slot) {
+		snprintf(free_slot->name, sizeof(free_slot->name), "%s", who->name);
+		free_slot->pid = 0;
+		pthread_mutex_unlock(&lock);
+		return free_slot;
+	}
+	pthread_mutex_unlock(&lock);
+	http_add_header(ex, "Retry-After", STR(BUSY_RETRY_SECONDS));
+	if (watching && !stopping && mine >= TUNNELS_PER_TOKEN)
+		api_error(ex, 429, "too_many",
+			  "this token has " STR(TUNNELS_PER_TOKEN) " rsync transfers running, as many as one may");
+	else
+		api_error(ex, 503, "busy", "the server runs as many rsync transfers as it may ("
+			  STR(TUNNELS_MAX) "); try again later");
+	return NULL;
+}
+
+static void unclaim(struct tunnel *t)
+{
+	pthread_mutex_lock(&lock);
+	t->name[0] = '\0';
+	pthread_mutex_unlock(&lock);
 }
 
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
 	const struct http_slice *up = http_header(http_req(ex), "upgrade");
+	struct tunnel *t;
 	char *conf;
 	char *argv[] = { "rsync", "--server", "--daemon", NULL, ".", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t dflt;
-	pthread_t t;
-	pthread_attr_t ta;
 	pid_t pid;
-	int fd, err;
+	int fd, err, pidfd;
 
 	if (!up || !http_slice_ieq(*up, TUNNEL_PROTO))
 		return api_error(ex, 400, "bad_request", "the rsync tunnel needs 'Upgrade: " TUNNEL_PROTO "'");
+	t = claim(ex, who);
+	if (!t)
+		return;
 	fd = http_upgrade(ex, TUNNEL_PROTO);
 	if (fd < 0)
-		return;
+		return unclaim(t);
 	conf = xasprintf("--config=%s", who->read_only ? s->rsyncd_ro_conf : s->rsyncd_conf);
 	argv[3] = conf;
 	posix_spawn_file_actions_init(&fa);
@@ -58,20 +365,31 @@ void tunnel_serve(struct server *s, struct http_exchange *ex, const struct calle
 	sigemptyset(&dflt);
 	sigaddset(&dflt, SIGPIPE);
 	posix_spawnattr_setsigdefault(&at, &dflt);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+	/* A group of its own: an end reaches the receiver rsync forks for a push too. */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	err = posix_spawnp(&pid, "rsync", &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(fd);
 	free(conf);
 	if (err) {
+		close(fd);
+		unclaim(t);
 		errno = err;
 		error_errno("cannot run rsync for '%s'", who->name);
 		return;
 	}
-	pthread_attr_init(&ta);
-	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &ta, reap, (void *)(intptr_t)pid))
-		reap((void *)(intptr_t)pid);
-	pthread_attr_destroy(&ta);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		warning_errno("no pidfd for the rsync of '%s'; its end is looked for every "
+			      STR(TUNNEL_REAP_POLL_MS) " ms", who->name);
+	pthread_mutex_lock(&lock);
+	t->pid = pid;
+	t->pidfd = pidfd;
+	t->sock = fd;
+	t->received = t->acked = 0;
+	t->moved = now_ms();
+	t->killed = 0;
+	pthread_mutex_unlock(&lock);
+	wake();
 }
