@@ -159,9 +159,15 @@ void api_log(struct server *s, struct http_exchange *ex);
  * shortens it for the tests).
  */
 #define TUNNEL_IDLE_TIMEOUT_MS (300 * 1000)
+/* The oldest rsync with the daemon fixes of January 2025 (CVE-2024-12084, CVE-2024-12085). */
+#define RSYNC_VERSION_FLOOR "3.4.0"
 /* Retry-After of a refusal for being busy: about how long a transfer takes to end. */
 #define BUSY_RETRY_SECONDS 10
-/* At start, before anything is created: reads the test hook SOC_TUNNEL_IDLE_TIMEOUT_MS. 0 when it may serve. */
+/*
+ * At start, before anything is created: reads the test hook
+ * SOC_TUNNEL_IDLE_TIMEOUT_MS, and refuses (-1, after one line naming both)
+ * an rsync older than RSYNC_VERSION_FLOOR. 0 when it may serve.
+ */
 int tunnel_init(void);
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
 /* At stop, after the last request: ends every tunnel and waits for its rsync. */

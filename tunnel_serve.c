@@ -48,6 +48,7 @@
 #define TUNNEL_WATCH_MS 1000		/* how often the counters are read; a quarter of a shorter idle timeout */
 #define TUNNEL_KILL_GRACE_MS 2000	/* after SIGTERM, before SIGKILL */
 #define TUNNEL_REAP_POLL_MS 50		/* an rsync without a pidfd is looked at this often */
+#define RSYNC_VERSION_OUT_MAX 4096	/* of `rsync --version`'s output, the first line is read */
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
 
@@ -78,6 +79,104 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* ---- the rsync floor ---- */
+
+/* "3.4.1" (or "v3.2.7", "3.4.0pre1": what follows the numbers is not read) as one number; -1 if none. */
+static long version_number(const char *s, const char **end)
+{
+	long part[3] = { 0, 0, 0 };
+	int i;
+
+	if (*s == 'v')
+		s++;
+	for (i = 0; i < 3; i++) {
+		char *e;
+
+		if (*s < '0' || *s > '9')
+			break;
+		part[i] = strtol(s, &e, 10);
+		if (part[i] > 999)
+			return -1;
+		s = e;
+		if (*s != '.')
+			break;
+		s++;
+	}
+	if (i < 1)
+		return -1;
+	if (end)
+		*end = s;
+	return part[0] * 1000000 + part[1] * 1000 + part[2];
+}
+
+/* The first line of `rsync --version` in out (NUL-terminated); 0, or -1 after a message. */
+static int rsync_version_line(char *out, size_t size)
+{
+	char *argv[] = { "rsync", "--version", NULL };
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	pid_t pid;
+	int p[2], err, status;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC))
+		return error_errno("cannot run 'rsync --version'");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	err = posix_spawnp(&pid, "rsync", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (err) {
+		close(p[0]);
+		errno = err;
+		return error_errno("cannot run 'rsync --version'");
+	}
+	/* Read to the end, so that rsync never blocks on a full pipe. */
+	for (;;) {
+		char spill[512];
+
+		if (len + 1 < size)
+			n = read(p[0], out + len, size - 1 - len);
+		else
+			n = read(p[0], spill, sizeof(spill));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len + 1 < size)
+			len += (size_t)n;
+	}
+	close(p[0]);
+	out[len] = '\0';
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error_errno("cannot wait for 'rsync --version'");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return error("'rsync --version' failed (%s %d)", WIFEXITED(status) ? "exit code" : "signal",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+static int check_rsync(void)
+{
+	char out[RSYNC_VERSION_OUT_MAX];
+	const char *v, *end;
+	long have, floor = version_number(RSYNC_VERSION_FLOOR, NULL);
+
+	if (rsync_version_line(out, sizeof(out)))
+		return -1;
+	/* "rsync  version 3.4.1  protocol version 32" */
+	v = strstr(out, "version ");
+	if (strncmp(out, "rsync ", 6) || !v || (have = version_number(v + 8, &end)) < 0)
+		return error("cannot read rsync's version in '%.80s' (from 'rsync --version')", out);
+	if (have < floor)
+		return error("rsync %.*s is installed; soc serve needs rsync " RSYNC_VERSION_FLOOR
+			     " or later (its daemon fixes CVE-2024-12084 and CVE-2024-12085)",
+			     (int)(end - (v + 8)), v + 8);
+	return 0;
+}
+
 /* Reads a test hook of milliseconds, 1..def; def when unset or wrong (with a warning). */
 static long env_ms(const char *name, long def)
 {
@@ -99,7 +198,7 @@ static long env_ms(const char *name, long def)
 int tunnel_init(void)
 {
 	idle_ms = env_ms("SOC_TUNNEL_IDLE_TIMEOUT_MS", TUNNEL_IDLE_TIMEOUT_MS);
-	return 0;
+	return check_rsync();
 }
 
 /* ---- the watch ---- */
