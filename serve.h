@@ -175,7 +175,16 @@ void tunnel_stop(void);
 
 /* ---- upload_serve.c: POST /api/v1/push/<txn>/upload, new files in soc's own stream ---- */
 #define UPLOADS_MAX 16		/* streams at once; more are answered 503 (the client uses rsync) */
+/* Of one token: two pushes at full width (PARTS_MAX each), so one token never takes them all; more: 503 too. */
+#define UPLOADS_PER_TOKEN 8
 #define UPLOAD_STREAMS_PER_PUSH PARTS_MAX	/* into one push at once, side by side; more: 409 */
+/*
+ * A stream that brings no byte for this long is ended. The client sends as
+ * fast as it reads its files and nothing in the stream waits on the other
+ * side, so this is shorter than the tunnel's (SOC_UPLOAD_IDLE_TIMEOUT_MS,
+ * read at the first upload, shortens it for the tests).
+ */
+#define UPLOAD_IDLE_TIMEOUT_MS (60 * 1000)
 void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
 /*
  * Whether an upload into txn is running (1) or not (0). Either way the

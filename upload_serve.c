@@ -32,9 +32,10 @@
 #include "txn.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
-#define UPLOAD_STALL_SECONDS 60		/* no byte for this long ends the stream */
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
+
+_Static_assert(UPLOADS_PER_TOKEN >= UPLOAD_STREAMS_PER_PUSH, "a token's share holds one push at full width");
 
 /*
  * The streams running, by txn, with their sockets so that a stop can cut
@@ -44,9 +45,30 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;
 static struct {
 	char id[TXN_ID_LEN + 1];	/* "" when the slot is free */
+	char who[TOKEN_NAME_MAX + 1];	/* the token's name */
 	int fd;				/* -1 until the 101 is sent */
 } slots[UPLOADS_MAX];
 static int running, stopping;
+/* UPLOAD_IDLE_TIMEOUT_MS, or the test hook SOC_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
+static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
+static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+
+static void read_idle(void)
+{
+	const char *v = getenv("SOC_UPLOAD_IDLE_TIMEOUT_MS");
+	char *end;
+	long ms;
+
+	if (!v)
+		return;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	if (errno || end == v || *end || ms < 1 || ms > UPLOAD_IDLE_TIMEOUT_MS)
+		warning("ignoring SOC_UPLOAD_IDLE_TIMEOUT_MS='%s': not a number of milliseconds from 1 to %ld",
+			v, (long)UPLOAD_IDLE_TIMEOUT_MS);
+	else
+		idle_ms = ms;
+}
 
 static int find(const char *id)
 {
@@ -62,6 +84,15 @@ static int count(const char *id)
 
 	for (int i = 0; i < UPLOADS_MAX; i++)
 		n += !strcmp(slots[i].id, id);
+	return n;
+}
+
+static int count_token(const char *who)
+{
+	int n = 0;
+
+	for (int i = 0; i < UPLOADS_MAX; i++)
+		n += slots[i].id[0] && !strcmp(slots[i].who, who);
 	return n;
 }
 
@@ -131,7 +162,7 @@ static int fill(struct upload *u, const char **why)
 		return 0;
 	}
 	*why = n == 0 ? "the stream ended in the middle of a record"
-		: errno == EAGAIN || errno == EWOULDBLOCK ? "no byte came for " STR(UPLOAD_STALL_SECONDS) " s"
+		: errno == EAGAIN || errno == EWOULDBLOCK ? "no byte came within the idle timeout"
 		: "the connection broke";
 	return -1;
 }
@@ -345,7 +376,7 @@ out:
 void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
 	const struct http_slice *up = http_header(http_req(ex), "upgrade");
-	struct timeval tv = { UPLOAD_STALL_SECONDS, 0 };
+	struct timeval tv;
 	struct upload *u;
 	pthread_attr_t ta;
 	pthread_t t;
@@ -363,10 +394,16 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 		return api_error(ex, 409, "busy", "as many uploads into this push as it may have are running");
 	}
 	slot = find("");
-	if (slot < 0 || stopping) {
+	/* 503 for the token's share too: the client sends the files by rsync then, as for a full server. */
+	if (slot < 0 || stopping || count_token(who->name) >= UPLOADS_PER_TOKEN) {
+		int full = slot < 0 || stopping;
+
 		pthread_mutex_unlock(&lock);
 		free(u);
-		return api_error(ex, 503, "busy", "too many uploads at once; send the files by rsync");
+		http_add_header(ex, "Retry-After", STR(BUSY_RETRY_SECONDS));
+		return api_error(ex, 503, "busy", full ? "too many uploads at once; send the files by rsync"
+			: "this token has " STR(UPLOADS_PER_TOKEN) " uploads running, as many as one may; "
+			  "send the files by rsync");
 	}
 	/* Under the gate: no commit or abort changes the txn between this look and the claim. */
 	if (txn_upload_check(s, ex, who, id, &u->items)) {
@@ -375,6 +412,7 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 		return;
 	}
 	memcpy(slots[slot].id, u->id, sizeof(slots[slot].id));
+	snprintf(slots[slot].who, sizeof(slots[slot].who), "%s", who->name);
 	slots[slot].fd = -1;
 	running++;
 	pthread_mutex_unlock(&lock);
@@ -387,6 +425,10 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 		return;
 	}
 	set_sock(slot, u->fd);
+	/* Each read and write waits at most this long: the idle timeout. */
+	pthread_once(&idle_once, read_idle);
+	tv.tv_sec = idle_ms / 1000;
+	tv.tv_usec = idle_ms % 1000 * 1000;
 	if (setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    setsockopt(u->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
 		warning_errno("cannot set the upload's timeouts");
