@@ -208,15 +208,6 @@ test_expect_success_here 'one token past 8 uploads at once gets 503; its push se
 	test $(grep -c "the upload broke off: no byte came within the idle timeout" server.log) = 8
 '
 
-test_expect_success 'a transfer slower than the idle timeout is left alone' '
-	head -c 1500000 /dev/urandom >server/files/D/slow &&
-	mkdir got &&
-	printf "D/slow\0" |
-	SOC_TUNNEL_URL=$URL SOC_TUNNEL_TOKEN=$RO \
-		rsync -rt -I --bwlimit=200 --from0 --files-from=- -e "soc tunnel" soc::pull/ got/ &&
-	test "$(md5_of got/D/slow)" = "$(md5_of server/files/D/slow)"
-'
-
 test_expect_success_here 'SIGTERM with idle tunnels: they end with the server, which exits 0' '
 	for i in 1 2 3 4; do
 		echo "$RO /api/v1/rsync soc-rsync" || return 1
@@ -231,6 +222,25 @@ test_expect_success_here 'SIGTERM with idle tunnels: they end with the server, w
 	test_cmp expect closed &&
 	! grep -las "config=$TRASH/server/rsyncd" /proc/[0-9]*/cmdline &&
 	! grep -i "sanitizer\|runtime error" server.log
+'
+
+test_expect_success_here 'with a 1 s idle timeout, a transfer slower than that is left alone' '
+	SOC_TUNNEL_IDLE_TIMEOUT_MS=1000 &&
+	export SOC_TUNNEL_IDLE_TIMEOUT_MS &&
+	start_server "$TRASH/quick" &&
+	unset SOC_TUNNEL_IDLE_TIMEOUT_MS &&
+	mkdir quick/files/D got &&
+	head -c 500000 /dev/urandom >quick/files/D/slow &&
+	t0=$(now_ms) &&
+	printf "D/slow\0" |
+	SOC_TUNNEL_URL=$URL SOC_TUNNEL_TOKEN=$ADMIN_TOKEN \
+		rsync -rt -I --bwlimit=200 --from0 --files-from=- -e "soc tunnel" soc::pull/ got/ &&
+	took=$(($(now_ms) - t0)) &&
+	test_figure "a pull at 200 KB/s under a 1 s idle timeout took $took ms" &&
+	test $took -gt 1500 &&
+	test "$(md5_of got/D/slow)" = "$(md5_of quick/files/D/slow)" &&
+	! grep "moved no byte" quick.log &&
+	stop_server $SERVER_PID
 '
 
 # fake_rsync VERSION: an rsync on PATH that only says its version, as rsync does.
