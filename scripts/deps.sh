@@ -31,6 +31,10 @@ for extra in "$@"; do
 	git) need_cmd git git ;;
 	wrk) need_cmd wrk wrk ;;
 	nginx) need_cmd nginx nginx ;;
+	caddy) need_cmd caddy caddy ;;
+	openssl) need_cmd openssl openssl ;;
+	systemd-analyze) need_cmd systemd-analyze systemd ;;
+	ss) need_cmd ss iproute2 ;;
 	sqlite3) need_cmd sqlite3 sqlite3 ;;
 	esac
 done
