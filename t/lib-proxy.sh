@@ -162,7 +162,7 @@ start_caddy() {
 	derived "$PROXY_DIR/Caddyfile" 1 "^[[:space:]]*tls $PROXY_DIR/server.pem $PROXY_DIR/server.key$" &&
 	derived "$PROXY_DIR/Caddyfile" 1 "reverse_proxy 127.0.0.1:$SOC_PORT {" &&
 	derived "$PROXY_DIR/Caddyfile" 0 "^[^#]*\(example.org\|8717\)" &&
-	mkdir -p "$PROXY_DIR/xdg-data" "$PROXY_DIR/xdg-config" &&
+	mkdir -p "$PROXY_DIR/xdg-data" "$PROXY_DIR/xdg-config" || return 1
 	XDG_DATA_HOME=$PROXY_DIR/xdg-data XDG_CONFIG_HOME=$PROXY_DIR/xdg-config \
 		caddy run --adapter caddyfile --config "$PROXY_DIR/Caddyfile" \
 		>"$PROXY_DIR/caddy.out" 2>&1 &
