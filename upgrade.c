@@ -237,6 +237,13 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 		 (int)blen, base, path, host, port ? ":" : "", port ? port : "", token, proto);
 	curl_easy_setopt(u->c, CURLOPT_URL, url);
 	curl_easy_setopt(u->c, CURLOPT_CONNECT_ONLY, 1L);
+	/*
+	 * HTTP/1.1 only, so that TLS offers only http/1.1 (ALPN): a proxy
+	 * that could choose h2 would, and HTTP/2 has no Upgrade. On an h2
+	 * connection libcurl 7.88's CONNECT_ONLY has no stream for our bytes:
+	 * curl_easy_recv crashed inside its h2 filter (nghttp2's callback).
+	 */
+	curl_easy_setopt(u->c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(u->c, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(u->c, CURLOPT_TCP_NODELAY, 1L);
 	if (curl_easy_perform(u->c) != CURLE_OK ||
