@@ -37,6 +37,7 @@ struct workspace {
 	struct sqlite3 *db;	/* .soc/index.db */
 	char *remote;		/* from .soc/config, NULL if none */
 	char *token;		/* SOC_TOKEN, else .soc/config; NULL if none */
+	char *cacert;		/* .soc/config's CA for https, absolute; NULL if none (net.c checks it) */
 
 	/* The rest is private to workspace.c, db.c and scan.c. */
 	int root_fd;		/* the root, O_DIRECTORY, for *at() calls beneath it */

@@ -4,7 +4,9 @@
  * daemon (POST /api/v1/rsync, Upgrade: soc-rsync; upgrade.c), then
  * copies bytes between rsync (our stdin/stdout) and the socket until
  * either closes. URL and token come from the environment the parent soc
- * set, never from argv, so no token shows in ps.
+ * set, never from argv, so no token shows in ps; so does the CA
+ * (SOC_TUNNEL_CAINFO, SOC_TUNNEL_CAPATH, and SOC_TUNNEL_CAFROM saying
+ * where the parent found it).
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,7 +24,8 @@ const char tunnel_usage[] =
 	"usage: soc tunnel [RSYNC-ARGS]\n"
 	"\n"
 	"Used by soc itself as rsync's remote shell: relays rsync's daemon protocol\n"
-	"through the soc server's port. Reads SOC_TUNNEL_URL and SOC_TUNNEL_TOKEN.\n";
+	"through the soc server's port. Reads SOC_TUNNEL_URL and SOC_TUNNEL_TOKEN,\n"
+	"and SOC_TUNNEL_CAINFO and SOC_TUNNEL_CAPATH for https.\n";
 
 /*
  * The descriptors rsync gives us may be non-blocking: a full pipe is a
@@ -106,7 +109,8 @@ out:
 
 int cmd_tunnel(int argc, char **argv, struct workspace *ws)
 {
-	const char *url = getenv("SOC_TUNNEL_URL"), *token = getenv("SOC_TUNNEL_TOKEN");
+	const char *ca_file = getenv("SOC_TUNNEL_CAINFO"), *ca_dir = getenv("SOC_TUNNEL_CAPATH");
+	struct remote r = { getenv("SOC_TUNNEL_URL"), getenv("SOC_TUNNEL_TOKEN"), NULL, NULL, NULL };
 	struct upgraded *u;
 	char msg[256];
 	int status, rc;
@@ -114,10 +118,17 @@ int cmd_tunnel(int argc, char **argv, struct workspace *ws)
 	(void)argc;
 	(void)argv;
 	(void)ws;
-	if (!url || !*url || !token || !*token)
+	if (!r.url || !*r.url || !r.token || !*r.token)
 		return error("SOC_TUNNEL_URL and SOC_TUNNEL_TOKEN must be set (soc runs this for rsync)"),
 		       EXIT_USAGE;
-	u = upgrade_open(url, token, "/api/v1/rsync", TUNNEL_PROTO, &status, msg, sizeof(msg));
+	/* The CA the parent soc chose (rsync.c): the tunnel trusts what it trusts. */
+	if (ca_file && *ca_file) {
+		r.ca_file = ca_file;
+		r.ca_from = getenv("SOC_TUNNEL_CAFROM") ? getenv("SOC_TUNNEL_CAFROM") : "SOC_TUNNEL_CAINFO";
+	}
+	if (ca_dir && *ca_dir)
+		r.ca_dir = ca_dir;
+	u = upgrade_open(&r, "/api/v1/rsync", TUNNEL_PROTO, &status, msg, sizeof(msg));
 	if (!u) {
 		if (status && *msg)
 			error("the server refused the transfer (%d): %s", status, msg);

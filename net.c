@@ -6,16 +6,22 @@
  * reports them the same way and exits EXIT_REMOTE.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "sync.h"
 
 struct net {
 	CURL *curl;
+	struct remote r;	/* its strings outlive the handle (the workspace's, the environment's) */
 	char *base;		/* remote URL without trailing '/' */
 	char *auth;		/* "Authorization: Bearer ..." */
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
@@ -51,6 +57,7 @@ struct net *net_open(const struct remote *r)
 		error("cannot start libcurl");
 		return NULL;
 	}
+	n->r = *r;
 	n->base = xstrdup(r->url);
 	len = strlen(n->base);
 	while (len && n->base[len - 1] == '/')
@@ -175,6 +182,7 @@ static long perform(struct net *n, const char *method, const char *path,
 		curl_easy_setopt(n->curl, CURLOPT_TIMEOUT_MS, (long)NET_QUICK_MS);
 	}
 	curl_easy_setopt(n->curl, CURLOPT_USERAGENT, "soc/" SOC_VERSION);
+	net_tls(n->curl, &n->r);
 	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(n->curl, CURLOPT_ERRORBUFFER, n->errbuf);
 	curl_easy_setopt(n->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -197,8 +205,7 @@ static long perform(struct net *n, const char *method, const char *path,
 	if (rc == CURLE_WRITE_ERROR && status >= 200 && status < 300)
 		return status;	/* the line sink stopped it; its caller knows why */
 	if (rc != CURLE_OK) {
-		error("cannot reach the server at '%s': %s", n->base,
-		      n->errbuf[0] ? n->errbuf : curl_easy_strerror(rc));
+		net_say_unreachable(&n->r, (int)rc, n->errbuf);
 		return -1;
 	}
 	if (status == 401 || status == 403) {
@@ -241,8 +248,94 @@ long net_get_lines(struct net *n, const char *path,
 	return status;
 }
 
+void net_tls(void *curl, const struct remote *r)
+{
+	if (r->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, r->ca_file);
+	if (r->ca_dir)
+		curl_easy_setopt(curl, CURLOPT_CAPATH, r->ca_dir);
+}
+
+void net_say_unreachable(const struct remote *r, int curl_code, const char *detail)
+{
+	CURLcode rc = (CURLcode)curl_code;
+	const char *why = detail && *detail ? detail : curl_easy_strerror(rc);
+
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_ISSUER_ERROR) {
+		if (r->ca_file)
+			error("the server at '%s' has a certificate that the CA in '%s' (%s) does not vouch for (%s); "
+			      "name the CA that signed it with 'cacert = PATH' in " CONFIG_FILE " or SOC_CA_BUNDLE",
+			      r->url, r->ca_file, r->ca_from, why);
+		else
+			error("the server at '%s' has a certificate this machine does not trust (%s); "
+			      "if a private CA signed it, name that CA with 'cacert = PATH' in "
+			      CONFIG_FILE " or SOC_CA_BUNDLE", r->url, why);
+	} else if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
+		error("cannot use the CA '%s' (%s) for the server at '%s': %s",
+		      r->ca_file ? r->ca_file : r->ca_dir ? r->ca_dir : "libcurl's default",
+		      r->ca_from ? r->ca_from : "SSL_CERT_DIR", r->url, why);
+	} else if (rc == CURLE_SSL_CONNECT_ERROR &&
+		   (strstr(why, "wrong version number") || strstr(why, "packet length too long") ||
+		    strstr(why, "http request"))) {
+		error("the server at '%s' does not speak TLS on that port (%s): try http:// or check the port",
+		      r->url, why);
+	} else {
+		error("cannot reach the server at '%s': %s", r->url, why);
+	}
+}
+
+/* The CA's path made absolute, so the tunnel rsync starts finds it from any directory. */
+static char ca_path[PATH_MAX];
+
+/* file (a CA bundle, or with dir set a directory of them) checked and kept; 0, or -1 after a message. */
+static int ca_check(const char *file, int dir, const char *from, const char **out)
+{
+	struct stat st;
+	int fd = open(file, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		error_errno("cannot read the CA %s '%s' that %s names", dir ? "directory" : "certificate",
+			    show_path(file), from);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!dir && !S_ISREG(st.st_mode))
+		return error("the CA certificate '%s' that %s names is not a file", show_path(file), from);
+	if (!dir && !realpath(file, ca_path))
+		return error_errno("cannot resolve the CA certificate '%s' that %s names", show_path(file), from);
+	*out = dir ? file : ca_path;
+	return 0;
+}
+
+static int ca_of(const struct workspace *ws, struct remote *r)
+{
+	static char from[PATH_MAX + 64];
+	const char *env[] = { "CURL_CA_BUNDLE", "SSL_CERT_FILE" }, *v;
+	size_t i;
+
+	r->ca_file = r->ca_dir = r->ca_from = NULL;
+	if ((v = getenv("SOC_CA_BUNDLE")) && *v) {
+		r->ca_from = "SOC_CA_BUNDLE";
+	} else if ((v = ws->cacert)) {
+		snprintf(from, sizeof(from), "'cacert' in %s/" CONFIG_FILE, ws->root);
+		r->ca_from = from;
+	} else {
+		for (i = 0; i < sizeof(env) / sizeof(*env) && !r->ca_from; i++)
+			if ((v = getenv(env[i])) && *v)
+				r->ca_from = env[i];
+	}
+	if (r->ca_from && ca_check(v, 0, r->ca_from, &r->ca_file))
+		return -1;
+	if ((v = getenv("SSL_CERT_DIR")) && *v && ca_check(v, 1, "SSL_CERT_DIR", &r->ca_dir))
+		return -1;
+	return 0;
+}
+
 int remote_of(const struct workspace *ws, struct remote *r)
 {
+	memset(r, 0, sizeof(*r));
 	if (!ws->remote || !ws->remote[0]) {
 		error("no remote configured; set one with 'soc init --remote URL' "
 		      "or a 'remote = URL' line in %s/" WORKSPACE_DIR "/config", ws->root);
@@ -255,6 +348,8 @@ int remote_of(const struct workspace *ws, struct remote *r)
 		      "%s/" WORKSPACE_DIR "/config", ws->remote, ws->root);
 		return EXIT_REMOTE;
 	}
+	if (ca_of(ws, r))
+		return EXIT_ERROR;
 	return 0;
 }
 

@@ -196,7 +196,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *argv[16];
-	char *shell, *env_url, *env_token, *copy_dest = NULL;
+	char *shell, *env_url, *env_token, *env_ca[3], *copy_dest = NULL;
 	struct stream st[PARTS_MAX];
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
@@ -214,6 +214,10 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	shell = xasprintf("'%s' tunnel", exe);
 	env_url = xasprintf("SOC_TUNNEL_URL=%s", r->url);
 	env_token = xasprintf("SOC_TUNNEL_TOKEN=%s", r->token ? r->token : "");
+	/* Set even when empty: a variable of ours left in the environment must not choose the CA. */
+	env_ca[0] = xasprintf("SOC_TUNNEL_CAINFO=%s", r->ca_file ? r->ca_file : "");
+	env_ca[1] = xasprintf("SOC_TUNNEL_CAPATH=%s", r->ca_dir ? r->ca_dir : "");
+	env_ca[2] = xasprintf("SOC_TUNNEL_CAFROM=%s", r->ca_from ? r->ca_from : "");
 
 	argv[i++] = RSYNC_PROG;
 	argv[i++] = "-rt";
@@ -246,6 +250,9 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		st[k].c.argv = argv;
 		st[k].c.env[0] = env_url;
 		st[k].c.env[1] = env_token;
+		st[k].c.env[2] = env_ca[0];
+		st[k].c.env[3] = env_ca[1];
+		st[k].c.env[4] = env_ca[2];
 		st[k].c.pipe_in = 1;
 		for (size_t j = paths ? start[k] : 0; paths && j < start[k + 1]; j++)
 			buf_add(&st[k].list, paths[j], strlen(paths[j]) + 1);
@@ -274,6 +281,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	free(shell);
 	free(env_url);
 	free(env_token);
+	for (size_t k = 0; k < sizeof(env_ca) / sizeof(*env_ca); k++)
+		free(env_ca[k]);
 	if (started < nst)
 		return -1;
 	if (code != 0)

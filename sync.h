@@ -14,14 +14,35 @@
 struct remote {
 	const char *url;	/* http:// or https://, no trailing slash needed */
 	const char *token;
+	/*
+	 * The CA an https server's certificate is checked against, on every
+	 * connection (net.c's, upgrade.c's, the tunnel's): a file (CAINFO)
+	 * and a directory (CAPATH); NULL: libcurl's default. ca_from says
+	 * where the file came from, for messages.
+	 */
+	const char *ca_file, *ca_dir, *ca_from;
 };
 
 struct net;
 struct workspace;
 struct entry;
 
-/* The workspace's remote and token; 0, or an exit code after one message (no remote: 1, no token: 5). */
+/*
+ * The workspace's remote, token and CA; 0, or an exit code after one
+ * message (no remote or an unreadable CA: 1, no token: 5). The CA file is
+ * the first of SOC_CA_BUNDLE, 'cacert' in .soc/config, CURL_CA_BUNDLE and
+ * SSL_CERT_FILE; the directory SSL_CERT_DIR.
+ */
 int remote_of(const struct workspace *ws, struct remote *r);
+
+/* Sets r's CA on a libcurl handle (a CURL *): every https connection soc opens goes through this. */
+void net_tls(void *curl, const struct remote *r);
+/*
+ * One line for a connection that failed before any answer (curl's code
+ * and its error text): a certificate not trusted, TLS spoken to a port
+ * that does not speak it, or no server there. The caller exits EXIT_REMOTE.
+ */
+void net_say_unreachable(const struct remote *r, int curl_code, const char *detail);
 
 /* One reused libcurl handle (keep-alive). NULL after a message if curl cannot start. */
 struct net *net_open(const struct remote *r);
@@ -75,13 +96,14 @@ int rsync_trusts_sender(void);
 
 /*
  * ---- upgrade.c: one HTTP request turned into a raw connection ----
- * upgrade_open() POSTs path with the token and "Upgrade: proto" and waits
- * for 101 Switching Protocols. The connection, or NULL: *status is then
- * the server's refusal with its message in msg ("" if none), or 0 when
- * the server could not be reached or answered no HTTP (said).
+ * upgrade_open() POSTs path with the token and "Upgrade: proto", over
+ * HTTP/1.1 whatever TLS could negotiate, and waits for 101 Switching
+ * Protocols. The connection, or NULL: *status is then the server's
+ * refusal with its message in msg ("" if none), or 0 when the server
+ * could not be reached or answered no HTTP (said).
  */
 struct upgraded;
-struct upgraded *upgrade_open(const char *url, const char *token, const char *path, const char *proto,
+struct upgraded *upgrade_open(const struct remote *r, const char *path, const char *proto,
 			      int *status, char *msg, size_t msglen);
 /* All of buf: 0; UPGRADE_TIMEOUT when stall_ms (-1: never) passed with no progress; -1 when the connection broke. */
 int upgrade_send(struct upgraded *u, const void *buf, size_t len, int stall_ms);

@@ -25,6 +25,7 @@ struct upgraded {
 	char *early;		/* protocol bytes that came with the 101 head */
 	size_t early_len, early_off;
 	unsigned long long sent, received;
+	char errbuf[CURL_ERROR_SIZE];	/* libcurl's words on a failure, as long as the handle lives */
 };
 
 /* curl_global_init() is not thread-safe before libcurl 7.84, and an upload runs streams on threads. */
@@ -206,7 +207,7 @@ static int read_head(struct upgraded *u, char *msg, size_t msglen)
 	return status;
 }
 
-struct upgraded *upgrade_open(const char *url, const char *token, const char *path, const char *proto,
+struct upgraded *upgrade_open(const struct remote *r, const char *path, const char *proto,
 			      int *status, char *msg, size_t msglen)
 {
 	struct upgraded *u = xcalloc(1, sizeof(*u));
@@ -214,6 +215,7 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 	char *base = NULL, *host = NULL, *port = NULL;
 	struct buf req = BUF_INIT;
 	size_t blen;
+	CURLcode cc;
 	int rc;
 
 	*status = 0;
@@ -222,9 +224,9 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 		error("cannot start libcurl");
 		goto fail;
 	}
-	if (curl_url_set(cu, CURLUPART_URL, url, 0) || curl_url_get(cu, CURLUPART_PATH, &base, 0) ||
+	if (curl_url_set(cu, CURLUPART_URL, r->url, 0) || curl_url_get(cu, CURLUPART_PATH, &base, 0) ||
 	    curl_url_get(cu, CURLUPART_HOST, &host, 0)) {
-		error("'%s' is not a server URL", url);
+		error("'%s' is not a server URL", r->url);
 		goto fail;
 	}
 	curl_url_get(cu, CURLUPART_PORT, &port, 0);
@@ -234,8 +236,9 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 	buf_addf(&req, "POST %.*s%s HTTP/1.1\r\nHost: %s%s%s\r\n"
 		 "Authorization: Bearer %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n"
 		 "Content-Length: 0\r\nUser-Agent: soc/" SOC_VERSION "\r\n\r\n",
-		 (int)blen, base, path, host, port ? ":" : "", port ? port : "", token, proto);
-	curl_easy_setopt(u->c, CURLOPT_URL, url);
+		 (int)blen, base, path, host, port ? ":" : "", port ? port : "", r->token, proto);
+	curl_easy_setopt(u->c, CURLOPT_URL, r->url);
+	curl_easy_setopt(u->c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(u->c, CURLOPT_CONNECT_ONLY, 1L);
 	/*
 	 * HTTP/1.1 only, so that TLS offers only http/1.1 (ALPN): a proxy
@@ -244,15 +247,23 @@ struct upgraded *upgrade_open(const char *url, const char *token, const char *pa
 	 * curl_easy_recv crashed inside its h2 filter (nghttp2's callback).
 	 */
 	curl_easy_setopt(u->c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(u->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(u->c, CURLOPT_ERRORBUFFER, u->errbuf);
 	curl_easy_setopt(u->c, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(u->c, CURLOPT_TCP_NODELAY, 1L);
-	if (curl_easy_perform(u->c) != CURLE_OK ||
-	    curl_easy_getinfo(u->c, CURLINFO_ACTIVESOCKET, &u->sock) != CURLE_OK) {
-		error("cannot reach the server at '%s'", url);
+	net_tls(u->c, r);
+	cc = curl_easy_perform(u->c);
+	if (cc != CURLE_OK) {
+		net_say_unreachable(r, (int)cc, u->errbuf);
+		goto fail;
+	}
+	if (curl_easy_getinfo(u->c, CURLINFO_ACTIVESOCKET, &u->sock) != CURLE_OK ||
+	    u->sock == CURL_SOCKET_BAD) {
+		error("cannot reach the server at '%s'", r->url);
 		goto fail;
 	}
 	if (upgrade_send(u, req.p, req.len, UPGRADE_WAIT_MS)) {
-		error("the connection to the server at '%s' broke", url);
+		error("the connection to the server at '%s' broke", r->url);
 		goto fail;
 	}
 	rc = read_head(u, msg, msglen);

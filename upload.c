@@ -190,7 +190,7 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 
 	*changed = NULL;
 	path = xasprintf("/api/v1/push/%s/upload", txn);
-	s.u = upgrade_open(r->url, r->token, path, UPLOAD_PROTO, &status, msg, sizeof(msg));
+	s.u = upgrade_open(r, path, UPLOAD_PROTO, &status, msg, sizeof(msg));
 	free(path);
 	if (!s.u) {
 		/* An older server, or a busy one: rsync carries the files instead. */

@@ -25,7 +25,8 @@
 static const char config_template[] =
 	"# soc workspace settings, one 'key = value' a line:\n"
 	"#   remote = https://host/      the server (http:// or https://)\n"
-	"#   token = ...                 the access token (SOC_TOKEN wins)\n";
+	"#   token = ...                 the access token (SOC_TOKEN wins)\n"
+	"#   cacert = /path/ca.pem       the CA of an https server's certificate (SOC_CA_BUNDLE wins)\n";
 
 int remote_url_valid(const char *url)
 {
@@ -125,8 +126,15 @@ static int config_line(struct workspace *ws, const char *file, int lineno, char 
 		ws->token = xstrdup(value);
 		return 0;
 	}
+	if (!strcmp(key, "cacert")) {
+		if (ws->cacert)
+			return error("%s:%d: 'cacert' is set twice", file, lineno);
+		/* Relative to the workspace, wherever in it soc runs; read when a command connects. */
+		ws->cacert = value[0] == '/' ? xstrdup(value) : xasprintf("%s/%s", ws->root, value);
+		return 0;
+	}
 	/* Never echo the value: it may be a token on a misspelt line. */
-	return error("%s:%d: unknown setting '%s' (soc knows 'remote' and 'token')",
+	return error("%s:%d: unknown setting '%s' (soc knows 'remote', 'token' and 'cacert')",
 		     file, lineno, show_path(key));
 }
 
@@ -284,6 +292,7 @@ void workspace_close(struct workspace *ws)
 		free(ws->token);
 	}
 	free(ws->remote);
+	free(ws->cacert);
 	free(ws->root);
 	free(ws->prefix);
 	free(ws);
