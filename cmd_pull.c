@@ -1164,7 +1164,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	struct scan_result scan = { 0 };
 	struct plan p = { 0 };
 	struct counts c = { 0 };
-	int root = -1, inc = -1, outcome = PULL_DONE, failed = 0;
+	int root = -1, inc = -1, outcome = PULL_DONE, failed = 0, k;
 	size_t i, todo = 0, conflicts;
 
 	*rc = EXIT_ERROR;
@@ -1195,8 +1195,11 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 
 	clear_incoming(ws);
-	if (fetch(ws, r, &p))
+	if ((k = fetch(ws, r, &p))) {
+		if (k == RSYNC_REMOTE)
+			*rc = EXIT_REMOTE;
 		goto out;
+	}
 	inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (inc < 0 && errno != ENOENT) {
 		error_errno("cannot open '%s'", INCOMING_DIR);

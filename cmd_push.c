@@ -473,9 +473,15 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		}
 	}
 	if (nfiles) {
+		int sent;
+
 		src = xasprintf("%s/", ws->root);
 		dst = xasprintf("soc::push/%s/", txn);
-		if (rsync_run(r, src, dst, NULL, files, nfiles))
+		sent = rsync_run(r, src, dst, NULL, files, nfiles);
+
+		if (sent == RSYNC_REMOTE)
+			*rc = EXIT_REMOTE;
+		if (sent)
 			goto abort_txn;
 	}
 

@@ -6,7 +6,9 @@
  * either closes. URL and token come from the environment the parent soc
  * set, never from argv, so no token shows in ps; so does the CA
  * (SOC_TUNNEL_CAINFO, SOC_TUNNEL_CAPATH, and SOC_TUNNEL_CAFROM saying
- * where the parent found it).
+ * where the parent found it). A failure to start is one
+ * line on stderr beginning "soc tunnel: ", which the parent, holding
+ * rsync's stderr, says in rsync's place (rsync.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -130,10 +132,8 @@ int cmd_tunnel(int argc, char **argv, struct workspace *ws)
 		r.ca_dir = ca_dir;
 	u = upgrade_open(&r, "/api/v1/rsync", TUNNEL_PROTO, &status, msg, sizeof(msg));
 	if (!u) {
-		if (status && *msg)
-			error("the server refused the transfer (%d): %s", status, msg);
-		else if (status)
-			error("the server refused the transfer (%d)", status);
+		if (status)
+			upgrade_say_refusal(&r, "the transfer", status, msg);
 		return EXIT_REMOTE;
 	}
 	rc = relay(u) ? EXIT_ERROR : EXIT_OK;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "soc.h"
@@ -21,6 +22,8 @@
 #include "sync.h"
 
 #define RSYNC_PROG "rsync"
+#define RSYNC_ERR_SCAN (64 * 1024)	/* of rsync's stderr, searched for the tunnel's line */
+#define TUNNEL_LINE "soc tunnel: "	/* how each line `soc tunnel` says begins (soc.c names it so) */
 
 /*
  * rsync's exit codes (rsync(1), EXIT VALUES), said for people. A daemon
@@ -190,6 +193,51 @@ int rsync_trusts_sender(void)
 	return known;
 }
 
+/*
+ * rsync's stderr, the tunnel's with it, after the rsyncs ended. When one
+ * failed and a tunnel said why (it could not reach the server, or the
+ * server, or a proxy in its place, answered the upgrade with no 101),
+ * that one line is said in our name and rsync's own words on the broken
+ * stream are left out: they would bury the cause. Else all of it, as
+ * rsync wrote it. 1 when the tunnel's line was said.
+ */
+static int replay_stderr(int fd, int failed)
+{
+	char buf[RSYNC_ERR_SCAN + 1];
+	size_t len = 0;
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return 0;
+	while (len < RSYNC_ERR_SCAN && (n = read(fd, buf + len, RSYNC_ERR_SCAN - len))) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	for (const char *line = buf; failed && line < buf + len;) {
+		const char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+		size_t llen = nl ? (size_t)(nl - line) : (size_t)(buf + len - line);
+
+		if (llen > strlen(TUNNEL_LINE) && !strncmp(line, TUNNEL_LINE, strlen(TUNNEL_LINE))) {
+			error("%.*s", (int)(llen - strlen(TUNNEL_LINE)), line + strlen(TUNNEL_LINE));
+			return 1;
+		}
+		line += llen + 1;
+	}
+	fflush(stderr);
+	do {
+		if (write_full(STDERR_FILENO, buf, len))
+			break;
+		while ((n = read(fd, buf, RSYNC_ERR_SCAN)) < 0 && errno == EINTR)
+			;
+		len = n > 0 ? (size_t)n : 0;
+	} while (len);
+	return 0;
+}
+
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths)
 {
@@ -200,7 +248,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	struct stream st[PARTS_MAX];
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
-	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5);
+	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5), err_fd, said;
 	int progress = !soc_quiet && isatty(STDERR_FILENO);
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
@@ -218,6 +266,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	env_ca[0] = xasprintf("SOC_TUNNEL_CAINFO=%s", r->ca_file ? r->ca_file : "");
 	env_ca[1] = xasprintf("SOC_TUNNEL_CAPATH=%s", r->ca_dir ? r->ca_dir : "");
 	env_ca[2] = xasprintf("SOC_TUNNEL_CAFROM=%s", r->ca_from ? r->ca_from : "");
+	/* Every rsync's stderr, in memory until they end: see replay_stderr(). */
+	err_fd = memfd_create("soc-rsync-stderr", MFD_CLOEXEC);
 
 	argv[i++] = RSYNC_PROG;
 	argv[i++] = "-rt";
@@ -253,6 +303,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		st[k].c.env[2] = env_ca[0];
 		st[k].c.env[3] = env_ca[1];
 		st[k].c.env[4] = env_ca[2];
+		st[k].c.err_fd = err_fd;
 		st[k].c.pipe_in = 1;
 		for (size_t j = paths ? start[k] : 0; paths && j < start[k + 1]; j++)
 			buf_add(&st[k].list, paths[j], strlen(paths[j]) + 1);
@@ -277,6 +328,9 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 			code = c;
 		buf_free(&st[k].list);
 	}
+	said = err_fd >= 0 && replay_stderr(err_fd, code != 0);
+	if (err_fd >= 0)
+		close(err_fd);
 	free(copy_dest);
 	free(shell);
 	free(env_url);
@@ -285,6 +339,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		free(env_ca[k]);
 	if (started < nst)
 		return -1;
+	if (said)
+		return RSYNC_REMOTE;
 	if (code != 0)
 		return error("%s (rsync exit code %d)", rsync_reason(code, upload), code);
 	if (wrote)

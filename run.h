@@ -13,6 +13,7 @@ struct child {
 	int in_fd;			/* our end of that pipe */
 	int null_out;			/* stdout to /dev/null */
 	int null_err;			/* and stderr */
+	int err_fd;			/* > 2: the child's stderr (not with null_err) */
 	pid_t pid;
 };
 

@@ -83,8 +83,11 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
  * run of it); paths NULL: the whole of src. basis_dir, when not NULL, is a local tree whose files at
  * the same paths rsync uses as delta basis (--copy-dest): pull's local
  * files, read but never written. 0, or -1 after a message a person
- * understands.
+ * understands, RSYNC_REMOTE when that message is the tunnel's (the
+ * server cannot be reached, or answered the upgrade with no 101): the
+ * caller exits EXIT_REMOTE.
  */
+#define RSYNC_REMOTE (-2)	/* rsync_run: the tunnel could not reach the server (said once) */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths);
 /*
@@ -98,13 +101,22 @@ int rsync_trusts_sender(void);
  * ---- upgrade.c: one HTTP request turned into a raw connection ----
  * upgrade_open() POSTs path with the token and "Upgrade: proto", over
  * HTTP/1.1 whatever TLS could negotiate, and waits for 101 Switching
- * Protocols. The connection, or NULL: *status is then the server's
- * refusal with its message in msg ("" if none), or 0 when the server
- * could not be reached or answered no HTTP (said).
+ * Protocols. The connection, or NULL: *status is then soc's own refusal
+ * (a JSON error body) with its message in msg, or 0 after one line
+ * (unreachable, or an answer that is not soc's: upgrade_say_refusal()).
  */
 struct upgraded;
 struct upgraded *upgrade_open(const struct remote *r, const char *path, const char *proto,
 			      int *status, char *msg, size_t msglen);
+/*
+ * One line for soc's refusal of an upgrade (status, message): the token
+ * refused, or, for a 400, the likely proxy in front that dropped
+ * 'Upgrade'; what names the transfer ("the transfer", "the upload").
+ * The caller exits EXIT_REMOTE, or EXIT_ERROR for refusals
+ * upgrade_refusal_is_remote() says are soc's verdict on the request.
+ */
+void upgrade_say_refusal(const struct remote *r, const char *what, int status, const char *msg);
+int upgrade_refusal_is_remote(int status);
 /* All of buf: 0; UPGRADE_TIMEOUT when stall_ms (-1: never) passed with no progress; -1 when the connection broke. */
 int upgrade_send(struct upgraded *u, const void *buf, size_t len, int stall_ms);
 #define UPGRADE_AGAIN (-2)	/* upgrade_recv: nothing there (wait_ms 0) */

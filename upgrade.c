@@ -7,6 +7,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -146,7 +147,7 @@ static int recv_more(struct upgraded *u, char *head, size_t *len)
 		size_t got = 0;
 		CURLcode rc;
 
-		if (*len == UPGRADE_HEAD_MAX)
+		if (*len >= UPGRADE_HEAD_MAX)
 			return -1;
 		rc = curl_easy_recv(u->c, head + *len, UPGRADE_HEAD_MAX - *len, &got);
 		if (rc == CURLE_AGAIN) {
@@ -164,47 +165,123 @@ static int recv_more(struct upgraded *u, char *head, size_t *len)
 }
 
 /*
- * Reads up to the end of the answer's head. 101: 0, and the bytes after
- * the head kept for upgrade_recv. Else the status, with the "message" of
- * its JSON error body in msg: the body is read to its Content-Length,
- * since a server may send it apart from the head.
+ * 1 while head[0..len) can still begin an HTTP/1.x status line: an
+ * HTTP/2 frame, the h2 preface or any other bytes are known for what
+ * they are from the first bytes, not after a wait for a blank line.
  */
-static int read_head(struct upgraded *u, char *msg, size_t msglen)
+static int may_be_http1(const char *head, size_t len)
+{
+	static const char want[] = "HTTP/1.";
+	size_t n = len < sizeof(want) - 1 ? len : sizeof(want) - 1;
+
+	return !memcmp(head, want, n);
+}
+
+/* What the first bytes of an answer that is not HTTP/1.x look like, for the message. */
+static const char *not_http_kind(const char *head, size_t len)
+{
+	if (len >= 3 && !memcmp(head, "PRI", 3))
+		return "the HTTP/2 preface";
+	if (len >= 9 && head[3] == 0x04 && !memcmp(head, "\0\0", 2))
+		return "an HTTP/2 frame";	/* a SETTINGS frame: what an h2 server sends first */
+	if (len >= 5 && !memcmp(head, "HTTP/", 5))
+		return "a version of HTTP other than 1.x";
+	return "bytes that are not HTTP";
+}
+
+#define PROXY_HINT "a proxy in front of soc serve may not pass 'Upgrade' (see contrib/nginx-soc.conf)"
+
+/*
+ * Reads up to the end of the answer's head. 101: 0, and the bytes after
+ * the head kept for upgrade_recv. soc's own refusal (a JSON error body):
+ * its status, with its "message" in msg; the body is read to its
+ * Content-Length, since a server may send it apart from the head. Any
+ * other answer: -1 after one line, which names the proxy that most
+ * likely gave it.
+ */
+static int read_head(struct upgraded *u, const char *url, char *msg, size_t msglen)
 {
 	char head[UPGRADE_HEAD_MAX + 1];
 	size_t len = 0, body, want = 0;
-	char *end = NULL;
+	char *end = NULL, *at;
 	const char *cl;
-	int status = 0;
+	json_t *j;
+	int status = 0, soc;
 
 	head[0] = '\0';
-	while (!(end = strstr(head, "\r\n\r\n"))) {
-		if (len == UPGRADE_HEAD_MAX)
-			return error("the server's answer is too long"), -1;
-		if (recv_more(u, head, &len))
-			return error("the server closed the connection or did not answer"), -1;
+	msg[0] = '\0';
+	for (;;) {
+		if (!may_be_http1(head, len)) {
+			error("the server at '%s' answered the upgrade with %s, not HTTP/1.1: %s",
+			      url, not_http_kind(head, len), PROXY_HINT);
+			return -1;
+		}
+		if ((end = memmem(head, len, "\r\n\r\n", 4)))
+			break;
+		if (len >= UPGRADE_HEAD_MAX) {
+			error("the server at '%s' answered the upgrade with a head longer than %d bytes: %s",
+			      url, UPGRADE_HEAD_MAX, PROXY_HINT);
+			return -1;
+		}
+		if (recv_more(u, head, &len)) {
+			if (!len)
+				error("the server at '%s' closed the connection without answering the upgrade: %s",
+				      url, PROXY_HINT);
+			else
+				error("the server at '%s' broke off its answer to the upgrade: %s", url, PROXY_HINT);
+			return -1;
+		}
 	}
 	end += 4;
 	body = (size_t)(end - head);
-	if (!strncmp(head, "HTTP/1.1 101", 12)) {
+	if (!strncmp(head, "HTTP/1.1 101 ", 13) || !strncmp(head, "HTTP/1.1 101\r", 13)) {
 		u->early_len = len - body;
 		u->early = xmalloc(u->early_len + 1);
 		memcpy(u->early, end, u->early_len);
 		return 0;
 	}
-	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100)
-		return error("the server's answer is not HTTP"), -1;
+	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 || status < 100 || status > 999) {
+		error("the server at '%s' answered the upgrade with a status line that is not HTTP: %s",
+		      url, PROXY_HINT);
+		return -1;
+	}
 	if ((cl = strcasestr(head, "\r\ncontent-length:")) && cl < end)
 		want = strtoul(cl + strlen("\r\ncontent-length:"), NULL, 10);
 	while (len - body < want && !recv_more(u, head, &len))
 		;
-	end = head + body;
-	msg[0] = '\0';
-	if ((end = strstr(end, "\"message\":\""))) {
-		end += strlen("\"message\":\"");
-		snprintf(msg, msglen, "%.*s", (int)strcspn(end, "\""), end);
+	/* soc answers every refusal with a JSON object naming its "error"; a proxy does not. */
+	j = json_loadb(head + body, len - body, 0, NULL);
+	soc = json_is_string(json_object_get(j, "error"));
+	if (soc && json_is_string(json_object_get(j, "message")))
+		snprintf(msg, msglen, "%s", json_string_value(json_object_get(j, "message")));
+	json_decref(j);
+	/* One line: a message with a newline would hide the rest. */
+	for (at = msg; *at; at++)
+		if ((unsigned char)*at < ' ')
+			*at = ' ';
+	if (!soc) {
+		error("the server at '%s' answered the upgrade with %d (not 101) and a body that is not soc's: %s",
+		      url, status, PROXY_HINT);
+		return -1;
 	}
 	return status;
+}
+
+int upgrade_refusal_is_remote(int status)
+{
+	return status == 400 || status == 401 || status == 403 || status >= 500;
+}
+
+void upgrade_say_refusal(const struct remote *r, const char *what, int status, const char *msg)
+{
+	if (status == 401 || status == 403)
+		error("the server at '%s' refused the token (%d): %s", r->url, status, msg);
+	else if (status == 400)
+		/* What soc serve answers when a proxy dropped 'Upgrade' or 'Connection'. */
+		error("the server at '%s' answered the upgrade with 400 (not 101): %s; " PROXY_HINT,
+		      r->url, msg);
+	else
+		error("the server at '%s' refused %s (%d): %s", r->url, what, status, msg);
 }
 
 struct upgraded *upgrade_open(const struct remote *r, const char *path, const char *proto,
@@ -219,6 +296,7 @@ struct upgraded *upgrade_open(const struct remote *r, const char *path, const ch
 	int rc;
 
 	*status = 0;
+	msg[0] = '\0';
 	pthread_once(&global_once, global_init);
 	if (global_failed || !(u->c = curl_easy_init()) || !(cu = curl_url())) {
 		error("cannot start libcurl");
@@ -263,10 +341,10 @@ struct upgraded *upgrade_open(const struct remote *r, const char *path, const ch
 		goto fail;
 	}
 	if (upgrade_send(u, req.p, req.len, UPGRADE_WAIT_MS)) {
-		error("the connection to the server at '%s' broke", r->url);
+		error("the connection to the server at '%s' broke before the upgrade was asked for", r->url);
 		goto fail;
 	}
-	rc = read_head(u, msg, msglen);
+	rc = read_head(u, r->url, msg, msglen);
 	if (rc) {
 		if (rc > 0)
 			*status = rc;

@@ -196,14 +196,11 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 		/* An older server, or a busy one: rsync carries the files instead. */
 		if (status == 503 || (status == 404 && !strcmp(msg, "no such endpoint")))
 			return UPLOAD_UNKNOWN;
-		if (status == 401 || status == 403) {
-			error("the server at '%s' refused the token (%d): %s", r->url, status, msg);
-			return UPLOAD_REMOTE;
-		}
+		/* Not reached, or an answer that is not soc's: said already. */
 		if (!status)
 			return UPLOAD_REMOTE;
-		error("the server refused the upload (%d): %s", status, msg);
-		return UPLOAD_FAILED;
+		upgrade_say_refusal(r, "the upload", status, msg);
+		return upgrade_refusal_is_remote(status) ? UPLOAD_REMOTE : UPLOAD_FAILED;
 	}
 	s.buf = xmalloc(UPLOAD_BUF);
 	s.nfiles = n;

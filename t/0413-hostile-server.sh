@@ -51,9 +51,9 @@ test_expect_success 'asked for .soc/config: not a valid path, no upload' '
 test_expect_success 'asked for a, which it sends: the client does try to upload it' '
 	echo a >upload &&
 	: >requests &&
-	test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
+	test_expect_code 5 sh -c "cd w && soc push -q" 2>err &&
 	grep "POST /api/v1/push/0123456789abcdef0123456789abcdef/upload" requests &&
-	grep "the server refused the upload (400): no" err
+	grep "answered the upgrade with 400 (not 101): no; a proxy" err
 '
 
 test_done
