@@ -19,6 +19,10 @@
 #include "client.h"
 #include "sync.h"
 
+/* Where a proxy's request-body limit is raised, named when a proxy refuses a body. */
+#define PROXY_BODY_HINT "a proxy in front of soc serve limits request bodies " \
+	"(nginx: client_max_body_size; see contrib/nginx-soc.conf)"
+
 struct net {
 	CURL *curl;
 	struct remote r;	/* its strings outlive the handle (the workspace's, the environment's) */
@@ -143,6 +147,47 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen)
 	return tmp;
 }
 
+/*
+ * 1 when the answer is soc's: an error with a JSON body naming its
+ * "error", or a success in JSON (or none, 204). Else 0 after one line: a
+ * web server or a proxy answered in soc's place, so the URL, the port or
+ * the proxy is wrong, and no caller should read the answer as soc's
+ * ("no such push" for a proxy's 404 page). body NULL: too long to keep.
+ */
+static int soc_answer(struct net *n, long status, const struct buf *body, size_t sent)
+{
+	const char *ctype = NULL, *to = NULL;
+	json_t *j;
+	int soc;
+
+	curl_easy_getinfo(n->curl, CURLINFO_CONTENT_TYPE, &ctype);
+	if (status >= 200 && status < 300)
+		soc = !ctype || !strncasecmp(ctype, "application/json", 16) ||
+		      !strncasecmp(ctype, "application/x-ndjson", 20);
+	else if (!body || !body->len)
+		soc = 0;
+	else {
+		j = json_loadb(body->p, body->len, 0, NULL);
+		soc = json_is_string(json_object_get(j, "error"));
+		json_decref(j);
+	}
+	if (soc)
+		return 1;
+	if (status == 413)
+		error("the server at '%s' refused a request of %zu bytes as too large (413), "
+		      "and not in soc's words: " PROXY_BODY_HINT, n->base, sent);
+	else if (status == 502 || status == 503 || status == 504)
+		error("the server at '%s' answered %ld, and not in soc's words: "
+		      "a proxy in front of soc serve may not reach it", n->base, status);
+	else if (status >= 300 && status < 400 && !curl_easy_getinfo(n->curl, CURLINFO_REDIRECT_URL, &to) && to)
+		error("not a soc server at '%s' (%ld): it redirects to '%s'; set the remote to "
+		      "the URL soc serve answers at", n->base, status, to);
+	else
+		error("not a soc server at '%s' (%ld%s): check the URL and the port", n->base, status,
+		      ctype && !strncasecmp(ctype, "text/html", 9) ? ", an HTML page" : "");
+	return 0;
+}
+
 static long perform(struct net *n, const char *method, const char *path,
 		    const char *content_type, const void *body, size_t len,
 		    size_t (*sink)(char *, size_t, size_t, void *), void *sink_arg,
@@ -204,10 +249,13 @@ static long perform(struct net *n, const char *method, const char *path,
 
 	if (rc == CURLE_WRITE_ERROR && status >= 200 && status < 300)
 		return status;	/* the line sink stopped it; its caller knows why */
-	if (rc != CURLE_OK) {
+	/* An error answer too long to keep is no answer of soc's. */
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && status >= 300)) {
 		net_say_unreachable(&n->r, (int)rc, n->errbuf);
 		return -1;
 	}
+	if (!soc_answer(n, status, rc == CURLE_OK ? errbody : NULL, len))
+		return -1;
 	if (status == 401 || status == 403) {
 		error("the server at '%s' refused the token (%ld): %s", n->base, status,
 		      net_error_message(errbody, msg, sizeof(msg)));

@@ -4,7 +4,9 @@
 # closed connection, garbage): the push (upload stream and rsync tunnel)
 # and the pull end with one line on stderr naming the likely proxy, exit
 # 5, no sanitizer report, and no file of the workspace changed. The
-# server is hostile_server.py, told what to answer by the file answers.
+# server is hostile_server.py, told what to answer by t/answers. Then
+# the answers net.c meets that are not soc's: a web server's 404, a
+# proxy's 413, TLS spoken to a plain-HTTP port.
 . "$(dirname "$0")/lib.sh"
 
 hint="a proxy in front of soc serve may not pass 'Upgrade' (see contrib/nginx-soc.conf)"
@@ -101,6 +103,67 @@ test_expect_success 'an upload answered with soc JSON 404 for its push keeps its
 	test_line_count = 1 err &&
 	grep "refused the upload (404): no such push" err &&
 	! grep "POST /api/v1/rsync" requests
+'
+
+test_expect_success 'a commit answered with soc JSON 404 keeps its meaning: exit 1' '
+	printf "commit 404json\n" >answers &&
+	: >upload &&
+	(cd a && soc rm -q g && soc rm -q f) &&
+	test_expect_code 1 sh -c "cd a && soc push -q --allow-delete" 2>err &&
+	test_line_count = 1 err &&
+	grep "the server refused the commit (404): no such push" err &&
+	(cd a && soc add -q f g)
+'
+
+test_expect_success 'a push answered 413 by a proxy (HTML): names its body limit, exit 5' '
+	printf "push 413html\n" >answers &&
+	test_expect_code 5 sh -c "cd a && soc push -q" 2>err &&
+	test_line_count = 1 err &&
+	grep "refused a request of [0-9]* bytes as too large (413), and not in soc.s words" err &&
+	grep "client_max_body_size; see contrib/nginx-soc.conf" err
+'
+
+test_expect_success 'soc serve'"'"'s own 413 (JSON) keeps its message: exit 1' '
+	printf "push 413json\n" >answers &&
+	test_expect_code 1 sh -c "cd a && soc push -q" 2>err &&
+	test_line_count = 1 err &&
+	grep "the server refused the push (413): the push lists more than soc takes" err
+'
+
+test_expect_success_here 'a web server that is not soc (python http.server)' '
+	mkdir web &&
+	(cd web && exec python3 -u -m http.server --bind 127.0.0.1 0 >../web.out 2>/dev/null) &
+	SERVER_PIDS="$SERVER_PIDS $!" &&
+	n=0 &&
+	until grep -q "port" web.out 2>/dev/null; do
+		n=$((n + 1)) && [ $n -lt 200 ] || return 1
+		sleep 0.05
+	done &&
+	WEB=http://127.0.0.1:$(sed -n "s/.* port \([0-9]*\).*/\1/p" web.out) &&
+	soc init w --remote "$WEB/soc" -q &&
+	echo x >w/x &&
+	(cd w && soc add -q x)
+'
+
+for cmd in push pull log; do
+	test_expect_success "soc $cmd to a web server: not a soc server, exit 5" "
+		test_expect_code 5 sh -c 'cd w && soc $cmd' 2>err &&
+		test_line_count = 1 err &&
+		grep \"not a soc server at '$WEB/soc' (\" err
+	"
+done
+
+test_expect_success 'https to soc serve'"'"'s plain-HTTP port: says it does not speak TLS there, exit 5' '
+	tls=$(echo "$URL" | sed "s|^http:|https:|") &&
+	soc init t --remote "$tls" -q &&
+	echo x >t/x &&
+	(cd t && soc add -q x) &&
+	for cmd in pull push; do
+		test_expect_code 5 sh -c "cd t && soc $cmd -q" 2>err &&
+		test_line_count = 1 err &&
+		grep "the server at .$tls. does not speak TLS on that port" err &&
+		grep "try http:// or check the port" err || return 1
+	done
 '
 
 test_done
