@@ -323,8 +323,7 @@ void net_say_unreachable(const struct remote *r, int curl_code, const char *deta
 		      r->ca_file ? r->ca_file : r->ca_dir ? r->ca_dir : "libcurl's default",
 		      r->ca_from ? r->ca_from : "SSL_CERT_DIR", r->url, why);
 	} else if (rc == CURLE_SSL_CONNECT_ERROR &&
-		   (strstr(why, "wrong version number") || strstr(why, "packet length too long") ||
-		    strstr(why, "http request"))) {
+		   (strstr(why, "wrong version number") || strstr(why, "packet length too long"))) {
 		error("the server at '%s' does not speak TLS on that port (%s): try http:// or check the port",
 		      r->url, why);
 	} else {

@@ -50,9 +50,10 @@ test_expect_success 'without the CA: pull fails the same way' '
 	grep "has a certificate this machine does not trust" err
 '
 
-test_expect_success 'cacert in .soc/config: a new file (upload stream) and a changed one (rsync tunnel)' '
+test_expect_success 'cacert in .soc/config, relative to the root, from a subdirectory: a new file (upload stream) and a changed one (rsync tunnel)' '
 	echo "cacert = ../ca.pem" >>a/.soc/config &&
-	(cd a/sub 2>/dev/null || cd a && soc push -q) &&
+	mkdir a/sub &&
+	(cd a/sub && soc push -q) &&
 	grep "POST /api/v1/push/.*/upload" server.log &&
 	echo two >>a/new &&
 	(cd a && soc push -q) 2>err &&
