@@ -250,7 +250,7 @@ static int read_head(struct upgraded *u, const char *url, char *msg, size_t msgl
 	while (len - body < want && !recv_more(u, head, &len))
 		;
 	/* soc answers every refusal with a JSON object naming its "error"; a proxy does not. */
-	j = json_loadb(head + body, len - body, 0, NULL);
+	j = json_loadb(head + body, want && want < len - body ? want : len - body, 0, NULL);
 	soc = json_is_string(json_object_get(j, "error"));
 	if (soc && json_is_string(json_object_get(j, "message")))
 		snprintf(msg, msglen, "%s", json_string_value(json_object_get(j, "message")));
