@@ -86,6 +86,21 @@ test_expect_success 'SOC_CA_BUNDLE wins over cacert: a wrong CA there fails with
 	grep "the CA in .$TRASH/other.pem. (SOC_CA_BUNDLE) does not vouch for" err
 '
 
+test_expect_success 'a TLS peer that offers h2 first: the tunnel takes http/1.1 and reads the 400, no crash' '
+	python3 "$TEST_SRC/helper/tls_proxy.py" server.pem server.key h2 >h2.url &
+	pid=$! &&
+	test_when_finished "kill $pid" &&
+	n=0 &&
+	until [ -s h2.url ]; do
+		n=$((n + 1)) && [ $n -lt 200 ] || return 1
+		sleep 0.05
+	done &&
+	test_expect_code 5 env SOC_TUNNEL_URL="$(cat h2.url)" SOC_TUNNEL_TOKEN=x \
+		SOC_TUNNEL_CAINFO="$TRASH/ca.pem" soc tunnel </dev/null 2>err &&
+	test_line_count = 1 err &&
+	grep "answered the upgrade with 400 (not 101): the rsync tunnel needs" err
+'
+
 test_expect_success 'a cacert that does not exist: one line naming it and the config, exit 1' '
 	sed -i "s|^cacert = .*|cacert = /nonexistent/ca.pem|" a/.soc/config &&
 	test_expect_code 1 sh -c "cd a && soc push -q" 2>err &&
