@@ -60,14 +60,14 @@ test_expect_success 'init takes one directory at most' '
 test_expect_success 'a config line soc does not know is refused, naming file and line' '
 	printf "remote = http://127.0.0.1:9/\nfrob = 1\n" >>ws/.soc/config &&
 	(cd ws && test_expect_code 1 soc status 2>../err) &&
-	grep "config:5: unknown setting '\''frob'\''" err
+	grep "config:6: unknown setting '\''frob'\''" err
 '
 
 test_expect_success 'a malformed config line is refused, naming file and line, never its text' '
 	soc init -q m &&
 	printf "token secret-value-here\n" >>m/.soc/config &&
 	(cd m && test_expect_code 1 soc status 2>../err) &&
-	grep "m/.soc/config:4: not a '\''key = value'\'' line" err &&
+	grep "m/.soc/config:5: not a '\''key = value'\'' line" err &&
 	! grep secret-value err
 '
 
@@ -75,14 +75,14 @@ test_expect_success 'a remote in the config must be http or https' '
 	soc init -q u &&
 	echo "remote = gopher://x/" >>u/.soc/config &&
 	(cd u && test_expect_code 1 soc status 2>../err) &&
-	grep "config:4: remote '\''gopher://x/'\'' is not an http:// or https:// URL" err
+	grep "config:5: remote '\''gopher://x/'\'' is not an http:// or https:// URL" err
 '
 
 test_expect_success 'a setting given twice is refused' '
 	soc init -q t &&
 	printf "token = a\ntoken = b\n" >>t/.soc/config &&
 	(cd t && test_expect_code 1 soc status 2>../err) &&
-	grep "config:5: '\''token'\'' is set twice" err
+	grep "config:6: '\''token'\'' is set twice" err
 '
 
 test_expect_success 'a config readable by others is warned about' '
