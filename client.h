@@ -151,9 +151,9 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 int remote_url_valid(const char *url);
 /*
  * Makes dir (and its parents) a workspace: .soc/, config (0600) with the
- * remote and token lines when not NULL, index. An exit code.
+ * remote, token and cacert lines when not NULL, index. An exit code.
  */
-int workspace_create(const char *dir, const char *remote, const char *token);
+int workspace_create(const char *dir, const char *remote, const char *token, const char *cacert);
 /*
  * The user's argument (relative to the current directory, or absolute)
  * as a path relative to the root, "" for the root itself; lexical, as
@@ -191,6 +191,12 @@ int token_valid(const char *token, const char *from);
  * read or holds no such token.
  */
 char *token_read_file(const char *path);
+/*
+ * A CA file named on the command line (--cacert), as the config will
+ * hold it: absolute, a readable regular file, no control byte (it
+ * becomes one config line). Free it; NULL after one line naming path.
+ */
+char *cacert_arg(const char *path);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 

@@ -31,7 +31,7 @@
 #define RM_FDS 16		/* descriptors nftw holds removing .soc/ */
 
 const char clone_usage[] =
-	"usage: soc clone URL [DIR] [--token-file FILE] [-q]\n"
+	"usage: soc clone URL [DIR] [--token-file FILE] [--cacert FILE] [-q]\n"
 	"\n"
 	"Set up a machine in one step: check the token with the server at URL,\n"
 	"make DIR a workspace with URL as its remote and the token in\n"
@@ -48,6 +48,8 @@ const char clone_usage[] =
 	"server or refuses the token: exit 5, and nothing is made.\n"
 	"\n"
 	"  --token-file FILE  the token on FILE's first line\n"
+	"  --cacert FILE      the CA that signed an https server's certificate\n"
+	"                     (kept as 'cacert' in .soc/config; SOC_CA_BUNDLE wins)\n"
 	"  -q, --quiet        say nothing unless something fails\n";
 
 /* ---- the prompt: the terminal's echo off while the token is typed ---- */
@@ -325,12 +327,15 @@ static int get_token(const char *url, const char *token_file, char **out)
 }
 
 /* One cheap request, so a wrong URL or token fails before anything is made. */
-static int check_server(const char *url, const char *token)
+static int check_server(const char *url, const char *token, const char *cacert)
 {
-	struct remote r = { url, token };
-	struct net *net = net_open(&r);
+	struct remote r = { .url = url, .token = token };
+	struct net *net;
 	long long head;
 
+	if (remote_ca(&r, cacert, "--cacert"))
+		return EXIT_ERROR;
+	net = net_open(&r);
 	if (!net)
 		return EXIT_ERROR;
 	head = remote_head(net);
@@ -370,14 +375,15 @@ static int first_pull(const char *abs, int *pulled)
 
 int cmd_clone(int argc, char **argv, struct workspace *unused)
 {
-	const char *token_file = NULL, *url;
+	const char *token_file = NULL, *cacert = NULL, *url;
 	const struct opt opts[] = {
 		{ 0, "token-file", OPT_STRING, &token_file, 0 },
+		{ 0, "cacert", OPT_STRING, &cacert, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
 	struct made m = { .n = 0 };
-	char *dir, *abs, *token = NULL;
+	char *dir, *abs, *token = NULL, *ca = NULL;
 	int n, rc, pulled;
 
 	(void)unused;
@@ -414,13 +420,13 @@ int cmd_clone(int argc, char **argv, struct workspace *unused)
 		abs = xasprintf("%s/%s", strcmp(cwd, "/") ? cwd : "", dir);
 		free(cwd);
 	}
-	rc = get_token(url, token_file, &token);
+	rc = cacert && !(ca = cacert_arg(cacert)) ? EXIT_ERROR : get_token(url, token_file, &token);
 	if (!rc) {
 		say("cloning into '%s'\n", show_path(dir));
-		rc = check_server(url, token);
+		rc = check_server(url, token, ca);
 	}
 	if (!rc) {
-		rc = make_dirs_noted(abs, &m) ? EXIT_ERROR : workspace_create(abs, url, token);
+		rc = make_dirs_noted(abs, &m) ? EXIT_ERROR : workspace_create(abs, url, token, ca);
 		if (!rc)
 			m.meta = xasprintf("%s/" WORKSPACE_DIR, abs);
 	}
@@ -436,6 +442,7 @@ int cmd_clone(int argc, char **argv, struct workspace *unused)
 		unmake(&m);
 	}
 	made_free(&m);
+	free(ca);
 	free(abs);
 	free(dir);
 	return rc;

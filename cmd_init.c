@@ -7,12 +7,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
 
 const char init_usage[] =
-	"usage: soc init [DIR] [--remote URL] [--token-file FILE] [-q]\n"
+	"usage: soc init [DIR] [--remote URL] [--token-file FILE] [--cacert FILE] [-q]\n"
 	"\n"
 	"Make DIR (default: the current directory, created if missing) a soc\n"
 	"workspace: DIR/.soc/ with its settings (.soc/config, mode 0600) and an\n"
@@ -22,6 +23,7 @@ const char init_usage[] =
 	"\n"
 	"  --remote URL       the server to push to and pull from (http:// or https://)\n"
 	"  --token-file FILE  store the token on FILE's first line in .soc/config\n"
+	"  --cacert FILE      trust the https server's certificate when FILE's CA signed it\n"
 	"  -q, --quiet        say nothing when it worked\n";
 
 int token_valid(const char *token, const char *from)
@@ -92,16 +94,47 @@ out:
 	return token;
 }
 
+char *cacert_arg(const char *path)
+{
+	char *abs = realpath(path, NULL);
+	struct stat st;
+	int fd;
+
+	if (!abs) {
+		error_errno("cannot read the CA certificate '%s'", show_path(path));
+		return NULL;
+	}
+	for (const unsigned char *p = (const unsigned char *)abs; *p; p++)
+		if (*p < ' ' || *p == 0x7f) {
+			error("the CA certificate's path '%s' has a control byte", show_path(abs));
+			free(abs);
+			return NULL;
+		}
+	fd = open(abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st))
+		error_errno("cannot read the CA certificate '%s'", show_path(abs));
+	else if (!S_ISREG(st.st_mode))
+		error("the CA certificate '%s' is not a file", show_path(abs));
+	if (fd >= 0)
+		close(fd);
+	if (fd < 0 || !S_ISREG(st.st_mode)) {
+		free(abs);
+		return NULL;
+	}
+	return abs;
+}
+
 int cmd_init(int argc, char **argv, struct workspace *ws)
 {
-	const char *remote = NULL, *token_file = NULL, *dir;
+	const char *remote = NULL, *token_file = NULL, *cacert = NULL, *dir;
 	const struct opt opts[] = {
 		{ 0, "remote", OPT_STRING, &remote, 0 },
 		{ 0, "token-file", OPT_STRING, &token_file, 0 },
+		{ 0, "cacert", OPT_STRING, &cacert, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
-	char *abs, *token = NULL;
+	char *abs, *token = NULL, *ca = NULL;
 	int n, rc;
 
 	(void)ws;
@@ -113,10 +146,15 @@ int cmd_init(int argc, char **argv, struct workspace *ws)
 	if (remote && !remote_url_valid(remote))
 		return usage_error("remote '%s' is not an http:// or https:// URL", show_path(remote));
 	/* Read before anything is made, so a bad file leaves nothing behind. */
-	if (token_file && !(token = token_read_file(token_file)))
+	if (cacert && !(ca = cacert_arg(cacert)))
 		return EXIT_ERROR;
+	if (token_file && !(token = token_read_file(token_file))) {
+		free(ca);
+		return EXIT_ERROR;
+	}
 	dir = n ? argv[0] : ".";
-	rc = workspace_create(dir, remote, token);
+	rc = workspace_create(dir, remote, token, ca);
+	free(ca);
 	if (token) {
 		explicit_bzero(token, strlen(token));
 		free(token);

@@ -356,18 +356,16 @@ static int ca_check(const char *file, int dir, const char *from, const char **ou
 	return 0;
 }
 
-static int ca_of(const struct workspace *ws, struct remote *r)
+int remote_ca(struct remote *r, const char *cacert, const char *cacert_from)
 {
-	static char from[PATH_MAX + 64];
 	const char *env[] = { "CURL_CA_BUNDLE", "SSL_CERT_FILE" }, *v;
 	size_t i;
 
 	r->ca_file = r->ca_dir = r->ca_from = NULL;
 	if ((v = getenv("SOC_CA_BUNDLE")) && *v) {
 		r->ca_from = "SOC_CA_BUNDLE";
-	} else if ((v = ws->cacert)) {
-		snprintf(from, sizeof(from), "'cacert' in %s/" CONFIG_FILE, ws->root);
-		r->ca_from = from;
+	} else if ((v = cacert)) {
+		r->ca_from = cacert_from;
 	} else {
 		for (i = 0; i < sizeof(env) / sizeof(*env) && !r->ca_from; i++)
 			if ((v = getenv(env[i])) && *v)
@@ -382,6 +380,8 @@ static int ca_of(const struct workspace *ws, struct remote *r)
 
 int remote_of(const struct workspace *ws, struct remote *r)
 {
+	static char from[PATH_MAX + 64];
+
 	memset(r, 0, sizeof(*r));
 	if (!ws->remote || !ws->remote[0]) {
 		error("no remote configured; set one with 'soc init --remote URL' "
@@ -395,7 +395,9 @@ int remote_of(const struct workspace *ws, struct remote *r)
 		      "%s/" WORKSPACE_DIR "/config", ws->remote, ws->root);
 		return EXIT_REMOTE;
 	}
-	if (ca_of(ws, r))
+	if (ws->cacert)
+		snprintf(from, sizeof(from), "'cacert' in %s/" CONFIG_FILE, ws->root);
+	if (remote_ca(r, ws->cacert, from))
 		return EXIT_ERROR;
 	return 0;
 }

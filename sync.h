@@ -34,6 +34,12 @@ struct entry;
  * SSL_CERT_FILE; the directory SSL_CERT_DIR.
  */
 int remote_of(const struct workspace *ws, struct remote *r);
+/*
+ * r's CA alone, in the same order, with cacert (named by cacert_from in
+ * messages) in the place of the config's: for soc clone, which has no
+ * workspace yet. 0, or -1 after a message.
+ */
+int remote_ca(struct remote *r, const char *cacert, const char *cacert_from);
 
 /* Sets r's CA on a libcurl handle (a CURL *): every https connection soc opens goes through this. */
 void net_tls(void *curl, const struct remote *r);

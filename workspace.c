@@ -338,7 +338,7 @@ static int write_new_file(const char *path, const char *text)
 	return close(fd) ? error_errno("cannot write '%s'", path) : 0;
 }
 
-int workspace_create(const char *dir, const char *remote, const char *token)
+int workspace_create(const char *dir, const char *remote, const char *token, const char *cacert)
 {
 	char *meta = xasprintf("%s/" WORKSPACE_DIR, dir);
 	char *config = xasprintf("%s/" CONFIG_FILE, dir);
@@ -352,6 +352,8 @@ int workspace_create(const char *dir, const char *remote, const char *token)
 		buf_addf(&text, "remote = %s\n", remote);
 	if (token)
 		buf_addf(&text, "token = %s\n", token);
+	if (cacert)
+		buf_addf(&text, "cacert = %s\n", cacert);
 	if (make_dirs(dir))
 		goto out;
 	/* mkdir is the test and the claim at once: two inits cannot both win. */

@@ -101,6 +101,35 @@ test_expect_success 'a TLS peer that offers h2 first: the tunnel takes http/1.1 
 	grep "answered the upgrade with 400 (not 101): the rsync tunnel needs" err
 '
 
+test_expect_success 'clone --cacert: the check, the first pull and later pushes trust the CA' '
+	echo "$SOC_TOKEN" >tok &&
+	(unset SOC_TOKEN && soc clone -q "$TLS" c --token-file tok --cacert ca.pem) &&
+	grep "^cacert = $TRASH/ca.pem\$" c/.soc/config &&
+	test_cmp b/new c/new &&
+	echo six >>c/new &&
+	(cd c && unset SOC_TOKEN && soc push -q) &&
+	(cd b && SOC_CA_BUNDLE="$TRASH/ca.pem" soc pull -q) &&
+	test_cmp b/new c/new
+'
+
+test_expect_success 'clone without the CA: one line about the certificate, exit 5, nothing made' '
+	test_expect_code 5 soc clone -q "$TLS" d 2>err &&
+	test_line_count = 1 err &&
+	grep "has a certificate this machine does not trust" err &&
+	! test -e d
+'
+
+test_expect_success 'init --cacert stores the absolute path; a missing file is refused, nothing made' '
+	soc init -q e --remote "$TLS" --cacert ./ca.pem &&
+	grep "^cacert = $TRASH/ca.pem\$" e/.soc/config &&
+	(cd e && soc pull -q) &&
+	test_cmp b/new e/new &&
+	test_expect_code 1 soc init -q f --remote "$TLS" --cacert nope.pem 2>err &&
+	test_line_count = 1 err &&
+	grep "cannot read the CA certificate .nope.pem." err &&
+	! test -e f
+'
+
 test_expect_success 'a cacert that does not exist: one line naming it and the config, exit 1' '
 	sed -i "s|^cacert = .*|cacert = /nonexistent/ca.pem|" a/.soc/config &&
 	test_expect_code 1 sh -c "cd a && soc push -q" 2>err &&

@@ -77,7 +77,7 @@ static struct workspace *fresh(const char *name)
 	char *dir = xasprintf("%s/%s", top, name);
 	struct workspace *ws;
 
-	if (workspace_create(dir, NULL, NULL) || chdir(dir) || workspace_open(&ws))
+	if (workspace_create(dir, NULL, NULL, NULL) || chdir(dir) || workspace_open(&ws))
 		die("cannot make the workspace '%s'", dir);
 	free(dir);
 	return ws;
