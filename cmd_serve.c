@@ -109,6 +109,7 @@ static void route(struct http_exchange *ex, void *arg)
 		http_add_header(ex, "WWW-Authenticate", "Bearer");
 		return api_error(ex, 401, "unauthorized", "a valid token is needed (Authorization: Bearer)");
 	}
+	http_set_log_user(ex, who.name);
 	if (who.read_only && writes(req))
 		return api_error(ex, 403, "read_only", "this token can read but not push");
 	if (http_slice_eq(p, API "info")) {
@@ -158,7 +159,7 @@ static int serve(const char *root, const char *listen, long long body_max)
 	struct httpd_config cfg = { 0 };
 	int rc = EXIT_ERROR;
 
-	if (tunnel_init())
+	if (log_stamp_start() || tunnel_init())
 		return EXIT_ERROR;
 	if (store_open(&s, root, 1) || txn_recover(&s))
 		goto out;

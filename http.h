@@ -24,6 +24,7 @@
 #define HTTP_LINGER_MS (2 * 1000)		/* after an error answer, input read and dropped this long */
 #define HTTP_CHUNK_MAX (16 * 1024)		/* http_stream_write buffers up to this, then sends a chunk */
 #define HTTP_LOG_PATH_MAX 200			/* bytes of the path a log line shows */
+#define HTTP_LOG_USER_MAX 64			/* bytes of the caller's name a log line shows */
 
 /*
  * The tests shorten the timeouts through the environment, read once when
@@ -117,6 +118,12 @@ const struct http_request *http_req(struct http_exchange *ex);
 const char *http_body(struct http_exchange *ex, size_t *len);
 /* The peer's address, "127.0.0.1:5555", for the log line. */
 const char *http_peer(struct http_exchange *ex);
+
+/*
+ * Names who sent the request in its log line: a token's name, never the
+ * token. Call once the caller is known; without it the line shows '-'.
+ */
+void http_set_log_user(struct http_exchange *ex, const char *name);
 
 /* Adds a response header; call before http_respond or http_stream_begin. */
 void http_add_header(struct http_exchange *ex, const char *name, const char *value);

@@ -79,6 +79,7 @@ struct http_exchange {
 	char *chunk;		/* HTTP_CHUNK_MAX bytes waiting to be sent as a chunk */
 	size_t chunk_len;
 	uint64_t t0;
+	char user[HTTP_LOG_USER_MAX + 1];	/* who the handler says asked, for the log; "" if nobody */
 };
 
 struct conn {
@@ -197,15 +198,21 @@ static void log_field(char *out, size_t size, struct http_slice s)
 	out[n] = '\0';
 }
 
-/* The path for the log: no query (it may hold secrets), printable bytes only, capped. */
-static void log_request(const struct conn *c, const struct http_request *req, int status,
-			long long bytes, uint64_t t0)
+/*
+ * One line a request: peer, caller (a token's name, never the token; '-'
+ * when the handler named none), method, path, status, body bytes sent,
+ * time taken. The path has no query (it may hold secrets), printable
+ * bytes only, capped. The server's stderr puts the time in front.
+ */
+static void log_request(const struct conn *c, const struct http_request *req, const char *user,
+			int status, long long bytes, uint64_t t0)
 {
-	char method[32], path[HTTP_LOG_PATH_MAX + 4];
+	char method[32], path[HTTP_LOG_PATH_MAX + 4], who[HTTP_LOG_USER_MAX + 4];
 
 	log_field(method, sizeof(method), req ? req->method : (struct http_slice){ NULL, 0 });
 	log_field(path, sizeof(path), req ? req->path : (struct http_slice){ NULL, 0 });
-	fprintf(stderr, "%s: %s %s %s %d %lld %llums\n", soc_prog, c->peer, method, path,
+	log_field(who, sizeof(who), (struct http_slice){ user, user ? strlen(user) : 0 });
+	fprintf(stderr, "%s: %s %s %s %s %d %lld %llums\n", soc_prog, c->peer, who, method, path,
 		status, bytes, (unsigned long long)(now_ms() - t0));
 }
 
@@ -296,7 +303,7 @@ static void reject(struct conn *c, const struct http_request *req, int status,
 	iov[1].iov_len = blen;
 	/* A fresh socket's send buffer holds this; if not, the client was not reading. */
 	(void)sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	log_request(c, req, status, (long long)blen, c->start);
+	log_request(c, req, NULL, status, (long long)blen, c->start);
 	shutdown(c->fd, SHUT_WR);
 	c->state = C_LINGER;
 	c->len = 0;
@@ -666,7 +673,7 @@ static void serve(struct conn *c)
 		http_respond(ex, 500, "application/json", body, n);
 	}
 	c->in[end] = saved;
-	log_request(c, &c->req, ex->status, ex->bytes, c->start);
+	log_request(c, &c->req, ex->user, ex->status, ex->bytes, c->start);
 	buf_free(&ex->hdrs);
 	buf_free(&ex->pending);
 	free(ex->chunk);
@@ -730,6 +737,11 @@ const char *http_body(struct http_exchange *ex, size_t *len)
 const char *http_peer(struct http_exchange *ex)
 {
 	return ex->c->peer;
+}
+
+void http_set_log_user(struct http_exchange *ex, const char *name)
+{
+	snprintf(ex->user, sizeof(ex->user), "%s", name);
 }
 
 void http_add_header(struct http_exchange *ex, const char *name, const char *value)

@@ -41,6 +41,8 @@ noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Progress and chatter for people: silent under -q. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The server's: from now on every line on stderr starts with an RFC 3339 UTC time and a space. 0 or -1. */
+int log_stamp_start(void);
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);

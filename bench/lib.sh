@@ -35,7 +35,7 @@ start_soc() {
 	URL=
 	while [ -z "$URL" ] && [ $n -lt 100 ]; do
 		sleep 0.1
-		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$1.log")
+		URL=$(sed -n 's/^[0-9TZ:-]* soc serve: listening on \(http:[^ ]*\)$/\1/p' "$1.log")
 		n=$((n + 1))
 	done
 	[ -n "$URL" ] || { cat "$1.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }

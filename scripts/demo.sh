@@ -31,7 +31,7 @@ soc serve --root "$DEMO/server" --listen 127.0.0.1:0 2>"$DEMO/server.log" &
 SERVER_PID=$!
 URL=
 for _ in $(seq 100); do
-	URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$DEMO/server.log")
+	URL=$(sed -n 's/^[0-9TZ:-]* soc serve: listening on \(http:[^ ]*\)$/\1/p' "$DEMO/server.log")
 	[ -n "$URL" ] && break
 	sleep 0.1
 done

@@ -159,9 +159,9 @@ test_expect_success 'the log names each request, and no header value or query' '
 	printf "GET /api/v1/info?token=SECRETQUERY HTTP/1.0\r\nAuthorization: Bearer SECRETHEADER\r\n\r\n" |
 	raw >out &&
 	grep "^505 close$" out &&
-	grep "^soc serve: 127\.0\.0\.1:[0-9]* GET /api/v1/info 40[13] [0-9]* [0-9]*ms$" server.log &&
-	grep "^soc serve: 127\.0\.0\.1:[0-9]* GET /api/v1/info 505 " server.log &&
-	grep "^soc serve: 127\.0\.0\.1:[0-9]* PRI \* 505 " server.log &&
+	grep "^$LOG_STAMP soc serve: 127\.0\.0\.1:[0-9]* - GET /api/v1/info 40[13] [0-9]* [0-9]*ms$" server.log &&
+	grep "^$LOG_STAMP soc serve: 127\.0\.0\.1:[0-9]* - GET /api/v1/info 505 " server.log &&
+	grep "^$LOG_STAMP soc serve: 127\.0\.0\.1:[0-9]* - PRI \* 505 " server.log &&
 	grep " - - 414 " server.log &&
 	! grep SECRET server.log
 '

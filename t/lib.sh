@@ -185,6 +185,10 @@ tree_sum() {
 	(cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
 }
 
+# The time stamp soc serve puts at the start of each log line (RFC 3339,
+# UTC), as a basic regular expression.
+LOG_STAMP='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
+
 # start_server ROOT [ARGS]: runs `soc serve` on 127.0.0.1 port 0 and sets
 # URL, SERVER_PID and ADMIN_TOKEN. Its stderr goes to ROOT.log.
 start_server() {
@@ -198,7 +202,7 @@ start_server() {
 	tries=0
 	URL=
 	while [ $tries -lt 200 ]; do
-		URL=$(sed -n 's/^soc serve: listening on \(http:[^ ]*\)$/\1/p' "$log" | tail -n 1)
+		URL=$(sed -n "s/^$LOG_STAMP soc serve: listening on \(http:[^ ]*\)\$/\1/p" "$log" | tail -n 1)
 		[ -n "$URL" ] && break
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.05
