@@ -382,16 +382,21 @@ static int write_conf(struct server *s, const char *name, int with_push)
 			close(fd);
 		return error_errno("cannot write '%s/%s'", s->root, tmp);
 	}
-	fprintf(f, "# written by soc serve at each start; edits are lost\n"
+	fputs("# written by soc serve at each start; edits are lost\n"
 		"use chroot = no\n"
 		"munge symlinks = yes\n"
 		"numeric ids = yes\n"
-		"reverse lookup = no\n"
-		"uid = %u\n"
-		"gid = %u\n"
-		"log file = %s/" RSYNC_LOG "\n"
-		"refuse options = " REFUSE "\n",
-		(unsigned)getuid(), (unsigned)getgid(), s->root);
+		"reverse lookup = no\n", f);
+	/*
+	 * rsync's daemon, run as root, switches to uid/gid (nobody without
+	 * them); run as anyone else it cannot switch at all, and a uid or gid
+	 * line, even its own, fails every transfer ("@ERROR: setgroups
+	 * failed"). So the lines name the server's own ids, and only as root.
+	 */
+	if (!geteuid())
+		fprintf(f, "uid = %u\ngid = %u\n", (unsigned)geteuid(), (unsigned)getegid());
+	fprintf(f, "log file = %s/" RSYNC_LOG "\n"
+		"refuse options = " REFUSE "\n", s->root);
 	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */
 	if (with_push)
 		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
