@@ -174,6 +174,8 @@ int serve_check(const char *root)
 	struct buf path = BUF_INIT;
 	int rc = EXIT_ERROR;
 
+	if (store_enter(root))
+		return EXIT_ERROR;
 	if (store_open(&s, root, 0))
 		goto out;
 	c.s = &s;

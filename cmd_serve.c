@@ -238,7 +238,10 @@ static int token_cmd(int argc, char **argv, const char *root, int read_only)
 	if (is_new && !token_name_valid(argv[2]))
 		return error("'%s' is not a token name (1-%d of A-Z a-z 0-9 . _ -)", argv[2],
 			     TOKEN_NAME_MAX), EXIT_ERROR;
-	if (store_open(&s, root, is_new))
+	if (store_enter(root))
+		return EXIT_ERROR;
+	/* Only soc serve itself creates a root or writes the configs a running server reads. */
+	if (store_open(&s, root, 0))
 		goto out;
 	db = store_db(&s);
 	if (!db)

@@ -70,6 +70,13 @@ struct caller {
  * Indexes: files(rev), files(md5), changes(rev), txn_items(txn, path).
  */
 
+/*
+ * For the token and check commands, before store_open: refuses (after a
+ * one-line message, nothing created) a root that is missing or holds no
+ * soc.db, and, run as root on a root another user owns, becomes that user
+ * (saying so). 0, or -1: do not go on.
+ */
+int store_enter(const char *root);
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
 int store_open(struct server *s, const char *root, int create);
 void store_close(struct server *s);

@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,6 +457,63 @@ static int upgrade_txn_items(sqlite3 *db)
 	error("database: cannot add txn_items.base_mode: %s", msg ? msg : "out of memory");
 	sqlite3_free(msg);
 	return -1;
+}
+
+/*
+ * The server owns its root: soc.db, its -wal and -shm, the configs. A
+ * token or check command run by root on a root that belongs to another
+ * user (the server's own) becomes that user before it opens soc.db, so
+ * that nothing it makes there (SQLite's -wal and -shm above all) is
+ * root's, which the server could then no longer open. setgroups, setgid
+ * and setuid, all ids at once, so nothing of root is left to go back to.
+ */
+static int become_owner(const char *root, const struct stat *st)
+{
+	gid_t gid = st->st_gid;
+	struct passwd *pw = getpwuid(st->st_uid);
+	char name[LOGIN_NAME_MAX + 3];
+
+	if (pw && strlen(pw->pw_name) < sizeof(name) - 2)
+		snprintf(name, sizeof(name), "'%s'", pw->pw_name);
+	else
+		snprintf(name, sizeof(name), "uid %u", (unsigned)st->st_uid);
+	if (setgroups(1, &gid) || setgid(st->st_gid) || setuid(st->st_uid))
+		return error_errno("cannot become %s, the owner of '%s'", name, root);
+	if (getuid() != st->st_uid || geteuid() != st->st_uid || getegid() != st->st_gid)
+		return error("cannot become %s, the owner of '%s'", name, root);
+	say("running as %s (uid %u, gid %u), the owner of '%s'\n", name, (unsigned)st->st_uid,
+	    (unsigned)st->st_gid, root);
+	return 0;
+}
+
+int store_enter(const char *root)
+{
+	struct stat st;
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return error("no soc server root at '%s'; start 'soc serve --root %s' once to create it",
+			     root, root);
+	if (fd < 0)
+		return error_errno("cannot open the root '%s'", root);
+	if (fstatat(fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) {
+		int e = errno;
+
+		close(fd);
+		if (e == EACCES)
+			return errno = e, error_errno("cannot read the root '%s'", root);
+		return error("'%s' is not a soc server root (no " DB_NAME "); start 'soc serve --root %s'"
+			     " once to create it", root, root);
+	}
+	if (fstat(fd, &st)) {
+		error_errno("cannot read the root '%s'", root);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (geteuid() || !st.st_uid)
+		return 0;
+	return become_owner(root, &st);
 }
 
 int store_open(struct server *s, const char *root, int create)
