@@ -3,11 +3,14 @@
  * in. Every request is authenticated before it is routed: nobody without
  * a token learns even which paths exist.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "serve.h"
 
@@ -19,11 +22,13 @@ const char serve_usage[] =
 	"   or: soc serve check [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
-	"creates DIR (default " SERVE_ROOT_DEFAULT ") and an admin token in DIR/admin.token.\n"
-	"'check' verifies that DIR/files holds exactly the head, every file's size\n"
-	"and md5, and that no symlink is anywhere under DIR; exit 1 if not.\n"
+	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
+	"commands want a DIR made so. 'check' verifies that DIR/files holds exactly\n"
+	"the head, every file's size and md5, and that no symlink is anywhere under\n"
+	"DIR; exit 1 if not.\n"
 	"\n"
-	"    --root DIR          the server's data (default " SERVE_ROOT_DEFAULT ")\n"
+	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
+	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
 	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
 	"    --max-body BYTES    largest request body accepted\n"
 	"    --read-only         the new token can read and pull, not push\n";
@@ -147,19 +152,67 @@ static void route(struct http_exchange *ex, void *arg)
 	}
 }
 
+/* An absolute variable of the environment, else NULL: the XDG spec ignores a relative one. */
+static const char *env_abs(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] == '/' ? v : NULL;
+}
+
+/*
+ * Without --root, the server's state directory: an absolute path, so
+ * where the server was started does not matter. Root's is the system's
+ * (/var/lib/soc, a systemd StateDirectory); anyone else's is in their XDG
+ * data directory. malloc'd, or NULL after a message.
+ */
+static char *root_default(void)
+{
+	const char *xdg = env_abs("XDG_DATA_HOME"), *home = env_abs("HOME");
+
+	if (!geteuid())
+		return xstrdup(SERVE_ROOT_SYSTEM);
+	if (xdg)
+		return xasprintf("%s/" SERVE_ROOT_USER, xdg);
+	if (home)
+		return xasprintf("%s/.local/share/" SERVE_ROOT_USER, home);
+	error("no --root given, and neither XDG_DATA_HOME nor HOME is an absolute path");
+	return NULL;
+}
+
+/* The default root's parents, made 0700 as the XDG spec asks (~/.local/share on a new account). */
+static int make_parents(const char *path)
+{
+	char *p = xstrdup(path), *slash;
+
+	for (slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST) {
+			error_errno("cannot create '%s'", p);
+			free(p);
+			return -1;
+		}
+		*slash = '/';
+	}
+	free(p);
+	return 0;
+}
+
 static void tick(void *arg)
 {
 	txn_expire(arg);
 	store_rotate_log(arg);
 }
 
-static int serve(const char *root, const char *listen, long long body_max)
+static int serve(const char *root, int root_is_default, const char *listen, long long body_max)
 {
 	struct server s;
 	struct httpd_config cfg = { 0 };
 	int rc = EXIT_ERROR;
 
 	if (log_stamp_start() || tunnel_init())
+		return EXIT_ERROR;
+	if (root_is_default && make_parents(root))
 		return EXIT_ERROR;
 	if (store_open(&s, root, 1) || txn_recover(&s))
 		goto out;
@@ -263,8 +316,9 @@ out:
 
 int cmd_serve(int argc, char **argv, struct workspace *ws)
 {
-	const char *root = SERVE_ROOT_DEFAULT, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL;
-	int read_only = 0, n;
+	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL;
+	char *root_dflt = NULL;
+	int read_only = 0, n, rc;
 	long long body_max = HTTP_BODY_MAX_DEFAULT;
 	const struct opt opts[] = {
 		{ 0, "root", OPT_STRING, &root, 0 },
@@ -286,13 +340,21 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		if (end == max_body || *end || body_max < 1)
 			return usage_error("--max-body wants a number of bytes, not '%s'", max_body);
 	}
-	if (n && !strcmp(argv[0], "token"))
-		return token_cmd(n, argv, root, read_only);
-	if (n == 1 && !strcmp(argv[0], "check") && !read_only)
-		return serve_check(root);
-	if (n)
+	if (n && strcmp(argv[0], "token") && (n != 1 || strcmp(argv[0], "check") || read_only))
 		return usage_error("'%s' is not a serve command", argv[0]);
-	if (read_only)
+	if (!n && read_only)
 		return usage_error("--read-only goes with 'token new'");
-	return serve(root, listen, body_max);
+	if (!root) {
+		root = root_dflt = root_default();
+		if (!root)
+			return EXIT_ERROR;
+	}
+	if (n && !strcmp(argv[0], "token"))
+		rc = token_cmd(n, argv, root, read_only);
+	else if (n)
+		rc = serve_check(root);
+	else
+		rc = serve(root, root == root_dflt, listen, body_max);
+	free(root_dflt);
+	return rc;
 }

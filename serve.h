@@ -18,7 +18,8 @@
 #include "soc.h"
 #include "http.h"
 
-#define SERVE_ROOT_DEFAULT "./soc-data"
+#define SERVE_ROOT_SYSTEM "/var/lib/soc"	/* the default root, run as root */
+#define SERVE_ROOT_USER "soc"		/* else the default root in $XDG_DATA_HOME or ~/.local/share */
 #define SERVE_LISTEN_DEFAULT "127.0.0.1:8717"
 #define TOKEN_BYTES 32			/* from getrandom(2), sent as 64 hex digits */
 #define TOKEN_NAME_MAX 64		/* [A-Za-z0-9._-] */
