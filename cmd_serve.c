@@ -212,6 +212,9 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 
 	if (log_stamp_start() || tunnel_init())
 		return EXIT_ERROR;
+	/* A bad --listen, or a port in use, changes nothing on disk. */
+	if (httpd_listen(listen))
+		return EXIT_ERROR;
 	if (root_is_default && make_parents(root))
 		return EXIT_ERROR;
 	if (store_open(&s, root, 1) || txn_recover(&s))

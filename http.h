@@ -106,7 +106,16 @@ struct httpd_config {
 };
 
 /*
- * Binds, prints "soc serve: listening on http://HOST:PORT" to stderr, and
+ * Binds spec ("HOST:PORT") and listens, for the next httpd_run to serve
+ * on: a caller checks the address this way before it makes anything.
+ * Connections wait in the backlog until httpd_run. 0, or -1 after a
+ * message.
+ */
+int httpd_listen(const char *spec);
+
+/*
+ * Binds cfg->listen unless httpd_listen did, prints "soc serve: listening
+ * on http://HOST:PORT" to stderr, and
  * serves until SIGTERM or SIGINT: then stops accepting, lets requests in
  * flight finish (their handlers run to the end), and returns 0. Returns -1
  * after a message if it cannot start.

@@ -1010,7 +1010,7 @@ static int listen_on(const char *spec, char *shown, size_t shown_size)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[256], port[16], addr[INET6_ADDRSTRLEN];
-	const char *colon = strrchr(spec, ':');
+	const char *colon = strrchr(spec, ':'), *given = spec;
 	size_t hlen;
 	int fd = -1, one = 1, rc, last_errno = 0;
 
@@ -1026,6 +1026,9 @@ static int listen_on(const char *spec, char *shown, size_t shown_size)
 	memcpy(host, spec, hlen);
 	host[hlen] = '\0';
 	snprintf(port, sizeof(port), "%s", colon + 1);
+	/* getaddrinfo takes 99999 and listens on 34463. */
+	if (strspn(port, "0123456789") != strlen(port) || strtol(port, NULL, 10) > 65535)
+		return error("invalid listen address '%s': the port is not a number from 0 to 65535", given);
 
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1067,6 +1070,18 @@ static int listen_on(const char *spec, char *shown, size_t shown_size)
 		snprintf(shown, shown_size, "%s:%d", addr, ntohs(a->sin_port));
 	}
 	return fd;
+}
+
+/* httpd_listen's socket and the address it shows, until httpd_run takes them. */
+static int bound_fd = -1;
+static char bound_shown[INET6_ADDRSTRLEN + 16];
+
+int httpd_listen(const char *spec)
+{
+	if (bound_fd >= 0)
+		close(bound_fd);
+	bound_fd = listen_on(spec, bound_shown, sizeof(bound_shown));
+	return bound_fd < 0 ? -1 : 0;
 }
 
 /* Enough descriptors for HTTP_CONN_MAX connections plus the handlers' files. */
@@ -1165,9 +1180,11 @@ int httpd_run(const struct httpd_config *cfg)
 	pthread_mutex_init(&S.dlock, NULL);
 	raise_fd_limit();
 
-	S.lfd = listen_on(cfg->listen, shown, sizeof(shown));
-	if (S.lfd < 0)
+	if (bound_fd < 0 && httpd_listen(cfg->listen))
 		return -1;
+	S.lfd = bound_fd;
+	bound_fd = -1;
+	snprintf(shown, sizeof(shown), "%s", bound_shown);
 	S.epfd = epoll_create1(EPOLL_CLOEXEC);
 	S.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (S.epfd < 0 || S.wakefd < 0 || pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) ||
