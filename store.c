@@ -352,6 +352,21 @@ static int make_admin(struct server *s, sqlite3 *db)
 	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links"
 
 /*
+ * A file of the root rsync or SQLite would create with the umask's mode
+ * (0644), made first as 0600: SQLite gives soc.db's mode to its -wal and
+ * -shm, rsync appends to a log that exists.
+ */
+static int make_private_file(struct server *s, const char *name)
+{
+	int fd = openat(s->root_fd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return error_errno("cannot create '%s/%s'", s->root, name);
+	close(fd);
+	return 0;
+}
+
+/*
  * Every rsync the server runs appends to rsyncd.log, which nothing else
  * trims: past RSYNC_LOG_MAX it becomes rsyncd.log.1, the one before
  * going, so the root never fills up with it and the log a message
@@ -364,12 +379,15 @@ void store_rotate_log(struct server *s)
 
 	if (fstatat(s->root_fd, RSYNC_LOG, &st, AT_SYMLINK_NOFOLLOW) || st.st_size < RSYNC_LOG_MAX)
 		return;
-	if (renameat(s->root_fd, RSYNC_LOG, s->root_fd, RSYNC_LOG ".1"))
+	if (renameat(s->root_fd, RSYNC_LOG, s->root_fd, RSYNC_LOG ".1")) {
 		warning_errno("cannot rotate '%s/" RSYNC_LOG "'", s->root);
-	else
-		fprintf(stderr, "%s: '%s/" RSYNC_LOG "' passed %d MiB; it is now '" RSYNC_LOG ".1'\n",
-			soc_prog, s->root, RSYNC_LOG_MAX >> 20);
+		return;
+	}
+	fprintf(stderr, "%s: '%s/" RSYNC_LOG "' passed %d MiB; it is now '" RSYNC_LOG ".1'\n",
+		soc_prog, s->root, RSYNC_LOG_MAX >> 20);
+	make_private_file(s, RSYNC_LOG);
 }
+
 
 static int write_conf(struct server *s, const char *name, int with_push)
 {
@@ -516,6 +534,59 @@ int store_enter(const char *root)
 	return become_owner(root, &st);
 }
 
+/*
+ * soc.db holds every token's name and every path ever pushed, admin.token
+ * a token, the configs and the log the root's layout: none of it is other
+ * users' business. A root made by an older soc (0755, soc.db 0644), or
+ * loosened by hand, is tightened at each start, one line for each thing,
+ * so whoever runs the server learns it was open. One that cannot be
+ * tightened is refused: the server does not run on a root others read.
+ */
+static const char *const private_files[] = {
+	DB_NAME, DB_NAME "-wal", DB_NAME "-shm", ADMIN_TOKEN_FILE, "rsyncd.conf", "rsyncd-ro.conf",
+	RSYNC_LOG, RSYNC_LOG ".1",
+};
+
+static int tighten(struct server *s)
+{
+	struct stat st;
+	size_t i;
+
+	if (fstat(s->root_fd, &st))
+		return error_errno("cannot read the root '%s'", s->root);
+	if (st.st_mode & 077) {
+		if (fchmod(s->root_fd, 0700))
+			return error_errno("'%s' is open to other users (%04o) and cannot be made 0700",
+					   s->root, (unsigned)(st.st_mode & 07777));
+		fprintf(stderr, "%s: '%s' was open to other users (%04o); it is now 0700\n", soc_prog,
+			s->root, (unsigned)(st.st_mode & 07777));
+	}
+	for (i = 0; i < sizeof(private_files) / sizeof(private_files[0]); i++) {
+		const char *name = private_files[i];
+		int fd;
+
+		if (fstatat(s->root_fd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+			if (errno == ENOENT)
+				continue;
+			return error_errno("cannot read '%s/%s'", s->root, name);
+		}
+		if (!S_ISREG(st.st_mode) || !(st.st_mode & 077))
+			continue;
+		fd = openat(s->root_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || fchmod(fd, 0600)) {
+			error_errno("'%s/%s' is open to other users (%04o) and cannot be made 0600", s->root,
+				    name, (unsigned)(st.st_mode & 07777));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		fprintf(stderr, "%s: '%s/%s' was open to other users (%04o); it is now 0600\n", soc_prog,
+			s->root, name, (unsigned)(st.st_mode & 07777));
+	}
+	return 0;
+}
+
 int store_open(struct server *s, const char *root, int create)
 {
 	sqlite3 *db;
@@ -533,6 +604,8 @@ int store_open(struct server *s, const char *root, int create)
 		return error_errno("cannot open the root '%s'", s->root);
 	if (!create && fstatat(s->root_fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW))
 		return error("'%s' is not a soc server root (no %s)", s->root, DB_NAME);
+	if (create && (tighten(s) || make_private_file(s, DB_NAME) || make_private_file(s, RSYNC_LOG)))
+		return -1;
 	if ((s->files_fd = open_dir(s, "files", create)) < 0 ||
 	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
 		return -1;
