@@ -4,6 +4,7 @@
  * a token learns even which paths exist.
  */
 #include <errno.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,8 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	struct httpd_config cfg = { 0 };
 	int rc = EXIT_ERROR;
 
-	if (log_stamp_start() || tunnel_init())
+	/* Until httpd_run catches it (and logs it), a SIGHUP must not stop a start. */
+	if (signal(SIGHUP, SIG_IGN) == SIG_ERR || log_stamp_start() || tunnel_init())
 		return EXIT_ERROR;
 	/* A bad --listen, or a port in use, changes nothing on disk. */
 	if (httpd_listen(listen))

@@ -115,10 +115,10 @@ int httpd_listen(const char *spec);
 
 /*
  * Binds cfg->listen unless httpd_listen did, prints "soc serve: listening
- * on http://HOST:PORT" to stderr, and
- * serves until SIGTERM or SIGINT: then stops accepting, lets requests in
- * flight finish (their handlers run to the end), and returns 0. Returns -1
- * after a message if it cannot start.
+ * on http://HOST:PORT" to stderr, and serves until SIGTERM or SIGINT
+ * (SIGHUP is logged and ignored): then stops accepting, lets requests in
+ * flight finish (their handlers run to the end), and returns 0. Returns
+ * -1 after a message if it cannot start.
  */
 int httpd_run(const struct httpd_config *cfg);
 

@@ -22,6 +22,8 @@
  * dropped for HTTP_LINGER_MS, so the client reads the answer instead of a
  * reset caused by the bytes it was still sending (nginx's lingering close).
  *
+ * SIGHUP is logged and ignored.
+ *
  * Stopping (SIGTERM, SIGINT): the listening socket closes, idle connections
  * close, connections holding part of a request keep their timeouts and are
  * served; handlers run to the end; every answer then says Connection: close.
@@ -1145,10 +1147,16 @@ static void run_loop(void)
 				drain_done(now);
 			} else if (tag == &tag_signal) {
 				char b[16];
+				ssize_t k, j;
+				int stop = 0, hup = 0;
 
-				while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
-					;
-				if (!S.stopping_loop)
+				while ((k = read(sigpipe_fds[0], b, sizeof(b))) > 0)
+					for (j = 0; j < k; j++)
+						*(b[j] == SIGHUP ? &hup : &stop) = 1;
+				if (hup)
+					fprintf(stderr, "%s: SIGHUP ignored: nothing to reopen (the log is stderr,"
+						" each rsync opens rsyncd.log anew)\n", soc_prog);
+				if (stop && !S.stopping_loop)
 					begin_stop();
 			} else {
 				on_conn_event(tag, now);
@@ -1160,7 +1168,7 @@ static void run_loop(void)
 
 int httpd_run(const struct httpd_config *cfg)
 {
-	struct sigaction sa, old_term, old_int, old_pipe;
+	struct sigaction sa, old_term, old_int, old_hup, old_pipe;
 	pthread_t threads[HTTP_WORKERS];
 	char shown[INET6_ADDRSTRLEN + 16];
 	int i, started = 0;
@@ -1200,6 +1208,13 @@ int httpd_run(const struct httpd_config *cfg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, &old_term);
 	sigaction(SIGINT, &sa, &old_int);
+	/*
+	 * SIGHUP (a terminal closing, a supervisor's "reload", logrotate's
+	 * habit) must not stop the server, and there is nothing to reopen:
+	 * the log is stderr, whose file belongs to whoever started us. A
+	 * handler rather than SIG_IGN, which rsync would inherit through exec.
+	 */
+	sigaction(SIGHUP, &sa, &old_hup);
 	/* A client that goes away mid-answer is an EPIPE to handle, not a reason to die. */
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, &old_pipe);
@@ -1232,6 +1247,7 @@ int httpd_run(const struct httpd_config *cfg)
 	free_dead();
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
 	sigaction(SIGPIPE, &old_pipe, NULL);
 out:
 	if (S.lfd >= 0)
