@@ -190,13 +190,15 @@ tree_sum() {
 LOG_STAMP='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
 
 # start_server ROOT [ARGS]: runs `soc serve` on 127.0.0.1 port 0 and sets
-# URL, SERVER_PID and ADMIN_TOKEN. Its stderr goes to ROOT.log.
+# URL, SERVER_PID and ADMIN_TOKEN. Its stderr goes to ROOT.log. With
+# SERVER_AS=USER set, the server runs as USER (setpriv execs, so
+# SERVER_PID is the server's own) from SERVER_BIN (default $SOC).
 start_server() {
 	root=$1
 	shift
 	log=$TRASH/$(basename "$root").log
 	: >"$log"
-	"$SOC" serve --root "$root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
+	as_server_user "${SERVER_BIN:-$SOC}" serve --root "$root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
 	SERVER_PID=$!
 	SERVER_PIDS="$SERVER_PIDS $SERVER_PID"
 	tries=0
@@ -215,6 +217,25 @@ start_server() {
 	fi
 	ADMIN_TOKEN=$(cat "$root/admin.token" 2>/dev/null)
 	return 0
+}
+
+# as_server_user CMD...: execs CMD as $SERVER_AS (with its group and no
+# other), or as it is when SERVER_AS is empty.
+as_server_user() {
+	if [ -n "${SERVER_AS-}" ]; then
+		exec setpriv --reuid="$SERVER_AS" --regid="$(id -g "$SERVER_AS")" --clear-groups "$@"
+	fi
+	exec "$@"
+}
+
+# test_system_user NAME: a system user and its group, for a server that
+# runs as its own user, removed when the script ends, pass or fail (after
+# its servers are killed). Run with test_expect_success_here.
+TEST_USERS=
+test_system_user() {
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin "$1" &&
+	TEST_USERS="$TEST_USERS $1"
 }
 
 # stop_server PID: SIGTERM, and SIGKILL if it has not gone in 10 s.
@@ -258,6 +279,9 @@ fill_until() {
 
 test_exit_trap() {
 	kill_servers
+	for u in $TEST_USERS; do
+		userdel -f "$u" 2>/dev/null
+	done
 	for m in $TEST_MOUNTS; do
 		umount -l "$m" 2>/dev/null
 	done
