@@ -383,9 +383,9 @@ void store_rotate_log(struct server *s)
 		warning_errno("cannot rotate '%s/" RSYNC_LOG "'", s->root);
 		return;
 	}
+	make_private_file(s, RSYNC_LOG);
 	fprintf(stderr, "%s: '%s/" RSYNC_LOG "' passed %d MiB; it is now '" RSYNC_LOG ".1'\n",
 		soc_prog, s->root, RSYNC_LOG_MAX >> 20);
-	make_private_file(s, RSYNC_LOG);
 }
 
 
