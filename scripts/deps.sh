@@ -17,6 +17,13 @@ else
 	PKGS="$PKGS libsqlite3-dev libcurl4-openssl-dev libjansson-dev libmd-dev"
 fi
 need_cmd rsync rsync
+# soc serve refuses an rsync older than 3.4.0 (RSYNC_VERSION_FLOOR in
+# serve.h): an older one is upgraded, as a missing one is installed.
+if command -v rsync >/dev/null 2>&1 &&
+	rsync --version 2>/dev/null | awk 'NR == 1 { v = $3; sub(/^v/, "", v); split(v, p, ".");
+		exit !(p[1] + 0 < 3 || (p[1] + 0 == 3 && p[2] + 0 < 4)) }'; then
+	PKGS="$PKGS rsync"
+fi
 need_cmd curl curl
 need_cmd prove perl
 need_cmd cc gcc
