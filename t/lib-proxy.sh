@@ -80,11 +80,11 @@ nginx_site() {
 		-e "s|proxy_pass http://127.0.0.1:8717;|proxy_pass http://127.0.0.1:$SOC_PORT;|" \
 		"$TOP/contrib/nginx-soc.conf" >"$PROXY_DIR/site.conf" &&
 	derived "$PROXY_DIR/site.conf" 1 "^[[:space:]]*listen 127.0.0.1:$1 ssl$ns_h2;" &&
-	derived "$PROXY_DIR/site.conf" 0 "^[[:space:]]*listen.*443" &&
+	derived "$PROXY_DIR/site.conf" 0 "^[[:space:]]*listen \\(\\[::\\]:\\)\\?443 " &&
 	derived "$PROXY_DIR/site.conf" 1 "ssl_certificate $PROXY_DIR/server.pem;" &&
 	derived "$PROXY_DIR/site.conf" 1 "ssl_certificate_key $PROXY_DIR/server.key;" &&
 	derived "$PROXY_DIR/site.conf" 1 "proxy_pass http://127.0.0.1:$SOC_PORT;" &&
-	derived "$PROXY_DIR/site.conf" 0 "^[^#]*\(letsencrypt\|8717\)"
+	derived "$PROXY_DIR/site.conf" 0 "^[^#]*\(letsencrypt\|127\.0\.0\.1:8717[^0-9]\)"
 }
 
 # start_nginx [http2]: nginx in the foreground, one process (so that the
@@ -161,7 +161,7 @@ start_caddy() {
 	derived "$PROXY_DIR/Caddyfile" 1 "^https://:0 {" &&
 	derived "$PROXY_DIR/Caddyfile" 1 "^[[:space:]]*tls $PROXY_DIR/server.pem $PROXY_DIR/server.key$" &&
 	derived "$PROXY_DIR/Caddyfile" 1 "reverse_proxy 127.0.0.1:$SOC_PORT {" &&
-	derived "$PROXY_DIR/Caddyfile" 0 "^[^#]*\(example.org\|8717\)" &&
+	derived "$PROXY_DIR/Caddyfile" 0 "^[^#]*\(example.org\|127\.0\.0\.1:8717[^0-9]\)" &&
 	mkdir -p "$PROXY_DIR/xdg-data" "$PROXY_DIR/xdg-config" || return 1
 	XDG_DATA_HOME=$PROXY_DIR/xdg-data XDG_CONFIG_HOME=$PROXY_DIR/xdg-config \
 		caddy run --adapter caddyfile --config "$PROXY_DIR/Caddyfile" \
