@@ -99,7 +99,7 @@ test_expect_success 'a read-only token cannot open the push module through the t
 test_expect_success 'the tunnel refuses a wrong token with a clear line' '
 	test_must_fail env SOC_TUNNEL_URL="$URL" SOC_TUNNEL_TOKEN=nope \
 		rsync -rt -I --from0 --files-from=list0 -e "$SOC tunnel" src/ soc::push/x/ 2>err &&
-	grep "refused the transfer (401)" err &&
+	grep "refused the token (401)" err &&
 	! test -e "$TRASH/r/staging/x"
 '
 

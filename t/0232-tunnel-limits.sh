@@ -253,7 +253,8 @@ fake_rsync() {
 
 test_expect_success 'an rsync below 3.4.0 is refused at start, by name, and nothing is created' '
 	fake_rsync v3.2.7 &&
-	test_expect_code 1 env PATH="$TRASH/fake:$PATH" soc serve --root old --listen 127.0.0.1:0 2>err &&
+	test_expect_code 1 env PATH="$TRASH/fake:$PATH" soc serve --root old --listen 127.0.0.1:0 2>stamped &&
+	sed "s/^$LOG_STAMP //" stamped >err &&
 	echo "soc serve: rsync v3.2.7 is installed; soc serve needs rsync 3.4.0 or later (its daemon fixes CVE-2024-12084 and CVE-2024-12085)" >expect &&
 	test_cmp expect err &&
 	! test -e old &&
@@ -262,7 +263,8 @@ test_expect_success 'an rsync below 3.4.0 is refused at start, by name, and noth
 	grep "rsync 3.3.0 is installed; soc serve needs rsync 3.4.0 or later" err &&
 	test_line_count = 1 err &&
 	printf "#!/bin/sh\necho nonsense\n" >fake/rsync &&
-	test_expect_code 1 env PATH="$TRASH/fake:$PATH" soc serve --root old --listen 127.0.0.1:0 2>err &&
+	test_expect_code 1 env PATH="$TRASH/fake:$PATH" soc serve --root old --listen 127.0.0.1:0 2>stamped &&
+	sed "s/^$LOG_STAMP //" stamped >err &&
 	echo "soc serve: cannot read rsync'"'"'s version in '"'"'nonsense'"'"' (from '"'"'rsync --version'"'"')" >expect &&
 	test_cmp expect err &&
 	! test -e old
