@@ -112,6 +112,22 @@ void say(const char *fmt, ...)
 #define LOG_STAMP_MAX sizeof("2026-12-02T13:50:01Z ")
 
 static int stamp_line_start = 1;	/* under the stream's lock */
+static time_t stamp_time = -1;		/* the second stamp_text says, under the lock too */
+static char stamp_text[LOG_STAMP_MAX];
+
+/* The stamp for now: strftime once a second, not once a line (a line a request). */
+static const char *stamp_now(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (t != stamp_time) {
+		if (!gmtime_r(&t, &tm) || !strftime(stamp_text, sizeof(stamp_text), LOG_STAMP_FORMAT, &tm))
+			stamp_text[0] = '\0';
+		stamp_time = t;
+	}
+	return stamp_text;
+}
 
 /* A log write that fails is dropped: nothing the server does waits on its log. */
 static void write_all(int fd, struct iovec *iov, int n)
@@ -144,16 +160,10 @@ static ssize_t stamp_write(void *cookie, const char *p, size_t n)
 	while (done < n) {
 		const char *nl = memchr(p + done, '\n', n - done);
 		size_t len = nl ? (size_t)(nl - (p + done)) + 1 : n - done;
-		char stamp[LOG_STAMP_MAX] = "";
+		const char *stamp = stamp_line_start ? stamp_now() : "";
 		struct iovec iov[2];
-		struct tm tm;
-		time_t t = time(NULL);
 
-		if (stamp_line_start && !gmtime_r(&t, &tm))
-			memset(&tm, 0, sizeof(tm));
-		if (stamp_line_start && !strftime(stamp, sizeof(stamp), LOG_STAMP_FORMAT, &tm))
-			stamp[0] = '\0';
-		iov[0].iov_base = stamp;
+		iov[0].iov_base = (char *)stamp;
 		iov[0].iov_len = strlen(stamp);
 		iov[1].iov_base = (char *)p + done;
 		iov[1].iov_len = len;
