@@ -222,7 +222,7 @@ wait_upgraded() {
 test_expect_success 'while four uploads run into one push: a fifth, its commit and its abort are 409; then the commit lands' '
 	for k in 1 2 3 4; do
 		rm -f answer$k || return 1
-		upload --pause 3 "n2:6:w/n2" >answer$k &
+		upload --pause 10 "n2:6:w/n2" >answer$k &
 	done &&
 	for k in 1 2 3 4; do
 		wait_upgraded answer$k || return 1
