@@ -3,6 +3,8 @@
 
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
+MAN1DIR = $(PREFIX)/share/man/man1
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 CC ?= cc
 PKGS = sqlite3 libcurl jansson libmd
 
@@ -53,13 +55,13 @@ TEST_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	SOC_TEST_BIN=$(CURDIR)/$(TEST_DIR)/soc
 
 test: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -j2 $(UNIT_TESTS) t/[0-9]*.sh
 
 # One test: make check T=t/0001-dispatch.sh
 check: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -v $(T)
 
@@ -115,10 +117,14 @@ install: soc
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 soc $(DESTDIR)$(BINDIR)/soc
 	for c in $$(./soc --list); do ln -sf soc $(DESTDIR)$(BINDIR)/soc_$$c; done
+	install -d $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 soc.1 $(DESTDIR)$(MAN1DIR)/soc.1
+	install -m 0644 contrib/soc.bash-completion $(DESTDIR)$(BASHCOMPDIR)/soc
+	for c in $$(./soc --list); do ln -sf soc $(DESTDIR)$(BASHCOMPDIR)/soc_$$c; done
 
 uninstall:
-	for c in $$(./soc --list); do rm -f $(DESTDIR)$(BINDIR)/soc_$$c; done
-	rm -f $(DESTDIR)$(BINDIR)/soc
+	for c in $$(./soc --list); do rm -f $(DESTDIR)$(BINDIR)/soc_$$c $(DESTDIR)$(BASHCOMPDIR)/soc_$$c; done
+	rm -f $(DESTDIR)$(BINDIR)/soc $(DESTDIR)$(MAN1DIR)/soc.1 $(DESTDIR)$(BASHCOMPDIR)/soc
 
 clean:
 	rm -rf soc build

@@ -43,6 +43,7 @@ for extra in "$@"; do
 	systemd-analyze) need_cmd systemd-analyze systemd ;;
 	ss) need_cmd ss iproute2 ;;
 	sqlite3) need_cmd sqlite3 sqlite3 ;;
+	mandoc) need_cmd mandoc mandoc ;;
 	esac
 done
 
