@@ -63,8 +63,7 @@ test_expect_success 'make install puts the man page and the completion in place'
 test_expect_success 'the installed page lints clean and renders' '
 	mandoc -T lint -W warning "$DEST/share/man/man1/soc.1" >lint 2>&1 &&
 	test_must_be_empty lint &&
-	man --warnings -l "$DEST/share/man/man1/soc.1" >out 2>err &&
-	test_must_be_empty err &&
+	mandoc -T ascii "$DEST/share/man/man1/soc.1" >out &&
 	grep "soc clone" out
 '
 
