@@ -31,6 +31,7 @@
 
 #include "client.h"
 #include "sync.h"
+#include "testhook.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
@@ -639,7 +640,7 @@ static int make_durable(int root, const struct plan *p)
 
 	if (!p->nplaced)
 		return 0;
-	if (getenv("SOC_TEST_SYNC_FAIL")) {	/* a test hook: the disk refuses */
+	if (test_hook_flag(HOOK_SYNC_FAIL)) {	/* a test hook: the disk refuses */
 		errno = EIO;
 		return error_errno("cannot make the pulled files durable");
 	}

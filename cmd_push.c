@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "sync.h"
+#include "testhook.h"
 
 #define PUSH_RETRIES 1		/* rescans after a 422 (a file changed during the push) */
 #define DELETE_GUARD_MIN 10	/* deleting more than this many, and more than half, needs --allow-delete */
@@ -499,7 +500,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		int already = json_is_true(json_object_get(c, "already"));
 
 		/* A test hook: die at the worst moment, the push landed and not recorded. */
-		if (getenv("SOC_TEST_KILL_AFTER_COMMIT"))
+		if (test_hook_flag(HOOK_KILL_AFTER_COMMIT))
 			raise(SIGKILL);
 		/* Every change had landed already: the head is not our revision. */
 		if (record_pushed(ws, &ch, already ? 0 : rev)) {

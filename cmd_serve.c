@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "testhook.h"
 
 const char serve_usage[] =
 	"usage: soc serve [--root DIR] [--listen HOST:PORT] [--max-body BYTES]\n"
@@ -36,7 +37,7 @@ const char serve_usage[] =
 
 #define API "/api/v1/"
 
-/* A test hook (SOC_TEST_NO_UPLOAD, read at start): answer as a server older than the upload stream. */
+/* A test hook (HOOK_NO_UPLOAD, read at start): answer as a server older than the upload stream. */
 static int no_upload;
 
 /* Write endpoints a read-only token may not reach. */
@@ -221,7 +222,7 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 		return EXIT_ERROR;
 	if (store_open(&s, root, 1) || txn_recover(&s))
 		goto out;
-	no_upload = getenv("SOC_TEST_NO_UPLOAD") != NULL;
+	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
 	cfg.listen = listen;
 	cfg.body_max = body_max;
 	cfg.handler = route;

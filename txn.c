@@ -62,8 +62,9 @@
 #include <unistd.h>
 
 #include "txn.h"
+#include "testhook.h"
 
-#define APPLY_DELAY_MAX_MS 10000	/* SOC_TEST_APPLY_DELAY_MS at most */
+#define APPLY_DELAY_MAX_MS 10000	/* HOOK_APPLY_DELAY_MS at most */
 #define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
 #define TRASH_AGE_SECONDS 60		/* trash/ entries the tick removes are older than this */
 
@@ -560,7 +561,7 @@ int txn_recover(struct server *s)
 	int rc;
 
 	expire_seconds = env_number("SOC_TXN_EXPIRE_SECONDS", 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
-	apply_delay_ms = (long)env_number("SOC_TEST_APPLY_DELAY_MS", 0, APPLY_DELAY_MAX_MS, 0);
+	apply_delay_ms = test_hook_long(HOOK_APPLY_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
 	if (!db)
 		return -1;
 	/* A commit cut short while it checked files: nothing of it reached the head. */

@@ -34,17 +34,18 @@
 
 #include "client.h"
 #include "sync.h"
+#include "testhook.h"
 
 #define UPLOAD_BUF (256 * 1024)		/* records gathered before one send */
 #define UPLOAD_ANSWER_MAX 4096		/* the server's last line */
 #define UPLOAD_PROGRESS_MS 200		/* a terminal's progress line is redrawn this often */
 #define UPLOAD_ERROR_WAIT_MS 2000	/* for the reason of a server that stopped reading */
-#define UPLOAD_SLEEP_MAX_MS 60000	/* SOC_TEST_UPLOAD_SLEEP_MS at most */
+#define UPLOAD_SLEEP_MAX_MS 60000	/* HOOK_UPLOAD_SLEEP_MS at most */
 #define UPLOAD_STREAM_FILES_MIN 1000	/* files a stream has at least, when there are several */
 
 struct sender {
 	struct upgraded *u;
-	long sleep_ms;		/* a test hook: SOC_TEST_UPLOAD_SLEEP_MS, a pause between a file's look and its read */
+	long sleep_ms;		/* a test hook: HOOK_UPLOAD_SLEEP_MS, a pause between a file's look and its read */
 	unsigned char *buf;
 	size_t len;
 	/* progress, on a terminal */
@@ -207,10 +208,7 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 	for (i = 0; i < n; i++)
 		s.total += files[i]->size;
 	s.progress = progress;
-	if (getenv("SOC_TEST_UPLOAD_SLEEP_MS"))
-		s.sleep_ms = atol(getenv("SOC_TEST_UPLOAD_SLEEP_MS"));
-	if (s.sleep_ms < 0 || s.sleep_ms > UPLOAD_SLEEP_MAX_MS)
-		s.sleep_ms = 0;
+	s.sleep_ms = test_hook_long(HOOK_UPLOAD_SLEEP_MS, 0, UPLOAD_SLEEP_MAX_MS, 0);
 	clock_gettime(CLOCK_MONOTONIC, &s.shown);
 	for (i = 0; i < n; i++) {
 		int one = send_file(&s, ws, files[i]);

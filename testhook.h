@@ -1,0 +1,46 @@
+/*
+ * testhook.h: the test hooks, every one named SOC_TEST_<NAME> and read from
+ * the environment through testhook.c alone; t/README says what each does.
+ * A hook only shortens a wait, slows or breaks a step so a test can reach a
+ * state it cannot reach otherwise; unset, soc behaves as shipped.
+ */
+#ifndef SOC_TESTHOOK_H
+#define SOC_TESTHOOK_H
+
+#define TEST_HOOK_PREFIX "SOC_TEST_"
+
+/* Server: the HTTP timeouts of http.h, in ms, 1..their default. */
+#define HOOK_HTTP_HEAD_TIMEOUT_MS TEST_HOOK_PREFIX "HTTP_HEAD_TIMEOUT_MS"
+#define HOOK_HTTP_IDLE_TIMEOUT_MS TEST_HOOK_PREFIX "HTTP_IDLE_TIMEOUT_MS"
+#define HOOK_HTTP_BODY_TIMEOUT_MS TEST_HOOK_PREFIX "HTTP_BODY_TIMEOUT_MS"
+/* Server: a tunnel (rsync) connection idle this long is closed, 1..TUNNEL_IDLE_TIMEOUT_MS. */
+#define HOOK_TUNNEL_IDLE_TIMEOUT_MS TEST_HOOK_PREFIX "TUNNEL_IDLE_TIMEOUT_MS"
+/* Server: an upload stream idle this long is dropped, 1..UPLOAD_IDLE_TIMEOUT_MS. */
+#define HOOK_UPLOAD_IDLE_TIMEOUT_MS TEST_HOOK_PREFIX "UPLOAD_IDLE_TIMEOUT_MS"
+/* Server: a push never committed expires after, in seconds, 1..TXN_EXPIRE_SECONDS. */
+#define HOOK_TXN_EXPIRE_SECONDS TEST_HOOK_PREFIX "TXN_EXPIRE_SECONDS"
+/* Server: a pause at each step of applying a push, 0..APPLY_DELAY_MAX_MS. */
+#define HOOK_APPLY_DELAY_MS TEST_HOOK_PREFIX "APPLY_DELAY_MS"
+/* Server, a flag: answer as a server older than the upload stream. */
+#define HOOK_NO_UPLOAD TEST_HOOK_PREFIX "NO_UPLOAD"
+/* Client: a pause between a file's look and its read in an upload, 0..UPLOAD_SLEEP_MAX_MS. */
+#define HOOK_UPLOAD_SLEEP_MS TEST_HOOK_PREFIX "UPLOAD_SLEEP_MS"
+/* Client, a flag: making pulled files durable fails as if the disk refused. */
+#define HOOK_SYNC_FAIL TEST_HOOK_PREFIX "SYNC_FAIL"
+/* Client, a flag: push dies by SIGKILL once the server committed, before the index records it. */
+#define HOOK_KILL_AFTER_COMMIT TEST_HOOK_PREFIX "KILL_AFTER_COMMIT"
+/* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */
+#define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
+
+/*
+ * The hook's number, min..max; dflt when unset, or when not a whole number
+ * in range (then with a warning naming the hook, the value and the range,
+ * in milliseconds or seconds when the name ends _MS or _SECONDS).
+ */
+long test_hook_long(const char *name, long min, long max, long dflt);
+/* 1 when the hook is set at all (even empty), else 0. */
+int test_hook_flag(const char *name);
+/* The hook's value when set and not empty, else NULL. */
+const char *test_hook_str(const char *name);
+
+#endif
