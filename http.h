@@ -27,9 +27,10 @@
 #define HTTP_LOG_USER_MAX 64			/* bytes of the caller's name a log line shows */
 
 /*
- * The tests shorten the timeouts through the environment, read once when
- * httpd_run starts: SOC_HTTP_HEAD_TIMEOUT_MS, SOC_HTTP_IDLE_TIMEOUT_MS,
- * SOC_HTTP_BODY_TIMEOUT_MS (milliseconds, 1 to the default).
+ * The tests shorten the timeouts through the test hooks (testhook.h),
+ * read once when httpd_run starts: SOC_TEST_HTTP_HEAD_TIMEOUT_MS,
+ * SOC_TEST_HTTP_IDLE_TIMEOUT_MS, SOC_TEST_HTTP_BODY_TIMEOUT_MS
+ * (milliseconds, 1 to the default).
  */
 
 struct http_slice {

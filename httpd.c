@@ -52,6 +52,7 @@
 
 #include "soc.h"
 #include "http.h"
+#include "testhook.h"
 
 #define READ_START 4096			/* first input buffer of a connection */
 #define READ_KEEP (64 * 1024)		/* larger buffers shrink back when a request is done */
@@ -137,23 +138,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static long env_ms(const char *name, long def)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s)
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > def) {
-		warning("ignoring %s='%s': not a number of milliseconds from 1 to %ld", name, s, def);
-		return def;
-	}
-	return v;
 }
 
 static const char *error_code(int status)
@@ -1177,9 +1161,9 @@ int httpd_run(const struct httpd_config *cfg)
 	memset(&S, 0, sizeof(S));
 	S.cfg = cfg;
 	S.list.next = S.list.prev = &S.list;
-	S.head_to = env_ms("SOC_HTTP_HEAD_TIMEOUT_MS", HTTP_HEAD_TIMEOUT_MS);
-	S.idle_to = env_ms("SOC_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
-	S.body_to = env_ms("SOC_HTTP_BODY_TIMEOUT_MS", HTTP_BODY_TIMEOUT_MS);
+	S.head_to = test_hook_long(HOOK_HTTP_HEAD_TIMEOUT_MS, 1, HTTP_HEAD_TIMEOUT_MS, HTTP_HEAD_TIMEOUT_MS);
+	S.idle_to = test_hook_long(HOOK_HTTP_IDLE_TIMEOUT_MS, 1, HTTP_IDLE_TIMEOUT_MS, HTTP_IDLE_TIMEOUT_MS);
+	S.body_to = test_hook_long(HOOK_HTTP_BODY_TIMEOUT_MS, 1, HTTP_BODY_TIMEOUT_MS, HTTP_BODY_TIMEOUT_MS);
 	S.body_max = cfg->body_max > 0 ? cfg->body_max : HTTP_BODY_MAX_DEFAULT;
 	S.next_deadline = UINT64_MAX;
 	S.epfd = S.lfd = S.wakefd = -1;

@@ -2,16 +2,16 @@
 # Idle and slow connections cost a descriptor, not a thread: 200 clients
 # that never finish their headers do not delay anyone else, and are closed
 # with 408 after the header timeout (shortened here through
-# SOC_HTTP_HEAD_TIMEOUT_MS, read once when the server starts). Idle
-# keep-alive connections are closed after SOC_HTTP_IDLE_TIMEOUT_MS.
+# SOC_TEST_HTTP_HEAD_TIMEOUT_MS, read once when the server starts). Idle
+# keep-alive connections are closed after SOC_TEST_HTTP_IDLE_TIMEOUT_MS.
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success_here 'a server with a 1.5 s header timeout and a 1 s idle timeout' '
-	SOC_HTTP_HEAD_TIMEOUT_MS=1500 &&
-	SOC_HTTP_IDLE_TIMEOUT_MS=1000 &&
-	export SOC_HTTP_HEAD_TIMEOUT_MS SOC_HTTP_IDLE_TIMEOUT_MS &&
+	SOC_TEST_HTTP_HEAD_TIMEOUT_MS=1500 &&
+	SOC_TEST_HTTP_IDLE_TIMEOUT_MS=1000 &&
+	export SOC_TEST_HTTP_HEAD_TIMEOUT_MS SOC_TEST_HTTP_IDLE_TIMEOUT_MS &&
 	start_server "$TRASH/server" &&
-	unset SOC_HTTP_HEAD_TIMEOUT_MS SOC_HTTP_IDLE_TIMEOUT_MS
+	unset SOC_TEST_HTTP_HEAD_TIMEOUT_MS SOC_TEST_HTTP_IDLE_TIMEOUT_MS
 '
 
 test_expect_success '200 unfinished heads: a new request is answered at once, they get 408' '

@@ -40,9 +40,9 @@ line_at() {
 	printf '{"path":%s,"md5":"%s","size":4,"mtime":0,"mode":420,"base":null}\n' "$1" "$MD5"
 }
 
-SOC_HTTP_HEAD_TIMEOUT_MS=1000
-SOC_HTTP_BODY_TIMEOUT_MS=1000
-export SOC_HTTP_HEAD_TIMEOUT_MS SOC_HTTP_BODY_TIMEOUT_MS
+SOC_TEST_HTTP_HEAD_TIMEOUT_MS=1000
+SOC_TEST_HTTP_BODY_TIMEOUT_MS=1000
+export SOC_TEST_HTTP_HEAD_TIMEOUT_MS SOC_TEST_HTTP_BODY_TIMEOUT_MS
 
 test_expect_success_here 'a server with a file in its head' '
 	start_server "$TRASH/r" --max-body 1000000 &&
