@@ -163,8 +163,8 @@ void api_log(struct server *s, struct http_exchange *ex);
 /*
  * A tunnel that moves no byte either way for this long is ended, and its
  * rsync. rsync may be quiet while one side works through a large file;
- * five minutes of it is a client gone or stuck (SOC_TUNNEL_IDLE_TIMEOUT_MS
- * shortens it for the tests).
+ * five minutes of it is a client gone or stuck (the test hook
+ * SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS shortens it).
  */
 #define TUNNEL_IDLE_TIMEOUT_MS (300 * 1000)
 /* The oldest rsync with the daemon fixes of January 2025 (CVE-2024-12084, CVE-2024-12085). */
@@ -173,7 +173,7 @@ void api_log(struct server *s, struct http_exchange *ex);
 #define BUSY_RETRY_SECONDS 10
 /*
  * At start, before anything is created: reads the test hook
- * SOC_TUNNEL_IDLE_TIMEOUT_MS, and refuses (-1, after one line naming both)
+ * SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS, and refuses (-1, after one line naming both)
  * an rsync older than RSYNC_VERSION_FLOOR. 0 when it may serve.
  */
 int tunnel_init(void);
@@ -189,8 +189,8 @@ void tunnel_stop(void);
 /*
  * A stream that brings no byte for this long is ended. The client sends as
  * fast as it reads its files and nothing in the stream waits on the other
- * side, so this is shorter than the tunnel's (SOC_UPLOAD_IDLE_TIMEOUT_MS,
- * read at the first upload, shortens it for the tests).
+ * side, so this is shorter than the tunnel's (the test hook
+ * SOC_TEST_UPLOAD_IDLE_TIMEOUT_MS, read at the first upload, shortens it).
  */
 #define UPLOAD_IDLE_TIMEOUT_MS (60 * 1000)
 void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);

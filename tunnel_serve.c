@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "testhook.h"
 
 #define TUNNEL_PROTO "soc-rsync"
 #define TUNNEL_WATCH_MS 1000		/* how often the counters are read; a quarter of a shorter idle timeout */
@@ -177,27 +178,9 @@ static int check_rsync(void)
 	return 0;
 }
 
-/* Reads a test hook of milliseconds, 1..def; def when unset or wrong (with a warning). */
-static long env_ms(const char *name, long def)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s)
-		return def;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > def) {
-		warning("ignoring %s='%s': not a number of milliseconds from 1 to %ld", name, s, def);
-		return def;
-	}
-	return v;
-}
-
 int tunnel_init(void)
 {
-	idle_ms = env_ms("SOC_TUNNEL_IDLE_TIMEOUT_MS", TUNNEL_IDLE_TIMEOUT_MS);
+	idle_ms = test_hook_long(HOOK_TUNNEL_IDLE_TIMEOUT_MS, 1, TUNNEL_IDLE_TIMEOUT_MS, TUNNEL_IDLE_TIMEOUT_MS);
 	return check_rsync();
 }
 

@@ -30,6 +30,7 @@
 
 #include "serve.h"
 #include "txn.h"
+#include "testhook.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
 #define STRINGIFY(x) #x
@@ -49,25 +50,13 @@ static struct {
 	int fd;				/* -1 until the 101 is sent */
 } slots[UPLOADS_MAX];
 static int running, stopping;
-/* UPLOAD_IDLE_TIMEOUT_MS, or the test hook SOC_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
+/* UPLOAD_IDLE_TIMEOUT_MS, or the test hook HOOK_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
 static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
 static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
 
 static void read_idle(void)
 {
-	const char *v = getenv("SOC_UPLOAD_IDLE_TIMEOUT_MS");
-	char *end;
-	long ms;
-
-	if (!v)
-		return;
-	errno = 0;
-	ms = strtol(v, &end, 10);
-	if (errno || end == v || *end || ms < 1 || ms > UPLOAD_IDLE_TIMEOUT_MS)
-		warning("ignoring SOC_UPLOAD_IDLE_TIMEOUT_MS='%s': not a number of milliseconds from 1 to %ld",
-			v, (long)UPLOAD_IDLE_TIMEOUT_MS);
-	else
-		idle_ms = ms;
+	idle_ms = test_hook_long(HOOK_UPLOAD_IDLE_TIMEOUT_MS, 1, UPLOAD_IDLE_TIMEOUT_MS, UPLOAD_IDLE_TIMEOUT_MS);
 }
 
 static int find(const char *id)

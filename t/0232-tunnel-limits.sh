@@ -4,7 +4,7 @@
 # read-only token get TUNNELS_PER_TOKEN (32) rsyncs and 429 for the rest,
 # the server's threads do not grow with them, another token's push still
 # goes through, and the idle tunnels and their rsyncs are gone after the
-# idle timeout (shortened here through SOC_TUNNEL_IDLE_TIMEOUT_MS, read
+# idle timeout (shortened here through SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS, read
 # once at start). 300 idle upgrades over ten tokens fill TUNNELS_MAX (64)
 # and get 503 past it. One token's uploads past UPLOADS_PER_TOKEN (8) get
 # 503, and the push that meets it sends its files by rsync instead. A live
@@ -108,11 +108,11 @@ now_ms() {
 }
 
 test_expect_success_here 'a server with a 5 s tunnel and a 3 s upload idle timeout; a reader and a writer' '
-	SOC_TUNNEL_IDLE_TIMEOUT_MS=5000 &&
-	SOC_UPLOAD_IDLE_TIMEOUT_MS=3000 &&
-	export SOC_TUNNEL_IDLE_TIMEOUT_MS SOC_UPLOAD_IDLE_TIMEOUT_MS &&
+	SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS=5000 &&
+	SOC_TEST_UPLOAD_IDLE_TIMEOUT_MS=3000 &&
+	export SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS SOC_TEST_UPLOAD_IDLE_TIMEOUT_MS &&
 	start_server "$TRASH/server" &&
-	unset SOC_TUNNEL_IDLE_TIMEOUT_MS SOC_UPLOAD_IDLE_TIMEOUT_MS &&
+	unset SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS SOC_TEST_UPLOAD_IDLE_TIMEOUT_MS &&
 	RO=$(soc serve token new reader --read-only --root server 2>/dev/null) &&
 	SOC_TOKEN=$(soc serve token new writer --root server 2>/dev/null) &&
 	export SOC_TOKEN &&
@@ -225,10 +225,10 @@ test_expect_success_here 'SIGTERM with idle tunnels: they end with the server, w
 '
 
 test_expect_success_here 'with a 1 s idle timeout, a transfer slower than that is left alone' '
-	SOC_TUNNEL_IDLE_TIMEOUT_MS=1000 &&
-	export SOC_TUNNEL_IDLE_TIMEOUT_MS &&
+	SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS=1000 &&
+	export SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS &&
 	start_server "$TRASH/quick" &&
-	unset SOC_TUNNEL_IDLE_TIMEOUT_MS &&
+	unset SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS &&
 	mkdir quick/files/D got &&
 	head -c 500000 /dev/urandom >quick/files/D/slow &&
 	t0=$(now_ms) &&
@@ -274,12 +274,12 @@ test_expect_success_here 'rsync 3.4.0 is enough; a wrong idle timeout is ignored
 	fake_rsync 3.4.0 &&
 	old_path=$PATH &&
 	PATH=$TRASH/fake:$PATH &&
-	SOC_TUNNEL_IDLE_TIMEOUT_MS=0 &&
-	export SOC_TUNNEL_IDLE_TIMEOUT_MS &&
+	SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS=0 &&
+	export SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS &&
 	start_server "$TRASH/floor" &&
 	PATH=$old_path &&
-	unset SOC_TUNNEL_IDLE_TIMEOUT_MS &&
-	grep "ignoring SOC_TUNNEL_IDLE_TIMEOUT_MS=.0.: not a number of milliseconds from 1 to 300000" floor.log &&
+	unset SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS &&
+	grep "ignoring SOC_TEST_TUNNEL_IDLE_TIMEOUT_MS=.0.: not a number of milliseconds from 1 to 300000" floor.log &&
 	stop_server $SERVER_PID
 '
 
