@@ -259,8 +259,8 @@ int txn_upload_check(struct server *s, struct http_exchange *ex, const struct ca
 /*
  * At start, before serving: finishes every txn left 'applying' by a crash,
  * reopens one left 'committing', removes strays from staging/ and commit/.
- * Reads the test hooks SOC_TXN_EXPIRE_SECONDS and SOC_TEST_APPLY_DELAY_MS
- * once. 0, or -1 when the head cannot be made whole (do not serve).
+ * Reads the test hooks SOC_TEST_TXN_EXPIRE_SECONDS and
+ * SOC_TEST_APPLY_DELAY_MS once. 0, or -1 when the head cannot be made whole (do not serve).
  */
 int txn_recover(struct server *s);
 /*

@@ -536,23 +536,6 @@ void txn_expire(struct server *s)
 	empty_trash(s, TRASH_AGE_SECONDS);
 }
 
-static long long env_number(const char *name, long long min, long long max, long long dflt)
-{
-	const char *v = getenv(name);
-	char *end;
-	long long n;
-
-	if (!v)
-		return dflt;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max) {
-		warning("ignoring %s='%s': not a number from %lld to %lld", name, v, min, max);
-		return dflt;
-	}
-	return n;
-}
-
 int txn_recover(struct server *s)
 {
 	sqlite3 *db = store_db(s);
@@ -560,7 +543,7 @@ int txn_recover(struct server *s)
 	long long rev;
 	int rc;
 
-	expire_seconds = env_number("SOC_TXN_EXPIRE_SECONDS", 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
+	expire_seconds = test_hook_long(HOOK_TXN_EXPIRE_SECONDS, 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
 	apply_delay_ms = test_hook_long(HOOK_APPLY_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
 	if (!db)
 		return -1;

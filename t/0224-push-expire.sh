@@ -1,6 +1,6 @@
 #!/bin/sh
 # Housekeeping: a push never committed is removed after TXN_EXPIRE_SECONDS
-# (shortened here through SOC_TXN_EXPIRE_SECONDS, read once at start),
+# (shortened here through SOC_TEST_TXN_EXPIRE_SECONDS, read once at start),
 # directories in staging/ that no open push owns are removed, and a start
 # after a crash reopens a push whose commit was cut short while its files
 # were being checked, and removes strays from commit/ and trash/.
@@ -20,10 +20,10 @@ wait_gone() {
 }
 
 test_expect_success_here 'a server whose pushes expire after 4 s' '
-	SOC_TXN_EXPIRE_SECONDS=4 &&
-	export SOC_TXN_EXPIRE_SECONDS &&
+	SOC_TEST_TXN_EXPIRE_SECONDS=4 &&
+	export SOC_TEST_TXN_EXPIRE_SECONDS &&
 	start_server "$R" &&
-	unset SOC_TXN_EXPIRE_SECONDS &&
+	unset SOC_TEST_TXN_EXPIRE_SECONDS &&
 	TOKEN=$ADMIN_TOKEN &&
 	mkdir w && echo a >w/a && echo b >w/b
 '
@@ -95,13 +95,13 @@ db.commit()
 	soc serve check --root "$R"
 '
 
-test_expect_success 'a bad SOC_TXN_EXPIRE_SECONDS is refused with a warning' '
-	SOC_TXN_EXPIRE_SECONDS=soon "$SOC" serve --root "$TRASH/r2" --listen 127.0.0.1:0 2>r2.log &
+test_expect_success 'a bad SOC_TEST_TXN_EXPIRE_SECONDS is refused with a warning' '
+	SOC_TEST_TXN_EXPIRE_SECONDS=soon "$SOC" serve --root "$TRASH/r2" --listen 127.0.0.1:0 2>r2.log &
 	pid=$! &&
 	n=0 &&
 	while ! grep -q listening r2.log && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done &&
 	stop_server $pid &&
-	grep "ignoring SOC_TXN_EXPIRE_SECONDS=.soon." r2.log
+	grep "ignoring SOC_TEST_TXN_EXPIRE_SECONDS=.soon." r2.log
 '
 
 test_expect_success 'rsyncd.log past 16 MiB becomes rsyncd.log.1; the next transfer starts a new one' '
