@@ -133,7 +133,7 @@ long upgrade_recv(struct upgraded *u, void *buf, size_t len, int wait_ms);
 int upgrade_pending(const struct upgraded *u);
 int upgrade_fd(const struct upgraded *u);
 void upgrade_shutdown_write(struct upgraded *u);
-/* Closes; with SOC_TUNNEL_STATS=FILE set, appends the bytes it carried to FILE (bench/sync.sh). */
+/* Closes; with the test hook SOC_TEST_TUNNEL_STATS=FILE set, appends the bytes it carried to FILE (bench/sync.sh). */
 void upgrade_close(struct upgraded *u);
 
 /*

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "sync.h"
+#include "testhook.h"
 
 #define UPGRADE_HEAD_MAX (16 * 1024)	/* the server's answer to the request */
 #define UPGRADE_WAIT_MS (30 * 1000)	/* for that answer */
@@ -118,13 +119,13 @@ void upgrade_shutdown_write(struct upgraded *u)
 	shutdown(u->sock, SHUT_WR);
 }
 
-/* Bytes through upgraded connections, for bench/sync.sh (SOC_TUNNEL_STATS=FILE). */
+/* Bytes through upgraded connections, for bench/sync.sh (the test hook HOOK_TUNNEL_STATS=FILE). */
 static void write_stats(const struct upgraded *u)
 {
-	const char *file = getenv("SOC_TUNNEL_STATS");
+	const char *file = test_hook_str(HOOK_TUNNEL_STATS);
 	FILE *f;
 
-	if (!file || !*file || !(f = fopen(file, "a")))
+	if (!file || !(f = fopen(file, "a")))
 		return;
 	fprintf(f, "sent %llu received %llu\n", u->sent, u->received);
 	fclose(f);

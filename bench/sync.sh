@@ -180,7 +180,7 @@ rsync -a "$WORK/large/data/" "$DAEMON/large/"
 # size and mtime to rsync's eye, and rsync would send nothing.
 sleep 1
 dd if=/dev/urandom of="$WORK/large/data/big.bin" bs=1M count=1 seek=$((LARGE_MB / 2)) conv=notrunc 2>/dev/null
-(cd "$WORK/large" && SOC_TUNNEL_STATS="$WORK/tunnel.stats" "$SOC" push -q)
+(cd "$WORK/large" && SOC_TEST_TUNNEL_STATS="$WORK/tunnel.stats" "$SOC" push -q)
 stop_soc
 SOC_BYTES=$(awk '{ s += $2 } END { print s }' "$WORK/tunnel.stats")
 RSYNC_BYTES=$(rsync -a --stats "$WORK/large/data/" "$DAEMON/large/" |

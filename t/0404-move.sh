@@ -6,8 +6,8 @@
 # Every rsync the client runs is counted, and every byte it sends through
 # the soc port, by rsync or by soc's own upload, is in $TRASH/stats.
 wrap_rsync
-SOC_TUNNEL_STATS=$TRASH/stats
-export SOC_TUNNEL_STATS
+SOC_TEST_TUNNEL_STATS=$TRASH/stats
+export SOC_TEST_TUNNEL_STATS
 
 # sent: the bytes the client has sent through the soc port so far.
 sent() {
