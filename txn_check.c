@@ -1,22 +1,22 @@
 /*
  * txn_check.c: commit step 1, the check of a push's staged files, spread
- * over the machine's cores (parts.c). A first push of 10,000 files spent
- * 0.22 s here on one thread, hashing what rsync had just written; the
- * client waits idle meanwhile, so every core may hash.
+ * over the machine's cores (parts.c). Hashing what rsync had just written
+ * is most of a large push's commit, and the client waits idle meanwhile,
+ * so every core may hash.
  *
  * Each file is checked, given the mode and mtime its change line names,
  * and linked out of rsync's reach in one visit while its fd is open: a
- * second pass over 10,000 files (open, fstat, close) cost 0.03-0.05 s.
+ * second pass (open, fstat, close each file) would add to a large push's
+ * commit.
  *
  * Durable: up to SYNC_EACH_MAX files get an fsync each. Past that, an
- * fsync a file costs a device flush a file (a commit of 20,000 small
- * files took 16 to 32 s here, against 3 to 6 s without), so one
- * syncfs(2) of the root's filesystem writes them all. Starting each
- * file's writeback first (sync_file_range) only moved the wait into this
- * loop, and cost more in all: 0.29-0.46 s against 0.24-0.35 s for a push
- * of 10,000 files here. A small push never syncs the filesystem, so it
- * never waits for someone else's big upload to be flushed. The apply
- * follows the same rule for the directories it changes.
+ * fsync a file costs a device flush a file (several times the commit
+ * without them), so one syncfs(2) of the root's filesystem writes them
+ * all. Starting each file's writeback first (sync_file_range) only moved
+ * the wait into this loop, and cost more in all (bench/README). A small
+ * push never syncs the filesystem, so it never waits for someone else's
+ * big upload to be flushed. The apply follows the same rule for the
+ * directories it changes.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,26 +1,25 @@
 /*
  * upload.c: the files a push adds, sent in soc's own stream instead of
- * rsync (README, "Pushing", step 2). rsync earns its keep on a
- * changed file, where its delta against the server's old version sends
- * only what changed; a new file has no old version, and rsync's cost is
- * then all overhead: its sender reads the --files-from list a byte a
- * read(2), and a first push of 10,000 files was 1.55-1.76 times
- * `rsync -a` of the tree through rsync, against a target of 1.15.
+ * rsync (README, "Pushing", step 2). rsync earns its keep on a changed
+ * file, where its delta against the server's old version sends only what
+ * changed; a new file has no old version, and rsync's cost is then all
+ * overhead: its sender reads the --files-from list a byte a read(2), which
+ * kept a large first push well above its target against `rsync -a` of the
+ * tree (bench/README).
  *
  * The stream, after POST /api/v1/push/<txn>/upload is upgraded: for each
  * file a record (UPLOAD_HEAD_LEN bytes: path length and size, big-endian;
  * the path; the bytes), then two zero bytes; the server answers one JSON
  * line, {"stored":N} or an error, and closes. The server checks every
- * staged file's size and md5 at the commit, as it does rsync's, so a
- * file that changes while it is read is caught there (422) and the push
- * rescans and tries once more.
+ * staged file's size and md5 at the commit, as it does rsync's, so a file
+ * that changes while it is read is caught there (422) and the push rescans
+ * and tries once more.
  *
- * A long list goes as several streams side by side, as rsync's uploads
- * do (rsync.c), each with a run of the list cut where the directory
- * changes: one writer on the server makes files one at a time, and a
- * first push of 10,000 files took 0.55-0.62 s with two streams against
- * 0.62-0.75 s with one here (five each, interleaved). A terminal keeps
- * one stream, so that its progress tells the truth.
+ * A long list goes as several streams side by side, as rsync's uploads do
+ * (rsync.c), each with a run of the list cut where the directory changes:
+ * one writer on the server makes files one at a time, so two streams make
+ * a large first push faster than one (bench/README). A terminal keeps one
+ * stream, so that its progress tells the truth.
  */
 #include <errno.h>
 #include <fcntl.h>
