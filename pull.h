@@ -1,0 +1,79 @@
+/*
+ * pull.h: what the two files of soc pull share: cmd_pull.c (the
+ * three-way plan, the downloads and their check) and pull_apply.c
+ * (placing the plan in the workspace, durably).
+ */
+#ifndef PULL_H
+#define PULL_H
+
+#include "client.h"
+#include "sync.h"
+
+#define PULL_SYNC_EACH_MAX 64	/* paths a pull fsyncs one by one; more: one syncfs */
+#define INCOMING_DIR WORKSPACE_DIR "/incoming"
+
+enum action {
+	A_NONE,		/* nothing to do here */
+	A_TAKE,		/* x x y: take y */
+	A_RECORD,	/* L == R: record base R */
+	A_CONFLICT,	/* x y z, or none y z: keep y, write z beside it */
+	A_DELETE,	/* x x gone: delete here */
+	A_KEEP_NEW,	/* x y gone: the edit wins over the delete; y becomes new */
+	A_RESTORE,	/* x gone y: the edit wins over the delete; restore y */
+	A_DROP,		/* x gone gone: forget the path */
+	A_BLOCKED,	/* something that is not a file is in the way here: left for a later pull */
+	A_MODE,		/* the server's content is our base, its mode is not: merge the mode */
+};
+
+struct remote_row {
+	char *path;
+	char md5[MD5_HEX_LEN + 1];	/* "" when deleted */
+	int deleted;
+	unsigned mode;
+	uint64_t size;			/* 0 when deleted */
+};
+
+struct plan {
+	long long since;		/* the revision the rows start from: 0, the whole head */
+	long long head;
+	struct remote_row *rows;
+	size_t n, cap;
+	enum action *act;
+	struct scan_item **local;	/* the scan's item for each row, or NULL */
+	struct scan_item *untracked;	/* files here the index does not track, by row */
+	struct buf last_root;		/* the directory track_top_dir() tracked last */
+	struct index_snapshot roots;	/* the tracked roots, which a delete never removes */
+	char *placed[PULL_SYNC_EACH_MAX];	/* the first paths the apply wrote or removed */
+	size_t nplaced;			/* how many it did, all told */
+};
+
+struct counts {
+	size_t updated, deleted, conflicts, kept, restored, recorded;
+};
+
+/* ---- pull_apply.c: the plan placed in the workspace ---- */
+
+/*
+ * A path the server has that is here but not tracked: hash it so the table
+ * can tell "same content" from "conflict" (none y z). Symlinks and
+ * directories in the way are refused. 0 with out->present 0 when nothing
+ * is there, 0 and *out filled when a file is, -1 after a message.
+ */
+int pull_look_untracked(struct workspace *ws, int root, const char *path, struct scan_item *out);
+/*
+ * Places every row of p under root (the workspace) from inc (incoming/,
+ * -1 when nothing was downloaded) and records it in the index, inside the
+ * caller's index transaction; c counts what it did. 0, or 1 when some
+ * path was not placed (said), which the next pull tries again.
+ */
+int pull_apply(struct workspace *ws, int root, int inc, struct plan *p, struct counts *c);
+/*
+ * What the apply did is on disk before the index says so: each path it
+ * placed fsync'd with the directories above it, or one syncfs(2) when
+ * there were many. 0, or -1 after a message.
+ */
+int pull_make_durable(int root, const struct plan *p);
+/* Leftovers of a pull that was killed are of no use: downloads are redone. */
+void pull_clear_incoming(struct workspace *ws);
+
+#endif
