@@ -18,25 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pull.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
-#define PULL_LIST_MAX 1000	/* paths rsync is always given one by one; more may fetch the whole head */
-/*
- * Without --trust-sender, a longer path is fetched by an rsync of its
- * own. rsync 3.5.0, pulling --files-from a daemon, refuses its own
- * sender's answer ("rejecting unrequested file-list name", exit 4) for a
- * list of two or more paths in a directory past about 2,400 bytes of
- * long components (2,040 bytes with 200 files was fine here, 2,400 with
- * 20 was not); one path alone passed at every length the path rules
- * allow. That is the check --trust-sender turns off (rsync.c), so where
- * rsync knows the option every path goes in the one list.
- */
-#define PULL_LIST_PATH_MAX 2048
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 
 const char pull_usage[] =
@@ -157,54 +144,20 @@ static int wanted(const struct plan *p, size_t i)
 	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
 }
 
-/*
- * rsync's --files-from cost its receiver time that grew faster than the
- * list, many times what the same files cost sent as one tree
- * (bench/README). --trust-sender now turns most of that off
- * where rsync has it (rsync.c), and a tree still needs no list at all.
- * So a pull whose rows are the whole head (since 0) and that wants at
- * least half of its files takes the whole module; files it did not ask
- * for land in incoming/ too, unused, and are cleared with it, and each
- * file it wants is checked by md5 as always. Local files stay the delta
- * basis, so a file here already costs little to send again.
- */
+/* Downloads the rows the plan wants into incoming/; rsync_pull() chooses how. */
 static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, listed, files = 0, longest = 0;
-	int rc = 0, whole, trust;
+	size_t i, n = 0, files = 0;
+	int rc;
 
-	for (i = 0; i < p->n; i++)
-		if (wanted(p, i) && strlen(p->rows[i].path) > longest)
-			longest = strlen(p->rows[i].path);
-	trust = longest > PULL_LIST_PATH_MAX ? rsync_trusts_sender() : 1;
-	if (trust < 0) {
-		rc = -1;
-		goto out;
-	}
-	/* The paths a list can carry first, then those that need an rsync each. */
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted;
-		if (wanted(p, i) && (trust || strlen(p->rows[i].path) <= PULL_LIST_PATH_MAX))
+		if (wanted(p, i))
 			want[n++] = p->rows[i].path;
 	}
-	listed = n;
-	for (i = 0; !trust && i < p->n; i++)
-		if (wanted(p, i) && strlen(p->rows[i].path) > PULL_LIST_PATH_MAX)
-			want[n++] = p->rows[i].path;
-	if (!n)
-		goto out;
-	whole = p->since == 0 && n * 2 >= files && n > PULL_LIST_MAX;
-	if (mkdir(incoming, 0700) && errno != EEXIST)
-		rc = error_errno("cannot make '%s'", incoming);
-	else if (whole)
-		rc = rsync_run(r, "soc::pull/", incoming, ws->root, NULL, n);
-	else if (listed)
-		rc = rsync_run(r, "soc::pull/", incoming, ws->root, want, listed);
-	for (i = listed; !whole && !rc && i < n; i++)
-		rc = rsync_run(r, "soc::pull/", incoming, ws->root, &want[i], 1);
-out:
+	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 ? files : 0);
 	free(want);
 	free(incoming);
 	return rc;

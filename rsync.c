@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "soc.h"
@@ -24,6 +25,18 @@
 #define RSYNC_PROG "rsync"
 #define RSYNC_ERR_SCAN (64 * 1024)	/* of rsync's stderr, searched for the tunnel's line */
 #define TUNNEL_LINE "soc tunnel: "	/* how each line `soc tunnel` says begins (soc.c names it so) */
+#define PULL_LIST_MAX 1000	/* paths a pull always names one by one; more may fetch the whole head */
+/*
+ * Without --trust-sender, a longer path is fetched by an rsync of its
+ * own. rsync 3.5.0, pulling --files-from a daemon, refuses its own
+ * sender's answer ("rejecting unrequested file-list name", exit 4) for a
+ * list of two or more paths in a directory past about 2,400 bytes of
+ * long components (2,040 bytes with 200 files was fine here, 2,400 with
+ * 20 was not); one path alone passed at every length the path rules
+ * allow. That is the check --trust-sender turns off (rsync_trusts_sender() above), so where
+ * rsync knows the option every path goes in the one list.
+ */
+#define PULL_LIST_PATH_MAX 2048
 
 /*
  * rsync's exit codes (rsync(1), EXIT VALUES), said for people. A daemon
@@ -342,4 +355,53 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	if (wrote)
 		return error_errno("cannot give rsync its file list");
 	return 0;
+}
+
+/*
+ * rsync's --files-from cost its receiver time that grew faster than the
+ * list, many times what the same files cost sent as one tree
+ * (bench/README). --trust-sender now turns most of that off
+ * where rsync has it (rsync_trusts_sender() above), and a tree still
+ * needs no list at all. So a pull whose paths come from the whole head
+ * and that wants at least half of its files takes the whole module;
+ * files it did not ask for land in dst too, unused, and the caller
+ * clears them, and checks each file it wants by md5 as always. Local
+ * files stay the delta basis, so a file here already costs little to
+ * send again.
+ */
+int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
+	       char *const *paths, size_t npaths, size_t head_files)
+{
+	char **want;
+	size_t i, n = 0, listed, longest = 0;
+	int rc = 0, whole, trust;
+
+	for (i = 0; i < npaths; i++)
+		if (strlen(paths[i]) > longest)
+			longest = strlen(paths[i]);
+	trust = longest > PULL_LIST_PATH_MAX ? rsync_trusts_sender() : 1;
+	if (trust < 0)
+		return -1;
+	if (!npaths)
+		return 0;
+	/* The paths a list can carry first, then those that need an rsync each. */
+	want = xcalloc(npaths, sizeof(*want));
+	for (i = 0; i < npaths; i++)
+		if (trust || strlen(paths[i]) <= PULL_LIST_PATH_MAX)
+			want[n++] = paths[i];
+	listed = n;
+	for (i = 0; !trust && i < npaths; i++)
+		if (strlen(paths[i]) > PULL_LIST_PATH_MAX)
+			want[n++] = paths[i];
+	whole = head_files && n * 2 >= head_files && n > PULL_LIST_MAX;
+	if (mkdir(dst, 0700) && errno != EEXIST)
+		rc = error_errno("cannot make '%s'", dst);
+	else if (whole)
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n);
+	else if (listed)
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed);
+	for (i = listed; !whole && !rc && i < n; i++)
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1);
+	free(want);
+	return rc;
 }
