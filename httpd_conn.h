@@ -1,0 +1,102 @@
+/*
+ * httpd_conn.h: what the connection loop (httpd.c) and the answer writer
+ * (httpd_io.c) share: a connection, its exchange, and what the writer
+ * offers the loop (the loop calls the writer, never the other way). Private to the server's HTTP layer; handlers
+ * see only http.h.
+ */
+#ifndef HTTPD_CONN_H
+#define HTTPD_CONN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "soc.h"
+#include "http.h"
+
+#define PEER_MAX 64
+
+enum conn_state {
+	C_HEAD,		/* reading a request head (or idle with nothing buffered) */
+	C_BODY,		/* head parsed, reading Content-Length body bytes */
+	C_WORKER,	/* a worker runs its handler */
+	C_LINGER,	/* answered with an error; dropping input until close */
+	C_DEAD,		/* closed; freed after the current batch of events */
+};
+
+struct http_exchange {
+	struct conn *c;
+	struct buf hdrs;	/* headers added by http_add_header */
+	int status;		/* the status answered, 0 until then */
+	int streaming;		/* http_stream_begin called, http_stream_end not yet */
+	int failed;		/* a write failed or a stream was left open: close */
+	int close;		/* answer with Connection: close, then close */
+	int upgraded;		/* the fd now belongs to the handler */
+	int head_only;		/* a HEAD request: no body bytes on the wire */
+	long long bytes;	/* body bytes sent */
+	struct buf pending;	/* a stream's head, sent with its first chunk */
+	char *chunk;		/* HTTP_CHUNK_MAX bytes waiting to be sent as a chunk */
+	size_t chunk_len;
+	uint64_t t0;
+	char user[HTTP_LOG_USER_MAX + 1];	/* who the handler says asked, for the log; "" if nobody */
+};
+
+struct conn {
+	int fd;
+	int epfd;		/* the loop's epoll set, which an upgraded fd leaves */
+	const atomic_int *stopping;	/* the server's: once set, every answer closes */
+	enum conn_state state;
+	char peer[PEER_MAX];
+	char *in;		/* the request bytes; one spare byte for the body's NUL */
+	size_t len, cap;
+	size_t last_len;	/* what the parser saw last time it answered 0 */
+	size_t head_len;	/* 0 until the head is parsed */
+	long long body_len;
+	int moved;		/* in was reallocated after the head was parsed */
+	unsigned nreq;		/* requests answered on this connection */
+	uint64_t start;		/* when the head being read began */
+	uint64_t active;	/* when a byte last arrived */
+	uint64_t deadline;
+	struct conn *prev, *next;	/* the loop's list, least recently active first */
+	struct conn *qnext;		/* the worker queue or the done list */
+	struct http_request req;
+	struct http_exchange ex;
+};
+
+/* Milliseconds on the monotonic clock: deadlines and the log's durations. */
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- in httpd_io.c ---- */
+
+/* The JSON error body for status into out (NUL-terminated, cut to size); returns its length. */
+size_t httpd_error_body(char *out, size_t size, int status, const char *msg);
+
+/*
+ * One line a request: peer, caller (a token's name, never the token; '-'
+ * when the handler named none), method, path, status, body bytes sent,
+ * time taken. The path has no query (it may hold secrets), printable
+ * bytes only, capped. The server's stderr puts the time in front.
+ */
+void httpd_log_request(const struct conn *c, const struct http_request *req, const char *user,
+		       int status, long long bytes, uint64_t t0);
+
+/*
+ * Runs cfg's handler on c's buffered request in a worker: answers 500 if
+ * the handler did not, logs the request, frees the exchange's buffers.
+ */
+void httpd_serve(struct conn *c, const struct httpd_config *cfg);
+
+/*
+ * Binds and listens on spec (HOST:PORT, [V6]:PORT; port 0 picks one),
+ * non-blocking; writes the bound address into shown. Returns the socket,
+ * or -1 after an error message.
+ */
+int httpd_listen_on(const char *spec, char *shown, size_t shown_size);
+
+#endif
