@@ -49,7 +49,6 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- buf.c: a growable byte buffer, always NUL-terminated ---- */
 
@@ -67,6 +66,8 @@ void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Hands the string to the caller; the buffer is empty afterwards. */
 char *buf_detach(struct buf *b);
+/* A new string printed from fmt, built in a buf; never NULL. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes all of b to fd, through EINTR and short writes; 0, or -1 and errno. */
 int buf_write(int fd, const struct buf *b);
 /* The same for n bytes at p. */
