@@ -223,6 +223,8 @@ struct root {
 	const char *path;	/* a directory given to soc add; "" is the root itself */
 	int recursive;
 };
+/* 1 when path (a file) lies where a tracked root's walk looks. */
+int root_covers(const struct root *roots, size_t nroots, const char *path);
 
 /*
  * The index in memory. Rows are loaded straight into scan items, so that
@@ -297,8 +299,6 @@ int ignore_always(const char *name, size_t len);
 unsigned long scan_hash_count(void);
 /* For tests: 1 sends every file the walk meets through the join, as if the rows loaded last. */
 extern int scan_join_all;
-/* 1 when path (a file) lies where a tracked root's walk looks. */
-int root_covers(const struct root *roots, size_t nroots, const char *path);
 
 /* ---- quote.c: paths shown to people and scripts ---- */
 

@@ -639,3 +639,16 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 	index_snapshot_free(&snap);
 	return ws->ip->emptied;
 }
+
+int root_covers(const struct root *roots, size_t nroots, const char *path)
+{
+	for (size_t i = 0; i < nroots; i++) {
+		size_t dlen = strlen(roots[i].path);
+
+		if (dlen && (strncmp(path, roots[i].path, dlen) || path[dlen] != '/'))
+			continue;
+		if (roots[i].recursive || !strchr(path + dlen + (dlen ? 1 : 0), '/'))
+			return 1;
+	}
+	return 0;
+}

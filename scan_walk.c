@@ -133,19 +133,6 @@ static int under(const char *path, const char *dir, size_t dlen)
 	return !dlen || (!strncmp(path, dir, dlen) && path[dlen] == '/');
 }
 
-int root_covers(const struct root *roots, size_t nroots, const char *path)
-{
-	for (size_t i = 0; i < nroots; i++) {
-		size_t dlen = strlen(roots[i].path);
-
-		if (!under(path, roots[i].path, dlen))
-			continue;
-		if (roots[i].recursive || !strchr(path + dlen + (dlen ? 1 : 0), '/'))
-			return 1;
-	}
-	return 0;
-}
-
 void scan_plan_tasks(struct scan *sc)
 {
 	const struct index_snapshot *s = &sc->snap;
