@@ -167,13 +167,6 @@ char *workspace_path(const struct workspace *ws, const char *arg);
  * path "" opens the root. ELOOP when a link is in the way.
  */
 int workspace_openat(const struct workspace *ws, const char *path, int flags);
-/*
- * The racy stamp: the filesystem's own "now", read by setting the lock
- * file's mtime and reading it back, so it has the clock and granularity
- * the files' mtimes have (scan.c explains the rule). Falls back to the
- * system clock less two seconds if the lock file cannot be touched.
- */
-int64_t workspace_stamp(struct workspace *ws);
 
 /* ---- cmd_init.c: the token init and clone store ---- */
 
@@ -271,6 +264,13 @@ int index_pulled_root(struct workspace *ws, const char *dir);
  */
 int index_remove(struct workspace *ws, const char *path, int exclude,
 		 size_t *dropped, size_t *removed);
+/*
+ * The racy stamp: the filesystem's own "now", read by setting the lock
+ * file's mtime and reading it back, so it has the clock and granularity
+ * the files' mtimes have (scan.c explains the rule). Falls back to the
+ * system clock less two seconds if the lock file cannot be touched.
+ */
+int64_t index_stamp(struct workspace *ws);
 
 /* ---- ignore.c: .socignore, gitignore-style; pure, no I/O ---- */
 

@@ -16,8 +16,12 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "client.h"
+
+#define RACY_FALLBACK_NS (2 * 1000000000LL)	/* FAT's 2 s mtime granularity */
 
 static const char schema[] =
 	"CREATE TABLE files ("
@@ -429,7 +433,7 @@ int index_record(struct workspace *ws, const struct entry *e)
 
 	/* The caller's stat is newer than the stamp taken before it: racy by the same rule as a scan's. */
 	if (!ws->stamp_ns)
-		ws->stamp_ns = workspace_stamp(ws);
+		ws->stamp_ns = index_stamp(ws);
 	r.racy = e->mtime_ns >= ws->stamp_ns;
 	return index_write_row(ws, &r);
 }
@@ -638,6 +642,17 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 	ws->ip->emptied = found ? xstrdup(found) : NULL;
 	index_snapshot_free(&snap);
 	return ws->ip->emptied;
+}
+
+int64_t index_stamp(struct workspace *ws)
+{
+	struct stat st;
+	struct timespec now;
+
+	if (ws->lock_fd >= 0 && !futimens(ws->lock_fd, NULL) && !fstat(ws->lock_fd, &st))
+		return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - RACY_FALLBACK_NS;
 }
 
 int root_covers(const struct root *roots, size_t nroots, const char *path)

@@ -378,7 +378,7 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 		sc.w[w].sc = &sc;
 
 	/* The stamp comes before the first stat: see the racy rule above. */
-	ws->stamp_ns = workspace_stamp(ws);
+	ws->stamp_ns = index_stamp(ws);
 	/* 1, 2. */
 	if (index_load_roots(ws, &sc.snap) || load_ignore(&sc))
 		goto out;

@@ -20,7 +20,6 @@
 
 #define LOCK_POLL_MS 20		/* how often a waiting soc tries the lock again */
 #define CONFIG_MAX (64 * 1024)	/* a bigger .soc/config is refused */
-#define RACY_FALLBACK_NS (2 * 1000000000LL)	/* FAT's 2 s mtime granularity */
 
 static const char config_template[] =
 	"# soc workspace settings, one 'key = value' a line:\n"
@@ -481,13 +480,4 @@ int workspace_openat(const struct workspace *ws, const char *path, int flags)
 		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
 	}
 	return openat_slow(ws, path, flags);
-}
-
-int64_t workspace_stamp(struct workspace *ws)
-{
-	struct stat st;
-
-	if (ws->lock_fd >= 0 && !futimens(ws->lock_fd, NULL) && !fstat(ws->lock_fd, &st))
-		return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	return now_ns(CLOCK_REALTIME) - RACY_FALLBACK_NS;
 }
