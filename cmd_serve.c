@@ -1,16 +1,14 @@
 /*
- * cmd_serve.c: `soc serve`, and `soc serve token ...` to manage who gets
- * in. Every request is authenticated before it is routed: nobody without
- * a token learns even which paths exist.
+ * cmd_serve.c: `soc serve`, and the arguments of `soc serve token ...`
+ * (token.c does the work). Every request is authenticated before it is
+ * routed: nobody without a token learns even which paths exist.
  */
 #include <errno.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
@@ -50,12 +48,12 @@ static int writes(const struct http_request *req)
 static int authenticate(struct server *s, const struct http_request *req, struct caller *who)
 {
 	const struct http_slice *h = http_header(req, "authorization");
-	sqlite3 *db;
+	struct sqlite3 *db;
 
 	if (!h || h->len < 7 || strncasecmp(h->p, "Bearer ", 7))
 		return -1;
 	db = store_db(s);
-	return db ? store_auth(db, h->p + 7, h->len - 7, who) : -1;
+	return db ? token_auth(db, h->p + 7, h->len - 7, who) : -1;
 }
 
 /* Runs on the loop before a body is read: a stranger never makes us buffer one. */
@@ -238,50 +236,10 @@ out:
 	return rc;
 }
 
-static int token_list(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "SELECT name, read_only, created FROM tokens ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		time_t t = (time_t)sqlite3_column_int64(st, 2);
-		struct tm tm;
-		char when[32] = "?";
-
-		if (gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-		printf("%s\t%s\t%s\n", (const char *)sqlite3_column_text(st, 0),
-		       sqlite3_column_int(st, 1) ? "read-only" : "read-write", when);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? EXIT_OK : (error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR);
-}
-
-static int token_revoke(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db)), EXIT_ERROR;
-	if (!sqlite3_changes(db))
-		return error("no token named '%s'", name), EXIT_ERROR;
-	say("revoked the token '%s'\n", name);
-	return EXIT_OK;
-}
-
 static int token_cmd(int argc, char **argv, const char *root, int read_only)
 {
 	struct server s;
-	sqlite3 *db;
+	struct sqlite3 *db;
 	char token[TOKEN_BYTES * 2 + 1];
 	int rc = EXIT_ERROR;
 	int is_new = argc >= 2 && !strcmp(argv[1], "new");
@@ -306,10 +264,13 @@ static int token_cmd(int argc, char **argv, const char *root, int read_only)
 	if (!db)
 		goto out;
 	if (!strcmp(argv[1], "list")) {
-		rc = token_list(db);
+		rc = token_list(db) ? EXIT_ERROR : EXIT_OK;
 	} else if (!strcmp(argv[1], "revoke")) {
-		rc = token_revoke(db, argv[2]);
-	} else if (!token_generate(token) && !store_token_add(db, argv[2], token, read_only)) {
+		if (!token_revoke(db, argv[2])) {
+			say("revoked the token '%s'\n", argv[2]);
+			rc = EXIT_OK;
+		}
+	} else if (!token_generate(token) && !token_add(db, argv[2], token, read_only)) {
 		printf("%s\n", token);
 		say("created the %stoken '%s'; it is shown only this once\n",
 		    read_only ? "read-only " : "", argv[2]);

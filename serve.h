@@ -89,17 +89,42 @@ void store_rotate_log(struct server *s);
 struct sqlite3 *store_db(struct server *s);
 /* The head revision readers see. */
 long long store_head(struct sqlite3 *db);
-/* Looks the bearer token up by its sha256; 0 and *who on success, -1 if unknown. */
-int store_auth(struct sqlite3 *db, const char *token, size_t len, struct caller *who);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
+/* The statements every request runs, kept prepared on each thread's connection. */
+enum store_stmt { STORE_STMT_AUTH, STORE_STMT_HEAD };
+struct sqlite3_stmt;
+/*
+ * A prepared statement for sql: this thread's cached one (which) when db
+ * is this thread's connection, else a fresh one; NULL on failure. Give it
+ * back with store_stmt_put(), which resets a cached one and finalizes
+ * any other.
+ */
+struct sqlite3_stmt *store_stmt_get(struct sqlite3 *db, enum store_stmt which, const char *sql);
+void store_stmt_put(struct sqlite3 *db, struct sqlite3_stmt *st);
+
+/* ---- token.c: tokens, random ids and the tokens table ---- */
+#define ADMIN_TOKEN_FILE "admin.token"	/* under the root: the first start's token */
 /* nbytes from getrandom(2) as 2*nbytes hex digits plus NUL; 0 or -1 after a message. */
 int random_hex(char *out, size_t nbytes);
 /* A new random token as 64 hex digits plus NUL. */
 int token_generate(char out[TOKEN_BYTES * 2 + 1]);
+/* 1 when name is 1 to TOKEN_NAME_MAX of [A-Za-z0-9._-], else 0. */
 int token_name_valid(const char *name);
 /* Inserts a token; -1 if the name is taken (after a message). */
-int store_token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
+int token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
+/* Looks the bearer token up by its sha256; 0 and *who on success, -1 if unknown. */
+int token_auth(struct sqlite3 *db, const char *token, size_t len, struct caller *who);
+/* Prints one line a token (name, read-only or read-write, created); 0 or -1 after a message. */
+int token_list(struct sqlite3 *db);
+/* Deletes the token called name; 0, or -1 after a message (none by that name, a database error). */
+int token_revoke(struct sqlite3 *db, const char *name);
+/*
+ * At the first start (no token yet): a token named admin, written to
+ * ROOT/ADMIN_TOKEN_FILE 0600 and said on stderr. 0 (also when a token
+ * exists), or -1 after a message.
+ */
+int token_make_admin(struct server *s, struct sqlite3 *db);
 
 /* ---- tree.c: directories below the root, never through a symlink ---- */
 

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,8 +22,6 @@
 #include "serve.h"
 
 #define DB_NAME "soc.db"
-#define ADMIN_TOKEN_FILE "admin.token"
-#define ADMIN_NAME "admin"
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -122,19 +119,13 @@ sqlite3 *store_db(struct server *s)
 	return c ? c->db : NULL;
 }
 
-enum { STMT_AUTH, STMT_HEAD };
-
-/*
- * A prepared statement for sql: this thread's cached one when db is this
- * thread's connection, else a fresh one. Give it back with stmt_put().
- */
-static sqlite3_stmt *stmt_get(sqlite3 *db, int which, const char *sql)
+sqlite3_stmt *store_stmt_get(sqlite3 *db, enum store_stmt which, const char *sql)
 {
 	struct conn *c = pthread_getspecific(db_key);
 	sqlite3_stmt **slot = NULL, *st = NULL;
 
 	if (c && c->db == db)
-		slot = which == STMT_AUTH ? &c->auth : &c->head;
+		slot = which == STORE_STMT_AUTH ? &c->auth : &c->head;
 	if (slot && *slot)
 		return *slot;
 	if (sqlite3_prepare_v3(db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
@@ -146,7 +137,7 @@ static sqlite3_stmt *stmt_get(sqlite3 *db, int which, const char *sql)
 	return st;
 }
 
-static void stmt_put(sqlite3 *db, sqlite3_stmt *st)
+void store_stmt_put(sqlite3 *db, sqlite3_stmt *st)
 {
 	struct conn *c = pthread_getspecific(db_key);
 
@@ -172,161 +163,15 @@ int store_exec(sqlite3 *db, const char *sql)
 
 long long store_head(sqlite3 *db)
 {
-	sqlite3_stmt *st = stmt_get(db, STMT_HEAD, "SELECT value FROM meta WHERE key='head'");
+	sqlite3_stmt *st = store_stmt_get(db, STORE_STMT_HEAD, "SELECT value FROM meta WHERE key='head'");
 	long long head = -1;
 
 	if (!st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		head = sqlite3_column_int64(st, 0);
-	stmt_put(db, st);
+	store_stmt_put(db, st);
 	return head;
-}
-
-int random_hex(char *out, size_t nbytes)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[TOKEN_BYTES];
-	size_t got = 0, i;
-
-	if (nbytes > sizeof(raw))
-		return error("cannot make %zu random bytes at once", nbytes);
-	while (got < nbytes) {
-		ssize_t n = getrandom(raw + got, nbytes - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return error_errno("cannot read random bytes");
-		got += (size_t)n;
-	}
-	for (i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
-	return 0;
-}
-
-int token_generate(char out[TOKEN_BYTES * 2 + 1])
-{
-	return random_hex(out, TOKEN_BYTES);
-}
-
-int token_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!n || n > TOKEN_NAME_MAX)
-		return 0;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
-
-int store_token_add(sqlite3 *db, const char *name, const char *token, int read_only)
-{
-	sqlite3_stmt *st;
-	char hash[65];
-	int rc;
-
-	sha256_hex(token, strlen(token), hash);
-	if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES(?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, !!read_only);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
-		return error("a token named '%s' exists already", name);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
-	return 0;
-}
-
-/* No token leaks through timing: the hash is looked up, then compared in full. */
-static int hash_equal(const char *a, const char *b, size_t n)
-{
-	unsigned char d = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return !d;
-}
-
-int store_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
-{
-	sqlite3_stmt *st;
-	char hash[65];
-	int ok = -1;
-
-	if (!len || len > TOKEN_BYTES * 4)
-		return -1;
-	sha256_hex(token, len, hash);
-	st = stmt_get(db, STMT_AUTH, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?");
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *h = (const char *)sqlite3_column_text(st, 1);
-
-		if (name && h && strlen(h) == 64 && hash_equal(h, hash, 64) &&
-		    strlen(name) <= TOKEN_NAME_MAX) {
-			strcpy(who->name, name);
-			who->read_only = sqlite3_column_int(st, 2);
-			ok = 0;
-		}
-	}
-	stmt_put(db, st);
-	return ok;
-}
-
-static int count_tokens(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int n = -1;
-
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM tokens", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
-/* The first start's token, so the person who ran soc serve can get in. */
-static int make_admin(struct server *s, sqlite3 *db)
-{
-	char token[TOKEN_BYTES * 2 + 2];
-	int fd, n = count_tokens(db);
-	ssize_t w;
-
-	if (n)
-		return n < 0 ? error("database: %s", sqlite3_errmsg(db)) : 0;
-	if (token_generate(token))
-		return -1;
-	fd = openat(s->root_fd, ADMIN_TOKEN_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
-	strcat(token, "\n");
-	w = write(fd, token, strlen(token));
-	if (w >= 0 && w != (ssize_t)strlen(token))
-		errno = EIO;	/* a short write sets none */
-	if (w != (ssize_t)strlen(token) || fsync(fd)) {
-		error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
-		close(fd);
-		return -1;
-	}
-	if (close(fd))
-		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
-	token[TOKEN_BYTES * 2] = '\0';
-	if (store_token_add(db, ADMIN_NAME, token, 0))
-		return -1;
-	fprintf(stderr, "soc serve: created the token '%s'; it is in '%s/%s'\n", ADMIN_NAME, s->root,
-		ADMIN_TOKEN_FILE);
-	return 0;
 }
 
 /*
@@ -619,7 +464,7 @@ int store_open(struct server *s, const char *root, int create)
 	db = store_db(s);
 	if (!db || store_exec(db, schema) || upgrade_txn_items(db))
 		return -1;
-	if (create && make_admin(s, db))
+	if (create && token_make_admin(s, db))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);

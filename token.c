@@ -1,0 +1,202 @@
+/*
+ * token.c: who gets in: making tokens and random ids, the rules for a
+ * token's name, and the tokens table of soc.db (add, list, revoke, and
+ * the lookup every request makes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#define ADMIN_NAME "admin"
+
+int random_hex(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[TOKEN_BYTES];
+	size_t got = 0, i;
+
+	if (nbytes > sizeof(raw))
+		return error("cannot make %zu random bytes at once", nbytes);
+	while (got < nbytes) {
+		ssize_t n = getrandom(raw + got, nbytes - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno("cannot read random bytes");
+		got += (size_t)n;
+	}
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+	return 0;
+}
+
+int token_generate(char out[TOKEN_BYTES * 2 + 1])
+{
+	return random_hex(out, TOKEN_BYTES);
+}
+
+int token_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > TOKEN_NAME_MAX)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int token_add(sqlite3 *db, const char *name, const char *token, int read_only)
+{
+	sqlite3_stmt *st;
+	char hash[65];
+	int rc;
+
+	sha256_hex(token, strlen(token), hash);
+	if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES(?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, !!read_only);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return error("a token named '%s' exists already", name);
+	if (rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+/* No token leaks through timing: the hash is looked up, then compared in full. */
+static int hash_equal(const char *a, const char *b, size_t n)
+{
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return !d;
+}
+
+int token_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
+{
+	sqlite3_stmt *st;
+	char hash[65];
+	int ok = -1;
+
+	if (!len || len > TOKEN_BYTES * 4)
+		return -1;
+	sha256_hex(token, len, hash);
+	st = store_stmt_get(db, STORE_STMT_AUTH, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?");
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+
+		if (name && h && strlen(h) == 64 && hash_equal(h, hash, 64) &&
+		    strlen(name) <= TOKEN_NAME_MAX) {
+			strcpy(who->name, name);
+			who->read_only = sqlite3_column_int(st, 2);
+			ok = 0;
+		}
+	}
+	store_stmt_put(db, st);
+	return ok;
+}
+
+int token_list(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT name, read_only, created FROM tokens ORDER BY name", -1, &st,
+			       NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		time_t t = (time_t)sqlite3_column_int64(st, 2);
+		struct tm tm;
+		char when[32] = "?";
+
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+		printf("%s\t%s\t%s\n", (const char *)sqlite3_column_text(st, 0),
+		       sqlite3_column_int(st, 1) ? "read-only" : "read-write", when);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : error("database: %s", sqlite3_errmsg(db));
+}
+
+int token_revoke(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return error("database: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return error("database: %s", sqlite3_errmsg(db));
+	if (!sqlite3_changes(db))
+		return error("no token named '%s'", name);
+	return 0;
+}
+
+static int count_tokens(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM tokens", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The first start's token, so the person who ran soc serve can get in. */
+int token_make_admin(struct server *s, sqlite3 *db)
+{
+	char token[TOKEN_BYTES * 2 + 2];
+	int fd, n = count_tokens(db);
+	ssize_t w;
+
+	if (n)
+		return n < 0 ? error("database: %s", sqlite3_errmsg(db)) : 0;
+	if (token_generate(token))
+		return -1;
+	fd = openat(s->root_fd, ADMIN_TOKEN_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+	strcat(token, "\n");
+	w = write(fd, token, strlen(token));
+	if (w >= 0 && w != (ssize_t)strlen(token))
+		errno = EIO;	/* a short write sets none */
+	if (w != (ssize_t)strlen(token) || fsync(fd)) {
+		error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+		close(fd);
+		return -1;
+	}
+	if (close(fd))
+		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
+	token[TOKEN_BYTES * 2] = '\0';
+	if (token_add(db, ADMIN_NAME, token, 0))
+		return -1;
+	fprintf(stderr, "soc serve: created the token '%s'; it is in '%s/%s'\n", ADMIN_NAME, s->root,
+		ADMIN_TOKEN_FILE);
+	return 0;
+}
