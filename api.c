@@ -1,11 +1,10 @@
 /*
  * api.c: the read side of the API (info, changes, log) and the JSON
- * answers every endpoint shares. Lists stream from a SQLite cursor inside
- * one read transaction, so a client sees one consistent head and the
- * server's memory does not grow with the number of files.
+ * answers every endpoint shares. Changes stream from store.c's cursor
+ * inside one read transaction, so a client sees one consistent head and
+ * the server's memory does not grow with the number of files.
  */
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +70,7 @@ long long api_query_int(const struct http_request *req, const char *name)
 
 void api_info(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	long long head = db ? store_head(db) : -1;
 
 	if (head < 0)
@@ -96,71 +95,62 @@ static int stream_json(struct http_exchange *ex, json_t *v)
 	return rc;
 }
 
+static int changes_begin(long long head, void *arg)
+{
+	struct http_exchange *ex = arg;
+
+	http_stream_begin(ex, 200, "application/x-ndjson");
+	return stream_json(ex, json_pack("{s:I}", "head", (json_int_t)head));
+}
+
+static int changes_row(const struct store_file *f, void *arg)
+{
+	json_t *v;
+
+	if (f->md5)
+		v = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", f->path, "md5", f->md5,
+			      "size", (json_int_t)f->size, "mtime", (json_int_t)f->mtime,
+			      "mode", f->mode, "rev", (json_int_t)f->rev);
+	else
+		v = json_pack("{s:s, s:b, s:I}", "path", f->path, "deleted", 1, "rev", (json_int_t)f->rev);
+	return stream_json(arg, v);
+}
+
 /*
  * NDJSON: {"head":H}, then the newest state of every path changed after
  * since (a delete as {"path","deleted":true,"rev"}); since=0 is the whole
- * head without deletes.
+ * head without deletes. A database failure midway leaves the client a
+ * cut stream.
  */
 void api_changes(struct server *s, struct http_exchange *ex)
 {
-	long long since = api_query_int(http_req(ex), "since"), head;
-	sqlite3 *db = store_db(s);
-	sqlite3_stmt *st = NULL;
+	long long since = api_query_int(http_req(ex), "since");
+	struct sqlite3 *db = store_db(s);
 	int rc;
 
 	if (since == -2 || since == -1)
 		return api_error(ex, 400, "bad_request", "changes needs ?since=REV, a revision number");
-	if (!db || store_exec(db, "BEGIN"))
+	rc = db ? store_changes_each(db, since, changes_begin, changes_row, ex) : -1;
+	if (rc < 0)
 		return api_error(ex, 500, "internal", "cannot read the database");
-	head = store_head(db);
-	if (sqlite3_prepare_v2(db, since ? "SELECT path, md5, size, mtime, mode, rev FROM files "
-				       "WHERE rev > ? AND rev <= ? ORDER BY path"
-				     : "SELECT path, md5, size, mtime, mode, rev FROM files "
-				       "WHERE rev > ? AND rev <= ? AND md5 IS NOT NULL ORDER BY path",
-			       -1, &st, NULL) != SQLITE_OK || head < 0) {
-		sqlite3_finalize(st);
-		store_exec(db, "ROLLBACK");
-		return api_error(ex, 500, "internal", "cannot read the database");
-	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, head);
-	http_stream_begin(ex, 200, "application/x-ndjson");
-	if (stream_json(ex, json_pack("{s:I}", "head", (json_int_t)head)))
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(st, 0);
-		const char *md5 = (const char *)sqlite3_column_text(st, 1);
-		json_t *v;
-
-		if (md5)
-			v = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", path, "md5", md5,
-				      "size", (json_int_t)sqlite3_column_int64(st, 2),
-				      "mtime", (json_int_t)sqlite3_column_int64(st, 3),
-				      "mode", sqlite3_column_int(st, 4),
-				      "rev", (json_int_t)sqlite3_column_int64(st, 5));
-		else
-			v = json_pack("{s:s, s:b, s:I}", "path", path, "deleted", 1,
-				      "rev", (json_int_t)sqlite3_column_int64(st, 5));
-		if (stream_json(ex, v))
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		error("database: %s", sqlite3_errmsg(db));	/* the client sees a cut stream */
-	else
+	if (!rc)
 		http_stream_end(ex);
-out:
-	sqlite3_finalize(st);
-	store_exec(db, "ROLLBACK");
+}
+
+static void log_row(const struct store_rev *r, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:I, s:I, s:s, s:s?, s:I, s:I, s:I}",
+		"rev", (json_int_t)r->rev, "time", (json_int_t)r->time, "token", r->token,
+		"client", r->client, "added", (json_int_t)r->adds, "modified", (json_int_t)r->mods,
+		"deleted", (json_int_t)r->dels));
 }
 
 /* The revisions, newest first, as one JSON array. */
 void api_log(struct server *s, struct http_exchange *ex)
 {
 	long long limit = api_query_int(http_req(ex), "limit");
-	sqlite3 *db = store_db(s);
-	sqlite3_stmt *st = NULL;
+	struct sqlite3 *db = store_db(s);
 	json_t *arr;
-	int rc;
 
 	if (limit == -2 || limit == 0)
 		return api_error(ex, 400, "bad_request", "limit must be a positive number");
@@ -168,23 +158,10 @@ void api_log(struct server *s, struct http_exchange *ex)
 		limit = LOG_LIMIT_DEFAULT;
 	if (limit > LOG_LIMIT_MAX)
 		limit = LOG_LIMIT_MAX;
-	if (!db || sqlite3_prepare_v2(db, "SELECT rev, time, token, client, adds, mods, dels FROM revs "
-				      "WHERE rev <= (SELECT value FROM meta WHERE key='head') "
-				      "ORDER BY rev DESC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+	if (!db)
 		return api_error(ex, 500, "internal", "cannot read the database");
-	sqlite3_bind_int64(st, 1, limit);
 	arr = json_array();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s?, s:I, s:I, s:I}",
-			"rev", (json_int_t)sqlite3_column_int64(st, 0),
-			"time", (json_int_t)sqlite3_column_int64(st, 1),
-			"token", (const char *)sqlite3_column_text(st, 2),
-			"client", (const char *)sqlite3_column_text(st, 3),
-			"added", (json_int_t)sqlite3_column_int64(st, 4),
-			"modified", (json_int_t)sqlite3_column_int64(st, 5),
-			"deleted", (json_int_t)sqlite3_column_int64(st, 6)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (store_log_each(db, limit, log_row, arr)) {
 		json_decref(arr);
 		return api_error(ex, 500, "internal", "cannot read the database");
 	}

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,8 @@
 
 struct checker {
 	struct server *s;
-	sqlite3 *db;
-	sqlite3_stmt *live;	/* is a path in the head? */
+	struct sqlite3 *db;
+	struct store_lookup *live;	/* is a path in the head? */
 	size_t problems, files;
 };
 
@@ -67,50 +66,33 @@ int open_beneath(int dir, const char *path, int flags)
 	return next;
 }
 
-static void check_head(struct checker *c)
+static void check_file(const struct store_file *f, void *arg)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct checker *c = arg;
+	const char *path = f->path, *md5 = f->md5;
+	uint64_t size = (uint64_t)f->size, got_size;
+	char got[MD5_HEX_LEN + 1];
+	struct stat sb;
+	int fd = open_beneath(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
 
-	if (sqlite3_prepare_v2(c->db, "SELECT path, md5, size FROM files WHERE md5 IS NOT NULL "
-			       "ORDER BY path", -1, &st, NULL) != SQLITE_OK) {
-		problem(c, "cannot read the head: %s%s", sqlite3_errmsg(c->db), "");
+	c->files++;
+	if (fd < 0) {
+		problem(c, "missing: '%s' (%s)", path, strerror(errno));
 		return;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(st, 0);
-		const char *md5 = (const char *)sqlite3_column_text(st, 1);
-		uint64_t size = (uint64_t)sqlite3_column_int64(st, 2), got_size;
-		char got[MD5_HEX_LEN + 1];
-		struct stat sb;
-		int fd = open_beneath(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
-
-		c->files++;
-		if (fd < 0) {
-			problem(c, "missing: '%s' (%s)", path, strerror(errno));
-			continue;
-		}
-		if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
-			problem(c, "not a regular file: '%s'%s", path, "");
-		else if ((uint64_t)sb.st_size != size)
-			problem(c, "wrong size: '%s'%s", path, "");
-		else if (md5_fd(fd, got, &got_size) || strcmp(got, md5))
-			problem(c, "wrong content: '%s' (md5 is not %s)", path, md5);
-		close(fd);
-	}
-	if (rc != SQLITE_DONE)
-		problem(c, "cannot read the head: %s%s", sqlite3_errmsg(c->db), "");
-	sqlite3_finalize(st);
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+		problem(c, "not a regular file: '%s'%s", path, "");
+	else if ((uint64_t)sb.st_size != size)
+		problem(c, "wrong size: '%s'%s", path, "");
+	else if (md5_fd(fd, got, &got_size) || strcmp(got, md5))
+		problem(c, "wrong content: '%s' (md5 is not %s)", path, md5);
+	close(fd);
 }
 
-static int in_head(struct checker *c, const char *path)
+static void check_head(struct checker *c)
 {
-	int found;
-
-	sqlite3_bind_text(c->live, 1, path, -1, SQLITE_STATIC);
-	found = sqlite3_step(c->live) == SQLITE_ROW;
-	sqlite3_reset(c->live);
-	return found;
+	if (store_head_each(c->db, check_file, c))
+		problem(c, "cannot read the head: %s%s", store_errmsg(c->db), "");
 }
 
 /* Walks dir; under files/ (in_files) every regular file must be in the head. */
@@ -154,7 +136,7 @@ static void walk(struct checker *c, int dir, struct buf *path, int in_files, int
 
 			if (!S_ISREG(sb.st_mode))
 				problem(c, "not a regular file: '%s'%s", path->p, "");
-			else if (!in_head(c, rel))
+			else if (!store_lookup_in_head(c->live, rel))
 				problem(c, "not in the head: '%s'%s", path->p, "");
 		} else if (!S_ISREG(sb.st_mode)) {
 			problem(c, "not a regular file: '%s'%s", path->p, "");
@@ -180,22 +162,21 @@ int serve_check(const char *root)
 		goto out;
 	c.s = &s;
 	c.db = store_db(&s);
-	if (!c.db || sqlite3_prepare_v2(c.db, "SELECT 1 FROM files WHERE path = ? AND md5 IS NOT NULL",
-					-1, &c.live, NULL) != SQLITE_OK)
+	if (!c.db || !(c.live = store_lookup_open(c.db)))
 		goto out;
-	if (store_exec(c.db, "BEGIN"))
+	if (store_read_begin(c.db))
 		goto out;
 	buf_addstr(&path, "");
 	check_head(&c);
 	walk(&c, s.root_fd, &path, 0, 0);
-	store_exec(c.db, "ROLLBACK");
+	store_read_end(c.db);
 	if (c.problems)
 		error("'%s': %zu problems", s.root, c.problems);
 	else
 		say("'%s': %zu files, all as the head says\n", s.root, c.files);
 	rc = c.problems ? EXIT_ERROR : EXIT_OK;
 out:
-	sqlite3_finalize(c.live);
+	store_lookup_close(c.live);
 	buf_free(&path);
 	store_close(&s);
 	return rc;

@@ -91,6 +91,44 @@ struct sqlite3 *store_db(struct server *s);
 long long store_head(struct sqlite3 *db);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
+/* One row of files, as the readers below hand it over (strings valid during the call). */
+struct store_file {
+	const char *path;
+	const char *md5;	/* NULL for a deleted path */
+	long long size, mtime, rev;	/* store_head_each gives path, md5 and size only */
+	int mode;
+};
+/* One row of revs (strings valid during the call; client may be NULL). */
+struct store_rev {
+	long long rev, time, adds, mods, dels;
+	const char *token, *client;
+};
+/*
+ * GET changes' read, in one read transaction: begin(head) once, then
+ * row() for the newest state of every path changed after since up to
+ * that head, by path (since=0: the head without deletes), from a cursor.
+ * A nonzero return of begin or row stops it. -1 when nothing could be
+ * read (neither called); 0 when every row was given; 1 when a callback
+ * stopped it or the database failed midway (after a message).
+ */
+int store_changes_each(struct sqlite3 *db, long long since, int (*begin)(long long head, void *arg),
+		       int (*row)(const struct store_file *f, void *arg), void *arg);
+/* row() for the newest limit revisions up to the head, newest first; 0, or -1 on a database error. */
+int store_log_each(struct sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg),
+		   void *arg);
+/* row() for every file of the head (path, md5, size), by path; 0, or -1 (store_errmsg says why). */
+int store_head_each(struct sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg);
+/* A prepared "is this path in the head?" for many paths; NULL on failure. */
+struct store_lookup;
+struct store_lookup *store_lookup_open(struct sqlite3 *db);
+/* 1 when path is a file of the head, else 0. */
+int store_lookup_in_head(struct store_lookup *q, const char *path);
+void store_lookup_close(struct store_lookup *q);
+/* A read transaction around several reads, so they see one head; begin gives 0 or -1 after a message. */
+int store_read_begin(struct sqlite3 *db);
+void store_read_end(struct sqlite3 *db);
+/* SQLite's message for the last failure on db. */
+const char *store_errmsg(struct sqlite3 *db);
 /* The statements every request runs, kept prepared on each thread's connection. */
 enum store_stmt { STORE_STMT_AUTH, STORE_STMT_HEAD };
 struct sqlite3_stmt;

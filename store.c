@@ -1,5 +1,7 @@
 /*
- * store.c: the server's root directory and its database, soc.db.
+ * store.c: the server's root directory and its database, soc.db: the
+ * schema, the connections, and the reads the API and check make (the
+ * tokens table is token.c's, a push's rows txn_db.c's).
  *
  * Every worker thread keeps its own SQLite connection (WAL lets readers
  * run beside the one writer), opened on first use. The root is created
@@ -172,6 +174,155 @@ long long store_head(sqlite3 *db)
 		head = sqlite3_column_int64(st, 0);
 	store_stmt_put(db, st);
 	return head;
+}
+
+/*
+ * Inside one read transaction, so begin's head and the rows agree: the
+ * rows of files changed after since, up to the head, by path; since=0
+ * leaves deletes out. A cursor, so memory does not grow with the files.
+ */
+int store_changes_each(sqlite3 *db, long long since, int (*begin)(long long head, void *arg),
+		       int (*row)(const struct store_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	long long head;
+	int rc, ret = 1;
+
+	if (store_exec(db, "BEGIN"))
+		return -1;
+	head = store_head(db);
+	if (sqlite3_prepare_v2(db, since ? "SELECT path, md5, size, mtime, mode, rev FROM files "
+				       "WHERE rev > ? AND rev <= ? ORDER BY path"
+				     : "SELECT path, md5, size, mtime, mode, rev FROM files "
+				       "WHERE rev > ? AND rev <= ? AND md5 IS NOT NULL ORDER BY path",
+			       -1, &st, NULL) != SQLITE_OK || head < 0) {
+		sqlite3_finalize(st);
+		store_exec(db, "ROLLBACK");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, head);
+	if (begin(head, arg))
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_file f = {
+			.path = (const char *)sqlite3_column_text(st, 0),
+			.md5 = (const char *)sqlite3_column_text(st, 1),
+			.size = sqlite3_column_int64(st, 2),
+			.mtime = sqlite3_column_int64(st, 3),
+			.mode = sqlite3_column_int(st, 4),
+			.rev = sqlite3_column_int64(st, 5),
+		};
+
+		if (row(&f, arg))
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		error("database: %s", sqlite3_errmsg(db));
+	else
+		ret = 0;
+out:
+	sqlite3_finalize(st);
+	store_exec(db, "ROLLBACK");
+	return ret;
+}
+
+int store_log_each(sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT rev, time, token, client, adds, mods, dels FROM revs "
+			       "WHERE rev <= (SELECT value FROM meta WHERE key='head') "
+			       "ORDER BY rev DESC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_rev r = {
+			.rev = sqlite3_column_int64(st, 0),
+			.time = sqlite3_column_int64(st, 1),
+			.token = (const char *)sqlite3_column_text(st, 2),
+			.client = (const char *)sqlite3_column_text(st, 3),
+			.adds = sqlite3_column_int64(st, 4),
+			.mods = sqlite3_column_int64(st, 5),
+			.dels = sqlite3_column_int64(st, 6),
+		};
+
+		row(&r, arg);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_head_each(sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT path, md5, size FROM files WHERE md5 IS NOT NULL "
+			       "ORDER BY path", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_file f = {
+			.path = (const char *)sqlite3_column_text(st, 0),
+			.md5 = (const char *)sqlite3_column_text(st, 1),
+			.size = sqlite3_column_int64(st, 2),
+		};
+
+		row(&f, arg);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+struct store_lookup {
+	sqlite3_stmt *st;
+};
+
+struct store_lookup *store_lookup_open(sqlite3 *db)
+{
+	struct store_lookup *q = xcalloc(1, sizeof(*q));
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND md5 IS NOT NULL", -1, &q->st,
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(q->st);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+int store_lookup_in_head(struct store_lookup *q, const char *path)
+{
+	int found;
+
+	sqlite3_bind_text(q->st, 1, path, -1, SQLITE_STATIC);
+	found = sqlite3_step(q->st) == SQLITE_ROW;
+	sqlite3_reset(q->st);
+	return found;
+}
+
+void store_lookup_close(struct store_lookup *q)
+{
+	if (!q)
+		return;
+	sqlite3_finalize(q->st);
+	free(q);
+}
+
+int store_read_begin(sqlite3 *db)
+{
+	return store_exec(db, "BEGIN");
+}
+
+void store_read_end(sqlite3 *db)
+{
+	store_exec(db, "ROLLBACK");
+}
+
+const char *store_errmsg(sqlite3 *db)
+{
+	return sqlite3_errmsg(db);
 }
 
 /*
