@@ -240,6 +240,12 @@ void api_log(struct server *s, struct http_exchange *ex);
  * an rsync older than RSYNC_VERSION_FLOOR. 0 when it may serve.
  */
 int tunnel_init(void);
+/*
+ * At each start, from store_open: writes ROOT/rsyncd.conf (modules push
+ * and pull) and ROOT/rsyncd-ro.conf (pull only), each whole through a
+ * .tmp and a rename, 0600. 0, or -1 after a message.
+ */
+int tunnel_write_confs(struct server *s);
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
 /* At stop, after the last request: ends every tunnel and waits for its rsync. */
 void tunnel_stop(void);

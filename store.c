@@ -326,28 +326,6 @@ const char *store_errmsg(sqlite3 *db)
 }
 
 /*
- * rsync's daemon keeps every path inside its module, so the server never
- * parses rsync options; it only refuses the ones that would write in place
- * (the staging copy of a file shares its inode with the head's) or delete.
- */
-#define REFUSE "delete* remove-source-files inplace append* partial-dir backup* suffix " \
-	"write-devices copy-devices copy-links copy-unsafe-links safe-links keep-dirlinks"
-/*
- * And for an upload, every option that lets rsync judge a staged file up
- * to date and then set its attributes where it lies: on a head file's
- * hard-linked basis, `rsync -p --size-only` by hand changed the mode and
- * mtime of files/<path> with no commit at all. Without them rsync either
- * leaves a file alone or writes a new one and renames it; the commit
- * gives each file the mode and mtime its change line names. And
- * --hard-links, so that every file rsync writes has one link until the
- * commit links it: the commit takes a link count of one to mean nobody
- * else holds the inode, and sets its mode and mtime in place
- * (txn_check.c).
- */
-#define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
-	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links"
-
-/*
  * A file of the root rsync or SQLite would create with the umask's mode
  * (0644), made first as 0600: SQLite gives soc.db's mode to its -wal and
  * -shm, rsync appends to a log that exists.
@@ -382,52 +360,6 @@ void store_rotate_log(struct server *s)
 	make_private_file(s, RSYNC_LOG);
 	fprintf(stderr, "%s: '%s/" RSYNC_LOG "' passed %d MiB; it is now '" RSYNC_LOG ".1'\n",
 		soc_prog, s->root, RSYNC_LOG_MAX >> 20);
-}
-
-
-static int write_conf(struct server *s, const char *name, int with_push)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return error_errno("cannot write '%s/%s'", s->root, tmp);
-	}
-	fputs("# written by soc serve at each start; edits are lost\n"
-		"use chroot = no\n"
-		"munge symlinks = yes\n"
-		"numeric ids = yes\n"
-		"reverse lookup = no\n", f);
-	/*
-	 * rsync's daemon, run as root, switches to uid/gid (nobody without
-	 * them); run as anyone else it cannot switch at all, and a uid or gid
-	 * line, even its own, fails every transfer ("@ERROR: setgroups
-	 * failed"). So the lines name the server's own ids, and only as root.
-	 */
-	if (!geteuid())
-		fprintf(f, "uid = %u\ngid = %u\n", (unsigned)geteuid(), (unsigned)getegid());
-	fprintf(f, "log file = %s/" RSYNC_LOG "\n"
-		"refuse options = " REFUSE "\n", s->root);
-	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */
-	if (with_push)
-		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
-			"\tlist = no\n\trefuse options = " REFUSE " " REFUSE_UPLOAD "\n",
-			s->root);
-	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
-	if (fflush(f) || fsync(fileno(f))) {
-		fclose(f);
-		return error_errno("cannot write '%s/%s'", s->root, tmp);
-	}
-	if (fclose(f))
-		return error_errno("cannot write '%s/%s'", s->root, tmp);
-	if (renameat(s->root_fd, tmp, s->root_fd, name))
-		return error_errno("cannot rename '%s/%s'", s->root, tmp);
-	return 0;
 }
 
 static int open_dir(struct server *s, const char *name, int create)
@@ -619,7 +551,7 @@ int store_open(struct server *s, const char *root, int create)
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);
-	if (create && (write_conf(s, "rsyncd.conf", 1) || write_conf(s, "rsyncd-ro.conf", 0)))
+	if (create && tunnel_write_confs(s))
 		return -1;
 	return 0;
 }

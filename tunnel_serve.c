@@ -2,7 +2,8 @@
  * tunnel_serve.c: POST /api/v1/rsync with "Upgrade: soc-rsync" becomes an
  * rsync daemon speaking over the socket (DESIGN.md section 6). The token
  * decides the config: a read-only one gets rsyncd-ro.conf, which has no
- * push module, so rsync itself refuses the upload.
+ * push module, so rsync itself refuses the upload. Both configs, and the
+ * rsync options they refuse, are written here at each start.
  *
  * Every tunnel is an rsync process, so they are counted before the 101:
  * at most TUNNELS_PER_TOKEN of one token (429) and TUNNELS_MAX in all
@@ -26,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -187,6 +189,78 @@ int tunnel_init(void)
 /* ---- the watch ---- */
 
 /* The socket's byte counters; -1 if the kernel gives none (then the tunnel is never idle). */
+/*
+ * rsync's daemon keeps every path inside its module, so the server never
+ * parses rsync options; it only refuses the ones that would write in place
+ * (the staging copy of a file shares its inode with the head's) or delete.
+ */
+#define REFUSE "delete* remove-source-files inplace append* partial-dir backup* suffix " \
+	"write-devices copy-devices copy-links copy-unsafe-links safe-links keep-dirlinks"
+/*
+ * And for an upload, every option that lets rsync judge a staged file up
+ * to date and then set its attributes where it lies: on a head file's
+ * hard-linked basis, `rsync -p --size-only` by hand changed the mode and
+ * mtime of files/<path> with no commit at all. Without them rsync either
+ * leaves a file alone or writes a new one and renames it; the commit
+ * gives each file the mode and mtime its change line names. And
+ * --hard-links, so that every file rsync writes has one link until the
+ * commit links it: the commit takes a link count of one to mean nobody
+ * else holds the inode, and sets its mode and mtime in place
+ * (txn_check.c).
+ */
+#define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
+	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links"
+
+static int write_conf(struct server *s, const char *name, int with_push)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(s->root_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	}
+	fputs("# written by soc serve at each start; edits are lost\n"
+		"use chroot = no\n"
+		"munge symlinks = yes\n"
+		"numeric ids = yes\n"
+		"reverse lookup = no\n", f);
+	/*
+	 * rsync's daemon, run as root, switches to uid/gid (nobody without
+	 * them); run as anyone else it cannot switch at all, and a uid or gid
+	 * line, even its own, fails every transfer ("@ERROR: setgroups
+	 * failed"). So the lines name the server's own ids, and only as root.
+	 */
+	if (!geteuid())
+		fprintf(f, "uid = %u\ngid = %u\n", (unsigned)geteuid(), (unsigned)getegid());
+	fprintf(f, "log file = %s/" RSYNC_LOG "\n"
+		"refuse options = " REFUSE "\n", s->root);
+	/* A pull's client sends its own --copy-dest along; only a receiving daemon must refuse it. */
+	if (with_push)
+		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
+			"\tlist = no\n\trefuse options = " REFUSE " " REFUSE_UPLOAD "\n",
+			s->root);
+	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
+	if (fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	}
+	if (fclose(f))
+		return error_errno("cannot write '%s/%s'", s->root, tmp);
+	if (renameat(s->root_fd, tmp, s->root_fd, name))
+		return error_errno("cannot rename '%s/%s'", s->root, tmp);
+	return 0;
+}
+
+int tunnel_write_confs(struct server *s)
+{
+	return write_conf(s, "rsyncd.conf", 1) || write_conf(s, "rsyncd-ro.conf", 0) ? -1 : 0;
+}
+
 static int counters(int sock, uint64_t *received, uint64_t *acked)
 {
 	struct tcp_info ti;
