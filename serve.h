@@ -24,6 +24,7 @@
 #define TOKEN_BYTES 32			/* from getrandom(2), sent as 64 hex digits */
 #define TOKEN_NAME_MAX 64		/* [A-Za-z0-9._-] */
 #define TXN_ID_BYTES 16			/* hex in URLs and staging/ */
+#define TXN_ID_LEN (TXN_ID_BYTES * 2)	/* a txn id's hex digits */
 #define TXN_EXPIRE_SECONDS 3600		/* a push never committed is removed after */
 #define PUSH_LINES_MAX 1000000		/* changes in one push */
 #define LOG_LIMIT_DEFAULT 20

@@ -8,7 +8,6 @@
 
 #include "serve.h"
 
-#define TXN_ID_LEN (TXN_ID_BYTES * 2)
 #define SYNC_EACH_MAX 64		/* files a commit fsyncs one by one; more: one syncfs (txn_check.c) */
 
 /* ---- txn_db.c: every statement a push runs ---- */

@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "serve.h"
-#include "txn.h"
 #include "testhook.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
