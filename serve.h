@@ -1,9 +1,10 @@
 /*
  * serve.h: what the server's files share: the root and its database
- * (store.c), the request router and read-only endpoints (cmd_serve.c,
- * api.c), push transactions and the crash-safe commit (txn.c, whose own
- * header txn.h ties it to txn_db.c and txn_files.c; the push body's
- * checks in push_body.c, the tree walks in tree.c).
+ * (store.c), tokens (token.c), the request router and read-only
+ * endpoints (cmd_serve.c, api.c), push transactions and the crash-safe
+ * commit (txn.c, whose own header txn.h ties it to txn_db.c and
+ * txn_files.c; the push body's checks in push_body.c, the tree walks in
+ * tree.c).
  *
  * The server's promise: files/ always equals the head the database names,
  * and nobody without a token reads or writes anything.
