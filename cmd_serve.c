@@ -218,7 +218,8 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 		return EXIT_ERROR;
 	if (root_is_default && make_parents(root))
 		return EXIT_ERROR;
-	if (store_open(&s, root, 1) || txn_recover(&s))
+	/* The first start's admin token here, not in store_open: the store never calls up into token.c. */
+	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || txn_recover(&s))
 		goto out;
 	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
 	cfg.listen = listen;

@@ -5,8 +5,7 @@
  *
  * Every worker thread keeps its own SQLite connection (WAL lets readers
  * run beside the one writer), opened on first use. The root is created
- * 0700 on first start, with an admin token written to ROOT/admin.token
- * 0600 if no token exists yet.
+ * 0700 on first start; soc serve then has token.c make the admin token.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -546,8 +545,6 @@ int store_open(struct server *s, const char *root, int create)
 	db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
 	if (!db || store_exec(db, schema) || upgrade_txn_items(db))
-		return -1;
-	if (create && token_make_admin(s, db))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);
