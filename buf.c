@@ -43,21 +43,29 @@ void buf_addch(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
-void buf_addf(struct buf *b, const char *fmt, ...)
+/* vsnprintf twice, the first to size: a va_list is used once, so the caller's is copied. */
+static void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		die("cannot format '%s'", fmt);
 	buf_grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, again);
+	va_end(again);
 	b->len += (size_t)n;
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(b, fmt, ap);
+	va_end(ap);
 }
 
 void buf_reset(struct buf *b)
@@ -115,17 +123,9 @@ char *xasprintf(const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		die("cannot format '%s'", fmt);
-	buf_grow(&b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b.p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b.len = (size_t)n;
 	return buf_detach(&b);
 }
