@@ -21,6 +21,12 @@ test_expect_success_here 'a system user whose HOME is in the trash' '
 	AS_USER="setpriv --reuid=$(id -u "$U") --regid=$(id -g "$U") --clear-groups" &&
 	chmod 0755 "$TRASH" &&
 	mkdir home && chown "$U:" home &&
+	# A checkout under a private directory (mktemp -d) is out of $U'"'"'s reach.
+	if ! $AS_USER test -x "$SOC"; then
+		mkdir -m 0755 "$TRASH/userbin" &&
+		cp "$SOC" "$TRASH/userbin/soc" &&
+		SOC=$TRASH/userbin/soc
+	fi &&
 	$AS_USER test -x "$SOC" &&
 	$AS_USER test -w "$TRASH/home"
 '
