@@ -129,6 +129,14 @@ void store_lookup_close(struct store_lookup *q);
 /* A read transaction around several reads, so they see one head; begin gives 0 or -1 after a message. */
 int store_read_begin(struct sqlite3 *db);
 void store_read_end(struct sqlite3 *db);
+/*
+ * A write transaction that takes the write lock at once (BEGIN IMMEDIATE),
+ * so its reads and writes see one head: 0 or -1 after a message. End it
+ * with store_write_commit (0, or -1 and rolled back) or store_write_abort.
+ */
+int store_write_begin(struct sqlite3 *db);
+int store_write_commit(struct sqlite3 *db);
+void store_write_abort(struct sqlite3 *db);
 /* SQLite's message for the last failure on db. */
 const char *store_errmsg(struct sqlite3 *db);
 /* The statements every request runs, kept prepared on each thread's connection. */

@@ -319,6 +319,24 @@ void store_read_end(sqlite3 *db)
 	store_exec(db, "ROLLBACK");
 }
 
+int store_write_begin(sqlite3 *db)
+{
+	return store_exec(db, "BEGIN IMMEDIATE");
+}
+
+int store_write_commit(sqlite3 *db)
+{
+	if (!store_exec(db, "COMMIT"))
+		return 0;
+	store_exec(db, "ROLLBACK");
+	return -1;
+}
+
+void store_write_abort(sqlite3 *db)
+{
+	store_exec(db, "ROLLBACK");
+}
+
 const char *store_errmsg(sqlite3 *db)
 {
 	return sqlite3_errmsg(db);

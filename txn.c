@@ -53,7 +53,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +97,7 @@ static void moved_paths(struct http_exchange *ex, json_t *moved)
 }
 
 /* A txn the caller named that is not open: say what it is instead. */
-static void not_open(struct http_exchange *ex, sqlite3 *db, const char *id, const struct caller *who,
+static void not_open(struct http_exchange *ex, struct sqlite3 *db, const char *id, const struct caller *who,
 		     int commit)
 {
 	struct txn_row t;
@@ -154,7 +153,7 @@ static void refuse_body(struct http_exchange *ex, const struct push_refusal *r)
 /* ---- begin: POST /api/v1/push ---- */
 
 /* Removes a txn that never wrote a revision: its rows, staging/ and commit/. */
-static void txn_drop(struct server *s, sqlite3 *db, const char *id)
+static void txn_drop(struct server *s, struct sqlite3 *db, const char *id)
 {
 	if (txn_delete_rows(db, id, NULL) < 0)
 		warning("push '%s' stays in the database until it expires", id);
@@ -170,7 +169,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	const char *body = http_body(ex, &len);
 	struct push_list l;
 	struct push_refusal r;
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	json_t *moved = NULL, *upload = NULL;
 	char **sources = NULL;
 	char id[TXN_ID_LEN + 1];
@@ -180,7 +179,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		refuse_body(ex, &r);
 		goto out;
 	}
-	if (!db || random_hex(id, TXN_ID_BYTES) || store_exec(db, "BEGIN IMMEDIATE")) {
+	if (!db || random_hex(id, TXN_ID_BYTES) || store_write_begin(db)) {
 		internal(ex);
 		goto out;
 	}
@@ -189,7 +188,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	if (bad >= 0)
 		bad = txn_head_check(db, &l, moved);
 	if (bad) {
-		store_exec(db, "ROLLBACK");
+		store_write_abort(db);
 		if (bad < 0)
 			internal(ex);
 		else
@@ -202,9 +201,12 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	 * its locks. The row comes before staging/<txn>/, so the sweep never
 	 * takes the directory for a stray.
 	 */
-	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who->name, &l) ||
-	    store_exec(db, "COMMIT")) {
-		store_exec(db, "ROLLBACK");
+	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who->name, &l)) {
+		store_write_abort(db);
+		internal(ex);
+		goto out;
+	}
+	if (store_write_commit(db)) {
 		internal(ex);
 		goto out;
 	}
@@ -226,7 +228,7 @@ out:
 /* ---- commit: POST /api/v1/push/<txn>/commit ---- */
 
 /* Steps 3 and 4 of a txn whose revision is recorded. Hold apply_lock. */
-static int apply_txn(struct server *s, sqlite3 *db, const char *id, long long rev, const struct push_list *l)
+static int apply_txn(struct server *s, struct sqlite3 *db, const char *id, long long rev, const struct push_list *l)
 {
 	long long head = store_head(db);
 
@@ -242,7 +244,7 @@ static int apply_txn(struct server *s, sqlite3 *db, const char *id, long long re
 }
 
 /* Finishes every txn left 'applying', oldest first. Hold apply_lock (or be alone, at start). */
-static int apply_pending(struct server *s, sqlite3 *db, int at_start)
+static int apply_pending(struct server *s, struct sqlite3 *db, int at_start)
 {
 	char id[TXN_ID_LEN + 1];
 	long long rev;
@@ -266,7 +268,7 @@ static int apply_pending(struct server *s, sqlite3 *db, int at_start)
 
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	struct txn_row t;
 	struct push_list l = { 0 };
 	json_t *bad = NULL;
@@ -382,7 +384,7 @@ out:
 int txn_upload_check(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id,
 		     struct push_list *l)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	struct txn_row t;
 	int rc;
 
@@ -402,7 +404,7 @@ int txn_upload_check(struct server *s, struct http_exchange *ex, const struct ca
 
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	struct txn_row t;
 	int rc;
 
@@ -457,7 +459,7 @@ static DIR *list_dir(int dir, const char *what)
 	return d;
 }
 
-static void sweep(sqlite3 *db, int dir, const char *what, const char *keep)
+static void sweep(struct sqlite3 *db, int dir, const char *what, const char *keep)
 {
 	DIR *d = list_dir(dir, what);
 	struct dirent *de;
@@ -511,7 +513,7 @@ static void empty_trash(struct server *s, time_t age)
 
 void txn_expire(struct server *s)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	struct txn_old *old;
 	long n, i;
 
@@ -538,7 +540,7 @@ void txn_expire(struct server *s)
 
 int txn_recover(struct server *s)
 {
-	sqlite3 *db = store_db(s);
+	struct sqlite3 *db = store_db(s);
 	char id[TXN_ID_LEN + 1];
 	long long rev;
 	int rc;
