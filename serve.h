@@ -273,6 +273,9 @@ void tunnel_stop(void);
  */
 #define UPLOAD_IDLE_TIMEOUT_MS (60 * 1000)
 void upload_serve(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+
+/* ---- upload_slots.c: the upload streams running, and the gate commits pass ---- */
+
 /*
  * Whether an upload into txn is running (1) or not (0). Either way the
  * gate stays shut until upload_gate_leave(), so no upload starts while a
@@ -281,6 +284,18 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
  */
 int upload_gate_enter(const char *txn);
 void upload_gate_leave(void);
+enum { SLOT_PUSH_FULL = -1, SLOT_SERVER_FULL = -2, SLOT_TOKEN_FULL = -3 };
+/*
+ * Hold the gate. A free slot for one more stream into txn by the token
+ * who, or why not: UPLOAD_STREAMS_PER_PUSH into txn already, UPLOADS_MAX
+ * in all or the server stopping, or the token's UPLOADS_PER_TOKEN.
+ */
+int upload_slot_free(const char *txn, const char *who);
+/* Hold the gate: the slot upload_slot_free gave is txn's until upload_slot_release. */
+void upload_slot_take(int slot, const char *txn, const char *who);
+/* The stream's socket, so that upload_stop can cut it short (at once if stopping). */
+void upload_slot_sock(int slot, int fd);
+void upload_slot_release(int slot);
 /* At stop, before store_close: cuts every stream short and waits for its thread. */
 void upload_stop(void);
 

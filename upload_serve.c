@@ -12,7 +12,7 @@
  *
  * A stream runs on a thread of its own, as the rsync tunnel's daemon is a
  * process of its own, so a long upload never holds a worker. While any
- * runs into a txn, the gate below keeps a commit, abort or expiry from
+ * runs into a txn, the gate (upload_slots.c) keeps a commit, abort or expiry from
  * taking it; the gate is in memory, not a state in soc.db, because it
  * must open again on a full disk, where soc.db cannot be written.
  */
@@ -35,20 +35,6 @@
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
 
-_Static_assert(UPLOADS_PER_TOKEN >= UPLOAD_STREAMS_PER_PUSH, "a token's share holds one push at full width");
-
-/*
- * The streams running, by txn, with their sockets so that a stop can cut
- * them short. Its lock is also the gate (upload_gate_enter).
- */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gone = PTHREAD_COND_INITIALIZER;
-static struct {
-	char id[TXN_ID_LEN + 1];	/* "" when the slot is free */
-	char who[TOKEN_NAME_MAX + 1];	/* the token's name */
-	int fd;				/* -1 until the 101 is sent */
-} slots[UPLOADS_MAX];
-static int running, stopping;
 /* UPLOAD_IDLE_TIMEOUT_MS, or the test hook HOOK_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
 static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
 static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
@@ -56,74 +42,6 @@ static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
 static void read_idle(void)
 {
 	idle_ms = test_hook_long(HOOK_UPLOAD_IDLE_TIMEOUT_MS, 1, UPLOAD_IDLE_TIMEOUT_MS, UPLOAD_IDLE_TIMEOUT_MS);
-}
-
-static int find(const char *id)
-{
-	for (int i = 0; i < UPLOADS_MAX; i++)
-		if (!strcmp(slots[i].id, id))
-			return i;
-	return -1;
-}
-
-static int count(const char *id)
-{
-	int n = 0;
-
-	for (int i = 0; i < UPLOADS_MAX; i++)
-		n += !strcmp(slots[i].id, id);
-	return n;
-}
-
-static int count_token(const char *who)
-{
-	int n = 0;
-
-	for (int i = 0; i < UPLOADS_MAX; i++)
-		n += slots[i].id[0] && !strcmp(slots[i].who, who);
-	return n;
-}
-
-int upload_gate_enter(const char *id)
-{
-	pthread_mutex_lock(&lock);
-	return find(id) >= 0;
-}
-
-void upload_gate_leave(void)
-{
-	pthread_mutex_unlock(&lock);
-}
-
-static void set_sock(int slot, int fd)
-{
-	pthread_mutex_lock(&lock);
-	slots[slot].fd = fd;
-	if (stopping)
-		shutdown(fd, SHUT_RDWR);
-	pthread_mutex_unlock(&lock);
-}
-
-static void release(int slot)
-{
-	pthread_mutex_lock(&lock);
-	slots[slot].id[0] = '\0';
-	slots[slot].fd = -1;
-	running--;
-	pthread_cond_broadcast(&gone);
-	pthread_mutex_unlock(&lock);
-}
-
-void upload_stop(void)
-{
-	pthread_mutex_lock(&lock);
-	stopping = 1;
-	for (int i = 0; i < UPLOADS_MAX; i++)
-		if (slots[i].id[0] && slots[i].fd >= 0)
-			shutdown(slots[i].fd, SHUT_RDWR);
-	while (running)
-		pthread_cond_wait(&gone, &lock);
-	pthread_mutex_unlock(&lock);
 }
 
 struct upload {
@@ -352,7 +270,7 @@ out:
 			u->id, stored, bytes, now_ms() - start);
 	}
 	/* Free before the client hears the end: its commit comes right after. */
-	release(u->slot);
+	upload_slot_release(u->slot);
 	answer(u, result);
 	close(u->fd);
 	push_list_free(&u->items);
@@ -375,44 +293,39 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 	u = xcalloc(1, sizeof(*u));
 	u->s = s;
 	snprintf(u->id, sizeof(u->id), "%s", id);
-	pthread_mutex_lock(&lock);
-	if (count(id) >= UPLOAD_STREAMS_PER_PUSH) {
-		pthread_mutex_unlock(&lock);
+	upload_gate_enter(id);
+	slot = upload_slot_free(id, who->name);
+	if (slot == SLOT_PUSH_FULL) {
+		upload_gate_leave();
 		free(u);
 		return api_error(ex, 409, "busy", "as many uploads into this push as it may have are running");
 	}
-	slot = find("");
 	/* 503 for the token's share too: the client sends the files by rsync then, as for a full server. */
-	if (slot < 0 || stopping || count_token(who->name) >= UPLOADS_PER_TOKEN) {
-		int full = slot < 0 || stopping;
-
-		pthread_mutex_unlock(&lock);
+	if (slot < 0) {
+		upload_gate_leave();
 		free(u);
 		http_add_header(ex, "Retry-After", STR(BUSY_RETRY_SECONDS));
-		return api_error(ex, 503, "busy", full ? "too many uploads at once; send the files by rsync"
+		return api_error(ex, 503, "busy", slot == SLOT_SERVER_FULL ? "too many uploads at once; send the files by rsync"
 			: "this token has " STR(UPLOADS_PER_TOKEN) " uploads running, as many as one may; "
 			  "send the files by rsync");
 	}
 	/* Under the gate: no commit or abort changes the txn between this look and the claim. */
 	if (txn_upload_check(s, ex, who, id, &u->items)) {
-		pthread_mutex_unlock(&lock);
+		upload_gate_leave();
 		free(u);
 		return;
 	}
-	memcpy(slots[slot].id, u->id, sizeof(slots[slot].id));
-	snprintf(slots[slot].who, sizeof(slots[slot].who), "%s", who->name);
-	slots[slot].fd = -1;
-	running++;
-	pthread_mutex_unlock(&lock);
+	upload_slot_take(slot, id, who->name);
+	upload_gate_leave();
 	u->slot = slot;
 	u->fd = http_upgrade(ex, UPLOAD_PROTO);
 	if (u->fd < 0) {
-		release(slot);
+		upload_slot_release(slot);
 		push_list_free(&u->items);
 		free(u);
 		return;
 	}
-	set_sock(slot, u->fd);
+	upload_slot_sock(slot, u->fd);
 	/* Each read and write waits at most this long: the idle timeout. */
 	pthread_once(&idle_once, read_idle);
 	tv.tv_sec = idle_ms / 1000;
