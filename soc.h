@@ -164,6 +164,17 @@ struct change_line {
  */
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why);
 void change_free(struct change_line *c);
+/*
+ * Appends c as one line, newline included, that change_parse() reads
+ * back. c->rev says which: -1, a push body line (base, null for a new
+ * file; base_mode when there is a base and it is not 0); else a
+ * changes?since= line (rev, no base). The bytes are the ones soc has
+ * always sent. 0, or -1 when jansson cannot encode it (out of memory, a
+ * path that is not UTF-8).
+ */
+int change_format(const struct change_line *c, struct buf *out);
+/* Appends the {"head":H} line that opens a changes?since= stream. */
+void change_format_head(long long head, struct buf *out);
 
 /* ---- soc.c: dispatch ---- */
 

@@ -1,8 +1,9 @@
 /*
  * wire.c: one NDJSON change line, the unit of both directions of the API:
  * a push body line (client to server) and a changes?since= line (server to
- * client). Each side checks what the other sent with the same rules, the
- * path rules of path.c included, so neither trusts the other's input.
+ * client), written and read here. Each side checks what the other sent
+ * with the same rules, the path rules of path.c included, so neither
+ * trusts the other's input.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -131,4 +132,47 @@ bad:
 out:
 	json_decref(o);
 	return rc;
+}
+
+void change_format_head(long long head, struct buf *out)
+{
+	buf_addf(out, "{\"head\":%lld}\n", head);
+}
+
+int change_format(const struct change_line *c, struct buf *out)
+{
+	const char *base = c->base[0] ? c->base : NULL;
+	json_t *o;
+	char *s;
+
+	if (c->rev >= 0 && c->deleted)
+		o = json_pack("{s:s, s:b, s:I}", "path", c->path, "deleted", 1, "rev", (json_int_t)c->rev);
+	else if (c->rev >= 0)
+		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", c->path, "md5", c->md5,
+			      "size", (json_int_t)c->size, "mtime", (json_int_t)c->mtime,
+			      "mode", (int)c->mode, "rev", (json_int_t)c->rev);
+	else if (c->deleted)
+		o = json_pack("{s:s, s:b, s:s?}", "path", c->path, "deleted", 1, "base", base);
+	else
+		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s?}", "path", c->path, "md5", c->md5,
+			      "size", (json_int_t)c->size, "mtime", (json_int_t)c->mtime,
+			      "mode", (int)c->mode, "base", base);
+	/*
+	 * The mode it replaces too: a server whose head has another mode for
+	 * the same content got a chmod the pusher has not seen, and taking
+	 * this one would undo it. (An older server ignores the field.)
+	 */
+	if (o && c->rev < 0 && !c->deleted && base && c->base_mode &&
+	    json_object_set_new(o, "base_mode", json_integer((json_int_t)c->base_mode))) {
+		json_decref(o);
+		o = NULL;
+	}
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!s)
+		return -1;
+	buf_addstr(out, s);
+	buf_addch(out, '\n');
+	free(s);
+	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * t/fuzz/wire.c: libFuzzer driver for change_parse, the NDJSON change line
  * both ends of the API parse. Beyond "does not crash", every line it
- * accepts must carry a path the path rules accept and well-formed md5s.
+ * accepts must carry a path the path rules accept and well-formed md5s,
+ * and change_format() must write it so that it parses back the same.
  */
 #include <stdint.h>
 #include <string.h>
@@ -9,6 +10,26 @@
 #include "soc.h"
 
 #define check(cond) do { if (!(cond)) __builtin_trap(); } while (0)
+
+/* format(parse(x)) parses to what parse(x) gave, in every field the line's kind carries. */
+static void round_trip(const struct change_line *c)
+{
+	struct buf b = BUF_INIT;
+	struct change_line back;
+	long long head = -1;
+	const char *why = NULL;
+
+	check(!change_format(c, &b) && b.len && b.p[b.len - 1] == '\n');
+	check(change_parse(b.p, b.len - 1, &back, &head, &why) == 1);
+	check(!strcmp(back.path, c->path) && back.deleted == c->deleted && !strcmp(back.md5, c->md5));
+	check(back.rev == c->rev);
+	check(c->deleted || (back.size == c->size && back.mtime == c->mtime && back.mode == c->mode));
+	/* A listed line (rev >= 0) carries no base; a push line its base, and a file's base_mode. */
+	check(!strcmp(back.base, c->rev < 0 ? c->base : ""));
+	check(back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u));
+	change_free(&back);
+	buf_free(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(c.deleted ? !c.md5[0] : md5_hex_valid(c.md5) && c.size >= 0);
 		check(!c.base[0] || md5_hex_valid(c.base));
 		check(c.deleted || c.mode == 0644 || c.mode == 0755);
+		round_trip(&c);
 	}
 	change_free(&c);
 	return 0;

@@ -1,4 +1,7 @@
-/* The NDJSON change line both ends parse: every field rule, accepted and refused, one case a line. */
+/*
+ * The NDJSON change line both ends parse: every field rule, accepted and
+ * refused, one case a line; and the bytes both ends write, exactly.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +15,57 @@ struct wcase {
 	int want;	/* 1 change, 0 head, -1 refused */
 	const char *what;
 };
+
+/* The bytes change_format() writes for c are want, and they parse back to c. */
+static void format_case(const struct change_line *c, const char *want, const char *what)
+{
+	struct buf b = BUF_INIT;
+	struct change_line back;
+	long long head = -1;
+	const char *why;
+	int rc = change_format(c, &b), kind = -1;
+
+	ok(!rc && b.len == strlen(want) && !memcmp(b.p, want, b.len), "written: %s (%.*s)", what,
+	   b.len ? (int)b.len - 1 : 0, b.p ? b.p : "");
+	if (!rc)
+		kind = change_parse(b.p, b.len - 1, &back, &head, &why);
+	ok(kind == 1 && !strcmp(back.path, c->path) && back.deleted == c->deleted &&
+	   !strcmp(back.md5, c->md5) && back.rev == c->rev &&
+	   (c->deleted || (back.size == c->size && back.mtime == c->mtime && back.mode == c->mode)) &&
+	   !strcmp(back.base, c->rev < 0 ? c->base : "") &&
+	   back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u), "read back: %s", what);
+	if (!rc)
+		change_free(&back);
+	buf_free(&b);
+}
+
+static void format_cases(void)
+{
+	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0 };
+	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0 };
+	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1 };
+	struct buf b = BUF_INIT;
+
+	format_case(&f, "{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
+		    "\"base\":null}\n", "a new file in a push");
+	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,"
+		    "\"mode\":493,\"base\":\"" M5 "\",\"base_mode\":420}\n", "a chmod in a push, quotes escaped");
+	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"base\":\"" M5 "\"}\n", "a delete in a push");
+	f.rev = 3;
+	format_case(&f, "{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
+		    "\"rev\":3}\n", "a listed file");
+	g.rev = 4;
+	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,"
+		    "\"mode\":493,\"rev\":4}\n", "a listed file: no base");
+	d.rev = 5;
+	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"rev\":5}\n", "a listed delete");
+	change_format_head(42, &b);
+	ok(b.len == 12 && !memcmp(b.p, "{\"head\":42}\n", 12), "the head line");
+	buf_free(&b);
+	f.path = "\xff";
+	ok(change_format(&f, &b) == -1 && !b.len, "a path that is not UTF-8 is not written");
+	buf_free(&b);
+}
 
 int main(void)
 {
@@ -92,5 +146,6 @@ int main(void)
 	ok(change_parse(big, CHANGE_LINE_MAX, &c, &head, &why) == 0, "64 KiB exactly, padded: fine");
 	change_free(&c);
 	free(big);
+	format_cases();
 	return tap_done();
 }
