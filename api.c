@@ -5,6 +5,7 @@
  * the server's memory does not grow with the number of files.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,41 +80,31 @@ void api_info(struct server *s, struct http_exchange *ex, const struct caller *w
 				    (json_int_t)head, "read_only", who->read_only));
 }
 
-static int stream_json(struct http_exchange *ex, json_t *v)
-{
-	char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	int rc = -1;
-
-	if (s) {
-		size_t n = strlen(s);
-
-		s[n] = '\n';	/* json_dumps leaves room: the NUL */
-		rc = http_stream_write(ex, s, n + 1);
-	}
-	free(s);
-	json_decref(v);
-	return rc;
-}
-
+/* The lines as wire.c writes them, so the client reads them with the same rules. */
 static int changes_begin(long long head, void *arg)
 {
-	struct http_exchange *ex = arg;
+	struct buf line = BUF_INIT;
+	int rc;
 
-	http_stream_begin(ex, 200, "application/x-ndjson");
-	return stream_json(ex, json_pack("{s:I}", "head", (json_int_t)head));
+	http_stream_begin(arg, 200, "application/x-ndjson");
+	change_format_head(head, &line);
+	rc = http_stream_write(arg, line.p, line.len);
+	buf_free(&line);
+	return rc;
 }
 
 static int changes_row(const struct store_file *f, void *arg)
 {
-	json_t *v;
+	struct change_line c = { .path = (char *)f->path, .size = f->size, .mtime = f->mtime,
+				 .rev = f->rev, .mode = (unsigned)f->mode, .deleted = !f->md5 };
+	struct buf line = BUF_INIT;
+	int rc;
 
 	if (f->md5)
-		v = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", f->path, "md5", f->md5,
-			      "size", (json_int_t)f->size, "mtime", (json_int_t)f->mtime,
-			      "mode", f->mode, "rev", (json_int_t)f->rev);
-	else
-		v = json_pack("{s:s, s:b, s:I}", "path", f->path, "deleted", 1, "rev", (json_int_t)f->rev);
-	return stream_json(arg, v);
+		snprintf(c.md5, sizeof(c.md5), "%s", f->md5);
+	rc = change_format(&c, &line) ? -1 : http_stream_write(arg, line.p, line.len);
+	buf_free(&line);
+	return rc;
 }
 
 /*

@@ -253,35 +253,15 @@ static char *push_body(const struct change_list *ch)
 
 	for (i = 0; i < ch->n; i++) {
 		const struct entry *e = &ch->v[i]->e;
-		json_t *j;
-		char *line;
+		struct change_line c = { .path = e->path, .size = (long long)e->size,
+					 .mtime = e->mtime_ns / 1000000000, .rev = -1, .mode = e->mode,
+					 .base_mode = e->base_mode, .deleted = ch->v[i]->change == CH_DELETED };
 
-		if (ch->v[i]->change == CH_DELETED)
-			j = json_pack("{s:s, s:b, s:s?}", "path", e->path, "deleted", 1,
-				      "base", e->base[0] ? e->base : NULL);
-		else
-			j = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s?}", "path", e->path,
-				      "md5", e->md5, "size", (json_int_t)e->size,
-				      "mtime", (json_int_t)(e->mtime_ns / 1000000000),
-				      "mode", (int)e->mode, "base", e->base[0] ? e->base : NULL);
-		/*
-		 * The mode it replaces too: a server whose head has another
-		 * mode for the same content got a chmod we have not seen, and
-		 * sending ours would undo it. The server then refuses, and pull
-		 * merges the two. (An older server ignores the field.)
-		 */
-		if (j && ch->v[i]->change != CH_DELETED && e->base[0] && e->base_mode &&
-		    json_object_set_new(j, "base_mode", json_integer((json_int_t)e->base_mode)))
+		memcpy(c.base, e->base, sizeof(c.base));
+		if (!c.deleted)
+			memcpy(c.md5, e->md5, sizeof(c.md5));
+		if (change_format(&c, &b))
 			die("cannot encode the change of '%s'", e->path);
-		if (!j)
-			die("cannot encode the change of '%s'", e->path);
-		line = json_dumps(j, JSON_COMPACT);
-		if (!line)
-			die("cannot encode the change of '%s'", e->path);
-		buf_addstr(&b, line);
-		buf_addch(&b, '\n');
-		free(line);
-		json_decref(j);
 	}
 	return buf_detach(&b);
 }
