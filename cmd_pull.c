@@ -81,34 +81,23 @@ static enum action mode_action(enum action a, const struct scan_item *it, const 
 	return r->mode != it->e.base_mode ? A_MODE : A_NONE;
 }
 
-static int row_line(const char *line, size_t len, void *arg)
+static int plan_row(struct change_line *c, void *arg)
 {
 	struct plan *p = arg;
-	struct change_line c;
 	struct remote_row *r;
-	const char *why;
-	int kind = change_parse(line, len, &c, &p->head, &why);
 
-	/* The server is checked like any other input: its paths obey the same rules. */
-	if (kind < 0) {
-		error("the server sent a change line we refuse%s%s%s: %s", c.path ? " for '" : "",
-		      c.path ? c.path : "", c.path ? "'" : "", why);
-		change_free(&c);
-		return -1;
-	}
-	if (kind == 0)
-		return 0;
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 256;
 		p->rows = xrealloc(p->rows, p->cap * sizeof(*p->rows));
 	}
 	r = &p->rows[p->n++];
 	memset(r, 0, sizeof(*r));
-	r->path = c.path;	/* taken */
-	r->deleted = c.deleted;
-	memcpy(r->md5, c.md5, MD5_HEX_LEN + 1);
-	r->mode = c.mode;
-	r->size = c.deleted || c.size < 0 ? 0 : (uint64_t)c.size;
+	r->path = c->path;	/* taken */
+	c->path = NULL;
+	r->deleted = c->deleted;
+	memcpy(r->md5, c->md5, MD5_HEX_LEN + 1);
+	r->mode = c->mode;
+	r->size = c->deleted || c->size < 0 ? 0 : (uint64_t)c->size;
 	return 0;
 }
 
@@ -230,19 +219,14 @@ static const char *const action_word[] = {
 static int make_plan(struct workspace *ws, struct net *net, int root, struct scan_result *scan,
 		     struct plan *p)
 {
-	char path[64];
 	long long since = index_pulled_rev(ws);
-	long st;
+	int rc;
 	size_t i;
 
 	p->since = since;
-	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
-	p->head = -1;
-	st = net_get_lines(net, path, row_line, p);
-	if (st == -1)
-		return EXIT_REMOTE;
-	if (st != 200 || p->head < 0)
-		return error("the server did not list its changes (%ld)", st), EXIT_ERROR;
+	rc = changes_get(net, since, &p->head, plan_row, p);
+	if (rc)
+		return rc;
 	p->act = xcalloc(p->n + 1, sizeof(*p->act));
 	p->local = xcalloc(p->n + 1, sizeof(*p->local));
 	p->untracked = xcalloc(p->n + 1, sizeof(*p->untracked));

@@ -93,30 +93,21 @@ struct head {
 	long long rev;
 };
 
-static int head_line(const char *line, size_t len, void *arg)
+/* The head's files, deletes left out: what -f compares the scan with. */
+static int head_row(struct change_line *c, void *arg)
 {
 	struct head *h = arg;
-	struct change_line c;
-	const char *why;
-	int kind = change_parse(line, len, &c, &h->rev, &why);
 
-	if (kind < 0) {
-		error("the server sent a change line we refuse%s%s%s: %s", c.path ? " for '" : "",
-		      c.path ? c.path : "", c.path ? "'" : "", why);
-		change_free(&c);
-		return -1;
-	}
-	if (kind == 0 || c.deleted) {
-		change_free(&c);
+	if (c->deleted)
 		return 0;
-	}
 	if (h->n == h->cap) {
 		h->cap = h->cap ? 2 * h->cap : 256;
 		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
 	}
-	h->v[h->n].path = c.path;	/* taken */
-	memcpy(h->v[h->n].md5, c.md5, MD5_HEX_LEN + 1);
-	h->v[h->n].mode = c.mode;
+	h->v[h->n].path = c->path;	/* taken */
+	c->path = NULL;
+	memcpy(h->v[h->n].md5, c->md5, MD5_HEX_LEN + 1);
+	h->v[h->n].mode = c->mode;
 	h->n++;
 	return 0;
 }
@@ -152,11 +143,11 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 	size_t i;
 
 	if (o->force) {
-		long st = net_get_lines(net, "/api/v1/changes?since=0", head_line, &h);
+		int rc = changes_get(net, 0, &h.rev, head_row, &h);
 
-		if (st < 0) {
+		if (rc) {
 			head_free(&h);
-			return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+			return rc;
 		}
 		qsort(h.v, h.n, sizeof(*h.v), cmp_head_row);
 	}

@@ -3,7 +3,9 @@
  * request of a command (keep-alive). The token travels only in the
  * Authorization header. Failures that mean "the server is not there for
  * us" (cannot connect, 401/403, 5xx) are said once here, so every command
- * reports them the same way and exits EXIT_REMOTE.
+ * reports them the same way and exits EXIT_REMOTE. The server's change
+ * stream is read here alone (changes_get), every line through wire.c's
+ * checks.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -276,8 +278,9 @@ long net_request(struct net *n, const char *method, const char *path,
 	return perform(n, method, path, content_type, body, len, to_buf, resp, resp);
 }
 
-long net_get_lines(struct net *n, const char *path,
-		   int (*cb)(const char *line, size_t len, void *arg), void *arg)
+/* A GET whose NDJSON answer is handed to cb a line at a time (no newline); cb returns non-zero to stop. */
+static long get_lines(struct net *n, const char *path,
+		      int (*cb)(const char *line, size_t len, void *arg), void *arg)
 {
 	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0 };
 	long status;
@@ -418,4 +421,46 @@ long long remote_head(struct net *n)
 		error("the server at '%s' did not say its head revision (%ld)", n->base, st);
 	buf_free(&resp);
 	return head;
+}
+
+struct changes_read {
+	long long *head;
+	int (*row)(struct change_line *c, void *arg);
+	void *arg;
+};
+
+/* The server is checked like any other input: its paths obey the same rules. */
+static int changes_line(const char *line, size_t len, void *arg)
+{
+	struct changes_read *r = arg;
+	struct change_line c;
+	const char *why;
+	int kind = change_parse(line, len, &c, r->head, &why), rc = 0;
+
+	if (kind < 0)
+		rc = error("the server sent a change line we refuse%s%s%s: %s", c.path ? " for '" : "",
+			   c.path ? show_path(c.path) : "", c.path ? "'" : "", why);
+	else if (kind == 1)
+		rc = r->row(&c, r->arg);
+	change_free(&c);
+	return rc;
+}
+
+int changes_get(struct net *n, long long since, long long *head,
+		int (*row)(struct change_line *c, void *arg), void *arg)
+{
+	struct changes_read r = { head, row, arg };
+	char path[64];
+	long st;
+
+	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
+	*head = -1;
+	st = get_lines(n, path, changes_line, &r);
+	if (st == -1)
+		return EXIT_REMOTE;
+	if (st == -2)
+		return EXIT_ERROR;	/* a line refused, said */
+	if (st != 200 || *head < 0)
+		return error("the server did not list its changes (%ld)", st), EXIT_ERROR;
+	return 0;
 }

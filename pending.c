@@ -154,48 +154,31 @@ out:
 	return rc;
 }
 
-static int server_line(const char *line, size_t len, void *arg)
+static int server_row(struct change_line *c, void *arg)
 {
 	struct pending *p = arg;
-	struct change_line c;
-	const char *why;
-	int kind = change_parse(line, len, &c, &p->head, &why);
+	struct pending_row key = { c->path, "", 0, 0 }, *r;
 
-	if (kind < 0) {
-		error("the server sent a change line we refuse: %s", why);
-		change_free(&c);
-		return -1;
+	r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
+	if (r) {
+		r->landed = c->deleted ? !r->md5[0] : !strcmp(r->md5, c->md5);
+		r->mode = c->mode;
 	}
-	if (kind == 1) {
-		struct pending_row key = { c.path, "", 0, 0 }, *r;
-
-		r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
-		if (r) {
-			r->landed = c.deleted ? !r->md5[0] : !strcmp(r->md5, c.md5);
-			r->mode = c.mode;
-		}
-	}
-	change_free(&c);
 	return 0;
 }
 
 int pending_settle(struct workspace *ws, struct net *net)
 {
 	struct pending p;
-	char path[64];
-	long st;
 	int rc = pending_read(ws, &p), failed = 0;
 	size_t i, landed = 0;
 
 	if (rc <= 0)
 		return rc ? EXIT_ERROR : 0;
-	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", index_pulled_rev(ws));
-	st = net_get_lines(net, path, server_line, &p);
-	if (st != 200) {
-		if (st >= 0)
-			error("the server did not list its changes (%ld)", st);
+	rc = changes_get(net, index_pulled_rev(ws), &p.head, server_row, &p);
+	if (rc) {
 		pending_free(&p);
-		return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+		return rc;
 	}
 	if (index_begin(ws)) {
 		pending_free(&p);
@@ -223,38 +206,25 @@ int pending_settle(struct workspace *ws, struct net *net)
 	return failed ? EXIT_ERROR : 0;
 }
 
-/* One head line: a synced path the server holds at its base gets the server's mode as synced. */
-static int mode_line(const char *line, size_t len, void *arg)
+/* One file of the head: a synced path the server holds at its base gets the server's mode as synced. */
+static int mode_row(struct change_line *c, void *arg)
 {
-	struct workspace *ws = arg;
-	struct change_line c;
-	long long head;
-	const char *why;
-	int kind = change_parse(line, len, &c, &head, &why), rc = 0;
-
-	if (kind < 0)
-		rc = error("the server sent a change line we refuse: %s", why);
-	else if (kind == 1 && !c.deleted)
-		rc = index_set_base_mode(ws, c.path, c.md5, c.mode);
-	change_free(&c);
-	return rc;
+	return c->deleted ? 0 : index_set_base_mode(arg, c->path, c->md5, c->mode);
 }
 
 int modes_settle(struct workspace *ws, struct net *net)
 {
-	int guessed = index_modes_guessed(ws);
-	long st;
+	int guessed = index_modes_guessed(ws), rc;
+	long long head;
 
 	if (guessed <= 0)
 		return guessed ? EXIT_ERROR : 0;
 	if (index_begin(ws))
 		return EXIT_ERROR;
-	st = net_get_lines(net, "/api/v1/changes?since=0", mode_line, ws);
-	if (st != 200) {
-		if (st >= 0)
-			error("the server did not list its files (%ld)", st);
+	rc = changes_get(net, 0, &head, mode_row, ws);
+	if (rc) {
 		index_rollback(ws);
-		return st == -1 ? EXIT_REMOTE : EXIT_ERROR;
+		return rc;
 	}
 	if (index_set_modes_known(ws)) {
 		index_rollback(ws);

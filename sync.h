@@ -72,9 +72,19 @@ void net_quick(struct net *n);
 long net_request(struct net *n, const char *method, const char *path,
 		 const char *content_type, const void *body, size_t len, struct buf *resp);
 
-/* A GET whose NDJSON answer is handed to cb a line at a time (no newline); cb returns non-zero to stop. */
-long net_get_lines(struct net *n, const char *path,
-		   int (*cb)(const char *line, size_t len, void *arg), void *arg);
+/*
+ * The server's change stream, GET /api/v1/changes?since=since (0: the
+ * whole head), read here alone: every line is checked by change_parse(),
+ * *head gets the {"head":H} line, row() each change; row() may take
+ * c->path (leaving NULL there), the rest is freed after it returns, and
+ * its non-zero stops the read (row() said why). 0, or an exit code after
+ * one message: EXIT_REMOTE when the server cannot be reached, refuses
+ * the token, fails or sends a line too long; EXIT_ERROR for a line
+ * refused (naming its path), a row() that stopped, or an answer other
+ * than 200 or without a head ("the server did not list its changes").
+ */
+int changes_get(struct net *n, long long since, long long *head,
+		int (*row)(struct change_line *c, void *arg), void *arg);
 
 /* The server's head revision from GET /api/v1/info, or -1 after a message. */
 long long remote_head(struct net *n);
