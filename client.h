@@ -138,6 +138,18 @@ int index_set_pulled_rev(struct workspace *ws, long long rev);
  */
 const char *index_emptied_root(struct workspace *ws, const struct scan_result *scan);
 
+/*
+ * ---- push and pull: the mass-delete guard ----
+ * Mass deletes are how sync tools lose data: an unmounted drive looks like
+ * every file deleted. Without --allow-delete, push and pull refuse to
+ * delete more than DELETE_GUARD_MIN files when they are more than half of
+ * the tracked ones; each says so in its own words.
+ */
+#define DELETE_GUARD_MIN 10
+static inline int delete_guard_trips(size_t deletes, size_t tracked)
+{
+	return deletes > DELETE_GUARD_MIN && deletes * 2 > tracked;
+}
 
 /* ==== Below: what the client's own files share beyond the interface above. ==== */
 

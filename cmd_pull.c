@@ -23,7 +23,6 @@
 #include "pull.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
-#define DELETE_GUARD_MIN 10	/* as in push: more than this, and more than half, needs --allow-delete */
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 
 const char pull_usage[] =
@@ -258,7 +257,7 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan, co
 	for (i = 0; i < p->n; i++)
 		if (p->act[i] == A_DELETE)
 			deletes++;
-	if (deletes > DELETE_GUARD_MIN && deletes * 2 > tracked) {
+	if (delete_guard_trips(deletes, tracked)) {
 		error("refusing to delete %zu of the %zu files here because the server deleted them; "
 		      "if that is what you want, pull with --allow-delete", deletes, tracked);
 		return EXIT_ERROR;

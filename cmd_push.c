@@ -22,7 +22,6 @@
 #include "testhook.h"
 
 #define PUSH_RETRIES 1		/* rescans after a 422 (a file changed during the push) */
-#define DELETE_GUARD_MIN 10	/* deleting more than this many, and more than half, needs --allow-delete */
 #define SHOW_PATHS_MAX 5	/* paths named in a refusal before "and N more" */
 #define TXN_ID_MAX 64		/* hex digits of a push's id, as the server names it */
 
@@ -221,7 +220,7 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 		      "if that is what you want, push with --allow-delete", root, deletes);
 		return EXIT_ERROR;
 	}
-	if (deletes > DELETE_GUARD_MIN && deletes * 2 > tracked) {
+	if (delete_guard_trips(deletes, tracked)) {
 		struct buf b = BUF_INIT;
 		size_t shown = 0;
 
