@@ -38,11 +38,100 @@ const char serve_usage[] =
 /* A test hook (HOOK_NO_UPLOAD, read at start): answer as a server older than the upload stream. */
 static int no_upload;
 
-/* Write endpoints a read-only token may not reach. */
+static void get_changes(struct server *s, struct http_exchange *ex, const struct caller *who)
+{
+	(void)who;
+	api_changes(s, ex);
+}
+
+static void get_log(struct server *s, struct http_exchange *ex, const struct caller *who)
+{
+	(void)who;
+	api_log(s, ex);
+}
+
+static void post_upload(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn)
+{
+	if (no_upload)
+		return api_error(ex, 404, "not_found", "no such endpoint");
+	upload_serve(s, ex, who, txn);
+}
+
+/*
+ * The API, one row a path: the one method it serves, whether a read-only
+ * token is refused it, and its handler. A txn row (txn_fn set) serves
+ * push/<txn> followed by its path.
+ */
+static const struct route {
+	const char *path;
+	const char *method;
+	int writes;
+	void (*fn)(struct server *s, struct http_exchange *ex, const struct caller *who);
+	void (*txn_fn)(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
+} routes[] = {
+	{ "info", "GET", 0, api_info, NULL },
+	{ "changes", "GET", 0, get_changes, NULL },
+	{ "log", "GET", 0, get_log, NULL },
+	{ "push", "POST", 1, txn_begin, NULL },
+	/* A read-only token tunnels too: its rsyncd config has no push module. */
+	{ "rsync", "POST", 0, tunnel_serve, NULL },
+	{ "", "DELETE", 1, NULL, txn_abort },
+	{ "/commit", "POST", 1, NULL, txn_commit },
+	{ "/upload", "POST", 1, NULL, post_upload },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Whether rest is push/<txn> and then tail; the id, lower-case hex, into txn. */
+static int txn_path(struct http_slice rest, const char *tail, char txn[TXN_ID_LEN + 1])
+{
+	size_t i, pre = strlen("push/");
+
+	if (rest.len != pre + TXN_ID_LEN + strlen(tail) || memcmp(rest.p, "push/", pre) ||
+	    memcmp(rest.p + pre + TXN_ID_LEN, tail, strlen(tail)))
+		return 0;
+	for (i = 0; i < TXN_ID_LEN; i++) {
+		char c = rest.p[pre + i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+		txn[i] = c;
+	}
+	txn[TXN_ID_LEN] = '\0';
+	return 1;
+}
+
+/* The row for a request's path, whatever its method, or NULL; a txn row's id into txn. */
+static const struct route *route_find(struct http_slice path, char txn[TXN_ID_LEN + 1])
+{
+	struct http_slice rest;
+	size_t i;
+
+	if (path.len < strlen(API) || memcmp(path.p, API, strlen(API)))
+		return NULL;
+	rest = (struct http_slice){ path.p + strlen(API), path.len - strlen(API) };
+	for (i = 0; i < NROUTES; i++) {
+		const struct route *r = &routes[i];
+
+		if (r->txn_fn ? txn_path(rest, r->path, txn) : http_slice_eq(rest, r->path))
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Whether a read-only token is refused the request: its row says so; one
+ * no row serves is a write unless it only reads (GET, HEAD), so a reader
+ * learns nothing of the write paths from a 404 or 405.
+ */
 static int writes(const struct http_request *req)
 {
-	return !http_slice_eq(req->method, "GET") && !http_slice_eq(req->method, "HEAD") &&
-	       !(http_slice_eq(req->method, "POST") && http_slice_eq(req->path, API "rsync"));
+	char txn[TXN_ID_LEN + 1];
+	const struct route *r = route_find(req->path, txn);
+
+	if (r && http_slice_eq(req->method, r->method))
+		return r->writes;
+	return !http_slice_eq(req->method, "GET") && !http_slice_eq(req->method, "HEAD");
 }
 
 static int authenticate(struct server *s, const struct http_request *req, struct caller *who)
@@ -68,47 +157,13 @@ static int admit(const struct http_request *req, void *arg)
 	return 0;
 }
 
-static int method_is(struct http_exchange *ex, const char *want)
-{
-	if (http_slice_eq(http_req(ex)->method, want))
-		return 1;
-	http_add_header(ex, "Allow", want);
-	api_error(ex, 405, "method_not_allowed", "this method is not served here");
-	return 0;
-}
-
-/* "<txn>", "<txn>/commit" or "<txn>/upload" after push/: the id into txn, the rest returned. */
-static const char *txn_id(struct http_slice rest, char txn[TXN_ID_BYTES * 2 + 1])
-{
-	size_t i, n = TXN_ID_BYTES * 2;
-
-	if (rest.len < n)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		char c = rest.p[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return NULL;
-		txn[i] = c;
-	}
-	txn[n] = '\0';
-	if (rest.len == n)
-		return "";
-	if (rest.len == n + strlen("/commit") && !memcmp(rest.p + n, "/commit", 7))
-		return "commit";
-	if (rest.len == n + strlen("/upload") && !memcmp(rest.p + n, "/upload", 7))
-		return "upload";
-	return NULL;
-}
-
 static void route(struct http_exchange *ex, void *arg)
 {
 	struct server *s = arg;
 	const struct http_request *req = http_req(ex);
-	struct http_slice p = req->path;
+	const struct route *r;
 	struct caller who;
-	char txn[TXN_ID_BYTES * 2 + 1];
-	const char *what;
+	char txn[TXN_ID_LEN + 1];
 
 	if (authenticate(s, req, &who)) {
 		http_add_header(ex, "WWW-Authenticate", "Bearer");
@@ -117,39 +172,17 @@ static void route(struct http_exchange *ex, void *arg)
 	http_set_log_user(ex, who.name);
 	if (who.read_only && writes(req))
 		return api_error(ex, 403, "read_only", "this token can read but not push");
-	if (http_slice_eq(p, API "info")) {
-		if (method_is(ex, "GET"))
-			api_info(s, ex, &who);
-	} else if (http_slice_eq(p, API "changes")) {
-		if (method_is(ex, "GET"))
-			api_changes(s, ex);
-	} else if (http_slice_eq(p, API "log")) {
-		if (method_is(ex, "GET"))
-			api_log(s, ex);
-	} else if (http_slice_eq(p, API "push")) {
-		if (method_is(ex, "POST"))
-			txn_begin(s, ex, &who);
-	} else if (http_slice_eq(p, API "rsync")) {
-		if (method_is(ex, "POST"))
-			tunnel_serve(s, ex, &who);
-	} else if (p.len > strlen(API "push/") && !memcmp(p.p, API "push/", strlen(API "push/")) &&
-		   (what = txn_id((struct http_slice){ p.p + strlen(API "push/"),
-						       p.len - strlen(API "push/") }, txn))) {
-		if (!*what) {
-			if (method_is(ex, "DELETE"))
-				txn_abort(s, ex, &who, txn);
-		} else if (!method_is(ex, "POST")) {
-			/* answered */
-		} else if (!strcmp(what, "upload") && no_upload) {
-			api_error(ex, 404, "not_found", "no such endpoint");
-		} else if (!strcmp(what, "upload")) {
-			upload_serve(s, ex, &who, txn);
-		} else {
-			txn_commit(s, ex, &who, txn);
-		}
-	} else {
-		api_error(ex, 404, "not_found", "no such endpoint");
+	r = route_find(req->path, txn);
+	if (!r)
+		return api_error(ex, 404, "not_found", "no such endpoint");
+	if (!http_slice_eq(req->method, r->method)) {
+		http_add_header(ex, "Allow", r->method);
+		return api_error(ex, 405, "method_not_allowed", "this method is not served here");
 	}
+	if (r->txn_fn)
+		r->txn_fn(s, ex, &who, txn);
+	else
+		r->fn(s, ex, &who);
 }
 
 /* An absolute variable of the environment, else NULL: the XDG spec ignores a relative one. */
