@@ -38,6 +38,7 @@ struct workspace {
 	char *remote;		/* from .soc/config, NULL if none */
 	char *token;		/* SOC_TOKEN, else .soc/config; NULL if none */
 	char *cacert;		/* .soc/config's CA for https, absolute; NULL if none (net.c checks it) */
+	struct session *session;	/* a NEED_REMOTE command's server, soc.c's (sync.h) */
 
 	/* The rest is private to workspace.c, db.c and scan.c. */
 	int root_fd;		/* the root, O_DIRECTORY, for *at() calls beneath it */

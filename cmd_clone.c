@@ -343,11 +343,12 @@ static int check_server(const char *url, const char *token, const char *cacert)
 	return head < 0 ? EXIT_REMOTE : 0;
 }
 
-/* The first pull, as `soc pull` runs it: in the workspace, locked, by its own entry. */
+/* The first pull, as `soc pull` runs it: in the workspace, locked, by its own entry, with a session. */
 static int first_pull(const char *abs, int *pulled)
 {
 	char *pull_argv[] = { "pull", NULL };
 	struct index_snapshot snap;
+	struct session session = { 0 };
 	struct workspace *ws;
 	long long rev;
 	int rc;
@@ -359,7 +360,9 @@ static int first_pull(const char *abs, int *pulled)
 	if (rc)
 		return rc;
 	*pulled = 1;
+	ws->session = &session;
 	rc = cmd_pull(1, pull_argv, ws);
+	session_close(&session);
 	if (rc) {
 		error("the first pull did not finish; the workspace is in '%s': "
 		      "run 'soc pull' there to finish it", abs);

@@ -41,8 +41,7 @@ int cmd_log(int argc, char **argv, struct workspace *ws)
 		OPT_END,
 	};
 	struct buf resp = BUF_INIT;
-	struct remote r;
-	struct net *net;
+	struct session *se;
 	char path[64], msg[256];
 	json_t *j, *revs;
 	long st;
@@ -55,12 +54,10 @@ int cmd_log(int argc, char **argv, struct workspace *ws)
 		return usage_error("'log' takes no arguments");
 	if (limit < 1 || limit > LOG_MAX)
 		return usage_error("-n wants a number from 1 to %d", LOG_MAX);
-	if ((rc = remote_of(ws, &r)))
+	if ((rc = session_open(ws, &se)))
 		return rc;
-	if (!(net = net_open(&r)))
-		return EXIT_ERROR;
 	snprintf(path, sizeof(path), "/api/v1/log?limit=%d", limit);
-	st = net_request(net, "GET", path, NULL, NULL, 0, &resp);
+	st = net_request(se->net, "GET", path, NULL, NULL, 0, &resp);
 	rc = EXIT_REMOTE;
 	if (st < 0)
 		goto out;
@@ -86,6 +83,5 @@ int cmd_log(int argc, char **argv, struct workspace *ws)
 	rc = EXIT_OK;
 out:
 	buf_free(&resp);
-	net_close(net);
 	return rc;
 }

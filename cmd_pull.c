@@ -396,21 +396,17 @@ int cmd_pull(int argc, char **argv, struct workspace *ws)
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
-	struct remote r;
-	struct net *net;
+	struct session *se;
 
 	n = opt_parse(argc, argv, opts);
 	if (n < 0)
 		return usage_error("bad option");
 	if (n > 0)
 		return usage_error("'pull' takes no paths; it brings every change");
-	if ((rc = remote_of(ws, &r)))
+	if ((rc = session_open(ws, &se)))
 		return rc;
-	net = net_open(&r);
-	if (!net)
-		return EXIT_ERROR;
 	for (tries = 0; tries <= PULL_RETRIES; tries++) {
-		if (pull_once(ws, net, &r, dry_run, allow_delete, &rc) != PULL_RETRY)
+		if (pull_once(ws, se->net, &se->remote, dry_run, allow_delete, &rc) != PULL_RETRY)
 			break;
 		if (tries < PULL_RETRIES) {
 			say("the server changed during the pull; pulling again\n");
@@ -419,6 +415,5 @@ int cmd_pull(int argc, char **argv, struct workspace *ws)
 			rc = EXIT_ERROR;
 		}
 	}
-	net_close(net);
 	return rc;
 }

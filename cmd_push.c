@@ -529,8 +529,7 @@ int cmd_push(int argc, char **argv, struct workspace *ws)
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
-	struct remote r;
-	struct net *net;
+	struct session *se;
 	int n, rc = EXIT_ERROR, tries;
 
 	n = opt_parse(argc, argv, opts);
@@ -538,13 +537,10 @@ int cmd_push(int argc, char **argv, struct workspace *ws)
 		return usage_error("bad option");
 	if (n > 0)
 		return usage_error("'push' takes no paths; it sends every change");
-	if ((rc = remote_of(ws, &r)))
+	if ((rc = session_open(ws, &se)))
 		return rc;
-	net = net_open(&r);
-	if (!net)
-		return EXIT_ERROR;
 	for (tries = 0; tries <= PUSH_RETRIES; tries++) {
-		if (push_once(ws, net, &r, &o, &rc) != PUSH_RETRY)
+		if (push_once(ws, se->net, &se->remote, &o, &rc) != PUSH_RETRY)
 			break;
 		if (tries < PUSH_RETRIES)
 			say("rescanning and trying once more\n");
@@ -554,6 +550,5 @@ int cmd_push(int argc, char **argv, struct workspace *ws)
 			rc = EXIT_ERROR;
 		}
 	}
-	net_close(net);
 	return rc;
 }

@@ -405,6 +405,32 @@ int remote_of(const struct workspace *ws, struct remote *r)
 	return 0;
 }
 
+int session_open(struct workspace *ws, struct session **s)
+{
+	struct session *se = ws->session;
+	int rc;
+
+	if (!se) {
+		error("this command has no server to talk to (NEED_REMOTE)");
+		return EXIT_ERROR;
+	}
+	if (!se->net) {
+		if ((rc = remote_of(ws, &se->remote)))
+			return rc;
+		se->net = net_open(&se->remote);
+		if (!se->net)
+			return EXIT_ERROR;
+	}
+	*s = se;
+	return 0;
+}
+
+void session_close(struct session *s)
+{
+	net_close(s->net);
+	memset(s, 0, sizeof(*s));
+}
+
 long long remote_head(struct net *n)
 {
 	struct buf resp = BUF_INIT;

@@ -10,7 +10,9 @@
  *  2. Declare it below and add a row to `commands`, with NEED_WORKSPACE if
  *     it works inside a workspace (soc.c then finds .soc/, takes the lock
  *     and opens the index, and closes them after) and LINKED if `make
- *     install` gives it a soc_NAME symlink.
+ *     install` gives it a soc_NAME symlink. With NEED_REMOTE as well, it
+ *     talks to the workspace's server: after its usage checks it calls
+ *     session_open() for the remote and one connection, closed here after.
  *  3. Parse flags with opt_parse(); refuse bad combinations first, with
  *     usage_error() (exit 2). --help is handled here for every command.
  *  4. Document it in README and test it in t/.
@@ -21,6 +23,7 @@
 
 #include "soc.h"
 #include "client.h"
+#include "sync.h"
 
 enum { LINKED = 1 << 8 };
 
@@ -54,9 +57,9 @@ static const struct cmd commands[] = {
 	{ "add", cmd_add, NEED_WORKSPACE | LINKED, add_usage },
 	{ "rm", cmd_rm, NEED_WORKSPACE, rm_usage },
 	{ "status", cmd_status, NEED_WORKSPACE | LINKED, status_usage },
-	{ "push", cmd_push, NEED_WORKSPACE | LINKED, push_usage },
-	{ "pull", cmd_pull, NEED_WORKSPACE | LINKED, pull_usage },
-	{ "log", cmd_log, NEED_WORKSPACE, log_usage },
+	{ "push", cmd_push, NEED_WORKSPACE | NEED_REMOTE | LINKED, push_usage },
+	{ "pull", cmd_pull, NEED_WORKSPACE | NEED_REMOTE | LINKED, pull_usage },
+	{ "log", cmd_log, NEED_WORKSPACE | NEED_REMOTE, log_usage },
 	{ "serve", cmd_serve, LINKED, serve_usage },
 	{ "tunnel", cmd_tunnel, 0, tunnel_usage },
 	{ "version", cmd_version, 0,
@@ -115,6 +118,7 @@ static int wants_help(int argc, char **argv)
 static int run_cmd(const struct cmd *c, int argc, char **argv)
 {
 	struct workspace *ws = NULL;
+	struct session session = { 0 };
 	int rc;
 
 	soc_cmd_usage = c->usage;
@@ -126,8 +130,11 @@ static int run_cmd(const struct cmd *c, int argc, char **argv)
 			rc = workspace_open(&ws);
 			if (rc)
 				return rc;
+			if (c->flags & NEED_REMOTE)
+				ws->session = &session;
 		}
 		rc = c->fn(argc, argv, ws);
+		session_close(&session);
 		if (ws)
 			workspace_close(ws);
 	}

@@ -182,6 +182,7 @@ struct workspace;
 
 enum {
 	NEED_WORKSPACE = 1 << 0,	/* find .soc/, lock, open the index */
+	NEED_REMOTE = 1 << 1,		/* with NEED_WORKSPACE: ws->session, closed after (sync.h) */
 };
 
 struct cmd {

@@ -55,6 +55,22 @@ struct net *net_open(const struct remote *r);
 void net_close(struct net *n);
 
 /*
+ * A NEED_REMOTE command's way to its server: the workspace's remote and
+ * one connection to it. soc.c provides it empty and closes it after the
+ * command; the command fills it with session_open() once it has refused
+ * bad usage, so a usage error (exit 2) still comes before any about the
+ * remote.
+ */
+struct session {
+	struct remote remote;
+	struct net *net;
+};
+/* Sets up ws's session on the first call and gives it in *s; 0, or remote_of's exit code or 1 after one message. */
+int session_open(struct workspace *ws, struct session **s);
+/* Closes what session_open set up, and leaves s empty. */
+void session_close(struct session *s);
+
+/*
  * The next requests on n each get NET_QUICK_MS in all, not the stall
  * timeout: for a question a local command can do without (status asking
  * for the head), where a server that does not answer must cost a warning,
