@@ -45,18 +45,13 @@ static void relative(struct buf *out, const char *prefix, const char *path)
 /* The server's revisions newer than our last pull; -1 when it cannot say (said on stderr). */
 static long long server_ahead(struct workspace *ws)
 {
-	struct remote r;
-	struct net *net;
+	struct session *se;
 	long long head;
 
-	if (remote_of(ws, &r))
+	if (session_open(ws, &se))
 		return -1;
-	net = net_open(&r);
-	if (!net)
-		return -1;
-	net_quick(net);
-	head = remote_head(net);
-	net_close(net);
+	net_quick(se->net);
+	head = remote_head(se->net);
 	if (head < 0)
 		return -1;
 	head -= index_pulled_rev(ws);

@@ -56,7 +56,7 @@ static const struct cmd commands[] = {
 	{ "clone", cmd_clone, 0, clone_usage },
 	{ "add", cmd_add, NEED_WORKSPACE | LINKED, add_usage },
 	{ "rm", cmd_rm, NEED_WORKSPACE, rm_usage },
-	{ "status", cmd_status, NEED_WORKSPACE | LINKED, status_usage },
+	{ "status", cmd_status, NEED_WORKSPACE | NEED_REMOTE | LINKED, status_usage },
 	{ "push", cmd_push, NEED_WORKSPACE | NEED_REMOTE | LINKED, push_usage },
 	{ "pull", cmd_pull, NEED_WORKSPACE | NEED_REMOTE | LINKED, pull_usage },
 	{ "log", cmd_log, NEED_WORKSPACE | NEED_REMOTE, log_usage },
