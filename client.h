@@ -175,9 +175,9 @@ int workspace_create(const char *dir, const char *remote, const char *token, con
 char *workspace_path(const struct workspace *ws, const char *arg);
 /*
  * openat() beneath the root that follows no symbolic link on the way
- * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a tracked directory
- * replaced by a link never leads a read or a walk out of the workspace.
- * path "" opens the root. ELOOP when a link is in the way.
+ * (beneath_open(), beneath.h): a tracked directory replaced by a link
+ * never leads a read or a walk out of the workspace. path "" opens the
+ * root. ELOOP when a link is in the way.
  */
 int workspace_openat(const struct workspace *ws, const char *path, int flags);
 

@@ -6,16 +6,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "client.h"
 
 #define LOCK_POLL_MS 20		/* how often a waiting soc tries the lock again */
@@ -430,54 +429,7 @@ outside:
 	return NULL;
 }
 
-/* Component by component with O_NOFOLLOW, for kernels without openat2. */
-static int openat_slow(const struct workspace *ws, const char *path, int flags)
-{
-	int fd = dup(ws->root_fd);
-	const char *p = path;
-
-	while (fd >= 0) {
-		const char *slash = strchr(p, '/');
-		char comp[PATH_COMPONENT_MAX + 1];
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		int next;
-
-		if (n > PATH_COMPONENT_MAX) {
-			close(fd);
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		if (!slash)
-			next = openat(fd, n ? comp : ".", flags | O_NOFOLLOW | O_CLOEXEC);
-		else
-			next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		fd = next;
-		if (!slash)
-			break;
-		p = slash + 1;
-	}
-	return fd;
-}
-
 int workspace_openat(const struct workspace *ws, const char *path, int flags)
 {
-	static int no_openat2;
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-	};
-	long fd;
-
-	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
-		do
-			fd = syscall(SYS_openat2, ws->root_fd, *path ? path : ".", &how, sizeof(how));
-		while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-		if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
-			return (int)fd;
-		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-	}
-	return openat_slow(ws, path, flags);
+	return beneath_open(ws->root_fd, path, flags);
 }

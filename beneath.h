@@ -1,0 +1,43 @@
+/*
+ * beneath.h: opening a path below a directory fd, never through a symbolic
+ * link, for the client's workspace and the server's trees alike.
+ */
+#ifndef SOC_BENEATH_H
+#define SOC_BENEATH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * openat(dirfd, path, flags) that stays beneath dirfd and follows no
+ * symbolic link on the way nor at the end (O_CLOEXEC added): one
+ * openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or, where the
+ * kernel has none (ENOSYS, or EPERM from a seccomp filter), a walk one
+ * component at a time with O_NOFOLLOW. path "" opens dirfd's directory.
+ * The fd, or -1 with errno: ELOOP for a link at the end (or in the way,
+ * through openat2; the walk says ENOTDIR there), ENOENT, ENOTDIR...
+ * O_PATH | O_NOFOLLOW opens a final link itself, as openat does.
+ */
+int beneath_open(int dirfd, const char *path, int flags);
+
+/* Where beneath_dir() stopped, for the caller's message. */
+struct beneath_fail {
+	size_t at;	/* path[0..at) is the directory that could not be opened or made */
+	int made;	/* 1: mkdirat failed; 0: the open did */
+};
+
+/*
+ * The directory path[0..len) below dirfd, opened O_RDONLY | O_DIRECTORY
+ * (an fd to read or fsync, the caller's to close), never through a link.
+ * One openat2(2) first; when it fails, the walk (O_NOFOLLOW, a component
+ * at a time) finds where, and its errno stands, but for ENOENT when
+ * mkdir_mode is 0: nothing to make, the one call's answer stands (with
+ * fail->at = len). With mkdir_mode, a missing directory is made with it
+ * (EEXIST is fine: someone made it first), and with durable the directory
+ * it was made in is fsync'd before the walk goes on. len 0 opens dirfd's
+ * directory again. -1 with errno, and *fail (when not NULL) set.
+ */
+int beneath_dir(int dirfd, const char *path, size_t len, mode_t mkdir_mode, int durable,
+		struct beneath_fail *fail);
+
+#endif
