@@ -2,21 +2,21 @@
  * pull_apply.c: soc pull's plan placed in the workspace, durably.
  * Each download replaces its path by rename, only if the local file is
  * still what the scan saw; if it changed meanwhile, the download becomes
- * a conflict copy instead. Parent directories are walked with O_NOFOLLOW,
- * so a symlinked directory in the workspace cannot redirect a write.
+ * a conflict copy instead. Parent directories are opened through no
+ * symlink (beneath.h), so a symlinked directory in the workspace cannot
+ * redirect a write.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "pull.h"
 #include "testhook.h"
 
@@ -71,33 +71,6 @@ static char *conflict_name(const char *path, long long rev, int k)
 }
 
 /*
- * The directory of path in one openat2(2) that follows no symlink and
- * stays beneath dirfd, or -1 with errno (the walk below then does it, and
- * says why). A walk costs a dup, and an open and a close a component,
- * twice a file of a pull; one call makes a large pull's plan markedly
- * faster (bench/README).
- */
-static int open_dir_at_once(int dirfd, const char *path, size_t dlen)
-{
-	static int missing;	/* a kernel before 5.6 has no openat2 */
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	char dir[PATH_BYTES_MAX + 1];
-	long fd;
-
-	if (missing || dlen > PATH_BYTES_MAX)
-		return -1;
-	memcpy(dir, path, dlen);
-	dir[dlen] = '\0';
-	fd = syscall(SYS_openat2, dirfd, dir, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		missing = 1;
-	return (int)fd;
-}
-
-/*
  * Opens the directory holding `path` under dirfd, creating missing
  * directories, refusing symlinks and anything not a directory on the way.
  * *base gets the last component. The fd, or -1 after a message; without
@@ -105,56 +78,22 @@ static int open_dir_at_once(int dirfd, const char *path, size_t dlen)
  */
 static int open_parent(int dirfd, const char *path, const char **base, int create)
 {
-	const char *p = path, *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/');
+	struct beneath_fail fail;
 	int fd;
 
-	if (slash) {
-		fd = open_dir_at_once(dirfd, path, (size_t)(slash - path));
-		if (fd >= 0) {
-			*base = slash + 1;
-			return fd;
-		}
-		/* Missing, and no symlink before it (that would be ELOOP): as the walk would find. */
-		if (errno == ENOENT && !create)
-			return -1;
-	}
-	fd = dup(dirfd);
-
-	if (fd < 0)
+	*base = slash ? slash + 1 : path;
+	fd = beneath_dir(dirfd, path, slash ? (size_t)(slash - path) : 0, create ? 0777 : 0, 0, &fail);
+	if (fd >= 0)
+		return fd;
+	if (!slash)
 		return error_errno("cannot open the directory of '%s'", path);
-	while ((slash = strchr(p, '/'))) {
-		char comp[PATH_COMPONENT_MAX + 1];
-		size_t n = (size_t)(slash - p);
-		int next;
-
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0777) && errno != EEXIST) {
-				error_errno("cannot make the directory for '%s'", path);
-				close(fd);
-				return -1;
-			}
-			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (next < 0) {
-			int err = errno;
-
-			/* Looking, not creating: a missing directory is the caller's answer, not an error. */
-			if (create || err != ENOENT)
-				error_errno("cannot open the directory '%.*s' for '%s'", (int)(slash - path),
-					    path, path);
-			close(fd);
-			errno = err;
-			return -1;
-		}
-		close(fd);
-		fd = next;
-		p = slash + 1;
-	}
-	*base = p;
-	return fd;
+	if (fail.made)
+		return error_errno("cannot make the directory for '%s'", path);
+	/* Looking, not creating: a missing directory is the caller's answer, not an error. */
+	if (create || errno != ENOENT)
+		return error_errno("cannot open the directory '%.*s' for '%s'", (int)fail.at, path, path);
+	return -1;
 }
 
 /* The local file is still exactly what the scan saw (absent stays absent). */
@@ -315,9 +254,9 @@ static int sync_path(int root, const char *path, const char *synced, size_t nsyn
 		if (len <= nsynced && !strncmp(path, synced, len) &&
 		    (len == nsynced || synced[len] == '/'))
 			return 1;
-		fd = open_dir_at_once(root, path, len);
+		fd = beneath_dir(root, path, len, 0, 0, NULL);
 		if (fd < 0)
-			return -1;	/* no openat2 here, or something in the way: the caller syncs it all */
+			return -1;	/* something in the way: the caller syncs it all */
 		rc = fsync(fd);
 		close(fd);
 		if (rc)
@@ -505,7 +444,7 @@ static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_
 		buf_reset(&path);
 		buf_addstr(&path, cur);
 		free(cur);
-		fd = ok ? open_dir_at_once(inc, path.p, path.len) : -1;
+		fd = ok ? beneath_dir(inc, path.p, path.len, 0, 0, NULL) : -1;
 		if (fd >= 0 && !(d = fdopendir(fd)))
 			close(fd);
 		if (!d) {
