@@ -1,9 +1,9 @@
 /*
- * tree.c: the server's directory trees (files/, staging/, commit/) walked
- * from a directory fd, one component at a time, never following a
- * symlink: parents opened or made, whole trees removed, files copied.
- * Every path handed in is a soc path (wire.c checked it), relative to the
- * tree's fd.
+ * tree.c: the server's directory trees (files/, staging/, commit/) from a
+ * directory fd, never through a symlink: parents opened or made (by
+ * beneath.c) and kept while paths share them, whole trees removed, files
+ * copied. Every path handed in is a soc path (wire.c checked it),
+ * relative to the tree's fd.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "serve.h"
 
 #define TREE_DEPTH_MAX (PATH_BYTES_MAX / 2 + 2)	/* deeper than any valid path makes */
@@ -65,25 +66,10 @@ void dir_cursor_close(struct dir_cursor *dc)
 	buf_free(&dc->dir);
 }
 
-/* Opens (or makes, then opens) the directory name in dir. */
-static int step_into(struct dir_cursor *dc, int dir, const char *name)
-{
-	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0 || errno != ENOENT || !dc->mkdir_mode)
-		return fd;
-	if (mkdirat(dir, name, dc->mkdir_mode) && errno != EEXIST)
-		return -1;
-	if (dc->durable && fsync(dir))
-		return -1;
-	return openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
 int dir_cursor_parent(struct dir_cursor *dc, const char *path, const char **name)
 {
 	const char *slash = strrchr(path, '/');
 	size_t dlen = slash ? (size_t)(slash - path) : 0;
-	char *dir, *p, *next;
 	int fd;
 
 	*name = slash ? slash + 1 : path;
@@ -96,28 +82,9 @@ int dir_cursor_parent(struct dir_cursor *dc, const char *path, const char **name
 		buf_addstr(&dc->dir, "");
 		return dc->fd;
 	}
-	dir = xstrndup(path, dlen);
-	fd = dc->root;
-	for (p = dir; p; p = next) {
-		int sub;
-
-		next = strchr(p, '/');
-		if (next)
-			*next++ = '\0';
-		sub = step_into(dc, fd, p);
-		if (fd != dc->root) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
-		}
-		if (sub < 0) {
-			free(dir);
-			return -1;
-		}
-		fd = sub;
-	}
-	free(dir);
+	fd = beneath_dir(dc->root, path, dlen, dc->mkdir_mode, dc->durable, NULL);
+	if (fd < 0)
+		return -1;
 	dc->fd = fd;
 	buf_add(&dc->dir, path, dlen);
 	return fd;
