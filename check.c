@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "serve.h"
 
 #define CHECK_DEPTH_MAX 256	/* deeper than any valid path can make */
@@ -37,35 +38,6 @@ static void problem(struct checker *c, const char *fmt, ...)
 	c->problems++;
 }
 
-/* Opens path below dir without following a symlink at any step. */
-int open_beneath(int dir, const char *path, int flags)
-{
-	char *copy = xstrdup(path), *p = copy, *slash;
-	int fd = dir, next;
-
-	while ((slash = strchr(p, '/'))) {
-		*slash = '\0';
-		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd != dir)
-			close(fd);
-		if (next < 0) {
-			free(copy);
-			return -1;
-		}
-		fd = next;
-		p = slash + 1;
-	}
-	next = openat(fd, p, flags | O_NOFOLLOW | O_CLOEXEC);
-	if (fd != dir) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	free(copy);
-	return next;
-}
-
 static void check_file(const struct store_file *f, void *arg)
 {
 	struct checker *c = arg;
@@ -73,7 +45,7 @@ static void check_file(const struct store_file *f, void *arg)
 	uint64_t size = (uint64_t)f->size, got_size;
 	char got[MD5_HEX_LEN + 1];
 	struct stat sb;
-	int fd = open_beneath(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
+	int fd = beneath_open(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
 
 	c->files++;
 	if (fd < 0) {

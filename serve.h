@@ -198,8 +198,6 @@ int remove_tree(int dir, const char *name);
 int copy_file_at(int src, int dir, const char *name, mode_t mode);
 
 /* ---- check.c: soc serve check ---- */
-/* Opens path below dir without following a symlink at any step (O_NOFOLLOW added); -1 and errno. */
-int open_beneath(int dir, const char *path, int flags);
 /* Prints one line per way files/ differs from the head; the exit code. */
 int serve_check(const char *root);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "txn.h"
 
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
@@ -117,7 +118,7 @@ static int prune(int files_fd, const char *path, int durable)
 		name = strrchr(dir, '/');
 		if (name) {
 			*name = '\0';
-			pfd = open_beneath(files_fd, dir, O_RDONLY | O_DIRECTORY);
+			pfd = beneath_open(files_fd, dir, O_RDONLY | O_DIRECTORY);
 			*name++ = '/';
 		} else {
 			name = dir;
