@@ -14,8 +14,8 @@
  * openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or, where the
  * kernel has none (ENOSYS, or EPERM from a seccomp filter), a walk one
  * component at a time with O_NOFOLLOW. path "" opens dirfd's directory.
- * The fd, or -1 with errno: ELOOP for a link at the end (or in the way,
- * through openat2; the walk says ENOTDIR there), ENOENT, ENOTDIR...
+ * The fd, or -1 with errno, the same either way: ELOOP for a link in the
+ * way or at the end, ENOTDIR for a file in the way, ENOENT...
  * O_PATH | O_NOFOLLOW opens a final link itself, as openat does.
  */
 int beneath_open(int dirfd, const char *path, int flags);
@@ -23,14 +23,15 @@ int beneath_open(int dirfd, const char *path, int flags);
 /* Where beneath_dir() stopped, for the caller's message. */
 struct beneath_fail {
 	size_t at;	/* path[0..at) is the directory that could not be opened or made */
-	int made;	/* 1: mkdirat failed; 0: the open did */
+	int made;	/* 1: making it failed (mkdirat, or the fsync after); 0: the open did */
 };
 
 /*
  * The directory path[0..len) below dirfd, opened O_RDONLY | O_DIRECTORY
  * (an fd to read or fsync, the caller's to close), never through a link.
  * One openat2(2) first; when it fails, the walk (O_NOFOLLOW, a component
- * at a time) finds where, and its errno stands, but for ENOENT when
+ * at a time) finds where, and its errno stands (ENOTDIR for a link in
+ * the way: a delete below it finds nothing there), but for ENOENT when
  * mkdir_mode is 0: nothing to make, the one call's answer stands (with
  * fail->at = len). With mkdir_mode, a missing directory is made with it
  * (EEXIST is fine: someone made it first), and with durable the directory
