@@ -24,6 +24,7 @@
 #define SERVE_LISTEN_DEFAULT "127.0.0.1:8717"
 #define TOKEN_BYTES 32			/* from getrandom(2), sent as 64 hex digits */
 #define TOKEN_NAME_MAX 64		/* [A-Za-z0-9._-] */
+#define TOKEN_HASH_HEX 64		/* a token's sha256 in hex, as the tokens table keeps it */
 #define TXN_ID_BYTES 16			/* hex in URLs and staging/ */
 #define TXN_ID_LEN (TXN_ID_BYTES * 2)	/* a txn id's hex digits */
 #define TXN_EXPIRE_SECONDS 3600		/* a push never committed is removed after */
@@ -50,6 +51,8 @@ struct server {
 /* Who a request comes from, once its token is known. */
 struct caller {
 	char name[TOKEN_NAME_MAX + 1];
+	/* The token's sha256, its identity: a new token given a revoked one's name is another. */
+	char hash[TOKEN_HASH_HEX + 1];
 	int read_only;
 };
 
@@ -64,10 +67,11 @@ struct caller {
  *   revs(rev PRIMARY KEY, time, token, client, adds, mods, dels)
  *   changes(rev, path, md5 NULL for a delete, size, mtime, mode)
  *   tokens(name PRIMARY KEY, sha256, read_only, created)
- *   txns(id PRIMARY KEY, token, created, state, rev): state is 'open'
- *       (uploading), 'committing' (a commit checks the staged files),
- *       'applying' (rev written, files/ being changed), 'done' (rev in
- *       the head); see txn.c
+ *   txns(id PRIMARY KEY, token, created, state, rev, token_sha256): state
+ *       is 'open' (uploading), 'committing' (a commit checks the staged
+ *       files), 'applying' (rev written, files/ being changed), 'done'
+ *       (rev in the head); see txn.c. token_sha256 is the identity of
+ *       the token that began it: only that token goes on with it.
  *   txn_items(txn, path, md5 NULL for a delete, size, mtime, mode, base)
  *   meta(key PRIMARY KEY, value): 'head' is the revision readers see.
  * Indexes: files(rev), files(md5), changes(rev), txn_items(txn, path).

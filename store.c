@@ -39,7 +39,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
 	" read_only INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
-	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER);"
+	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER, token_sha256 TEXT);"
 	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, md5 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
 	" base_mode INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
@@ -423,6 +423,38 @@ static int upgrade_txn_items(sqlite3 *db)
 }
 
 /*
+ * txns.token_sha256 came later still: a txn was its token's by name only,
+ * so a push of a revoked token went on under a new token of that name.
+ * An open txn of a root from then is given the identity of the token of
+ * its name now; one whose token is gone keeps NULL, which no token is.
+ * One transaction: a second process waits, then finds the column there.
+ */
+static int has_txn_identity(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(db, "SELECT token_sha256 FROM txns LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static int upgrade_txns(sqlite3 *db)
+{
+	if (has_txn_identity(db))
+		return 0;
+	if (store_write_begin(db))
+		return -1;
+	if (has_txn_identity(db))
+		return store_write_commit(db);
+	if (store_exec(db, "ALTER TABLE txns ADD COLUMN token_sha256 TEXT") ||
+	    store_exec(db, "UPDATE txns SET token_sha256 = (SELECT sha256 FROM tokens WHERE tokens.name = txns.token)")) {
+		store_write_abort(db);
+		return error("database: cannot add txns.token_sha256");
+	}
+	return store_write_commit(db);
+}
+
+/*
  * The server owns its root: soc.db, its -wal and -shm, the configs. A
  * token or check command run by root on a root that belongs to another
  * user (the server's own) becomes that user before it opens soc.db, so
@@ -562,7 +594,7 @@ int store_open(struct server *s, const char *root, int create)
 	free(db_path);
 	db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
-	if (!db || store_exec(db, schema) || upgrade_txn_items(db))
+	if (!db || store_exec(db, schema) || upgrade_txn_items(db) || upgrade_txns(db))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);

@@ -108,6 +108,7 @@ int token_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
 		if (name && h && strlen(h) == 64 && hash_equal(h, hash, 64) &&
 		    strlen(name) <= TOKEN_NAME_MAX) {
 			strcpy(who->name, name);
+			memcpy(who->hash, hash, sizeof(who->hash));
 			who->read_only = sqlite3_column_int(st, 2);
 			ok = 0;
 		}
@@ -138,20 +139,52 @@ int token_list(sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : error("database: %s", sqlite3_errmsg(db));
 }
 
+/*
+ * The token's open pushes go with it, in the same transaction: a push it
+ * began can no longer be committed by anyone (a token made anew under its
+ * name is another token, see txn.c), and the server's sweep removes their
+ * staging/ directories. A push already committing finishes: it began
+ * before the revoke did.
+ */
+static const char *const revoke_sql[] = {
+	"DELETE FROM txn_items WHERE txn IN (SELECT id FROM txns WHERE state = 'open' AND"
+	" token_sha256 = (SELECT sha256 FROM tokens WHERE name = ?1))",
+	"DELETE FROM txns WHERE state = 'open' AND token_sha256 = (SELECT sha256 FROM tokens WHERE name = ?1)",
+	"DELETE FROM tokens WHERE name = ?1",
+};
+
 int token_revoke(sqlite3 *db, const char *name)
 {
 	sqlite3_stmt *st;
-	int rc;
+	size_t i;
+	int rc = SQLITE_DONE, pushes = 0;
 
-	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
-	if (!sqlite3_changes(db))
+	if (store_write_begin(db))
+		return -1;
+	for (i = 0; i < sizeof(revoke_sql) / sizeof(*revoke_sql) && rc == SQLITE_DONE; i++) {
+		if (sqlite3_prepare_v2(db, revoke_sql[i], -1, &st, NULL) != SQLITE_OK) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (i == 1)
+			pushes = sqlite3_changes(db);
+	}
+	if (rc != SQLITE_DONE) {
+		error("database: %s", sqlite3_errmsg(db));
+		store_write_abort(db);
+		return -1;
+	}
+	if (!sqlite3_changes(db)) {
+		store_write_abort(db);
 		return error("no token named '%s'", name);
+	}
+	if (store_write_commit(db))
+		return -1;
+	if (pushes)
+		say("aborted %d open push%s of the token '%s'\n", pushes, pushes == 1 ? "" : "es", name);
 	return 0;
 }
 

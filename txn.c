@@ -96,6 +96,16 @@ static void moved_paths(struct http_exchange *ex, json_t *moved)
 	api_error_paths(ex, 409, "conflict", msg, moved);
 }
 
+/*
+ * Whether who began the txn: the same name and the same token. A token
+ * revoked and made anew under its name is another token, and never goes
+ * on with a push the old one began.
+ */
+static int mine(const struct txn_row *t, const struct caller *who)
+{
+	return !strcmp(t->token, who->name) && t->token_hash[0] && !strcmp(t->token_hash, who->hash);
+}
+
 /* A txn the caller named that is not open: say what it is instead. */
 static void not_open(struct http_exchange *ex, struct sqlite3 *db, const char *id, const struct caller *who,
 		     int commit)
@@ -105,7 +115,7 @@ static void not_open(struct http_exchange *ex, struct sqlite3 *db, const char *i
 
 	if (rc < 0)
 		return internal(ex);
-	if (!rc || strcmp(t.token, who->name))
+	if (!rc || !mine(&t, who))
 		return not_found(ex);
 	if (!strcmp(t.state, "done")) {
 		if (commit)	/* a client that lost the first answer asks again */
@@ -201,7 +211,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	 * its locks. The row comes before staging/<txn>/, so the sweep never
 	 * takes the directory for a stray.
 	 */
-	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who->name, &l)) {
+	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who, &l)) {
 		store_write_abort(db);
 		internal(ex);
 		goto out;
@@ -281,7 +291,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	rc = txn_get(db, id, &t);
 	if (rc < 0)
 		return internal(ex);
-	if (!rc || strcmp(t.token, who->name) || strcmp(t.state, "open"))
+	if (!rc || !mine(&t, who) || strcmp(t.state, "open"))
 		return not_open(ex, db, id, who, 1);
 	if (upload_gate_enter(id)) {
 		upload_gate_leave();
@@ -393,7 +403,7 @@ int txn_upload_check(struct server *s, struct http_exchange *ex, const struct ca
 	rc = txn_get(db, id, &t);
 	if (rc < 0)
 		return internal(ex), -1;
-	if (!rc || strcmp(t.token, who->name) || strcmp(t.state, "open"))
+	if (!rc || !mine(&t, who) || strcmp(t.state, "open"))
 		return not_open(ex, db, id, who, 0), -1;
 	if (txn_items_load(db, id, l))
 		return internal(ex), -1;
@@ -413,7 +423,7 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 	rc = txn_get(db, id, &t);
 	if (rc < 0)
 		return internal(ex);
-	if (!rc || strcmp(t.token, who->name))
+	if (!rc || !mine(&t, who))
 		return not_found(ex);
 	if (upload_gate_enter(id)) {
 		upload_gate_leave();

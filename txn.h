@@ -14,6 +14,7 @@
 
 struct txn_row {
 	char token[TOKEN_NAME_MAX + 1];
+	char token_hash[TOKEN_HASH_HEX + 1];	/* "" for a txn whose token was gone at the upgrade */
 	char state[16];		/* open, committing, applying, done */
 	long long rev;		/* 0 until recorded */
 };
@@ -24,8 +25,8 @@ int txn_get(struct sqlite3 *db, const char *id, struct txn_row *t);
 int txn_move(struct sqlite3 *db, const char *id, const char *from, const char *to);
 /* Deletes a txn's rows, if in state (NULL: any); how many txns went (0 or 1), -1 on error. */
 int txn_delete_rows(struct sqlite3 *db, const char *id, const char *state);
-/* Writes a new open txn and its items. Run it inside a transaction. */
-int txn_insert(struct sqlite3 *db, const char *id, const char *token, const struct push_list *l);
+/* Writes a new open txn of who and its items. Run it inside a transaction. */
+int txn_insert(struct sqlite3 *db, const char *id, const struct caller *who, const struct push_list *l);
 /* A txn's items, sorted by path. */
 int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
 /*

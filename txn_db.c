@@ -55,7 +55,7 @@ static void rollback(sqlite3 *db)
 
 int txn_get(sqlite3 *db, const char *id, struct txn_row *t)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT token, state, rev FROM txns WHERE id = ?");
+	sqlite3_stmt *st = prepare(db, "SELECT token, state, rev, token_sha256 FROM txns WHERE id = ?");
 	int rc;
 
 	if (!st)
@@ -66,6 +66,8 @@ int txn_get(sqlite3 *db, const char *id, struct txn_row *t)
 		snprintf(t->token, sizeof(t->token), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(t->state, sizeof(t->state), "%s", (const char *)sqlite3_column_text(st, 1));
 		t->rev = sqlite3_column_int64(st, 2);
+		snprintf(t->token_hash, sizeof(t->token_hash), "%s",
+			 sqlite3_column_type(st, 3) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(st, 3));
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -319,9 +321,10 @@ out:
 	return bad;
 }
 
-int txn_insert(sqlite3 *db, const char *id, const char *token, const struct push_list *l)
+int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const struct push_list *l)
 {
-	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns VALUES(?, ?, ?, 'open', NULL)");
+	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
+				      " VALUES(?, ?, ?, 'open', NULL, ?)");
 	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, md5, size, mtime, mode, base, base_mode)"
 				       " VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc = -1;
@@ -330,8 +333,9 @@ int txn_insert(sqlite3 *db, const char *id, const char *token, const struct push
 	if (!txn || !item)
 		goto out;
 	sqlite3_bind_text(txn, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(txn, 2, token, -1, SQLITE_STATIC);
+	sqlite3_bind_text(txn, 2, who->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(txn, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(txn, 4, who->hash, -1, SQLITE_STATIC);
 	if (step_done(db, txn))
 		goto out;
 	sqlite3_bind_text(item, 1, id, -1, SQLITE_STATIC);
