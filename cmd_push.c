@@ -244,10 +244,14 @@ static char *push_body(const struct change_list *ch)
 	for (i = 0; i < ch->n; i++) {
 		const struct entry *e = &ch->v[i]->e;
 		struct change_line c = { .path = e->path, .size = (long long)e->size,
-					 .mtime = e->mtime_ns / 1000000000, .rev = -1, .mode = e->mode,
+					 .mtime = mtime_sec(e->mtime_ns), .rev = -1, .mode = e->mode,
 					 .base_mode = e->base_mode, .deleted = ch->v[i]->change == CH_DELETED };
 
 		memcpy(c.base, e->base, sizeof(c.base));
+		/* The clamped time goes, never a wrapped one; it is not the file's, so say so. */
+		if (!c.deleted && mtime_clamped(e->mtime_ns))
+			warning("'%s': its mtime is outside " MTIME_RANGE "; the server records the "
+				"nearer end", show_path(e->path));
 		if (!c.deleted)
 			memcpy(c.md5, e->md5, sizeof(c.md5));
 		if (change_format(&c, &b))

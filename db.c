@@ -650,7 +650,7 @@ int64_t index_stamp(struct workspace *ws)
 	struct timespec now;
 
 	if (ws->lock_fd >= 0 && !futimens(ws->lock_fd, NULL) && !fstat(ws->lock_fd, &st))
-		return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		return mtime_ns(&st.st_mtim);
 	clock_gettime(CLOCK_REALTIME, &now);
 	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - RACY_FALLBACK_NS;
 }

@@ -106,7 +106,7 @@ static int unchanged_since_scan(int parent, const char *base, const struct scan_
 	if (!(it && it->present) || !S_ISREG(st.st_mode))
 		return 0;
 	return (uint64_t)st.st_size == it->e.size && (uint64_t)st.st_ino == it->e.ino &&
-	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == it->e.mtime_ns;
+	       mtime_ns(&st.st_mtim) == it->e.mtime_ns;
 }
 
 /*
@@ -193,8 +193,8 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 	out->change = CH_ADDED;
 	out->e.size = (uint64_t)st.st_size;
 	out->e.ino = (uint64_t)st.st_ino;
-	out->e.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	out->e.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	out->e.mtime_ns = mtime_ns(&st.st_mtim);
+	out->e.ctime_ns = mtime_ns(&st.st_ctim);
 	out->e.mode = (st.st_mode & 0111) ? 0755 : 0644;
 	(void)ws;
 	return 0;
@@ -211,8 +211,8 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	e->path = (char *)path;
 	e->size = (uint64_t)st.st_size;
 	e->ino = (uint64_t)st.st_ino;
-	e->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	e->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	e->mtime_ns = mtime_ns(&st.st_mtim);
+	e->ctime_ns = mtime_ns(&st.st_ctim);
 	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
 	memcpy(e->md5, md5, MD5_HEX_LEN + 1);
 	memcpy(e->base, md5, MD5_HEX_LEN + 1);

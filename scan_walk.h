@@ -87,8 +87,8 @@ static inline void stat_copy(struct stat_now *d, const struct stat *st)
 {
 	d->size = (uint64_t)st->st_size;
 	d->ino = (uint64_t)st->st_ino;
-	d->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	d->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	d->mtime_ns = mtime_ns(&st->st_mtim);
+	d->ctime_ns = mtime_ns(&st->st_ctim);
 	d->mode = (st->st_mode & 0111) ? 0755 : 0644;
 }
 

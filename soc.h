@@ -176,6 +176,23 @@ int change_format(const struct change_line *c, struct buf *out);
 /* Appends the {"head":H} line that opens a changes?since= stream. */
 void change_format_head(long long head, struct buf *out);
 
+/*
+ * The mtimes soc keeps: what nanoseconds since 1970 in an int64 hold,
+ * whole seconds from 1677-09-21 00:12:45 to 2262-04-11 23:47:15 UTC.
+ * A local file's time outside is clamped to the nearer end (push says
+ * so); a change line's outside is refused, on either side.
+ */
+#define MTIME_MIN (-9223372035LL)
+#define MTIME_MAX 9223372035LL
+#define MTIME_RANGE "1677-09-21..2262-04-11"
+struct timespec;
+/* A stat time in nanoseconds, clamped to MTIME_MIN..MTIME_MAX: never an overflow. */
+int64_t mtime_ns(const struct timespec *t);
+/* The whole second ns falls in (rounded down, before 1970 too). */
+long long mtime_sec(int64_t ns);
+/* Whether ns is an end of the range, where mtime_ns() clamps to. */
+int mtime_clamped(int64_t ns);
+
 /* ---- soc.c: dispatch ---- */
 
 struct workspace;

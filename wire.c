@@ -8,8 +8,11 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "soc.h"
+
+#define NS_PER_SEC 1000000000LL
 
 static int md5_field(json_t *o, const char *key, char out[MD5_HEX_LEN + 1], int nullable)
 {
@@ -38,6 +41,25 @@ static int int_field(json_t *o, const char *key, long long *out, long long dflt)
 		return -1;
 	*out = json_integer_value(v);
 	return 0;
+}
+
+int64_t mtime_ns(const struct timespec *t)
+{
+	if (t->tv_sec > MTIME_MAX)
+		return MTIME_MAX * NS_PER_SEC;
+	if (t->tv_sec < MTIME_MIN)
+		return MTIME_MIN * NS_PER_SEC;
+	return (int64_t)t->tv_sec * NS_PER_SEC + t->tv_nsec;
+}
+
+long long mtime_sec(int64_t ns)
+{
+	return ns / NS_PER_SEC - (ns % NS_PER_SEC < 0);
+}
+
+int mtime_clamped(int64_t ns)
+{
+	return ns == MTIME_MAX * NS_PER_SEC || ns == MTIME_MIN * NS_PER_SEC;
 }
 
 void change_free(struct change_line *c)
@@ -120,6 +142,10 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 	if (int_field(o, "mtime", &c->mtime, 0) || int_field(o, "mode", &mode, 0644) ||
 	    (mode != 0644 && mode != 0755)) {
 		*why = "bad mtime or mode";
+		goto bad;
+	}
+	if (c->mtime < MTIME_MIN || c->mtime > MTIME_MAX) {
+		*why = "mtime outside " MTIME_RANGE;
 		goto bad;
 	}
 	c->mode = (unsigned)mode;
