@@ -317,7 +317,7 @@ extern int scan_join_all;
 
 /* Appends p, in double quotes with C escapes as git's status does when it holds a space, '"', '\\', a control or non-ASCII byte. */
 void quote_path(struct buf *out, const char *p, size_t len);
-/* p with its control bytes escaped, for a one-line message; valid until the 4th next call in this thread. */
+/* p with the escapes quote_path makes, unquoted (messages put it in '...'); valid until the 4th next call in this thread. */
 const char *show_path(const char *p);
 
 #endif

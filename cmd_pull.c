@@ -324,9 +324,17 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	*rc = EXIT_ERROR;
 	if (dry_run) {
-		for (i = 0; i < p.n; i++)
-			if (p.act[i] != A_NONE)
-				printf("%-8s %s\n", action_word[p.act[i]], p.rows[i].path);
+		struct buf shown = BUF_INIT;
+
+		/* Quoted as status quotes: a name is never a control sequence on the terminal. */
+		for (i = 0; i < p.n; i++) {
+			if (p.act[i] == A_NONE)
+				continue;
+			buf_reset(&shown);
+			quote_path(&shown, p.rows[i].path, strlen(p.rows[i].path));
+			printf("%-8s %s\n", action_word[p.act[i]], shown.p);
+		}
+		buf_free(&shown);
 		*rc = EXIT_OK;
 		goto out;
 	}

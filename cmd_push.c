@@ -53,8 +53,11 @@ static void print_paths(const char *lead, json_t *paths)
 	size_t i, n = json_array_size(paths);
 
 	fprintf(stderr, "%s", lead);
-	for (i = 0; i < n && i < SHOW_PATHS_MAX; i++)
-		fprintf(stderr, "%s'%s'", i ? ", " : " ", json_string_value(json_array_get(paths, i)));
+	for (i = 0; i < n && i < SHOW_PATHS_MAX; i++) {
+		const char *p = json_string_value(json_array_get(paths, i));
+
+		fprintf(stderr, "%s'%s'", i ? ", " : " ", p ? show_path(p) : "?");
+	}
 	if (n > SHOW_PATHS_MAX)
 		fprintf(stderr, " and %zu more", n - SHOW_PATHS_MAX);
 	fputc('\n', stderr);
@@ -217,7 +220,7 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 	root = index_emptied_root(ws, scan);
 	if (root) {
 		error("refusing to delete every file under the tracked directory '%s' (%zu deletes); "
-		      "if that is what you want, push with --allow-delete", root, deletes);
+		      "if that is what you want, push with --allow-delete", show_path(root), deletes);
 		return EXIT_ERROR;
 	}
 	if (delete_guard_trips(deletes, tracked)) {
@@ -226,7 +229,7 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 
 		for (i = 0; i < ch->n && shown < SHOW_PATHS_MAX; i++)
 			if (ch->v[i]->change == CH_DELETED)
-				buf_addf(&b, "%s'%s'", shown++ ? ", " : "", ch->v[i]->e.path);
+				buf_addf(&b, "%s'%s'", shown++ ? ", " : "", show_path(ch->v[i]->e.path));
 		error("refusing to delete %zu of %zu tracked files (%s%s); "
 		      "if that is what you want, push with --allow-delete",
 		      deletes, tracked, b.p, deletes > shown ? ", ..." : "");
@@ -264,8 +267,15 @@ static void print_changes(const struct change_list *ch)
 {
 	static const char letter[] = { ' ', 'A', 'M', 'D', 'C' };
 
-	for (size_t i = 0; i < ch->n; i++)
-		printf("%c %s\n", letter[ch->v[i]->change], ch->v[i]->e.path);
+	struct buf shown = BUF_INIT;
+
+	/* Quoted as status quotes: a name is never a control sequence on the terminal. */
+	for (size_t i = 0; i < ch->n; i++) {
+		buf_reset(&shown);
+		quote_path(&shown, ch->v[i]->e.path, strlen(ch->v[i]->e.path));
+		printf("%c %s\n", letter[ch->v[i]->change], shown.p);
+	}
+	buf_free(&shown);
 }
 
 /* Before the commit: what to record if its answer is lost (pending.c). */
@@ -417,7 +427,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		/* Only what this push sends: never an untracked or ignored file the server names. */
 		it = change_find(&ch, p);
 		if (!it || it->change == CH_DELETED) {
-			error("the server asked for '%s', which this push does not send", p);
+			error("the server asked for '%s', which this push does not send", show_path(p));
 			goto abort_txn;
 		}
 		/* A new file has no old version to send a delta against: it goes in our own stream. */
@@ -431,7 +441,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		int up = upload_run(r, ws, txn, added, nadded, &changed);
 
 		if (up == UPLOAD_CHANGED) {
-			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, changed);
+			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, show_path(changed));
 			outcome = PUSH_RETRY;
 			goto abort_txn;
 		}

@@ -142,10 +142,9 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen)
 		return "no explanation from the server";
 	j = json_loadb(resp->p, resp->len, 0, NULL);
 	m = j ? json_string_value(json_object_get(j, "message")) : NULL;
-	snprintf(tmp, tmplen, "%s", m ? m : resp->p);
+	/* One line, never a control sequence: the message may name a path, and a server may be hostile. */
+	snprintf(tmp, tmplen, "%s", show_path(m ? m : resp->p));
 	json_decref(j);
-	/* One line: the first of whatever the server said. */
-	tmp[strcspn(tmp, "\r\n")] = '\0';
 	return tmp;
 }
 

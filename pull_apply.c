@@ -87,12 +87,16 @@ static int open_parent(int dirfd, const char *path, const char **base, int creat
 	if (fd >= 0)
 		return fd;
 	if (!slash)
-		return error_errno("cannot open the directory of '%s'", path);
+		return error_errno("cannot open the directory of '%s'", show_path(path));
 	if (fail.made)
-		return error_errno("cannot make the directory for '%s'", path);
+		return error_errno("cannot make the directory for '%s'", show_path(path));
 	/* Looking, not creating: a missing directory is the caller's answer, not an error. */
-	if (create || errno != ENOENT)
-		return error_errno("cannot open the directory '%.*s' for '%s'", (int)fail.at, path, path);
+	if (create || errno != ENOENT) {
+		char *dir = xstrndup(path, fail.at);
+
+		error_errno("cannot open the directory '%s' for '%s'", show_path(dir), show_path(path));
+		free(dir);
+	}
 	return -1;
 }
 
@@ -127,20 +131,20 @@ static int set_exec(int dirfd, const char *path, const char *show, unsigned mode
 		return 0;
 	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno("cannot open '%s' to set its mode", show);
+		return error_errno("cannot open '%s' to set its mode", show_path(show));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return error("cannot set the mode of '%s': not a file", show);
+		return error("cannot set the mode of '%s': not a file", show_path(show));
 	}
 	now = st.st_mode & 07777;
 	want = (mode & 0111) ? now | ((now & 0444) >> 2) : now & ~(mode_t)0111;
 	if (want != now && fchmod(fd, want)) {
-		error_errno("cannot set the mode of '%s'", show);
+		error_errno("cannot set the mode of '%s'", show_path(show));
 		close(fd);
 		return -1;
 	}
 	if (close(fd))
-		return error_errno("cannot set the mode of '%s'", show);
+		return error_errno("cannot set the mode of '%s'", show_path(show));
 	return 0;
 }
 
@@ -155,7 +159,7 @@ static int merge_local_mode(int root, const struct scan_item *it, const struct r
 		return 0;
 	parent = open_parent(root, r->path, &base, 0);
 	if (parent < 0)
-		return errno == ENOENT ? error("cannot set the mode of '%s': it is gone", r->path) : -1;
+		return errno == ENOENT ? error("cannot set the mode of '%s': it is gone", show_path(r->path)) : -1;
 	rc = set_exec(parent, base, r->path, want);
 	close(parent);
 	return rc ? -1 : 1;
@@ -175,18 +179,18 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 		return errno == ENOENT ? 0 : -1;
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW)) {
 		close(parent);
-		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", path);
+		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", show_path(path));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(parent);
-		return error("cannot pull '%s': something that is not a file is in the way", path);
+		return error("cannot pull '%s': something that is not a file is in the way", show_path(path));
 	}
 	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	close(parent);
 	if (fd < 0 || md5_fd(fd, out->e.md5, NULL)) {
 		if (fd >= 0)
 			close(fd);
-		return error_errno("cannot read '%s'", path);
+		return error_errno("cannot read '%s'", show_path(path));
 	}
 	close(fd);
 	out->present = 1;
@@ -207,7 +211,7 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 
 	memset(e, 0, sizeof(*e));
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW))
-		return error_errno("cannot look at '%s'", path);
+		return error_errno("cannot look at '%s'", show_path(path));
 	e->path = (char *)path;
 	e->size = (uint64_t)st.st_size;
 	e->ino = (uint64_t)st.st_ino;
@@ -348,7 +352,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 			goto out;
 		placed = rename_new(inc, r->path, parent, base);
 		if (placed < 0) {
-			error_errno("cannot write '%s'", cname);
+			error_errno("cannot write '%s'", show_path(cname));
 			goto out;
 		}
 		if (placed || md5_file_is(parent, base, r->md5, -1))
@@ -359,7 +363,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 			free(cname);
 			cname = conflict_name(r->path, p->head, 1);
 			error("cannot write the server's version of '%s': '%s' and %d more names like it "
-			      "are taken", r->path, cname, k - 1);
+			      "are taken", show_path(r->path), show_path(cname), k - 1);
 			goto out;
 		}
 	}
@@ -377,7 +381,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 	}
 	c->conflicts++;
 	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
-		soc_prog, r->path, cname);
+		soc_prog, show_path(r->path), show_path(cname));
 out:
 	if (parent >= 0)
 		close(parent);
@@ -617,7 +621,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		return index_drop(ws, r->path);
 	case A_KEEP_NEW:
 		c->kept++;
-		say("kept '%s': edited here and deleted on the server; push sends it again\n", r->path);
+		say("kept '%s': edited here and deleted on the server; push sends it again\n", show_path(r->path));
 		return index_set_base(ws, r->path, "", 0);
 	case A_DELETE:
 		parent = open_parent(root, r->path, &base, 0);
@@ -627,10 +631,10 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			return -1;
 		if (!unchanged_since_scan(parent, base, it)) {
 			c->kept++;
-			say("kept '%s': changed here while pulling its delete\n", r->path);
+			say("kept '%s': changed here while pulling its delete\n", show_path(r->path));
 			rc = index_set_base(ws, r->path, "", 0);
 		} else if (unlinkat(parent, base, 0) && errno != ENOENT) {
-			rc = error_errno("cannot delete '%s'", r->path);
+			rc = error_errno("cannot delete '%s'", show_path(r->path));
 		} else {
 			/* A directory removed with it: what held it is synced instead. */
 			size_t gone = prune_dirs(root, r->path, &p->roots);
@@ -667,7 +671,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		if (set_exec(inc, r->path, r->path, mode_merge(it, r->mode))) {
 			rc = -1;
 		} else if (renameat(inc, r->path, parent, base)) {
-			rc = error_errno("cannot write '%s'", r->path);
+			rc = error_errno("cannot write '%s'", show_path(r->path));
 		} else {
 			note_placed(p, r->path);
 			rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e);
@@ -678,7 +682,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 				rc = track_top_dir(ws, p, r->path);
 			if (p->act[i] == A_RESTORE) {
 				c->restored++;
-				say("restored '%s': deleted here, edited on the server\n", r->path);
+				say("restored '%s': deleted here, edited on the server\n", show_path(r->path));
 			} else {
 				c->updated++;
 			}

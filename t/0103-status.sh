@@ -103,8 +103,8 @@ test_expect_success '-z: NUL after each record, paths not quoted' '
 test_expect_success 'a name soc refuses is skipped with a warning naming it, status still works' '
 	(cd q && echo x >"$(printf "tab\tname")" && echo x >"back\\slash" &&
 	 soc status --porcelain >../out 2>../err) &&
-	grep "skipping '\''tab\\\\011name'\''" err &&
-	grep "skipping '\''back\\\\slash'\'': backslash in path" err &&
+	grep "skipping '\''tab\\\\tname'\''" err &&
+	grep -F "skipping '\''back\\\\slash'\'': backslash in path" err &&
 	test_line_count = 4 out
 '
 

@@ -55,7 +55,7 @@ test_expect_success 'a name with a control character: exit 1, the byte escaped' 
 '
 
 test_expect_success 'a name with a newline: still one line' '
-	refused 1 "cannot add '\''new\\\\012line'\'': control character in path" add "$(printf "new\nline")"
+	refused 1 "cannot add '\''new\\\\nline'\'': control character in path" add "$(printf "new\nline")"
 '
 
 test_expect_success 'anything in .soc: exit 1' '
@@ -101,7 +101,7 @@ test_expect_success 'outside any workspace: exit 1, for every workspace command'
 test_expect_success 'status skips, with a warning naming them, names it cannot track' '
 	(cd ws && soc add . -q 2>../err) &&
 	grep "skipping '\''bad\\\\001name'\'': control character in path" err &&
-	grep "skipping '\''new\\\\012line'\'': control character in path" err &&
+	grep "skipping '\''new\\\\nline'\'': control character in path" err &&
 	grep "skipping symbolic link '\''link'\''" err &&
 	grep "skipping symbolic link '\''ldir'\''" err &&
 	grep "skipping fifo '\''fifo'\''" err &&
