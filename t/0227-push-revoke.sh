@@ -41,6 +41,7 @@ test_expect_success 'revoke alice, make alice anew: her push is not open to the 
 	test "$(push_commit)" = 404 &&
 	grep "\"error\":\"not_found\"" out &&
 	test "$(api DELETE "push/$TXN")" = 404 &&
+	test "$(api POST "push/$TXN/upload" -H "Upgrade: soc-upload" -H "Connection: Upgrade")" = 404 &&
 	test "$(head_rev)" = 0 &&
 	! test -e "$R/files/a" &&
 	test "$(db "$R/soc.db" "SELECT (SELECT count(*) FROM txns) + (SELECT count(*) FROM txn_items)")" = 0
