@@ -64,7 +64,7 @@ test_expect_success 'a newline in a refused path cannot break the message' '
 	python3 -c "import json
 print(json.dumps({\"head\": 1}))
 print(json.dumps({\"path\": \"a\" + chr(10) + \"b\", \"deleted\": True, \"rev\": 1}))" >srv/changes &&
-	refused "we refuse for .a.012b.: control character"
+	refused "we refuse for .a.nb.: control character"
 '
 
 test_expect_success 'a head alone: the control, pull finds nothing to do' '
