@@ -6,14 +6,14 @@ BINDIR = $(PREFIX)/bin
 MAN1DIR = $(PREFIX)/share/man/man1
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 CC ?= cc
-PKGS = sqlite3 libcurl jansson libmd
+PKGS = sqlite3 libcurl jansson libmd libcrypto
 
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c parts.c options.c wire.c testhook.c beneath.c
-CLIENT_SRCS = workspace.c db.c scan.c scan_walk.c ignore.c arena.c quote.c \
+CLIENT_SRCS = workspace.c db.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
 	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c
 HTTP_SRCS = http.c httpd.c httpd_io.c
-SERVER_SRCS = store.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c push_body.c tree.c check.c
+SERVER_SRCS = store.c store_upgrade.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c push_body.c tree.c check.c
 SYNC_SRCS = run.c rsync.c net.c upgrade.c upload.c cmd_tunnel.c pending.c cmd_push.c cmd_pull.c pull_apply.c cmd_log.c \
 	cmd_clone.c
 SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)

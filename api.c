@@ -96,12 +96,12 @@ static int changes_begin(long long head, void *arg)
 static int changes_row(const struct store_file *f, void *arg)
 {
 	struct change_line c = { .path = (char *)f->path, .size = f->size, .mtime = f->mtime,
-				 .rev = f->rev, .mode = (unsigned)f->mode, .deleted = !f->md5 };
+				 .rev = f->rev, .mode = (unsigned)f->mode, .deleted = !f->hash };
 	struct buf line = BUF_INIT;
 	int rc;
 
-	if (f->md5)
-		snprintf(c.md5, sizeof(c.md5), "%s", f->md5);
+	if (f->hash)
+		snprintf(c.hash, sizeof(c.hash), "%s", f->hash);
 	rc = change_format(&c, &line) ? -1 : http_stream_write(arg, line.p, line.len);
 	buf_free(&line);
 	return rc;

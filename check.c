@@ -1,6 +1,6 @@
 /*
  * check.c: `soc serve check`: does files/ equal the head? Every file the
- * head names is there with its size and md5, nothing else is, and no
+ * head names is there with its size and sha256, nothing else is, and no
  * symlink hides anywhere under the root. One line per problem; the
  * reliability tests end with it.
  */
@@ -41,9 +41,9 @@ static void problem(struct checker *c, const char *fmt, ...)
 static void check_file(const struct store_file *f, void *arg)
 {
 	struct checker *c = arg;
-	const char *path = f->path, *md5 = f->md5;
+	const char *path = f->path, *hash = f->hash;
 	uint64_t size = (uint64_t)f->size, got_size;
-	char got[MD5_HEX_LEN + 1];
+	char got[HASH_HEX_LEN + 1];
 	struct stat sb;
 	int fd = beneath_open(c->s->files_fd, path, O_RDONLY | O_NONBLOCK);
 
@@ -56,8 +56,8 @@ static void check_file(const struct store_file *f, void *arg)
 		problem(c, "not a regular file: '%s'%s", path, "");
 	else if ((uint64_t)sb.st_size != size)
 		problem(c, "wrong size: '%s'%s", path, "");
-	else if (md5_fd(fd, got, &got_size) || strcmp(got, md5))
-		problem(c, "wrong content: '%s' (md5 is not %s)", path, md5);
+	else if (hash_fd(fd, got, &got_size) || strcmp(got, hash))
+		problem(c, "wrong content: '%s' (sha256 is not %s)", path, hash);
 	close(fd);
 }
 

@@ -51,7 +51,7 @@ int workspace_open(struct workspace **ws);
 void workspace_close(struct workspace *ws);
 
 /*
- * One tracked file as the index knows it. md5 and mode are what a scan
+ * One tracked file as the index knows it. sha256 and mode are what a scan
  * last saw; base and base_mode what was last synced with the server (""
  * if never): the three-way pull and the per-path push check turn on them.
  */
@@ -61,8 +61,8 @@ struct entry {
 	int64_t mtime_ns, ctime_ns;
 	uint64_t ino;
 	unsigned mode;		/* 0644 or 0755: only the executable bit travels */
-	char md5[MD5_HEX_LEN + 1];
-	char base[MD5_HEX_LEN + 1];
+	char hash[HASH_HEX_LEN + 1];
+	char base[HASH_HEX_LEN + 1];
 	unsigned base_mode;	/* the mode last synced; 0 when never synced */
 	int conflict;		/* a pull left a conflict copy beside it */
 };
@@ -70,7 +70,7 @@ struct entry {
 enum change {
 	CH_NONE = 0,
 	CH_ADDED,		/* tracked, present, never synced */
-	CH_MODIFIED,		/* present, md5 != base */
+	CH_MODIFIED,		/* present, sha256 != base */
 	CH_DELETED,		/* synced once, now missing or soc rm'd */
 	CH_CONFLICT,		/* conflict flag set */
 };
@@ -117,10 +117,10 @@ void index_rollback(struct workspace *ws);
  */
 int index_record(struct workspace *ws, const struct entry *e);
 /* The content and mode last synced with the server; "" means never synced (a new file). */
-int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode);
+int index_set_base(struct workspace *ws, const char *path, const char *hash, unsigned mode);
 int index_set_conflict(struct workspace *ws, const char *path, int on);
-/* The server holds path at md5 (our base) with mode: that is its synced mode. */
-int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode);
+/* The server holds path at sha256 (our base) with mode: that is its synced mode. */
+int index_set_base_mode(struct workspace *ws, const char *path, const char *hash, unsigned mode);
 /*
  * 1 while the synced modes are the guess an upgrade from version 1 made
  * (db.c says why), 0 once the server has been asked; -1 after a message.
@@ -206,11 +206,16 @@ char *cacert_arg(const char *path);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 
-#define INDEX_VERSION 2		/* PRAGMA user_version of an index this soc reads */
+#define INDEX_VERSION 3		/* PRAGMA user_version of an index this soc reads */
 
 /* A new index with its schema (soc init). */
 int index_create(const char *path);
 int index_open(struct workspace *ws, const char *path);
+
+/* ---- db_upgrade.c: an older soc's index brought to INDEX_VERSION in place ---- */
+
+/* Under the workspace lock, from version (1 or 2): 0, or -1 after a message and nothing changed. */
+int index_upgrade(struct workspace *ws, int version);
 void index_close(struct workspace *ws);
 
 /* A row to write: an entry and the two marks only the index keeps. */

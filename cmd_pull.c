@@ -9,7 +9,7 @@
  * content (mode_merge(), pull_apply.c), and never makes a conflict.
  *
  * Downloads land in .soc/incoming/ first, rsync using the local files as
- * delta basis (--copy-dest), and are checked against the md5 the server
+ * delta basis (--copy-dest), and are checked against the sha256 the server
  * listed; a mismatch means a push landed meanwhile, and we start again.
  * pull_apply.c then places them.
  */
@@ -43,7 +43,7 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 	int tracked = it != NULL;
 	int present = tracked && it->present;
 	const char *B = tracked ? it->e.base : "";
-	const char *L = present ? it->e.md5 : NULL;
+	const char *L = present ? it->e.hash : NULL;
 
 	if (r->deleted) {
 		if (!tracked || !B[0])
@@ -57,17 +57,17 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 	if (!present) {
 		if (!B[0])
 			return A_TAKE;		/* none none y */
-		if (!strcmp(B, r->md5))
+		if (!strcmp(B, r->hash))
 			return A_NONE;		/* x gone x: our delete, for push to send */
 		return A_RESTORE;		/* x gone y */
 	}
-	if (!strcmp(L, r->md5))
-		return strcmp(B, r->md5) ? A_RECORD : A_NONE;	/* x y y, or already recorded */
+	if (!strcmp(L, r->hash))
+		return strcmp(B, r->hash) ? A_RECORD : A_NONE;	/* x y y, or already recorded */
 	if (!B[0])
 		return A_CONFLICT;		/* none y z */
 	if (!strcmp(L, B))
 		return A_TAKE;			/* x x y */
-	if (!strcmp(r->md5, B))
+	if (!strcmp(r->hash, B))
 		return A_NONE;			/* x y x: push will send y */
 	return A_CONFLICT;			/* x y z */
 }
@@ -75,7 +75,7 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 /* Where the table keeps the content as it is, the mode may still have moved on the server. */
 static enum action mode_action(enum action a, const struct scan_item *it, const struct remote_row *r)
 {
-	if (a != A_NONE || !it || !it->present || r->deleted || strcmp(it->e.base, r->md5))
+	if (a != A_NONE || !it || !it->present || r->deleted || strcmp(it->e.base, r->hash))
 		return a;
 	return r->mode != it->e.base_mode ? A_MODE : A_NONE;
 }
@@ -94,7 +94,7 @@ static int plan_row(struct change_line *c, void *arg)
 	r->path = c->path;	/* taken */
 	c->path = NULL;
 	r->deleted = c->deleted;
-	memcpy(r->md5, c->md5, MD5_HEX_LEN + 1);
+	memcpy(r->hash, c->hash, HASH_HEX_LEN + 1);
 	r->mode = c->mode;
 	r->size = c->deleted || c->size < 0 ? 0 : (uint64_t)c->size;
 	return 0;
@@ -156,7 +156,7 @@ struct verify_part {
 	int inc;
 	const struct plan *p;
 	size_t lo, hi;
-	int bad;		/* a download missing, or not the md5 listed */
+	int bad;		/* a download missing, or not the sha256 listed */
 };
 
 static void *verify_part(void *arg)
@@ -164,7 +164,7 @@ static void *verify_part(void *arg)
 	struct verify_part *v = arg;
 
 	for (size_t i = v->lo; i < v->hi && !v->bad; i++) {
-		char hex[MD5_HEX_LEN + 1];
+		char hex[HASH_HEX_LEN + 1];
 		int fd;
 
 		if (!wanted(v->p, i))
@@ -174,7 +174,7 @@ static void *verify_part(void *arg)
 			v->bad = 1;
 			break;
 		}
-		v->bad = md5_fd(fd, hex, NULL) || strcmp(hex, v->p->rows[i].md5);
+		v->bad = hash_fd(fd, hex, NULL) || strcmp(hex, v->p->rows[i].hash);
 		close(fd);
 	}
 	return NULL;
@@ -189,7 +189,7 @@ static uint64_t row_bytes(size_t i, const void *arg)
 }
 
 /*
- * A download matches the md5 the server listed; otherwise a push landed
+ * A download matches the sha256 the server listed; otherwise a push landed
  * meanwhile. Hashed on every core (parts.c): rsync has just written the
  * files, and nothing else runs meanwhile.
  */

@@ -7,7 +7,7 @@
  * the paths, and we exit 3 telling the user to pull. File contents go
  * into the push's staging area: a changed file by rsync, as a delta
  * against the server's old version, a new one in soc's own stream
- * (upload.c); the commit then verifies every staged file's size and md5,
+ * (upload.c); the commit then verifies every staged file's size and sha256,
  * so a file edited while it was read is refused (422) and we rescan and
  * try once more.
  */
@@ -85,7 +85,7 @@ static int refused(json_t *answer, const struct buf *resp)
  */
 struct head_row {
 	char *path;
-	char md5[MD5_HEX_LEN + 1];
+	char hash[HASH_HEX_LEN + 1];
 	unsigned mode;
 };
 
@@ -108,7 +108,7 @@ static int head_row(struct change_line *c, void *arg)
 	}
 	h->v[h->n].path = c->path;	/* taken */
 	c->path = NULL;
-	memcpy(h->v[h->n].md5, c->md5, MD5_HEX_LEN + 1);
+	memcpy(h->v[h->n].hash, c->hash, HASH_HEX_LEN + 1);
 	h->v[h->n].mode = c->mode;
 	h->n++;
 	return 0;
@@ -170,10 +170,10 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			 * base check: if the server's moved, pull merges it.
 			 */
 			if (o->force && it->present && (r = head_find(&h, it->e.path)) &&
-			    !strcmp(r->md5, it->e.md5) && r->mode == it->e.mode) {
+			    !strcmp(r->hash, it->e.hash) && r->mode == it->e.mode) {
 				/* The server already holds exactly this: nothing to send. */
 				if (!o->dry_run)
-					index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
+					index_set_base(ws, it->e.path, it->e.hash, it->e.mode);
 				continue;
 			}
 			out->v[out->n++] = it;
@@ -187,7 +187,7 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			it->e.base[0] = '\0';
 			it->change = CH_ADDED;
 			out->v[out->n++] = it;
-		} else if (strcmp(r->md5, it->e.md5) || r->mode != it->e.mode) {
+		} else if (strcmp(r->hash, it->e.hash) || r->mode != it->e.mode) {
 			/*
 			 * The server holds it differently: sent against our base
 			 * (and its mode), so a version we have not seen is never
@@ -256,7 +256,7 @@ static char *push_body(const struct change_list *ch)
 			warning("'%s': its mtime is outside " MTIME_RANGE "; the server records the "
 				"nearer end", show_path(e->path));
 		if (!c.deleted)
-			memcpy(c.md5, e->md5, sizeof(c.md5));
+			memcpy(c.hash, e->hash, sizeof(c.hash));
 		if (change_format(&c, &b))
 			die("cannot encode the change of '%s'", e->path);
 	}
@@ -314,7 +314,7 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 		if (it->change == CH_DELETED)
 			failed = index_drop(ws, it->e.path);
 		else
-			failed = index_set_base(ws, it->e.path, it->e.md5, it->e.mode);
+			failed = index_set_base(ws, it->e.path, it->e.hash, it->e.mode);
 	}
 	if (failed) {
 		index_rollback(ws);

@@ -24,7 +24,7 @@ const char serve_usage[] =
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
 	"commands want a DIR made so. 'check' verifies that DIR/files holds exactly\n"
-	"the head, every file's size and md5, and that no symlink is anywhere under\n"
+	"the head, every file's size and sha256, and that no symlink is anywhere under\n"
 	"DIR; exit 1 if not.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"

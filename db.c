@@ -2,7 +2,7 @@
  * db.c: the index, .soc/index.db, the only client file that speaks SQLite.
  *
  * files: one row per tracked path, as the last scan saw it (stat fields,
- * mode and md5) and as last synced (base, "" for never, and base_mode);
+ * mode and sha256) and as last synced (base, "" for never, and base_mode);
  * racy marks a row to hash again, removed a path soc rm'd whose delete a
  * push still has to send. roots: the directories given to soc add.
  * excluded: paths soc rm'd under a root, which its walk must not pick up
@@ -31,7 +31,7 @@ static const char schema[] =
 	" ctime_ns INTEGER NOT NULL,"
 	" ino INTEGER NOT NULL,"
 	" mode INTEGER NOT NULL,"
-	" md5 TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL,"
 	" base TEXT NOT NULL DEFAULT '',"
 	" base_mode INTEGER NOT NULL DEFAULT 0,"
 	" conflict INTEGER NOT NULL DEFAULT 0,"
@@ -58,11 +58,11 @@ enum stmt {
 };
 
 static const char *const sql[NSTMT] = {
-	[S_LOAD_FILES] = "SELECT path, size, mtime_ns, ctime_ns, ino, mode, md5, base, conflict, racy, removed,"
+	[S_LOAD_FILES] = "SELECT path, size, mtime_ns, ctime_ns, ino, mode, sha256, base, conflict, racy, removed,"
 			 " base_mode FROM files ORDER BY path",
 	[S_LOAD_ROOTS] = "SELECT path, recursive FROM roots ORDER BY path",
 	[S_LOAD_EXCLUDED] = "SELECT path FROM excluded ORDER BY path",
-	[S_WRITE_ROW] = "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, md5, base,"
+	[S_WRITE_ROW] = "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, sha256, base,"
 			" conflict, racy, removed, base_mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[S_SET_BASE] = "UPDATE files SET base = ?2, base_mode = ?3 WHERE path = ?1",
 	[S_SET_CONFLICT] = "UPDATE files SET conflict = ?2 WHERE path = ?1",
@@ -73,7 +73,7 @@ static const char *const sql[NSTMT] = {
 			" DO UPDATE SET value = excluded.value WHERE value <> excluded.value",
 	[S_RESOLVE_FILE] = "UPDATE files SET removed = 0, conflict = 0 WHERE path = ?1",
 	/* Size -1 matches no file: the scan that follows hashes it. */
-	[S_NEW_FILE] = "INSERT OR IGNORE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, md5)"
+	[S_NEW_FILE] = "INSERT OR IGNORE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, sha256)"
 		       " VALUES (?1, -1, 0, 0, 0, 420, '')",
 	[S_UNEXCLUDE_ONE] = "DELETE FROM excluded WHERE path = ?1",
 	/* A root the user made stays as made; a new one is recursive, as the pushing side's. */
@@ -179,36 +179,6 @@ int index_create(const char *path)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/*
- * Version 1 kept no synced mode, so a chmod alone was never pushed. What
- * its rows say of the mode is what the old soc last saw, and that is the
- * best guess of what the server holds until it can be asked: taken as
- * synced, an upgrade shows nothing modified, and a chmod from now on is
- * a change. The guess is marked (modes_guessed), and the next push or
- * pull replaces it with the server's modes (pending.c) before it sends a
- * base_mode: a chmod the old soc saw and could not send then shows as a
- * change, and a wrong guess never makes the server refuse a push. Runs
- * under the workspace lock, in one transaction: an index is upgraded
- * whole or not at all.
- */
-static int index_upgrade_1(struct workspace *ws)
-{
-	static const char q[] =
-		"BEGIN IMMEDIATE;"
-		"ALTER TABLE files ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0;"
-		"UPDATE files SET base_mode = mode WHERE base <> '';"
-		"INSERT OR REPLACE INTO state (key, value) VALUES ('modes_guessed', 1);"
-		"PRAGMA user_version = 2;"
-		"COMMIT;";
-
-	if (sqlite3_exec(ws->db, q, NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(ws, "cannot upgrade it from version 1");
-		sqlite3_exec(ws->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
-}
-
 int index_open(struct workspace *ws, const char *path)
 {
 	sqlite3_stmt *s;
@@ -224,10 +194,11 @@ int index_open(struct workspace *ws, const char *path)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version == 1 && index_upgrade_1(ws))
-		return -1;
-	if (version == 1)
+	if (version >= 1 && version < INDEX_VERSION) {
+		if (index_upgrade(ws, version))
+			return -1;
 		version = INDEX_VERSION;
+	}
 	if (version != INDEX_VERSION)
 		return error("the index '%s' has version %d; this soc reads version %d",
 			     path, version, INDEX_VERSION);
@@ -285,9 +256,9 @@ void index_rollback(struct workspace *ws)
 	ws->ip->rolled_back = 1;
 }
 
-static void copy_hex(char dst[MD5_HEX_LEN + 1], const unsigned char *src, int n)
+static void copy_hex(char dst[HASH_HEX_LEN + 1], const unsigned char *src, int n)
 {
-	if (!src || n != MD5_HEX_LEN)
+	if (!src || n != HASH_HEX_LEN)
 		n = 0;
 	memcpy(dst, src ? (const char *)src : "", (size_t)n);
 	dst[n] = '\0';
@@ -318,7 +289,7 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 		e->ctime_ns = sqlite3_column_int64(s, 3);
 		e->ino = (uint64_t)sqlite3_column_int64(s, 4);
 		e->mode = (unsigned)sqlite3_column_int(s, 5);
-		copy_hex(e->md5, sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
+		copy_hex(e->hash, sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
 		copy_hex(e->base, sqlite3_column_text(s, 7), sqlite3_column_bytes(s, 7));
 		e->conflict = sqlite3_column_int(s, 8);
 		snap->flags[snap->n++] = (unsigned char)((sqlite3_column_int(s, 9) ? INDEX_RACY : 0) |
@@ -418,7 +389,7 @@ int index_write_row(struct workspace *ws, const struct index_row *r)
 	sqlite3_bind_int64(s, 4, r->e.ctime_ns);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)r->e.ino);
 	sqlite3_bind_int(s, 6, (int)r->e.mode);
-	bind_text(s, 7, r->e.md5);
+	bind_text(s, 7, r->e.hash);
 	bind_text(s, 8, r->e.base);
 	sqlite3_bind_int(s, 9, r->e.conflict);
 	sqlite3_bind_int(s, 10, r->racy);
@@ -438,26 +409,26 @@ int index_record(struct workspace *ws, const struct entry *e)
 	return index_write_row(ws, &r);
 }
 
-int index_set_base(struct workspace *ws, const char *path, const char *md5, unsigned mode)
+int index_set_base(struct workspace *ws, const char *path, const char *hash, unsigned mode)
 {
 	sqlite3_stmt *s = stmt(ws, S_SET_BASE);
 
 	if (!s)
 		return -1;
 	bind_text(s, 1, path);
-	bind_text(s, 2, md5);
-	sqlite3_bind_int(s, 3, md5[0] ? (int)mode : 0);
+	bind_text(s, 2, hash);
+	sqlite3_bind_int(s, 3, hash[0] ? (int)mode : 0);
 	return run(ws, s, "cannot record a synced file");
 }
 
-int index_set_base_mode(struct workspace *ws, const char *path, const char *md5, unsigned mode)
+int index_set_base_mode(struct workspace *ws, const char *path, const char *hash, unsigned mode)
 {
 	sqlite3_stmt *s = stmt(ws, S_SET_BASE_MODE);
 
 	if (!s)
 		return -1;
 	bind_text(s, 1, path);
-	bind_text(s, 2, md5);
+	bind_text(s, 2, hash);
 	sqlite3_bind_int(s, 3, (int)mode);
 	return run(ws, s, "cannot record a synced mode");
 }

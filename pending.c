@@ -19,7 +19,7 @@
  * as it was: at worst the user is asked to pull, and a pull keeps both
  * versions.
  *
- * The format, one line per change, "MD5 PATH\n" or "- PATH\n" for a
+ * The format, one line per change, "SHA256 PATH\n" or "- PATH\n" for a
  * delete: the path rules exclude newlines from paths.
  */
 #include <errno.h>
@@ -36,7 +36,7 @@
 
 struct pending_row {
 	char *path;
-	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
+	char hash[HASH_HEX_LEN + 1];	/* "" for a delete */
 	int landed;			/* the server's newest state is this */
 	unsigned mode;			/* the server's mode of it, once landed */
 };
@@ -56,7 +56,7 @@ int pending_write(struct workspace *ws, const struct entry *const *e, const int 
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		buf_addf(&b, "%s %s\n", deleted[i] ? "-" : e[i]->md5, e[i]->path);
+		buf_addf(&b, "%s %s\n", deleted[i] ? "-" : e[i]->hash, e[i]->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		error_errno("cannot write '%s'", tmp);
@@ -110,7 +110,7 @@ static int pending_read(struct workspace *ws, struct pending *p)
 	char *line = NULL;
 	size_t cap = 0, alloc = 0;
 	ssize_t len;
-	int rc = -1;
+	int rc = -1, older = 0;
 
 	memset(p, 0, sizeof(*p));
 	if (!f) {
@@ -124,10 +124,15 @@ static int pending_read(struct workspace *ws, struct pending *p)
 
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (!sp || (size_t)len > PATH_BYTES_MAX + MD5_HEX_LEN + 1 ||
+		/* An older soc's record names md5s: its upgrade made those paths settle in the next sync. */
+		if (sp && sp - line == MD5_HEX_LEN && (*sp = '\0', md5_hex_valid(line))) {
+			older = 1;
+			break;
+		}
+		if (!sp || (size_t)len > PATH_BYTES_MAX + HASH_HEX_LEN + 1 ||
 		    path_check(sp + 1, strlen(sp + 1)) ||
 		    !((sp - line == 1 && line[0] == '-') ||
-		      (sp - line == MD5_HEX_LEN && (*sp = '\0', md5_hex_valid(line))))) {
+		      (sp - line == HASH_HEX_LEN && (*sp = '\0', hash_hex_valid(line))))) {
 			error("'%s' is damaged; remove it and run 'soc pull'", file);
 			goto out;
 		}
@@ -139,10 +144,17 @@ static int pending_read(struct workspace *ws, struct pending *p)
 		memset(r, 0, sizeof(*r));
 		r->path = xstrdup(sp + 1);
 		if (line[0] != '-')
-			memcpy(r->md5, line, MD5_HEX_LEN + 1);
+			memcpy(r->hash, line, HASH_HEX_LEN + 1);
 	}
 	if (ferror(f)) {
 		error_errno("cannot read '%s'", file);
+		goto out;
+	}
+	if (older) {
+		pending_free(p);
+		memset(p, 0, sizeof(*p));
+		pending_clear(ws);
+		rc = 0;
 		goto out;
 	}
 	qsort(p->v, p->n, sizeof(*p->v), cmp_row);
@@ -161,7 +173,7 @@ static int server_row(struct change_line *c, void *arg)
 
 	r = p->n ? bsearch(&key, p->v, p->n, sizeof(*p->v), cmp_row) : NULL;
 	if (r) {
-		r->landed = c->deleted ? !r->md5[0] : !strcmp(r->md5, c->md5);
+		r->landed = c->deleted ? !r->hash[0] : !strcmp(r->hash, c->hash);
 		r->mode = c->mode;
 	}
 	return 0;
@@ -188,7 +200,7 @@ int pending_settle(struct workspace *ws, struct net *net)
 		if (!p.v[i].landed)
 			continue;
 		landed++;
-		if (p.v[i].md5[0] ? index_set_base(ws, p.v[i].path, p.v[i].md5, p.v[i].mode) :
+		if (p.v[i].hash[0] ? index_set_base(ws, p.v[i].path, p.v[i].hash, p.v[i].mode) :
 				    index_drop(ws, p.v[i].path))
 			failed = 1;
 	}
@@ -209,7 +221,7 @@ int pending_settle(struct workspace *ws, struct net *net)
 /* One file of the head: a synced path the server holds at its base gets the server's mode as synced. */
 static int mode_row(struct change_line *c, void *arg)
 {
-	return c->deleted ? 0 : index_set_base_mode(arg, c->path, c->md5, c->mode);
+	return c->deleted ? 0 : index_set_base_mode(arg, c->path, c->hash, c->mode);
 }
 
 int modes_settle(struct workspace *ws, struct net *net)

@@ -27,7 +27,7 @@ enum action {
 
 struct remote_row {
 	char *path;
-	char md5[MD5_HEX_LEN + 1];	/* "" when deleted */
+	char hash[HASH_HEX_LEN + 1];	/* "" when deleted */
 	int deleted;
 	unsigned mode;
 	uint64_t size;			/* 0 when deleted */

@@ -187,7 +187,7 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 	}
 	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	close(parent);
-	if (fd < 0 || md5_fd(fd, out->e.md5, NULL)) {
+	if (fd < 0 || hash_fd(fd, out->e.hash, NULL)) {
 		if (fd >= 0)
 			close(fd);
 		return error_errno("cannot read '%s'", show_path(path));
@@ -204,7 +204,7 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 	return 0;
 }
 
-static int entry_from_stat(int parent, const char *base, const char *path, const char *md5,
+static int entry_from_stat(int parent, const char *base, const char *path, const char *hash,
 			   unsigned synced_mode, struct entry *e)
 {
 	struct stat st;
@@ -218,8 +218,8 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
 	e->mtime_ns = mtime_ns(&st.st_mtim);
 	e->ctime_ns = mtime_ns(&st.st_ctim);
 	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
-	memcpy(e->md5, md5, MD5_HEX_LEN + 1);
-	memcpy(e->base, md5, MD5_HEX_LEN + 1);
+	memcpy(e->hash, hash, HASH_HEX_LEN + 1);
+	memcpy(e->base, hash, HASH_HEX_LEN + 1);
 	e->base_mode = synced_mode;
 	return 0;
 }
@@ -272,7 +272,7 @@ static int sync_path(int root, const char *path, const char *synced, size_t nsyn
  * What the apply did is on disk before the index says so. Downloads are
  * written by rsync and renamed, and nothing forces their data out: after
  * a power cut a file could come back empty while the index, committed
- * and fsync'd, names the server's md5 as its base, and the next push
+ * and fsync'd, names the server's sha256 as its base, and the next push
  * would send the empty file over the server's good one. Up to
  * PULL_SYNC_EACH_MAX paths each get an fsync, with every directory above
  * them; more (or a path that cannot be synced on its own) get one
@@ -355,7 +355,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 			error_errno("cannot write '%s'", show_path(cname));
 			goto out;
 		}
-		if (placed || md5_file_is(parent, base, r->md5, -1))
+		if (placed || hash_file_is(parent, base, r->hash, -1))
 			break;	/* a download left in incoming/ goes with it */
 		close(parent);
 		parent = -1;
@@ -372,12 +372,12 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 		/* none y z: our file becomes tracked, in conflict. */
 		struct entry e = it->e;
 
-		memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+		memcpy(e.base, r->hash, HASH_HEX_LEN + 1);
 		e.base_mode = r->mode;
 		e.conflict = 1;
 		rc = index_record(ws, &e);
 	} else {
-		rc = index_set_base(ws, r->path, r->md5, r->mode) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
+		rc = index_set_base(ws, r->path, r->hash, r->mode) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
 	}
 	c->conflicts++;
 	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
@@ -513,7 +513,7 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 		const struct remote_row *r = &p->rows[k];
 
 		if (set_exec(inc, r->path, r->path, mode_merge(NULL, r->mode)) ||
-		    entry_from_stat(inc, r->path, r->path, r->md5, r->mode, &e[k - i]))
+		    entry_from_stat(inc, r->path, r->path, r->hash, r->mode, &e[k - i]))
 			goto keep;
 	}
 	if (renameat2(inc, dir, root, dir, RENAME_NOREPLACE))
@@ -605,18 +605,18 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		} else {
 			c->recorded++;
 		}
-		return index_set_base(ws, r->path, r->md5, r->mode);
+		return index_set_base(ws, r->path, r->hash, r->mode);
 	case A_RECORD:
 		c->recorded++;
 		if (merge_local_mode(root, it, r) < 0)
 			return -1;
 		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
 			e = it->e;
-			memcpy(e.base, r->md5, MD5_HEX_LEN + 1);
+			memcpy(e.base, r->hash, HASH_HEX_LEN + 1);
 			e.base_mode = r->mode;
 			return index_record(ws, &e);
 		}
-		return index_set_base(ws, r->path, r->md5, r->mode);
+		return index_set_base(ws, r->path, r->hash, r->mode);
 	case A_DROP:
 		return index_drop(ws, r->path);
 	case A_KEEP_NEW:
@@ -674,7 +674,7 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			rc = error_errno("cannot write '%s'", show_path(r->path));
 		} else {
 			note_placed(p, r->path);
-			rc = entry_from_stat(parent, base, r->path, r->md5, r->mode, &e);
+			rc = entry_from_stat(parent, base, r->path, r->hash, r->mode, &e);
 		}
 		if (!rc) {
 			rc = index_record(ws, &e);

@@ -148,7 +148,7 @@ int push_parse(const char *body, size_t len, struct push_list *out, struct push_
 		}
 		it = &out->v[out->n++];
 		it->path = c.path;	/* taken */
-		memcpy(it->md5, c.md5, sizeof(it->md5));
+		memcpy(it->hash, c.hash, sizeof(it->hash));
 		memcpy(it->base, c.base, sizeof(it->base));
 		it->size = c.deleted ? 0 : c.size;
 		it->mtime = c.deleted ? 0 : c.mtime;

@@ -188,7 +188,7 @@ static int feed(struct stream *st, size_t n)
  * is). A pull can do without it, as rsync itself does when it fetches a
  * whole tree and as soc's first pull of a whole head always has: the
  * pull takes from incoming/ only the paths of the rows it chose, each
- * checked by md5, and clears the rest. Older rsyncs have neither the
+ * checked by sha256, and clears the rest. Older rsyncs have neither the
  * check nor the option, so rsync is asked once.
  */
 int rsync_trusts_sender(void)
@@ -365,7 +365,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
  * needs no list at all. So a pull whose paths come from the whole head
  * and that wants at least half of its files takes the whole module;
  * files it did not ask for land in dst too, unused, and the caller
- * clears them, and checks each file it wants by md5 as always. Local
+ * clears them, and checks each file it wants by sha256 as always. Local
  * files stay the delta basis, so a file here already costs little to
  * send again.
  */

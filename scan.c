@@ -20,7 +20,7 @@
  *     gone) are looked at one by one, never through a symbolic link.
  *  5. Hashing: a row whose size, mtime, ctime or inode differ from the
  *     index, a racy row (below), and every new file are hashed on all
- *     threads, streamed through md5_fd().
+ *     threads, streamed through hash_fd().
  *  6. The result, sorted by path, in the array the rows were loaded into;
  *     the index is written only if a row changed.
  *
@@ -88,8 +88,8 @@ static void look_one(struct scan *sc, size_t i)
 	close(fd);
 }
 
-/* md5 of path; 0 ok, 1 gone, -1 unreadable (said). *racy when it changed while read. */
-static int hash_one(struct scan *sc, const char *path, struct stat_now *st, char md5[MD5_HEX_LEN + 1], int *racy)
+/* sha256 of path; 0 ok, 1 gone, -1 unreadable (said). *racy when it changed while read. */
+static int hash_one(struct scan *sc, const char *path, struct stat_now *st, char hash[HASH_HEX_LEN + 1], int *racy)
 {
 	struct stat before, after;
 	uint64_t n = 0;
@@ -106,7 +106,7 @@ static int hash_one(struct scan *sc, const char *path, struct stat_now *st, char
 		close(fd);
 		return 1;
 	}
-	if (md5_fd(fd, md5, &n) || fstat(fd, &after)) {
+	if (hash_fd(fd, hash, &n) || fstat(fd, &after)) {
 		warning_errno("cannot read '%s'", show_path(path));
 		rc = -1;
 	}
@@ -139,21 +139,21 @@ static void *hash_worker(void *arg)
 	while ((i = __atomic_fetch_add(&sc->next, 1, __ATOMIC_RELAXED)) < sc->ntodo) {
 		struct entry *e = &sc->snap.rows[sc->todo[i]].e;
 		struct row_state *s = &sc->rs[sc->todo[i]];
-		char md5[MD5_HEX_LEN + 1];
-		int racy = 0, rc = hash_one(sc, e->path, &s->st, md5, &racy);
+		char hash[HASH_HEX_LEN + 1];
+		int racy = 0, rc = hash_one(sc, e->path, &s->st, hash, &racy);
 
 		if (rc > 0)
 			s->state = ROW_GONE;
 		s->hashed = rc == 0;
 		s->racy = racy;
-		s->new_md5 = rc == 0 && strcmp(md5, e->md5);
-		if (s->new_md5)
-			memcpy(e->md5, md5, sizeof(md5));
+		s->new_hash = rc == 0 && strcmp(hash, e->hash);
+		if (s->new_hash)
+			memcpy(e->hash, hash, sizeof(hash));
 	}
 	while ((i = __atomic_fetch_add(&sc->nextf, 1, __ATOMIC_RELAXED)) < sc->nfnd) {
 		struct found *f = sc->fnd[i];
 
-		f->ok = hash_one(sc, f->path, &f->st, f->md5, &f->racy) == 0;
+		f->ok = hash_one(sc, f->path, &f->st, f->hash, &f->racy) == 0;
 	}
 	return NULL;
 }
@@ -225,7 +225,7 @@ static enum change change_of(const struct entry *e)
 		return CH_CONFLICT;
 	if (!e->base[0])
 		return CH_ADDED;
-	if (strcmp(e->md5, e->base) || (e->base_mode && e->mode != e->base_mode))
+	if (strcmp(e->hash, e->base) || (e->base_mode && e->mode != e->base_mode))
 		return CH_MODIFIED;
 	return CH_NONE;
 }
@@ -277,9 +277,9 @@ static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
 	it->present = 1;
 	if (s->hashed) {
 		*racy = s->racy || s->st.mtime_ns >= sc->ws->stamp_ns;
-		*write = !stat_same(&s->st, &it->e) || s->new_md5 || *racy != !!(flags & INDEX_RACY);
+		*write = !stat_same(&s->st, &it->e) || s->new_hash || *racy != !!(flags & INDEX_RACY);
 		stat_to_entry(&it->e, &s->st);
-	} else if (!it->e.md5[0]) {
+	} else if (!it->e.hash[0]) {
 		/* Added but never read (it could not be): nothing push could send yet. */
 		it->present = 0;
 		it->change = CH_NONE;
@@ -314,7 +314,7 @@ static int settle(struct scan *sc, struct scan_result *out)
 			memset(it, 0, sizeof(*it));
 			it->e.path = (char *)f->path;
 			stat_to_entry(&it->e, &f->st);
-			memcpy(it->e.md5, f->md5, sizeof(it->e.md5));
+			memcpy(it->e.hash, f->hash, sizeof(it->e.hash));
 			it->present = 1;
 			it->change = CH_ADDED;
 			n++;
@@ -415,7 +415,7 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 		const struct entry *e = &sc.snap.rows[i].e;
 
 		if (sc.rs[i].state == ROW_FILE && !(sc.snap.flags[i] & INDEX_REMOVED) &&
-		    ((sc.snap.flags[i] & INDEX_RACY) || !e->md5[0] || !stat_same(&sc.rs[i].st, e)))
+		    ((sc.snap.flags[i] & INDEX_RACY) || !e->hash[0] || !stat_same(&sc.rs[i].st, e)))
 			sc.todo[sc.ntodo++] = i;
 	}
 	qsort(sc.fnd, sc.nfnd, sizeof(*sc.fnd), cmp_found);

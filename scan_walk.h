@@ -27,7 +27,7 @@ struct row_state {
 	struct stat_now st;
 	unsigned char state;
 	unsigned char hashed;	/* hashed now: st is the stat before the read */
-	unsigned char new_md5;	/* and the content differs from the row's */
+	unsigned char new_hash;	/* and the content differs from the row's */
 	unsigned char racy;	/* the mark to record */
 };
 
@@ -39,7 +39,7 @@ struct found {
 	int pending;		/* met before the rows were loaded: the join decides */
 	int ok;			/* new, and hashed */
 	int racy;
-	char md5[MD5_HEX_LEN + 1];
+	char hash[HASH_HEX_LEN + 1];
 };
 
 struct task {

@@ -60,21 +60,21 @@ struct caller {
  * ---- store.c: the root and soc.db ----
  *
  * Tables (WAL, synchronous=FULL):
- *   files(path PRIMARY KEY, md5 NULL for a deleted path, size, mtime, mode, rev)
+ *   files(path PRIMARY KEY, sha256 NULL for a deleted path, size, mtime, mode, rev)
  *       the newest state of every path ever pushed; the head is the rows
- *       with md5 NOT NULL. A delete leaves its row (md5 NULL, the rev that
+ *       with sha256 NOT NULL. A delete leaves its row (sha256 NULL, the rev that
  *       deleted it) so changes?since=R is one indexed scan: rev > R.
  *   revs(rev PRIMARY KEY, time, token, client, adds, mods, dels)
- *   changes(rev, path, md5 NULL for a delete, size, mtime, mode)
+ *   changes(rev, path, sha256 NULL for a delete, size, mtime, mode)
  *   tokens(name PRIMARY KEY, sha256, read_only, created)
  *   txns(id PRIMARY KEY, token, created, state, rev, token_sha256): state
  *       is 'open' (uploading), 'committing' (a commit checks the staged
  *       files), 'applying' (rev written, files/ being changed), 'done'
  *       (rev in the head); see txn.c. token_sha256 is the identity of
  *       the token that began it: only that token goes on with it.
- *   txn_items(txn, path, md5 NULL for a delete, size, mtime, mode, base)
+ *   txn_items(txn, path, sha256 NULL for a delete, size, mtime, mode, base)
  *   meta(key PRIMARY KEY, value): 'head' is the revision readers see.
- * Indexes: files(rev), files(md5), changes(rev), txn_items(txn, path).
+ * Indexes: files(rev), files(sha256), changes(rev), txn_items(txn, path).
  */
 
 /*
@@ -100,8 +100,8 @@ int store_exec(struct sqlite3 *db, const char *sql);
 /* One row of files, as the readers below hand it over (strings valid during the call). */
 struct store_file {
 	const char *path;
-	const char *md5;	/* NULL for a deleted path */
-	long long size, mtime, rev;	/* store_head_each gives path, md5 and size only */
+	const char *hash;	/* NULL for a deleted path */
+	long long size, mtime, rev;	/* store_head_each gives path, sha256 and size only */
 	int mode;
 };
 /* One row of revs (strings valid during the call; client may be NULL). */
@@ -122,7 +122,7 @@ int store_changes_each(struct sqlite3 *db, long long since, int (*begin)(long lo
 /* row() for the newest limit revisions up to the head, newest first; 0, or -1 on a database error. */
 int store_log_each(struct sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg),
 		   void *arg);
-/* row() for every file of the head (path, md5, size), by path; 0, or -1 (store_errmsg says why). */
+/* row() for every file of the head (path, sha256, size), by path; 0, or -1 (store_errmsg says why). */
 int store_head_each(struct sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg);
 /* A prepared "is this path in the head?" for many paths; NULL on failure. */
 struct store_lookup;
@@ -154,6 +154,11 @@ struct sqlite3_stmt;
  */
 struct sqlite3_stmt *store_stmt_get(struct sqlite3 *db, enum store_stmt which, const char *sql);
 void store_stmt_put(struct sqlite3 *db, struct sqlite3_stmt *st);
+
+/* ---- store_upgrade.c: an older soc's soc.db brought to this schema in place ---- */
+
+/* Before the schema is applied: 0 (nothing to do, or done whole), or -1 after a message and nothing changed. */
+int store_upgrade(struct sqlite3 *db, int files_fd);
 
 /* ---- token.c: tokens, random ids and the tokens table ---- */
 #define ADMIN_TOKEN_FILE "admin.token"	/* under the root: the first start's token */
@@ -305,8 +310,8 @@ void upload_stop(void);
 
 struct push_item {
 	char *path;
-	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
-	char base[MD5_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
+	char hash[HASH_HEX_LEN + 1];	/* "" for a delete */
+	char base[HASH_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
 	long long size, mtime;		/* 0 for a delete */
 	unsigned mode;			/* 0644 or 0755; 0 for a delete */
 	unsigned base_mode;		/* the mode the push says the head has; 0: not checked */

@@ -106,18 +106,30 @@ size_t parts_plan(size_t n, uint64_t (*size)(size_t i, const void *arg), const v
  */
 void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
 
-/* ---- hash.c: streaming md5, shared by the scanner and the server ---- */
+/* ---- hash.c: sha256 (the content identity) through libcrypto; md5 for older records ---- */
 
+#define HASH_HEX_LEN 64		/* sha256 as lowercase hex */
 #define MD5_HEX_LEN 32
 #define HASH_CHUNK (64 * 1024)	/* on the stack of whichever thread hashes */
 
-/* md5 of everything readable from fd, as lowercase hex; the size read in *size. */
-int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], uint64_t *size);
-/* 1 when dir/name, not followed, is a regular file with that md5 (and size, when not -1). */
-int md5_file_is(int dir, const char *name, const char *md5, int64_t size);
-/* 1 when s is exactly 32 lowercase hex digits. */
+/* A sha256 fed piece by piece: init (0, or -1 out of memory), update, final (frees it), or free. */
+struct hasher {
+	struct evp_md_ctx_st *ctx;
+};
+int hasher_init(struct hasher *h);
+int hasher_update(struct hasher *h, const void *p, size_t n);
+int hasher_final(struct hasher *h, char hex[HASH_HEX_LEN + 1]);
+void hasher_free(struct hasher *h);
+/* sha256 of everything readable from fd, as lowercase hex; the size read in *size. */
+int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
+/* 1 when dir/name, not followed, is a regular file with that sha256 (and size, when not -1). */
+int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
+/* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */
+int hash_hex_valid(const char *s);
 int md5_hex_valid(const char *s);
-void sha256_hex(const void *p, size_t n, char hex[65]);
+void sha256_hex(const void *p, size_t n, char hex[HASH_HEX_LEN + 1]);
+/* md5, as an older soc recorded content, and in the same read its sha256 when sha is not NULL. */
+int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], char sha[HASH_HEX_LEN + 1]);
 
 /* ---- the upload stream of new files: upload.c sends, upload_serve.c receives ---- */
 
@@ -149,8 +161,8 @@ int opt_parse(int argc, char **argv, const struct opt *opts);
 
 struct change_line {
 	char *path;			/* checked by path_check(); kept on a refusal, for the message */
-	char md5[MD5_HEX_LEN + 1];	/* "" for a delete */
-	char base[MD5_HEX_LEN + 1];	/* "" when null or absent: a new file */
+	char hash[HASH_HEX_LEN + 1];	/* sha256 of the content; "" for a delete */
+	char base[HASH_HEX_LEN + 1];	/* sha256 of what it replaces; "" when null or absent: a new file */
 	long long size, mtime, rev;	/* -1 when absent (mtime: 0) */
 	unsigned mode;			/* 0644 or 0755 */
 	unsigned base_mode;		/* the mode of the base, 0 when absent: not checked */

@@ -26,21 +26,21 @@
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
-	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, md5 TEXT, size INTEGER NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER NOT NULL,"
 	" mtime INTEGER NOT NULL, mode INTEGER NOT NULL, rev INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS files_rev ON files(rev);"
-	"CREATE INDEX IF NOT EXISTS files_md5 ON files(md5);"
+	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);"
 	"CREATE TABLE IF NOT EXISTS revs(rev INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	" token TEXT NOT NULL, client TEXT, adds INTEGER NOT NULL, mods INTEGER NOT NULL,"
 	" dels INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS changes(rev INTEGER NOT NULL, path TEXT NOT NULL, md5 TEXT,"
+	"CREATE TABLE IF NOT EXISTS changes(rev INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
 	"CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
 	" read_only INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
 	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER, token_sha256 TEXT);"
-	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, md5 TEXT,"
+	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
 	" base_mode INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -190,10 +190,10 @@ int store_changes_each(sqlite3 *db, long long since, int (*begin)(long long head
 	if (store_exec(db, "BEGIN"))
 		return -1;
 	head = store_head(db);
-	if (sqlite3_prepare_v2(db, since ? "SELECT path, md5, size, mtime, mode, rev FROM files "
+	if (sqlite3_prepare_v2(db, since ? "SELECT path, sha256, size, mtime, mode, rev FROM files "
 				       "WHERE rev > ? AND rev <= ? ORDER BY path"
-				     : "SELECT path, md5, size, mtime, mode, rev FROM files "
-				       "WHERE rev > ? AND rev <= ? AND md5 IS NOT NULL ORDER BY path",
+				     : "SELECT path, sha256, size, mtime, mode, rev FROM files "
+				       "WHERE rev > ? AND rev <= ? AND sha256 IS NOT NULL ORDER BY path",
 			       -1, &st, NULL) != SQLITE_OK || head < 0) {
 		sqlite3_finalize(st);
 		store_exec(db, "ROLLBACK");
@@ -206,7 +206,7 @@ int store_changes_each(sqlite3 *db, long long since, int (*begin)(long long head
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_file f = {
 			.path = (const char *)sqlite3_column_text(st, 0),
-			.md5 = (const char *)sqlite3_column_text(st, 1),
+			.hash = (const char *)sqlite3_column_text(st, 1),
 			.size = sqlite3_column_int64(st, 2),
 			.mtime = sqlite3_column_int64(st, 3),
 			.mode = sqlite3_column_int(st, 4),
@@ -258,13 +258,13 @@ int store_head_each(sqlite3 *db, void (*row)(const struct store_file *f, void *a
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT path, md5, size FROM files WHERE md5 IS NOT NULL "
+	if (sqlite3_prepare_v2(db, "SELECT path, sha256, size FROM files WHERE sha256 IS NOT NULL "
 			       "ORDER BY path", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_file f = {
 			.path = (const char *)sqlite3_column_text(st, 0),
-			.md5 = (const char *)sqlite3_column_text(st, 1),
+			.hash = (const char *)sqlite3_column_text(st, 1),
 			.size = sqlite3_column_int64(st, 2),
 		};
 
@@ -282,7 +282,7 @@ struct store_lookup *store_lookup_open(sqlite3 *db)
 {
 	struct store_lookup *q = xcalloc(1, sizeof(*q));
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND md5 IS NOT NULL", -1, &q->st,
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND sha256 IS NOT NULL", -1, &q->st,
 			       NULL) != SQLITE_OK) {
 		sqlite3_finalize(q->st);
 		free(q);
@@ -389,69 +389,6 @@ static int open_dir(struct server *s, const char *name, int create)
 	if (fd < 0)
 		return error_errno("cannot open '%s/%s'", s->root, name);
 	return fd;
-}
-
-/*
- * txn_items.base_mode came after the first roots were made: a root from
- * then gets the column (0: its open pushes check no mode, as their
- * clients asked). Another soc serve, check or token command may add it
- * at the same moment; whichever loses finds it there.
- */
-static int has_base_mode(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int ok = sqlite3_prepare_v2(db, "SELECT base_mode FROM txn_items LIMIT 0", -1, &st, NULL) == SQLITE_OK;
-
-	sqlite3_finalize(st);
-	return ok;
-}
-
-static int upgrade_txn_items(sqlite3 *db)
-{
-	char *msg = NULL;
-
-	if (has_base_mode(db))
-		return 0;
-	if (sqlite3_exec(db, "ALTER TABLE txn_items ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0",
-			 NULL, NULL, &msg) == SQLITE_OK || has_base_mode(db)) {
-		sqlite3_free(msg);
-		return 0;
-	}
-	error("database: cannot add txn_items.base_mode: %s", msg ? msg : "out of memory");
-	sqlite3_free(msg);
-	return -1;
-}
-
-/*
- * txns.token_sha256 came later still: a txn was its token's by name only,
- * so a push of a revoked token went on under a new token of that name.
- * An open txn of a root from then is given the identity of the token of
- * its name now; one whose token is gone keeps NULL, which no token is.
- * One transaction: a second process waits, then finds the column there.
- */
-static int has_txn_identity(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int ok = sqlite3_prepare_v2(db, "SELECT token_sha256 FROM txns LIMIT 0", -1, &st, NULL) == SQLITE_OK;
-
-	sqlite3_finalize(st);
-	return ok;
-}
-
-static int upgrade_txns(sqlite3 *db)
-{
-	if (has_txn_identity(db))
-		return 0;
-	if (store_write_begin(db))
-		return -1;
-	if (has_txn_identity(db))
-		return store_write_commit(db);
-	if (store_exec(db, "ALTER TABLE txns ADD COLUMN token_sha256 TEXT") ||
-	    store_exec(db, "UPDATE txns SET token_sha256 = (SELECT sha256 FROM tokens WHERE tokens.name = txns.token)")) {
-		store_write_abort(db);
-		return error("database: cannot add txns.token_sha256");
-	}
-	return store_write_commit(db);
 }
 
 /*
@@ -594,7 +531,7 @@ int store_open(struct server *s, const char *root, int create)
 	free(db_path);
 	db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
-	if (!db || store_exec(db, schema) || upgrade_txn_items(db) || upgrade_txns(db))
+	if (!db || store_upgrade(db, s->files_fd) || store_exec(db, schema))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);

@@ -189,7 +189,7 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 /*
  * ---- pending.c: a push whose commit answer was not heard ----
  * pending_write() records the changes before the commit is sent (each
- * entry's md5, or a delete); pending_clear() once the index holds them;
+ * entry's sha256, or a delete); pending_clear() once the index holds them;
  * pending_settle(), at the start of a push or pull, records the bases of
  * those the server has landed. 0, or -1 after a message (pending_settle:
  * an exit code, EXIT_REMOTE when the server cannot be asked).

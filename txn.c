@@ -38,14 +38,14 @@
  * txn_recover() runs (3) and (4) again before the server listens. Every
  * step of (3) may run twice: a path already unlinked is fine; a file
  * whose source is gone from commit/ was renamed by the first try, which
- * is believed only when the target holds the md5 recorded; renaming a
+ * is believed only when the target holds the sha256 recorded; renaming a
  * file that is still there does what the first try would have done.
  * (4) is one transaction, so it happened or did not. A commit also
  * first finishes any txn still 'applying' (one whose apply failed, on a
  * full disk say) before it records a revision of its own, so revisions
  * always apply in order, one at a time. Between (3) and (4) files/ runs
  * ahead of the head readers see: a pull may fetch a file newer than the
- * md5 it was told, which it checks, and pulls again, as section 7 says;
+ * sha256 it was told, which it checks, and pulls again, as section 7 says;
  * once (4) commits, files/ and the head agree again.
  */
 #include <dirent.h>
@@ -325,7 +325,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 			internal(ex);
 			goto out;
 		}
-		snprintf(msg, sizeof(msg), "%ld staged file%s missing, or not the size and md5 the push named",
+		snprintf(msg, sizeof(msg), "%ld staged file%s missing, or not the size and sha256 the push named",
 			 nbad, nbad == 1 ? " is" : "s are");
 		api_error_paths(ex, 422, "staged_mismatch", msg, bad);
 		goto out;

@@ -31,7 +31,7 @@ int txn_insert(struct sqlite3 *db, const char *id, const struct caller *who, con
 int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
 /*
  * Drops from the push every change the head already holds: a file with
- * the same md5 and mode, a delete of a path the head lacks. A client
+ * the same sha256 and mode, a delete of a path the head lacks. A client
  * killed after its commit landed but before it heard so pushes the same
  * changes again with the old bases; they are done, not conflicts, and
  * nothing is overwritten by taking them as done. How many, or -1. Run it
@@ -48,7 +48,7 @@ long txn_drop_landed(struct sqlite3 *db, struct push_list *l);
  */
 long txn_head_check(struct sqlite3 *db, const struct push_list *l, json_t *moved);
 /*
- * For each item, a head path holding content of its md5 and size (owned),
+ * For each item, a head path holding content of its sha256 and size (owned),
  * or NULL; the array has l->n entries. NULL on a database error. Free with
  * txn_sources_free.
  */

@@ -46,7 +46,7 @@ struct check_part {
 
 /*
  * One staged file, name in dir: a regular file of the item's size and
- * md5, given its mode and mtime, then hard-linked into commit/<txn>/ (to),
+ * sha256, given its mode and mtime, then hard-linked into commit/<txn>/ (to),
  * and the link checked to be the inode hashed. 0 when done, ITEM_BAD when
  * the file is not what the push named, ITEM_COPY when done but its inode
  * is shared with files/ and needs another mode (txn_check_staged copies
@@ -63,7 +63,7 @@ static int check_file(const char *id, int dir, const char *name, const struct pu
 		      struct dir_cursor *to, int sync_each)
 {
 	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
-	char got[MD5_HEX_LEN + 1];
+	char got[HASH_HEX_LEN + 1];
 	struct stat st, linked;
 	const char *tname;
 	uint64_t size;
@@ -72,11 +72,11 @@ static int check_file(const char *id, int dir, const char *name, const struct pu
 	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
-	if (md5_fd(fd, got, &size)) {
+	if (hash_fd(fd, got, &size)) {
 		rc = error_errno("cannot read 'staging/%s/%s'", id, it->path);
 		goto out;
 	}
-	if (size != (uint64_t)it->size || strcmp(got, it->md5))
+	if (size != (uint64_t)it->size || strcmp(got, it->hash))
 		goto out;
 	own = st.st_nlink == 1;
 	if (own && (((st.st_mode & 07777) != it->mode && fchmod(fd, it->mode)) ||

@@ -121,7 +121,7 @@ out:
 
 int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT path, md5, size, mtime, mode, base, base_mode FROM txn_items "
+	sqlite3_stmt *st = prepare(db, "SELECT path, sha256, size, mtime, mode, base, base_mode FROM txn_items "
 				       "WHERE txn = ? ORDER BY path");
 	size_t cap = 0;
 	int rc;
@@ -131,7 +131,7 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *md5 = (const char *)sqlite3_column_text(st, 1);
+		const char *hash = (const char *)sqlite3_column_text(st, 1);
 		const char *base = (const char *)sqlite3_column_text(st, 5);
 		struct push_item *it;
 
@@ -142,9 +142,9 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		it = &l->v[l->n++];
 		memset(it, 0, sizeof(*it));
 		it->path = xstrdup((const char *)sqlite3_column_text(st, 0));
-		snprintf(it->md5, sizeof(it->md5), "%s", md5 ? md5 : "");
+		snprintf(it->hash, sizeof(it->hash), "%s", hash ? hash : "");
 		snprintf(it->base, sizeof(it->base), "%s", base ? base : "");
-		it->deleted = !md5;
+		it->deleted = !hash;
 		it->size = sqlite3_column_int64(st, 2);
 		it->mtime = sqlite3_column_int64(st, 3);
 		it->mode = (unsigned)sqlite3_column_int(st, 4);
@@ -158,34 +158,34 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 	return 0;
 }
 
-static void bind_md5(sqlite3_stmt *st, int col, const char *md5)
+static void bind_hash(sqlite3_stmt *st, int col, const char *hash)
 {
-	if (*md5)
-		sqlite3_bind_text(st, col, md5, -1, SQLITE_STATIC);
+	if (*hash)
+		sqlite3_bind_text(st, col, hash, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, col);
 }
 
 /*
- * The head's md5 of path: 1 and md5 filled when the head holds it, 0 when
+ * The head's sha256 of path: 1 and sha256 filled when the head holds it, 0 when
  * not, -1 on error; its mode in *mode when mode is not NULL. st is
- * "SELECT md5, mode FROM files WHERE path = ?".
+ * "SELECT sha256, mode FROM files WHERE path = ?".
  */
-static int head_md5(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char md5[MD5_HEX_LEN + 1],
+static int head_hash(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
 		    unsigned *mode)
 {
 	int rc;
 
 	sqlite3_bind_text(st, 1, path, (int)len, SQLITE_STATIC);
 	rc = step_row(db, st);
-	md5[0] = '\0';
+	hash[0] = '\0';
 	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		snprintf(md5, MD5_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(hash, HASH_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
 		if (mode)
 			*mode = (unsigned)sqlite3_column_int(st, 1);
 	}
 	sqlite3_reset(st);
-	return rc < 0 ? -1 : md5[0] != '\0';
+	return rc < 0 ? -1 : hash[0] != '\0';
 }
 
 /* Length of the longest run of whole directories a ("x/y/") shares with b. */
@@ -203,7 +203,7 @@ static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen
 
 long txn_drop_landed(sqlite3 *db, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT md5, mode FROM files WHERE path = ? AND md5 IS NOT NULL");
+	sqlite3_stmt *st = prepare(db, "SELECT sha256, mode FROM files WHERE path = ? AND sha256 IS NOT NULL");
 	size_t i, kept = 0;
 	long dropped = 0;
 
@@ -216,7 +216,7 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 		sqlite3_bind_text(st, 1, it->path, -1, SQLITE_STATIC);
 		rc = step_row(db, st);
 		if (rc == 1)
-			landed = !it->deleted && !strcmp((const char *)sqlite3_column_text(st, 0), it->md5) &&
+			landed = !it->deleted && !strcmp((const char *)sqlite3_column_text(st, 0), it->hash) &&
 				 (unsigned)sqlite3_column_int(st, 1) == it->mode;
 		else
 			landed = it->deleted;
@@ -239,8 +239,8 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 
 long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 {
-	sqlite3_stmt *one = prepare(db, "SELECT md5, mode FROM files WHERE path = ?");
-	sqlite3_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND md5 IS NOT NULL");
+	sqlite3_stmt *one = prepare(db, "SELECT sha256, mode FROM files WHERE path = ?");
+	sqlite3_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND sha256 IS NOT NULL");
 	struct buf lo = BUF_INIT, hi = BUF_INIT, ok = BUF_INIT;
 	long bad = -1;
 	size_t i;
@@ -252,18 +252,18 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 		const struct push_item *it = &l->v[i];
 		const char *p = it->path, *slash;
 		size_t plen = strlen(p), from;
-		char md5[MD5_HEX_LEN + 1];
+		char hash[HASH_HEX_LEN + 1];
 		unsigned mode = 0;
 		int in_way = 0, rc;
 
-		if ((rc = head_md5(db, one, p, plen, md5, &mode)) < 0)
+		if ((rc = head_hash(db, one, p, plen, hash, &mode)) < 0)
 			goto fail;
 		/*
 		 * With base_mode the base is content and mode: a file edited
 		 * here on a client that has not seen a chmod there would
 		 * otherwise put the old mode back.
 		 */
-		if (strcmp(md5, it->base) || (rc && it->base_mode && mode != it->base_mode)) {
+		if (strcmp(hash, it->base) || (rc && it->base_mode && mode != it->base_mode)) {
 			bad++;
 			json_array_append_new(moved, json_string(p));
 			continue;
@@ -278,7 +278,7 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 
 			if (d && d->deleted)
 				continue;
-			if ((rc = head_md5(db, one, p, dlen, md5, NULL)) < 0)
+			if ((rc = head_hash(db, one, p, dlen, hash, NULL)) < 0)
 				goto fail;
 			in_way = rc;
 		}
@@ -325,7 +325,7 @@ int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const stru
 {
 	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
 				      " VALUES(?, ?, ?, 'open', NULL, ?)");
-	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, md5, size, mtime, mode, base, base_mode)"
+	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode)"
 				       " VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc = -1;
 	size_t i;
@@ -343,11 +343,11 @@ int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const stru
 		const struct push_item *it = &l->v[i];
 
 		sqlite3_bind_text(item, 2, it->path, -1, SQLITE_STATIC);
-		bind_md5(item, 3, it->md5);
+		bind_hash(item, 3, it->hash);
 		sqlite3_bind_int64(item, 4, it->size);
 		sqlite3_bind_int64(item, 5, it->mtime);
 		sqlite3_bind_int(item, 6, (int)it->mode);
-		bind_md5(item, 7, it->base);
+		bind_hash(item, 7, it->base);
 		sqlite3_bind_int(item, 8, (int)it->base_mode);
 		if (step_done(db, item))
 			goto out;
@@ -361,7 +361,7 @@ out:
 
 char **txn_sources(sqlite3 *db, const struct push_list *l)
 {
-	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE md5 = ? AND size = ? LIMIT 1");
+	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE sha256 = ? AND size = ? LIMIT 1");
 	char **src;
 	size_t i;
 
@@ -374,7 +374,7 @@ char **txn_sources(sqlite3 *db, const struct push_list *l)
 
 		if (it->deleted)
 			continue;
-		sqlite3_bind_text(same, 1, it->md5, -1, SQLITE_STATIC);
+		sqlite3_bind_text(same, 1, it->hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(same, 2, it->size);
 		rc = step_row(db, same);
 		if (rc == 1)
@@ -432,7 +432,7 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 			adds++;
 		sqlite3_bind_int64(change, 1, head + 1);
 		sqlite3_bind_text(change, 2, it->path, -1, SQLITE_STATIC);
-		bind_md5(change, 3, it->md5);
+		bind_hash(change, 3, it->hash);
 		sqlite3_bind_int64(change, 4, it->size);
 		sqlite3_bind_int64(change, 5, it->mtime);
 		sqlite3_bind_int(change, 6, (int)it->mode);
@@ -480,7 +480,7 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 		const struct push_item *it = &l->v[i];
 
 		sqlite3_bind_text(file, 1, it->path, -1, SQLITE_STATIC);
-		bind_md5(file, 2, it->md5);
+		bind_hash(file, 2, it->hash);
 		sqlite3_bind_int64(file, 3, it->size);
 		sqlite3_bind_int64(file, 4, it->mtime);
 		sqlite3_bind_int(file, 5, (int)it->mode);

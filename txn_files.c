@@ -324,7 +324,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 			error_errno("cannot move 'commit/%s/%s' into files/", id, it->path);
 			goto out;
 		}
-		if (!moved && !md5_file_is(dir, name, it->md5, (int64_t)it->size)) {
+		if (!moved && !hash_file_is(dir, name, it->hash, (int64_t)it->size)) {
 			error("'commit/%s/%s' is gone and 'files/%s' is not what the push holds",
 			      id, it->path, it->path);
 			goto out;

@@ -11,7 +11,7 @@
  * file a record (UPLOAD_HEAD_LEN bytes: path length and size, big-endian;
  * the path; the bytes), then two zero bytes; the server answers one JSON
  * line, {"stored":N} or an error, and closes. The server checks every
- * staged file's size and md5 at the commit, as it does rsync's, so a file
+ * staged file's size and sha256 at the commit, as it does rsync's, so a file
  * that changes while it is read is caught there (422) and the push rescans
  * and tries once more.
  *

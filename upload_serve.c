@@ -2,7 +2,7 @@
  * upload_serve.c: POST /api/v1/push/<txn>/upload with "Upgrade:
  * soc-upload", the server's half of upload.c's stream of new files. Each
  * record's bytes become a file in staging/<txn>/, where rsync would have
- * put it; the commit then checks every staged file's size and md5 as it
+ * put it; the commit then checks every staged file's size and sha256 as it
  * checks rsync's, so nothing here is trusted further than rsync is.
  *
  * A record may name only a file of the push, at the size the push gave

@@ -14,7 +14,7 @@
 
 #define NS_PER_SEC 1000000000LL
 
-static int md5_field(json_t *o, const char *key, char out[MD5_HEX_LEN + 1], int nullable)
+static int hash_field(json_t *o, const char *key, char out[HASH_HEX_LEN + 1], int nullable)
 {
 	json_t *v = json_object_get(o, key);
 	const char *s;
@@ -23,9 +23,9 @@ static int md5_field(json_t *o, const char *key, char out[MD5_HEX_LEN + 1], int 
 	if (!v || json_is_null(v))
 		return nullable ? 0 : -1;
 	s = json_string_value(v);
-	if (!s || json_string_length(v) != MD5_HEX_LEN || !md5_hex_valid(s))
+	if (!s || json_string_length(v) != HASH_HEX_LEN || !hash_hex_valid(s))
 		return -1;
-	memcpy(out, s, MD5_HEX_LEN + 1);
+	memcpy(out, s, HASH_HEX_LEN + 1);
 	return 0;
 }
 
@@ -102,13 +102,18 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 	c->path = xstrndup(path, json_string_length(v));
 	if (strlen(path) != json_string_length(v) || (*why = path_check(path, strlen(path))))
 		goto bad;
+	/* An older soc named content by md5: say so, not "bad base". */
+	if (json_object_get(o, "md5")) {
+		*why = "content named by md5, as an older soc does (this one names it by sha256)";
+		goto bad;
+	}
 	v = json_object_get(o, "deleted");
 	if (v && !json_is_boolean(v)) {
 		*why = "\"deleted\" is not true or false";
 		goto bad;
 	}
 	c->deleted = json_is_true(v);
-	if (md5_field(o, "base", c->base, 1)) {
+	if (hash_field(o, "base", c->base, 1)) {
 		*why = "bad base";
 		goto bad;
 	}
@@ -124,15 +129,15 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 	}
 	c->base_mode = (unsigned)base_mode;
 	if (c->deleted) {
-		if (json_object_get(o, "md5") && !json_is_null(json_object_get(o, "md5"))) {
-			*why = "a delete with an md5";
+		if (json_object_get(o, "sha256") && !json_is_null(json_object_get(o, "sha256"))) {
+			*why = "a delete with a sha256";
 			goto bad;
 		}
 		rc = 1;
 		goto out;
 	}
-	if (md5_field(o, "md5", c->md5, 0)) {
-		*why = "no valid md5";
+	if (hash_field(o, "sha256", c->hash, 0)) {
+		*why = "no valid sha256";
 		goto bad;
 	}
 	if (int_field(o, "size", &c->size, -1) || c->size < 0) {
@@ -174,13 +179,13 @@ int change_format(const struct change_line *c, struct buf *out)
 	if (c->rev >= 0 && c->deleted)
 		o = json_pack("{s:s, s:b, s:I}", "path", c->path, "deleted", 1, "rev", (json_int_t)c->rev);
 	else if (c->rev >= 0)
-		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", c->path, "md5", c->md5,
+		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:I}", "path", c->path, "sha256", c->hash,
 			      "size", (json_int_t)c->size, "mtime", (json_int_t)c->mtime,
 			      "mode", (int)c->mode, "rev", (json_int_t)c->rev);
 	else if (c->deleted)
 		o = json_pack("{s:s, s:b, s:s?}", "path", c->path, "deleted", 1, "base", base);
 	else
-		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s?}", "path", c->path, "md5", c->md5,
+		o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:s?}", "path", c->path, "sha256", c->hash,
 			      "size", (json_int_t)c->size, "mtime", (json_int_t)c->mtime,
 			      "mode", (int)c->mode, "base", base);
 	/*

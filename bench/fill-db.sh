@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/fill-db.sh DB N: puts N files into a stopped server's soc.db, one
 # revision holding them all, so bench/serve.sh can stream a big change
-# list. Writes the columns DESIGN.md section 5 names (path, md5, size,
+# list. Writes the columns DESIGN.md section 5 names (path, sha256, size,
 # mtime, mode, rev) into `files` and `changes`, whichever of them each
 # table has; a table with other NOT NULL columns makes sqlite3 fail loudly.
 # A shortcut only a benchmark may take (t/ moves a head by real pushes):
@@ -21,7 +21,7 @@ select_list() {
 	for c in $(cols "$1"); do
 		case $c in
 		path) e="printf('Data/dir%04d/file%07d.txt', x / 1000, x)" ;;
-		md5) e="printf('%032x', x)" ;;
+		sha256) e="printf('%064x', x)" ;;
 		size) e="x % 100000" ;;
 		mtime) e="1700000000 + x" ;;
 		mode) e="420" ;;

@@ -9,7 +9,7 @@
 # deep. soc and git each get their own copy, so neither sees the other's
 # directory.
 # 1. status on an unchanged tree, warm cache: git after a commit, soc
-#    with every file marked synced (sqlite3 sets base = md5, which is what
+#    with every file marked synced (sqlite3 sets base = sha256, which is what
 #    a push records; the walk, the stats and the index load are the same).
 #    soc and git take turns, so a busy machine weighs on both alike.
 #    Prints median(soc status) / median(git status --porcelain); target
@@ -74,7 +74,7 @@ cd "$WORK/soc"
 # A faked sync, which only a benchmark may use (t/ syncs by real pushes):
 # a real one would add a server and a push of the whole tree to every run
 # (bench/sync.sh times that) and change nothing that status reads.
-sqlite3 .soc/index.db "UPDATE files SET base = md5"
+sqlite3 .soc/index.db "UPDATE files SET base = sha256"
 # Once to settle racy entries (files written in the last tick before add).
 "$SOC" status --porcelain --offline >/dev/null
 [ -z "$("$SOC" status --porcelain --offline)" ] || { echo "bench: soc status is not clean" >&2; exit 1; }

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/soc-circles.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cflags=$(pkg-config --cflags sqlite3 libcurl jansson libmd 2>/dev/null || true)
+cflags=$(pkg-config --cflags sqlite3 libcurl jansson libmd libcrypto 2>/dev/null || true)
 for f in *.c; do
 	# shellcheck disable=SC2086
 	cc -std=gnu11 -D_GNU_SOURCE -pthread $cflags -c -o "$tmp/${f%.c}.o" "$f"

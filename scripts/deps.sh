@@ -13,8 +13,9 @@ if command -v pkg-config >/dev/null 2>&1; then
 	need_pc libcurl libcurl4-openssl-dev
 	need_pc jansson libjansson-dev
 	need_pc libmd libmd-dev
+	need_pc libcrypto libssl-dev
 else
-	PKGS="$PKGS libsqlite3-dev libcurl4-openssl-dev libjansson-dev libmd-dev"
+	PKGS="$PKGS libsqlite3-dev libcurl4-openssl-dev libjansson-dev libmd-dev libssl-dev"
 fi
 need_cmd rsync rsync
 # soc serve refuses an rsync older than 3.4.0 (RSYNC_VERSION_FLOOR in

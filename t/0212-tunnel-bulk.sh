@@ -22,7 +22,7 @@ test_expect_success 'rsync pulls them whole through the tunnel' '
 	mkdir got &&
 	printf "D/f1\0D/f2\0D/f3\0D/f4\0" | tunnel_rsync soc::pull/ got/ &&
 	for i in 1 2 3 4; do
-		test "$(md5_of got/D/f$i)" = "$(md5_of "$TRASH/r/files/D/f$i")" || return 1
+		test "$(hash_of got/D/f$i)" = "$(hash_of "$TRASH/r/files/D/f$i")" || return 1
 	done
 '
 
@@ -30,7 +30,7 @@ test_expect_success 'and pushes them whole into a staging directory' '
 	mkdir "$TRASH/r/staging/t1" &&
 	printf "D/f1\0D/f2\0D/f3\0D/f4\0" | tunnel_rsync got/ soc::push/t1/ &&
 	for i in 1 2 3 4; do
-		test "$(md5_of got/D/f$i)" = "$(md5_of "$TRASH/r/staging/t1/D/f$i")" || return 1
+		test "$(hash_of got/D/f$i)" = "$(hash_of "$TRASH/r/staging/t1/D/f$i")" || return 1
 	done &&
 	rm -rf "$TRASH/r/staging/t1"
 '

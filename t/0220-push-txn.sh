@@ -28,8 +28,8 @@ test_expect_success 'a first push lands: begin, rsync, commit' '
 	test "$(push_commit)" = 200 &&
 	printf "{\"rev\":1}" >expect &&
 	test_cmp expect out &&
-	test "$(md5_of "$R/files/a")" = "$(md5_of w/a)" &&
-	test "$(md5_of "$R/files/d/b")" = "$(md5_of w/d/b)" &&
+	test "$(hash_of "$R/files/a")" = "$(hash_of w/a)" &&
+	test "$(hash_of "$R/files/d/b")" = "$(hash_of w/d/b)" &&
 	test "$(stat -c %a "$R/files/a")" = 644 &&
 	test "$(stat -c %a "$R/files/d/b")" = 755 &&
 	test "$(stat -c %Y "$R/files/a")" = "$(stat -c %Y w/a)" &&
@@ -40,13 +40,13 @@ test_expect_success 'a first push lands: begin, rsync, commit' '
 test_expect_success 'the head, changes?since= and the log say so' '
 	test "$(head_rev)" = 1 &&
 	head_list >list &&
-	printf "%s 644 a\n%s 755 d/b\n" "$(md5_of w/a)" "$(md5_of w/d/b)" >expect &&
+	printf "%s 644 a\n%s 755 d/b\n" "$(hash_of w/a)" "$(hash_of w/d/b)" >expect &&
 	test_cmp expect list &&
 	api GET "changes?since=0" >code && test "$(cat code)" = 200 &&
 	head -n 1 out >first &&
 	echo "{\"head\":1}" >expect &&
 	test_cmp expect first &&
-	grep "^{\"path\":\"d/b\",\"md5\":\"$(md5_of w/d/b)\",\"size\":6,\"mtime\":[0-9]*,\"mode\":493,\"rev\":1}$" out &&
+	grep "^{\"path\":\"d/b\",\"sha256\":\"$(hash_of w/d/b)\",\"size\":6,\"mtime\":[0-9]*,\"mode\":493,\"rev\":1}$" out &&
 	api GET "changes?since=1" >code && test "$(cat code)" = 200 &&
 	echo "{\"head\":1}" >expect &&
 	test_cmp expect out &&
@@ -55,7 +55,7 @@ test_expect_success 'the head, changes?since= and the log say so' '
 	soc serve check --root "$R"
 '
 
-test_expect_success 'a staged file with the wrong md5: 422 naming it, nothing changes' '
+test_expect_success 'a staged file with the wrong sha256: 422 naming it, nothing changes' '
 	echo "what the push says" >w/c &&
 	change c w/c >body &&
 	push_begin body &&
@@ -77,7 +77,7 @@ test_expect_success '... the txn stays open: upload what it named, commit again:
 	echo "what the push says" >w/c &&
 	push_upload w &&
 	test "$(push_commit)" = 200 &&
-	test "$(md5_of "$R/files/c")" = "$(md5_of w/c)" &&
+	test "$(hash_of "$R/files/c")" = "$(hash_of w/c)" &&
 	test "$(head_rev)" = 2
 '
 
@@ -100,7 +100,7 @@ test_expect_success 'a modification is sent against the head version, which keep
 	python3 -c "import sys; sys.stdout.write(\"x\" * 300000)" >w/big &&
 	change big w/big >body &&
 	push_all w body &&
-	old=$(md5_of w/big) &&
+	old=$(hash_of w/big) &&
 	printf "edit" | dd of=w/big bs=1 seek=150000 conv=notrunc 2>/dev/null &&
 	change big w/big "$old" >body &&
 	push_begin body &&
@@ -110,16 +110,16 @@ test_expect_success 'a modification is sent against the head version, which keep
 		w/ "soc::push/$TXN/" <upload0 >stats &&
 	grep "^Literal data: [0-9]* bytes" stats >literal &&
 	test "$(sed "s/[^0-9]//g" literal)" -lt 10000 &&
-	test "$(md5_of "$R/files/big")" = "$old" &&
+	test "$(hash_of "$R/files/big")" = "$old" &&
 	test "$(push_commit)" = 200 &&
-	test "$(md5_of "$R/files/big")" = "$(md5_of w/big)" &&
+	test "$(hash_of "$R/files/big")" = "$(hash_of w/big)" &&
 	soc serve check --root "$R"
 '
 
 test_expect_success 'a delete and a mode change; directories left empty go' '
 	rev=$(head_rev) &&
 	chmod 644 w/d/b &&
-	{ change d/b w/d/b "$(md5_of w/d/b)" && deletion a "$(md5_of w/a)"; } >body &&
+	{ change d/b w/d/b "$(hash_of w/d/b)" && deletion a "$(hash_of w/a)"; } >body &&
 	push_begin body &&
 	test_must_be_empty upload &&
 	test "$(push_commit)" = 200 &&
@@ -130,14 +130,14 @@ test_expect_success 'a delete and a mode change; directories left empty go' '
 	grep "^{\"path\":\"a\",\"deleted\":true,\"rev\":$((rev + 1))}$" out &&
 	api GET "log?limit=1" >code &&
 	grep "\"modified\":1,\"deleted\":1}\]$" out &&
-	deletion d/b "$(md5_of w/d/b)" >body &&
+	deletion d/b "$(hash_of w/d/b)" >body &&
 	push_all w body &&
 	! test -e "$R/files/d" &&
 	test -d "$R/files" &&
 	mkdir -p w/x/y && echo 1 >w/x/y/z && echo 2 >w/x/w && echo 3 >w/x.keep &&
 	{ change x/y/z w/x/y/z && change x/w w/x/w && change x.keep w/x.keep; } >body &&
 	push_all w body &&
-	{ deletion x/w "$(md5_of w/x/w)" && deletion x/y/z "$(md5_of w/x/y/z)"; } >body &&
+	{ deletion x/w "$(hash_of w/x/w)" && deletion x/y/z "$(hash_of w/x/y/z)"; } >body &&
 	push_all w body &&
 	! test -e "$R/files/x" &&
 	test -f "$R/files/x.keep" &&
@@ -151,13 +151,13 @@ test_expect_success 'moved content needs no upload; a copy with another mode get
 	push_all w body &&
 	mv w/e/x w/f/y &&
 	cp w/f/y w/g && chmod 755 w/g &&
-	{ deletion e/x "$(md5_of w/f/y)" && change f/y w/f/y && change g w/g; } >body &&
+	{ deletion e/x "$(hash_of w/f/y)" && change f/y w/f/y && change g w/g; } >body &&
 	push_begin body &&
 	test_must_be_empty upload &&
 	test "$(push_commit)" = 200 &&
 	! test -e "$R/files/e" &&
-	test "$(md5_of "$R/files/f/y")" = "$(md5_of w/f/y)" &&
-	test "$(md5_of "$R/files/g")" = "$(md5_of w/f/y)" &&
+	test "$(hash_of "$R/files/f/y")" = "$(hash_of w/f/y)" &&
+	test "$(hash_of "$R/files/g")" = "$(hash_of w/f/y)" &&
 	test "$(stat -c %a "$R/files/f/y")" = 644 &&
 	test "$(stat -c %a "$R/files/g")" = 755 &&
 	soc serve check --root "$R"
@@ -167,13 +167,13 @@ test_expect_success 'a file becomes a directory, and back, within one push' '
 	echo plain >w/h &&
 	change h w/h >body &&
 	push_all w body &&
-	old=$(md5_of w/h) &&
+	old=$(hash_of w/h) &&
 	rm w/h && mkdir w/h && echo inner >w/h/i &&
 	{ deletion h "$old" && change h/i w/h/i; } >body &&
 	push_all w body &&
-	test "$(md5_of "$R/files/h/i")" = "$(md5_of w/h/i)" &&
+	test "$(hash_of "$R/files/h/i")" = "$(hash_of w/h/i)" &&
 	mv w/h/i w/hi && rmdir w/h && mv w/hi w/h &&
-	{ deletion h/i "$(md5_of w/h)" && change h w/h; } >body &&
+	{ deletion h/i "$(hash_of w/h)" && change h w/h; } >body &&
 	push_all w body &&
 	test -f "$R/files/h" &&
 	soc serve check --root "$R"
@@ -191,8 +191,8 @@ test_expect_success 'a push of more files than are fsync'\''d one by one lands, 
 	soc serve check --root "$R" &&
 	: >body &&
 	for i in $(seq 1 50); do
-		deletion many/a/$i "$(md5_of w/many/a/$i)" >>body &&
-		deletion many/b/$i "$(md5_of w/many/b/$i)" >>body || return 1
+		deletion many/a/$i "$(hash_of w/many/a/$i)" >>body &&
+		deletion many/b/$i "$(hash_of w/many/b/$i)" >>body || return 1
 	done &&
 	push_all w body &&
 	! test -e "$R/files/many" &&
@@ -248,16 +248,16 @@ test_expect_success 'changes the head holds already, with stale bases, are done:
 	change again/f again/f >body &&
 	push_all . body &&
 	rev=$(head_rev) &&
-	deletion again/never-there 0123456789abcdef0123456789abcdef >>body &&
-	change again/f again/f 0123456789abcdef0123456789abcdef >body2 &&
-	deletion again/never-there 0123456789abcdef0123456789abcdef >>body2 &&
+	deletion again/never-there 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >>body &&
+	change again/f again/f 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >body2 &&
+	deletion again/never-there 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >>body2 &&
 	push_begin body2 &&
 	test_must_be_empty upload &&
 	test "$(push_commit)" = 200 &&
 	grep "^{\"rev\":$rev,\"already\":true}$" out &&
 	test "$(head_rev)" = "$rev" &&
 	chmod +x again/f &&
-	change again/f again/f 0123456789abcdef0123456789abcdef >body3 &&
+	change again/f again/f 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >body3 &&
 	test "$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body3)" = 409
 '
 

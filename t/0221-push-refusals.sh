@@ -121,7 +121,7 @@ bad_path() {
 		python3 -c "
 import json, os
 p = eval(os.environ[\"BAD_PATH\"])
-line = {\"path\": p, \"md5\": \"0\" * 32, \"size\": 1, \"mtime\": 0, \"mode\": 420, \"base\": None}
+line = {\"path\": p, \"sha256\": \"0\" * 64, \"size\": 1, \"mtime\": 0, \"mode\": 420, \"base\": None}
 open(\"body\", \"w\").write(json.dumps(line) + \"\\n\")
 open(\"want\", \"w\").write(json.dumps(eval(os.environ[\"BAD_SHOWN\"])))
 " &&
@@ -148,14 +148,14 @@ bad_path '.SOC in another case, deeper' '"x/.SoC"'
 
 test_expect_success 'path rule: not UTF-8 (a raw 0xff byte): 400 naming the line' '
 	TOKEN=$ADMIN_TOKEN &&
-	printf "{\"path\":\"a\377b\",\"md5\":\"%s\",\"size\":1,\"mode\":420}\n" "$(md5_of w/f)" >body &&
+	printf "{\"path\":\"a\377b\",\"sha256\":\"%s\",\"size\":1,\"mode\":420}\n" "$(hash_of w/f)" >body &&
 	refused 400 --data-binary @body &&
 	says "line 1:"
 '
 
 test_expect_success 'path rule: a NUL (an escape jansson refuses): 400 naming the line' '
 	TOKEN=$ADMIN_TOKEN &&
-	printf "{\"path\":\"a\\\\u0000b\",\"md5\":\"%s\",\"size\":1,\"mode\":420}\n" "$(md5_of w/f)" >body &&
+	printf "{\"path\":\"a\\\\u0000b\",\"sha256\":\"%s\",\"size\":1,\"mode\":420}\n" "$(hash_of w/f)" >body &&
 	grep u0000 body &&
 	refused 400 --data-binary @body &&
 	says "line 1:"
@@ -163,7 +163,7 @@ test_expect_success 'path rule: a NUL (an escape jansson refuses): 400 naming th
 
 test_expect_success 'path rule: a lone surrogate escape: 400 naming the line' '
 	TOKEN=$ADMIN_TOKEN &&
-	printf "{\"path\":\"a\\\\udc80\",\"md5\":\"%s\",\"size\":1,\"mode\":420}\n" "$(md5_of w/f)" >body &&
+	printf "{\"path\":\"a\\\\udc80\",\"sha256\":\"%s\",\"size\":1,\"mode\":420}\n" "$(hash_of w/f)" >body &&
 	grep udc80 body &&
 	refused 400 --data-binary @body &&
 	says "line 1:"
@@ -206,17 +206,17 @@ test_expect_success 'an empty body, an empty line, a line that is not a change: 
 	says "line 1: not a change"
 '
 
-test_expect_success 'bad fields: md5, size, mode, a delete with an md5, a rev: 400 naming the path' '
+test_expect_success 'bad fields: sha256, size, mode, a delete with a sha256, a rev: 400 naming the path' '
 	TOKEN=$ADMIN_TOKEN &&
-	echo "{\"path\":\"x\",\"md5\":\"XYZ\",\"size\":1}" >body &&
+	echo "{\"path\":\"x\",\"sha256\":\"XYZ\",\"size\":1}" >body &&
 	refused 400 --data-binary @body && names "\"x\"" &&
-	echo "{\"path\":\"x\",\"md5\":\"$(md5_of w/f)\",\"size\":-1}" >body &&
+	echo "{\"path\":\"x\",\"sha256\":\"$(hash_of w/f)\",\"size\":-1}" >body &&
 	refused 400 --data-binary @body && names "\"x\"" &&
-	echo "{\"path\":\"x\",\"md5\":\"$(md5_of w/f)\",\"size\":1,\"mode\":384}" >body &&
+	echo "{\"path\":\"x\",\"sha256\":\"$(hash_of w/f)\",\"size\":1,\"mode\":384}" >body &&
 	refused 400 --data-binary @body && names "\"x\"" &&
-	echo "{\"path\":\"f\",\"deleted\":true,\"md5\":\"$(md5_of w/f)\"}" >body &&
+	echo "{\"path\":\"f\",\"deleted\":true,\"sha256\":\"$(hash_of w/f)\"}" >body &&
 	refused 400 --data-binary @body && names "\"f\"" &&
-	echo "{\"path\":\"x\",\"md5\":\"$(md5_of w/f)\",\"size\":1,\"rev\":7}" >body &&
+	echo "{\"path\":\"x\",\"sha256\":\"$(hash_of w/f)\",\"size\":1,\"rev\":7}" >body &&
 	refused 400 --data-binary @body && names "\"x\"" &&
 	echo "{\"path\":\"x\",\"path\":\"y\",\"deleted\":true}" >body &&
 	refused 400 --data-binary @body
@@ -235,7 +235,7 @@ test_expect_success 'a path twice, or a file that is the directory of another: 4
 
 test_expect_success 'bases that moved: 409 naming each, nothing written' '
 	TOKEN=$ADMIN_TOKEN &&
-	stale=$(md5_of w/p) &&
+	stale=$(hash_of w/p) &&
 	{
 		change f w/p "$stale" &&
 		change f2 w/p &&
@@ -268,7 +268,7 @@ test_expect_success 'a file of the head in the way of a new directory, or the re
 
 test_expect_success 'a stale base at commit: 409 naming it, the push gone, nothing written' '
 	TOKEN=$ADMIN_TOKEN &&
-	base=$(md5_of w/f) &&
+	base=$(hash_of w/f) &&
 	echo first >w/f1 && echo second >w/f2 &&
 	change f w/f1 "$base" >body1 &&
 	change f w/f2 "$base" >body2 &&
@@ -282,7 +282,7 @@ test_expect_success 'a stale base at commit: 409 naming it, the push gone, nothi
 	snapshot "$R" >after &&
 	grep -v "$t2" before >before.other &&
 	test_cmp before.other after &&
-	test "$(md5_of "$R/files/f")" = "$(md5_of w/f1)" &&
+	test "$(hash_of "$R/files/f")" = "$(hash_of w/f1)" &&
 	test "$(push_commit "$t2")" = 404
 '
 
@@ -302,7 +302,7 @@ test_expect_success 'wrong methods: 405 with Allow; a malformed txn id: 404' '
 test_expect_success 'after all that, the open push still commits, and files/ is the head' '
 	TOKEN=$ADMIN_TOKEN &&
 	test "$(push_commit "$OPEN_TXN")" = 200 &&
-	test "$(md5_of "$R/files/p")" = "$(md5_of w/p)" &&
+	test "$(hash_of "$R/files/p")" = "$(hash_of w/p)" &&
 	soc serve check --root "$R" &&
 	kill -0 $SERVER_PID &&
 	! grep -i "sanitizer\|runtime error" r.log

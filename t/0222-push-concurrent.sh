@@ -15,7 +15,7 @@ test_expect_success_here 'a server with a shared file' '
 	mkdir w && echo "the base" >w/shared &&
 	change shared w/shared >body &&
 	push_all w body &&
-	BASE=$(md5_of w/shared)
+	BASE=$(hash_of w/shared)
 '
 
 test_expect_success "$N clients pushing different files at once all land" '
@@ -32,7 +32,7 @@ test_expect_success "$N clients pushing different files at once all land" '
 	i=1 &&
 	while [ $i -le $N ]; do
 		grep "^{\"rev\":[0-9]*}$" c$i/rev || { cat c$i/log; return 1; }
-		test "$(md5_of "$R/files/dir$i/file")" = "$(md5_of c$i/w/dir$i/file)" || return 1
+		test "$(hash_of "$R/files/dir$i/file")" = "$(hash_of c$i/w/dir$i/file)" || return 1
 		i=$((i + 1))
 	done &&
 	cat c*/rev | sort -u >revs &&
@@ -72,13 +72,13 @@ test_expect_success "$N commits of the same file from the same base: one lands, 
 	test_cmp expect got &&
 	winner=$(grep -l "^200$" s*/code) &&
 	winner=${winner%/code} &&
-	test "$(md5_of "$R/files/shared")" = "$(md5_of $winner/w/shared)" &&
+	test "$(hash_of "$R/files/shared")" = "$(hash_of $winner/w/shared)" &&
 	grep -h "\"paths\":\[\"shared\"\]" s*/out >lost &&
 	test_line_count = $((N - 1)) lost &&
 	test "$(head_rev)" = $((rev + 1)) &&
 	test -z "$(find "$R/staging" "$R/commit" -mindepth 1)" &&
 	soc serve check --root "$R" &&
-	BASE=$(md5_of "$R/files/shared") &&
+	BASE=$(hash_of "$R/files/shared") &&
 	echo "$BASE" >base
 '
 

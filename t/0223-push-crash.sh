@@ -22,9 +22,9 @@ random_ms() {
 	echo $(($(od -An -N2 -tu2 /dev/urandom) % $1))
 }
 
-# The head's md5 of a path ("" when it is not in the head).
-head_md5() {
-	sed -n "s/^{\"path\":\"$1\",\"md5\":\"\([0-9a-f]*\)\".*/\1/p" head.ndjson
+# The head's sha256 of a path ("" when it is not in the head).
+head_hash() {
+	sed -n "s/^{\"path\":\"$1\",\"sha256\":\"\([0-9a-f]*\)\".*/\1/p" head.ndjson
 }
 
 fetch_head() {
@@ -62,8 +62,8 @@ test_expect_success_here "$PUSHES pushes, each killed at a random moment of its 
 		echo "shared, as push $i left it" >w/shared &&
 		{
 			change new/n$i w/new/n$i &&
-			change shared w/shared "$(head_md5 shared)" &&
-			deletion del/d$i "$(md5_of w/del/d$i)"
+			change shared w/shared "$(head_hash shared)" &&
+			deletion del/d$i "$(hash_of w/del/d$i)"
 		} >body &&
 		push_begin body &&
 		push_upload w &&
@@ -84,8 +84,8 @@ test_expect_success 'every push answered 200 is in the head' '
 	fetch_head &&
 	test -s answered &&
 	for i in $(cat answered); do
-		test "$(head_md5 "new\/n$i")" = "$(echo "new file of push $i" | md5sum | cut -c1-32)" &&
-		test -z "$(head_md5 "del\/d$i")" || { echo "push $i answered 200 but is not in the head"; return 1; }
+		test "$(head_hash "new\/n$i")" = "$(echo "new file of push $i" | sha256sum | cut -c1-64)" &&
+		test -z "$(head_hash "del\/d$i")" || { echo "push $i answered 200 but is not in the head"; return 1; }
 	done
 '
 
@@ -94,7 +94,7 @@ test_expect_success 'every push landed whole or not at all' '
 	landed=0 &&
 	i=1 &&
 	while [ $i -le $PUSHES ]; do
-		n=$(head_md5 "new\/n$i") && d=$(head_md5 "del\/d$i") &&
+		n=$(head_hash "new\/n$i") && d=$(head_hash "del\/d$i") &&
 		if [ -n "$n" ] && [ -z "$d" ]; then
 			landed=$((landed + 1))
 		elif [ -n "$n" ] || [ -z "$d" ]; then

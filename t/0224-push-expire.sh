@@ -59,7 +59,7 @@ test_expect_success_here 'a committed push moves its staging to trash/, gone aft
 	push_all w body &&
 	! test -e "$R/staging/$TXN" &&
 	wait_gone "$R/trash/$TXN" 3 &&
-	test "$(md5_of "$R/files/b")" = "$(md5_of w/b)"
+	test "$(hash_of "$R/files/b")" = "$(hash_of w/b)"
 '
 
 test_expect_success 'a committed push is remembered for as long, then forgotten' '
@@ -91,7 +91,7 @@ db.commit()
 	! test -e "$R/commit/$TXN" &&
 	! test -e "$R/commit/ffffffffffffffffffffffffffffffff" &&
 	test "$(push_commit)" = 200 &&
-	test "$(md5_of "$R/files/a")" = "$(md5_of w/a)" &&
+	test "$(hash_of "$R/files/a")" = "$(hash_of w/a)" &&
 	soc serve check --root "$R"
 '
 

@@ -46,7 +46,7 @@ test_expect_success_here 'a push of 80 files in new directories, 3 in old/, one 
 		echo "$f" >w/old/$f &&
 		change old/$f w/old/$f >>body2 || return 1
 	done &&
-	deletion old/gone "$(md5_of w/old/gone)" >>body2 &&
+	deletion old/gone "$(hash_of w/old/gone)" >>body2 &&
 	rm w/old/gone &&
 	push_begin body2 &&
 	push_upload w

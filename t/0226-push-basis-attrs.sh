@@ -31,7 +31,7 @@ test_expect_success_here 'a head holding f, mode 644, from 2020' '
 
 test_expect_success_here 'an open push of f, its basis linked in staging' '
 	echo world >w/f &&
-	change f w/f "$(md5_of "$R/files/f")" >body2 &&
+	change f w/f "$(hash_of "$R/files/f")" >body2 &&
 	push_begin body2 &&
 	test "$(stat -c %i "$R/staging/$TXN/f")" = "$(stat -c %i "$R/files/f")" &&
 	echo hello >h/f &&

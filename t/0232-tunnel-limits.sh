@@ -238,7 +238,7 @@ test_expect_success_here 'with a 1 s idle timeout, a transfer slower than that i
 	took=$(($(now_ms) - t0)) &&
 	test_figure "a pull at 200 KB/s under a 1 s idle timeout took $took ms" &&
 	test $took -gt 1500 &&
-	test "$(md5_of got/D/slow)" = "$(md5_of quick/files/D/slow)" &&
+	test "$(hash_of got/D/slow)" = "$(hash_of quick/files/D/slow)" &&
 	! grep "moved no byte" quick.log &&
 	stop_server $SERVER_PID
 '

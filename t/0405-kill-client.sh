@@ -34,7 +34,7 @@ test_expect_success 'push killed at several points, then run again, lands everyt
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	for i in $(seq 40); do
-		test "$(md5_of a/D/f$i)" = "$(md5_of server/files/D/f$i)" || return 1
+		test "$(hash_of a/D/f$i)" = "$(hash_of server/files/D/f$i)" || return 1
 	done
 '
 
@@ -81,7 +81,7 @@ test_expect_success 'a push that landed unrecorded is pushed again as done, not 
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	test "$(cd a && soc log -n 1 | cut -d" " -f1)" = "$rev" &&
-	test "$(md5_of a/D/f3)" = "$(md5_of server/files/D/f3)" &&
+	test "$(hash_of a/D/f3)" = "$(hash_of server/files/D/f3)" &&
 	! test -e server/files/D/f4
 '
 
@@ -91,12 +91,12 @@ test_expect_success 'killed right after its commit landed, then edited again: th
 	echo "first" >>a/D/f5 &&
 	(cd a && SOC_TEST_KILL_AFTER_COMMIT=1 && export SOC_TEST_KILL_AFTER_COMMIT && test_expect_code 137 soc push -q) &&
 	test -f a/.soc/pending &&
-	test "$(md5_of a/D/f5)" = "$(md5_of server/files/D/f5)" &&
+	test "$(hash_of a/D/f5)" = "$(hash_of server/files/D/f5)" &&
 	echo "second" >>a/D/f5 &&
 	(cd a && soc push) 2>err &&
 	grep "the last push landed before it was cut off: 2 changes recorded" err &&
 	! test -f a/.soc/pending &&
-	test "$(md5_of a/D/f5)" = "$(md5_of server/files/D/f5)" &&
+	test "$(hash_of a/D/f5)" = "$(hash_of server/files/D/f5)" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	(cd b && soc pull -q) &&

@@ -4,14 +4,14 @@
 # consistent version or retries.
 . "$(dirname "$0")/lib.sh"
 
-head_md5() {
+head_hash() {
 	curl -sf -H "Authorization: Bearer $SOC_TOKEN" "$URL/api/v1/changes?since=0" |
 	python3 -c '
 import json, sys
 for line in sys.stdin:
     row = json.loads(line)
     if row.get("path") == sys.argv[1]:
-        print(row.get("md5", "deleted"))
+        print(row.get("sha256", "deleted"))
 ' "$1"
 }
 
@@ -29,11 +29,11 @@ test_expect_success 'pushes during appends: head and files/ always agree' '
 		code=$?
 		wait $appender
 		case $code in 0|1) ;; *) echo "push exit $code" >&2; return 1;; esac
-		test "$(head_md5 grow)" = "$(md5_of server/files/grow)" || return 1
+		test "$(head_hash grow)" = "$(hash_of server/files/grow)" || return 1
 	done &&
 	(cd a && soc push -q) &&
-	test "$(md5_of a/grow)" = "$(md5_of server/files/grow)" &&
-	test "$(head_md5 grow)" = "$(md5_of a/grow)"
+	test "$(hash_of a/grow)" = "$(hash_of server/files/grow)" &&
+	test "$(head_hash grow)" = "$(hash_of a/grow)"
 '
 
 test_done

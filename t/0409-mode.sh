@@ -52,7 +52,7 @@ test_expect_success 'the push makes a revision, files/ gets the mode, no content
 	grep "as revision $((rev + 1))" err &&
 	test "$(client_rsyncs)" = "$calls" &&
 	test "$(modes server/files D/run.sh D/twin)" = "755 644 " &&
-	test "$(md5_of server/files/D/run.sh)" = "$(md5_of a/D/run.sh)" &&
+	test "$(hash_of server/files/D/run.sh)" = "$(hash_of a/D/run.sh)" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	(cd a && soc push) 2>err &&
@@ -219,8 +219,8 @@ test_expect_success 'by hand: a base_mode the head does not have is refused (409
 	TOKEN=$ADMIN_TOKEN &&
 	f=server/files/D/run.sh &&
 	test "$(modes server/files D/run.sh)" = "644 " &&
-	m=$(md5_of $f) &&
-	printf "{\"path\":\"D/run.sh\",\"md5\":\"%s\",\"size\":%s,\"mtime\":1,\"mode\":493,\"base\":\"%s\",\"base_mode\":493}\n" \
+	m=$(hash_of $f) &&
+	printf "{\"path\":\"D/run.sh\",\"sha256\":\"%s\",\"size\":%s,\"mtime\":1,\"mode\":493,\"base\":\"%s\",\"base_mode\":493}\n" \
 		"$m" "$(stat -c %s $f)" "$m" >body &&
 	code=$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body) &&
 	test "$code" = 409 &&
@@ -229,7 +229,7 @@ test_expect_success 'by hand: a base_mode the head does not have is refused (409
 	push_all . body2 &&
 	test_must_be_empty upload &&
 	test "$(modes server/files D/run.sh)" = "755 " &&
-	test "$(md5_of $f)" = "$m" &&
+	test "$(hash_of $f)" = "$m" &&
 	soc serve check --root server
 '
 

@@ -112,7 +112,7 @@ test_expect_success 'a new file cut short while it is read: the stream stops, th
 	grep "changed while being sent: .cut." push.err &&
 	test "$(refusals)" = "$before" &&
 	grep "rescanning and trying once more" push.err &&
-	test "$(md5_of server/files/cut)" = "$(md5_of a/cut)" &&
+	test "$(hash_of server/files/cut)" = "$(hash_of a/cut)" &&
 	test "$(stat -c %s server/files/cut)" = 10
 '
 
@@ -126,8 +126,8 @@ test_expect_success 'a new file of another size by the time it is read: not sent
 	wait $PUSH &&
 	grep "changed while being sent: .second." push.err &&
 	test "$(refusals)" = $((before + 1)) &&
-	test "$(md5_of server/files/second)" = "$(md5_of a/second)" &&
-	test "$(md5_of server/files/first)" = "$(md5_of a/first)"
+	test "$(hash_of server/files/second)" = "$(hash_of a/second)" &&
+	test "$(hash_of server/files/first)" = "$(hash_of a/first)"
 '
 
 # By hand, as the API is spoken: a push of new file n and of h, a file the
@@ -144,7 +144,7 @@ test_expect_success_here 'by hand: a server, h in its head, and a push of n and 
 	change h w/h >body &&
 	push_all w body &&
 	echo "a new file" >w/n &&
-	base=$(md5_of w/h) &&
+	base=$(hash_of w/h) &&
 	echo "h, changed" >w/h &&
 	{ change n w/n && change h w/h "$base"; } >body &&
 	push_begin body &&

@@ -6,7 +6,7 @@
 # test writes.
 . "$(dirname "$0")/lib.sh"
 
-M5=764efa883dda1e11db47671c4a3bbd9e
+M5=98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4
 
 test_expect_success_here 'a server whose stream the test writes, a workspace with f' '
 	mkdir srv &&
@@ -50,13 +50,13 @@ test_expect_success 'a 404 in soc words: the server did not list its changes' '
 '
 
 test_expect_success 'a stream with no head line: not a list either' '
-	echo "{\"path\":\"f\",\"md5\":\"$M5\",\"size\":3,\"mtime\":1,\"mode\":420,\"rev\":1}" >srv/changes &&
+	echo "{\"path\":\"f\",\"sha256\":\"$M5\",\"size\":3,\"mtime\":1,\"mode\":420,\"rev\":1}" >srv/changes &&
 	refused "the server did not list its changes (200)"
 '
 
 test_expect_success 'a path out of the workspace: the line refused, naming it' '
 	{ echo "{\"head\":1}" &&
-	  echo "{\"path\":\"../x\",\"md5\":\"$M5\",\"size\":3,\"mtime\":1,\"mode\":420,\"rev\":1}"; } >srv/changes &&
+	  echo "{\"path\":\"../x\",\"sha256\":\"$M5\",\"size\":3,\"mtime\":1,\"mode\":420,\"rev\":1}"; } >srv/changes &&
 	refused "the server sent a change line we refuse for .\.\./x.: "
 '
 

@@ -68,12 +68,12 @@ test_expect_success 'a file moved past 2262 after its push: status, push and pul
 
 test_expect_success 'a push line with an mtime outside the range: 400 naming it' '
 	echo x >"$M/x" &&
-	printf "{\"path\":\"x\",\"md5\":\"%s\",\"size\":2,\"mtime\":10413792000,\"mode\":420}\n" \
-		"$(md5_of "$M/x")" >body &&
+	printf "{\"path\":\"x\",\"sha256\":\"%s\",\"size\":2,\"mtime\":10413792000,\"mode\":420}\n" \
+		"$(hash_of "$M/x")" >body &&
 	test "$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body)" = 400 &&
 	grep ".x.: mtime outside 1677-09-21..2262-04-11" out &&
-	printf "{\"path\":\"x\",\"md5\":\"%s\",\"size\":2,\"mtime\":-10413792000,\"mode\":420}\n" \
-		"$(md5_of "$M/x")" >body &&
+	printf "{\"path\":\"x\",\"sha256\":\"%s\",\"size\":2,\"mtime\":-10413792000,\"mode\":420}\n" \
+		"$(hash_of "$M/x")" >body &&
 	test "$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body)" = 400 &&
 	grep "mtime outside" out
 '

@@ -37,7 +37,7 @@ push_refused() {
 
 # A push line for a new file at the JSON-encoded path $1.
 line_at() {
-	printf '{"path":%s,"md5":"%s","size":4,"mtime":0,"mode":420,"base":null}\n' "$1" "$MD5"
+	printf '{"path":%s,"sha256":"%s","size":4,"mtime":0,"mode":420,"base":null}\n' "$1" "$HASH"
 }
 
 SOC_TEST_HTTP_HEAD_TIMEOUT_MS=1000
@@ -51,7 +51,7 @@ test_expect_success_here 'a server with a file in its head' '
 	echo one >w/D/one &&
 	change D/one w/D/one >body &&
 	push_all w body &&
-	MD5=$(md5_of w/D/one) &&
+	HASH=$(hash_of w/D/one) &&
 	snapshot "$TRASH/r" >before
 '
 
@@ -130,9 +130,9 @@ test_expect_success 'invalid UTF-8 or a NUL in the request target: 400' '
 # ---- crafted push bodies ----
 
 test_expect_success 'invalid UTF-8 in a JSON string, or an overlong form: 400' '
-	printf "{\"path\":\"D/\300\257\",\"md5\":\"%s\",\"size\":4,\"base\":null}\n" "$MD5" >bad &&
+	printf "{\"path\":\"D/\300\257\",\"sha256\":\"%s\",\"size\":4,\"base\":null}\n" "$HASH" >bad &&
 	push_refused 400 bad &&
-	printf "{\"path\":\"D/\355\240\200\",\"md5\":\"%s\",\"size\":4,\"base\":null}\n" "$MD5" >bad &&
+	printf "{\"path\":\"D/\355\240\200\",\"sha256\":\"%s\",\"size\":4,\"base\":null}\n" "$HASH" >bad &&
 	push_refused 400 bad
 '
 
@@ -145,9 +145,9 @@ test_expect_success 'deep JSON nesting: 400, and the server lives on' '
 '
 
 test_expect_success 'duplicate keys, the second naming another path: 400' '
-	printf "{\"path\":\"D/ok\",\"path\":\".soc/x\",\"md5\":\"%s\",\"size\":4,\"base\":null}\n" "$MD5" >dup &&
+	printf "{\"path\":\"D/ok\",\"path\":\".soc/x\",\"sha256\":\"%s\",\"size\":4,\"base\":null}\n" "$HASH" >dup &&
 	push_refused 400 dup &&
-	printf "{\"path\":\"D/ok\",\"md5\":\"%s\",\"size\":4,\"size\":5,\"base\":null}\n" "$MD5" >dup &&
+	printf "{\"path\":\"D/ok\",\"sha256\":\"%s\",\"size\":4,\"size\":5,\"base\":null}\n" "$HASH" >dup &&
 	push_refused 400 dup
 '
 

@@ -51,7 +51,7 @@ test_expect_success 'space freed, the same push works' '
 	rm "$TRASH/sdisk/.filler" &&
 	(cd a && soc push -q) &&
 	test "$(server_head)" = 2 &&
-	test "$(md5_of a/D/big)" = "$(md5_of "$TRASH/sdisk/r/files/D/big")" &&
+	test "$(hash_of a/D/big)" = "$(hash_of "$TRASH/sdisk/r/files/D/big")" &&
 	soc serve check --root "$TRASH/sdisk/r"
 '
 

@@ -69,7 +69,7 @@ test_expect_success 'nothing killed, the push works' '
 	rm kill &&
 	(cd a && soc push -q) &&
 	test "$(server_head)" = 2 &&
-	test "$(md5_of a/D/big)" = "$(md5_of server/files/D/big)" &&
+	test "$(hash_of a/D/big)" = "$(hash_of server/files/D/big)" &&
 	test -z "$(ls server/staging)"
 '
 

@@ -22,8 +22,8 @@ json_get() {
 change() {
 	if [ -x "$2" ]; then ch_mode=493; else ch_mode=420; fi
 	if [ -n "${3-}" ]; then ch_base="\"$3\""; else ch_base=null; fi
-	printf '{"path":"%s","md5":"%s","size":%s,"mtime":%s,"mode":%s,"base":%s}\n' \
-		"$1" "$(md5_of "$2")" "$(stat -c %s "$2")" "$(stat -c %Y "$2")" "$ch_mode" "$ch_base"
+	printf '{"path":"%s","sha256":"%s","size":%s,"mtime":%s,"mode":%s,"base":%s}\n' \
+		"$1" "$(hash_of "$2")" "$(stat -c %s "$2")" "$(stat -c %Y "$2")" "$ch_mode" "$ch_base"
 }
 
 # deletion PATH BASE: the push line deleting PATH.
@@ -74,7 +74,7 @@ head_rev() {
 	sed -n 's/.*"head":\([0-9]*\).*/\1/p'
 }
 
-# head_list: the head as "md5 mode path" lines, sorted, from changes?since=0.
+# head_list: the head as "sha256 mode path" lines, sorted, from changes?since=0.
 head_list() {
 	curl -sf -H "Authorization: Bearer $TOKEN" "$URL/api/v1/changes?since=0" |
 	python3 -c '
@@ -82,7 +82,7 @@ import json, sys
 for line in sys.stdin:
     d = json.loads(line)
     if "path" in d:
-        print("%s %o %s" % (d["md5"], d["mode"], d["path"]))' | LC_ALL=C sort -k3
+        print("%s %o %s" % (d["sha256"], d["mode"], d["path"]))' | LC_ALL=C sort -k3
 }
 
 # snapshot ROOT: every byte of files/, what staging/ and commit/ hold, and

@@ -176,8 +176,8 @@ test_line_count() {
 	}
 }
 
-md5_of() {
-	md5sum "$1" | cut -d' ' -f1
+hash_of() {
+	sha256sum "$1" | cut -d' ' -f1
 }
 
 # A snapshot of every byte of a directory, to show a refusal changed nothing.
@@ -302,7 +302,7 @@ setup_two() {
 	soc init b --remote "$URL" -q
 }
 
-# The files of a workspace (not .soc/) with their md5, for comparing sides.
+# The files of a workspace (not .soc/) with their md5sum, for comparing sides.
 ws_sum() {
 	(cd "$1" && find . -path ./.soc -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum)
 }

@@ -1,7 +1,7 @@
 /*
  * t/fuzz/wire.c: libFuzzer driver for change_parse, the NDJSON change line
  * both ends of the API parse. Beyond "does not crash", every line it
- * accepts must carry a path the path rules accept and well-formed md5s,
+ * accepts must carry a path the path rules accept and well-formed sha256s,
  * and change_format() must write it so that it parses back the same.
  */
 #include <stdint.h>
@@ -21,7 +21,7 @@ static void round_trip(const struct change_line *c)
 
 	check(!change_format(c, &b) && b.len && b.p[b.len - 1] == '\n');
 	check(change_parse(b.p, b.len - 1, &back, &head, &why) == 1);
-	check(!strcmp(back.path, c->path) && back.deleted == c->deleted && !strcmp(back.md5, c->md5));
+	check(!strcmp(back.path, c->path) && back.deleted == c->deleted && !strcmp(back.hash, c->hash));
 	check(back.rev == c->rev);
 	check(c->deleted || (back.size == c->size && back.mtime == c->mtime && back.mode == c->mode));
 	/* A listed line (rev >= 0) carries no base; a push line its base, and a file's base_mode. */
@@ -45,8 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(head >= 0);
 	if (r == 1) {
 		check(c.path && !path_check(c.path, strlen(c.path)));
-		check(c.deleted ? !c.md5[0] : md5_hex_valid(c.md5) && c.size >= 0);
-		check(!c.base[0] || md5_hex_valid(c.base));
+		check(c.deleted ? !c.hash[0] : hash_hex_valid(c.hash) && c.size >= 0);
+		check(!c.base[0] || hash_hex_valid(c.base));
 		check(c.deleted || c.mode == 0644 || c.mode == 0755);
 		round_trip(&c);
 	}

@@ -21,7 +21,7 @@ import sys
 LOG, UPLOAD = sys.argv[1], sys.argv[2]
 ANSWERS = sys.argv[3] if len(sys.argv) > 3 else None
 TXN = "0123456789abcdef0123456789abcdef"
-F_MD5 = "764efa883dda1e11db47671c4a3bbd9e"  # "hi\n"
+F_SHA256 = "98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4"  # "hi\n"
 
 
 def raw_http(status, reason, ctype, body, extra=""):
@@ -103,7 +103,7 @@ class Hostile(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/api/v1/changes"):
             lines = '{"head":1}\n'
             if self.path.endswith("since=0") and ANSWERS:
-                lines += json.dumps({"path": "f", "md5": F_MD5, "size": 3, "mtime": 1700000000,
+                lines += json.dumps({"path": "f", "sha256": F_SHA256, "size": 3, "mtime": 1700000000,
                                      "mode": 420, "rev": 1}) + "\n"
             self.answer(200, lines if ANSWERS else '{"head":0}\n', "application/x-ndjson")
         else:

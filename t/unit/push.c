@@ -5,8 +5,8 @@
 #include "serve.h"
 #include "tap.h"
 
-#define M5 "0123456789abcdef0123456789abcdef"
-#define F(p) "{\"path\":\"" p "\",\"md5\":\"" M5 "\",\"size\":1}\n"
+#define M5 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define F(p) "{\"path\":\"" p "\",\"sha256\":\"" M5 "\",\"size\":1}\n"
 #define D(p) "{\"path\":\"" p "\",\"deleted\":true,\"base\":\"" M5 "\"}\n"
 
 struct pcase {
@@ -23,7 +23,7 @@ int main(void)
 	static const struct pcase cases[] = {
 		{ F("a"), 1, 0, NULL, NULL, "one file" },
 		{ F("b") F("a") D("c"), 3, 0, NULL, NULL, "files and a delete" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1}", 1, 0, NULL, NULL, "no newline at the end" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1}", 1, 0, NULL, NULL, "no newline at the end" },
 		{ "", 0, 0, NULL, NULL, "an empty body" },
 		{ "\n", 0, 1, NULL, NULL, "one empty line" },
 		{ F("a") "\n" F("b"), 0, 2, NULL, NULL, "an empty line between" },
@@ -31,7 +31,7 @@ int main(void)
 		{ F("a") "{\"path\":", 0, 2, NULL, NULL, "cut short on line 2" },
 		{ F("a") "{\"head\":3}\n", 0, 2, NULL, NULL, "a head line" },
 		{ F("a") F("../x"), 0, 0, "../x", NULL, "a path the rules refuse" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"rev\":3}\n", 0, 0, "a", NULL, "a rev" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"rev\":3}\n", 0, 0, "a", NULL, "a rev" },
 		{ F("a") F("b") F("a"), 0, 0, "a", NULL, "a path twice" },
 		{ F("a") D("a"), 0, 0, "a", NULL, "a path written and deleted" },
 		{ F("a") F("a/b"), 0, 0, "a", "a/b", "a file that is a directory of another" },
@@ -61,7 +61,7 @@ int main(void)
 	push_parse(F("c") F("a") D("b/x"), strlen(F("c") F("a") D("b/x")), &l, &r);
 	ok(l.n == 3 && !strcmp(l.v[0].path, "a") && !strcmp(l.v[1].path, "b/x") && !strcmp(l.v[2].path, "c"),
 	   "sorted by path");
-	ok(l.n == 3 && l.v[1].deleted && !l.v[1].md5[0] && !strcmp(l.v[1].base, M5) && !l.v[0].base[0] &&
+	ok(l.n == 3 && l.v[1].deleted && !l.v[1].hash[0] && !strcmp(l.v[1].base, M5) && !l.v[0].base[0] &&
 	   l.v[0].mode == 0644 && l.v[0].size == 1, "every field kept");
 	ok(push_find(&l, "b/x", 3) == &l.v[1] && push_find(&l, "b/xy", 3) == &l.v[1] &&
 	   !push_find(&l, "b", 1) && !push_find(&l, "d", 1), "push_find takes a length");

@@ -97,14 +97,14 @@ static int scan(struct workspace *ws, struct scan_result *r)
 	return scan_workspace(ws, r);
 }
 
-static void md5_of(const char *s, char hex[MD5_HEX_LEN + 1])
+static void hash_of(const char *s, char hex[HASH_HEX_LEN + 1])
 {
 	int fd[2];
 
 	if (pipe(fd) || write(fd[1], s, strlen(s)) < 0)
 		die_errno("pipe");
 	close(fd[1]);
-	md5_fd(fd[0], hex, NULL);
+	hash_fd(fd[0], hex, NULL);
 	close(fd[0]);
 }
 
@@ -113,15 +113,15 @@ static void test_racy_rewrite(void)
 	struct workspace *ws = fresh("racy");
 	struct scan_result r = { 0 };
 	int64_t tick = now_s() + 100;
-	char a[MD5_HEX_LEN + 1], b[MD5_HEX_LEN + 1];
+	char a[HASH_HEX_LEN + 1], b[HASH_HEX_LEN + 1];
 	unsigned long before;
 	const struct scan_item *it;
 	struct buf bytes, again;
 	struct index_row row;
 	struct stat st;
 
-	md5_of("aaaa\n", a);
-	md5_of("bbbb\n", b);
+	hash_of("aaaa\n", a);
+	hash_of("bbbb\n", b);
 	put("f", "aaaa\n", tick);
 	put("g", "gggg\n", tick);
 	ok(!index_add_file(ws, "f") && !index_add_file(ws, "g") && !scan(ws, &r), "record two files whose mtime is not older than the scan");
@@ -129,13 +129,13 @@ static void test_racy_rewrite(void)
 	put("f", "bbbb\n", tick);	/* same size, same mtime */
 	ok(!scan(ws, &r), "rescan");
 	it = item(&r, "f");
-	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.md5, b),
-	   "the rewrite in the same tick is reported modified, with the new md5");
+	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.hash, b),
+	   "the rewrite in the same tick is reported modified, with the new sha256");
 
 	/*
 	 * Here the ctime moved, so the stat alone would have told. On a
 	 * filesystem with a coarse ctime it would not: record f's stat as it
-	 * is now with the old content's md5, which is what a scan that read
+	 * is now with the old content's sha256, which is what a scan that read
 	 * "aaaa" just before the rewrite, in the same tick, would have left.
 	 */
 	ok(!lstat("f", &st), "stat f");
@@ -146,7 +146,7 @@ static void test_racy_rewrite(void)
 	row.e.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	row.e.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	row.e.mode = 0644;
-	memcpy(row.e.md5, a, sizeof(a));
+	memcpy(row.e.hash, a, sizeof(a));
 	memcpy(row.e.base, a, sizeof(a));
 	row.racy = 0;
 	ok(!index_write_row(ws, &row) && !scan(ws, &r), "a row whose stat matches, unmarked");
@@ -155,7 +155,7 @@ static void test_racy_rewrite(void)
 	row.racy = 1;
 	ok(!index_write_row(ws, &row) && !scan(ws, &r), "the same row marked racy, as the scan marks it");
 	it = item(&r, "f");
-	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.md5, b), "with the mark it is hashed and found modified");
+	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.hash, b), "with the mark it is hashed and found modified");
 
 	bytes = index_bytes();
 	before = scan_hash_count();
@@ -176,12 +176,12 @@ static void test_touch(void)
 	struct workspace *ws = fresh("touch");
 	struct scan_result r = { 0 };
 	int64_t old = now_s() - 1000;
-	char h[MD5_HEX_LEN + 1];
+	char h[HASH_HEX_LEN + 1];
 	unsigned long before;
 	const struct scan_item *it;
 	struct buf bytes, again;
 
-	md5_of("hhhh\n", h);
+	hash_of("hhhh\n", h);
 	put("h", "hhhh\n", old);
 	ok(!index_add_file(ws, "h") && !scan(ws, &r) && !index_set_base(ws, "h", h, 0644), "record a file with an old mtime, synced");
 	before = scan_hash_count();

@@ -8,7 +8,7 @@
 #include "soc.h"
 #include "tap.h"
 
-#define M5 "0123456789abcdef0123456789abcdef"
+#define M5 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 struct wcase {
 	const char *line;
@@ -30,7 +30,7 @@ static void format_case(const struct change_line *c, const char *want, const cha
 	if (!rc)
 		kind = change_parse(b.p, b.len - 1, &back, &head, &why);
 	ok(kind == 1 && !strcmp(back.path, c->path) && back.deleted == c->deleted &&
-	   !strcmp(back.md5, c->md5) && back.rev == c->rev &&
+	   !strcmp(back.hash, c->hash) && back.rev == c->rev &&
 	   (c->deleted || (back.size == c->size && back.mtime == c->mtime && back.mode == c->mode)) &&
 	   !strcmp(back.base, c->rev < 0 ? c->base : "") &&
 	   back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u), "read back: %s", what);
@@ -46,16 +46,16 @@ static void format_cases(void)
 	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1 };
 	struct buf b = BUF_INIT;
 
-	format_case(&f, "{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
+	format_case(&f, "{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
 		    "\"base\":null}\n", "a new file in a push");
-	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,"
+	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,"
 		    "\"mode\":493,\"base\":\"" M5 "\",\"base_mode\":420}\n", "a chmod in a push, quotes escaped");
 	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"base\":\"" M5 "\"}\n", "a delete in a push");
 	f.rev = 3;
-	format_case(&f, "{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
+	format_case(&f, "{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
 		    "\"rev\":3}\n", "a listed file");
 	g.rev = 4;
-	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,"
+	format_case(&g, "{\"path\":\"a \\\"q\\\"\xc3\xa9\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,"
 		    "\"mode\":493,\"rev\":4}\n", "a listed file: no base");
 	d.rev = 5;
 	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"rev\":5}\n", "a listed delete");
@@ -74,42 +74,43 @@ int main(void)
 		{ "{\"head\":-1}", -1, "a negative head" },
 		{ "{\"head\":\"7\"}", -1, "a head that is a string" },
 		{ "{\"head\":7,\"x\":1}", -1, "a head with company" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mtime\":5,\"mode\":420}", 1, "a file" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"mode\":493,\"base\":\"" M5 "\"}", 1, "an executable with a base" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":null}", 1, "a null base" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":420}", 1, "a base with its mode" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":511}", -1, "base_mode 0777" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":\"420\"}", -1, "a base_mode that is a string" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":3,\"base_mode\":420}", -1, "a base_mode with no base" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"mtime\":5,\"mode\":420}", 1, "a file" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"mode\":493,\"base\":\"" M5 "\"}", 1, "an executable with a base" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"base\":null}", 1, "a null base" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":420}", 1, "a base with its mode" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":511}", -1, "base_mode 0777" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"base\":\"" M5 "\",\"base_mode\":\"420\"}", -1, "a base_mode that is a string" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":3,\"base_mode\":420}", -1, "a base_mode with no base" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"base\":\"" M5 "\",\"base_mode\":420}", -1, "a delete with a base_mode" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"base\":\"" M5 "\"}", 1, "a delete" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"rev\":4}", 1, "a listed delete" },
-		{ "{\"path\":\"a\",\"deleted\":true,\"md5\":\"" M5 "\"}", -1, "a delete with an md5" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"sha256\":\"" M5 "\"}", -1, "a delete with a sha256" },
 		{ "{\"path\":\"a\",\"deleted\":1}", -1, "deleted not a boolean" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\"}", -1, "no size" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":-1}", -1, "a negative size" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1.5}", -1, "a fractional size" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mode\":511}", -1, "mode 0777" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mtime\":9223372035}", 1, "the last mtime kept (2262)" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mtime\":-9223372035}", 1, "the first mtime kept (1677)" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mtime\":9223372036}", -1, "an mtime past 2262" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mtime\":-9223372036}", -1, "an mtime before 1677" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"mtime\":9223372036854775807}", -1, "the largest mtime" },
-		{ "{\"path\":\"a\",\"md5\":\"0123\",\"size\":1}", -1, "a short md5" },
-		{ "{\"path\":\"a\",\"md5\":\"0123456789ABCDEF0123456789abcdef\",\"size\":1}", -1, "an upper-case md5" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1,\"base\":\"x\"}", -1, "a bad base" },
-		{ "{\"path\":\"../etc/passwd\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a path with .." },
-		{ "{\"path\":\"/abs\",\"md5\":\"" M5 "\",\"size\":1}", -1, "an absolute path" },
-		{ "{\"path\":\".soc/x\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a path into .soc" },
-		{ "{\"path\":\"a\\u0000b\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a NUL inside the path" },
-		{ "{\"path\":\"a\\nb\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a newline in the path" },
-		{ "{\"path\":\"\xff\",\"md5\":\"" M5 "\",\"size\":1}", -1, "invalid UTF-8" },
-		{ "{\"path\":\"a\",\"path\":\"b\",\"md5\":\"" M5 "\",\"size\":1}", -1, "a duplicate key" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\"}", -1, "no size" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":-1}", -1, "a negative size" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1.5}", -1, "a fractional size" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mode\":511}", -1, "mode 0777" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mtime\":9223372035}", 1, "the last mtime kept (2262)" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mtime\":-9223372035}", 1, "the first mtime kept (1677)" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mtime\":9223372036}", -1, "an mtime past 2262" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mtime\":-9223372036}", -1, "an mtime before 1677" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"mtime\":9223372036854775807}", -1, "the largest mtime" },
+		{ "{\"path\":\"a\",\"sha256\":\"0123\",\"size\":1}", -1, "a short sha256" },
+		{ "{\"path\":\"a\",\"md5\":\"0123456789abcdef0123456789abcdef\",\"size\":1}", -1, "an md5 line, as an older soc sends" },
+		{ "{\"path\":\"a\",\"sha256\":\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\",\"size\":1}", -1, "an upper-case sha256" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"base\":\"x\"}", -1, "a bad base" },
+		{ "{\"path\":\"../etc/passwd\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a path with .." },
+		{ "{\"path\":\"/abs\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "an absolute path" },
+		{ "{\"path\":\".soc/x\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a path into .soc" },
+		{ "{\"path\":\"a\\u0000b\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a NUL inside the path" },
+		{ "{\"path\":\"a\\nb\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a newline in the path" },
+		{ "{\"path\":\"\xff\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "invalid UTF-8" },
+		{ "{\"path\":\"a\",\"path\":\"b\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a duplicate key" },
 		{ "{\"path\":5}", -1, "a path that is a number" },
 		{ "[1,2]", -1, "an array" },
 		{ "{\"path\":\"a\"", -1, "cut short" },
 		{ "", -1, "empty" },
-		{ "{\"path\":\"a\",\"md5\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
 		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", -1, "deep nesting" },
 	};
 	size_t i;
@@ -126,19 +127,19 @@ int main(void)
 	}
 	change_parse("{\"head\":42}", 11, &c, &head, &why);
 	ok(head == 42, "the head is read");
-	change_parse("{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}",
-		     strlen("{\"path\":\"d/f\",\"md5\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}"),
+	change_parse("{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}",
+		     strlen("{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}"),
 		     &c, &head, &why);
-	ok(c.path && !strcmp(c.path, "d/f") && !strcmp(c.md5, M5) && !strcmp(c.base, M5) && c.size == 9 &&
+	ok(c.path && !strcmp(c.path, "d/f") && !strcmp(c.hash, M5) && !strcmp(c.base, M5) && c.size == 9 &&
 	   c.mtime == 77 && c.mode == 0755 && !c.base_mode && !c.deleted, "every field is read");
 	change_free(&c);
-	change_parse("{\"path\":\"f\",\"md5\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}",
-		     strlen("{\"path\":\"f\",\"md5\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}"),
+	change_parse("{\"path\":\"f\",\"sha256\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}",
+		     strlen("{\"path\":\"f\",\"sha256\":\"" M5 "\",\"size\":9,\"mode\":420,\"base\":\"" M5 "\",\"base_mode\":493}"),
 		     &c, &head, &why);
 	ok(c.mode == 0644 && c.base_mode == 0755, "the base's mode is read beside the mode");
 	change_free(&c);
-	change_parse("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}",
-		     strlen("{\"path\":\"a/../b\",\"md5\":\"" M5 "\",\"size\":1}"), &c, &head, &why);
+	change_parse("{\"path\":\"a/../b\",\"sha256\":\"" M5 "\",\"size\":1}",
+		     strlen("{\"path\":\"a/../b\",\"sha256\":\"" M5 "\",\"size\":1}"), &c, &head, &why);
 	ok(c.path && !strcmp(c.path, "a/../b"), "a refused path is kept for the message");
 	change_free(&c);
 	big = malloc(CHANGE_LINE_MAX + 2);
