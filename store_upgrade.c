@@ -3,13 +3,14 @@
  * one's schema in place before the schema is applied, whole or not at
  * all (one transaction).
  *
- * An older soc named content by md5. Every file of the head is read once
- * from files/ (md5 and sha256 in one pass) and must be what soc.db says:
- * a head that does not match its files/ is refused, never renamed into
- * trust. A past revision's content was never kept, so its changes rows
- * get "" (unknown), except the row that made each head file. Open pushes
- * are dropped (their clients push again); a push an older soc left
- * half-applied is refused: that soc must finish it first.
+ * Columns that came later (txn_items.base_mode, txns.token_sha256) are
+ * added. An older soc named content by md5: every file of the head is
+ * read once from files/ (md5 and sha256 in one pass) and must be what
+ * soc.db says; a head that does not match its files/ is refused, never
+ * renamed into trust. A past revision's content was never kept, so its
+ * changes rows get "" (unknown), except the row that made each head
+ * file. Open pushes are dropped (their clients push again); a push an
+ * older soc left half-applied is refused: that soc must finish it first.
  */
 #include <fcntl.h>
 #include <sqlite3.h>
