@@ -1,7 +1,7 @@
 /*
  * store_upgrade.c: a soc.db written by an older soc, brought to this
  * one's schema in place before the schema is applied, whole or not at
- * all (one transaction).
+ * all (one transaction for every step).
  *
  * Columns that came later (txn_items.base_mode, txns.token_sha256) are
  * added. An older soc named content by md5: every file of the head is
@@ -39,28 +39,6 @@ static int has_column(sqlite3 *db, const char *table, const char *col)
 	return found;
 }
 
-/*
- * txn_items.base_mode came after the first roots were made: a root from
- * then gets the column (0: its open pushes check no mode, as their
- * clients asked). Another soc serve, check or token command may add it
- * at the same moment; whichever loses finds it there.
- */
-static int upgrade_txn_items(sqlite3 *db)
-{
-	char *msg = NULL;
-
-	if (!has_column(db, "txn_items", "txn") || has_column(db, "txn_items", "base_mode"))
-		return 0;
-	if (sqlite3_exec(db, "ALTER TABLE txn_items ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0",
-			 NULL, NULL, &msg) == SQLITE_OK || has_column(db, "txn_items", "base_mode")) {
-		sqlite3_free(msg);
-		return 0;
-	}
-	error("database: cannot add txn_items.base_mode: %s", msg ? msg : "out of memory");
-	sqlite3_free(msg);
-	return -1;
-}
-
 /* As store_exec, which store.c, the caller, owns: this file calls nothing of it. */
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -68,16 +46,21 @@ static int exec(sqlite3 *db, const char *sql)
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	error("database: %s", msg ? msg : "out of memory");
+	error("database: cannot upgrade it: %s", msg ? msg : "out of memory");
 	sqlite3_free(msg);
 	return -1;
 }
 
-static int fail(sqlite3 *db, const char *what)
+/*
+ * txn_items.base_mode came after the first roots were made: a root from
+ * then gets the column (0: its open pushes check no mode, as their
+ * clients asked).
+ */
+static int add_base_mode(sqlite3 *db)
 {
-	error("database: cannot upgrade it to sha256: %s: %s", what, sqlite3_errmsg(db));
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
+	if (!has_column(db, "txn_items", "txn") || has_column(db, "txn_items", "base_mode"))
+		return 0;
+	return exec(db, "ALTER TABLE txn_items ADD COLUMN base_mode INTEGER NOT NULL DEFAULT 0");
 }
 
 /*
@@ -85,23 +68,13 @@ static int fail(sqlite3 *db, const char *what)
  * so a push of a revoked token went on under a new token of that name.
  * An open txn of a root from then is given the identity of the token of
  * its name now; one whose token is gone keeps NULL, which no token is.
- * One transaction: a second process waits, then finds the column there.
  */
-static int upgrade_txns(sqlite3 *db)
+static int add_token_identity(sqlite3 *db)
 {
 	if (!has_column(db, "txns", "id") || has_column(db, "txns", "token_sha256"))
 		return 0;
-	if (exec(db, "BEGIN IMMEDIATE"))
-		return -1;
-	if (has_column(db, "txns", "token_sha256"))
-		return exec(db, "COMMIT");
-	if (exec(db, "ALTER TABLE txns ADD COLUMN token_sha256 TEXT;"
-		     "UPDATE txns SET token_sha256 = (SELECT sha256 FROM tokens WHERE tokens.name = txns.token);"
-		     "COMMIT;")) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return error("database: cannot add txns.token_sha256");
-	}
-	return 0;
+	return exec(db, "ALTER TABLE txns ADD COLUMN token_sha256 TEXT;"
+			"UPDATE txns SET token_sha256 = (SELECT sha256 FROM tokens WHERE tokens.name = txns.token);");
 }
 
 /* The sha256 of files/path if its md5 is md5, else -1 after a message. */
@@ -126,97 +99,100 @@ struct old_row {
 	char md5[MD5_HEX_LEN + 1];
 };
 
-static void rows_free(struct old_row *v, size_t n)
+/* The head's paths and md5s, read whole: an UPDATE under a running SELECT may meet its rows again. */
+static int read_head(sqlite3 *db, struct old_row **out, size_t *n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
-static int upgrade_md5(sqlite3 *db, int files_fd)
-{
-	sqlite3_stmt *rows = NULL, *set = NULL, *half = NULL;
-	struct old_row *v = NULL;
-	size_t n = 0, alloc = 0;
+	sqlite3_stmt *rows = NULL;
+	size_t alloc = 0;
 	int rc;
 
-	if (exec(db, "BEGIN IMMEDIATE"))
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM txns WHERE state = 'applying'", -1, &half, NULL) != SQLITE_OK)
-		return fail(db, "txns");
-	rc = sqlite3_step(half);
-	sqlite3_finalize(half);
-	if (rc == SQLITE_ROW) {
-		exec(db, "ROLLBACK");
-		return error("database: a push the older soc began to apply is not finished; "
-			     "start that soc once to finish it, then this one");
-	}
-	if (exec(db, "DELETE FROM txn_items; DELETE FROM txns;"
-			   "DROP INDEX IF EXISTS files_md5;"
-			   "ALTER TABLE files RENAME COLUMN md5 TO sha256;"
-			   "ALTER TABLE changes RENAME COLUMN md5 TO sha256;"
-			   "ALTER TABLE txn_items RENAME COLUMN md5 TO sha256;"))
-		return fail(db, "renaming md5");
-	/* Read whole first: an UPDATE under a running SELECT of the same table may meet its rows again. */
+	*out = NULL;
+	*n = 0;
 	if (sqlite3_prepare_v2(db, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL", -1, &rows, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "UPDATE files SET sha256 = ?2 WHERE path = ?1", -1, &set, NULL) != SQLITE_OK)
-		goto bad;
+	    SQLITE_OK)
+		return error("database: cannot upgrade it: %s", sqlite3_errmsg(db));
 	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(rows, 0);
 		const char *md5 = (const char *)sqlite3_column_text(rows, 1);
 
 		if (!path || !md5)
-			goto bad;
-		if (n == alloc) {
+			continue;
+		if (*n == alloc) {
 			alloc = alloc ? 2 * alloc : 1024;
-			v = xrealloc(v, alloc * sizeof(*v));
+			*out = xrealloc(*out, alloc * sizeof(**out));
 		}
-		v[n].path = xstrdup(path);
-		snprintf(v[n].md5, sizeof(v[n].md5), "%s", md5);
-		n++;
+		(*out)[*n].path = xstrdup(path);
+		snprintf((*out)[*n].md5, sizeof((*out)[*n].md5), "%s", md5);
+		(*n)++;
 	}
-	if (rc != SQLITE_DONE)
-		goto bad;
+	sqlite3_finalize(rows);
+	return rc == SQLITE_DONE ? 0 : error("database: cannot upgrade it: %s", sqlite3_errmsg(db));
+}
+
+static int name_by_sha256(sqlite3 *db, int files_fd)
+{
+	sqlite3_stmt *set = NULL, *half = NULL;
+	struct old_row *v = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!has_column(db, "files", "md5"))
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM txns WHERE state = 'applying'", -1, &half, NULL) != SQLITE_OK)
+		return error("database: cannot upgrade it: %s", sqlite3_errmsg(db));
+	rc = sqlite3_step(half);
+	sqlite3_finalize(half);
+	if (rc == SQLITE_ROW)
+		return error("database: a push the older soc began to apply is not finished; "
+			     "start that soc once to finish it, then this one");
+	rc = -1;
+	if (exec(db, "DELETE FROM txn_items; DELETE FROM txns;"
+		     "DROP INDEX IF EXISTS files_md5;"
+		     "ALTER TABLE files RENAME COLUMN md5 TO sha256;"
+		     "ALTER TABLE changes RENAME COLUMN md5 TO sha256;"
+		     "ALTER TABLE txn_items RENAME COLUMN md5 TO sha256;") ||
+	    read_head(db, &v, &n))
+		goto out;
+	if (sqlite3_prepare_v2(db, "UPDATE files SET sha256 = ?2 WHERE path = ?1", -1, &set, NULL) != SQLITE_OK) {
+		error("database: cannot upgrade it: %s", sqlite3_errmsg(db));
+		goto out;
+	}
 	say("upgrading soc.db to name content by sha256: reading every file of the head once\n");
 	for (size_t i = 0; i < n; i++) {
 		char sha[HASH_HEX_LEN + 1];
 
 		if (head_sha(files_fd, v[i].path, v[i].md5, sha))
-			goto refused;
+			goto out;
 		sqlite3_reset(set);
 		sqlite3_bind_text(set, 1, v[i].path, -1, SQLITE_STATIC);
 		sqlite3_bind_text(set, 2, sha, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(set) != SQLITE_DONE)
-			goto bad;
+		if (sqlite3_step(set) != SQLITE_DONE) {
+			error("database: cannot upgrade it: %s", sqlite3_errmsg(db));
+			goto out;
+		}
 	}
-	sqlite3_finalize(rows);
+	rc = exec(db, "UPDATE changes SET sha256 = coalesce((SELECT f.sha256 FROM files f"
+		      " WHERE f.path = changes.path AND f.rev = changes.rev), '') WHERE sha256 IS NOT NULL");
+out:
 	sqlite3_finalize(set);
-	rows = set = NULL;
-	if (exec(db, "UPDATE changes SET sha256 = coalesce((SELECT f.sha256 FROM files f"
-			   " WHERE f.path = changes.path AND f.rev = changes.rev), '') WHERE sha256 IS NOT NULL;"
-			   "COMMIT;"))
-		goto bad;
-	rows_free(v, n);
-	return 0;
-bad:
-	sqlite3_finalize(rows);
-	sqlite3_finalize(set);
-	rows_free(v, n);
-	return fail(db, "rewriting the head");
-refused:
-	sqlite3_finalize(rows);
-	sqlite3_finalize(set);
-	rows_free(v, n);
-	exec(db, "ROLLBACK");
-	return -1;
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+	return rc;
 }
 
 int store_upgrade(sqlite3 *db, int files_fd)
 {
-	if (upgrade_txn_items(db) || upgrade_txns(db))
+	if (!(has_column(db, "txn_items", "txn") && !has_column(db, "txn_items", "base_mode")) &&
+	    !(has_column(db, "txns", "id") && !has_column(db, "txns", "token_sha256")) &&
+	    !has_column(db, "files", "md5"))
+		return 0;
+	/* Every step in one transaction; another soc serve, check or token waits, then finds it done. */
+	if (exec(db, "BEGIN IMMEDIATE"))
 		return -1;
-	if (has_column(db, "files", "md5") && upgrade_md5(db, files_fd))
+	if (add_base_mode(db) || add_token_identity(db) || name_by_sha256(db, files_fd) || exec(db, "COMMIT")) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
+	}
 	return 0;
 }
