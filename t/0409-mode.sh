@@ -176,8 +176,13 @@ test_expect_success 'an old index keeps working: nothing looks modified, a new c
 	(cd a && soc pull -q) &&
 	chmod +x a/D/twin &&
 	python3 - a/.soc/index.db <<-\EOF &&
-	import sqlite3, sys
+	import hashlib, sqlite3, sys
 	db = sqlite3.connect(sys.argv[1])
+	# Version 1 named content by md5: every file here is as last synced.
+	db.execute("ALTER TABLE files RENAME COLUMN sha256 TO md5")
+	for (p,) in db.execute("SELECT path FROM files").fetchall():
+	    m = hashlib.md5(open("a/" + p, "rb").read()).hexdigest()
+	    db.execute("UPDATE files SET md5 = ?, base = ? WHERE path = ?", (m, m, p))
 	db.execute("ALTER TABLE files DROP COLUMN base_mode")
 	db.execute("UPDATE files SET mode = 493 WHERE path = \"D/twin\"")
 	db.execute("PRAGMA user_version = 1")
