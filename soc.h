@@ -109,6 +109,7 @@ void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
 /* ---- hash.c: sha256 (the content identity) through libcrypto; md5 for older records ---- */
 
 #define HASH_HEX_LEN 64		/* sha256 as lowercase hex */
+#define HASH_RAW_LEN 32		/* and as bytes */
 #define MD5_HEX_LEN 32
 #define HASH_CHUNK (64 * 1024)	/* on the stack of whichever thread hashes */
 
@@ -126,6 +127,9 @@ int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
 int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
 /* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */
 int hash_hex_valid(const char *s);
+/* hex to its bytes (-1 when not HASH_HEX_LEN lowercase hex digits), and back. */
+int hash_to_raw(const char *hex, uint8_t raw[HASH_RAW_LEN]);
+void hash_from_raw(const uint8_t raw[HASH_RAW_LEN], char hex[HASH_HEX_LEN + 1]);
 int md5_hex_valid(const char *s);
 void sha256_hex(const void *p, size_t n, char hex[HASH_HEX_LEN + 1]);
 /* md5, as an older soc recorded content, and in the same read its sha256 when sha is not NULL. */
