@@ -212,6 +212,12 @@ char *cacert_arg(const char *path);
 int index_create(const char *path);
 int index_open(struct workspace *ws, const char *path);
 
+/* ---- db_hash.c: a digest as the index keeps it (bytes, or '' for none) ---- */
+
+struct sqlite3_stmt;
+void index_bind_hash(struct sqlite3_stmt *s, int i, const char *hex);
+void index_column_hash(char hex[HASH_HEX_LEN + 1], struct sqlite3_stmt *s, int col);
+
 /* ---- db_upgrade.c: an older soc's index brought to INDEX_VERSION in place ---- */
 
 /* Under the workspace lock, from version (1 or 2): 0, or -1 after a message and nothing changed. */

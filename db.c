@@ -31,8 +31,8 @@ static const char schema[] =
 	" ctime_ns INTEGER NOT NULL,"
 	" ino INTEGER NOT NULL,"
 	" mode INTEGER NOT NULL,"
-	" sha256 TEXT NOT NULL,"
-	" base TEXT NOT NULL DEFAULT '',"
+	" sha256 NOT NULL,"
+	" base NOT NULL DEFAULT '',"
 	" base_mode INTEGER NOT NULL DEFAULT 0,"
 	" conflict INTEGER NOT NULL DEFAULT 0,"
 	" racy INTEGER NOT NULL DEFAULT 0,"
@@ -256,14 +256,6 @@ void index_rollback(struct workspace *ws)
 	ws->ip->rolled_back = 1;
 }
 
-static void copy_hex(char dst[HASH_HEX_LEN + 1], const unsigned char *src, int n)
-{
-	if (!src || n != HASH_HEX_LEN)
-		n = 0;
-	memcpy(dst, src ? (const char *)src : "", (size_t)n);
-	dst[n] = '\0';
-}
-
 static int load_files(struct workspace *ws, struct index_snapshot *snap)
 {
 	sqlite3_stmt *s = stmt(ws, S_LOAD_FILES);
@@ -289,8 +281,8 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 		e->ctime_ns = sqlite3_column_int64(s, 3);
 		e->ino = (uint64_t)sqlite3_column_int64(s, 4);
 		e->mode = (unsigned)sqlite3_column_int(s, 5);
-		copy_hex(e->hash, sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
-		copy_hex(e->base, sqlite3_column_text(s, 7), sqlite3_column_bytes(s, 7));
+		index_column_hash(e->hash, s, 6);
+		index_column_hash(e->base, s, 7);
 		e->conflict = sqlite3_column_int(s, 8);
 		snap->flags[snap->n++] = (unsigned char)((sqlite3_column_int(s, 9) ? INDEX_RACY : 0) |
 							 (sqlite3_column_int(s, 10) ? INDEX_REMOVED : 0));
@@ -389,8 +381,8 @@ int index_write_row(struct workspace *ws, const struct index_row *r)
 	sqlite3_bind_int64(s, 4, r->e.ctime_ns);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)r->e.ino);
 	sqlite3_bind_int(s, 6, (int)r->e.mode);
-	bind_text(s, 7, r->e.hash);
-	bind_text(s, 8, r->e.base);
+	index_bind_hash(s, 7, r->e.hash);
+	index_bind_hash(s, 8, r->e.base);
 	sqlite3_bind_int(s, 9, r->e.conflict);
 	sqlite3_bind_int(s, 10, r->racy);
 	sqlite3_bind_int(s, 11, r->removed);
@@ -416,7 +408,7 @@ int index_set_base(struct workspace *ws, const char *path, const char *hash, uns
 	if (!s)
 		return -1;
 	bind_text(s, 1, path);
-	bind_text(s, 2, hash);
+	index_bind_hash(s, 2, hash);
 	sqlite3_bind_int(s, 3, hash[0] ? (int)mode : 0);
 	return run(ws, s, "cannot record a synced file");
 }
@@ -428,7 +420,7 @@ int index_set_base_mode(struct workspace *ws, const char *path, const char *hash
 	if (!s)
 		return -1;
 	bind_text(s, 1, path);
-	bind_text(s, 2, hash);
+	index_bind_hash(s, 2, hash);
 	sqlite3_bind_int(s, 3, (int)mode);
 	return run(ws, s, "cannot record a synced mode");
 }

@@ -137,8 +137,8 @@ static int upgrade_2(struct workspace *ws)
 		sqlite3_reset(set);
 		sqlite3_bind_text(set, 1, v[i].path, -1, SQLITE_STATIC);
 		/* "" makes the next scan hash it: its size, -1, matches no file. */
-		sqlite3_bind_text(set, 2, here && !strcmp(v[i].seen, md5) ? sha : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(set, 3, here && !strcmp(v[i].base, md5) ? sha : "", -1, SQLITE_TRANSIENT);
+		index_bind_hash(set, 2, here && !strcmp(v[i].seen, md5) ? sha : "");
+		index_bind_hash(set, 3, here && !strcmp(v[i].base, md5) ? sha : "");
 		if (sqlite3_step(set) != SQLITE_DONE)
 			goto bad;
 	}
