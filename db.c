@@ -593,7 +593,8 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 		for (size_t i = 0; i < scan->n; i++) {
 			const struct scan_item *it = &scan->items[i];
 
-			if (!root_covers(root, 1, it->e.path))
+			/* A file where the directory was replaced it: not a directory emptied. */
+			if (!root_covers(root, 1, it->e.path) && strcmp(it->e.path, root->path))
 				continue;
 			synced += it->e.base[0] != '\0';
 			present += it->present;
