@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "pull.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
@@ -120,6 +121,11 @@ static int cmp_item_path(const void *key, const void *item)
 	return strcmp(key, ((const struct scan_item *)item)->e.path);
 }
 
+static int cmp_row_path(const void *key, const void *row)
+{
+	return strcmp(key, ((const struct remote_row *)row)->path);
+}
+
 static struct scan_item *scan_find(struct scan_result *s, const char *path)
 {
 	return s->n ? bsearch(path, s->items, s->n, sizeof(*s->items), cmp_item_path) : NULL;
@@ -211,8 +217,97 @@ static int verify(int inc, const struct plan *p)
 static const char *const action_word[] = {
 	[A_NONE] = "", [A_TAKE] = "update", [A_RECORD] = "same", [A_CONFLICT] = "conflict",
 	[A_DELETE] = "delete", [A_KEEP_NEW] = "keep", [A_RESTORE] = "restore", [A_DROP] = "forget",
-	[A_BLOCKED] = "blocked", [A_MODE] = "mode",
+	[A_BLOCKED] = "blocked", [A_MODE] = "mode", [A_ASIDE] = "conflict",
 };
+
+/*
+ * A file and a directory of one name swapped on the server come as a
+ * delete of one and adds of the other, in path order ("x" before "x/f").
+ * The apply deletes before it creates, so each needs a plan as if the
+ * other were gone already. For an add under x/: a row deleting x (or a
+ * directory above it), its index; -1 for none.
+ */
+static ssize_t deleted_above(const struct plan *p, size_t i)
+{
+	const char *path = p->rows[i].path;
+	struct buf dir = BUF_INIT;
+	ssize_t found = -1;
+
+	for (const char *s = strchr(path, '/'); s && found < 0; s = strchr(s + 1, '/')) {
+		const struct remote_row *r;
+
+		buf_reset(&dir);
+		buf_add(&dir, path, (size_t)(s - path));
+		r = bsearch(dir.p, p->rows, i, sizeof(*p->rows), cmp_row_path);
+		if (r && r->deleted)
+			found = r - p->rows;
+	}
+	buf_free(&dir);
+	return found;
+}
+
+/* For row i, x: the first row at or past "x/"; rows "x/..." sort together from there. */
+static size_t first_below(const struct plan *p, size_t i)
+{
+	const char *path = p->rows[i].path;
+	size_t n = strlen(path), lo = i + 1, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(p->rows[mid].path, path, n);
+
+		if (c < 0 || (!c && (unsigned char)p->rows[mid].path[n] < '/'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Is there a row under row i's path whose action is a (any A_NONE for "deleted" there)? */
+static int below(const struct plan *p, size_t i, enum action a)
+{
+	const char *path = p->rows[i].path;
+	size_t n = strlen(path);
+
+	for (size_t k = first_below(p, i); k < p->n && !strncmp(p->rows[k].path, path, n) &&
+	     p->rows[k].path[n] == '/'; k++)
+		if (a == A_NONE ? p->rows[k].deleted : p->act[k] == a)
+			return 1;
+	return 0;
+}
+
+/*
+ * The add of row i, whose path a swap frees: 1 when planned here, 0 when
+ * the usual look decides. A file here edited since the sync (x y gone)
+ * moves aside as a conflict copy; one unedited is deleted first. A
+ * directory here is emptied by the deletes below it first; what it still
+ * holds then is either an edit kept (x y gone below it), and the
+ * server's file is a conflict copy beside it, or something untracked,
+ * and the apply says so.
+ */
+static int plan_swap(int root, struct plan *p, size_t i)
+{
+	ssize_t j = deleted_above(p, i);
+	int fd;
+
+	if (j >= 0) {
+		if (p->act[j] == A_KEEP_NEW)
+			p->act[j] = A_ASIDE;
+		else if (p->act[j] != A_DELETE && p->act[j] != A_ASIDE)
+			return 0;	/* nothing of ours there, or not ours to move: the look says */
+		p->act[i] = A_TAKE;
+		return 1;
+	}
+	if (!below(p, i, A_NONE))
+		return 0;
+	fd = beneath_dir(root, p->rows[i].path, strlen(p->rows[i].path), 0, 0, NULL);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	p->act[i] = A_TAKE;	/* made a conflict by make_plan() if an edit below stays */
+	return 1;
+}
 
 /* Fetches the server's changes since our last pull and decides each path. */
 static int make_plan(struct workspace *ws, struct net *net, int root, struct scan_result *scan,
@@ -220,7 +315,7 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 {
 	long long since = index_pulled_rev(ws);
 	int rc;
-	size_t i;
+	size_t i, deletes = 0;
 
 	p->since = since;
 	rc = changes_get(net, since, &p->head, plan_row, p);
@@ -229,10 +324,14 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 	p->act = xcalloc(p->n + 1, sizeof(*p->act));
 	p->local = xcalloc(p->n + 1, sizeof(*p->local));
 	p->untracked = xcalloc(p->n + 1, sizeof(*p->untracked));
+	for (i = 0; i < p->n; i++)
+		deletes += p->rows[i].deleted;
 	for (i = 0; i < p->n; i++) {
 		struct scan_item *it = scan_find(scan, p->rows[i].path);
 
 		if (!it && !p->rows[i].deleted) {
+			if (deletes && plan_swap(root, p, i))
+				continue;
 			/* One path in the way holds up only itself, never the rest of the pull. */
 			if (pull_look_untracked(ws, root, p->rows[i].path, &p->untracked[i])) {
 				p->act[i] = A_BLOCKED;
@@ -243,6 +342,15 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 		}
 		p->local[i] = it;
 		p->act[i] = mode_action(decide(it, &p->rows[i]), it, &p->rows[i]);
+	}
+	/* A directory here in the way of the server's file keeps an edit below it: a conflict. */
+	for (i = 0; i < p->n && deletes; i++) {
+		if (p->act[i] == A_TAKE && !p->local[i] && below(p, i, A_KEEP_NEW)) {
+			p->act[i] = A_CONFLICT;
+			memset(&p->untracked[i], 0, sizeof(p->untracked[i]));
+			p->untracked[i].e.path = p->rows[i].path;
+			p->local[i] = &p->untracked[i];
+		}
 	}
 	return 0;
 }

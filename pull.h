@@ -23,6 +23,7 @@ enum action {
 	A_DROP,		/* x gone gone: forget the path */
 	A_BLOCKED,	/* something that is not a file is in the way here: left for a later pull */
 	A_MODE,		/* the server's content is our base, its mode is not: merge the mode */
+	A_ASIDE,	/* x y gone, and the server made x a directory: y moves to a conflict copy */
 };
 
 struct remote_row {

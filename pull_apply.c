@@ -168,22 +168,35 @@ static int merge_local_mode(int root, const struct scan_item *it, const struct r
 /* Also for the plan (cmd_pull.c): a file in the way of a row is looked at, never trusted. */
 int pull_look_untracked(struct workspace *ws, int root, const char *path, struct scan_item *out)
 {
+	struct beneath_fail fail;
 	const char *base;
 	struct stat st;
 	int parent, fd;
 
 	memset(out, 0, sizeof(*out));
 	out->e.path = (char *)path;
-	parent = open_parent(root, path, &base, 0);
+	base = strrchr(path, '/');
+	parent = beneath_dir(root, path, base ? (size_t)(base - path) : 0, 0, 0, &fail);
+	if (parent < 0 && errno == ENOTDIR) {
+		/* Each message names what ends it: the pull places the rest meanwhile. */
+		char *dir = xstrndup(path, fail.at);
+
+		error("cannot pull '%s': '%s' here is not a directory; move it away, then pull again",
+		      show_path(path), show_path(dir));
+		free(dir);
+		return -1;
+	}
 	if (parent < 0)
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? 0 : error_errno("cannot open the directory of '%s'", show_path(path));
+	base = base ? base + 1 : path;
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW)) {
 		close(parent);
 		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", show_path(path));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(parent);
-		return error("cannot pull '%s': something that is not a file is in the way", show_path(path));
+		return error("cannot pull '%s': %s here is in the way; move it away, then pull again",
+			     show_path(path), S_ISDIR(st.st_mode) ? "a directory" : "something not a file");
 	}
 	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	close(parent);
@@ -380,8 +393,8 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 		rc = index_set_base(ws, r->path, r->hash, r->mode) || index_set_conflict(ws, r->path, 1) ? -1 : 0;
 	}
 	c->conflicts++;
-	fprintf(stderr, "%s: conflict in '%s': kept yours, the server's is in '%s'\n",
-		soc_prog, show_path(r->path), show_path(cname));
+	fprintf(stderr, "%s: conflict in '%s': kept yours%s, the server's is in '%s'\n", soc_prog,
+		show_path(r->path), it->present ? "" : " (a directory)", show_path(cname));
 out:
 	if (parent >= 0)
 		close(parent);
@@ -582,6 +595,51 @@ static size_t prune_dirs(int root, const char *path, const struct index_snapshot
 	}
 }
 
+/*
+ * x y gone, and x/ comes from the server: our edit moves out of its way
+ * to a conflict copy, tracked as a new file in conflict until 'soc add'.
+ */
+static int move_aside(struct workspace *ws, int root, struct plan *p, size_t i, struct counts *c)
+{
+	const struct remote_row *r = &p->rows[i];
+	const struct scan_item *it = p->local[i];
+	const char *base, *cbase;
+	char *cname = NULL;
+	struct entry e;
+	int parent = open_parent(root, r->path, &base, 0), rc = -1, placed = 0;
+
+	if (parent < 0)
+		return -1;
+	if (!unchanged_since_scan(parent, base, it)) {
+		error("cannot pull '%s': it changed while pulling; pull again", show_path(r->path));
+		goto out;
+	}
+	for (int k = 1; k <= CONFLICT_COPIES_MAX && !placed; k++) {
+		free(cname);
+		cname = conflict_name(r->path, p->head, k);
+		cbase = strrchr(cname, '/') ? strrchr(cname, '/') + 1 : cname;
+		placed = rename_new(parent, base, parent, cbase);
+	}
+	if (placed <= 0) {
+		error_errno("cannot move '%s' out of the way of the server's directory to '%s'",
+			    show_path(r->path), show_path(cname));
+		goto out;
+	}
+	note_placed(p, cname);
+	if (entry_from_stat(parent, cbase, cname, it->e.hash, 0, &e))
+		goto out;
+	e.base[0] = '\0';
+	e.conflict = 1;
+	rc = index_drop(ws, r->path) || index_record(ws, &e) ? -1 : 0;
+	c->conflicts++;
+	fprintf(stderr, "%s: conflict in '%s': the server made it a directory; yours is in '%s'\n",
+		soc_prog, show_path(r->path), show_path(cname));
+out:
+	close(parent);
+	free(cname);
+	return rc;
+}
+
 static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
 		     struct counts *c)
 {
@@ -647,6 +705,8 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		}
 		close(parent);
 		return rc;
+	case A_ASIDE:
+		return move_aside(ws, root, p, i, c);
 	case A_CONFLICT:
 		if (merge_local_mode(root, it, r) < 0)
 			return -1;
@@ -656,7 +716,8 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		parent = open_parent(root, r->path, &base, 1);
 		if (parent < 0)
 			return -1;
-		if (!unchanged_since_scan(parent, base, it)) {
+		/* An empty directory gives way (the deletes of a swap emptied it); rmdir refuses any other. */
+		if (!unchanged_since_scan(parent, base, it) && (it || unlinkat(parent, base, AT_REMOVEDIR))) {
 			/* Edited or created while we downloaded: never overwrite it. */
 			close(parent);
 			if (!it) {
@@ -709,12 +770,24 @@ void pull_clear_incoming(struct workspace *ws)
 	free(dir);
 }
 
+/* What frees a path: done before anything is created, for a file and a directory swapped. */
+static int frees(enum action a)
+{
+	return a == A_DELETE || a == A_DROP || a == A_KEEP_NEW || a == A_ASIDE;
+}
+
 int pull_apply(struct workspace *ws, int root, int inc, struct plan *p, struct counts *c)
 {
 	int failed = 0;
 
+	for (size_t i = 0; i < p->n; i++)
+		if (frees(p->act[i]) && apply_one(ws, root, inc, p, i, c))
+			failed = 1;
 	for (size_t i = 0; i < p->n; i++) {
 		size_t moved = inc >= 0 ? move_top_dir(ws, root, inc, p, i, c, &failed) : 0;
+
+		if (!moved && frees(p->act[i]))
+			continue;
 
 		if (moved)
 			i += moved - 1;

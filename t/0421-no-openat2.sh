@@ -59,7 +59,7 @@ test_expect_success 'a symlinked directory in the way of a pull: refused, nothin
 	echo new >a/Other/new &&
 	(cd a && soc add Other/new -q && soc push -q) &&
 	test_expect_code 1 sh -c "cd b && soc pull" 2>err &&
-	grep "cannot open the directory .Other. for .Other/new.: Not a directory" err &&
+	grep "cannot pull .Other/new.: .Other. here is not a directory; move it away, then pull again" err &&
 	test -z "$(ls outside)"
 '
 
