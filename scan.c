@@ -81,8 +81,11 @@ static void look_one(struct scan *sc, size_t i)
 	else if (S_ISREG(st.st_mode)) {
 		stat_copy(&s->st, &st);
 		s->state = ROW_FILE;
-	} else if (!scan_discoverable(sc, path)) {
-		/* (A walk that met it has said so already.) */
+	} else if (!S_ISDIR(st.st_mode) && !scan_discoverable(sc, path)) {
+		/*
+		 * (A walk that met it has said so already.) A directory in a
+		 * file's place is the file gone: its files are tracked by theirs.
+		 */
 		warning("skipping %s '%s': soc tracks regular files only", kind_of(st.st_mode), show_path(path));
 	}
 	close(fd);

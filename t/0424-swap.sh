@@ -92,8 +92,9 @@ test_expect_success 'b/ pulls once: keeps x/g, the server'"'"'s x beside it, exi
 	(cd b && test_expect_code 4 soc pull) >out 2>err &&
 	test "$(cat b/x/g)" = mine &&
 	test "$(cat b/x.conflict-r6)" = three &&
-	(cd b && soc status --porcelain) >st &&
+	(cd b && soc status --porcelain) >st 2>err &&
 	grep -x "C x" st &&
+	test_must_be_empty err &&
 	(cd b && test_expect_code 4 soc push) 2>err &&
 	grep conflict err
 '
@@ -105,6 +106,28 @@ test_expect_success 'keeping the directory: soc add x, one push deletes x and ad
 	test_must_be_empty st &&
 	(cd a && soc pull -q) &&
 	test "$(cat a/x/g)" = mine &&
+	ws_sum a >want &&
+	ws_sum b >got &&
+	test_cmp want got
+'
+
+test_expect_success 'b/ edits z/g while a/ swaps z/ for a file; taking the server'"'"'s file ends it too' '
+	mkdir a/z &&
+	echo g >a/z/g &&
+	(cd a && soc add -q -r z && soc push -q) &&
+	(cd b && soc pull -q) &&
+	echo mine >b/z/g &&
+	rm -r a/z &&
+	echo file >a/z &&
+	(cd a && soc add -q z && soc push -q) &&
+	(cd b && test_expect_code 4 soc pull) 2>err &&
+	grep "conflict in .z.: kept yours (a directory)" err &&
+	rm -r b/z &&
+	mv b/z.conflict-r9 b/z &&
+	(cd b && soc add -q z && soc push -q) &&
+	(cd b && soc status --porcelain) >st &&
+	test_must_be_empty st &&
+	(cd a && soc pull -q) &&
 	ws_sum a >want &&
 	ws_sum b >got &&
 	test_cmp want got
