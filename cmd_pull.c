@@ -278,6 +278,37 @@ static int below(const struct plan *p, size_t i, enum action a)
 }
 
 /*
+ * Does a file tracked here under dir/ stay after the pull's deletes: an
+ * edit the pull keeps (x y gone), or a file new here the server has
+ * never seen?
+ */
+static int kept_below(struct scan_result *s, const struct plan *p, const char *dir)
+{
+	size_t n = strlen(dir), lo = 0, hi = s->n;
+
+	while (lo < hi) {	/* the first item at or past "dir/" */
+		size_t mid = lo + (hi - lo) / 2;
+		const char *path = s->items[mid].e.path;
+		int c = strncmp(path, dir, n);
+
+		if (c < 0 || (!c && (unsigned char)path[n] < '/'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < s->n && !strncmp(s->items[lo].e.path, dir, n) && s->items[lo].e.path[n] == '/'; lo++) {
+		const struct remote_row *r;
+
+		if (!s->items[lo].present)
+			continue;
+		r = bsearch(s->items[lo].e.path, p->rows, p->n, sizeof(*p->rows), cmp_row_path);
+		if (!r || p->act[r - p->rows] != A_DELETE)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The add of row i, whose path a swap frees: 1 when planned here, 0 when
  * the usual look decides. A file here edited since the sync (x y gone)
  * moves aside as a conflict copy; one unedited is deleted first. A
@@ -345,7 +376,8 @@ static int make_plan(struct workspace *ws, struct net *net, int root, struct sca
 	}
 	/* A directory here in the way of the server's file keeps an edit below it: a conflict. */
 	for (i = 0; i < p->n && deletes; i++) {
-		if (p->act[i] == A_TAKE && !p->local[i] && below(p, i, A_KEEP_NEW)) {
+		if (p->act[i] == A_TAKE && !p->local[i] && below(p, i, A_NONE) &&
+		    kept_below(scan, p, p->rows[i].path)) {
 			p->act[i] = A_CONFLICT;
 			memset(&p->untracked[i], 0, sizeof(p->untracked[i]));
 			p->untracked[i].e.path = p->rows[i].path;

@@ -133,6 +133,44 @@ test_expect_success 'b/ edits z/g while a/ swaps z/ for a file; taking the serve
 	test_cmp want got
 '
 
+test_expect_success 'a file new here under w/ while a/ swaps w/ for a file: a conflict too' '
+	mkdir a/w &&
+	echo g >a/w/g &&
+	(cd a && soc add -q -r w && soc push -q) &&
+	(cd b && soc pull -q) &&
+	echo new >b/w/new &&
+	rm -r a/w &&
+	echo file >a/w &&
+	(cd a && soc add -q w && soc push -q) &&
+	(cd b && test_expect_code 4 soc pull) 2>err &&
+	test "$(cat b/w/new)" = new &&
+	! test -e b/w/g &&
+	test "$(cat b/w.conflict-r11)" = file &&
+	rm b/w.conflict-r11 &&
+	(cd b && soc add -q w && soc push -q) &&
+	(cd a && soc pull -q) &&
+	test "$(cat a/w/new)" = new
+'
+
+test_expect_success 'an ignored file left in v/ where a/ now has a file v: exit 1, says what ends it' '
+	mkdir a/v &&
+	echo g >a/v/g &&
+	(cd a && soc add -q -r v && soc push -q) &&
+	(cd b && soc pull -q) &&
+	echo "*.tmp" >b/.socignore &&
+	echo scratch >b/v/scratch.tmp &&
+	rm -r a/v &&
+	echo file >a/v &&
+	(cd a && soc add -q v && soc push -q) &&
+	(cd b && test_expect_code 1 soc pull) 2>err &&
+	grep "cannot pull .v.: a directory here is in the way; move it away, then pull again" err &&
+	test "$(cat b/v/scratch.tmp)" = scratch &&
+	! test -e b/v/g &&
+	mv b/v b/v.mine &&
+	(cd b && soc pull -q) &&
+	test "$(cat b/v)" = file
+'
+
 test_expect_success 'an untracked file here where the server adds a directory: exit 1, says what ends it' '
 	mkdir a/y &&
 	echo h >a/y/h &&
