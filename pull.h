@@ -68,6 +68,9 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
  * path was not placed (said), which the next pull tries again.
  */
 int pull_apply(struct workspace *ws, int root, int inc, struct plan *p, struct counts *c);
+
+/* ---- pull_durable.c ---- */
+
 /*
  * What the apply did is on disk before the index says so: each path it
  * placed fsync'd with the directories above it, or one syncfs(2) when
