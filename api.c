@@ -72,22 +72,28 @@ long long api_query_int(const struct http_request *req, const char *name)
 void api_info(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
 	struct sqlite3 *db = store_db(s);
-	long long head = db ? store_head(db) : -1;
+	char history[HISTORY_HEX_LEN + 1];
+	long long head = -1;
 
+	/* One read transaction: the head and the history it belongs to. */
+	if (db && !store_read_begin(db)) {
+		head = store_history(db, history) ? -1 : store_head(db);
+		store_read_end(db);
+	}
 	if (head < 0)
 		return api_error(ex, 500, "internal", "cannot read the head");
-	api_json(ex, 200, json_pack("{s:s, s:I, s:b}", "version", SOC_VERSION, "head",
-				    (json_int_t)head, "read_only", who->read_only));
+	api_json(ex, 200, json_pack("{s:s, s:I, s:s, s:b}", "version", SOC_VERSION, "head",
+				    (json_int_t)head, "history", history, "read_only", who->read_only));
 }
 
 /* The lines as wire.c writes them, so the client reads them with the same rules. */
-static int changes_begin(long long head, void *arg)
+static int changes_begin(long long head, const char *history, void *arg)
 {
 	struct buf line = BUF_INIT;
 	int rc;
 
 	http_stream_begin(arg, 200, "application/x-ndjson");
-	change_format_head(head, &line);
+	change_format_head(head, history, &line);
 	rc = http_stream_write(arg, line.p, line.len);
 	buf_free(&line);
 	return rc;
@@ -108,7 +114,7 @@ static int changes_row(const struct store_file *f, void *arg)
 }
 
 /*
- * NDJSON: {"head":H}, then the newest state of every path changed after
+ * NDJSON: {"head":H,"history":ID}, then the newest state of every path changed after
  * since (a delete as {"path","deleted":true,"rev"}); since=0 is the whole
  * head without deletes. A database failure midway leaves the client a
  * cut stream.

@@ -95,6 +95,8 @@ void store_rotate_log(struct server *s);
 struct sqlite3 *store_db(struct server *s);
 /* The head revision readers see. */
 long long store_head(struct sqlite3 *db);
+/* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */
+int store_history(struct sqlite3 *db, char out[HISTORY_HEX_LEN + 1]);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
 /* One row of files, as the readers below hand it over (strings valid during the call). */
@@ -110,14 +112,15 @@ struct store_rev {
 	const char *token, *client;
 };
 /*
- * GET changes' read, in one read transaction: begin(head) once, then
+ * GET changes' read, in one read transaction: begin(head, history id) once, then
  * row() for the newest state of every path changed after since up to
  * that head, by path (since=0: the head without deletes), from a cursor.
  * A nonzero return of begin or row stops it. -1 when nothing could be
  * read (neither called); 0 when every row was given; 1 when a callback
  * stopped it or the database failed midway (after a message).
  */
-int store_changes_each(struct sqlite3 *db, long long since, int (*begin)(long long head, void *arg),
+int store_changes_each(struct sqlite3 *db, long long since,
+		       int (*begin)(long long head, const char *history, void *arg),
 		       int (*row)(const struct store_file *f, void *arg), void *arg);
 /* row() for the newest limit revisions up to the head, newest first; 0, or -1 on a database error. */
 int store_log_each(struct sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg),

@@ -162,6 +162,14 @@ int opt_parse(int argc, char **argv, const struct opt *opts);
 /* ---- wire.c: one NDJSON change line (a push body line, a changes?since= line) ---- */
 
 #define CHANGE_LINE_MAX (64 * 1024)
+/*
+ * A server's history id: random, made with its database, never changed
+ * after; a restored or replaced server has another (DESIGN.md, PROTOCOL.md).
+ */
+#define HISTORY_HEX_LEN 32
+
+/* 1 when s is a history id: exactly HISTORY_HEX_LEN lowercase hex digits. */
+int history_id_valid(const char *s);
 
 struct change_line {
 	char *path;			/* checked by path_check(); kept on a refusal, for the message */
@@ -171,11 +179,13 @@ struct change_line {
 	unsigned mode;			/* 0644 or 0755 */
 	unsigned base_mode;		/* the mode of the base, 0 when absent: not checked */
 	int deleted;
+	char history[HISTORY_HEX_LEN + 1];	/* a head line's history id; "" from an older server */
 };
 
 /*
- * Parses one line: 1 for a change in *c, 0 for a {"head":H} line (*head
- * set), -1 with *why a constant reason. Call change_free() after every
+ * Parses one line: 1 for a change in *c, 0 for a {"head":H,"history":ID}
+ * line (*head and c->history set; an older server's has no history), -1
+ * with *why a constant reason. Call change_free() after every
  * call, whatever it returned.
  */
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why);
@@ -189,8 +199,8 @@ void change_free(struct change_line *c);
  * path that is not UTF-8).
  */
 int change_format(const struct change_line *c, struct buf *out);
-/* Appends the {"head":H} line that opens a changes?since= stream. */
-void change_format_head(long long head, struct buf *out);
+/* Appends the {"head":H,"history":ID} line that opens a changes?since= stream (no id: no history). */
+void change_format_head(long long head, const char *history, struct buf *out);
 
 /*
  * The mtimes soc keeps: what nanoseconds since 1970 in an int64 hold,

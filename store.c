@@ -44,7 +44,15 @@ static const char schema[] =
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
 	" base_mode INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO meta VALUES('head', 0);";
+	"INSERT OR IGNORE INTO meta VALUES('head', 0);"
+	/*
+	 * The history id, made with the database (a root from before gets
+	 * one at its first start, in this same statement list) and never
+	 * replaced: 16 bytes of SQLite's randomness, which the unix VFS
+	 * seeds from /dev/urandom. A client that sees another id knows the
+	 * server is not the one it synced with.
+	 */
+	"INSERT OR IGNORE INTO meta VALUES('history', lower(hex(randomblob(16))));";
 
 /*
  * One connection per thread, with the statements every request runs
@@ -175,21 +183,43 @@ long long store_head(sqlite3 *db)
 	return head;
 }
 
+int store_history(sqlite3 *db, char out[HISTORY_HEX_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	const char *v;
+	int rc = -1;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='history'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && (v = (const char *)sqlite3_column_text(st, 0)) &&
+	    history_id_valid(v)) {
+		memcpy(out, v, HISTORY_HEX_LEN + 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
  * Inside one read transaction, so begin's head and the rows agree: the
  * rows of files changed after since, up to the head, by path; since=0
  * leaves deletes out. A cursor, so memory does not grow with the files.
  */
-int store_changes_each(sqlite3 *db, long long since, int (*begin)(long long head, void *arg),
+int store_changes_each(sqlite3 *db, long long since,
+		       int (*begin)(long long head, const char *history, void *arg),
 		       int (*row)(const struct store_file *f, void *arg), void *arg)
 {
 	sqlite3_stmt *st = NULL;
+	char history[HISTORY_HEX_LEN + 1];
 	long long head;
 	int rc, ret = 1;
 
 	if (store_exec(db, "BEGIN"))
 		return -1;
 	head = store_head(db);
+	if (store_history(db, history))
+		head = -1;
 	if (sqlite3_prepare_v2(db, since ? "SELECT path, sha256, size, mtime, mode, rev FROM files "
 				       "WHERE rev > ? AND rev <= ? ORDER BY path"
 				     : "SELECT path, sha256, size, mtime, mode, rev FROM files "
@@ -201,7 +231,7 @@ int store_changes_each(sqlite3 *db, long long since, int (*begin)(long long head
 	}
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, head);
-	if (begin(head, arg))
+	if (begin(head, history, arg))
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_file f = {

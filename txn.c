@@ -282,6 +282,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	struct txn_row t;
 	struct push_list l = { 0 };
 	json_t *bad = NULL;
+	char history[HISTORY_HEX_LEN + 1];
 	long long rev;
 	long nbad;
 	int rc, trashed = 0;
@@ -308,10 +309,11 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		long long head = store_head(db);
 
 		txn_drop(s, db, id);
-		if (head < 0)
+		if (head < 0 || store_history(db, history))
 			return internal(ex);
 		/* "already": no revision of ours, so the client must not count the head as pulled. */
-		return api_json(ex, 200, json_pack("{s:I, s:b}", "rev", (json_int_t)head, "already", 1));
+		return api_json(ex, 200, json_pack("{s:I, s:s, s:b}", "rev", (json_int_t)head, "history",
+						   history, "already", 1));
 	}
 
 	bad = json_array();
@@ -374,7 +376,12 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		internal(ex);
 		goto out;
 	}
-	api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)rev));
+	if (store_history(db, history)) {
+		internal(ex);
+		goto out;
+	}
+	/* The history the revision belongs to: the client records the two together. */
+	api_json(ex, 200, json_pack("{s:I, s:s}", "rev", (json_int_t)rev, "history", history));
 	goto out;
 reopen:
 	/* Nothing was written to the head; the staged files may be gone, and a retry says so. */

@@ -62,6 +62,11 @@ int mtime_clamped(int64_t ns)
 	return ns == MTIME_MAX * NS_PER_SEC || ns == MTIME_MIN * NS_PER_SEC;
 }
 
+int history_id_valid(const char *s)
+{
+	return strlen(s) == HISTORY_HEX_LEN && strspn(s, "0123456789abcdef") == HISTORY_HEX_LEN;
+}
+
 void change_free(struct change_line *c)
 {
 	free(c->path);
@@ -85,10 +90,20 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		goto out;
 	}
 	if ((v = json_object_get(o, "head"))) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_object_size(o) != 1) {
+		json_t *h = json_object_get(o, "history");
+		const char *id = json_string_value(h);
+
+		/* An older server sends the head alone: no history, c->history stays "". */
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_object_size(o) != 1u + !!h) {
 			*why = "bad head";
 			goto out;
 		}
+		if (h && (!id || json_string_length(h) != HISTORY_HEX_LEN || !history_id_valid(id))) {
+			*why = "bad history";
+			goto out;
+		}
+		if (id)
+			memcpy(c->history, id, HISTORY_HEX_LEN + 1);
 		*head = json_integer_value(v);
 		rc = 0;
 		goto out;
@@ -165,9 +180,13 @@ out:
 	return rc;
 }
 
-void change_format_head(long long head, struct buf *out)
+void change_format_head(long long head, const char *history, struct buf *out)
 {
-	buf_addf(out, "{\"head\":%lld}\n", head);
+	/* Checked here too: the id goes into the line unescaped. */
+	if (history && history_id_valid(history))
+		buf_addf(out, "{\"head\":%lld,\"history\":\"%s\"}\n", head, history);
+	else
+		buf_addf(out, "{\"head\":%lld}\n", head);
 }
 
 int change_format(const struct change_line *c, struct buf *out)

@@ -31,7 +31,7 @@ test_expect_success "$N clients pushing different files at once all land" '
 	wait &&
 	i=1 &&
 	while [ $i -le $N ]; do
-		grep "^{\"rev\":[0-9]*}$" c$i/rev || { cat c$i/log; return 1; }
+		grep "^{\"rev\":[0-9]*,\"history\":\"[0-9a-f]\{32\}\"}$" c$i/rev || { cat c$i/log; return 1; }
 		test "$(hash_of "$R/files/dir$i/file")" = "$(hash_of c$i/w/dir$i/file)" || return 1
 		i=$((i + 1))
 	done &&

@@ -41,8 +41,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(r >= -1 && r <= 1);
 	if (r < 0)
 		check(why != NULL);
-	if (r == 0)
-		check(head >= 0);
+	if (r == 0) {
+		struct buf b = BUF_INIT;
+		struct change_line back;
+		long long h2 = -1;
+
+		check(head >= 0 && (!c.history[0] || history_id_valid(c.history)));
+		/* A head line goes round as well. */
+		change_format_head(head, c.history[0] ? c.history : NULL, &b);
+		check(change_parse(b.p, b.len - 1, &back, &h2, &why) == 0 && h2 == head &&
+		      !strcmp(back.history, c.history));
+		change_free(&back);
+		buf_free(&b);
+	}
 	if (r == 1) {
 		check(c.path && !path_check(c.path, strlen(c.path)));
 		check(c.deleted ? !c.hash[0] : hash_hex_valid(c.hash) && c.size >= 0);

@@ -9,6 +9,7 @@
 #include "tap.h"
 
 #define M5 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define H32 "0123456789abcdef0123456789abcdef"
 
 struct wcase {
 	const char *line;
@@ -41,9 +42,9 @@ static void format_case(const struct change_line *c, const char *want, const cha
 
 static void format_cases(void)
 {
-	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0 };
-	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0 };
-	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1 };
+	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0, "" };
+	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0, "" };
+	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1, "" };
 	struct buf b = BUF_INIT;
 
 	format_case(&f, "{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
@@ -59,8 +60,14 @@ static void format_cases(void)
 		    "\"mode\":493,\"rev\":4}\n", "a listed file: no base");
 	d.rev = 5;
 	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"rev\":5}\n", "a listed delete");
-	change_format_head(42, &b);
-	ok(b.len == 12 && !memcmp(b.p, "{\"head\":42}\n", 12), "the head line");
+	change_format_head(42, NULL, &b);
+	ok(b.len == 12 && !memcmp(b.p, "{\"head\":42}\n", 12), "the head line, no history");
+	buf_free(&b);
+	change_format_head(42, H32, &b);
+	ok(!strcmp(b.p, "{\"head\":42,\"history\":\"" H32 "\"}\n"), "the head line with its history");
+	buf_free(&b);
+	change_format_head(42, "x\"}", &b);
+	ok(!strcmp(b.p, "{\"head\":42}\n"), "a history that is no id is not written");
 	buf_free(&b);
 	f.path = "\xff";
 	ok(change_format(&f, &b) == -1 && !b.len, "a path that is not UTF-8 is not written");
@@ -108,6 +115,13 @@ int main(void)
 		{ "{\"path\":\"a\",\"path\":\"b\",\"sha256\":\"" M5 "\",\"size\":1}", -1, "a duplicate key" },
 		{ "{\"path\":5}", -1, "a path that is a number" },
 		{ "[1,2]", -1, "an array" },
+		{ "{\"head\":3,\"history\":\"" H32 "\"}", 0, "a head with its history" },
+		{ "{\"head\":3,\"history\":\"0123\"}", -1, "a short history" },
+		{ "{\"head\":3,\"history\":\"" H32 "0\"}", -1, "a long history" },
+		{ "{\"head\":3,\"history\":\"0123456789ABCDEF0123456789abcdef\"}", -1, "an upper-case history" },
+		{ "{\"head\":3,\"history\":5}", -1, "a history that is a number" },
+		{ "{\"head\":3,\"history\":null}", -1, "a null history" },
+		{ "{\"head\":3,\"history\":\"" H32 "\",\"x\":1}", -1, "a head line with more" },
 		{ "{\"path\":\"a\"", -1, "cut short" },
 		{ "", -1, "empty" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
@@ -126,7 +140,12 @@ int main(void)
 		change_free(&c);
 	}
 	change_parse("{\"head\":42}", 11, &c, &head, &why);
-	ok(head == 42, "the head is read");
+	ok(head == 42 && !c.history[0], "an older server's head line, without history, is read");
+	change_free(&c);
+	change_parse("{\"head\":43,\"history\":\"" H32 "\"}", strlen("{\"head\":43,\"history\":\"" H32 "\"}"),
+		     &c, &head, &why);
+	ok(head == 43 && !strcmp(c.history, H32), "the head and its history are read");
+	change_free(&c);
 	change_parse("{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}",
 		     strlen("{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":493,\"base\":\"" M5 "\"}"),
 		     &c, &head, &why);
