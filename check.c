@@ -128,7 +128,7 @@ int serve_check(const char *root)
 	struct buf path = BUF_INIT;
 	int rc = EXIT_ERROR;
 
-	if (store_enter(root))
+	if (store_refuse_lost(root, 0) || store_enter(root))
 		return EXIT_ERROR;
 	if (store_open(&s, root, 0))
 		goto out;

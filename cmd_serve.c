@@ -251,6 +251,9 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 		return EXIT_ERROR;
 	if (root_is_default && make_parents(root))
 		return EXIT_ERROR;
+	/* Data with no database, or a token file with none in it: nothing is made over them. */
+	if (store_refuse_lost(root, 1))
+		return EXIT_ERROR;
 	/* The first start's admin token here, not in store_open: the store never calls up into token.c. */
 	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || txn_recover(&s))
 		goto out;
@@ -289,7 +292,7 @@ static int token_cmd(int argc, char **argv, const char *root, int read_only)
 	if (is_new && !token_name_valid(argv[2]))
 		return error("'%s' is not a token name (1-%d of A-Z a-z 0-9 . _ -)", argv[2],
 			     TOKEN_NAME_MAX), EXIT_ERROR;
-	if (store_enter(root))
+	if (store_refuse_lost(root, 0) || store_enter(root))
 		return EXIT_ERROR;
 	/* Only soc serve itself creates a root or writes the configs a running server reads. */
 	if (store_open(&s, root, 0))

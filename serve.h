@@ -84,6 +84,15 @@ struct caller {
  * (saying so). 0, or -1: do not go on.
  */
 int store_enter(const char *root);
+/*
+ * Before anything opens soc.db for writing: -1 after one line naming the
+ * root when its files/ (or versions/) hold data but soc.db is missing,
+ * empty or (starting) has no revision (a restore went wrong: a new,
+ * empty history would hide them), or when admin.token exists and soc.db is missing,
+ * empty, or (starting: soc serve would make an admin token) has no
+ * token, so a new admin token would replace it. 0 when none of this is so.
+ */
+int store_refuse_lost(const char *root, int starting);
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
 int store_open(struct server *s, const char *root, int create);
 void store_close(struct server *s);

@@ -212,7 +212,11 @@ int token_make_admin(struct server *s, sqlite3 *db)
 		return n < 0 ? error("database: %s", sqlite3_errmsg(db)) : 0;
 	if (token_generate(token))
 		return -1;
-	fd = openat(s->root_fd, ADMIN_TOKEN_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Never over one that exists: people hold that token (store_refuse_lost says so first). */
+	fd = openat(s->root_fd, ADMIN_TOKEN_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return error("'%s/%s' exists but soc.db holds no token: refusing to write a new one over it; "
+			     "put back the soc.db that goes with it, or move it away", s->root, ADMIN_TOKEN_FILE);
 	if (fd < 0)
 		return error_errno("cannot write '%s/%s'", s->root, ADMIN_TOKEN_FILE);
 	strcat(token, "\n");
