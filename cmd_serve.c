@@ -20,12 +20,14 @@ const char serve_usage[] =
 	"   or: soc serve token list [--root DIR]\n"
 	"   or: soc serve token revoke NAME [--root DIR]\n"
 	"   or: soc serve check [--root DIR]\n"
+	"   or: soc serve backup DEST [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
 	"commands want a DIR made so. 'check' verifies that DIR/files holds exactly\n"
 	"the head, every file's size and sha256, and that no symlink is anywhere under\n"
-	"DIR; exit 1 if not.\n"
+	"DIR; exit 1 if not. 'backup' copies DIR, consistent, into DEST (new or empty)\n"
+	"while the server runs; to restore, stop the server and serve DEST.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
 	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
@@ -344,7 +346,10 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		if (end == max_body || *end || body_max < 1)
 			return usage_error("--max-body wants a number of bytes, not '%s'", max_body);
 	}
-	if (n && strcmp(argv[0], "token") && (n != 1 || strcmp(argv[0], "check") || read_only))
+	if (n && !strcmp(argv[0], "backup") && (n != 2 || read_only))
+		return usage_error("'backup' wants one DEST directory");
+	if (n && strcmp(argv[0], "token") && strcmp(argv[0], "backup") &&
+	    (n != 1 || strcmp(argv[0], "check") || read_only))
 		return usage_error("'%s' is not a serve command", argv[0]);
 	if (!n && read_only)
 		return usage_error("--read-only goes with 'token new'");
@@ -355,6 +360,8 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 	}
 	if (n && !strcmp(argv[0], "token"))
 		rc = token_cmd(n, argv, root, read_only);
+	else if (n && !strcmp(argv[0], "backup"))
+		rc = serve_backup(root, argv[1]);
 	else if (n)
 		rc = serve_check(root);
 	else

@@ -221,6 +221,8 @@ int copy_file_at(int src, int dir, const char *name, mode_t mode);
 /* ---- check.c: soc serve check ---- */
 /* Prints one line per way files/ differs from the head; the exit code. */
 int serve_check(const char *root);
+/* ---- backup.c: soc serve backup DEST, a consistent copy while the server runs (an exit code) ---- */
+int serve_backup(const char *root, const char *dest);
 
 /*
  * ---- api.c: answers ----
