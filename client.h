@@ -132,6 +132,11 @@ int index_drop(struct workspace *ws, const char *path);
 /* The last server revision pulled, 0 if never. */
 long long index_pulled_rev(struct workspace *ws);
 int index_set_pulled_rev(struct workspace *ws, long long rev);
+/* The history id of the server that revision came from, "" if none was recorded. */
+int index_history(struct workspace *ws, char out[HISTORY_HEX_LEN + 1]);
+int index_set_history(struct workspace *ws, const char *id);
+/* soc pull --resync: every base forgotten (never synced), a soc rm not yet pushed with it. */
+int index_forget_bases(struct workspace *ws);
 /*
  * The first tracked root (a directory given to soc add) that held synced
  * files and under which the scan now finds none present: an unmounted
@@ -206,7 +211,7 @@ char *cacert_arg(const char *path);
 
 /* ---- db.c: more of the index, for scan, add and rm ---- */
 
-#define INDEX_VERSION 3		/* PRAGMA user_version of an index this soc reads */
+#define INDEX_VERSION 4		/* PRAGMA user_version of an index this soc reads */
 
 /* A new index with its schema (soc init). */
 int index_create(const char *path);
@@ -220,7 +225,7 @@ void index_column_hash(char hex[HASH_HEX_LEN + 1], struct sqlite3_stmt *s, int c
 
 /* ---- db_upgrade.c: an older soc's index brought to INDEX_VERSION in place ---- */
 
-/* Under the workspace lock, from version (1 or 2): 0, or -1 after a message and nothing changed. */
+/* Under the workspace lock, from version (1 to 3): 0, or -1 after a message and nothing changed. */
 int index_upgrade(struct workspace *ws, int version);
 void index_close(struct workspace *ws);
 

@@ -27,7 +27,7 @@
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 
 const char pull_usage[] =
-	"usage: soc pull [-n] [--allow-delete] [-q]\n"
+	"usage: soc pull [-n] [--allow-delete] [--resync] [-q]\n"
 	"\n"
 	"Bring the server's changes down. A file edited here and on the server\n"
 	"keeps your version; the server's lands beside it as NAME.conflict-rN.EXT\n"
@@ -36,6 +36,8 @@ const char pull_usage[] =
 	"\n"
 	"  -n, --dry-run     show what would be done, change nothing\n"
 	"  --allow-delete    go ahead with a pull deleting more than half the files here\n"
+	"  --resync          after the server was restored or replaced (exit 6): compare\n"
+	"                    every file with it as if never synced; nothing here is lost\n"
 	"  -q, --quiet       say nothing unless something fails\n";
 
 /* The table of DESIGN.md section 7, and nothing else. */
@@ -340,18 +342,30 @@ static int plan_swap(int root, struct plan *p, size_t i)
 	return 1;
 }
 
-/* Fetches the server's changes since our last pull and decides each path. */
-static int make_plan(struct workspace *ws, struct net *net, int root, struct scan_result *scan,
-		     struct plan *p)
+/*
+ * Fetches the server's changes since our last pull and decides each path.
+ * A resync lists the whole head and decides as if nothing here was ever
+ * synced: the same content is recorded, other content is a conflict, a
+ * file the server lacks stays here as new.
+ */
+static int make_plan(struct workspace *ws, struct net *net, const struct remote *r, int root,
+		     struct scan_result *scan, struct plan *p, int resync)
 {
-	long long since = index_pulled_rev(ws);
+	long long since = resync ? 0 : index_pulled_rev(ws);
 	int rc;
 	size_t i, deletes = 0;
 
 	p->since = since;
 	rc = changes_get(net, since, &p->head, plan_row, p);
+	/* The stream's own head and id: the server may have been replaced since push or pull asked. */
+	if (!rc && !resync)
+		rc = history_check(ws, r->url, net_history(net), p->head, 0);
 	if (rc)
 		return rc;
+	for (i = 0; resync && i < scan->n; i++) {
+		scan->items[i].e.base[0] = '\0';
+		scan->items[i].e.base_mode = 0;
+	}
 	p->act = xcalloc(p->n + 1, sizeof(*p->act));
 	p->local = xcalloc(p->n + 1, sizeof(*p->local));
 	p->untracked = xcalloc(p->n + 1, sizeof(*p->untracked));
@@ -436,7 +450,7 @@ static size_t old_conflicts(const struct scan_result *scan, const struct plan *p
 enum { PULL_DONE, PULL_RETRY };
 
 static int pull_once(struct workspace *ws, struct net *net, const struct remote *r,
-		     int dry_run, int allow_delete, int *rc)
+		     int dry_run, int allow_delete, int resync, int *rc)
 {
 	struct scan_result scan = { 0 };
 	struct plan p = { 0 };
@@ -450,12 +464,13 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", ws->root);
 		return PULL_DONE;
 	}
-	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
+	/* A resync forgets every base: what a lost push answer or an old mode would settle goes too. */
+	if (!resync && ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net))))
 		goto out;
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))
 		goto out;
-	if ((*rc = make_plan(ws, net, root, &scan, &p)))
+	if ((*rc = make_plan(ws, net, r, root, &scan, &p, resync)))
 		goto out;
 	*rc = EXIT_ERROR;
 	for (i = 0; i < p.n; i++)
@@ -501,6 +516,11 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	if (index_begin(ws))
 		goto out;
+	/* One transaction: the bases forgotten, the plan's recorded, the new id last. */
+	if (resync && index_forget_bases(ws)) {
+		index_rollback(ws);
+		goto out;
+	}
 	failed = pull_apply(ws, root, inc, &p, &c);
 	if (pull_make_durable(root, &p)) {
 		/* Nothing recorded: the next pull finds the files here and records them. */
@@ -512,9 +532,14 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	/* A failed path is pulled again next time: our rev stays behind it. */
 	if (!failed && index_set_pulled_rev(ws, p.head))
 		failed = 1;
+	if (!failed && (resync && net_history(net)[0] ? index_set_history(ws, net_history(net))
+						      : history_adopt(ws, net_history(net))))
+		failed = 1;
 	if (index_commit(ws))
 		goto out;
 	pull_clear_incoming(ws);
+	if (resync && !failed)
+		pending_clear(ws);
 
 	if (!todo)
 		say("already up to date at revision %lld\n", p.head);
@@ -537,10 +562,11 @@ out:
 
 int cmd_pull(int argc, char **argv, struct workspace *ws)
 {
-	int dry_run = 0, allow_delete = 0, n, rc = EXIT_ERROR, tries;
+	int dry_run = 0, allow_delete = 0, resync = 0, n, rc = EXIT_ERROR, tries;
 	const struct opt opts[] = {
 		{ 'n', "dry-run", OPT_BOOL, &dry_run, 0 },
 		{ 0, "allow-delete", OPT_BOOL, &allow_delete, 0 },
+		{ 0, "resync", OPT_BOOL, &resync, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
@@ -553,8 +579,11 @@ int cmd_pull(int argc, char **argv, struct workspace *ws)
 		return usage_error("'pull' takes no paths; it brings every change");
 	if ((rc = session_open(ws, &se)))
 		return rc;
+	/* Before anything is settled or written: a server restored or replaced stops the pull. */
+	if (!resync && (rc = history_verify(ws, se)))
+		return rc;
 	for (tries = 0; tries <= PULL_RETRIES; tries++) {
-		if (pull_once(ws, se->net, &se->remote, dry_run, allow_delete, &rc) != PULL_RETRY)
+		if (pull_once(ws, se->net, &se->remote, dry_run, allow_delete, resync, &rc) != PULL_RETRY)
 			break;
 		if (tries < PULL_RETRIES) {
 			say("the server changed during the pull; pulling again\n");

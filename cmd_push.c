@@ -300,14 +300,20 @@ static int write_pending(struct workspace *ws, const struct change_list *ch)
  * pulled, we hold all of it too: it counts as pulled, so status does not
  * send us to pull our own push.
  */
-static int record_pushed(struct workspace *ws, const struct change_list *ch, long long rev)
+static int record_pushed(struct workspace *ws, const struct change_list *ch, long long rev, const char *history)
 {
-	int failed = 0;
+	char kept[HISTORY_HEX_LEN + 1];
+	int failed = 0, same;
 
 	if (index_begin(ws))
 		return -1;
-	if (rev > 0 && index_pulled_rev(ws) == rev - 1)
+	/* A revision of another history (the server replaced mid-push) is not one we pulled. */
+	failed = index_history(ws, kept);
+	same = !history[0] || !kept[0] || !strcmp(history, kept);
+	if (!failed && same && rev > 0 && index_pulled_rev(ws) == rev - 1)
 		failed = index_set_pulled_rev(ws, rev);
+	if (!failed && same)
+		failed = history_adopt(ws, history);
 	for (size_t i = 0; i < ch->n && !failed; i++) {
 		const struct scan_item *it = ch->v[i];
 
@@ -482,12 +488,14 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		json_t *c = json_loadb(resp.p, resp.len, 0, NULL);
 		long long rev = (long long)json_integer_value(json_object_get(c, "rev"));
 		int already = json_is_true(json_object_get(c, "already"));
+		const char *history = json_string_value(json_object_get(c, "history"));
 
 		/* A test hook: die at the worst moment, the push landed and not recorded. */
 		if (test_hook_flag(HOOK_KILL_AFTER_COMMIT))
 			raise(SIGKILL);
 		/* Every change had landed already: the head is not our revision. */
-		if (record_pushed(ws, &ch, already ? 0 : rev)) {
+		if (record_pushed(ws, &ch, already ? 0 : rev,
+				  history && history_id_valid(history) ? history : "")) {
 			error("the push landed, but the index could not record it; "
 			      "the next push or pull records it");
 			json_decref(c);
@@ -552,6 +560,9 @@ int cmd_push(int argc, char **argv, struct workspace *ws)
 	if (n > 0)
 		return usage_error("'push' takes no paths; it sends every change");
 	if ((rc = session_open(ws, &se)))
+		return rc;
+	/* A server restored or replaced would take changes against files this side never saw. */
+	if ((rc = history_verify(ws, se)))
 		return rc;
 	for (tries = 0; tries <= PUSH_RETRIES; tries++) {
 		if (push_once(ws, se->net, &se->remote, &o, &rc) != PUSH_RETRY)

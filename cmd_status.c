@@ -52,7 +52,7 @@ static long long server_ahead(struct workspace *ws)
 		return -1;
 	net_quick(se->net);
 	head = remote_head(se->net);
-	if (head < 0)
+	if (head < 0 || history_check(ws, se->remote.url, net_history(se->net), head, 1))
 		return -1;
 	head -= index_pulled_rev(ws);
 	return head > 0 ? head : 0;

@@ -6,7 +6,8 @@
  * racy marks a row to hash again, removed a path soc rm'd whose delete a
  * push still has to send. roots: the directories given to soc add.
  * excluded: paths soc rm'd under a root, which its walk must not pick up
- * again. state: the last revision pulled.
+ * again. state: the last revision pulled; state_text: the server's history
+ * id that revision belongs to (text: the state column is an INTEGER).
  *
  * The journal is SQLite's default rollback journal, not WAL: one soc at a
  * time holds the workspace lock, so WAL's concurrent readers buy nothing,
@@ -40,7 +41,8 @@ static const char schema[] =
 	") WITHOUT ROWID;"
 	"CREATE TABLE roots (path TEXT PRIMARY KEY NOT NULL, recursive INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE excluded (path TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE state (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;";
+	"CREATE TABLE state (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE state_text (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;";
 
 /* At or under ?1 ("" is everything): ?2 is ?1 + "/", ?3 is ?1 + "0", the byte after '/'. */
 #define UNDER(col) "(?1 = '' OR " col " = ?1 OR (" col " >= ?2 AND " col " < ?3))"
@@ -50,7 +52,7 @@ static const char schema[] =
 enum stmt {
 	S_LOAD_FILES, S_LOAD_ROOTS, S_LOAD_EXCLUDED,
 	S_WRITE_ROW, S_SET_BASE, S_SET_CONFLICT, S_DROP,
-	S_GET_STATE, S_SET_STATE, S_SET_BASE_MODE,
+	S_GET_STATE, S_SET_STATE, S_SET_BASE_MODE, S_GET_TEXT, S_SET_TEXT,
 	S_RESOLVE_FILE, S_NEW_FILE, S_UNEXCLUDE_ONE,
 	S_ADD_ROOT, S_RESOLVE_UNDER, S_UNEXCLUDE_UNDER, S_PULLED_ROOT,
 	S_DROP_UNDER, S_REMOVE_UNDER, S_FORGET_ROOTS, S_EXCLUDE,
@@ -71,6 +73,8 @@ static const char *const sql[NSTMT] = {
 	[S_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
 	[S_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT (key)"
 			" DO UPDATE SET value = excluded.value WHERE value <> excluded.value",
+	[S_GET_TEXT] = "SELECT value FROM state_text WHERE key = ?1",
+	[S_SET_TEXT] = "INSERT OR REPLACE INTO state_text (key, value) VALUES (?1, ?2)",
 	[S_RESOLVE_FILE] = "UPDATE files SET removed = 0, conflict = 0 WHERE path = ?1",
 	/* Size -1 matches no file: the scan that follows hashes it. */
 	[S_NEW_FILE] = "INSERT OR IGNORE INTO files (path, size, mtime_ns, ctime_ns, ino, mode, sha256)"
@@ -499,6 +503,42 @@ long long index_pulled_rev(struct workspace *ws)
 int index_set_pulled_rev(struct workspace *ws, long long rev)
 {
 	return state_set(ws, "pulled_rev", rev, "cannot record the pulled revision");
+}
+
+int index_history(struct workspace *ws, char out[HISTORY_HEX_LEN + 1])
+{
+	sqlite3_stmt *s = stmt(ws, S_GET_TEXT);
+	const char *v;
+	int rc;
+
+	out[0] = '\0';
+	if (!s)
+		return -1;
+	bind_text(s, 1, "history");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && (v = (const char *)sqlite3_column_text(s, 0)) && history_id_valid(v))
+		memcpy(out, v, HISTORY_HEX_LEN + 1);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		db_error(ws, "cannot read the server's history id");
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int index_set_history(struct workspace *ws, const char *id)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_TEXT);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, "history");
+	bind_text(s, 2, id);
+	return run(ws, s, "cannot record the server's history id");
+}
+
+int index_forget_bases(struct workspace *ws)
+{
+	/* As if never synced; a soc rm not pushed yet goes with its base (the file is no longer ours). */
+	return exec(ws, "DELETE FROM files WHERE removed; UPDATE files SET base = '', base_mode = 0 WHERE base <> ''");
 }
 
 int index_add_file(struct workspace *ws, const char *path)

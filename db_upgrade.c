@@ -11,6 +11,10 @@
  * with the server's: the same content is recorded, different content is
  * a conflict with a copy. Nothing is lost; a delete not pushed before the
  * upgrade is undone by that pull.
+ *
+ * Version 4 records the server's history id beside the last revision
+ * pulled, in a table of its own (state's values are integers). An index
+ * from before has none: the first id the next push or pull sees is taken.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,11 +165,24 @@ bad:
 	return fail(ws, "2");
 }
 
+static int upgrade_3(struct workspace *ws)
+{
+	static const char q[] =
+		"BEGIN IMMEDIATE;"
+		"CREATE TABLE state_text (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
+		"PRAGMA user_version = 4;"
+		"COMMIT;";
+
+	return sqlite3_exec(ws->db, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(ws, "3");
+}
+
 int index_upgrade(struct workspace *ws, int version)
 {
 	if (version == 1 && upgrade_1(ws))
 		return -1;
 	if (version <= 2 && upgrade_2(ws))
+		return -1;
+	if (version <= 3 && upgrade_3(ws))
 		return -1;
 	return 0;
 }

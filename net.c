@@ -31,6 +31,7 @@ struct net {
 	char *base;		/* remote URL without trailing '/' */
 	char *auth;		/* "Authorization: Bearer ..." */
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
+	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -430,6 +431,11 @@ void session_close(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+const char *net_history(const struct net *n)
+{
+	return n->history;
+}
+
 long long remote_head(struct net *n)
 {
 	struct buf resp = BUF_INIT;
@@ -438,8 +444,12 @@ long long remote_head(struct net *n)
 	json_t *j;
 
 	if (st == 200 && (j = json_loadb(resp.p, resp.len, 0, NULL))) {
+		const char *id = json_string_value(json_object_get(j, "history"));
+
 		if (json_is_integer(json_object_get(j, "head")))
 			head = json_integer_value(json_object_get(j, "head"));
+		/* An older server gives none: "" (and a malformed one counts as none). */
+		snprintf(n->history, sizeof(n->history), "%s", id && history_id_valid(id) ? id : "");
 		json_decref(j);
 	}
 	if (st >= 0 && head < 0)
@@ -449,6 +459,7 @@ long long remote_head(struct net *n)
 }
 
 struct changes_read {
+	struct net *n;
 	long long *head;
 	int (*row)(struct change_line *c, void *arg);
 	void *arg;
@@ -467,6 +478,8 @@ static int changes_line(const char *line, size_t len, void *arg)
 			   c.path ? show_path(c.path) : "", c.path ? "'" : "", why);
 	else if (kind == 1)
 		rc = r->row(&c, r->arg);
+	else
+		memcpy(r->n->history, c.history, sizeof(c.history));
 	change_free(&c);
 	return rc;
 }
@@ -474,7 +487,7 @@ static int changes_line(const char *line, size_t len, void *arg)
 int changes_get(struct net *n, long long since, long long *head,
 		int (*row)(struct change_line *c, void *arg), void *arg)
 {
-	struct changes_read r = { head, row, arg };
+	struct changes_read r = { n, head, row, arg };
 	char path[64];
 	long st;
 

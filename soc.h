@@ -24,6 +24,7 @@ enum {
 	EXIT_REJECTED = 3,	/* push refused: the server has changes to pull */
 	EXIT_CONFLICT = 4,	/* unresolved conflicts */
 	EXIT_REMOTE = 5,	/* cannot reach or authenticate to the server */
+	EXIT_HISTORY = 6,	/* the server is not the history last synced with: pull --resync */
 };
 
 /* ---- usage.c: messages and allocation ---- */

@@ -104,6 +104,24 @@ int changes_get(struct net *n, long long since, long long *head,
 
 /* The server's head revision from GET /api/v1/info, or -1 after a message. */
 long long remote_head(struct net *n);
+/*
+ * The history id of the last head remote_head() or changes_get() read
+ * ("" when that server sent none: an older soc).
+ */
+const char *net_history(const struct net *n);
+/*
+ * ---- history.c: is the server the history this workspace synced with? ----
+ * Not when the id it gave (seen, "" if none) is not the one recorded with
+ * the last pull, or its head is below that pull's revision: it was
+ * restored from a backup or replaced, and "changes since" would skip or
+ * mix revisions. Then one line (a warning when warn is set) and
+ * EXIT_HISTORY; else 0. history_verify() asks the server (GET info)
+ * first: 0, or an exit code after a message.
+ */
+int history_check(struct workspace *ws, const char *url, const char *seen, long long head, int warn);
+int history_verify(struct workspace *ws, struct session *se);
+/* After a sync with the server: its id recorded when none was (the first this workspace sees). */
+int history_adopt(struct workspace *ws, const char *seen);
 
 /* The "message" of a JSON error body, or the body itself; never NULL. */
 const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);

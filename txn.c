@@ -118,8 +118,12 @@ static void not_open(struct http_exchange *ex, struct sqlite3 *db, const char *i
 	if (!rc || !mine(&t, who))
 		return not_found(ex);
 	if (!strcmp(t.state, "done")) {
+		char history[HISTORY_HEX_LEN + 1];
+
+		if (commit && store_history(db, history))
+			return internal(ex);
 		if (commit)	/* a client that lost the first answer asks again */
-			return api_json(ex, 200, json_pack("{s:I}", "rev", (json_int_t)t.rev));
+			return api_json(ex, 200, json_pack("{s:I, s:s}", "rev", (json_int_t)t.rev, "history", history));
 		return api_error(ex, 409, "committed", "this push is committed already");
 	}
 	api_error(ex, 409, "busy", "this push is being committed by another request");

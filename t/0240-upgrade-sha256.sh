@@ -51,7 +51,7 @@ test_expect_success 'a workspace with nothing unpushed upgrades clean' '
 	(cd b && soc status >../status 2>../status.err) &&
 	grep "upgrading the index to name content by sha256" status.err &&
 	echo "nothing to push" >expect && test_cmp expect status &&
-	test "$(sqlite3 b/.soc/index.db "PRAGMA user_version")" = 3 &&
+	test "$(sqlite3 b/.soc/index.db "PRAGMA user_version")" = 4 &&
 	(cd b && soc pull 2>../pull.err) && ! grep upgrading pull.err &&
 	ws_sum b >b.sum && ws_sum "$TRASH/server/files" >s.sum && test_cmp s.sum b.sum
 '
