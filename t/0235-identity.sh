@@ -3,6 +3,7 @@
 # a new one, stops push and pull with exit 6 and changes nothing; status
 # warns; `soc pull --resync` then `soc push` converge with nothing lost.
 # `soc serve backup` makes the copy while the server runs.
+TEST_PRIVATE_MOUNTS=1
 . "$(dirname "$0")/lib.sh"
 
 # The state of a workspace: its files and its index, byte for byte.
@@ -52,6 +53,20 @@ test_expect_success 'a backup while the server runs; DEST must be new or empty' 
 	test "$(cat bk/files/f2)" = two-b &&
 	test "$(stat -c %i bk/files/d/f1)" = "$(stat -c %i server/files/d/f1)" &&
 	soc serve check --root "$TRASH/bk"
+'
+
+test_expect_success_here 'a backup onto another filesystem copies, versions/ too' '
+	mkdir -p server/versions/ab && echo v >server/versions/ab/cd &&
+	test_when_finished "rm -rf server/versions" &&
+	mount_tmpfs "$TRASH/other" 16m &&
+	soc serve backup "$TRASH/other/bk" --root "$TRASH/server" 2>err &&
+	grep "soc.db and 4 files (0 linked, 4 copied)" err &&
+	test "$(cat other/bk/versions/ab/cd)" = v &&
+	test "$(ws_sum other/bk/files)" = "$(ws_sum server/files)" &&
+	test "$(stat -c "%a %Y" other/bk/files/f2)" = "$(stat -c "%a %Y" server/files/f2)" &&
+	soc serve check --root "$TRASH/other/bk" &&
+	soc serve backup "$TRASH/bk2" --root "$TRASH/server" 2>err &&
+	test "$(stat -c %i bk2/versions/ab/cd)" = "$(stat -c %i server/versions/ab/cd)"
 '
 
 test_expect_success_here 'more pushes after the backup' '
