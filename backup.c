@@ -3,7 +3,8 @@
  * server runs. soc.db first, through SQLite's online backup (one snapshot
  * of every page, whatever commits meanwhile), then the head files that
  * snapshot names, each checked against its sha256: a head whose files are
- * missing or other is never written. A file is hard-linked where DEST is
+ * missing or other is never written (a push that replaced one meanwhile
+ * starts the backup again, up to BACKUP_TRIES times). A file is hard-linked where DEST is
  * on the same filesystem (nothing writes a head file in place: a push
  * renames a new one over it), else copied. versions/, when there, is
  * content-addressed and written once: linked or copied whole.
@@ -35,12 +36,14 @@
 #define BACKUP_BUSY_TRIES 600	/* the source busy: 50 ms each, a writer's commit never lasts 30 s */
 #define BACKUP_COPY_CHUNK (256 * 1024)
 #define BACKUP_DEPTH_MAX 256
+#define BACKUP_TRIES 3		/* a push that replaces a head file mid-copy: start again, this often */
 
 struct backup {
 	const char *root, *dest;
 	int src_files, dst_files;
 	size_t linked, copied;
 	int cross;		/* DEST is on another filesystem: copy, do not try to link again */
+	int last_try;		/* a file a push replaced is an error, not a reason to start again */
 };
 
 /* DEST: made 0700, or an empty directory; its fd, or -1 after a message. */
@@ -214,8 +217,10 @@ static int head_file(struct backup *k, const char *path, const char *sha256)
 		goto out;
 	}
 	if (hash_fd(in, hex, NULL) || strcmp(hex, sha256)) {
-		error("'%s' is not what the head backed up says (a push landed meanwhile, or it was changed); "
-		      "remove '%s' and run the backup again", shown, k->dest);
+		if (k->last_try)
+			error("'%s' is not what the head backed up says (pushes kept landing, or it was "
+			      "changed); remove '%s' and run the backup again", shown, k->dest);
+		rc = k->last_try ? -1 : 1;
 		goto out;
 	}
 	dir = dest_dir(k->dst_files, path, &base);
@@ -246,8 +251,10 @@ static int head_files(struct backup *k, const char *db_path)
 		goto out;
 	}
 	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if (head_file(k, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1)))
+		if ((rc = head_file(k, (const char *)sqlite3_column_text(st, 0),
+				    (const char *)sqlite3_column_text(st, 1))))
 			goto out;
+	rc = -1;
 	if (step != SQLITE_DONE) {
 		error("cannot read '%s': %s", db_path, sqlite3_errmsg(db));
 		goto out;
@@ -257,6 +264,19 @@ out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return rc;
+}
+
+/* What a try left in DEST, so the next starts from an empty directory. */
+static int dest_clear(int dest_fd, const char *dest)
+{
+	static const char *const names[] = { "files", "versions", "staging" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (remove_tree(dest_fd, names[i]) && errno != ENOENT)
+			return error_errno("cannot remove '%s/%s'", dest, names[i]);
+	if (unlinkat(dest_fd, "soc.db", 0) && errno != ENOENT)
+		return error_errno("cannot remove '%s/soc.db'", dest);
+	return 0;
 }
 
 /* A whole tree (versions/): every directory made, every regular file placed; anything else refused. */
@@ -322,12 +342,50 @@ static int make_dir(int parent, const char *name, const char *dest)
 	return fd;
 }
 
+/* One try into the empty DEST: 0, 1 when a push replaced a head file meanwhile, -1 after a message. */
+static int backup_once(struct backup *k, int root_fd, int dest_fd)
+{
+	struct buf shown = BUF_INIT;
+	char *db_path = NULL;
+	int src_v = -1, dst_v = -1, staging = -1, rc = -1;
+
+	k->dst_files = -1;
+	k->linked = k->copied = 0;
+	/* staging/ too, empty: check and the token commands open it; the server makes the rest. */
+	if (copy_db(k->root, dest_fd, k->dest, &db_path) ||
+	    (staging = make_dir(dest_fd, "staging", k->dest)) < 0 ||
+	    (k->dst_files = make_dir(dest_fd, "files", k->dest)) < 0 ||
+	    (rc = head_files(k, db_path)))
+		goto out;
+	rc = -1;
+	src_v = openat(root_fd, "versions", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src_v < 0 && errno != ENOENT) {
+		error_errno("cannot open '%s/versions'", k->root);
+		goto out;
+	}
+	buf_addf(&shown, "%s/versions", k->root);
+	if (src_v >= 0 && ((dst_v = make_dir(dest_fd, "versions", k->dest)) < 0 ||
+			   copy_tree(k, src_v, dst_v, &shown, 0)))
+		goto out;
+	rc = 0;
+out:
+	buf_free(&shown);
+	free(db_path);
+	{
+		const int fds[] = { k->dst_files, src_v, dst_v, staging };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	k->dst_files = -1;
+	return rc;
+}
+
 int serve_backup(const char *root, const char *dest)
 {
 	struct backup k = { .root = root, .dest = dest, .src_files = -1, .dst_files = -1 };
-	struct buf shown = BUF_INIT;
-	char *db_path = NULL;
-	int root_fd = -1, dest_fd = -1, src_v = -1, dst_v = -1, rc = EXIT_ERROR;
+	int root_fd = -1, dest_fd = -1, rc = EXIT_ERROR, got = 1;
 
 	if (store_refuse_lost(root, 0) || store_enter(root))
 		return EXIT_ERROR;
@@ -341,19 +399,15 @@ int serve_backup(const char *root, const char *dest)
 		error_errno("cannot open '%s/files'", root);
 		goto out;
 	}
-	/* staging/ too, empty: check and the token commands open it; the server makes the rest. */
-	if ((dest_fd = dest_open(dest)) < 0 || copy_db(root, dest_fd, dest, &db_path) ||
-	    (k.dst_files = make_dir(dest_fd, "files", dest)) < 0 || head_files(&k, db_path) ||
-	    (src_v = make_dir(dest_fd, "staging", dest)) < 0 || close(src_v))
+	if ((dest_fd = dest_open(dest)) < 0)
 		goto out;
-	src_v = openat(root_fd, "versions", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (src_v < 0 && errno != ENOENT) {
-		error_errno("cannot open '%s/versions'", root);
-		goto out;
+	for (int t = 1; got == 1 && t <= BACKUP_TRIES; t++) {
+		k.last_try = t == BACKUP_TRIES;
+		got = backup_once(&k, root_fd, dest_fd);
+		if (got == 1 && dest_clear(dest_fd, dest))
+			goto out;
 	}
-	buf_addf(&shown, "%s/versions", root);
-	if (src_v >= 0 && ((dst_v = make_dir(dest_fd, "versions", dest)) < 0 ||
-			   copy_tree(&k, src_v, dst_v, &shown, 0)))
+	if (got)
 		goto out;
 	if (fsync(dest_fd)) {
 		error_errno("cannot write '%s'", dest);
@@ -364,14 +418,11 @@ int serve_backup(const char *root, const char *dest)
 	    k.linked + k.copied == 1 ? "" : "s", k.linked, k.copied, dest);
 	rc = EXIT_OK;
 out:
-	buf_free(&shown);
-	free(db_path);
-	{
-		const int fds[] = { root_fd, dest_fd, k.src_files, k.dst_files, src_v, dst_v };
-
-		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-	}
+	if (root_fd >= 0)
+		close(root_fd);
+	if (dest_fd >= 0)
+		close(dest_fd);
+	if (k.src_files >= 0)
+		close(k.src_files);
 	return rc;
 }

@@ -158,4 +158,19 @@ test_expect_success 'an index of version 3 gets the table; the next pull records
 	test "$(sqlite3 b/.soc/index.db "SELECT value FROM state_text")" = "$(server_history)"
 '
 
+test_expect_success 'a backup while pushes land: each either whole and checked, or refused' '
+	(for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		echo "$i" >b/d/f1 && head -c 300000 /dev/urandom >b/big && (cd b && soc add big -q && soc push -q) || exit 1
+	done) &
+	pusher=$! &&
+	for n in 1 2 3; do
+		if soc serve backup "$TRASH/race$n" --root "$TRASH/fresh" 2>err; then
+			soc serve check --root "$TRASH/race$n" || return 1
+		else
+			grep "is not what the head backed up says" err || return 1
+		fi
+	done &&
+	wait $pusher
+'
+
 test_done
