@@ -169,7 +169,7 @@ static int upgrade_3(struct workspace *ws)
 {
 	static const char q[] =
 		"BEGIN IMMEDIATE;"
-		"CREATE TABLE state_text (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE IF NOT EXISTS state_text (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
 		"PRAGMA user_version = 4;"
 		"COMMIT;";
 
