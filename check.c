@@ -1,8 +1,9 @@
 /*
  * check.c: `soc serve check`: does files/ equal the head? Every file the
  * head names is there with its size and sha256, nothing else is, and no
- * symlink hides anywhere under the root. One line per problem; the
- * reliability tests end with it.
+ * symlink hides anywhere under the root; versions/ holds every kept
+ * version, each the content its name says (versions.c). One line per
+ * problem; the reliability tests end with it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "beneath.h"
 #include "serve.h"
+#include "versions.h"
 
 #define CHECK_DEPTH_MAX 256	/* deeper than any valid path can make */
 
@@ -121,7 +123,7 @@ static void walk(struct checker *c, int dir, struct buf *path, int in_files, int
 	closedir(d);
 }
 
-int serve_check(const char *root)
+int serve_check(const char *root, const struct keep_policy *keep)
 {
 	struct server s;
 	struct checker c = { 0 };
@@ -141,6 +143,7 @@ int serve_check(const char *root)
 	buf_addstr(&path, "");
 	check_head(&c);
 	walk(&c, s.root_fd, &path, 0, 0);
+	c.problems += versions_check(&s, c.db, keep);
 	store_read_end(c.db);
 	if (c.problems)
 		error("'%s': %zu problems", s.root, c.problems);

@@ -13,27 +13,34 @@
 
 #include "serve.h"
 #include "testhook.h"
+#include "versions.h"
 
 const char serve_usage[] =
 	"usage: soc serve [--root DIR] [--listen HOST:PORT] [--max-body BYTES]\n"
+	"                 [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve token new NAME [--read-only] [--root DIR]\n"
 	"   or: soc serve token list [--root DIR]\n"
 	"   or: soc serve token revoke NAME [--root DIR]\n"
-	"   or: soc serve check [--root DIR]\n"
+	"   or: soc serve check [--root DIR] [--keep-days N] [--keep-versions K]\n"
+	"   or: soc serve gc [--root DIR] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve backup DEST [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
 	"commands want a DIR made so. 'check' verifies that DIR/files holds exactly\n"
-	"the head, every file's size and sha256, and that no symlink is anywhere under\n"
-	"DIR; exit 1 if not. 'backup' copies DIR, consistent, into DEST (new or empty)\n"
-	"while the server runs; to restore, stop the server and serve DEST.\n"
+	"the head, every file's size and sha256, that DIR/versions holds every kept\n"
+	"version as its name says, and that no symlink is anywhere under DIR; exit 1\n"
+	"if not. 'gc' removes the versions no longer kept, and says how many.\n"
+	"'backup' copies DIR, consistent, into DEST (new or empty) while the server\n"
+	"runs; to restore, stop the server and serve DEST.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
 	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
 	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
 	"    --max-body BYTES    largest request body accepted\n"
-	"    --read-only         the new token can read and pull, not push\n";
+	"    --read-only         the new token can read and pull, not push\n"
+	"    --keep-days N       keep a replaced or deleted version N days (default 30)\n"
+	"    --keep-versions K   and the K newest versions of each path (default 0)\n";
 
 #define API "/api/v1/"
 
@@ -74,6 +81,10 @@ static const struct route {
 	{ "info", "GET", 0, api_info, NULL },
 	{ "changes", "GET", 0, get_changes, NULL },
 	{ "log", "GET", 0, get_log, NULL },
+	{ "history", "GET", 0, api_history, NULL },
+	{ "tree", "GET", 0, api_tree, NULL },
+	/* A path ending in '/' serves every path under it; the handler reads the rest. */
+	{ "blob/", "GET", 0, api_blob, NULL },
 	{ "push", "POST", 1, txn_begin, NULL },
 	/* A read-only token tunnels too: its rsyncd config has no push module. */
 	{ "rsync", "POST", 0, tunnel_serve, NULL },
@@ -115,7 +126,11 @@ static const struct route *route_find(struct http_slice path, char txn[TXN_ID_LE
 	for (i = 0; i < NROUTES; i++) {
 		const struct route *r = &routes[i];
 
-		if (r->txn_fn ? txn_path(rest, r->path, txn) : http_slice_eq(rest, r->path))
+		size_t n = strlen(r->path);
+
+		if (r->txn_fn ? txn_path(rest, r->path, txn)
+			      : n && r->path[n - 1] == '/' ? rest.len > n && !memcmp(rest.p, r->path, n)
+							   : http_slice_eq(rest, r->path))
 			return r;
 	}
 	return NULL;
@@ -233,10 +248,18 @@ static int make_parents(const char *path)
 	return 0;
 }
 
+static struct keep_policy keep = { KEEP_DAYS_DEFAULT, 0 };
+static long long last_gc;	/* when the housekeeping last ran gc (versions_now) */
+
 static void tick(void *arg)
 {
+	long long now = versions_now();
+
 	txn_expire(arg);
 	store_rotate_log(arg);
+	/* Not while a commit links (it would wait for gc): the next tick tries again. */
+	if (now - last_gc >= GC_EVERY_SECONDS && !versions_gc(arg, &keep, 1))
+		last_gc = now;
 }
 
 static int serve(const char *root, int root_is_default, const char *listen, long long body_max)
@@ -257,8 +280,10 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	if (store_refuse_lost(root, 1))
 		return EXIT_ERROR;
 	/* The first start's admin token here, not in store_open: the store never calls up into token.c. */
-	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || txn_recover(&s))
+	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || txn_recover(&s) ||
+	    versions_populate(&s))
 		goto out;
+	last_gc = versions_now();
 	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
 	cfg.listen = listen;
 	cfg.body_max = body_max;
@@ -320,9 +345,37 @@ out:
 	return rc;
 }
 
+static int gc_cmd(const char *root)
+{
+	struct server s;
+	int rc = EXIT_ERROR;
+
+	if (store_enter(root))
+		return EXIT_ERROR;
+	if (!store_open(&s, root, 0) && !versions_gc(&s, &keep, 0))
+		rc = EXIT_OK;
+	store_close(&s);
+	return rc;
+}
+
+/* A number of --name in min..max into *out; -1 after a usage message. */
+static int number_opt(const char *name, const char *v, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	if (!v)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (end == v || *end || n < min || n > max)
+		return usage_error("--%s wants a number from %ld to %ld, not '%s'", name, min, max, v);
+	*out = n;
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv, struct workspace *ws)
 {
-	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL;
+	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL, *days = NULL, *versions = NULL;
 	char *root_dflt = NULL;
 	int read_only = 0, n, rc;
 	long long body_max = HTTP_BODY_MAX_DEFAULT;
@@ -331,6 +384,8 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		{ 0, "listen", OPT_STRING, &listen, 0 },
 		{ 0, "max-body", OPT_STRING, &max_body, 0 },
 		{ 0, "read-only", OPT_BOOL, &read_only, 0 },
+		{ 0, "keep-days", OPT_STRING, &days, 0 },
+		{ 0, "keep-versions", OPT_STRING, &versions, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
@@ -346,11 +401,16 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		if (end == max_body || *end || body_max < 1)
 			return usage_error("--max-body wants a number of bytes, not '%s'", max_body);
 	}
-	if (n && !strcmp(argv[0], "backup") && (n != 2 || read_only))
+	if (number_opt("keep-days", days, 0, KEEP_DAYS_MAX, &keep.days) ||
+	    number_opt("keep-versions", versions, 0, KEEP_VERSIONS_MAX, &keep.versions))
+		return EXIT_USAGE;
+	if (n && !strcmp(argv[0], "backup") && (n != 2 || read_only || days || versions))
 		return usage_error("'backup' wants one DEST directory");
 	if (n && strcmp(argv[0], "token") && strcmp(argv[0], "backup") &&
-	    (n != 1 || strcmp(argv[0], "check") || read_only))
+	    (n != 1 || (strcmp(argv[0], "check") && strcmp(argv[0], "gc")) || read_only))
 		return usage_error("'%s' is not a serve command", argv[0]);
+	if (n && !strcmp(argv[0], "token") && (days || versions))
+		return usage_error("--keep-days and --keep-versions go with serve, gc and check");
 	if (!n && read_only)
 		return usage_error("--read-only goes with 'token new'");
 	if (!root) {
@@ -362,8 +422,10 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		rc = token_cmd(n, argv, root, read_only);
 	else if (n && !strcmp(argv[0], "backup"))
 		rc = serve_backup(root, argv[1]);
+	else if (n && !strcmp(argv[0], "gc"))
+		rc = gc_cmd(root);
 	else if (n)
-		rc = serve_check(root);
+		rc = serve_check(root, &keep);
 	else
 		rc = serve(root, root == root_dflt, listen, body_max);
 	free(root_dflt);

@@ -140,6 +140,13 @@ void http_add_header(struct http_exchange *ex, const char *name, const char *val
 /* A whole response with Content-Length. Returns 0, or -1 if the client went away. */
 int http_respond(struct http_exchange *ex, int status, const char *content_type,
 		 const void *body, size_t len);
+/*
+ * A whole response of len bytes read from fd (from its offset 0), sent
+ * as the kernel reads it (sendfile), never held in memory, with the same
+ * write timeout as http_respond. A file shorter than len cuts the answer
+ * and closes the connection. 0, or -1 if the client went away.
+ */
+int http_respond_fd(struct http_exchange *ex, int status, const char *content_type, int fd, long long len);
 /* A chunked response, written as it is produced; memory stays flat however long it is. */
 int http_stream_begin(struct http_exchange *ex, int status, const char *content_type);
 int http_stream_write(struct http_exchange *ex, const void *p, size_t len);

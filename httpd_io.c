@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -241,6 +242,48 @@ int http_respond(struct http_exchange *ex, int status, const char *content_type,
 	r = send_all(ex, iov, n);
 	buf_free(&h);
 	return r;
+}
+
+#define SENDFILE_CHUNK (1 << 20)	/* bytes one sendfile() call may move */
+
+int http_respond_fd(struct http_exchange *ex, int status, const char *content_type, int fd, long long len)
+{
+	struct buf h = BUF_INIT;
+	struct iovec iov[1];
+	off_t off = 0;
+	int r;
+
+	if (answered_twice(ex))
+		return -1;
+	ex->status = status;
+	response_head(ex, &h, status, content_type, len);
+	iov[0].iov_base = h.p;
+	iov[0].iov_len = h.len;
+	r = send_all(ex, iov, 1);
+	buf_free(&h);
+	if (r || ex->head_only)
+		return r;
+	while (off < len) {
+		size_t want = len - off < SENDFILE_CHUNK ? (size_t)(len - off) : SENDFILE_CHUNK;
+		ssize_t w = sendfile(ex->c->fd, fd, &off, want);
+
+		if (w > 0) {
+			ex->bytes += w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = ex->c->fd, .events = POLLOUT };
+
+			if (poll(&p, 1, HTTP_SEND_TIMEOUT_MS) > 0 || errno == EINTR)
+				continue;
+		}
+		/* Gone, timed out, or the file is shorter than its length said: the client sees a cut body. */
+		ex->failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
 int http_stream_begin(struct http_exchange *ex, int status, const char *content_type)

@@ -42,6 +42,7 @@ struct server {
 	int staging_fd;		/* ROOT/staging: one directory per open push, rsync's to write */
 	int commit_fd;		/* ROOT/commit: a committing push's checked files, out of rsync's reach */
 	int trash_fd;		/* ROOT/trash: a committed push's staging/<txn>, removed after the answer */
+	int versions_fd;	/* ROOT/versions: every content a revision names (versions.h); -1 before the first start */
 	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
 	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
 	/* Two pushes never apply at once; held from the last base check to the new head. */
@@ -219,8 +220,9 @@ int remove_tree(int dir, const char *name);
 int copy_file_at(int src, int dir, const char *name, mode_t mode);
 
 /* ---- check.c: soc serve check ---- */
-/* Prints one line per way files/ differs from the head; the exit code. */
-int serve_check(const char *root);
+/* Prints one line per way files/ (or versions/, keeping what keep keeps) differs from the head; the exit code. */
+struct keep_policy;
+int serve_check(const char *root, const struct keep_policy *keep);
 /* ---- backup.c: soc serve backup DEST, a consistent copy while the server runs (an exit code) ---- */
 int serve_backup(const char *root, const char *dest);
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "versions.h"
 
 #define DB_NAME "soc.db"
 
@@ -37,6 +38,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS changes(rev INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
+	"CREATE INDEX IF NOT EXISTS changes_path ON changes(path, rev);"
+	"CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256);"
 	"CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
 	" read_only INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
@@ -642,7 +645,7 @@ int store_open(struct server *s, const char *root, int create)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = -1;
+	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = s->versions_fd = -1;
 	if (create && mkdir(root, 0700) && errno != EEXIST)
 		return error_errno("cannot create '%s'", root);
 	s->root = realpath(root, NULL);
@@ -660,8 +663,13 @@ int store_open(struct server *s, const char *root, int create)
 		return -1;
 	/* Only the server itself needs it: check and the token commands leave it alone. */
 	if (create && ((s->commit_fd = open_dir(s, "commit", create)) < 0 ||
-		       (s->trash_fd = open_dir(s, "trash", create)) < 0))
+		       (s->trash_fd = open_dir(s, "trash", create)) < 0 ||
+		       (s->versions_fd = open_dir(s, VERSIONS_DIR, create)) < 0))
 		return -1;
+	/* check and gc read it when a start has made it. */
+	if (!create && (s->versions_fd = openat(s->root_fd, VERSIONS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC)) < 0 && errno != ENOENT)
+		return error_errno("cannot open '%s/" VERSIONS_DIR "'", s->root);
 	pthread_mutex_init(&s->apply_lock, NULL);
 	free(db_path);
 	db_path = xasprintf("%s/%s", s->root, DB_NAME);
@@ -695,6 +703,8 @@ void store_close(struct server *s)
 		close(s->commit_fd);
 	if (s->trash_fd >= 0)
 		close(s->trash_fd);
+	if (s->versions_fd >= 0)
+		close(s->versions_fd);
 	free(s->root);
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);

@@ -21,6 +21,8 @@
 #define HOOK_TXN_EXPIRE_SECONDS TEST_HOOK_PREFIX "TXN_EXPIRE_SECONDS"
 /* Server: a pause at each step of applying a push, 0..APPLY_DELAY_MAX_MS. */
 #define HOOK_APPLY_DELAY_MS TEST_HOOK_PREFIX "APPLY_DELAY_MS"
+/* Server, gc, check: the clock retention reads, in seconds since the epoch. */
+#define HOOK_NOW TEST_HOOK_PREFIX "NOW"
 /* Server, a flag: answer as a server older than the upload stream. */
 #define HOOK_NO_UPLOAD TEST_HOOK_PREFIX "NO_UPLOAD"
 /* Client: a pause between a file's look and its read in an upload, 0..UPLOAD_SLEEP_MAX_MS. */

@@ -62,6 +62,7 @@
 
 #include "txn.h"
 #include "testhook.h"
+#include "versions.h"
 
 #define APPLY_DELAY_MAX_MS 10000	/* HOOK_APPLY_DELAY_MS at most */
 #define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
@@ -289,7 +290,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	char history[HISTORY_HEX_LEN + 1];
 	long long rev;
 	long nbad;
-	int rc, trashed = 0;
+	int rc, trashed = 0, vlock = -1;
 
 	if (!db)
 		return internal(ex);
@@ -340,6 +341,15 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	trashed = !renameat(s->staging_fd, id, s->trash_fd, id);
 	if (!trashed && errno != ENOENT && remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'", id);
+	/*
+	 * Every checked file into versions/ before the revision naming it is
+	 * recorded, under the lock gc waits for until that record is written
+	 * (versions.c): no revision names a blob that is not durable, or that
+	 * gc took meanwhile.
+	 */
+	vlock = versions_lock(s, 0, 0);
+	if (vlock < 0 || versions_link(s, id, &l))
+		goto reopen;
 
 	pthread_mutex_lock(&s->apply_lock);
 	json_decref(bad);
@@ -364,6 +374,8 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	json_decref(bad);
 	bad = json_array();
 	rev = txn_record(db, id, who->name, &l, bad);
+	close(vlock);
+	vlock = -1;
 	if (rev <= 0) {
 		pthread_mutex_unlock(&s->apply_lock);
 		if (rev < 0)
@@ -394,6 +406,8 @@ reopen:
 	txn_move(db, id, "committing", "open");
 	internal(ex);
 out:
+	if (vlock >= 0)
+		close(vlock);
 	if (trashed && remove_tree(s->trash_fd, id))
 		warning_errno("cannot remove 'trash/%s'; housekeeping will try again", id);
 	json_decref(bad);
