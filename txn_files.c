@@ -56,16 +56,18 @@ static int link_staged(struct dir_cursor *from, const char *src, struct dir_curs
 
 /*
  * rsync writes a new file and renames it over the basis link, so the
- * head's inode keeps its content.
+ * head's inode keeps its content. Content the head lacks but versions/
+ * keeps (a restore) is linked from there: no upload, and no inode more.
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
 	      json_t *upload)
 {
-	struct dir_cursor from, to;
+	struct dir_cursor from, to, kept;
 	int sfd = -1, rc = -1;
 	size_t i;
 
 	dir_cursor_init(&from, s->files_fd, 0, 0);
+	dir_cursor_init(&kept, s->versions_fd, 0, 0);
 	dir_cursor_init(&to, -1, 0700, 0);
 	if (mkdirat(s->staging_fd, id, 0700) ||
 	    (sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -81,6 +83,12 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 			continue;
 		if (sources[i])
 			r = link_staged(&from, sources[i], &to, it->path, it->size);
+		if (r > 0 && s->versions_fd >= 0) {
+			char blob[3 + HASH_HEX_LEN + 1];
+
+			snprintf(blob, sizeof(blob), "%.2s/%s", it->hash, it->hash);
+			r = link_staged(&kept, blob, &to, it->path, it->size);
+		}
 		if (r > 0 && it->base[0])
 			r = link_staged(&from, it->path, &to, it->path, -1) < 0 ? -1 : 1;
 		if (r < 0)
@@ -91,6 +99,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 	rc = 0;
 out:
 	dir_cursor_close(&from);
+	dir_cursor_close(&kept);
 	dir_cursor_close(&to);
 	if (sfd >= 0)
 		close(sfd);
