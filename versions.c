@@ -193,7 +193,7 @@ struct fill {
 	struct server *s;
 	struct dir_cursor files;
 	struct touched t;
-	size_t linked;
+	size_t nfiles, linked;
 	int failed;
 };
 
@@ -208,6 +208,7 @@ static void fill_one(const struct store_file *f, void *arg)
 
 	if (p->failed || !f->hash || !hash_hex_valid(f->hash))
 		return;
+	p->nfiles++;
 	blob_name(f->hash, blob);
 	if (!fstatat(p->s->versions_fd, blob, &st, AT_SYMLINK_NOFOLLOW))
 		return;
@@ -250,9 +251,9 @@ int versions_populate(struct server *s)
 	if (p.failed || sync_touched(s, &p.t, p.linked > SYNC_EACH_MAX) || store_set_versions_since(db, head))
 		return error("'%s': cannot fill " VERSIONS_DIR "/ from the head; fix what the messages above"
 			     " name, then start again", s->root);
-	if (p.linked)
-		fprintf(stderr, "%s: kept the %zu files of the head in '%s/" VERSIONS_DIR "'\n", soc_prog,
-			p.linked, s->root);
+	if (p.nfiles)
+		fprintf(stderr, "%s: kept the %zu files of the head in '%s/" VERSIONS_DIR "' (%zu new)\n",
+			soc_prog, p.nfiles, s->root, p.linked);
 	return 0;
 }
 

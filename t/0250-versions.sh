@@ -139,4 +139,27 @@ test_expect_success 'check is clean, then names a tampered blob (exit 1)' '
 	soc serve check --root server
 '
 
+test_expect_success_here 'a root from before versions/ gets the head linked in at start' '
+	stop_server $SERVER_PID &&
+	rm -rf server/versions &&
+	sqlite3 server/soc.db "DELETE FROM meta WHERE key = '\''versions_since'\''" &&
+	start_server "$TRASH/server" &&
+	grep "kept the 4 files of the head in .* (3 new)" server.log &&
+	test "$(stat -c %i server/files/D/f)" = "$(stat -c %i "$(blob two)")" &&
+	test "$(stat -c %i server/files/D/g2)" = "$(stat -c %i "$(blob keep)")" &&
+	! test -e "$(blob one)" &&
+	soc serve check --root server &&
+	test "$(api GET "history?path=D/f")" = 200 &&
+	tail -n 1 out | grep "\"kept\":false"
+'
+
+test_expect_success 'a head file that is not what the head names is refused at that start' '
+	stop_server $SERVER_PID &&
+	rm -rf server/versions &&
+	sqlite3 server/soc.db "DELETE FROM meta WHERE key = '\''versions_since'\''" &&
+	chmod u+w server/files/D/g && printf KEEP >server/files/D/g &&
+	test_must_fail start_server "$TRASH/server" 2>/dev/null &&
+	grep "files/D/g.* is not the content the head names" server.log
+'
+
 test_done
