@@ -104,7 +104,9 @@ static int blob_dir(struct server *s, const char *hash, struct touched *t)
 
 /*
  * name in dir hard-linked as the blob hash: 1 when linked, 0 when the
- * store had it already, -1 and errno.
+ * store had it already, -1 and errno. Either way its directory is
+ * marked for the fsync: a link another commit made a moment ago may not
+ * be durable yet, and this commit's revision will name it too.
  */
 static int link_blob(struct server *s, int dir, const char *name, const char *hash, struct touched *t)
 {
@@ -113,6 +115,7 @@ static int link_blob(struct server *s, int dir, const char *name, const char *ha
 	blob_name(hash, blob);
 	if (blob_dir(s, hash, t))
 		return -1;
+	t->dir[hexval(hash[0]) * 16 + hexval(hash[1])] = 1;
 	if (linkat(dir, name, s->versions_fd, blob, 0)) {
 		struct stat st;
 
@@ -125,7 +128,6 @@ static int link_blob(struct server *s, int dir, const char *name, const char *ha
 			return errno = EEXIST, -1;
 		return 0;
 	}
-	t->dir[hexval(hash[0]) * 16 + hexval(hash[1])] = 1;
 	return 1;
 }
 
