@@ -147,7 +147,7 @@ long store_kept_hashes(sqlite3 *db, const struct keep_policy *keep, long long no
 		    " WHERE w.next IS NULL OR ((r.time IS NULL OR r.time >= ?1 OR w.n <= ?2) AND w.rev > ?3)"
 		    " ORDER BY w.sha256", &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, now - (long long)keep->days * 86400);
+	sqlite3_bind_int64(st, 1, now - (long long)keep->days * DAY_SECONDS);
 	sqlite3_bind_int64(st, 2, keep->versions);
 	sqlite3_bind_int64(st, 3, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -15,7 +15,8 @@
 #define KEEP_DAYS_MAX 36500
 #define KEEP_VERSIONS_MAX 1000000
 #define GC_GRACE_SECONDS 3600		/* a blob younger than this is never taken: a commit may be about to name it */
-#define GC_EVERY_SECONDS 86400		/* how often the server's housekeeping runs gc */
+#define DAY_SECONDS 86400
+#define GC_EVERY_SECONDS DAY_SECONDS	/* how often the server's housekeeping runs gc */
 #define HISTORY_LIMIT_DEFAULT 100
 #define HISTORY_LIMIT_MAX 10000
 
