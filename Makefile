@@ -114,6 +114,7 @@ bench: deps
 	sh bench/status.sh
 	sh bench/sync.sh
 	sh bench/serve.sh
+	sh bench/versions.sh
 
 install: soc
 	install -d $(DESTDIR)$(BINDIR)
