@@ -16,6 +16,7 @@ test_expect_success_here 'a root with two pushes' '
 	(cd a && soc add d g -q && soc push -q) &&
 	echo three >a/h && (cd a && soc add h -q && soc push -q) &&
 	stop_server $SERVER_PID &&
+	cp -a "$TRASH/server/versions" versions.kept &&
 	cp "$TRASH/server/admin.token" token.before &&
 	test -f "$TRASH/server/files/d/f"
 '
@@ -85,6 +86,7 @@ test_expect_success_here 'the database put back: the server starts, the same tok
 	echo one >"$TRASH/server/files/d/f" && echo two >"$TRASH/server/files/g" &&
 	echo three >"$TRASH/server/files/h" &&
 	chmod -R go-rwx "$TRASH/server/files" &&
+	rm -rf "$TRASH/server/versions" && cp -a versions.kept "$TRASH/server/versions" &&
 	cp -p soc.db.kept "$TRASH/server/soc.db" &&
 	start_server "$TRASH/server" &&
 	test_cmp token.before "$TRASH/server/admin.token" &&
