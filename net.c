@@ -165,7 +165,8 @@ static int soc_answer(struct net *n, long status, const struct buf *body, size_t
 	curl_easy_getinfo(n->curl, CURLINFO_CONTENT_TYPE, &ctype);
 	if (status >= 200 && status < 300)
 		soc = !ctype || !strncasecmp(ctype, "application/json", 16) ||
-		      !strncasecmp(ctype, "application/x-ndjson", 20);
+		      !strncasecmp(ctype, "application/x-ndjson", 20) ||
+		      !strncasecmp(ctype, "application/octet-stream", 24);	/* a blob */
 	else if (!body || !body->len)
 		soc = 0;
 	else {
@@ -278,14 +279,21 @@ long net_request(struct net *n, const char *method, const char *path,
 	return perform(n, method, path, content_type, body, len, to_buf, resp, resp);
 }
 
-/* A GET whose NDJSON answer is handed to cb a line at a time (no newline); cb returns non-zero to stop. */
+/*
+ * A GET whose NDJSON answer is handed to cb a line at a time (no newline);
+ * cb returns non-zero to stop. msg, when not NULL, gets the server's
+ * words for an answer other than 2xx.
+ */
 static long get_lines(struct net *n, const char *path,
-		      int (*cb)(const char *line, size_t len, void *arg), void *arg)
+		      int (*cb)(const char *line, size_t len, void *arg), void *arg,
+		      char *msg, size_t msglen)
 {
 	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0 };
 	long status;
 
 	status = perform(n, "GET", path, NULL, NULL, 0, to_lines, &s, &s.pending);
+	if (msg && status >= 300)
+		net_error_message(&s.pending, msg, msglen);
 	if (status >= 200 && status < 300 && !s.failed && s.pending.len)
 		if (cb(s.pending.p, s.pending.len, arg))
 			s.failed = 1;
@@ -493,7 +501,7 @@ int changes_get(struct net *n, long long since, long long *head,
 
 	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
 	*head = -1;
-	st = get_lines(n, path, changes_line, &r);
+	st = get_lines(n, path, changes_line, &r, NULL, 0);
 	if (st == -1)
 		return EXIT_REMOTE;
 	if (st == -2)
@@ -501,4 +509,203 @@ int changes_get(struct net *n, long long since, long long *head,
 	if (st != 200 || *head < 0)
 		return error("the server did not list its changes (%ld)", st), EXIT_ERROR;
 	return 0;
+}
+
+/* ---- the server's versions: history, a past tree, a blob (PROTOCOL.md section 3) ---- */
+
+struct versions_read {
+	long long *head, *rev;	/* a tree's first line; NULL for a history */
+	int (*row)(struct version_line *v, void *arg);
+	void *arg;
+};
+
+/*
+ * A history or tree line is a change line (change_parse() checks the
+ * path, the sha256, the size and the mode as pull's are checked) with
+ * the fields only versions have beside it.
+ */
+static int versions_line(const char *line, size_t len, void *arg)
+{
+	struct versions_read *r = arg;
+	struct version_line v = { .time = -1 };
+	const char *why = NULL;
+	long long ignored;
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *t, *k;
+	int kind, rc = 0;
+
+	if (r->head && json_is_object(o) && json_object_get(o, "head")) {
+		t = json_object_get(o, "head");
+		k = json_object_get(o, "rev");
+		if (!json_is_integer(t) || !json_is_integer(k) || json_integer_value(k) < 0 ||
+		    json_integer_value(k) > json_integer_value(t))
+			rc = error("the server sent a tree whose first line we refuse: bad head or rev");
+		*r->head = json_integer_value(t);
+		*r->rev = json_integer_value(k);
+		json_decref(o);
+		return rc;
+	}
+	kind = change_parse(line, len, &v.c, &ignored, &why);
+	t = json_object_get(o, "time");
+	k = json_object_get(o, "kept");
+	if (kind == 1 && (v.c.rev < 0 || (!r->head && !json_is_integer(t)) ||
+			  (k && !json_is_boolean(k)) || (!v.c.deleted && !k)))
+		kind = -1, why = "bad rev, time or kept";
+	if (kind == 1 && !r->head && !v.c.deleted && json_object_get(o, "size") == NULL)
+		kind = -1, why = "no size";
+	if (kind < 0) {
+		rc = error("the server sent a version line we refuse%s%s%s: %s", v.c.path ? " for '" : "",
+			   v.c.path ? show_path(v.c.path) : "", v.c.path ? "'" : "", why);
+	} else if (kind == 1) {
+		v.time = json_is_integer(t) ? json_integer_value(t) : -1;
+		v.token = (char *)json_string_value(json_object_get(o, "token"));
+		v.kept = json_is_true(k);
+		rc = r->row(&v, r->arg);
+	} else {
+		rc = error("the server sent a version line we refuse: no path");
+	}
+	change_free(&v.c);
+	json_decref(o);
+	return rc;
+}
+
+/* GET path read by versions_line(); what names the answer in messages. */
+static int versions_get(struct net *n, const char *path, const char *what, struct versions_read *r)
+{
+	char msg[256];
+	long st = get_lines(n, path, versions_line, r, msg, sizeof(msg));
+
+	if (st == -1)
+		return EXIT_REMOTE;
+	if (st == -2)
+		return EXIT_ERROR;	/* a line refused, said */
+	if (st == 404 && strstr(msg, "no such endpoint"))
+		return error("the server at '%s' keeps no versions (an older soc serve)", n->base), EXIT_ERROR;
+	if (st != 200)
+		return error("the server did not give %s (%ld): %s", what, st, msg), EXIT_ERROR;
+	if (r->head && *r->head < 0)
+		return error("the server did not give %s: no head line", what), EXIT_ERROR;
+	return 0;
+}
+
+/* path as a query value: the escaping is libcurl's. */
+static char *query_value(struct net *n, const char *path)
+{
+	char *e = curl_easy_escape(n->curl, path, (int)strlen(path)), *s;
+
+	if (!e)
+		die("out of memory escaping a path");
+	s = xstrdup(e);
+	curl_free(e);
+	return s;
+}
+
+int history_get(struct net *n, const char *path, int limit,
+		int (*row)(struct version_line *v, void *arg), void *arg)
+{
+	struct versions_read r = { NULL, NULL, row, arg };
+	char *q = query_value(n, path), *url = xasprintf("/api/v1/history?path=%s&limit=%d", q, limit);
+	int rc = versions_get(n, url, "the history", &r);
+
+	free(url);
+	free(q);
+	return rc;
+}
+
+int tree_get(struct net *n, long long rev, long long before, const char *path,
+	     long long *head, long long *at, int (*row)(struct version_line *v, void *arg), void *arg)
+{
+	struct versions_read r = { head, at, row, arg };
+	char *q = query_value(n, path), *url;
+	int rc;
+
+	if (before >= 0)
+		url = xasprintf("/api/v1/tree?before=%lld&path=%s", before, q);
+	else if (rev >= 0)
+		url = xasprintf("/api/v1/tree?rev=%lld&path=%s", rev, q);
+	else
+		url = xasprintf("/api/v1/tree?path=%s", q);
+	*head = *at = -1;
+	rc = versions_get(n, url, "the tree", &r);
+	free(url);
+	free(q);
+	return rc;
+}
+
+struct file_sink {
+	CURL *curl;
+	int fd;
+	struct hasher h;
+	uint64_t size, max;
+	struct buf err;		/* an answer other than 2xx, kept for its message */
+	int failed;		/* errno of a failed write, or EFBIG past max */
+};
+
+static size_t to_file(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct file_sink *s = arg;
+	size_t n = size * nmemb, done = 0;
+	long status = 0;
+
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300) {
+		buf_add(&s->err, p, n);
+		return s->err.len > JSON_LINE_MAX ? 0 : n;
+	}
+	if (s->size + n > s->max) {
+		s->failed = EFBIG;
+		return 0;
+	}
+	if (hasher_update(&s->h, p, n)) {
+		s->failed = ENOMEM;
+		return 0;
+	}
+	while (done < n) {
+		ssize_t w = write(s->fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->failed = w < 0 ? errno : EIO;
+			return 0;
+		}
+		done += (size_t)w;
+	}
+	s->size += n;
+	return n;
+}
+
+int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char *show)
+{
+	struct file_sink s = { n->curl, fd, { NULL }, 0, size, BUF_INIT, 0 };
+	char *path = xasprintf("/api/v1/blob/%s", hash), hex[HASH_HEX_LEN + 1], msg[256];
+	int rc = EXIT_ERROR;
+	long st;
+
+	if (hasher_init(&s.h))
+		die("out of memory starting a sha256");
+	st = perform(n, "GET", path, NULL, NULL, 0, to_file, &s, &s.err);
+	if (st < 0) {
+		rc = EXIT_REMOTE;
+	} else if (s.failed == EFBIG) {
+		error("the server sent more than the %llu bytes of '%s'", (unsigned long long)size, show_path(show));
+	} else if (s.failed) {
+		errno = s.failed;
+		error_errno("cannot write the download of '%s'", show_path(show));
+	} else if (st == 404) {
+		error("the server no longer keeps the content of '%s' (%s): %s", show_path(show), hash,
+		      net_error_message(&s.err, msg, sizeof(msg)));
+	} else if (st != 200) {
+		error("the server did not give the content of '%s' (%ld): %s", show_path(show), st,
+		      net_error_message(&s.err, msg, sizeof(msg)));
+	} else if (hasher_final(&s.h, hex)) {
+		die("out of memory finishing a sha256");
+	} else if (strcmp(hex, hash) || s.size != size) {
+		error("the server sent other bytes for '%s' than its sha256 %s", show_path(show), hash);
+	} else {
+		rc = 0;
+	}
+	hasher_free(&s.h);
+	buf_free(&s.err);
+	free(path);
+	return rc;
 }

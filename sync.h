@@ -3,6 +3,7 @@
 #define SYNC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "soc.h"
 
@@ -101,6 +102,44 @@ long net_request(struct net *n, const char *method, const char *path,
  */
 int changes_get(struct net *n, long long since, long long *head,
 		int (*row)(struct change_line *c, void *arg), void *arg);
+
+/*
+ * ---- net.c: the server's versions (PROTOCOL.md section 3) ----
+ * A line of GET /api/v1/history or /api/v1/tree: a change line checked by
+ * change_parse() (c.rev: the revision that made this version), and what
+ * only versions carry.
+ */
+struct version_line {
+	struct change_line c;
+	long long time;		/* history: when its revision was made; -1 in a tree */
+	const char *token;	/* history: the name of the token that pushed it, or NULL */
+	int kept;		/* the server still holds its content (false for a delete) */
+};
+/*
+ * row() for each version of path (a file, or everything under a
+ * directory; "" for all), newest first, at most limit. row()'s v lives
+ * until it returns; its non-zero stops the read (row() said why). 0, or
+ * an exit code after one message: EXIT_REMOTE as for changes_get(),
+ * EXIT_ERROR for a line refused or a refusal (a bad path: the server's
+ * words), or a server that keeps no versions.
+ */
+int history_get(struct net *n, const char *path, int limit,
+		int (*row)(struct version_line *v, void *arg), void *arg);
+/*
+ * The files at or under path that the server held at revision rev (-1:
+ * the head), or at the newest revision made before the time before (not
+ * -1): *head and *at (the revision listed) from the first line, then
+ * row() for each file. Returns as history_get().
+ */
+int tree_get(struct net *n, long long rev, long long before, const char *path,
+	     long long *head, long long *at, int (*row)(struct version_line *v, void *arg), void *arg);
+/*
+ * GET /api/v1/blob/<hash> streamed into fd (never held whole), checked to
+ * be size bytes with that sha256; show names the file in messages. 0, or
+ * an exit code after one message: EXIT_REMOTE as above, EXIT_ERROR for a
+ * content not kept (404), other bytes, or a write that failed.
+ */
+int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char *show);
 
 /* The server's head revision from GET /api/v1/info, or -1 after a message. */
 long long remote_head(struct net *n);
