@@ -11,6 +11,7 @@
 
 #define PULL_SYNC_EACH_MAX 64	/* paths a pull fsyncs one by one; more: one syncfs */
 #define INCOMING_DIR WORKSPACE_DIR "/incoming"
+#define CONFLICT_COPIES_MAX 100	/* names tried for a copy beside a file (-2, -3, ...) */
 
 enum action {
 	A_NONE,		/* nothing to do here */
@@ -79,5 +80,43 @@ int pull_apply(struct workspace *ws, int root, int inc, struct plan *p, struct c
 int pull_make_durable(int root, const struct plan *p);
 /* Leftovers of a pull that was killed are of no use: downloads are redone. */
 void pull_clear_incoming(struct workspace *ws);
+
+/* ---- pull_apply.c: its placing rules, which restore_apply.c follows too ---- */
+
+/* The apply wrote, renamed or removed path: pull_make_durable() will sync it. */
+void note_placed(struct plan *p, const char *path);
+/* "a/b.txt" -> "a/b.WORD-rREV.txt", the k-th try past the first "a/b.WORD-rREV-k.txt"; free it. */
+char *conflict_name(const char *path, const char *word, long long rev, int k);
+/*
+ * The directory holding path under dirfd (made with create), through no
+ * symlink; *base its last component. The fd, or -1 after a message;
+ * without create, a missing directory is -1, errno ENOENT, no message.
+ */
+int open_parent(int dirfd, const char *path, const char **base, int create);
+/* parent/base is still exactly what the scan saw in it (absent stays absent). */
+int unchanged_since_scan(int parent, const char *base, const struct scan_item *it);
+/* dirfd/path (show in messages) gets the executable bit of mode, as rsync's --executability. */
+int set_exec(int dirfd, const char *path, const char *show, unsigned mode);
+/* *e for parent/base as it is now, hash as its content and its base, synced_mode its base_mode. */
+int entry_from_stat(int parent, const char *base, const char *path, const char *hash,
+		    unsigned synced_mode, struct entry *e);
+/* from/fname renamed to dir/name unless something is there: 1 renamed, 0 taken, -1 and errno. */
+int rename_new(int from, const char *fname, int dir, const char *name);
+/* A file new here: its top-level directory is tracked from now on (index_pulled_root). */
+int track_top_dir(struct workspace *ws, struct plan *p, const char *path);
+
+/* ---- restore_apply.c: soc restore's plan placed in the workspace ---- */
+
+/*
+ * Each row of p whose act is A_TAKE (its old version downloaded to inc,
+ * at its path) or A_RECORD (that content is here already) placed as a
+ * local change, with the version's mode; a file in the way with changes
+ * not pushed is first renamed to NAME.restore-rREV.EXT (said). p->local
+ * holds the tracked file of each row, p->untracked an untracked one.
+ * Inside the caller's index transaction; 0, or 1 when some path was not
+ * placed (said).
+ */
+int restore_apply(struct workspace *ws, int root, int inc, struct plan *p, long long rev,
+		  struct counts *c);
 
 #endif

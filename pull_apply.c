@@ -4,7 +4,8 @@
  * still what the scan saw; if it changed meanwhile, the download becomes
  * a conflict copy instead. Parent directories are opened through no
  * symlink (beneath.h), so a symlinked directory in the workspace cannot
- * redirect a write.
+ * redirect a write. soc restore (restore_apply.c) places with the same
+ * helpers (pull.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +20,6 @@
 #include "beneath.h"
 #include "pull.h"
 #include "testhook.h"
-
-#define CONFLICT_COPIES_MAX 100	/* names tried for the server's version beside a conflict */
 
 /*
  * The executable bit is merged on its own, as git merges it: it has two
@@ -42,7 +41,7 @@ static unsigned mode_merge(const struct scan_item *it, unsigned remote)
 }
 
 /* The apply wrote, renamed or removed path: pull_make_durable() will sync it. */
-static void note_placed(struct plan *p, const char *path)
+void note_placed(struct plan *p, const char *path)
 {
 	if (p->nplaced < PULL_SYNC_EACH_MAX)
 		p->placed[p->nplaced] = xstrdup(path);
@@ -52,9 +51,9 @@ static void note_placed(struct plan *p, const char *path)
 /*
  * "a/b.txt" -> "a/b.conflict-r7.txt", the k-th try past the first
  * "a/b.conflict-r7-k.txt"; a name with no extension, or a dot file, gets
- * it at the end.
+ * it at the end. word is "conflict", or "restore" for soc restore's copy.
  */
-static char *conflict_name(const char *path, long long rev, int k)
+char *conflict_name(const char *path, const char *word, long long rev, int k)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
@@ -62,9 +61,9 @@ static char *conflict_name(const char *path, long long rev, int k)
 	char tag[64];
 
 	if (k > 1)
-		snprintf(tag, sizeof(tag), ".conflict-r%lld-%d", rev, k);
+		snprintf(tag, sizeof(tag), ".%s-r%lld-%d", word, rev, k);
 	else
-		snprintf(tag, sizeof(tag), ".conflict-r%lld", rev);
+		snprintf(tag, sizeof(tag), ".%s-r%lld", word, rev);
 	if (!dot || dot == base)
 		return xasprintf("%s%s", path, tag);
 	return xasprintf("%.*s%s%s", (int)(dot - path), path, tag, dot);
@@ -76,7 +75,7 @@ static char *conflict_name(const char *path, long long rev, int k)
  * *base gets the last component. The fd, or -1 after a message; without
  * create, a missing directory is -1 with errno ENOENT and no message.
  */
-static int open_parent(int dirfd, const char *path, const char **base, int create)
+int open_parent(int dirfd, const char *path, const char **base, int create)
 {
 	const char *slash = strrchr(path, '/');
 	struct beneath_fail fail;
@@ -101,7 +100,7 @@ static int open_parent(int dirfd, const char *path, const char **base, int creat
 }
 
 /* The local file is still exactly what the scan saw (absent stays absent). */
-static int unchanged_since_scan(int parent, const char *base, const struct scan_item *it)
+int unchanged_since_scan(int parent, const char *base, const struct scan_item *it)
 {
 	struct stat st;
 
@@ -118,7 +117,7 @@ static int unchanged_since_scan(int parent, const char *base, const struct scan_
  * executable bit of mode, as rsync's --executability does: on, an x for
  * each r; off, no x at all. The other bits stay as the umask made them.
  */
-static int set_exec(int dirfd, const char *path, const char *show, unsigned mode)
+int set_exec(int dirfd, const char *path, const char *show, unsigned mode)
 {
 	struct stat st;
 	mode_t now, want;
@@ -217,8 +216,8 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 	return 0;
 }
 
-static int entry_from_stat(int parent, const char *base, const char *path, const char *hash,
-			   unsigned synced_mode, struct entry *e)
+int entry_from_stat(int parent, const char *base, const char *path, const char *hash,
+		    unsigned synced_mode, struct entry *e)
 {
 	struct stat st;
 
@@ -243,7 +242,7 @@ static int entry_from_stat(int parent, const char *base, const char *path, const
  * RENAME_NOREPLACE gets a look first, which a file made in between under
  * the same name could beat: a name soc makes up for a conflict copy.
  */
-static int rename_new(int from, const char *fname, int dir, const char *name)
+int rename_new(int from, const char *fname, int dir, const char *name)
 {
 	struct stat st;
 
@@ -276,7 +275,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 	 */
 	for (k = 1;; k++) {
 		free(cname);
-		cname = conflict_name(r->path, p->head, k);
+		cname = conflict_name(r->path, "conflict", p->head, k);
 		parent = open_parent(root, cname, &base, 1);
 		if (parent < 0)
 			goto out;
@@ -291,7 +290,7 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 		parent = -1;
 		if (k == CONFLICT_COPIES_MAX) {
 			free(cname);
-			cname = conflict_name(r->path, p->head, 1);
+			cname = conflict_name(r->path, "conflict", p->head, 1);
 			error("cannot write the server's version of '%s': '%s' and %d more names like it "
 			      "are taken", show_path(r->path), show_path(cname), k - 1);
 			goto out;
@@ -325,7 +324,7 @@ out:
  * is pushed, as git tracks what a clone brought. Rows come sorted, so each
  * directory is asked for once.
  */
-static int track_top_dir(struct workspace *ws, struct plan *p, const char *path)
+int track_top_dir(struct workspace *ws, struct plan *p, const char *path)
 {
 	const char *slash = strchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
@@ -533,7 +532,7 @@ static int move_aside(struct workspace *ws, int root, struct plan *p, size_t i, 
 	}
 	for (int k = 1; k <= CONFLICT_COPIES_MAX && !placed; k++) {
 		free(cname);
-		cname = conflict_name(r->path, p->head, k);
+		cname = conflict_name(r->path, "conflict", p->head, k);
 		cbase = strrchr(cname, '/') ? strrchr(cname, '/') + 1 : cname;
 		placed = rename_new(parent, base, parent, cbase);
 	}

@@ -47,9 +47,12 @@ int cmd_status(int argc, char **argv, struct workspace *ws);
 int cmd_push(int argc, char **argv, struct workspace *ws);
 int cmd_pull(int argc, char **argv, struct workspace *ws);
 int cmd_log(int argc, char **argv, struct workspace *ws);
+int cmd_ls(int argc, char **argv, struct workspace *ws);
+int cmd_restore(int argc, char **argv, struct workspace *ws);
 extern const char serve_usage[], tunnel_usage[];
 extern const char init_usage[], clone_usage[], add_usage[], rm_usage[], status_usage[];
 extern const char push_usage[], pull_usage[], log_usage[];
+extern const char ls_usage[], restore_usage[];
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, init_usage },
@@ -60,6 +63,8 @@ static const struct cmd commands[] = {
 	{ "push", cmd_push, NEED_WORKSPACE | NEED_REMOTE | LINKED, push_usage },
 	{ "pull", cmd_pull, NEED_WORKSPACE | NEED_REMOTE | LINKED, pull_usage },
 	{ "log", cmd_log, NEED_WORKSPACE | NEED_REMOTE, log_usage },
+	{ "ls", cmd_ls, NEED_WORKSPACE | NEED_REMOTE, ls_usage },
+	{ "restore", cmd_restore, NEED_WORKSPACE | NEED_REMOTE, restore_usage },
 	{ "serve", cmd_serve, LINKED, serve_usage },
 	{ "tunnel", cmd_tunnel, 0, tunnel_usage },
 	{ "version", cmd_version, 0,
