@@ -513,6 +513,8 @@ int changes_get(struct net *n, long long since, long long *head,
 
 /* ---- the server's versions: history, a past tree, a blob (PROTOCOL.md section 3) ---- */
 
+#define NO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
 struct versions_read {
 	long long *head, *rev;	/* a tree's first line; NULL for a history */
 	int (*row)(struct version_line *v, void *arg);
@@ -544,9 +546,23 @@ static int versions_line(const char *line, size_t len, void *arg)
 		json_decref(o);
 		return rc;
 	}
-	kind = change_parse(line, len, &v.c, &ignored, &why);
 	t = json_object_get(o, "time");
 	k = json_object_get(o, "kept");
+	if (json_is_object(o) && !json_object_get(o, "sha256") && !json_is_true(json_object_get(o, "deleted")) &&
+	    json_is_false(k)) {
+		/* Content from before sha256 has no name, and is never kept: checked as if named by zeros. */
+		char *named;
+
+		json_object_set_new(o, "sha256", json_string(NO_HASH));
+		named = json_dumps(o, JSON_COMPACT);
+		kind = named ? change_parse(named, strlen(named), &v.c, &ignored, &why) : -1;
+		v.c.hash[0] = '\0';
+		free(named);
+		if (!why && kind < 0)
+			why = "out of memory";
+	} else {
+		kind = change_parse(line, len, &v.c, &ignored, &why);
+	}
 	if (kind == 1 && (v.c.rev < 0 || (!r->head && !json_is_integer(t)) ||
 			  (k && !json_is_boolean(k)) || (!v.c.deleted && !k)))
 		kind = -1, why = "bad rev, time or kept";
