@@ -36,10 +36,16 @@ static void show_time(long long secs, char *when, size_t len, int seconds)
 		snprintf(when, len, "%lld", secs);
 }
 
+struct versions_out {
+	struct buf shown;
+	size_t n;
+};
+
 /* r7  2026-12-02 16:00  alice  D/f  3 bytes: one version, its path quoted as status quotes it. */
 static int print_version(struct version_line *v, void *arg)
 {
-	struct buf *shown = arg;
+	struct versions_out *o = arg;
+	struct buf *shown = &o->shown;
 	char when[32];
 
 	show_time(v->time, when, sizeof(when), 0);
@@ -50,12 +56,13 @@ static int print_version(struct version_line *v, void *arg)
 		printf("deleted\n");
 	else
 		printf("%lld bytes%s\n", v->c.size, v->kept ? "" : " (not kept)");
+	o->n++;
 	return 0;
 }
 
 static int log_path(struct workspace *ws, const char *arg, int limit)
 {
-	struct buf shown = BUF_INIT;
+	struct versions_out out = { BUF_INIT, 0 };
 	struct session *se;
 	char *rel = workspace_path(ws, arg);
 	const char *why;
@@ -69,11 +76,11 @@ static int log_path(struct workspace *ws, const char *arg, int limit)
 	}
 	if ((rc = session_open(ws, &se)))
 		goto out;
-	rc = history_get(se->net, rel, limit, print_version, &shown);
-	if (!rc && !shown.p)
+	rc = history_get(se->net, rel, limit, print_version, &out);
+	if (!rc && !out.n)
 		say("no revision changed '%s'\n", show_path(rel));
 out:
-	buf_free(&shown);
+	buf_free(&out.shown);
 	free(rel);
 	return rc;
 }

@@ -112,6 +112,36 @@ test_expect_success 'an unpushed edit in the way is kept as NAME.restore-rN.EXT'
 	test "$(cat b/D/g)" = gee
 '
 
+test_expect_success 'an untracked file in the way is kept too, and the path is tracked' '
+	echo one >a/loose &&
+	(cd a && soc add -q loose && soc push -q) &&
+	r=$(cd a && soc log -n 1 | sed -n "s/^r\([0-9]*\) .*/\1/p") &&
+	rm a/loose &&
+	(cd a && soc push -q) &&
+	echo two >a/loose &&
+	(cd a && soc restore loose --rev $r) 2>err &&
+	grep "kept your .loose. as .loose.restore-r$r." err &&
+	test "$(cat a/loose)" = one &&
+	test "$(cat a/loose.restore-r$r)" = two &&
+	(cd a && soc status --porcelain) >st &&
+	echo "A loose" >want &&
+	test_cmp want st &&
+	rm a/loose.restore-r$r
+'
+
+test_expect_success 'log and ls quote a path as status does' '
+	printf "x\n" >"a/D/my \"file\" é" &&
+	(cd a && soc push -q) &&
+	(cd a && soc status --porcelain) >st &&
+	test_must_be_empty st &&
+	(cd a && soc log "D/my \"file\" é") >out &&
+	grep -F "\"D/my \\\"file\\\" \\303\\251\"  2 bytes" out &&
+	(cd a && soc ls D) >out &&
+	grep -F "          2 \"D/my \\\"file\\\" \\303\\251\"" out &&
+	rm "a/D/my \"file\" é" &&
+	(cd a && soc push -q)
+'
+
 test_expect_success 'a file as it was then is nothing to restore' '
 	(cd b && soc restore D/g --rev 1) 2>err &&
 	grep "nothing to restore" err
