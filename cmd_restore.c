@@ -188,6 +188,21 @@ static int cmp_item_path(const void *key, const void *item)
 	return strcmp(key, ((const struct scan_item *)item)->e.path);
 }
 
+/* -1 after one line when a directory, a link or the like is where path's file would go. */
+static int not_a_file(int root, const char *path)
+{
+	const char *base;
+	struct stat st;
+	int parent = open_parent(root, path, &base, 0), rc = 0;
+
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) && !S_ISREG(st.st_mode))
+		rc = error("cannot restore '%s': something that is not a file is in the way", show_path(path));
+	close(parent);
+	return rc;
+}
+
 /* What each row needs: a download (A_TAKE), a record (A_RECORD: the content is here), or nothing. */
 static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, struct plan *p)
 {
@@ -203,7 +218,7 @@ static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, s
 		p->local[i] = it;
 		/* Not there, or no longer ours to read (soc rm'd): whatever is there is looked at afresh. */
 		if (!cur) {
-			if (pull_look_untracked(ws, root, r->path, &p->untracked[i]))
+			if (not_a_file(root, r->path) || pull_look_untracked(ws, root, r->path, &p->untracked[i]))
 				return -1;
 			if (p->untracked[i].present)
 				cur = &p->untracked[i];

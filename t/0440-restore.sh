@@ -205,6 +205,18 @@ test_expect_success 'bad revisions and paths: one line, exit 2 or 1, nothing cha
 	test "$(tree_sum a)" = "$before"
 '
 
+test_expect_success 'a directory where a file was: exit 1, one line, nothing changed' '
+	mkdir a/D/f.txt.d &&
+	rm a/D/f.txt && mv a/D/f.txt.d a/D/f.txt && echo in >a/D/f.txt/in &&
+	before=$(ws_sum a) &&
+	test_expect_code 1 sh -c "cd a && soc restore D --rev 1" 2>err &&
+	grep -v warning err >err1 &&
+	test_line_count = 1 err1 &&
+	grep "cannot restore .D/f.txt.: something that is not a file is in the way" err1 &&
+	test "$(ws_sum a)" = "$before" &&
+	rm -r a/D/f.txt && echo local >a/D/f.txt
+'
+
 test_expect_success '--before picks the newest revision before a time' '
 	test_expect_code 1 sh -c "cd a && soc restore D/g --before 2000-01-01" 2>err &&
 	grep "nothing at .D/g. in revision 0" err &&
