@@ -218,8 +218,14 @@ test_expect_success 'a directory where a file was: exit 1, one line, nothing cha
 '
 
 test_expect_success '--before picks the newest revision before a time' '
-	test_expect_code 1 sh -c "cd a && soc restore D/g --before 2000-01-01" 2>err &&
-	grep "nothing at .D/g. in revision 0" err &&
+	for t in 2000-01-01 "2000-01-01 10:00" "2000-01-01 10:00:59" 2000-01-01T10:00:00Z \
+		2000-01-01T10:00:00.5-02:30 946720800; do
+		test_expect_code 1 sh -c "cd a && soc restore D/g --before \"\$1\"" sh "$t" 2>err &&
+		grep "nothing at .D/g. in revision 0" err || return 1
+	done &&
+	for t in 2000-13-01 "2000-01-01 24:00" 2000-01-01T10:00+5 "2000-01-01 10" 2000-1-1 yesterday; do
+		test_expect_code 2 sh -c "cd a && soc restore D/g --before \"\$1\"" sh "$t" 2>err || return 1
+	done &&
 	(cd b && soc restore D/g --before "$(($(date +%s) + 60))") 2>err &&
 	test "$(cat b/D/g)" = gee2 &&
 	(cd b && soc restore D/g --before "2999-01-01T00:00:00+01:00") 2>err &&
