@@ -232,4 +232,19 @@ test_expect_success '--before picks the newest revision before a time' '
 	grep "nothing to restore" err
 '
 
+test_expect_success 'after soc serve gc past retention: not kept, and restore changes nothing' '
+	SOC_TEST_NOW=$(($(date +%s) + 40 * 86400)) soc serve gc --root server 2>out &&
+	grep "^gc: removed [1-9]" out &&
+	(cd a && soc log D/f.txt) >out &&
+	grep -E "^r2 .* D/f\.txt  7 bytes \(not kept\)$" out &&
+	(cd b && soc status --porcelain --offline) >st.before &&
+	before=$(ws_sum b) &&
+	test_expect_code 1 sh -c "cd b && soc restore . --rev 1" 2>err &&
+	test_line_count = 1 err &&
+	grep "no longer kept" err &&
+	test "$(ws_sum b)" = "$before" &&
+	(cd b && soc status --porcelain --offline) >st &&
+	test_cmp st.before st
+'
+
 test_done
