@@ -566,8 +566,6 @@ static int versions_line(const char *line, size_t len, void *arg)
 	if (kind == 1 && (v.c.rev < 0 || (!r->head && !json_is_integer(t)) ||
 			  (k && !json_is_boolean(k)) || (!v.c.deleted && !k)))
 		kind = -1, why = "bad rev, time or kept";
-	if (kind == 1 && !r->head && !v.c.deleted && json_object_get(o, "size") == NULL)
-		kind = -1, why = "no size";
 	if (kind < 0) {
 		rc = error("the server sent a version line we refuse%s%s%s: %s", v.c.path ? " for '" : "",
 			   v.c.path ? show_path(v.c.path) : "", v.c.path ? "'" : "", why);
