@@ -27,15 +27,15 @@ static int link_soft_error(int e)
 }
 
 /*
- * Hard-links files/src to staging/<txn>/dst. want_size >= 0 also demands a
- * regular file of that size (content the push need not upload). 0 when
- * linked, 1 when not (upload it), -1 when staging/ cannot be written.
+ * Hard-links fname in the directory fp to staging/<txn>/dst. want_size >= 0
+ * also demands a regular file of that size (content the push need not
+ * upload). 0 when linked, 1 when not (upload it), -1 when staging/ cannot
+ * be written.
  */
-static int link_staged(struct dir_cursor *from, const char *src, struct dir_cursor *to, const char *dst,
-		       long long want_size)
+static int link_staged_at(int fp, const char *fname, struct dir_cursor *to, const char *dst, long long want_size)
 {
-	const char *fname, *tname;
-	int fp = dir_cursor_parent(from, src, &fname), tp;
+	const char *tname;
+	int tp;
 	struct stat st;
 
 	if (fp < 0)
@@ -54,20 +54,51 @@ static int link_staged(struct dir_cursor *from, const char *src, struct dir_curs
 	return 0;
 }
 
+/* files/src hard-linked to staging/<txn>/dst, as link_staged_at. */
+static int link_staged(struct dir_cursor *from, const char *src, struct dir_cursor *to, const char *dst,
+		       long long want_size)
+{
+	const char *fname;
+	int fp = dir_cursor_parent(from, src, &fname);
+
+	return link_staged_at(fp, fname, to, dst, want_size);
+}
+
+#define KEPT_DIRS 256	/* versions/00 to versions/ff */
+
+/*
+ * Whether versions/XX of hash is there, asked once a push for each XX
+ * (known: 0 not asked, 1 there, -1 not): a first push to a new server
+ * then tries no link at all.
+ */
+static int kept_dir_there(int versions_fd, signed char known[KEPT_DIRS], const char *hash)
+{
+	char xx[3] = { hash[0], hash[1], '\0' };
+	long i = strtol(xx, NULL, 16);
+	struct stat st;
+
+	if (!known[i])
+		known[i] = !fstatat(versions_fd, xx, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode) ? 1 : -1;
+	return known[i] > 0;
+}
+
 /*
  * rsync writes a new file and renames it over the basis link, so the
  * head's inode keeps its content. Content the head lacks but versions/
  * keeps (a restore) is linked from there: no upload, and no inode more.
+ * versions/XX/<hash> is named by its path, as versions_open() does: soc
+ * made each versions/XX, and a cursor would open one a file, as a push's
+ * new files scatter over all 256.
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
 	      json_t *upload)
 {
-	struct dir_cursor from, to, kept;
+	struct dir_cursor from, to;
+	signed char known[KEPT_DIRS] = { 0 };
 	int sfd = -1, rc = -1;
 	size_t i;
 
 	dir_cursor_init(&from, s->files_fd, 0, 0);
-	dir_cursor_init(&kept, s->versions_fd, 0, 0);
 	dir_cursor_init(&to, -1, 0700, 0);
 	if (mkdirat(s->staging_fd, id, 0700) ||
 	    (sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -83,11 +114,11 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 			continue;
 		if (sources[i])
 			r = link_staged(&from, sources[i], &to, it->path, it->size);
-		if (r > 0 && s->versions_fd >= 0) {
+		if (r > 0 && s->versions_fd >= 0 && kept_dir_there(s->versions_fd, known, it->hash)) {
 			char blob[3 + HASH_HEX_LEN + 1];
 
 			snprintf(blob, sizeof(blob), "%.2s/%s", it->hash, it->hash);
-			r = link_staged(&kept, blob, &to, it->path, it->size);
+			r = link_staged_at(s->versions_fd, blob, &to, it->path, it->size);
 		}
 		if (r > 0 && it->base[0])
 			r = link_staged(&from, it->path, &to, it->path, -1) < 0 ? -1 : 1;
@@ -99,7 +130,6 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 	rc = 0;
 out:
 	dir_cursor_close(&from);
-	dir_cursor_close(&kept);
 	dir_cursor_close(&to);
 	if (sfd >= 0)
 		close(sfd);

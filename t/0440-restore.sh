@@ -81,7 +81,10 @@ test_expect_success 'a deleted file comes back, tracked, pushed and pulled' '
 	test_cmp want st &&
 	(cd a && soc push -q) &&
 	(cd b && soc pull -q) &&
-	test "$(ws_sum a)" = "$(ws_sum b)"
+	test "$(ws_sum a)" = "$(ws_sum b)" &&
+	h=$(sha256sum <a/top.txt | cut -c1-64) &&
+	test "$(stat -c %i server/files/top.txt)" = \
+		"$(stat -c %i server/versions/$(echo $h | cut -c1-2)/$h)"
 '
 
 test_expect_success 'a deleted directory comes back whole, modes too, pushed and pulled' '
