@@ -321,6 +321,15 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 						   history, "already", 1));
 	}
 
+	/*
+	 * Every checked file goes into versions/ before the revision naming it
+	 * is recorded, under the lock gc waits for until that record is
+	 * written (versions.c): no revision names a blob that is not durable,
+	 * or that gc took meanwhile.
+	 */
+	vlock = versions_lock(s, 0, 0);
+	if (vlock < 0)
+		goto reopen;
 	bad = json_array();
 	nbad = txn_check_staged(s, id, &l, bad);
 	if (nbad) {
@@ -341,15 +350,6 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	trashed = !renameat(s->staging_fd, id, s->trash_fd, id);
 	if (!trashed && errno != ENOENT && remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'", id);
-	/*
-	 * Every checked file into versions/ before the revision naming it is
-	 * recorded, under the lock gc waits for until that record is written
-	 * (versions.c): no revision names a blob that is not durable, or that
-	 * gc took meanwhile.
-	 */
-	vlock = versions_lock(s, 0, 0);
-	if (vlock < 0 || versions_link(s, id, &l))
-		goto reopen;
 
 	pthread_mutex_lock(&s->apply_lock);
 	json_decref(bad);

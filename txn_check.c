@@ -5,9 +5,11 @@
  * so every core may hash.
  *
  * Each file is checked, given the mode and mtime its change line names,
- * and linked out of rsync's reach in one visit while its fd is open: a
- * second pass (open, fstat, close each file) would add to a large push's
- * commit.
+ * linked out of rsync's reach and kept in versions/ in one visit while its
+ * fd is open: a second pass (open, fstat, close each file) would add to a
+ * large push's commit, and the versions/ links are spread over the cores
+ * with the hashing. The caller holds versions_lock; a check that fails
+ * leaves blobs no revision names, which gc takes.
  *
  * Durable: up to SYNC_EACH_MAX files get an fsync each. Past that, an
  * fsync a file costs a device flush a file (several times the commit
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "txn.h"
+#include "versions.h"
 
 #define CHECK_BYTES_PER_THREAD (4 << 20)	/* a thread costs more than hashing less than this */
 #define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
@@ -35,6 +38,7 @@ enum { ITEM_BAD = 1, ITEM_COPY = 2 };	/* a part's verdict on an item, in flags[i
 
 /* One thread's share: the items lo..hi-1. */
 struct check_part {
+	struct server *s;
 	const char *id;
 	const struct push_list *l;
 	int sfd, cfd;			/* staging/<txn>, commit/<txn>; sfd -1 when staging/<txn> is gone */
@@ -42,15 +46,17 @@ struct check_part {
 	size_t lo, hi;
 	unsigned char *flags;		/* ITEM_* of item i; each part writes its own */
 	int failed;			/* the server could not read or write its own directories */
+	struct versions_touched kept;	/* the versions/XX this part linked into */
 };
 
 /*
  * One staged file, name in dir: a regular file of the item's size and
- * sha256, given its mode and mtime, then hard-linked into commit/<txn>/ (to),
- * and the link checked to be the inode hashed. 0 when done, ITEM_BAD when
- * the file is not what the push named, ITEM_COPY when done but its inode
- * is shared with files/ and needs another mode (txn_check_staged copies
- * it), -1 when the server failed (after a message).
+ * sha256, given its mode and mtime, then hard-linked into commit/<txn>/
+ * (to), the link checked to be the inode hashed, and that link kept in
+ * versions/. 0 when done, ITEM_BAD when the file is not what the push
+ * named, ITEM_COPY when done but its inode is shared with files/ and needs
+ * another mode (txn_check_staged copies it), -1 when the server failed
+ * (after a message).
  *
  * A link count of one means the inode is this staged file's alone: rsync
  * or the upload stream wrote it (the push module refuses --hard-links, so
@@ -59,8 +65,8 @@ struct check_part {
  * in files/. So its mode and mtime are set in place, before the
  * link, through the fd that was hashed.
  */
-static int check_file(const char *id, int dir, const char *name, const struct push_item *it,
-		      struct dir_cursor *to, int sync_each)
+static int check_file(struct check_part *p, int dir, const char *name, const struct push_item *it,
+		      struct dir_cursor *to)
 {
 	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
 	char got[HASH_HEX_LEN + 1];
@@ -73,7 +79,7 @@ static int check_file(const char *id, int dir, const char *name, const struct pu
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
 	if (hash_fd(fd, got, &size)) {
-		rc = error_errno("cannot read 'staging/%s/%s'", id, it->path);
+		rc = error_errno("cannot read 'staging/%s/%s'", p->id, it->path);
 		goto out;
 	}
 	if (size != (uint64_t)it->size || strcmp(got, it->hash))
@@ -81,21 +87,26 @@ static int check_file(const char *id, int dir, const char *name, const struct pu
 	own = st.st_nlink == 1;
 	if (own && (((st.st_mode & 07777) != it->mode && fchmod(fd, it->mode)) ||
 		    (st.st_mtime != (time_t)it->mtime && futimens(fd, times)))) {
-		rc = error_errno("cannot settle 'staging/%s/%s'", id, it->path);
+		rc = error_errno("cannot settle 'staging/%s/%s'", p->id, it->path);
 		goto out;
 	}
 	/* Another part may make the same directory at once: step_into() takes EEXIST. */
 	tp = dir_cursor_parent(to, it->path, &tname);
 	if (tp < 0 || linkat(dir, name, tp, tname, 0)) {
-		rc = error_errno("cannot link 'commit/%s/%s'", id, it->path);
+		rc = error_errno("cannot link 'commit/%s/%s'", p->id, it->path);
 		goto out;
 	}
 	/* rsync may have put another file there since we opened it. */
 	if (fstatat(tp, tname, &linked, AT_SYMLINK_NOFOLLOW) || linked.st_ino != st.st_ino ||
 	    linked.st_dev != st.st_dev)
 		goto out;
-	if (sync_each && fsync(fd)) {
-		rc = error_errno("cannot sync 'commit/%s/%s'", id, it->path);
+	if (p->sync_each && fsync(fd)) {
+		rc = error_errno("cannot sync 'commit/%s/%s'", p->id, it->path);
+		goto out;
+	}
+	/* From commit/, where rsync cannot swap the name for another inode. */
+	if (versions_keep(p->s, tp, tname, it->hash, &p->kept) < 0) {
+		rc = error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
 		goto out;
 	}
 	rc = !own && (st.st_mode & 07777) != it->mode ? ITEM_COPY : 0;
@@ -121,7 +132,7 @@ static void *check_part(void *arg)
 		if (it->deleted)
 			continue;
 		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
-		rc = check_file(p->id, dir, name, it, &to, p->sync_each);
+		rc = check_file(p, dir, name, it, &to);
 		if (rc < 0)
 			p->failed = 1;
 		else
@@ -163,6 +174,14 @@ static int own_copy(const char *id, int cfd, const struct push_item *it, int syn
 	return rc;
 }
 
+/* 1 when the two directories are on one filesystem (one syncfs makes both durable). */
+static int same_fs(int a, int b)
+{
+	struct stat sa, sb;
+
+	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev;
+}
+
 /* What a file weighs in the split: its bytes to hash. */
 static uint64_t item_bytes(size_t i, const void *arg)
 {
@@ -175,6 +194,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 {
 	struct check_part part[PARTS_MAX];
 	struct part_range r[PARTS_MAX];
+	struct versions_touched kept;
 	unsigned char *flags;
 	size_t nparts, files = 0;
 	int sfd, cfd = -1, failed = 0, sync_each;
@@ -193,9 +213,11 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	sync_each = files <= SYNC_EACH_MAX;
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));
+	memset(&kept, 0, sizeof(kept));
 	/* In path order, so that each part's cursors walk whole directories as one thread's would. */
 	nparts = parts_plan(l->n, item_bytes, l, CHECK_BYTES_PER_THREAD, r);
 	for (size_t k = 0; k < nparts; k++) {
+		part[k].s = s;
 		part[k].id = id;
 		part[k].l = l;
 		part[k].sfd = sfd;
@@ -206,8 +228,10 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		part[k].flags = flags;
 	}
 	parts_run(nparts, check_part, part, sizeof(part[0]));
-	for (size_t k = 0; k < nparts; k++)
+	for (size_t k = 0; k < nparts; k++) {
 		failed |= part[k].failed;
+		versions_touched_add(&kept, &part[k].kept);
+	}
 	for (size_t i = 0; i < l->n && !failed; i++) {
 		if (flags[i] == ITEM_BAD) {
 			nbad++;
@@ -221,6 +245,10 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		error_errno("cannot sync the files of 'commit/%s'", id);
 		failed = 1;
 	}
+	/* That syncfs covered versions/ too, unless someone mounted it apart. */
+	if (!failed && !nbad && (sync_each || !same_fs(cfd, s->versions_fd)) &&
+	    versions_sync(s, &kept, !sync_each))
+		failed = 1;
 	free(flags);
 	if (sfd >= 0)
 		close(sfd);

@@ -79,19 +79,13 @@ int versions_lock(struct server *s, int exclusive, int nonblock)
 	return fd;
 }
 
-/* The versions/XX directories a run touched, made durable together at its end. */
-struct touched {
-	unsigned char dir[256];
-	int top;		/* a versions/XX was made: versions/ itself changed */
-};
-
 static int hexval(char c)
 {
 	return c >= 'a' ? c - 'a' + 10 : c - '0';
 }
 
-/* versions/XX for hash, made if missing. 0, or -1 and errno. */
-static int blob_dir(struct server *s, const char *hash, struct touched *t)
+/* versions/XX for hash made: 0, or -1 and errno (EEXIST is no error: another commit made it). */
+static int blob_dir(struct server *s, const char *hash, struct versions_touched *t)
 {
 	char xx[3] = { hash[0], hash[1], '\0' };
 
@@ -103,20 +97,23 @@ static int blob_dir(struct server *s, const char *hash, struct touched *t)
 }
 
 /*
- * name in dir hard-linked as the blob hash: 1 when linked, 0 when the
- * store had it already, -1 and errno. Either way its directory is
- * marked for the fsync: a link another commit made a moment ago may not
- * be durable yet, and this commit's revision will name it too.
+ * The link is tried first and versions/XX made only when it is missing,
+ * as git does for objects/XX: all 256 exist after the first few pushes.
  */
-static int link_blob(struct server *s, int dir, const char *name, const char *hash, struct touched *t)
+int versions_keep(struct server *s, int dir, const char *name, const char *hash, struct versions_touched *t)
 {
 	char blob[BLOB_NAME_LEN + 1];
+	int r;
 
 	blob_name(hash, blob);
-	if (blob_dir(s, hash, t))
-		return -1;
 	t->dir[hexval(hash[0]) * 16 + hexval(hash[1])] = 1;
-	if (linkat(dir, name, s->versions_fd, blob, 0)) {
+	r = linkat(dir, name, s->versions_fd, blob, 0);
+	if (r && errno == ENOENT && !faccessat(dir, name, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		if (blob_dir(s, hash, t))
+			return -1;
+		r = linkat(dir, name, s->versions_fd, blob, 0);
+	}
+	if (r) {
 		struct stat st;
 
 		if (errno != EEXIST)
@@ -131,8 +128,15 @@ static int link_blob(struct server *s, int dir, const char *name, const char *ha
 	return 1;
 }
 
+void versions_touched_add(struct versions_touched *into, const struct versions_touched *from)
+{
+	for (size_t i = 0; i < sizeof(into->dir); i++)
+		into->dir[i] |= from->dir[i];
+	into->top |= from->top;
+}
+
 /* fsyncs each versions/XX touched (or one syncfs when batch), then versions/ if a directory was made. */
-static int sync_touched(struct server *s, const struct touched *t, int batch)
+int versions_sync(struct server *s, const struct versions_touched *t, int batch)
 {
 	if (batch)
 		return syncfs(s->versions_fd) ? error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->root) : 0;
@@ -157,44 +161,12 @@ static int sync_touched(struct server *s, const struct touched *t, int batch)
 	return 0;
 }
 
-int versions_link(struct server *s, const char *id, const struct push_list *l)
-{
-	struct touched t = { { 0 }, 0 };
-	struct dir_cursor src;
-	size_t files = 0;
-	int cfd, rc = -1;
-
-	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0)
-		return error_errno("cannot open 'commit/%s'", id);
-	dir_cursor_init(&src, cfd, 0, 0);
-	for (size_t i = 0; i < l->n; i++) {
-		const struct push_item *it = &l->v[i];
-		const char *name;
-		int dir;
-
-		if (it->deleted)
-			continue;
-		files++;
-		dir = dir_cursor_parent(&src, it->path, &name);
-		if (dir < 0 || link_blob(s, dir, name, it->hash, &t) < 0) {
-			error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", id, it->path);
-			goto out;
-		}
-	}
-	rc = sync_touched(s, &t, files > SYNC_EACH_MAX);
-out:
-	dir_cursor_close(&src);
-	close(cfd);
-	return rc;
-}
-
 /* ---- the first fill ---- */
 
 struct fill {
 	struct server *s;
 	struct dir_cursor files;
-	struct touched t;
+	struct versions_touched t;
 	size_t nfiles, linked;
 	int failed;
 };
@@ -221,7 +193,7 @@ static void fill_one(const struct store_file *f, void *arg)
 		p->failed = error("'files/%s' is not the content the head names (sha256 %s); "
 				  "run 'soc serve check'", f->path, f->hash);
 	} else if ((dir = dir_cursor_parent(&p->files, f->path, &name)) < 0 ||
-		   (r = link_blob(p->s, dir, name, f->hash, &p->t)) < 0) {
+		   (r = versions_keep(p->s, dir, name, f->hash, &p->t)) < 0) {
 		p->failed = error_errno("cannot link 'files/%s' into " VERSIONS_DIR "/", f->path);
 	} else if (r > 0 && (fstatat(p->s->versions_fd, blob, &st, AT_SYMLINK_NOFOLLOW) ||
 			     st.st_ino != hashed.st_ino || st.st_dev != hashed.st_dev)) {
@@ -250,7 +222,7 @@ int versions_populate(struct server *s)
 	if (store_head_each(db, fill_one, &p))
 		p.failed = error("cannot read the head: %s", store_errmsg(db));
 	dir_cursor_close(&p.files);
-	if (p.failed || sync_touched(s, &p.t, p.linked > SYNC_EACH_MAX) || store_set_versions_since(db, head))
+	if (p.failed || versions_sync(s, &p.t, p.linked > SYNC_EACH_MAX) || store_set_versions_since(db, head))
 		return error("'%s': cannot fill " VERSIONS_DIR "/ from the head; fix what the messages above"
 			     " name, then start again", s->root);
 	if (p.nfiles)

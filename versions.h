@@ -38,14 +38,26 @@ long long versions_now(void);
  * when another holds it.
  */
 int versions_lock(struct server *s, int exclusive, int nonblock);
+/* The versions/XX directories links were made in, for versions_sync. */
+struct versions_touched {
+	unsigned char dir[256];
+	int top;		/* a versions/XX was made: versions/ itself changed */
+};
 /*
- * Commit, between step 1 and step 2: every checked file of commit/<txn>/
- * hard-linked into versions/ (content there already: nothing), each
- * versions/XX touched fsync'd (past SYNC_EACH_MAX files, one syncfs). 0,
- * or -1 after a message (nothing recorded then: the links left are
- * unreferenced blobs gc may take).
+ * name in dir, a file whose content was just checked to be hash,
+ * hard-linked as versions/XX/<hash>: 1 when linked, 0 when the store had
+ * it already, -1 and errno. Its versions/XX is marked in t either way (a
+ * link another commit made a moment ago may not be durable yet). Safe on
+ * several threads at once, each with its own t. A commit links each file
+ * as its check passes (txn_check.c), under versions_lock.
  */
-int versions_link(struct server *s, const char *id, const struct push_list *l);
+int versions_keep(struct server *s, int dir, const char *name, const char *hash, struct versions_touched *t);
+void versions_touched_add(struct versions_touched *into, const struct versions_touched *from);
+/*
+ * Each versions/XX marked in t fsync'd, and versions/ when a directory was
+ * made; batch: one syncfs instead. 0, or -1 after a message.
+ */
+int versions_sync(struct server *s, const struct versions_touched *t, int batch);
 /*
  * At start, after recovery: a root made before the version store gets
  * every head file linked into versions/ (each hashed, and refused when
