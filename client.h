@@ -99,6 +99,8 @@ struct scan_result {
  */
 int scan_workspace(struct workspace *ws, struct scan_result *out);
 void scan_result_free(struct scan_result *r);
+/* The item of a tracked path, or NULL. */
+struct scan_item *scan_result_find(const struct scan_result *r, const char *path);
 
 
 /*
@@ -135,6 +137,9 @@ int index_set_pulled_rev(struct workspace *ws, long long rev);
 /* The history id of the server that revision came from, "" if none was recorded. */
 int index_history(struct workspace *ws, char out[HISTORY_HEX_LEN + 1]);
 int index_set_history(struct workspace *ws, const char *id);
+/* A text kept under key: 1 and *out filled, 0 when none was set (out empty), -1 after a message. */
+int index_text(struct workspace *ws, const char *key, struct buf *out);
+int index_set_text(struct workspace *ws, const char *key, const char *value, size_t len);
 /* soc pull --resync: every base forgotten (never synced), a soc rm not yet pushed with it. */
 int index_forget_bases(struct workspace *ws);
 /*
@@ -321,6 +326,11 @@ int ignore_match(const struct ignore *ig, const char *path, size_t len, int is_d
 int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir);
 /* 1 for a name soc never tracks whatever .socignore says: .soc, conflict copies. */
 int ignore_always(const char *name, size_t len);
+/*
+ * The workspace's .socignore parsed into ig (zeroed before), its text in
+ * text (empty when there is none). 0, or -1 after a message (scan.c).
+ */
+int ignore_load(struct workspace *ws, struct ignore *ig, struct buf *text);
 
 /* ---- scan.c ---- */
 

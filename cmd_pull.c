@@ -27,12 +27,14 @@
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 
 const char pull_usage[] =
-	"usage: soc pull [-n] [--allow-delete] [--resync] [-q]\n"
+	"usage: soc pull [-n] [--allow-delete] [--resync] [-q] [PATH...]\n"
 	"\n"
-	"Bring the server's changes down. A file edited here and on the server\n"
-	"keeps your version; the server's lands beside it as NAME.conflict-rN.EXT\n"
-	"and the path is in conflict until 'soc add PATH' (exit 4 while any is).\n"
-	"A file edited on one side and deleted on the other keeps the edit.\n"
+	"Bring the server's changes down; with PATHs, only those at or under them.\n"
+	"An untracked path .socignore ignores is never downloaded. A file edited\n"
+	"here and on the server keeps your version; the server's lands beside it\n"
+	"as NAME.conflict-rN.EXT and the path is in conflict until 'soc add PATH'\n"
+	"(exit 4 while any is). A file edited on one side and deleted on the\n"
+	"other keeps the edit.\n"
 	"\n"
 	"  -n, --dry-run     show what would be done, change nothing\n"
 	"  --allow-delete    go ahead with a pull deleting more than half the files here\n"
@@ -118,21 +120,62 @@ static void plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int cmp_item_path(const void *key, const void *item)
-{
-	return strcmp(key, ((const struct scan_item *)item)->e.path);
-}
-
 static int cmp_row_path(const void *key, const void *row)
 {
 	return strcmp(key, ((const struct remote_row *)row)->path);
 }
 
-static struct scan_item *scan_find(struct scan_result *s, const char *path)
+static int cmp_rows(const void *a, const void *b)
 {
-	return s->n ? bsearch(path, s->items, s->n, sizeof(*s->items), cmp_item_path) : NULL;
+	return strcmp(((const struct remote_row *)a)->path, ((const struct remote_row *)b)->path);
 }
 
+/*
+ * .socignore changed since the last whole pull: the head's paths it
+ * ignored then and takes now join the rows (pull_select.c says why).
+ * A path the rows have already is as the head has it.
+ */
+static int add_unignored(struct net *net, const struct pull_select *sel, struct scan_result *scan,
+			 struct plan *p)
+{
+	struct plan h = { 0 };
+	size_t n = p->n;
+	int rc = changes_get(net, 0, &h.head, plan_row, &h);
+
+	for (size_t i = 0; !rc && i < h.n; i++) {
+		struct remote_row *r = &h.rows[i];
+
+		if (r->deleted || !pull_select_unignored(sel, r->path) || scan_result_find(scan, r->path) ||
+		    (n && bsearch(r->path, p->rows, n, sizeof(*p->rows), cmp_row_path)))
+			continue;
+		if (p->n == p->cap) {
+			p->cap = p->cap ? 2 * p->cap : 256;
+			p->rows = xrealloc(p->rows, p->cap * sizeof(*p->rows));
+		}
+		p->rows[p->n++] = *r;
+		r->path = NULL;	/* taken */
+	}
+	if (p->n > n)
+		qsort(p->rows, p->n, sizeof(*p->rows), cmp_rows);
+	plan_free(&h);
+	return rc;
+}
+
+/* Leaves out the rows the pull does not take; p->skipped counts them. */
+static void select_rows(const struct pull_select *sel, struct scan_result *scan, struct plan *p)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (pull_select_takes(sel, p->rows[i].path, scan_result_find(scan, p->rows[i].path) != NULL)) {
+			p->rows[k++] = p->rows[i];
+		} else {
+			free(p->rows[i].path);
+			p->skipped++;
+		}
+	}
+	p->n = k;
+}
 
 /* The rows whose file a pull downloads. */
 static int wanted(const struct plan *p, size_t i)
@@ -153,7 +196,8 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 		if (wanted(p, i))
 			want[n++] = p->rows[i].path;
 	}
-	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 ? files : 0);
+	/* The whole module only when the rows are the whole head: never what the pull left out. */
+	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 && !p->skipped ? files : 0);
 	free(want);
 	free(incoming);
 	return rc;
@@ -349,7 +393,7 @@ static int plan_swap(int root, struct plan *p, size_t i)
  * file the server lacks stays here as new.
  */
 static int make_plan(struct workspace *ws, struct net *net, const struct remote *r, int root,
-		     struct scan_result *scan, struct plan *p, int resync)
+		     struct scan_result *scan, struct plan *p, const struct pull_select *sel, int resync)
 {
 	long long since = resync ? 0 : index_pulled_rev(ws);
 	int rc;
@@ -360,8 +404,11 @@ static int make_plan(struct workspace *ws, struct net *net, const struct remote 
 	/* The stream's own head and id: the server may have been replaced since push or pull asked. */
 	if (!rc && !resync)
 		rc = history_check(ws, r->url, net_history(net), p->head, 0);
+	if (!rc && since && sel->changed)
+		rc = add_unignored(net, sel, scan, p);
 	if (rc)
 		return rc;
+	select_rows(sel, scan, p);
 	for (i = 0; resync && i < scan->n; i++) {
 		scan->items[i].e.base[0] = '\0';
 		scan->items[i].e.base_mode = 0;
@@ -372,7 +419,7 @@ static int make_plan(struct workspace *ws, struct net *net, const struct remote 
 	for (i = 0; i < p->n; i++)
 		deletes += p->rows[i].deleted;
 	for (i = 0; i < p->n; i++) {
-		struct scan_item *it = scan_find(scan, p->rows[i].path);
+		struct scan_item *it = scan_result_find(scan, p->rows[i].path);
 
 		if (!it && !p->rows[i].deleted) {
 			if (deletes && plan_swap(root, p, i))
@@ -420,8 +467,11 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan, co
 	return 0;
 }
 
-/* "pulled to revision 7: 3 updated, 1 in conflict": only the counts that are not zero. */
-static void say_counts(long long head, const struct counts *c)
+/*
+ * "pulled to revision 7: 3 updated, 1 in conflict": only the counts that
+ * are not zero. A pull of some paths says it took those paths only.
+ */
+static void say_counts(long long head, const struct counts *c, int whole)
 {
 	const size_t n[] = { c->updated, c->deleted, c->restored, c->kept, c->recorded, c->conflicts };
 	static const char *const what[] = { "updated", "deleted", "restored", "kept", "already the same",
@@ -431,7 +481,8 @@ static void say_counts(long long head, const struct counts *c)
 	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
 		if (n[i])
 			buf_addf(&b, "%s%zu %s", b.len ? ", " : "", n[i], what[i]);
-	say("pulled to revision %lld%s%s\n", head, b.len ? ": " : "", b.len ? b.p : "");
+	say("pulled to revision %lld%s%s%s\n", head, whole ? "" : " (the paths named only)", b.len ? ": " : "",
+	    b.len ? b.p : "");
 	buf_free(&b);
 }
 
@@ -449,7 +500,7 @@ static size_t old_conflicts(const struct scan_result *scan, const struct plan *p
 
 enum { PULL_DONE, PULL_RETRY };
 
-static int pull_once(struct workspace *ws, struct net *net, const struct remote *r,
+static int pull_once(struct workspace *ws, struct net *net, const struct remote *r, const struct pull_select *sel,
 		     int dry_run, int allow_delete, int resync, int *rc)
 {
 	struct scan_result scan = { 0 };
@@ -470,7 +521,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	*rc = EXIT_ERROR;
 	if (scan_workspace(ws, &scan))
 		goto out;
-	if ((*rc = make_plan(ws, net, r, root, &scan, &p, resync)))
+	if ((*rc = make_plan(ws, net, r, root, &scan, &p, sel, resync)))
 		goto out;
 	*rc = EXIT_ERROR;
 	for (i = 0; i < p.n; i++)
@@ -529,8 +580,11 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 	if (failed)
 		error("some paths were not pulled (said above); the next pull tries them again");
-	/* A failed path is pulled again next time: our rev stays behind it. */
-	if (!failed && index_set_pulled_rev(ws, p.head))
+	/*
+	 * A failed path is pulled again next time: our rev stays behind it. So
+	 * does a pull of some paths, whose other changes are still to come.
+	 */
+	if (!failed && sel->whole && (index_set_pulled_rev(ws, p.head) || pull_select_record(ws, sel)))
 		failed = 1;
 	if (!failed && (resync && net_history(net)[0] ? index_set_history(ws, net_history(net))
 						      : history_adopt(ws, net_history(net))))
@@ -542,9 +596,9 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		pending_clear(ws);
 
 	if (!todo)
-		say("already up to date at revision %lld\n", p.head);
+		say("already up to date at revision %lld%s\n", p.head, sel->whole ? "" : " (the paths named only)");
 	else
-		say_counts(p.head, &c);
+		say_counts(p.head, &c, sel->whole);
 	/* Conflicts left from an earlier pull still stand in the way of a push: exit 4 for them too. */
 	conflicts = c.conflicts + old_conflicts(&scan, &p);
 	if (conflicts && conflicts > c.conflicts)
@@ -570,20 +624,23 @@ int cmd_pull(int argc, char **argv, struct workspace *ws)
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
+	struct pull_select sel;
 	struct session *se;
 
 	n = opt_parse(argc, argv, opts);
 	if (n < 0)
 		return usage_error("bad option");
-	if (n > 0)
-		return usage_error("'pull' takes no paths; it brings every change");
-	if ((rc = session_open(ws, &se)))
+	if (n > 0 && resync)
+		return usage_error("--resync compares every file; it takes no paths");
+	if ((rc = pull_select_open(ws, &sel, argv, n)))
 		return rc;
+	if ((rc = session_open(ws, &se)))
+		goto out;
 	/* Before anything is settled or written: a server restored or replaced stops the pull. */
 	if (!resync && (rc = history_verify(ws, se)))
-		return rc;
+		goto out;
 	for (tries = 0; tries <= PULL_RETRIES; tries++) {
-		if (pull_once(ws, se->net, &se->remote, dry_run, allow_delete, resync, &rc) != PULL_RETRY)
+		if (pull_once(ws, se->net, &se->remote, &sel, dry_run, allow_delete, resync, &rc) != PULL_RETRY)
 			break;
 		if (tries < PULL_RETRIES) {
 			say("the server changed during the pull; pulling again\n");
@@ -592,5 +649,7 @@ int cmd_pull(int argc, char **argv, struct workspace *ws)
 			rc = EXIT_ERROR;
 		}
 	}
+out:
+	pull_select_free(&sel);
 	return rc;
 }

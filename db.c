@@ -535,6 +535,35 @@ int index_set_history(struct workspace *ws, const char *id)
 	return run(ws, s, "cannot record the server's history id");
 }
 
+int index_text(struct workspace *ws, const char *key, struct buf *out)
+{
+	sqlite3_stmt *s = stmt(ws, S_GET_TEXT);
+	int rc;
+
+	buf_reset(out);
+	if (!s)
+		return -1;
+	bind_text(s, 1, key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		buf_add(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	else if (rc != SQLITE_DONE)
+		db_error(ws, "cannot read the index");
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int index_set_text(struct workspace *ws, const char *key, const char *value, size_t len)
+{
+	sqlite3_stmt *s = stmt(ws, S_SET_TEXT);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, key);
+	sqlite3_bind_text(s, 2, len ? value : "", (int)len, SQLITE_STATIC);
+	return run(ws, s, "cannot write the index");
+}
+
 int index_forget_bases(struct workspace *ws)
 {
 	/* As if never synced; a soc rm not pushed yet goes with its base (the file is no longer ours). */

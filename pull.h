@@ -40,6 +40,7 @@ struct plan {
 	long long head;
 	struct remote_row *rows;
 	size_t n, cap;
+	size_t skipped;			/* the server's rows this pull does not take (pull_select.c) */
 	enum action *act;
 	struct scan_item **local;	/* the scan's item for each row, or NULL */
 	struct scan_item *untracked;	/* files here the index does not track, by row */
@@ -48,6 +49,31 @@ struct plan {
 	char *placed[PULL_SYNC_EACH_MAX];	/* the first paths the apply wrote or removed */
 	size_t nplaced;			/* how many it did, all told */
 };
+
+/* ---- pull_select.c: which of the server's paths a pull takes ---- */
+
+struct pull_select {
+	char **paths;		/* soc pull PATH...: workspace paths */
+	size_t npaths;
+	int whole;		/* no path named, or the root: the pull may move its revision */
+	struct ignore ig;	/* .socignore now */
+	struct buf text;	/* its text */
+	int changed;		/* not the text the last whole pull went by */
+	struct ignore old;	/* the rules that pull went by, when changed */
+};
+
+/*
+ * .socignore read, the PATH arguments (argv, n of them) made workspace
+ * paths. 0, or an exit code after a message.
+ */
+int pull_select_open(struct workspace *ws, struct pull_select *sel, char **argv, int n);
+void pull_select_free(struct pull_select *sel);
+/* 1 when the pull takes the server's change of path (tracked: the index tracks it). */
+int pull_select_takes(const struct pull_select *sel, const char *path, int tracked);
+/* 1 for a path of the head the last whole pull left out and this one takes (an untracked path). */
+int pull_select_unignored(const struct pull_select *sel, const char *path);
+/* After a whole pull, inside its index transaction: the .socignore it went by. 0, or -1. */
+int pull_select_record(struct workspace *ws, const struct pull_select *sel);
 
 struct counts {
 	size_t updated, deleted, conflicts, kept, restored, recorded;

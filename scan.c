@@ -176,12 +176,12 @@ static void run_threads(struct scan *sc, void *(*fn)(void *), size_t jobs)
 			pthread_join(t[i], NULL);
 }
 
-static int load_ignore(struct scan *sc)
+int ignore_load(struct workspace *ws, struct ignore *ig, struct buf *text)
 {
-	struct buf text = BUF_INIT;
-	int fd = workspace_openat(sc->ws, IGNORE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	int fd = workspace_openat(ws, IGNORE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	int rc = 0;
 
+	buf_reset(text);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -190,8 +190,8 @@ static int load_ignore(struct scan *sc)
 	for (;;) {
 		ssize_t n;
 
-		buf_grow(&text, 64 * 1024);
-		n = read(fd, text.p + text.len, 64 * 1024);
+		buf_grow(text, 64 * 1024);
+		n = read(fd, text->p + text->len, 64 * 1024);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -199,15 +199,23 @@ static int load_ignore(struct scan *sc)
 				rc = error_errno("cannot read '" IGNORE_FILE "'");
 			break;
 		}
-		text.len += (size_t)n;
-		if (text.len > IGNORE_FILE_MAX) {
+		text->len += (size_t)n;
+		if (text->len > IGNORE_FILE_MAX) {
 			rc = error("'" IGNORE_FILE "' is longer than %d bytes", IGNORE_FILE_MAX);
 			break;
 		}
 	}
 	close(fd);
 	if (!rc)
-		ignore_parse(&sc->ig, text.p ? text.p : "", text.len);
+		ignore_parse(ig, text->p ? text->p : "", text->len);
+	return rc;
+}
+
+static int load_ignore(struct scan *sc)
+{
+	struct buf text = BUF_INIT;
+	int rc = ignore_load(sc->ws, &sc->ig, &text);
+
 	buf_free(&text);
 	return rc;
 }
@@ -435,6 +443,16 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 out:
 	scan_free(&sc);
 	return rc;
+}
+
+static int cmp_item_path(const void *key, const void *item)
+{
+	return strcmp(key, ((const struct scan_item *)item)->e.path);
+}
+
+struct scan_item *scan_result_find(const struct scan_result *r, const char *path)
+{
+	return r->n ? bsearch(path, r->items, r->n, sizeof(*r->items), cmp_item_path) : NULL;
 }
 
 void scan_result_free(struct scan_result *r)
