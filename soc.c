@@ -49,10 +49,11 @@ int cmd_pull(int argc, char **argv, struct workspace *ws);
 int cmd_log(int argc, char **argv, struct workspace *ws);
 int cmd_ls(int argc, char **argv, struct workspace *ws);
 int cmd_restore(int argc, char **argv, struct workspace *ws);
+int cmd_sync(int argc, char **argv, struct workspace *ws);
 extern const char serve_usage[], tunnel_usage[];
 extern const char init_usage[], clone_usage[], add_usage[], rm_usage[], status_usage[];
 extern const char push_usage[], pull_usage[], log_usage[];
-extern const char ls_usage[], restore_usage[];
+extern const char ls_usage[], restore_usage[], sync_usage[];
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, init_usage },
@@ -62,6 +63,7 @@ static const struct cmd commands[] = {
 	{ "status", cmd_status, NEED_WORKSPACE | NEED_REMOTE | LINKED, status_usage },
 	{ "push", cmd_push, NEED_WORKSPACE | NEED_REMOTE | LINKED, push_usage },
 	{ "pull", cmd_pull, NEED_WORKSPACE | NEED_REMOTE | LINKED, pull_usage },
+	{ "sync", cmd_sync, NEED_WORKSPACE | NEED_REMOTE | LINKED, sync_usage },
 	{ "log", cmd_log, NEED_WORKSPACE | NEED_REMOTE, log_usage },
 	{ "ls", cmd_ls, NEED_WORKSPACE | NEED_REMOTE, ls_usage },
 	{ "restore", cmd_restore, NEED_WORKSPACE | NEED_REMOTE, restore_usage },

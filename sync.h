@@ -261,7 +261,8 @@ int pending_settle(struct workspace *ws, struct net *net);
  */
 int modes_settle(struct workspace *ws, struct net *net);
 
-/* cmd_pull.c: soc pull's entry, which soc clone runs for its first pull. */
+/* soc pull's and soc push's entries, which soc clone and soc sync run. */
 int cmd_pull(int argc, char **argv, struct workspace *ws);
+int cmd_push(int argc, char **argv, struct workspace *ws);
 
 #endif
