@@ -324,6 +324,11 @@ void ignore_free(struct ignore *ig);
 int ignore_match(const struct ignore *ig, const char *path, size_t len, int is_dir);
 /* 1 when the path or any directory above it is ignored, as git decides it. */
 int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir);
+/*
+ * The same by the rules alone, ignore_always() aside: what another machine
+ * pushed, a conflict copy it chose to track included, a pull may take.
+ */
+int ignore_path_rules(const struct ignore *ig, const char *path, size_t len, int is_dir);
 /* 1 for a name soc never tracks whatever .socignore says: .soc, conflict copies. */
 int ignore_always(const char *name, size_t len);
 /*

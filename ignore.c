@@ -192,13 +192,14 @@ int ignore_match(const struct ignore *ig, const char *path, size_t len, int is_d
 	return 0;
 }
 
-int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir)
+/* always: names soc never tracks count too (ignore_always). */
+static int path_ignored(const struct ignore *ig, const char *path, size_t len, int is_dir, int always)
 {
 	size_t at = 0, end;
 
 	for (;;) {
 		end = comp_end(path, len, at);
-		if (ignore_always(path + at, end - at))
+		if (always && ignore_always(path + at, end - at))
 			return 1;
 		if (end >= len)
 			break;
@@ -207,6 +208,16 @@ int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_di
 		at = end + 1;
 	}
 	return ignore_match(ig, path, len, is_dir);
+}
+
+int ignore_path(const struct ignore *ig, const char *path, size_t len, int is_dir)
+{
+	return path_ignored(ig, path, len, is_dir, 1);
+}
+
+int ignore_path_rules(const struct ignore *ig, const char *path, size_t len, int is_dir)
+{
+	return path_ignored(ig, path, len, is_dir, 0);
 }
 
 int ignore_always(const char *name, size_t len)

@@ -4,6 +4,9 @@
  * a path the index does not track is taken unless .socignore ignores it.
  * `soc pull PATH...` takes besides only the paths at or under those named.
  *
+ * Only the rules: a name soc never tracks of itself (a conflict copy) that
+ * another machine chose to track and pushed is taken like any file.
+ *
  * A path left out is never downloaded nor tracked, yet the pull still
  * moves its revision past it, so a pull after .socignore stopped ignoring
  * it must look for it in the whole head: the .socignore a whole pull went
@@ -92,15 +95,15 @@ static int named(const struct pull_select *sel, const char *path)
 
 int pull_select_takes(const struct pull_select *sel, const char *path, int tracked)
 {
-	return named(sel, path) && (tracked || !ignore_path(&sel->ig, path, strlen(path), 0));
+	return named(sel, path) && (tracked || !ignore_path_rules(&sel->ig, path, strlen(path), 0));
 }
 
 int pull_select_unignored(const struct pull_select *sel, const char *path)
 {
 	size_t n = strlen(path);
 
-	return sel->changed && named(sel, path) && ignore_path(&sel->old, path, n, 0) &&
-	       !ignore_path(&sel->ig, path, n, 0);
+	return sel->changed && named(sel, path) && ignore_path_rules(&sel->old, path, n, 0) &&
+	       !ignore_path_rules(&sel->ig, path, n, 0);
 }
 
 int pull_select_record(struct workspace *ws, const struct pull_select *sel)

@@ -59,7 +59,7 @@ test_expect_success 'add and rm with no path, status with one, exit 2' '
 test_expect_success 'push, pull, log: a usage error before a missing remote, which is 1' '
 	cd ws &&
 	test_expect_code 2 soc push x 2>err && grep "takes no paths" err &&
-	test_expect_code 2 soc pull x 2>err && grep "takes no paths" err &&
+	test_expect_code 2 soc pull --resync x 2>err && grep "takes no paths" err &&
 	test_expect_code 2 soc log -n 0 2>err && grep "number from 1" err &&
 	test_expect_code 2 soc push --bogus 2>err &&
 	for c in push pull log; do

@@ -84,9 +84,10 @@ test_expect_success 'a pull that finds a file in the way of a directory pulls th
 	test "$(cat b/X.mine)" = "a file"
 '
 
-test_expect_success 'push and pull refuse paths as arguments (usage, exit 2)' '
+test_expect_success 'push refuses paths as arguments, pull one outside the workspace (exit 2)' '
 	test_expect_code 2 sh -c "cd a && soc push f" 2>err &&
-	test_expect_code 2 sh -c "cd a && soc pull f" 2>err
+	test_expect_code 2 sh -c "cd a && soc pull /" 2>err &&
+	grep "outside the workspace" err
 '
 
 test_done
