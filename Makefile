@@ -12,7 +12,7 @@ PKGS = sqlite3 libcurl jansson libmd libcrypto
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c parts.c options.c wire.c testhook.c beneath.c
 CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
 	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c
-HTTP_SRCS = http.c httpd.c httpd_io.c
+HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_signal.c
 SERVER_SRCS = store.c store_upgrade.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c push_body.c tree.c check.c \
 	backup.c versions.c store_history.c api_history.c
 SYNC_SRCS = run.c rsync.c net.c upgrade.c upload.c cmd_tunnel.c pending.c cmd_push.c cmd_pull.c cmd_sync.c pull_select.c pull_apply.c pull_durable.c \

@@ -117,16 +117,29 @@ static int changes_row(const struct store_file *f, void *arg)
  * NDJSON: {"head":H,"history":ID}, then the newest state of every path changed after
  * since (a delete as {"path","deleted":true,"rev"}); since=0 is the whole
  * head without deletes. A database failure midway leaves the client a
- * cut stream.
+ * cut stream. With wait=S and the head not past since, a long poll: the
+ * request is parked (http_park) until a commit passes since (txn.c wakes
+ * it) or S seconds pass, then answered the same way.
  */
 void api_changes(struct server *s, struct http_exchange *ex)
 {
 	long long since = api_query_int(http_req(ex), "since");
+	long long wait = api_query_int(http_req(ex), "wait");
 	struct sqlite3 *db = store_db(s);
 	int rc;
 
 	if (since == -2 || since == -1)
 		return api_error(ex, 400, "bad_request", "changes needs ?since=REV, a revision number");
+	if (wait == -2 || wait > CHANGES_WAIT_MAX)
+		return api_error(ex, 400, "bad_request", "wait must be seconds, 0 to " CHANGES_WAIT_MAX_TEXT);
+	if (wait > 0 && !http_park_expired(ex)) {
+		long long head = db ? store_head(db) : -1;
+
+		if (head < 0)
+			return api_error(ex, 500, "internal", "cannot read the database");
+		if (head <= since)
+			return http_park(ex, since, (long)wait * 1000);
+	}
 	rc = db ? store_changes_each(db, since, changes_begin, changes_row, ex) : -1;
 	if (rc < 0)
 		return api_error(ex, 500, "internal", "cannot read the database");

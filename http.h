@@ -17,7 +17,8 @@
 #define HTTP_HEAD_TIMEOUT_MS (10 * 1000)	/* headers complete within: 408 */
 #define HTTP_IDLE_TIMEOUT_MS (30 * 1000)	/* idle keep-alive connection closed after */
 #define HTTP_BODY_TIMEOUT_MS (60 * 1000)	/* no body byte for this long: 408 */
-#define HTTP_CONN_MAX 1024			/* past it the longest-idle connection is closed */
+#define HTTP_CONN_MAX 4096			/* past it the longest-idle connection is closed */
+#define HTTP_PARKED_MAX 3072			/* long polls parked at once; past it one is answered now */
 #define HTTP_WORKERS 4				/* threads running handlers */
 #define HTTP_BODY_MAX_DEFAULT (256LL * 1024 * 1024)	/* --max-body; past it 413 */
 #define HTTP_SEND_TIMEOUT_MS (60 * 1000)	/* a response write making no progress this long: drop */
@@ -162,5 +163,19 @@ int http_stream_end(struct http_exchange *ex);
  * back at its default (posix_spawnattr_setsigdefault).
  */
 int http_upgrade(struct http_exchange *ex, const char *proto);
+
+/*
+ * A long poll: instead of answering, the handler parks its request until
+ * httpd_wake() reports a value above since, or wait_ms pass, or the
+ * server stops; then the same handler runs on it again, and
+ * http_park_expired() says whether the wait ran out. A parked request
+ * costs a descriptor in the connection loop, never a thread; a client that
+ * goes away meanwhile is closed.
+ */
+void http_park(struct http_exchange *ex, long long since, long wait_ms);
+/* 1 when this run follows a wait that ran out (or the server is stopping). */
+int http_park_expired(const struct http_exchange *ex);
+/* From any thread: value (a new head) passed; requests parked below it run again. */
+void httpd_wake(long long value);
 
 #endif

@@ -13,6 +13,13 @@
  * an eventfd, and the loop serves the next request on it (keep-alive, and
  * pipelined bytes that were already buffered) or closes it.
  *
+ * A long poll (http_park) comes back unanswered: the loop keeps it in the
+ * parked list, its request still buffered and its fd armed only to see
+ * the client leave, and queues it for a worker again when httpd_wake()
+ * passes its value (the same eventfd) or its deadline comes. So a
+ * thousand watchers cost descriptors, never threads, and a push queues
+ * behind none of them.
+ *
  * Ownership is the whole locking story: a connection belongs either to the
  * loop (in its list, its fd armed in epoll) or to one worker (off the list,
  * its fd disarmed: EPOLLONESHOT fired and was not re-armed), and only the
@@ -32,13 +39,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +49,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "httpd_conn.h"
@@ -65,6 +65,7 @@ static struct {
 	long head_to, idle_to, body_to;
 	long long body_max;
 	struct conn list;		/* sentinel of the loop's connections */
+	struct park parked;		/* the long polls waiting (httpd_park.c) */
 	struct conn *dead;		/* closed, to free after the batch */
 	unsigned nconns;		/* the loop's and the workers' */
 	unsigned busy;			/* handed to workers, not yet back */
@@ -82,7 +83,6 @@ static struct {
 	struct conn *done;
 } S;
 
-static int sigpipe_fds[2] = { -1, -1 };
 static struct conn tick_job;	/* queued to run cfg->tick in a worker */
 static char tag_listen, tag_wake, tag_signal;
 
@@ -120,7 +120,9 @@ static void arm(struct conn *c)
 
 static void conn_close(struct conn *c)
 {
-	if (c->prev)
+	if (c->state == C_PARKED)
+		park_del(&S.parked, c);
+	else if (c->prev)
 		list_remove(c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -271,17 +273,29 @@ static void enqueue(struct conn *c)
 static void dispatch(struct conn *c, uint64_t now)
 {
 	struct http_exchange *ex = &c->ex;
+	int expired = c->park_expired;
 
 	/* The body grew the buffer after the head was parsed: the slices must follow it. */
 	if (c->moved) {
 		http_parse_request(c->in, c->head_len, 0, &c->req);
 		c->moved = 0;
 	}
-	list_remove(c);
+	if (c->state == C_PARKED) {
+		struct epoll_event ev = { .events = EPOLLONESHOT, .data.ptr = c };
+
+		/* Disarmed: a worker owns it now (an event already fetched is skipped by state). */
+		if (epoll_ctl(S.epfd, EPOLL_CTL_MOD, c->fd, &ev))
+			warning_errno("epoll_ctl for %s", c->peer);
+		park_del(&S.parked, c);
+	} else {
+		list_remove(c);
+	}
 	c->state = C_WORKER;
+	c->park_expired = 0;
 	S.busy++;
 	memset(ex, 0, sizeof(*ex));
 	ex->c = c;
+	ex->park_expired = expired;
 	ex->t0 = now;
 	ex->close = !c->req.keep_alive;
 	ex->head_only = http_slice_eq(c->req.method, "HEAD");
@@ -348,12 +362,31 @@ static void process(struct conn *c, uint64_t now)
 	}
 }
 
+/*
+ * A parked request's client sent something: gone (close), or a pipelined
+ * request, which waits in the socket until the poll is answered.
+ */
+static void on_parked_event(struct conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		conn_close(c);
+	else if (n < 0)
+		arm(c);
+}
+
 static void on_conn_event(struct conn *c, uint64_t now)
 {
 	int was_empty = c->len == 0;
 
-	if (c->state == C_DEAD)
+	if (c->state == C_DEAD || c->state == C_WORKER)
 		return;
+	if (c->state == C_PARKED) {
+		on_parked_event(c);
+		return;
+	}
 	if (c->state == C_LINGER) {
 		linger_read(c);
 		return;
@@ -370,6 +403,48 @@ static void on_conn_event(struct conn *c, uint64_t now)
 	process(c, now);
 }
 
+/* Every parked request whose value passed or whose deadline came runs again. */
+static void unpark_due(uint64_t now)
+{
+	struct conn *c;
+	int expired;
+
+	while ((c = park_next(&S.parked, now, &expired, &S.next_deadline))) {
+		c->park_expired = expired;
+		dispatch(c, now);
+	}
+}
+
+/*
+ * A long poll the handler left unanswered: parked until its value is
+ * passed or its deadline comes; at once when the wake passed it already
+ * (a commit between the handler's look and now), when the server stops,
+ * or when too many wait.
+ */
+static void park(struct conn *c, uint64_t now)
+{
+	struct http_exchange *ex = &c->ex;
+
+	park_add(&S.parked, c, ex->park_since, now + (uint64_t)(ex->park_wait_ms > 0 ? ex->park_wait_ms : 0));
+	c->state = C_PARKED;
+	if (c->deadline < S.next_deadline)
+		S.next_deadline = c->deadline;
+	c->park_expired = !park_passed(&S.parked, c->park_since);
+	if (!c->park_expired || S.stopping_loop || S.parked.n > HTTP_PARKED_MAX)
+		dispatch(c, now);
+	else
+		arm(c);
+}
+
+void httpd_wake(long long value)
+{
+	uint64_t one = 1;
+
+	park_raise(&S.parked, value);
+	if (S.wakefd >= 0 && write(S.wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		warning_errno("cannot wake the connection loop");
+}
+
 /* A connection a worker is done with: the next request, or close. */
 static void finish(struct conn *c, uint64_t now)
 {
@@ -377,6 +452,10 @@ static void finish(struct conn *c, uint64_t now)
 	size_t used = c->head_len + (size_t)c->body_len;
 
 	S.busy--;
+	if (ex->parked && !ex->failed) {
+		park(c, now);
+		return;
+	}
 	if (ex->upgraded) {
 		c->fd = -1;
 		conn_close(c);
@@ -504,6 +583,7 @@ static void sweep(uint64_t now)
 		else
 			reject(c, NULL, 408, "request body not complete in time", now);
 	}
+	unpark_due(now);
 }
 
 static void begin_stop(void)
@@ -520,6 +600,10 @@ static void begin_stop(void)
 		next = c->next;
 		if ((c->state == C_HEAD && !c->len) || c->state == C_LINGER)
 			conn_close(c);
+	}
+	while (S.parked.n) {
+		S.parked.head.next->park_expired = 1;
+		dispatch(S.parked.head.next, now_ms());
 	}
 }
 
@@ -567,29 +651,6 @@ static void *worker(void *arg)
 
 /* ---- start and stop ---- */
 
-static void on_signal(int sig)
-{
-	int e = errno;
-	char b = (char)sig;
-
-	if (write(sigpipe_fds[1], &b, 1) < 0) {
-		/* full pipe: a stop is already pending */
-	}
-	errno = e;
-}
-
-/* httpd_listen's socket and the address it shows, until httpd_run takes them. */
-static int bound_fd = -1;
-static char bound_shown[INET6_ADDRSTRLEN + 16];
-
-int httpd_listen(const char *spec)
-{
-	if (bound_fd >= 0)
-		close(bound_fd);
-	bound_fd = httpd_listen_on(spec, bound_shown, sizeof(bound_shown));
-	return bound_fd < 0 ? -1 : 0;
-}
-
 /* Enough descriptors for HTTP_CONN_MAX connections plus the handlers' files. */
 static void raise_fd_limit(void)
 {
@@ -618,7 +679,7 @@ static void run_loop(void)
 		uint64_t now = now_ms();
 		int i, n, timeout;
 
-		if (S.stopping_loop && !S.busy && S.list.next == &S.list)
+		if (S.stopping_loop && !S.busy && S.list.next == &S.list && !S.parked.n)
 			break;
 		if (S.next_deadline <= now)
 			sweep(now);
@@ -649,18 +710,10 @@ static void run_loop(void)
 				if (read(S.wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					warning_errno("reading the wake-up counter");
 				drain_done(now);
+				if (park_risen(&S.parked))
+					unpark_due(now);
 			} else if (tag == &tag_signal) {
-				char b[16];
-				ssize_t k, j;
-				int stop = 0, hup = 0;
-
-				while ((k = read(sigpipe_fds[0], b, sizeof(b))) > 0)
-					for (j = 0; j < k; j++)
-						*(b[j] == SIGHUP ? &hup : &stop) = 1;
-				if (hup)
-					fprintf(stderr, "%s: SIGHUP ignored: nothing to reopen (the log is stderr,"
-						" each rsync opens rsyncd.log anew)\n", soc_prog);
-				if (stop && !S.stopping_loop)
+				if (httpd_signals_read() && !S.stopping_loop)
 					begin_stop();
 			} else {
 				on_conn_event(tag, now);
@@ -672,15 +725,15 @@ static void run_loop(void)
 
 int httpd_run(const struct httpd_config *cfg)
 {
-	struct sigaction sa, old_term, old_int, old_hup, old_pipe;
 	pthread_t threads[HTTP_WORKERS];
 	char shown[INET6_ADDRSTRLEN + 16];
-	int i, started = 0;
+	int i, started = 0, sigfd = -1;
 	struct conn *c;
 
 	memset(&S, 0, sizeof(S));
 	S.cfg = cfg;
 	S.list.next = S.list.prev = &S.list;
+	park_init(&S.parked);
 	S.head_to = test_hook_long(HOOK_HTTP_HEAD_TIMEOUT_MS, 1, HTTP_HEAD_TIMEOUT_MS, HTTP_HEAD_TIMEOUT_MS);
 	S.idle_to = test_hook_long(HOOK_HTTP_IDLE_TIMEOUT_MS, 1, HTTP_IDLE_TIMEOUT_MS, HTTP_IDLE_TIMEOUT_MS);
 	S.body_to = test_hook_long(HOOK_HTTP_BODY_TIMEOUT_MS, 1, HTTP_BODY_TIMEOUT_MS, HTTP_BODY_TIMEOUT_MS);
@@ -692,36 +745,16 @@ int httpd_run(const struct httpd_config *cfg)
 	pthread_mutex_init(&S.dlock, NULL);
 	raise_fd_limit();
 
-	if (bound_fd < 0 && httpd_listen(cfg->listen))
+	S.lfd = httpd_listen_take(cfg->listen, shown, sizeof(shown));
+	if (S.lfd < 0)
 		return -1;
-	S.lfd = bound_fd;
-	bound_fd = -1;
-	snprintf(shown, sizeof(shown), "%s", bound_shown);
 	S.epfd = epoll_create1(EPOLL_CLOEXEC);
 	S.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (S.epfd < 0 || S.wakefd < 0 || pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) ||
-	    add_watch(S.lfd, &tag_listen) || add_watch(S.wakefd, &tag_wake) ||
-	    add_watch(sigpipe_fds[0], &tag_signal)) {
+	if (S.epfd < 0 || S.wakefd < 0 || (sigfd = httpd_signals_start()) < 0 ||
+	    add_watch(S.lfd, &tag_listen) || add_watch(S.wakefd, &tag_wake) || add_watch(sigfd, &tag_signal)) {
 		error_errno("cannot set up the connection loop");
 		goto out;
 	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGINT, &sa, &old_int);
-	/*
-	 * SIGHUP (a terminal closing, a supervisor's "reload", logrotate's
-	 * habit) must not stop the server, and there is nothing to reopen:
-	 * the log is stderr, whose file belongs to whoever started us. A
-	 * handler rather than SIG_IGN, which rsync would inherit through exec.
-	 */
-	sigaction(SIGHUP, &sa, &old_hup);
-	/* A client that goes away mid-answer is an EPIPE to handle, not a reason to die. */
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
 
 	for (i = 0; i < HTTP_WORKERS; i++) {
 		int e = pthread_create(&threads[i], NULL, worker, NULL);
@@ -749,22 +782,14 @@ int httpd_run(const struct httpd_config *cfg)
 	while ((c = S.list.next) != &S.list)
 		conn_close(c);
 	free_dead();
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
-	sigaction(SIGPIPE, &old_pipe, NULL);
 out:
+	httpd_signals_stop();
 	if (S.lfd >= 0)
 		close(S.lfd);
 	if (S.epfd >= 0)
 		close(S.epfd);
 	if (S.wakefd >= 0)
 		close(S.wakefd);
-	for (i = 0; i < 2; i++) {
-		if (sigpipe_fds[i] >= 0)
-			close(sigpipe_fds[i]);
-		sigpipe_fds[i] = -1;
-	}
 	pthread_mutex_destroy(&S.qlock);
 	pthread_cond_destroy(&S.qcond);
 	pthread_mutex_destroy(&S.dlock);

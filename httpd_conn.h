@@ -21,6 +21,7 @@ enum conn_state {
 	C_BODY,		/* head parsed, reading Content-Length body bytes */
 	C_WORKER,	/* a worker runs its handler */
 	C_LINGER,	/* answered with an error; dropping input until close */
+	C_PARKED,	/* a long poll waiting for httpd_wake() or its deadline, in the parked list */
 	C_DEAD,		/* closed; freed after the current batch of events */
 };
 
@@ -39,6 +40,10 @@ struct http_exchange {
 	size_t chunk_len;
 	uint64_t t0;
 	char user[HTTP_LOG_USER_MAX + 1];	/* who the handler says asked, for the log; "" if nobody */
+	int parked;		/* http_park called: no answer yet */
+	long long park_since;
+	long park_wait_ms;
+	int park_expired;	/* this run follows a wait that ran out */
 };
 
 struct conn {
@@ -57,11 +62,48 @@ struct conn {
 	uint64_t start;		/* when the head being read began */
 	uint64_t active;	/* when a byte last arrived */
 	uint64_t deadline;
-	struct conn *prev, *next;	/* the loop's list, least recently active first */
+	long long park_since;	/* while parked: runs again once the wake passes it */
+	int park_expired;	/* for the next run: its wait ran out */
+	struct conn *prev, *next;	/* the loop's list (least recently active first), or the parked list */
 	struct conn *qnext;		/* the worker queue or the done list */
 	struct http_request req;
 	struct http_exchange ex;
 };
+
+/* ---- httpd_park.c: the long polls the loop holds ---- */
+
+struct park {
+	struct conn head;	/* sentinel of the parked connections */
+	unsigned n;
+	atomic_llong value;	/* the highest value httpd_wake() was given */
+	long long seen;		/* the value park_risen() last saw */
+};
+
+void park_init(struct park *p);
+/* c into the list, waiting for a value past since or for deadline. */
+void park_add(struct park *p, struct conn *c, long long since, uint64_t deadline);
+void park_del(struct park *p, struct conn *c);
+/* From any thread: the value is at least value. */
+void park_raise(struct park *p, long long value);
+/* 1 when the value is past since already. */
+int park_passed(struct park *p, long long since);
+/* 1 once each time the value rose since the last call (the loop's thread). */
+int park_risen(struct park *p);
+/*
+ * A parked connection to run again now: the value passed it (*expired 0)
+ * or its deadline came (*expired 1). NULL when none; *next is lowered to
+ * the earliest deadline of those it passed over.
+ */
+struct conn *park_next(struct park *p, uint64_t now, int *expired, uint64_t *next);
+
+/* ---- httpd_signal.c ---- */
+
+/* Installs the handlers; the fd the loop watches, or -1 and errno. */
+int httpd_signals_start(void);
+/* Reads what came (SIGHUP logged); 1 when a stop was asked for. */
+int httpd_signals_read(void);
+/* The old handlers back, the pipe closed. */
+void httpd_signals_stop(void);
 
 /* Milliseconds on the monotonic clock: deadlines and the log's durations. */
 static inline uint64_t now_ms(void)
@@ -98,5 +140,7 @@ void httpd_serve(struct conn *c, const struct httpd_config *cfg);
  * or -1 after an error message.
  */
 int httpd_listen_on(const char *spec, char *shown, size_t shown_size);
+/* The socket httpd_listen bound, or one bound now to spec; its address in shown. -1 after a message. */
+int httpd_listen_take(const char *spec, char *shown, size_t shown_size);
 
 #endif

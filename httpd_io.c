@@ -94,6 +94,13 @@ void httpd_serve(struct conn *c, const struct httpd_config *cfg)
 	/* http_body promises a NUL; the byte under it may start a pipelined request. */
 	c->in[end] = '\0';
 	cfg->handler(ex, cfg->arg);
+	if (ex->parked && !ex->status && !ex->streaming && !ex->upgraded) {
+		/* No answer yet, so nothing to log: the loop runs it again later. */
+		c->in[end] = saved;
+		buf_free(&ex->hdrs);
+		return;
+	}
+	ex->parked = 0;
 	if (ex->streaming) {
 		warning("handler for '%.*s' left its stream open", (int)c->req.path.len, c->req.path.p);
 		ex->failed = 1;
@@ -113,6 +120,18 @@ void httpd_serve(struct conn *c, const struct httpd_config *cfg)
 }
 
 /* ---- the handlers' side ---- */
+
+void http_park(struct http_exchange *ex, long long since, long wait_ms)
+{
+	ex->parked = 1;
+	ex->park_since = since;
+	ex->park_wait_ms = wait_ms;
+}
+
+int http_park_expired(const struct http_exchange *ex)
+{
+	return ex->park_expired;
+}
 
 const struct http_request *http_req(struct http_exchange *ex)
 {
@@ -426,6 +445,30 @@ int http_upgrade(struct http_exchange *ex, const char *proto)
 }
 
 /* ---- the listening socket ---- */
+
+/* httpd_listen's socket and the address it shows, until httpd_run takes them. */
+static int bound_fd = -1;
+static char bound_shown[INET6_ADDRSTRLEN + 16];
+
+int httpd_listen(const char *spec)
+{
+	if (bound_fd >= 0)
+		close(bound_fd);
+	bound_fd = httpd_listen_on(spec, bound_shown, sizeof(bound_shown));
+	return bound_fd < 0 ? -1 : 0;
+}
+
+int httpd_listen_take(const char *spec, char *shown, size_t shown_size)
+{
+	int fd;
+
+	if (bound_fd < 0 && httpd_listen(spec))
+		return -1;
+	fd = bound_fd;
+	bound_fd = -1;
+	snprintf(shown, shown_size, "%s", bound_shown);
+	return fd;
+}
 
 int httpd_listen_on(const char *spec, char *shown, size_t shown_size)
 {

@@ -31,6 +31,8 @@
 #define PUSH_LINES_MAX 1000000		/* changes in one push */
 #define LOG_LIMIT_DEFAULT 20
 #define LOG_LIMIT_MAX 10000
+#define CHANGES_WAIT_MAX 300		/* seconds a long poll of changes may wait */
+#define CHANGES_WAIT_MAX_TEXT "300"	/* the same, for messages */
 #define DB_BUSY_MS 10000		/* a writer waits this long for another */
 
 struct sqlite3;

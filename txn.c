@@ -392,6 +392,8 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		internal(ex);
 		goto out;
 	}
+	/* Long polls parked below the new head answer now. */
+	httpd_wake(rev);
 	if (store_history(db, history)) {
 		internal(ex);
 		goto out;
