@@ -189,15 +189,21 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
 	size_t i, n = 0, files = 0;
+	uint64_t bytes = 0;
+	struct progress pg;
 	int rc;
 
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted;
-		if (wanted(p, i))
+		if (wanted(p, i)) {
 			want[n++] = p->rows[i].path;
+			bytes += p->rows[i].size;
+		}
 	}
+	progress_start(&pg, "receiving", n, bytes);
 	/* The whole module only when the rows are the whole head: never what the pull left out. */
-	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 && !p->skipped ? files : 0);
+	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 && !p->skipped ? files : 0, &pg);
+	progress_end(&pg, !rc);
 	free(want);
 	free(incoming);
 	return rc;

@@ -359,6 +359,9 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	char **files = NULL;
 	const struct entry **added = NULL;
 	size_t nfiles = 0, nadded = 0;
+	struct progress pg;
+	uint64_t total = 0;
+	int progressing = 0;
 	char txn[TXN_ID_MAX + 1];
 	const char *id;
 	char msg[512];
@@ -436,15 +439,19 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			error("the server asked for '%s', which this push does not send", show_path(p));
 			goto abort_txn;
 		}
+		total += it->e.size;
 		/* A new file has no old version to send a delta against: it goes in our own stream. */
 		if (!it->e.base[0])
 			added[nadded++] = &it->e;
 		else
 			files[nfiles++] = (char *)p;
 	}
+	/* One line for both ways a push sends, on a terminal. */
+	progress_start(&pg, "sending", n, total);
+	progressing = 1;
 	if (nadded) {
 		const char *changed;
-		int up = upload_run(r, ws, txn, added, nadded, &changed);
+		int up = upload_run(r, ws, txn, added, nadded, &pg, &changed);
 
 		if (up == UPLOAD_CHANGED) {
 			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, show_path(changed));
@@ -468,13 +475,15 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 
 		src = xasprintf("%s/", ws->root);
 		dst = xasprintf("soc::push/%s/", txn);
-		sent = rsync_run(r, src, dst, NULL, files, nfiles);
+		sent = rsync_run(r, src, dst, NULL, files, nfiles, &pg);
 
 		if (sent == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
 		if (sent)
 			goto abort_txn;
 	}
+	progress_end(&pg, 1);
+	progressing = 0;
 
 	if (write_pending(ws, &ch))
 		goto abort_txn;
@@ -528,6 +537,8 @@ abort_txn:
 	path = xasprintf("/api/v1/push/%s", txn);
 	net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
 out:
+	if (progressing)
+		progress_end(&pg, 0);
 	free(files);
 	free(added);
 	free(path);

@@ -83,11 +83,16 @@ static const char *rsync_reason(int code, int upload)
  * cron job takes the streams.
  */
 #define RSYNC_STREAM_PATHS_MIN 1000	/* paths a stream has at least */
+#define RSYNC_LINE_MAX 256		/* bytes of one progress line kept; rsync's are under 100 */
+#define RSYNC_READ_MAX 4096		/* bytes of rsync's stdout read at a time */
 
 struct stream {
 	struct child c;
 	struct buf list;	/* its paths, NUL-separated */
 	size_t sent;		/* bytes of list written to its stdin */
+	char line[RSYNC_LINE_MAX];	/* a progress line coming in */
+	size_t llen;
+	uint64_t bytes, files;	/* what its progress said last */
 };
 
 /* A path weighs one in the split: a stream's cost is its list's. */
@@ -103,10 +108,10 @@ static uint64_t one(size_t i, const void *arg)
  * start[count] = npaths. parts.c cuts the list (one a core, at most
  * PARTS_MAX); each cut then moves on to where the directory changes.
  */
-static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t start[PARTS_MAX + 1])
+static size_t plan_streams(char *const *paths, size_t npaths, size_t start[PARTS_MAX + 1])
 {
 	struct part_range r[PARTS_MAX];
-	size_t want = split ? parts_plan(npaths, one, NULL, RSYNC_STREAM_PATHS_MIN, r) : 1, n = 0;
+	size_t want = parts_plan(npaths, one, NULL, RSYNC_STREAM_PATHS_MIN, r), n = 0;
 
 	start[n++] = 0;
 	for (size_t k = 1; k < want; k++) {
@@ -122,29 +127,78 @@ static size_t plan_streams(char *const *paths, size_t npaths, int split, size_t 
 }
 
 /*
+ * One line of rsync's --info=progress2 (ended by \r or \n): the bytes of
+ * the transfer done so far ("1,234,567") and, once a file is done,
+ * "xfr#N". Each stream adds only what is new since its last line to the
+ * one progress line of the push or pull; rsync's own line is never shown.
+ */
+static void progress_line(struct stream *s, struct progress *pg)
+{
+	uint64_t bytes = 0, files = s->files;
+	const char *p = s->line, *x;
+	int digits = 0;
+
+	s->line[s->llen] = '\0';
+	while (*p == ' ')
+		p++;
+	for (; (*p >= '0' && *p <= '9') || *p == ','; p++) {
+		if (*p != ',') {
+			bytes = bytes * 10 + (uint64_t)(*p - '0');
+			digits = 1;
+		}
+	}
+	if ((x = strstr(s->line, "xfr#")))
+		files = strtoull(x + 4, NULL, 10);
+	if (digits && bytes >= s->bytes && files >= s->files) {
+		progress_add(pg, files - s->files, bytes - s->bytes);
+		s->bytes = bytes;
+		s->files = files;
+	}
+	s->llen = 0;
+}
+
+/* What rsync printed: whole lines to progress_line(); 0 at its end, -1 on an error. */
+static int read_progress(struct stream *s, struct progress *pg)
+{
+	char b[RSYNC_READ_MAX];
+	ssize_t r = read(s->c.out_fd, b, sizeof(b));
+
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	for (ssize_t i = 0; i < r; i++) {
+		if (b[i] == '\r' || b[i] == '\n')
+			progress_line(s, pg);
+		else if (s->llen < sizeof(s->line) - 1)
+			s->line[s->llen++] = b[i];
+	}
+	return r > 0;
+}
+
+/*
  * Writes each stream's list to its rsync's stdin, all at once (an rsync
  * waiting for its list while another's is written would start late),
- * closing each pipe when its list is done, so rsync sees the end of it.
+ * closing each pipe when its list is done, so rsync sees the end of it;
+ * with pg, reads each rsync's progress from its stdout until it ends.
  * 0, or -1 with errno when a write failed (an rsync that died first: its
  * exit code tells why).
  */
-static int feed(struct stream *st, size_t n)
+static int pump(struct stream *st, size_t n, struct progress *pg)
 {
-	struct pollfd pfd[PARTS_MAX];
+	struct pollfd pfd[2 * PARTS_MAX];
 	int rc = 0, err = 0;
 
 	for (size_t k = 0; k < n; k++)
-		if (fcntl(st[k].c.in_fd, F_SETFL, O_NONBLOCK) < 0)
+		if (fcntl(st[k].c.in_fd, F_SETFL, O_NONBLOCK) < 0 ||
+		    (st[k].c.out_fd >= 0 && fcntl(st[k].c.out_fd, F_SETFL, O_NONBLOCK) < 0))
 			return -1;
 	for (;;) {
 		size_t open = 0;
 
 		for (size_t k = 0; k < n; k++) {
-			if (st[k].c.in_fd < 0)
-				continue;
-			pfd[open].fd = st[k].c.in_fd;
-			pfd[open].events = POLLOUT;
-			open++;
+			if (st[k].c.in_fd >= 0)
+				pfd[open++] = (struct pollfd){ .fd = st[k].c.in_fd, .events = POLLOUT };
+			if (st[k].c.out_fd >= 0)
+				pfd[open++] = (struct pollfd){ .fd = st[k].c.out_fd, .events = POLLIN };
 		}
 		if (!open) {
 			errno = err;
@@ -159,20 +213,25 @@ static int feed(struct stream *st, size_t n)
 			struct stream *s = &st[k];
 			ssize_t w = 0;
 
-			if (s->c.in_fd < 0)
-				continue;
-			if (pfd[j++].revents && s->sent < s->list.len)
-				w = write(s->c.in_fd, s->list.p + s->sent, s->list.len - s->sent);
-			if (w > 0)
-				s->sent += (size_t)w;
-			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				err = errno;
-				rc = -1;
-			} else if (s->sent < s->list.len) {
-				continue;
+			if (s->c.in_fd >= 0) {
+				if (pfd[j++].revents && s->sent < s->list.len)
+					w = write(s->c.in_fd, s->list.p + s->sent, s->list.len - s->sent);
+				if (w > 0)
+					s->sent += (size_t)w;
+				if (w < 0 && errno != EAGAIN && errno != EINTR) {
+					err = errno;
+					rc = -1;
+					close(s->c.in_fd);
+					s->c.in_fd = -1;
+				} else if (s->sent >= s->list.len) {
+					close(s->c.in_fd);
+					s->c.in_fd = -1;
+				}
 			}
-			close(s->c.in_fd);
-			s->c.in_fd = -1;
+			if (s->c.out_fd >= 0 && pfd[j++].revents && read_progress(s, pg) <= 0) {
+				close(s->c.out_fd);
+				s->c.out_fd = -1;
+			}
 		}
 	}
 }
@@ -248,7 +307,7 @@ static int replay_stderr(int fd, int failed)
 }
 
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      const char *basis_dir, char *const *paths, size_t npaths)
+	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -258,7 +317,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
 	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5), err_fd, said;
-	int progress = !soc_quiet && isatty(STDERR_FILENO);
+	int progress = pg && pg->on;
 
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
@@ -303,7 +362,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	argv[i++] = dst;
 	argv[i] = NULL;
 
-	nst = paths ? plan_streams(paths, npaths, !progress, start) : 1;
+	nst = paths ? plan_streams(paths, npaths, start) : 1;
 	memset(st, 0, sizeof(st));
 	for (size_t k = 0; k < nst; k++) {
 		st[k].c.argv = argv;
@@ -314,6 +373,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		st[k].c.env[4] = env_ca[2];
 		st[k].c.err_fd = err_fd;
 		st[k].c.pipe_in = 1;
+		st[k].c.pipe_out = progress;
 		for (size_t j = paths ? start[k] : 0; paths && j < start[k + 1]; j++)
 			buf_add(&st[k].list, paths[j], strlen(paths[j]) + 1);
 		if (child_start(&st[k].c))
@@ -323,7 +383,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	/* rsync may die before reading it all; that is its exit code's story. */
 	old_pipe = signal(SIGPIPE, SIG_IGN);
 	if (started == nst)
-		wrote = feed(st, nst);
+		wrote = pump(st, nst, progress ? pg : NULL);
 	signal(SIGPIPE, old_pipe);
 	for (size_t k = 0; k < nst; k++) {
 		int c = -1;
@@ -370,7 +430,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
  * send again.
  */
 int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
-	       char *const *paths, size_t npaths, size_t head_files)
+	       char *const *paths, size_t npaths, size_t head_files, struct progress *pg)
 {
 	char **want;
 	size_t i, n = 0, listed, longest = 0;
@@ -397,11 +457,11 @@ int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
 	if (mkdir(dst, 0700) && errno != EEXIST)
 		rc = error_errno("cannot make '%s'", dst);
 	else if (whole)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n, pg);
 	else if (listed)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed, pg);
 	for (i = listed; !whole && !rc && i < n; i++)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1, pg);
 	free(want);
 	return rc;
 }

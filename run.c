@@ -53,7 +53,7 @@ static char **child_environ(const struct child *c)
 }
 
 /* In the child after fork: only async-signal-safe calls until exec. */
-static noreturn void child_exec(const struct child *c, int in, int null_fd, int report,
+static noreturn void child_exec(const struct child *c, int in, int out, int null_fd, int report,
 				pid_t parent, char **env)
 {
 	int err;
@@ -62,7 +62,7 @@ static noreturn void child_exec(const struct child *c, int in, int null_fd, int 
 		_exit(127);	/* the parent is gone already */
 	/* The parent may ignore SIGPIPE; rsync should die of it as usual. */
 	signal(SIGPIPE, SIG_DFL);
-	if ((in >= 0 && dup2(in, 0) < 0) || (c->null_out && dup2(null_fd, 1) < 0) ||
+	if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) || (c->null_out && dup2(null_fd, 1) < 0) ||
 	    (c->null_err && dup2(null_fd, 2) < 0) || (c->err_fd > 2 && dup2(c->err_fd, 2) < 0))
 		goto fail;
 	environ = env;
@@ -83,16 +83,16 @@ static void close_fds(const int *fds, size_t n)
 
 int child_start(struct child *c)
 {
-	int in[2] = { -1, -1 }, report[2] = { -1, -1 }, null_fd = -1, err = 0;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, report[2] = { -1, -1 }, null_fd = -1, err = 0;
 	pid_t parent = getpid();
 	char **env;
 	ssize_t n;
 
 	c->pid = -1;
-	c->in_fd = -1;
+	c->in_fd = c->out_fd = -1;
 	if (c->pipe_in && pipe2(in, O_CLOEXEC))
 		return error_errno("cannot make a pipe for '%s'", c->argv[0]);
-	if (pipe2(report, O_CLOEXEC)) {
+	if ((c->pipe_out && pipe2(out, O_CLOEXEC)) || pipe2(report, O_CLOEXEC)) {
 		error_errno("cannot make a pipe for '%s'", c->argv[0]);
 		goto fail;
 	}
@@ -103,7 +103,7 @@ int child_start(struct child *c)
 	env = child_environ(c);
 	c->pid = fork();
 	if (c->pid == 0)
-		child_exec(c, in[0], null_fd, report[1], parent, env);
+		child_exec(c, in[0], out[1], null_fd, report[1], parent, env);
 	err = errno;
 	free(env);
 	close(report[1]);
@@ -129,10 +129,13 @@ int child_start(struct child *c)
 		close(null_fd);
 	if (in[0] >= 0)
 		close(in[0]);
+	if (out[1] >= 0)
+		close(out[1]);
 	c->in_fd = in[1];
+	c->out_fd = out[0];
 	return 0;
 fail:
-	close_fds((int[]){ in[0], in[1], report[0], report[1], null_fd }, 5);
+	close_fds((int[]){ in[0], in[1], out[0], out[1], report[0], report[1], null_fd }, 7);
 	return -1;
 }
 
@@ -143,6 +146,10 @@ int child_finish(struct child *c)
 	if (c->in_fd >= 0) {
 		close(c->in_fd);
 		c->in_fd = -1;
+	}
+	if (c->out_fd >= 0) {
+		close(c->out_fd);
+		c->out_fd = -1;
 	}
 	if (c->pid <= 0)
 		return -1;

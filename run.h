@@ -11,6 +11,8 @@ struct child {
 	const char *env[CHILD_ENV_MAX + 1];	/* "K=V" added to ours, NULL-ended */
 	int pipe_in;			/* give the child a pipe as stdin: write to in_fd */
 	int in_fd;			/* our end of that pipe */
+	int pipe_out;			/* give the child a pipe as stdout: read from out_fd */
+	int out_fd;			/* our end of that pipe; child_finish closes it */
 	int null_out;			/* stdout to /dev/null */
 	int null_err;			/* and stderr */
 	int err_fd;			/* > 2: the child's stderr (not with null_err) */

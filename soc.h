@@ -8,6 +8,7 @@
 #ifndef SOC_H
 #define SOC_H
 
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ enum {
 extern const char *soc_prog;
 extern const char *soc_cmd_usage;	/* the running command's usage, for usage_error() */
 extern int soc_quiet;
+extern atomic_int soc_stderr_midline;	/* a progress line waits for its end: a message starts a new one */
 
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,6 +2,7 @@
 #ifndef SYNC_H
 #define SYNC_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -165,6 +166,24 @@ int history_adopt(struct workspace *ws, const char *seen);
 /* The "message" of a JSON error body, or the body itself; never NULL. */
 const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
 
+/* ---- progress.c: one progress line a transfer, on a terminal ---- */
+
+struct progress {
+	pthread_mutex_t lock;
+	int on;			/* stderr is a terminal and not -q */
+	const char *what;	/* "sending", "receiving" */
+	uint64_t files, nfiles, bytes, total;
+	uint64_t t0, shown;	/* ms: the start, the last redraw */
+	size_t width;		/* the last line's length */
+};
+
+/* A transfer of nfiles files, total bytes, begins. */
+void progress_start(struct progress *p, const char *what, uint64_t nfiles, uint64_t total);
+/* files more done, bytes more sent or received; any thread; p may be NULL. */
+void progress_add(struct progress *p, uint64_t files, uint64_t bytes);
+/* The last line, "done", when any was drawn and done; else the line is only ended. */
+void progress_end(struct progress *p, int done);
+
 /*
  * Runs rsync from src to dst (one of them "soc::push/<txn>/" or
  * "soc::pull/") through `soc tunnel`, with the NUL-separated list of paths
@@ -178,7 +197,7 @@ const char *net_error_message(const struct buf *resp, char *tmp, size_t tmplen);
  */
 #define RSYNC_REMOTE (-2)	/* rsync_run: the tunnel could not reach the server (said once) */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      const char *basis_dir, char *const *paths, size_t npaths);
+	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg);
 /*
  * Whether the rsync here knows --trust-sender (3.2.5 and later), which a
  * pull naming its files passes (rsync.c says why): 1 or 0, asked once a
@@ -195,7 +214,7 @@ int rsync_trusts_sender(void);
  * files no path named. Returns as rsync_run().
  */
 int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
-	       char *const *paths, size_t npaths, size_t head_files);
+	       char *const *paths, size_t npaths, size_t head_files, struct progress *pg);
 
 /*
  * ---- upgrade.c: one HTTP request turned into a raw connection ----
@@ -241,7 +260,7 @@ void upgrade_close(struct upgraded *u);
  */
 enum { UPLOAD_OK = 0, UPLOAD_CHANGED = 1, UPLOAD_UNKNOWN = 2, UPLOAD_FAILED = -1, UPLOAD_REMOTE = -2 };
 int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
-	       const struct entry *const *files, size_t n, const char **changed);
+	       const struct entry *const *files, size_t n, struct progress *pg, const char **changed);
 
 /*
  * ---- pending.c: a push whose commit answer was not heard ----

@@ -18,8 +18,8 @@
  * A long list goes as several streams side by side, as rsync's uploads do
  * (rsync.c), each with a run of the list cut where the directory changes:
  * one writer on the server makes files one at a time, so two streams make
- * a large first push faster than one (bench/README). A terminal keeps one
- * stream, so that its progress tells the truth.
+ * a large first push faster than one (bench/README). Every stream adds
+ * to the push's one progress line (progress.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +37,6 @@
 
 #define UPLOAD_BUF (256 * 1024)		/* records gathered before one send */
 #define UPLOAD_ANSWER_MAX 4096		/* the server's last line */
-#define UPLOAD_PROGRESS_MS 200		/* a terminal's progress line is redrawn this often */
 #define UPLOAD_ERROR_WAIT_MS 2000	/* for the reason of a server that stopped reading */
 #define UPLOAD_SLEEP_MAX_MS 60000	/* HOOK_UPLOAD_SLEEP_MS at most */
 #define UPLOAD_STREAM_FILES_MIN 1000	/* files a stream has at least, when there are several */
@@ -47,11 +46,7 @@ struct sender {
 	long sleep_ms;		/* a test hook: HOOK_UPLOAD_SLEEP_MS, a pause between a file's look and its read */
 	unsigned char *buf;
 	size_t len;
-	/* progress, on a terminal */
-	int progress;
-	size_t files, nfiles;
-	uint64_t bytes, total;
-	struct timespec shown;
+	struct progress *pg;	/* the push's progress line, or NULL */
 };
 
 static int flush(struct sender *s)
@@ -68,22 +63,6 @@ static void put_be(unsigned char *p, uint64_t v, int n)
 		p[n] = (unsigned char)(v & 0xff);
 		v >>= 8;
 	}
-}
-
-static void show_progress(struct sender *s, int last)
-{
-	struct timespec now;
-	long ms;
-
-	if (!s->progress)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - s->shown.tv_sec) * 1000 + (now.tv_nsec - s->shown.tv_nsec) / 1000000;
-	if (!last && ms < UPLOAD_PROGRESS_MS)
-		return;
-	s->shown = now;
-	fprintf(stderr, "\rsending new files: %zu of %zu, %.1f of %.1f MiB%s", s->files, s->nfiles,
-		(double)s->bytes / (1 << 20), (double)s->total / (1 << 20), last ? "\n" : "");
 }
 
 enum { SENT, SKIPPED, CUT };
@@ -143,8 +122,7 @@ static int send_file(struct sender *s, const struct workspace *ws, const struct 
 		}
 		s->len += (size_t)n;
 		left -= (uint64_t)n;
-		s->bytes += (uint64_t)n;
-		show_progress(s, 0);
+		progress_add(s->pg, 0, (uint64_t)n);
 	}
 	close(fd);
 	return rc;
@@ -180,7 +158,7 @@ static long long read_answer(struct upgraded *u, int wait_ms)
 
 /* One stream of files[0..n), on a connection of its own. */
 static int upload_one(const struct remote *r, const struct workspace *ws, const char *txn,
-		      const struct entry *const *files, size_t n, int progress, const char **changed)
+		      const struct entry *const *files, size_t n, struct progress *pg, const char **changed)
 {
 	struct sender s = { 0 };
 	char msg[256], *path;
@@ -203,12 +181,8 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 		return upgrade_refusal_is_remote(status) ? UPLOAD_REMOTE : UPLOAD_FAILED;
 	}
 	s.buf = xmalloc(UPLOAD_BUF);
-	s.nfiles = n;
-	for (i = 0; i < n; i++)
-		s.total += files[i]->size;
-	s.progress = progress;
+	s.pg = pg;
 	s.sleep_ms = test_hook_long(HOOK_UPLOAD_SLEEP_MS, 0, UPLOAD_SLEEP_MAX_MS, 0);
-	clock_gettime(CLOCK_MONOTONIC, &s.shown);
 	for (i = 0; i < n; i++) {
 		int one = send_file(&s, ws, files[i]);
 
@@ -222,7 +196,7 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 			goto out;
 		}
 		sent += one == SENT;
-		s.files++;
+		progress_add(pg, 1, 0);
 	}
 	if (s.len + 2 > UPLOAD_BUF && flush(&s))
 		goto broke;
@@ -230,7 +204,6 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 	s.len += 2;
 	if (flush(&s))
 		goto broke;
-	show_progress(&s, 1);
 	stored = read_answer(s.u, NET_STALL_SECONDS * 1000);
 	if (stored == -2)
 		error("the server broke off the upload without a reason; its log may say");
@@ -247,8 +220,6 @@ broke:
 	if (read_answer(s.u, UPLOAD_ERROR_WAIT_MS) != -1)
 		error("the connection to the server broke during the upload");
 out:
-	if (s.progress && rc != UPLOAD_OK)
-		fputc('\n', stderr);
 	free(s.buf);
 	upgrade_close(s.u);
 	return rc;
@@ -261,7 +232,8 @@ struct part {
 	const char *txn;
 	const struct entry *const *files;
 	size_t n;
-	int progress, rc;
+	struct progress *pg;
+	int rc;
 	const char *changed;
 };
 
@@ -269,7 +241,7 @@ static void *run_part(void *arg)
 {
 	struct part *p = arg;
 
-	p->rc = upload_one(p->r, p->ws, p->txn, p->files, p->n, p->progress, &p->changed);
+	p->rc = upload_one(p->r, p->ws, p->txn, p->files, p->n, p->pg, &p->changed);
 	return NULL;
 }
 
@@ -293,17 +265,13 @@ static int weight(int rc)
 }
 
 int upload_run(const struct remote *r, const struct workspace *ws, const char *txn,
-	       const struct entry *const *files, size_t n, const char **changed)
+	       const struct entry *const *files, size_t n, struct progress *pg, const char **changed)
 {
 	struct part part[PARTS_MAX];
 	struct part_range pr[PARTS_MAX];
-	int progress = !soc_quiet && isatty(STDERR_FILENO), rc = UPLOAD_OK;
-	size_t nparts = progress ? 1 : parts_plan(n, one, NULL, UPLOAD_STREAM_FILES_MIN, pr), used = 0;
+	int rc = UPLOAD_OK;
+	size_t nparts = parts_plan(n, one, NULL, UPLOAD_STREAM_FILES_MIN, pr), used = 0;
 
-	if (progress) {
-		pr[0].lo = 0;
-		pr[0].hi = n;
-	}
 	/* Cut where the directory changes, so that two streams seldom make one directory. */
 	for (size_t k = 1; k < nparts; k++) {
 		size_t at = pr[k].lo;
@@ -322,7 +290,7 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 		part[used].txn = txn;
 		part[used].files = files + pr[k].lo;
 		part[used].n = pr[k].hi - pr[k].lo;
-		part[used].progress = progress;
+		part[used].pg = pg;
 		used++;
 	}
 	nparts = used;

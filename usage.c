@@ -12,11 +12,20 @@
 const char *soc_prog = "soc";
 const char *soc_cmd_usage;
 int soc_quiet;
+atomic_int soc_stderr_midline;
+
+/* A progress line (progress.c) is ended before a message goes under it. */
+static void end_midline(void)
+{
+	if (atomic_exchange(&soc_stderr_midline, 0))
+		fputc('\n', stderr);
+}
 
 static void report(const char *kind, const char *fmt, va_list ap, int errnum)
 {
 	char msg[1024];
 
+	end_midline();
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (errnum)
 		fprintf(stderr, "%s: %s%s: %s\n", soc_prog, kind, msg, strerror(errnum));
@@ -93,6 +102,7 @@ void say(const char *fmt, ...)
 
 	if (soc_quiet)
 		return;
+	end_midline();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
