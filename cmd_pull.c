@@ -602,7 +602,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		pending_clear(ws);
 
 	if (!todo)
-		say("already up to date at revision %lld%s\n", p.head, sel->whole ? "" : " (the paths named only)");
+		say_nothing_done("already up to date at revision %lld%s\n", p.head, sel->whole ? "" : " (the paths named only)");
 	else
 		say_counts(p.head, &c, sel->whole);
 	/* Conflicts left from an earlier pull still stand in the way of a push: exit 4 for them too. */

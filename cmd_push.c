@@ -385,7 +385,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 	if (!ch.n) {
-		say("everything up to date\n");
+		say_nothing_done("everything up to date\n");
 		*rc = EXIT_OK;
 		goto out;
 	}

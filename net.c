@@ -31,6 +31,7 @@ struct net {
 	char *base;		/* remote URL without trailing '/' */
 	char *auth;		/* "Authorization: Bearer ..." */
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
+	const atomic_int *abort;	/* net_abort_on(): nonzero ends a request in flight */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -76,6 +77,21 @@ struct net *net_open(const struct remote *r)
 void net_quick(struct net *n)
 {
 	n->quick = 1;
+}
+
+void net_abort_on(struct net *n, const atomic_int *flag)
+{
+	n->abort = flag;
+}
+
+/* libcurl asks about once a second, idle or not: a nonzero answer ends the transfer. */
+static int abort_asked(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load((const atomic_int *)arg);
 }
 
 void net_close(struct net *n)
@@ -228,6 +244,11 @@ static long perform(struct net *n, const char *method, const char *path,
 		 */
 		curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_QUICK_MS);
 		curl_easy_setopt(n->curl, CURLOPT_TIMEOUT_MS, (long)NET_QUICK_MS);
+	}
+	if (n->abort) {
+		curl_easy_setopt(n->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(n->curl, CURLOPT_XFERINFOFUNCTION, abort_asked);
+		curl_easy_setopt(n->curl, CURLOPT_XFERINFODATA, (void *)n->abort);
 	}
 	curl_easy_setopt(n->curl, CURLOPT_USERAGENT, "soc/" SOC_VERSION);
 	net_tls(n->curl, &n->r);
@@ -495,11 +516,20 @@ static int changes_line(const char *line, size_t len, void *arg)
 int changes_get(struct net *n, long long since, long long *head,
 		int (*row)(struct change_line *c, void *arg), void *arg)
 {
+	return changes_wait(n, since, 0, head, row, arg);
+}
+
+int changes_wait(struct net *n, long long since, int wait, long long *head,
+		 int (*row)(struct change_line *c, void *arg), void *arg)
+{
 	struct changes_read r = { n, head, row, arg };
-	char path[64];
+	char path[96];
 	long st;
 
-	snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
+	if (wait > 0)
+		snprintf(path, sizeof(path), "/api/v1/changes?since=%lld&wait=%d", since, wait);
+	else
+		snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
 	*head = -1;
 	st = get_lines(n, path, changes_line, &r, NULL, 0);
 	if (st == -1)

@@ -50,10 +50,11 @@ int cmd_log(int argc, char **argv, struct workspace *ws);
 int cmd_ls(int argc, char **argv, struct workspace *ws);
 int cmd_restore(int argc, char **argv, struct workspace *ws);
 int cmd_sync(int argc, char **argv, struct workspace *ws);
+int cmd_watch(int argc, char **argv, struct workspace *ws);
 extern const char serve_usage[], tunnel_usage[];
 extern const char init_usage[], clone_usage[], add_usage[], rm_usage[], status_usage[];
 extern const char push_usage[], pull_usage[], log_usage[];
-extern const char ls_usage[], restore_usage[], sync_usage[];
+extern const char ls_usage[], restore_usage[], sync_usage[], watch_usage[];
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, 0, init_usage },
@@ -64,6 +65,8 @@ static const struct cmd commands[] = {
 	{ "push", cmd_push, NEED_WORKSPACE | NEED_REMOTE | LINKED, push_usage },
 	{ "pull", cmd_pull, NEED_WORKSPACE | NEED_REMOTE | LINKED, pull_usage },
 	{ "sync", cmd_sync, NEED_WORKSPACE | NEED_REMOTE | LINKED, sync_usage },
+	/* Not NEED_WORKSPACE: it takes the workspace's lock for each sync only. */
+	{ "watch", cmd_watch, LINKED, watch_usage },
 	{ "log", cmd_log, NEED_WORKSPACE | NEED_REMOTE, log_usage },
 	{ "ls", cmd_ls, NEED_WORKSPACE | NEED_REMOTE, ls_usage },
 	{ "restore", cmd_restore, NEED_WORKSPACE | NEED_REMOTE, restore_usage },

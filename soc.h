@@ -34,7 +34,9 @@ enum {
 extern const char *soc_prog;
 extern const char *soc_cmd_usage;	/* the running command's usage, for usage_error() */
 extern int soc_quiet;
-extern atomic_int soc_stderr_midline;	/* a progress line waits for its end: a message starts a new one */
+extern atomic_int soc_stderr_midline;
+/* Set in a thread whose failures its caller reports its own way: its error() and warning() say nothing. */
+extern _Thread_local int soc_thread_silent;	/* a progress line waits for its end: a message starts a new one */
 
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -44,6 +46,9 @@ noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Progress and chatter for people: silent under -q. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* say() for "nothing to do" lines, which soc watch silences (soc_quiet_nothing_done) on every idle sync. */
+void say_nothing_done(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int soc_quiet_nothing_done;
 /* The server's: from now on every line on stderr starts with an RFC 3339 UTC time and a space. 0 or -1. */
 int log_stamp_start(void);
 

@@ -103,6 +103,11 @@ long net_request(struct net *n, const char *method, const char *path,
  */
 int changes_get(struct net *n, long long since, long long *head,
 		int (*row)(struct change_line *c, void *arg), void *arg);
+/* A request in flight ends (a failure) within about a second of *flag becoming nonzero. */
+void net_abort_on(struct net *n, const atomic_int *flag);
+/* The same as a long poll: the server answers once its head passes since, or after wait seconds. */
+int changes_wait(struct net *n, long long since, int wait, long long *head,
+		 int (*row)(struct change_line *c, void *arg), void *arg);
 
 /*
  * ---- net.c: the server's versions (PROTOCOL.md section 3) ----
@@ -280,8 +285,9 @@ int pending_settle(struct workspace *ws, struct net *net);
  */
 int modes_settle(struct workspace *ws, struct net *net);
 
-/* soc pull's and soc push's entries, which soc clone and soc sync run. */
+/* The entries of soc pull, push and sync, which soc clone, sync and watch run. */
 int cmd_pull(int argc, char **argv, struct workspace *ws);
 int cmd_push(int argc, char **argv, struct workspace *ws);
+int cmd_sync(int argc, char **argv, struct workspace *ws);
 
 #endif

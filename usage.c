@@ -21,10 +21,14 @@ static void end_midline(void)
 		fputc('\n', stderr);
 }
 
+_Thread_local int soc_thread_silent;
+
 static void report(const char *kind, const char *fmt, va_list ap, int errnum)
 {
 	char msg[1024];
 
+	if (soc_thread_silent)
+		return;
 	end_midline();
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (errnum)
@@ -94,6 +98,20 @@ void die_errno(const char *fmt, ...)
 	report("", fmt, ap, e);
 	va_end(ap);
 	exit(EXIT_ERROR);
+}
+
+int soc_quiet_nothing_done;
+
+void say_nothing_done(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (soc_quiet || soc_quiet_nothing_done)
+		return;
+	end_midline();
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 }
 
 void say(const char *fmt, ...)

@@ -27,6 +27,16 @@ test_expect_success 'systemd-analyze verify has nothing to say about the unit' '
 	test_must_be_empty out
 '
 
+test_expect_success 'the user unit for soc watch: verify has nothing to say; it runs soc watch in ~/sync' '
+	mkdir -p user &&
+	sed "s|^ExecStart=/usr/local/bin/soc |ExecStart=$SOC |" "$TOP/contrib/soc-watch.service" >user/soc-watch.service &&
+	test "$(grep -c "^ExecStart=$SOC watch$" user/soc-watch.service)" = 1 &&
+	grep -x "WorkingDirectory=%h/sync" user/soc-watch.service &&
+	grep -x "WantedBy=default.target" user/soc-watch.service &&
+	systemd-analyze verify user/soc-watch.service >out 2>&1 &&
+	test_must_be_empty out
+'
+
 test_expect_success 'verify is heard: a misspelt key and a bad value in a copy are reported' '
 	mkdir -p bad &&
 	sed -e "s/^ProtectHome=yes$/ProtectHom=yes/" -e "s/^NoNewPrivileges=yes$/NoNewPrivileges=maybe/" \
