@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,8 +159,13 @@ static void watch_below(struct watches *w, const char *root, const char *rel, in
 		return;
 	}
 	while ((e = readdir(d)) && !w->full) {
+		struct stat st;
 		char *sub;
 
+		/* Some filesystems leave the type to a stat: never through a symlink. */
+		if (e->d_type == DT_UNKNOWN && !fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISDIR(st.st_mode))
+			e->d_type = DT_DIR;
 		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
 		    (!*rel && !strcmp(e->d_name, WORKSPACE_DIR)))
 			continue;
@@ -396,6 +402,8 @@ int cmd_watch(int argc, char **argv, struct workspace *unused)
 	sigaction(SIGINT, &sa, &old_int);
 	p.wake_fd = wake[1];
 	p.stop_fd = stop_fds[0];
+	/* libcurl's global set-up is not for two threads at once: done here, before the thread. */
+	net_close(net_open(&p.r));
 	if ((errno = pthread_create(&thread, NULL, poll_server, &p))) {
 		error_errno("cannot start the thread that asks the server");
 		goto restore;
