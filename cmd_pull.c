@@ -191,18 +191,26 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 	size_t i, n = 0, files = 0;
 	uint64_t bytes = 0;
 	struct progress pg;
-	int rc;
+	int rc, basis = 0;
 
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted;
 		if (wanted(p, i)) {
 			want[n++] = p->rows[i].path;
 			bytes += p->rows[i].size;
+			basis |= p->local[i] && p->local[i]->present;
 		}
 	}
 	progress_start(&pg, "receiving", n, bytes);
-	/* The whole module only when the rows are the whole head: never what the pull left out. */
-	rc = rsync_pull(r, incoming, ws->root, want, n, p->since == 0 && !p->skipped ? files : 0, &pg);
+	/*
+	 * The whole module only when the rows are the whole head: never what
+	 * the pull left out. The workspace as rsync's basis only when some
+	 * file wanted is here: rsync resolves --copy-dest for every file by
+	 * walking its absolute path, a dozen calls a file for nothing on a
+	 * first pull (bench/README).
+	 */
+	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n, p->since == 0 && !p->skipped ? files : 0,
+			&pg);
 	progress_end(&pg, !rc);
 	free(want);
 	free(incoming);

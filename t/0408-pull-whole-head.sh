@@ -70,7 +70,19 @@ test_expect_success 'a later small pull names its files to rsync' '
 	(cd b && soc pull -q) &&
 	test "$(client_rsyncs)" = 1 &&
 	grep -e "--files-from" "$TRASH/rsync.calls" &&
+	grep -e "--copy-dest=" "$TRASH/rsync.calls" &&
 	test "$(cat b/big/d05/f0500)" = changed
+'
+
+test_expect_success 'a first pull into an empty workspace gives rsync no basis to look in' '
+	soc init c --remote "$URL" -q &&
+	: >"$TRASH/rsync.calls" &&
+	(cd c && soc pull -q) &&
+	test "$(client_rsyncs)" = 1 &&
+	! grep -e "--copy-dest" "$TRASH/rsync.calls" &&
+	ws_sum a >want &&
+	ws_sum c >got &&
+	test_cmp want got
 '
 
 test_done
