@@ -78,9 +78,8 @@ static const char *rsync_reason(int code, int upload)
  * Each stream is a run
  * of the list cut where the directory changes, so that two rsyncs seldom
  * make the same directory (one that does takes the other's; the
- * destination itself is there before either starts). Progress on a
- * terminal stays one rsync's, so that it tells the truth; a script or
- * cron job takes the streams.
+ * destination itself is there before either starts). On a terminal each
+ * stream's progress adds to the one line of progress.c.
  */
 #define RSYNC_STREAM_PATHS_MIN 1000	/* paths a stream has at least */
 #define RSYNC_LINE_MAX 256		/* bytes of one progress line kept; rsync's are under 100 */
