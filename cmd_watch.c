@@ -274,7 +274,7 @@ static int sync_once(long long *pulled)
 
 static int watch_loop(struct watches *w, const char *root, struct poller *p, int wake_fd)
 {
-	uint64_t first = 0, last = 0, retry_at = 0, backoff = 0;
+	uint64_t first = 0, last = 0, retry_at = 0, backoff = 0, scan_at = 0;
 	int sync_now = 1, unreachable = 0;
 
 	for (;;) {
@@ -293,8 +293,8 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 		}
 		if (retry_at && retry_at < due)
 			due = retry_at;
-		if (w->full && now + WATCH_SCAN_MS < due)
-			due = now + WATCH_SCAN_MS;
+		if (w->full && scan_at < due)
+			due = scan_at;
 		if (sync_now || due <= now) {
 			long long pulled = atomic_load(&p->since);
 			int rc;
@@ -309,9 +309,9 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 			sync_now = 0;
 			first = last = 0;
 			/* What the sync wrote in .soc/ is ours; a file written meanwhile is a reason to sync again. */
-			if (read_events(w, root, 1)) {
+			if (read_events(w, root, 1))
 				first = last = clock_ms();
-			}
+			scan_at = clock_ms() + WATCH_SCAN_MS;
 			if (rc == EXIT_HISTORY)
 				return rc;
 			/* Unreachable, or another soc holds the lock: again later, less and less often. */
