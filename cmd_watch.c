@@ -31,6 +31,7 @@
 
 #include "client.h"
 #include "sync.h"
+#include "testhook.h"
 
 #define WATCH_SETTLE_MS 300		/* quiet after the last write before a sync */
 #define WATCH_SETTLE_MAX_MS 2000	/* a sync at the latest this long after the first write */
@@ -41,6 +42,7 @@
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB | \
 		      IN_DONT_FOLLOW | IN_ONLYDIR)
 #define WATCH_EVENT_BUF 65536		/* inotify events read at a time */
+#define WATCH_HOOK_MAX 1000000		/* HOOK_WATCHES_MAX at most */
 
 const char watch_usage[] =
 	"usage: soc watch [-q]\n"
@@ -144,6 +146,7 @@ struct watches {
 	size_t cap;
 	int soc_wd;		/* .soc/ itself: what other soc commands change (an add that resolves a conflict) */
 	int full;		/* the kernel's limit was reached: scanning instead */
+	long added, max;	/* watches made; a test hook's limit, or 0 */
 };
 
 static void watch_dir(struct watches *w, const char *root, const char *rel);
@@ -179,7 +182,15 @@ static void watch_below(struct watches *w, const char *root, const char *rel, in
 static void watch_dir(struct watches *w, const char *root, const char *rel)
 {
 	char *abs = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
-	int wd = inotify_add_watch(w->fd, abs, WATCH_EVENTS), fd;
+	int wd, fd;
+
+	if (w->max && w->added >= w->max) {
+		wd = -1;
+		errno = ENOSPC;
+	} else {
+		wd = inotify_add_watch(w->fd, abs, WATCH_EVENTS);
+		w->added += wd >= 0;
+	}
 
 	if (wd < 0) {
 		if (errno == ENOSPC && !w->full) {
@@ -394,6 +405,7 @@ int cmd_watch(int argc, char **argv, struct workspace *unused)
 		error_errno("cannot start inotify");
 		goto out;
 	}
+	w.max = test_hook_long(HOOK_WATCHES_MAX, 1, WATCH_HOOK_MAX, 0);
 	watch_dir(&w, root, "");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;

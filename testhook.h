@@ -31,6 +31,8 @@
 #define HOOK_SYNC_FAIL TEST_HOOK_PREFIX "SYNC_FAIL"
 /* Client, a flag: push dies by SIGKILL once the server committed, before the index records it. */
 #define HOOK_KILL_AFTER_COMMIT TEST_HOOK_PREFIX "KILL_AFTER_COMMIT"
+/* Client: soc watch acts as if inotify's limit were this many watches, 1..WATCH_HOOK_MAX. */
+#define HOOK_WATCHES_MAX TEST_HOOK_PREFIX "WATCHES_MAX"
 /* Both sides, a flag: beneath.c acts as on a kernel without openat2, so its walk is what runs. */
 #define HOOK_NO_OPENAT2 TEST_HOOK_PREFIX "NO_OPENAT2"
 /* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */

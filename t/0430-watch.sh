@@ -93,6 +93,20 @@ test_expect_success_here 'the server stopped and started again: both watchers re
 	grep "the server answers again" a.log
 '
 
+test_expect_success_here 'inotify out of watches: said once, and a change still goes out by the periodic scan' '
+	soc init c --remote "$URL" -q &&
+	(cd c && soc pull -q) &&
+	{ (cd c && SOC_TEST_WATCHES_MAX=1 exec "$SOC" watch) >c.log 2>&1 & } &&
+	WATCH_c=$! &&
+	SERVER_PIDS="$SERVER_PIDS $WATCH_c" &&
+	within 5 grep -q "watching" c.log &&
+	test "$(grep -c "inotify limit" c.log)" = 1 &&
+	echo from-c >c/D/w &&
+	within 25 holds a/D/w from-c &&
+	kill -TERM $WATCH_c &&
+	wait $WATCH_c
+'
+
 test_expect_success 'idle, a watcher spends under 1% of a CPU over 30 s' '
 	pid=$WATCH_a &&
 	t0=$(awk "{ print \$14 + \$15 }" /proc/$pid/stat) &&
