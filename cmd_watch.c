@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -65,14 +64,6 @@ static void on_stop(int sig)
 		/* full: a stop is pending already */
 	}
 	errno = e;
-}
-
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- the server's side: a thread of long polls ---- */
@@ -294,7 +285,7 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 			{ .fd = wake_fd, .events = POLLIN },
 			{ .fd = w->fd, .events = POLLIN },
 		};
-		uint64_t now = clock_ms(), due = UINT64_MAX;
+		uint64_t now = now_ms(), due = UINT64_MAX;
 		int timeout;
 
 		if (first) {
@@ -321,8 +312,8 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 			first = last = 0;
 			/* What the sync wrote in .soc/ is ours; a file written meanwhile is a reason to sync again. */
 			if (read_events(w, root, 1))
-				first = last = clock_ms();
-			scan_at = clock_ms() + WATCH_SCAN_MS;
+				first = last = now_ms();
+			scan_at = now_ms() + WATCH_SCAN_MS;
 			if (rc == EXIT_HISTORY)
 				return rc;
 			/* Unreachable, or another soc holds the lock: again later, less and less often. */
@@ -330,7 +321,7 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 				backoff = backoff ? backoff * 2 : WATCH_BACKOFF_MIN_MS;
 				if (backoff > WATCH_BACKOFF_MAX_MS)
 					backoff = WATCH_BACKOFF_MAX_MS;
-				retry_at = clock_ms() + backoff;
+				retry_at = now_ms() + backoff;
 			} else {
 				backoff = retry_at = 0;
 			}
@@ -352,7 +343,7 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 			sync_now = 1;
 		}
 		if (pfd[2].revents && read_events(w, root, 0)) {
-			last = clock_ms();
+			last = now_ms();
 			if (!first)
 				first = last;
 		}

@@ -105,15 +105,6 @@ int httpd_signals_read(void);
 /* The old handlers back, the pipe closed. */
 void httpd_signals_stop(void);
 
-/* Milliseconds on the monotonic clock: deadlines and the log's durations. */
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- in httpd_io.c ---- */
 
 /* The JSON error body for status into out (NUL-terminated, cut to size); returns its length. */

@@ -8,21 +8,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sync.h"
 
 #define PROGRESS_MS 200		/* a redraw at most this often */
 #define PROGRESS_RATE_MS 1000	/* no rate nor time left before this much has passed */
-
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* n bytes as "12.3 MiB", in the unit the total is best read in. */
 static void bytes_text(char *out, size_t size, uint64_t n, uint64_t total)
@@ -49,7 +40,7 @@ void progress_start(struct progress *p, const char *what, uint64_t nfiles, uint6
 	p->what = what;
 	p->nfiles = nfiles;
 	p->total = total;
-	p->t0 = clock_ms();
+	p->t0 = now_ms();
 }
 
 /* The line as it stands; the caller holds the lock. */
@@ -98,7 +89,7 @@ void progress_add(struct progress *p, uint64_t files, uint64_t bytes)
 	pthread_mutex_lock(&p->lock);
 	p->files += files;
 	p->bytes += bytes;
-	now = clock_ms();
+	now = now_ms();
 	if (now - p->shown >= PROGRESS_MS || p->files == p->nfiles)
 		draw(p, now, 0);
 	pthread_mutex_unlock(&p->lock);
@@ -107,7 +98,7 @@ void progress_add(struct progress *p, uint64_t files, uint64_t bytes)
 void progress_end(struct progress *p, int done)
 {
 	if (p->on && p->shown && done)
-		draw(p, clock_ms(), 1);
+		draw(p, now_ms(), 1);
 	else if (atomic_exchange(&soc_stderr_midline, 0))
 		fputc('\n', stderr);
 	pthread_mutex_destroy(&p->lock);

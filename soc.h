@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdnoreturn.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define SOC_VERSION "0.1.0"
 
@@ -27,6 +28,15 @@ enum {
 	EXIT_REMOTE = 5,	/* cannot reach or authenticate to the server */
 	EXIT_HISTORY = 6,	/* the server is not the history last synced with: pull --resync */
 };
+
+/* Milliseconds on the monotonic clock: deadlines, rates, durations. */
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* ---- usage.c: messages and allocation ---- */
 

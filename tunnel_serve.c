@@ -74,14 +74,6 @@ static int stopping;
 static int wake_fd = -1;	/* eventfd: a tunnel joined, or the stop */
 static long idle_ms = TUNNEL_IDLE_TIMEOUT_MS;
 
-static long long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* ---- the rsync floor ---- */
 
 /* "3.4.1" (or "v3.2.7", "3.4.0pre1": what follows the numbers is not read) as one number; -1 if none. */

@@ -179,14 +179,6 @@ static json_t *refusal(const char *code, const char *path, const char *what)
 	return json_pack("{s:s, s:s}", "error", code, "message", msg);
 }
 
-static long long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void *run(void *arg)
 {
 	struct upload *u = arg;
@@ -267,7 +259,7 @@ out:
 		warning("upload into push '%s' ended: %s", u->id, m ? m : "?");
 	} else {
 		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
-			u->id, stored, bytes, now_ms() - start);
+			u->id, stored, bytes, (long long)now_ms() - start);
 	}
 	/* Free before the client hears the end: its commit comes right after. */
 	upload_slot_release(u->slot);
