@@ -425,10 +425,9 @@ static void park(struct conn *c, uint64_t now)
 {
 	struct http_exchange *ex = &c->ex;
 
-	park_add(&S.parked, c, ex->park_since, now + (uint64_t)(ex->park_wait_ms > 0 ? ex->park_wait_ms : 0));
+	park_add(&S.parked, c, ex->park_since);
 	c->state = C_PARKED;
-	if (c->deadline < S.next_deadline)
-		S.next_deadline = c->deadline;
+	set_deadline(c, now + (uint64_t)(ex->park_wait_ms > 0 ? ex->park_wait_ms : 0));
 	c->park_expired = !park_passed(&S.parked, c->park_since);
 	if (!c->park_expired || S.stopping_loop || S.parked.n > HTTP_PARKED_MAX)
 		dispatch(c, now);
@@ -436,13 +435,19 @@ static void park(struct conn *c, uint64_t now)
 		arm(c);
 }
 
-void httpd_wake(long long value)
+/* From any thread: the loop looks at its done list and its parked requests. */
+static void wake_loop(void)
 {
 	uint64_t one = 1;
 
-	park_raise(&S.parked, value);
 	if (S.wakefd >= 0 && write(S.wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		warning_errno("cannot wake the connection loop");
+}
+
+void httpd_wake(long long value)
+{
+	park_raise(&S.parked, value);
+	wake_loop();
 }
 
 /* A connection a worker is done with: the next request, or close. */
@@ -640,12 +645,8 @@ static void *worker(void *arg)
 		c->qnext = S.done;
 		S.done = c;
 		pthread_mutex_unlock(&S.dlock);
-		if (wake) {
-			uint64_t one = 1;
-
-			if (write(S.wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-				warning_errno("cannot wake the connection loop");
-		}
+		if (wake)
+			wake_loop();
 	}
 }
 

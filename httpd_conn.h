@@ -80,8 +80,8 @@ struct park {
 };
 
 void park_init(struct park *p);
-/* c into the list, waiting for a value past since or for deadline. */
-void park_add(struct park *p, struct conn *c, long long since, uint64_t deadline);
+/* c into the list, waiting for a value past since or for c->deadline (the loop sets it). */
+void park_add(struct park *p, struct conn *c, long long since);
 void park_del(struct park *p, struct conn *c);
 /* From any thread: the value is at least value. */
 void park_raise(struct park *p, long long value);

@@ -15,10 +15,9 @@ void park_init(struct park *p)
 	p->seen = 0;
 }
 
-void park_add(struct park *p, struct conn *c, long long since, uint64_t deadline)
+void park_add(struct park *p, struct conn *c, long long since)
 {
 	c->park_since = since;
-	c->deadline = deadline;
 	c->prev = p->head.prev;
 	c->next = &p->head;
 	p->head.prev->next = c;
