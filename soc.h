@@ -44,9 +44,9 @@ static inline uint64_t now_ms(void)
 extern const char *soc_prog;
 extern const char *soc_cmd_usage;	/* the running command's usage, for usage_error() */
 extern int soc_quiet;
-extern atomic_int soc_stderr_midline;
+extern atomic_int soc_stderr_midline;	/* a progress line waits for its end: a message starts a new one */
 /* Set in a thread whose failures its caller reports its own way: its error() and warning() say nothing. */
-extern _Thread_local int soc_thread_silent;	/* a progress line waits for its end: a message starts a new one */
+extern _Thread_local int soc_thread_silent;
 
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -102,15 +102,20 @@ void die_errno(const char *fmt, ...)
 
 int soc_quiet_nothing_done;
 
+static void vsay(int silent, const char *fmt, va_list ap)
+{
+	if (soc_quiet || silent)
+		return;
+	end_midline();
+	vfprintf(stderr, fmt, ap);
+}
+
 void say_nothing_done(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (soc_quiet || soc_quiet_nothing_done)
-		return;
-	end_midline();
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(soc_quiet_nothing_done, fmt, ap);
 	va_end(ap);
 }
 
@@ -118,11 +123,8 @@ void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (soc_quiet)
-		return;
-	end_midline();
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(0, fmt, ap);
 	va_end(ap);
 }
 
