@@ -213,16 +213,18 @@ static int pump(struct stream *st, size_t n, struct progress *pg)
 			ssize_t w = 0;
 
 			if (s->c.in_fd >= 0) {
+				int broke;
+
 				if (pfd[j++].revents && s->sent < s->list.len)
 					w = write(s->c.in_fd, s->list.p + s->sent, s->list.len - s->sent);
 				if (w > 0)
 					s->sent += (size_t)w;
-				if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				broke = w < 0 && errno != EAGAIN && errno != EINTR;
+				if (broke) {
 					err = errno;
 					rc = -1;
-					close(s->c.in_fd);
-					s->c.in_fd = -1;
-				} else if (s->sent >= s->list.len) {
+				}
+				if (broke || s->sent >= s->list.len) {
 					close(s->c.in_fd);
 					s->c.in_fd = -1;
 				}

@@ -62,8 +62,9 @@ static noreturn void child_exec(const struct child *c, int in, int out, int null
 		_exit(127);	/* the parent is gone already */
 	/* The parent may ignore SIGPIPE; rsync should die of it as usual. */
 	signal(SIGPIPE, SIG_DFL);
-	if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) || (c->null_out && dup2(null_fd, 1) < 0) ||
-	    (c->null_err && dup2(null_fd, 2) < 0) || (c->err_fd > 2 && dup2(c->err_fd, 2) < 0))
+	if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) ||
+	    (c->null_out && dup2(null_fd, 1) < 0) || (c->null_err && dup2(null_fd, 2) < 0) ||
+	    (c->err_fd > 2 && dup2(c->err_fd, 2) < 0))
 		goto fail;
 	environ = env;
 	execvp(c->argv[0], (char *const *)c->argv);
