@@ -25,6 +25,7 @@
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
+#define PATHS_ONLY " (the paths named only)"	/* after the revision a pull of some paths names */
 
 const char pull_usage[] =
 	"usage: soc pull [-n] [--allow-delete] [--resync] [-q] [PATH...]\n"
@@ -85,17 +86,22 @@ static enum action mode_action(enum action a, const struct scan_item *it, const 
 	return r->mode != it->e.base_mode ? A_MODE : A_NONE;
 }
 
-static int plan_row(struct change_line *c, void *arg)
+/* A new row at the end of p's, zeroed. */
+static struct remote_row *plan_new_row(struct plan *p)
 {
-	struct plan *p = arg;
-	struct remote_row *r;
-
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 256;
 		p->rows = xrealloc(p->rows, p->cap * sizeof(*p->rows));
 	}
-	r = &p->rows[p->n++];
-	memset(r, 0, sizeof(*r));
+	memset(&p->rows[p->n], 0, sizeof(p->rows[p->n]));
+	return &p->rows[p->n++];
+}
+
+static int plan_row(struct change_line *c, void *arg)
+{
+	struct plan *p = arg;
+	struct remote_row *r = plan_new_row(p);
+
 	r->path = c->path;	/* taken */
 	c->path = NULL;
 	r->deleted = c->deleted;
@@ -148,11 +154,7 @@ static int add_unignored(struct net *net, const struct pull_select *sel, struct 
 		if (r->deleted || !pull_select_unignored(sel, r->path) || scan_result_find(scan, r->path) ||
 		    (n && bsearch(r->path, p->rows, n, sizeof(*p->rows), cmp_row_path)))
 			continue;
-		if (p->n == p->cap) {
-			p->cap = p->cap ? 2 * p->cap : 256;
-			p->rows = xrealloc(p->rows, p->cap * sizeof(*p->rows));
-		}
-		p->rows[p->n++] = *r;
+		*plan_new_row(p) = *r;
 		r->path = NULL;	/* taken */
 	}
 	if (p->n > n)
@@ -495,8 +497,7 @@ static void say_counts(long long head, const struct counts *c, int whole)
 	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
 		if (n[i])
 			buf_addf(&b, "%s%zu %s", b.len ? ", " : "", n[i], what[i]);
-	say("pulled to revision %lld%s%s%s\n", head, whole ? "" : " (the paths named only)", b.len ? ": " : "",
-	    b.len ? b.p : "");
+	say("pulled to revision %lld%s%s%s\n", head, whole ? "" : PATHS_ONLY, b.len ? ": " : "", b.len ? b.p : "");
 	buf_free(&b);
 }
 
@@ -610,7 +611,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		pending_clear(ws);
 
 	if (!todo)
-		say_nothing_done("already up to date at revision %lld%s\n", p.head, sel->whole ? "" : " (the paths named only)");
+		say_nothing_done("already up to date at revision %lld%s\n", p.head, sel->whole ? "" : PATHS_ONLY);
 	else
 		say_counts(p.head, &c, sel->whole);
 	/* Conflicts left from an earlier pull still stand in the way of a push: exit 4 for them too. */
