@@ -505,37 +505,8 @@ int index_set_pulled_rev(struct workspace *ws, long long rev)
 	return state_set(ws, "pulled_rev", rev, "cannot record the pulled revision");
 }
 
-int index_history(struct workspace *ws, char out[HISTORY_HEX_LEN + 1])
-{
-	sqlite3_stmt *s = stmt(ws, S_GET_TEXT);
-	const char *v;
-	int rc;
-
-	out[0] = '\0';
-	if (!s)
-		return -1;
-	bind_text(s, 1, "history");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && (v = (const char *)sqlite3_column_text(s, 0)) && history_id_valid(v))
-		memcpy(out, v, HISTORY_HEX_LEN + 1);
-	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		db_error(ws, "cannot read the server's history id");
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-int index_set_history(struct workspace *ws, const char *id)
-{
-	sqlite3_stmt *s = stmt(ws, S_SET_TEXT);
-
-	if (!s)
-		return -1;
-	bind_text(s, 1, "history");
-	bind_text(s, 2, id);
-	return run(ws, s, "cannot record the server's history id");
-}
-
-int index_text(struct workspace *ws, const char *key, struct buf *out)
+/* state_text[key] into out: 1, 0 when none (out empty), -1 after the message what. */
+static int text_get(struct workspace *ws, const char *key, struct buf *out, const char *what)
 {
 	sqlite3_stmt *s = stmt(ws, S_GET_TEXT);
 	int rc;
@@ -548,12 +519,12 @@ int index_text(struct workspace *ws, const char *key, struct buf *out)
 	if (rc == SQLITE_ROW)
 		buf_add(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
 	else if (rc != SQLITE_DONE)
-		db_error(ws, "cannot read the index");
+		db_error(ws, what);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int index_set_text(struct workspace *ws, const char *key, const char *value, size_t len)
+static int text_set(struct workspace *ws, const char *key, const char *value, size_t len, const char *what)
 {
 	sqlite3_stmt *s = stmt(ws, S_SET_TEXT);
 
@@ -561,7 +532,34 @@ int index_set_text(struct workspace *ws, const char *key, const char *value, siz
 		return -1;
 	bind_text(s, 1, key);
 	sqlite3_bind_text(s, 2, len ? value : "", (int)len, SQLITE_STATIC);
-	return run(ws, s, "cannot write the index");
+	return run(ws, s, what);
+}
+
+int index_history(struct workspace *ws, char out[HISTORY_HEX_LEN + 1])
+{
+	struct buf v = BUF_INIT;
+	int rc = text_get(ws, "history", &v, "cannot read the server's history id");
+
+	out[0] = '\0';
+	if (rc > 0 && v.len == HISTORY_HEX_LEN && history_id_valid(v.p))
+		memcpy(out, v.p, HISTORY_HEX_LEN + 1);
+	buf_free(&v);
+	return rc < 0 ? -1 : 0;
+}
+
+int index_set_history(struct workspace *ws, const char *id)
+{
+	return text_set(ws, "history", id, strlen(id), "cannot record the server's history id");
+}
+
+int index_text(struct workspace *ws, const char *key, struct buf *out)
+{
+	return text_get(ws, key, out, "cannot read the index");
+}
+
+int index_set_text(struct workspace *ws, const char *key, const char *value, size_t len)
+{
+	return text_set(ws, key, value, len, "cannot write the index");
 }
 
 int index_forget_bases(struct workspace *ws)
