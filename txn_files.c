@@ -19,6 +19,7 @@
 
 #include "beneath.h"
 #include "txn.h"
+#include "versions.h"
 
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
 static int link_soft_error(int e)
@@ -64,14 +65,12 @@ static int link_staged(struct dir_cursor *from, const char *src, struct dir_curs
 	return link_staged_at(fp, fname, to, dst, want_size);
 }
 
-#define KEPT_DIRS 256	/* versions/00 to versions/ff */
-
 /*
  * Whether versions/XX of hash is there, asked once a push for each XX
  * (known: 0 not asked, 1 there, -1 not): a first push to a new server
  * then tries no link at all.
  */
-static int kept_dir_there(int versions_fd, signed char known[KEPT_DIRS], const char *hash)
+static int kept_dir_there(int versions_fd, signed char known[VERSIONS_DIRS], const char *hash)
 {
 	char xx[3] = { hash[0], hash[1], '\0' };
 	long i = strtol(xx, NULL, 16);
@@ -94,7 +93,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 	      json_t *upload)
 {
 	struct dir_cursor from, to;
-	signed char known[KEPT_DIRS] = { 0 };
+	signed char known[VERSIONS_DIRS] = { 0 };
 	int sfd = -1, rc = -1;
 	size_t i;
 

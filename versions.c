@@ -140,7 +140,7 @@ int versions_sync(struct server *s, const struct versions_touched *t, int batch)
 {
 	if (batch)
 		return syncfs(s->versions_fd) ? error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->root) : 0;
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < VERSIONS_DIRS; i++) {
 		char xx[3];
 		int fd;
 
@@ -253,7 +253,7 @@ static void free_hashes(char **v, long n)
 /* Calls fn for each entry of each versions/XX; 0, or -1 after a message. */
 static int each_blob(struct server *s, void (*fn)(int dir, const char *xx, const char *name, void *arg), void *arg)
 {
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < VERSIONS_DIRS; i++) {
 		char xx[3];
 		int fd;
 		DIR *d;

@@ -10,6 +10,7 @@
 #include "serve.h"
 
 #define VERSIONS_DIR "versions"		/* under the root */
+#define VERSIONS_DIRS 256		/* versions/00 to versions/ff */
 #define VERSIONS_LOCK "versions.lock"	/* under the root: commits share it, gc holds it alone */
 #define KEEP_DAYS_DEFAULT 30
 #define KEEP_DAYS_MAX 36500
@@ -40,7 +41,7 @@ long long versions_now(void);
 int versions_lock(struct server *s, int exclusive, int nonblock);
 /* The versions/XX directories links were made in, for versions_sync. */
 struct versions_touched {
-	unsigned char dir[256];
+	unsigned char dir[VERSIONS_DIRS];
 	int top;		/* a versions/XX was made: versions/ itself changed */
 };
 /*
