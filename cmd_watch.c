@@ -94,14 +94,16 @@ static void *poll_server(void *arg)
 	soc_thread_silent = 1;
 	while (!atomic_load(&p->stop)) {
 		long long since = atomic_load(&p->since), head = -1;
-		int rc;
 
 		if (!n && (n = net_open(&p->r)))
 			net_abort_on(n, &p->stop);
-		rc = n ? changes_wait(n, since, WATCH_POLL_SECONDS, &head, stop_reading, NULL) : EXIT_ERROR;
+		/* head stays -1 when the server was not reached or did not answer. */
+		if (n)
+			changes_wait(n, since, WATCH_POLL_SECONDS, &head, stop_reading, NULL);
 		if (atomic_load(&p->stop))
 			break;
-		if (head > since || (rc && rc != EXIT_REMOTE && head >= 0)) {
+		/* A row stops the read (EXIT_ERROR), the head line having come first. */
+		if (head > since) {
 			char b = 1;
 
 			if (write(p->wake_fd, &b, 1) < 0 && errno != EAGAIN)
