@@ -84,6 +84,15 @@ test_run_() {
 	eval "$1"
 }
 
+# The body and what it printed go to stderr, which prove shows without -v:
+# a failure in CI is then read from its output, not guessed at.
+test_say_failure_() {
+	{
+		printf '%s\n' "$1" | sed 's/^/#	/'
+		sed 's/^/# | /' "$test_log"
+	} >&2
+}
+
 test_expect_success() {
 	test_count=$((test_count + 1))
 	rm -f "$test_cleanup_file"
@@ -98,8 +107,7 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
-		printf '%s\n' "$2" | sed 's/^/#	/'
-		sed 's/^/# | /' "$test_log"
+		test_say_failure_ "$2"
 	fi
 }
 
@@ -115,8 +123,7 @@ test_expect_success_here() {
 		test_run_cleanup_
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
-		printf '%s\n' "$2" | sed 's/^/#	/'
-		sed 's/^/# | /' "$test_log"
+		test_say_failure_ "$2"
 	fi
 }
 
