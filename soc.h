@@ -189,15 +189,27 @@ int opt_parse(int argc, char **argv, const struct opt *opts);
 /* 1 when s is a history id: exactly HISTORY_HEX_LEN lowercase hex digits. */
 int history_id_valid(const char *s);
 
+/*
+ * A symlink's mode, as git writes it: on the wire and in both databases a
+ * link is a file of this mode whose content is its target string, verbatim
+ * (sha256 and size are the target's). Nothing of soc ever follows one.
+ */
+#define MODE_LINK 0120000
+#define LINK_TARGET_MAX 4095	/* PATH_MAX less its NUL: the longest target readlink gives */
+
+/* 1 for a mode soc syncs: 0644, 0755 or MODE_LINK. */
+int mode_valid(long long mode);
+
 struct change_line {
 	char *path;			/* checked by path_check(); kept on a refusal, for the message */
 	char hash[HASH_HEX_LEN + 1];	/* sha256 of the content; "" for a delete */
 	char base[HASH_HEX_LEN + 1];	/* sha256 of what it replaces; "" when null or absent: a new file */
 	long long size, mtime, rev;	/* -1 when absent (mtime: 0) */
-	unsigned mode;			/* 0644 or 0755 */
+	unsigned mode;			/* 0644, 0755 or MODE_LINK */
 	unsigned base_mode;		/* the mode of the base, 0 when absent: not checked */
 	int deleted;
 	char history[HISTORY_HEX_LEN + 1];	/* a head line's history id; "" from an older server */
+	char *target;			/* a link's target (mode MODE_LINK), else NULL; owned after a parse */
 };
 
 /*
@@ -212,7 +224,8 @@ void change_free(struct change_line *c);
  * Appends c as one line, newline included, that change_parse() reads
  * back. c->rev says which: -1, a push body line (base, null for a new
  * file; base_mode when there is a base and it is not 0); else a
- * changes?since= line (rev, no base). The bytes are the ones soc has
+ * changes?since= line (rev, no base). A link (MODE_LINK) carries its
+ * target, which must then be set. The bytes are the ones soc has
  * always sent. 0, or -1 when jansson cannot encode it (out of memory, a
  * path that is not UTF-8).
  */

@@ -67,10 +67,38 @@ int history_id_valid(const char *s)
 	return strlen(s) == HISTORY_HEX_LEN && strspn(s, "0123456789abcdef") == HISTORY_HEX_LEN;
 }
 
+int mode_valid(long long mode)
+{
+	return mode == 0644 || mode == 0755 || mode == MODE_LINK;
+}
+
 void change_free(struct change_line *c)
 {
 	free(c->path);
-	c->path = NULL;
+	free(c->target);
+	c->path = c->target = NULL;
+}
+
+/* A link's target: there for MODE_LINK only, not empty, no NUL, and what sha256 and size name. */
+static const char *target_field(json_t *o, struct change_line *c)
+{
+	json_t *v = json_object_get(o, "target");
+	const char *t = json_string_value(v);
+	char hash[HASH_HEX_LEN + 1];
+	size_t n;
+
+	if (c->mode != MODE_LINK)
+		return v ? "a target for a file that is not a symlink" : NULL;
+	if (!t)
+		return "a symlink without a target";
+	n = json_string_length(v);
+	if (!n || n > LINK_TARGET_MAX || strlen(t) != n)
+		return "a symlink target empty, longer than 4095 bytes or holding a NUL";
+	sha256_hex(t, n, hash);
+	if ((long long)n != c->size || strcmp(hash, c->hash))
+		return "a symlink target that is not what its sha256 and size name";
+	c->target = xstrndup(t, n);
+	return NULL;
 }
 
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why)
@@ -138,14 +166,15 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 	}
 	/* A mode is only ever a file's, and only a base can have one. */
 	if (int_field(o, "base_mode", &base_mode, 0) ||
-	    (base_mode && (c->deleted || !c->base[0] || (base_mode != 0644 && base_mode != 0755)))) {
+	    (base_mode && (c->deleted || !c->base[0] || !mode_valid(base_mode)))) {
 		*why = "bad base_mode";
 		goto bad;
 	}
 	c->base_mode = (unsigned)base_mode;
 	if (c->deleted) {
-		if (json_object_get(o, "sha256") && !json_is_null(json_object_get(o, "sha256"))) {
-			*why = "a delete with a sha256";
+		if ((json_object_get(o, "sha256") && !json_is_null(json_object_get(o, "sha256"))) ||
+		    json_object_get(o, "target")) {
+			*why = "a delete with a sha256 or a target";
 			goto bad;
 		}
 		rc = 1;
@@ -159,8 +188,7 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		*why = "no valid size";
 		goto bad;
 	}
-	if (int_field(o, "mtime", &c->mtime, 0) || int_field(o, "mode", &mode, 0644) ||
-	    (mode != 0644 && mode != 0755)) {
+	if (int_field(o, "mtime", &c->mtime, 0) || int_field(o, "mode", &mode, 0644) || !mode_valid(mode)) {
 		*why = "bad mtime or mode";
 		goto bad;
 	}
@@ -169,6 +197,8 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		goto bad;
 	}
 	c->mode = (unsigned)mode;
+	if ((*why = target_field(o, c)))
+		goto bad;
 	rc = 1;
 	goto out;
 bad:
@@ -212,6 +242,11 @@ int change_format(const struct change_line *c, struct buf *out)
 	 * the same content got a chmod the pusher has not seen, and taking
 	 * this one would undo it. (An older server ignores the field.)
 	 */
+	if (o && !c->deleted && c->mode == MODE_LINK &&
+	    (!c->target || json_object_set_new(o, "target", json_stringn(c->target, strlen(c->target))))) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && c->rev < 0 && !c->deleted && base && c->base_mode &&
 	    json_object_set_new(o, "base_mode", json_integer((json_int_t)c->base_mode))) {
 		json_decref(o);

@@ -10,6 +10,8 @@
 
 #define M5 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define H32 "0123456789abcdef0123456789abcdef"
+#define LH "f8e50317bd2a5dfc206eb2c7a28176f23b5903688ae9d1836de240e27c198856"	/* sha256 of "target/x" */
+#define LINK "{\"path\":\"l\",\"sha256\":\"" LH "\",\"size\":8,\"mode\":40960"
 
 struct wcase {
 	const char *line;
@@ -34,7 +36,8 @@ static void format_case(const struct change_line *c, const char *want, const cha
 	   !strcmp(back.hash, c->hash) && back.rev == c->rev &&
 	   (c->deleted || (back.size == c->size && back.mtime == c->mtime && back.mode == c->mode)) &&
 	   !strcmp(back.base, c->rev < 0 ? c->base : "") &&
-	   back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u), "read back: %s", what);
+	   back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u) &&
+	   (c->target ? back.target && !strcmp(back.target, c->target) : !back.target), "read back: %s", what);
 	if (!rc)
 		change_free(&back);
 	buf_free(&b);
@@ -42,9 +45,10 @@ static void format_case(const struct change_line *c, const char *want, const cha
 
 static void format_cases(void)
 {
-	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0, "" };
-	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0, "" };
-	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1, "" };
+	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0, "", NULL };
+	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0, "", NULL };
+	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1, "", NULL };
+	struct change_line l = { "l", LH, M5, 8, 77, -1, MODE_LINK, 0644, 0, "", NULL };
 	struct buf b = BUF_INIT;
 
 	format_case(&f, "{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
@@ -60,6 +64,15 @@ static void format_cases(void)
 		    "\"mode\":493,\"rev\":4}\n", "a listed file: no base");
 	d.rev = 5;
 	format_case(&d, "{\"path\":\"gone\",\"deleted\":true,\"rev\":5}\n", "a listed delete");
+	l.target = "target/x";
+	format_case(&l, "{\"path\":\"l\",\"sha256\":\"" LH "\",\"size\":8,\"mtime\":77,\"mode\":40960,"
+		    "\"base\":\"" M5 "\",\"target\":\"target/x\",\"base_mode\":420}\n", "a link in a push");
+	l.rev = 6;
+	format_case(&l, "{\"path\":\"l\",\"sha256\":\"" LH "\",\"size\":8,\"mtime\":77,\"mode\":40960,"
+		    "\"rev\":6,\"target\":\"target/x\"}\n", "a listed link");
+	l.target = NULL;
+	ok(change_format(&l, &b) == -1 && !b.len, "a link without its target is not written");
+	buf_free(&b);
 	change_format_head(42, NULL, &b);
 	ok(b.len == 12 && !memcmp(b.p, "{\"head\":42}\n", 12), "the head line, no history");
 	buf_free(&b);
@@ -93,6 +106,16 @@ int main(void)
 		{ "{\"path\":\"a\",\"deleted\":true,\"rev\":4}", 1, "a listed delete" },
 		{ "{\"path\":\"a\",\"deleted\":true,\"sha256\":\"" M5 "\"}", -1, "a delete with a sha256" },
 		{ "{\"path\":\"a\",\"deleted\":1}", -1, "deleted not a boolean" },
+		{ LINK ",\"target\":\"target/x\"}", 1, "a link" },
+		{ LINK ",\"target\":\"target/y\"}", -1, "a link whose target is not its sha256" },
+		{ "{\"path\":\"l\",\"sha256\":\"" LH "\",\"size\":9,\"mode\":40960,\"target\":\"target/x\"}", -1, "a link whose size is not its target's" },
+		{ LINK "}", -1, "a link without a target" },
+		{ LINK ",\"target\":5}", -1, "a target that is a number" },
+		{ LINK ",\"target\":\"target\\u0000x\"}", -1, "a NUL inside a target" },
+		{ "{\"path\":\"l\",\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"size\":0,\"mode\":40960,\"target\":\"\"}", -1, "an empty target" },
+		{ "{\"path\":\"a\",\"sha256\":\"" LH "\",\"size\":8,\"target\":\"target/x\"}", -1, "a target on a file" },
+		{ "{\"path\":\"a\",\"deleted\":true,\"target\":\"target/x\"}", -1, "a delete with a target" },
+		{ LINK ",\"target\":\"target/x\",\"base\":\"" M5 "\",\"base_mode\":40960}", 1, "a link replacing a link" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\"}", -1, "no size" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":-1}", -1, "a negative size" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1.5}", -1, "a fractional size" },
