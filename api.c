@@ -102,7 +102,8 @@ static int changes_begin(long long head, const char *history, void *arg)
 static int changes_row(const struct store_file *f, void *arg)
 {
 	struct change_line c = { .path = (char *)f->path, .size = f->size, .mtime = f->mtime,
-				 .rev = f->rev, .mode = (unsigned)f->mode, .deleted = !f->hash };
+				 .rev = f->rev, .mode = (unsigned)f->mode, .deleted = !f->hash,
+				 .target = (char *)f->target };
 	struct buf line = BUF_INIT;
 	int rc;
 

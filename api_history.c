@@ -147,7 +147,10 @@ static int line(const struct history_row *h, void *arg)
 			json_object_set_new(o, "sha256", json_string(h->hash));
 		json_object_set_new(o, "size", json_integer((json_int_t)h->size));
 		json_object_set_new(o, "mode", json_integer(h->mode));
-		json_object_set_new(o, "kept", json_boolean(held(L->s, h->hash)));
+		/* A link's target is its content, and the database keeps it. */
+		if (h->target)
+			json_object_set_new(o, "target", json_string(h->target));
+		json_object_set_new(o, "kept", json_boolean(h->target || held(L->s, h->hash)));
 	}
 	if (L->history && h->hash)
 		json_object_set_new(o, "mtime", json_integer((json_int_t)h->mtime));

@@ -245,8 +245,8 @@ static int head_files(struct backup *k, const char *db_path)
 	int rc = -1, step;
 
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL ORDER BY path", -1, &st,
-			       NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "SELECT path, sha256 FROM files WHERE sha256 IS NOT NULL AND target IS NULL"
+			       " ORDER BY path", -1, &st, NULL) != SQLITE_OK) {
 		error("cannot read '%s': %s", db_path, db ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
 	}

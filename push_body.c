@@ -15,8 +15,10 @@ void push_list_free(struct push_list *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < l->n; i++) {
 		free(l->v[i].path);
+		free(l->v[i].target);
+	}
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -155,6 +157,7 @@ int push_parse(const char *body, size_t len, struct push_list *out, struct push_
 		it->mode = c.deleted ? 0 : c.mode;
 		it->base_mode = c.base_mode;
 		it->deleted = c.deleted;
+		it->target = c.target;	/* taken */
 		p = nl ? nl + 1 : end;
 	}
 	qsort(out->v, out->n, sizeof(*out->v), cmp_item);

@@ -117,6 +117,7 @@ struct store_file {
 	const char *hash;	/* NULL for a deleted path */
 	long long size, mtime, rev;	/* store_head_each gives path, sha256 and size only */
 	int mode;
+	const char *target;	/* a link's (mode MODE_LINK), else NULL */
 };
 /* One row of revs (strings valid during the call; client may be NULL). */
 struct store_rev {
@@ -137,12 +138,15 @@ int store_changes_each(struct sqlite3 *db, long long since,
 /* row() for the newest limit revisions up to the head, newest first; 0, or -1 on a database error. */
 int store_log_each(struct sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg),
 		   void *arg);
-/* row() for every file of the head (path, sha256, size), by path; 0, or -1 (store_errmsg says why). */
+/*
+ * row() for every regular file of the head (path, sha256, size), by path:
+ * what files/ holds, links left out; 0, or -1 (store_errmsg says why).
+ */
 int store_head_each(struct sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg);
 /* A prepared "is this path in the head?" for many paths; NULL on failure. */
 struct store_lookup;
 struct store_lookup *store_lookup_open(struct sqlite3 *db);
-/* 1 when path is a file of the head, else 0. */
+/* 1 when path is a regular file of the head (one files/ holds), else 0. */
 int store_lookup_in_head(struct store_lookup *q, const char *path);
 void store_lookup_close(struct store_lookup *q);
 /* A read transaction around several reads, so they see one head; begin gives 0 or -1 after a message. */
@@ -331,10 +335,17 @@ struct push_item {
 	char hash[HASH_HEX_LEN + 1];	/* "" for a delete */
 	char base[HASH_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
 	long long size, mtime;		/* 0 for a delete */
-	unsigned mode;			/* 0644 or 0755; 0 for a delete */
+	unsigned mode;			/* 0644, 0755 or MODE_LINK; 0 for a delete */
 	unsigned base_mode;		/* the mode the push says the head has; 0: not checked */
 	int deleted;
+	char *target;			/* a link's target (MODE_LINK), owned; else NULL */
 };
+
+/* 1 when the item's content is a file in files/: not a delete, not a link (the database holds those). */
+static inline int push_item_file(const struct push_item *it)
+{
+	return !it->deleted && !it->target;
+}
 
 /* The changes of one push, sorted by path. */
 struct push_list {

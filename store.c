@@ -29,14 +29,14 @@
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER NOT NULL,"
-	" mtime INTEGER NOT NULL, mode INTEGER NOT NULL, rev INTEGER NOT NULL) WITHOUT ROWID;"
+	" mtime INTEGER NOT NULL, mode INTEGER NOT NULL, rev INTEGER NOT NULL, target TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS files_rev ON files(rev);"
 	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);"
 	"CREATE TABLE IF NOT EXISTS revs(rev INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	" token TEXT NOT NULL, client TEXT, adds INTEGER NOT NULL, mods INTEGER NOT NULL,"
 	" dels INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS changes(rev INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
-	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);"
+	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, target TEXT);"
 	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
 	"CREATE INDEX IF NOT EXISTS changes_path ON changes(path, rev);"
 	"CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256);"
@@ -46,7 +46,7 @@ static const char schema[] =
 	" created INTEGER NOT NULL, state TEXT NOT NULL, rev INTEGER, token_sha256 TEXT);"
 	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT,"
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, base TEXT,"
-	" base_mode INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
+	" base_mode INTEGER NOT NULL DEFAULT 0, target TEXT, PRIMARY KEY(txn, path)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta VALUES('head', 0);"
 	/*
@@ -224,9 +224,9 @@ int store_changes_each(sqlite3 *db, long long since,
 	head = store_head(db);
 	if (store_history(db, history))
 		head = -1;
-	if (sqlite3_prepare_v2(db, since ? "SELECT path, sha256, size, mtime, mode, rev FROM files "
+	if (sqlite3_prepare_v2(db, since ? "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
 				       "WHERE rev > ? AND rev <= ? ORDER BY path"
-				     : "SELECT path, sha256, size, mtime, mode, rev FROM files "
+				     : "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
 				       "WHERE rev > ? AND rev <= ? AND sha256 IS NOT NULL ORDER BY path",
 			       -1, &st, NULL) != SQLITE_OK || head < 0) {
 		sqlite3_finalize(st);
@@ -245,6 +245,7 @@ int store_changes_each(sqlite3 *db, long long since,
 			.mtime = sqlite3_column_int64(st, 3),
 			.mode = sqlite3_column_int(st, 4),
 			.rev = sqlite3_column_int64(st, 5),
+			.target = (const char *)sqlite3_column_text(st, 6),
 		};
 
 		if (row(&f, arg))
@@ -293,7 +294,7 @@ int store_head_each(sqlite3 *db, void (*row)(const struct store_file *f, void *a
 	int rc;
 
 	if (sqlite3_prepare_v2(db, "SELECT path, sha256, size FROM files WHERE sha256 IS NOT NULL "
-			       "ORDER BY path", -1, &st, NULL) != SQLITE_OK)
+			       "AND target IS NULL ORDER BY path", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_file f = {
@@ -316,7 +317,8 @@ struct store_lookup *store_lookup_open(sqlite3 *db)
 {
 	struct store_lookup *q = xcalloc(1, sizeof(*q));
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND sha256 IS NOT NULL", -1, &q->st,
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND sha256 IS NOT NULL AND target IS NULL",
+			       -1, &q->st,
 			       NULL) != SQLITE_OK) {
 		sqlite3_finalize(q->st);
 		free(q);

@@ -38,6 +38,7 @@ static int rows(sqlite3 *db, sqlite3_stmt *st, int (*row)(const struct history_r
 			.mode = sqlite3_column_int(st, 5),
 			.time = sqlite3_column_int64(st, 6),
 			.token = (const char *)sqlite3_column_text(st, 7),
+			.target = (const char *)sqlite3_column_text(st, 8),
 		};
 
 		if (row(&h, arg)) {
@@ -56,7 +57,7 @@ int store_history_each(sqlite3 *db, const char *path, long long limit,
 {
 	sqlite3_stmt *st = NULL;
 
-	if (prepare(db, "SELECT c.rev, c.path, c.sha256, c.size, c.mtime, c.mode, r.time, r.token "
+	if (prepare(db, "SELECT c.rev, c.path, c.sha256, c.size, c.mtime, c.mode, r.time, r.token, c.target "
 		    "FROM changes c JOIN revs r ON r.rev = c.rev "
 		    "WHERE c.rev <= (SELECT value FROM meta WHERE key = 'head') AND " UNDER
 		    " ORDER BY c.rev DESC, c.path LIMIT ?1", &st))
@@ -72,9 +73,9 @@ int store_tree_each(sqlite3 *db, long long rev, const char *path,
 	sqlite3_stmt *st = NULL;
 
 	/* SQLite takes a bare column's value from the row max() picked: each path's newest state. */
-	if (prepare(db, "SELECT rev, path, sha256, size, mtime, mode, 0, NULL FROM ("
+	if (prepare(db, "SELECT rev, path, sha256, size, mtime, mode, 0, NULL, target FROM ("
 		    "SELECT max(c.rev) AS rev, c.path AS path, c.sha256 AS sha256, c.size AS size,"
-		    " c.mtime AS mtime, c.mode AS mode FROM changes c WHERE c.rev <= ?1 AND " UNDER
+		    " c.mtime AS mtime, c.mode AS mode, c.target AS target FROM changes c WHERE c.rev <= ?1 AND " UNDER
 		    " GROUP BY c.path) WHERE sha256 IS NOT NULL ORDER BY path", &st))
 		return -1;
 	sqlite3_bind_int64(st, 1, rev);
@@ -113,7 +114,7 @@ int store_hash_named(sqlite3 *db, const char *hash)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (prepare(db, "SELECT 1 FROM changes WHERE sha256 = ?1 LIMIT 1", &st))
+	if (prepare(db, "SELECT 1 FROM changes WHERE sha256 = ?1 AND target IS NULL LIMIT 1", &st))
 		return -1;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -139,10 +140,11 @@ long store_kept_hashes(sqlite3 *db, const struct keep_policy *keep, long long no
 	int rc;
 
 	*out = NULL;
-	if (prepare(db, "WITH v AS (SELECT path, rev, sha256,"
+	/* A link's target is in its row: no blob to keep. */
+	if (prepare(db, "WITH v AS (SELECT path, rev, sha256, target,"
 		    " lead(rev) OVER (PARTITION BY path ORDER BY rev) AS next FROM changes),"
 		    " w AS (SELECT *, row_number() OVER (PARTITION BY path ORDER BY rev DESC) AS n"
-		    " FROM v WHERE sha256 IS NOT NULL AND sha256 != '')"
+		    " FROM v WHERE sha256 IS NOT NULL AND sha256 != '' AND target IS NULL)"
 		    " SELECT DISTINCT w.sha256 FROM w LEFT JOIN revs r ON r.rev = w.next"
 		    " WHERE w.next IS NULL OR ((r.time IS NULL OR r.time >= ?1 OR w.n <= ?2) AND w.rev > ?3)"
 		    " ORDER BY w.sha256", &st))

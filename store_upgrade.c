@@ -77,6 +77,19 @@ static int add_token_identity(sqlite3 *db)
 			"UPDATE txns SET token_sha256 = (SELECT sha256 FROM tokens WHERE tokens.name = txns.token);");
 }
 
+/*
+ * Symlinks came later again: a link is a row whose target is its content.
+ * A root from before gets the column, NULL (a regular file) in every row.
+ */
+static int add_link_targets(sqlite3 *db)
+{
+	if (!has_column(db, "files", "path") || has_column(db, "files", "target"))
+		return 0;
+	return exec(db, "ALTER TABLE files ADD COLUMN target TEXT;"
+			"ALTER TABLE changes ADD COLUMN target TEXT;"
+			"ALTER TABLE txn_items ADD COLUMN target TEXT;");
+}
+
 /* The sha256 of files/path if its md5 is md5, else -1 after a message. */
 static int head_sha(int files_fd, const char *path, const char *md5, char sha[HASH_HEX_LEN + 1])
 {
@@ -185,12 +198,13 @@ int store_upgrade(sqlite3 *db, int files_fd)
 {
 	if (!(has_column(db, "txn_items", "txn") && !has_column(db, "txn_items", "base_mode")) &&
 	    !(has_column(db, "txns", "id") && !has_column(db, "txns", "token_sha256")) &&
-	    !has_column(db, "files", "md5"))
+	    !has_column(db, "files", "md5") && !(has_column(db, "files", "path") && !has_column(db, "files", "target")))
 		return 0;
 	/* Every step in one transaction; another soc serve, check or token waits, then finds it done. */
 	if (exec(db, "BEGIN IMMEDIATE"))
 		return -1;
-	if (add_base_mode(db) || add_token_identity(db) || name_by_sha256(db, files_fd) || exec(db, "COMMIT")) {
+	if (add_base_mode(db) || add_token_identity(db) || name_by_sha256(db, files_fd) || add_link_targets(db) ||
+	    exec(db, "COMMIT")) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}

@@ -129,7 +129,7 @@ static void *check_part(void *arg)
 		const char *name = NULL;
 		int dir, rc;
 
-		if (it->deleted)
+		if (!push_item_file(it))
 			continue;
 		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
 		rc = check_file(p, dir, name, it, &to);
@@ -187,7 +187,7 @@ static uint64_t item_bytes(size_t i, const void *arg)
 {
 	const struct push_list *l = arg;
 
-	return l->v[i].deleted ? 0 : (uint64_t)l->v[i].size;
+	return push_item_file(&l->v[i]) ? (uint64_t)l->v[i].size : 0;
 }
 
 long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad)
@@ -209,7 +209,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		return -1;
 	}
 	for (size_t i = 0; i < l->n; i++)
-		files += !l->v[i].deleted;
+		files += push_item_file(&l->v[i]);
 	sync_each = files <= SYNC_EACH_MAX;
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));

@@ -121,7 +121,7 @@ out:
 
 int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT path, sha256, size, mtime, mode, base, base_mode FROM txn_items "
+	sqlite3_stmt *st = prepare(db, "SELECT path, sha256, size, mtime, mode, base, base_mode, target FROM txn_items "
 				       "WHERE txn = ? ORDER BY path");
 	size_t cap = 0;
 	int rc;
@@ -149,6 +149,8 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		it->mtime = sqlite3_column_int64(st, 3);
 		it->mode = (unsigned)sqlite3_column_int(st, 4);
 		it->base_mode = (unsigned)sqlite3_column_int(st, 6);
+		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+			it->target = xstrdup((const char *)sqlite3_column_text(st, 7));
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -162,6 +164,14 @@ static void bind_hash(sqlite3_stmt *st, int col, const char *hash)
 {
 	if (*hash)
 		sqlite3_bind_text(st, col, hash, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static void bind_target(sqlite3_stmt *st, int col, const char *target)
+{
+	if (target)
+		sqlite3_bind_text(st, col, target, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, col);
 }
@@ -325,8 +335,8 @@ int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const stru
 {
 	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
 				      " VALUES(?, ?, ?, 'open', NULL, ?)");
-	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode)"
-				       " VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
+				       " target) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc = -1;
 	size_t i;
 
@@ -349,6 +359,7 @@ int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const stru
 		sqlite3_bind_int(item, 6, (int)it->mode);
 		bind_hash(item, 7, it->base);
 		sqlite3_bind_int(item, 8, (int)it->base_mode);
+		bind_target(item, 9, it->target);
 		if (step_done(db, item))
 			goto out;
 	}
@@ -361,7 +372,9 @@ out:
 
 char **txn_sources(sqlite3 *db, const struct push_list *l)
 {
-	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE sha256 = ? AND size = ? LIMIT 1");
+	/* A link's row holds no file: its content is never a source, nor is one wanted for it. */
+	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE sha256 = ? AND size = ? AND target IS NULL"
+				       " LIMIT 1");
 	char **src;
 	size_t i;
 
@@ -372,7 +385,7 @@ char **txn_sources(sqlite3 *db, const struct push_list *l)
 		const struct push_item *it = &l->v[i];
 		int rc;
 
-		if (it->deleted)
+		if (it->deleted || it->target)
 			continue;
 		sqlite3_bind_text(same, 1, it->hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(same, 2, it->size);
@@ -418,7 +431,7 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 	}
 	head = store_head(db);
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
-	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?)");
+	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?, ?)");
 	if (head < 0 || !rev_st || !change)
 		goto fail;
 	for (i = 0; i < l->n; i++) {
@@ -436,6 +449,7 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 		sqlite3_bind_int64(change, 4, it->size);
 		sqlite3_bind_int64(change, 5, it->mtime);
 		sqlite3_bind_int(change, 6, (int)it->mode);
+		bind_target(change, 7, it->target);
 		if (step_done(db, change))
 			goto fail;
 	}
@@ -473,7 +487,7 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 
 	if (store_exec(db, "BEGIN IMMEDIATE"))
 		return -1;
-	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?)");
+	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)");
 	if (!file)
 		goto fail;
 	for (i = 0; i < l->n; i++) {
@@ -485,6 +499,7 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 		sqlite3_bind_int64(file, 4, it->mtime);
 		sqlite3_bind_int(file, 5, (int)it->mode);
 		sqlite3_bind_int64(file, 6, rev);
+		bind_target(file, 7, it->target);
 		if (step_done(db, file))
 			goto fail;
 	}

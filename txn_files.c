@@ -109,7 +109,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 		const struct push_item *it = &l->v[i];
 		int r = 1;
 
-		if (it->deleted)
+		if (!push_item_file(it))
 			continue;
 		if (sources[i])
 			r = link_staged(&from, sources[i], &to, it->path, it->size);
@@ -281,7 +281,8 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		const char *name;
 		int dir;
 
-		if (!it->deleted)
+		/* A link takes its path out of files/ as a delete does: the database holds it. */
+		if (push_item_file(it))
 			continue;
 		/* Leaving a directory: prune what the last delete in it may have emptied. */
 		if (last && !path_same_dir(last, it->path) && prune(s->files_fd, last, !batch))
@@ -291,7 +292,12 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 			error_errno("cannot open the directory of 'files/%s'", it->path);
 			goto out;
 		}
-		if (dir >= 0 && unlinkat(dir, name, 0) && errno != ENOENT) {
+		/*
+		 * A link in the place of a directory: the files under it are
+		 * this push's deletes (the head check saw to it), which come
+		 * next in path order, and their prune takes the directory.
+		 */
+		if (dir >= 0 && unlinkat(dir, name, 0) && errno != ENOENT && !(it->target && errno == EISDIR)) {
 			error_errno("cannot delete 'files/%s'", it->path);
 			goto out;
 		}
@@ -312,7 +318,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 		const char *name, *sname;
 		int dir, from, moved, gone;
 
-		if (it->deleted)
+		if (!push_item_file(it))
 			continue;
 		/* Paths sorted by strcmp: those under a directory moved whole come next to each other. */
 		if (moved_dir.len && !strncmp(it->path, moved_dir.p, moved_dir.len) &&

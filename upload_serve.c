@@ -223,7 +223,7 @@ static void *run(void *arg)
 			break;
 		}
 		it = push_find(&u->items, path, plen);
-		if (!it || it->deleted) {
+		if (!it || !push_item_file(it)) {
 			result = refusal("bad_request", path, "not a file of this push");
 			break;
 		}

@@ -85,6 +85,7 @@ struct history_row {
 	const char *token, *path;
 	const char *hash;	/* NULL for a delete, "" for content older than sha256 */
 	int mode;
+	const char *target;	/* a link's (MODE_LINK), kept in the database; else NULL */
 };
 /*
  * row() for each revision's change of path (a file) or anything under it
