@@ -11,7 +11,7 @@ PKGS = sqlite3 libcurl jansson libmd libcrypto
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c parts.c options.c wire.c testhook.c beneath.c
 CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
-	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c
+	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c link.c
 HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_signal.c
 SERVER_SRCS = store.c store_upgrade.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c push_body.c tree.c check.c \
 	backup.c versions.c store_history.c api_history.c

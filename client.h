@@ -13,6 +13,28 @@
 
 #include "soc.h"
 
+/*
+ * ---- link.c: a symlink as soc keeps it, its target string its content ----
+ * dirfd/name is never followed: each call works on the link itself.
+ * buf holds LINK_TARGET_MAX + 1 bytes.
+ */
+
+/*
+ * The target of the link dirfd/name in buf, NUL-terminated, its length in
+ * *len: 0, or -1 and errno (EINVAL: not a link; ENAMETOOLONG: longer than
+ * LINK_TARGET_MAX; EILSEQ: not UTF-8, which no change line can carry).
+ */
+int link_read(int dirfd, const char *name, char *buf, size_t *len);
+/* The sha256 of the link's target and its length: what names it on the wire. 0, or -1 and errno. */
+int link_hash(int dirfd, const char *name, char hash[HASH_HEX_LEN + 1], uint64_t *len);
+/*
+ * A new link dirfd/name to target, given mtime (seconds, as a change line
+ * has it) as its own mtime. 0, or -1 and errno (EEXIST when the name is taken).
+ */
+int link_make(int dirfd, const char *name, const char *target, long long mtime);
+/* Why link_read failed, for a message: errno's words, or soc's own for EILSEQ and ENAMETOOLONG. */
+const char *link_error(int err);
+
 /* ---- arena.c: strings kept until one call frees them all ---- */
 
 struct arena_block;

@@ -34,8 +34,6 @@ struct target {
 
 static const char *kind_of(mode_t m)
 {
-	if (S_ISLNK(m))
-		return "a symbolic link";
 	if (S_ISSOCK(m))
 		return "a socket";
 	if (S_ISFIFO(m))
@@ -76,8 +74,9 @@ static int check_target(struct workspace *ws, const char *arg, struct target *t)
 		t->is_dir = 1;
 		return 0;
 	}
-	if (!S_ISREG(st.st_mode))
-		return error("cannot add '%s': it is %s; soc tracks regular files only",
+	/* A link is added as itself, never as what it points at (as git adds one). */
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return error("cannot add '%s': it is %s; soc tracks regular files and symlinks only",
 			     show_path(arg), kind_of(st.st_mode));
 	return 0;
 }

@@ -52,10 +52,15 @@ static int print_version(struct version_line *v, void *arg)
 	buf_reset(shown);
 	quote_path(shown, v->c.path, strlen(v->c.path));
 	printf("r%-6lld %s  %-12s %s  ", v->c.rev, when, v->token ? show_path(v->token) : "?", shown->p);
-	if (v->c.deleted)
+	if (v->c.deleted) {
 		printf("deleted\n");
-	else
+	} else if (v->c.target) {
+		buf_reset(shown);
+		quote_path(shown, v->c.target, strlen(v->c.target));
+		printf("-> %s\n", shown->p);
+	} else {
 		printf("%lld bytes%s\n", v->c.size, v->kept ? "" : " (not kept)");
+	}
 	o->n++;
 	return 0;
 }

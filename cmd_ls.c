@@ -26,6 +26,11 @@ static int print_file(struct version_line *v, void *arg)
 
 	buf_reset(&o->shown);
 	quote_path(&o->shown, v->c.path, strlen(v->c.path));
+	/* A link as ls -l shows one: its target after the name, quoted as names are. */
+	if (v->c.target) {
+		buf_addstr(&o->shown, " -> ");
+		quote_path(&o->shown, v->c.target, strlen(v->c.target));
+	}
 	printf("%o %10lld %s\n", v->c.mode, v->c.size, o->shown.p);
 	o->n++;
 	return 0;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "beneath.h"
@@ -43,37 +44,44 @@ const char pull_usage[] =
 	"                    every file with it as if never synced; nothing here is lost\n"
 	"  -q, --quiet       say nothing unless something fails\n";
 
-/* The table of DESIGN.md section 7, and nothing else. */
+/*
+ * The table of DESIGN.md section 7, and nothing else. x, y, z are
+ * versions: content and kind (same_version(), pull.h), so a link never
+ * passes for the file holding its target.
+ */
 static enum action decide(const struct scan_item *it, const struct remote_row *r)
 {
 	int tracked = it != NULL;
 	int present = tracked && it->present;
 	const char *B = tracked ? it->e.base : "";
+	unsigned Bm = tracked ? it->e.base_mode : 0, Lm = present ? it->e.mode : 0;
 	const char *L = present ? it->e.hash : NULL;
+	int LB = present && B[0] && same_version(L, Lm, B, Bm);
+	int BR = B[0] && !r->deleted && same_version(B, Bm, r->hash, r->mode);
 
 	if (r->deleted) {
 		if (!tracked || !B[0])
 			return A_NONE;		/* never synced here: nothing of the server's to remove */
 		if (!present)
 			return A_DROP;		/* x gone gone */
-		if (!strcmp(L, B))
+		if (LB)
 			return A_DELETE;	/* x x gone */
 		return A_KEEP_NEW;		/* x y gone */
 	}
 	if (!present) {
 		if (!B[0])
 			return A_TAKE;		/* none none y */
-		if (!strcmp(B, r->hash))
+		if (BR)
 			return A_NONE;		/* x gone x: our delete, for push to send */
 		return A_RESTORE;		/* x gone y */
 	}
-	if (!strcmp(L, r->hash))
-		return strcmp(B, r->hash) ? A_RECORD : A_NONE;	/* x y y, or already recorded */
+	if (same_version(L, Lm, r->hash, r->mode))
+		return BR ? A_NONE : A_RECORD;	/* x y y, or already recorded */
 	if (!B[0])
 		return A_CONFLICT;		/* none y z */
-	if (!strcmp(L, B))
+	if (LB)
 		return A_TAKE;			/* x x y */
-	if (!strcmp(r->hash, B))
+	if (BR)
 		return A_NONE;			/* x y x: push will send y */
 	return A_CONFLICT;			/* x y z */
 }
@@ -108,13 +116,18 @@ static int plan_row(struct change_line *c, void *arg)
 	memcpy(r->hash, c->hash, HASH_HEX_LEN + 1);
 	r->mode = c->mode;
 	r->size = c->deleted || c->size < 0 ? 0 : (uint64_t)c->size;
+	r->mtime = c->mtime;
+	r->target = c->target;	/* taken */
+	c->target = NULL;
 	return 0;
 }
 
 static void plan_free(struct plan *p)
 {
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		free(p->rows[i].path);
+		free(p->rows[i].target);
+	}
 	free(p->rows);
 	free(p->act);
 	free(p->local);
@@ -155,7 +168,7 @@ static int add_unignored(struct net *net, const struct pull_select *sel, struct 
 		    (n && bsearch(r->path, p->rows, n, sizeof(*p->rows), cmp_row_path)))
 			continue;
 		*plan_new_row(p) = *r;
-		r->path = NULL;	/* taken */
+		r->path = r->target = NULL;	/* taken */
 	}
 	if (p->n > n)
 		qsort(p->rows, p->n, sizeof(*p->rows), cmp_rows);
@@ -173,20 +186,70 @@ static void select_rows(const struct pull_select *sel, struct scan_result *scan,
 			p->rows[k++] = p->rows[i];
 		} else {
 			free(p->rows[i].path);
+			free(p->rows[i].target);
 			p->skipped++;
 		}
 	}
 	p->n = k;
 }
 
-/* The rows whose file a pull downloads. */
+/* The rows whose version a pull places. */
 static int wanted(const struct plan *p, size_t i)
 {
 	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
 }
 
+/* The rows rsync downloads: a link's target came in its change line. */
+static int fetched(const struct plan *p, size_t i)
+{
+	return wanted(p, i) && p->rows[i].mode != MODE_LINK;
+}
+
+/*
+ * rsync looks for a basis file under --copy-dest by its path and follows
+ * any symlink on the way: a link here where the server has a file (f ->
+ * ~/.ssh/id_ed25519) or a directory (d -> /etc, and the server's
+ * d/passwd) would have rsync read what it points at and send its block
+ * checksums to the server. The workspace is a basis only when no download
+ * has a link in its place or on its way here. A tracked regular file was
+ * seen so by the scan; any other path is looked at, each directory opened
+ * once (rows are sorted).
+ */
+static int basis_safe(int root, const struct plan *p)
+{
+	const char *last = NULL;
+	size_t lastlen = 0;
+	int dir = -1, safe = 1;
+
+	for (size_t i = 0; i < p->n && safe; i++) {
+		const struct scan_item *it = p->local[i];
+		const char *path = p->rows[i].path, *slash = strrchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) : 0;
+		struct stat st;
+
+		if (!fetched(p, i) || (it && it->present && it->e.mode != MODE_LINK))
+			continue;
+		if (it && it->present)
+			return 0;
+		if (!last || len != lastlen || memcmp(path, last, len)) {
+			if (dir >= 0)
+				close(dir);
+			last = path;
+			lastlen = len;
+			dir = beneath_dir(root, path, len, 0, 0, NULL);
+			if (dir < 0 && errno != ENOENT)
+				return 0;
+		}
+		if (dir >= 0 && !fstatat(dir, path + len + !!len, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
+			safe = 0;
+	}
+	if (dir >= 0)
+		close(dir);
+	return safe;
+}
+
 /* Downloads the rows the plan wants into incoming/; rsync_pull() chooses how. */
-static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
+static int fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
@@ -196,8 +259,8 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 	int rc, basis = 0;
 
 	for (i = 0; i < p->n; i++) {
-		files += !p->rows[i].deleted;
-		if (wanted(p, i)) {
+		files += !p->rows[i].deleted && p->rows[i].mode != MODE_LINK;
+		if (fetched(p, i)) {
 			want[n++] = p->rows[i].path;
 			bytes += p->rows[i].size;
 			basis |= p->local[i] && p->local[i]->present;
@@ -211,6 +274,8 @@ static int fetch(struct workspace *ws, const struct remote *r, struct plan *p)
 	 * walking its absolute path, a dozen calls a file for nothing on a
 	 * first pull (bench/README).
 	 */
+	if (basis && !basis_safe(root, p))
+		basis = 0;
 	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n, p->since == 0 && !p->skipped ? files : 0,
 			&pg);
 	progress_end(&pg, !rc);
@@ -235,7 +300,7 @@ static void *verify_part(void *arg)
 		char hex[HASH_HEX_LEN + 1];
 		int fd;
 
-		if (!wanted(v->p, i))
+		if (!fetched(v->p, i))
 			continue;
 		fd = openat(v->inc, v->p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
@@ -253,7 +318,7 @@ static uint64_t row_bytes(size_t i, const void *arg)
 {
 	const struct plan *p = arg;
 
-	return wanted(p, i) ? p->rows[i].size : 0;
+	return fetched(p, i) ? p->rows[i].size : 0;
 }
 
 /*
@@ -274,6 +339,39 @@ static int verify(int inc, const struct plan *p)
 	for (size_t k = 0; k < n; k++)
 		bad |= v[k].bad;
 	return bad;
+}
+
+/*
+ * The links the plan places, made in incoming/ beside the downloads, once
+ * those are checked: from there the apply moves a link as it moves a file
+ * (a rename never follows one). *inc is incoming/, opened here if the
+ * pull downloaded nothing. 0, or -1 after a message.
+ */
+static int make_links(int root, int *inc, const struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct remote_row *r = &p->rows[i];
+		const char *base;
+		int dir;
+
+		if (!wanted(p, i) || r->mode != MODE_LINK)
+			continue;
+		if (*inc < 0 && ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
+				 (*inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))
+			return error_errno("cannot make '%s'", INCOMING_DIR);
+		dir = open_parent(*inc, r->path, &base, 1);
+		if (dir < 0)
+			return -1;
+		/* A whole-head fetch may bring a file by that name from a push applying now: the link wins. */
+		if (link_make(dir, base, r->target, r->mtime) &&
+		    (errno != EEXIST || unlinkat(dir, base, 0) || link_make(dir, base, r->target, r->mtime))) {
+			error_errno("cannot make the symlink '%s' in '%s'", show_path(r->path), INCOMING_DIR);
+			close(dir);
+			return -1;
+		}
+		close(dir);
+	}
+	return 0;
 }
 
 static const char *const action_word[] = {
@@ -561,7 +659,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 
 	pull_clear_incoming(ws);
-	if ((k = fetch(ws, r, &p))) {
+	if ((k = fetch(ws, root, r, &p))) {
 		if (k == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
 		goto out;
@@ -575,6 +673,8 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		outcome = PULL_RETRY;
 		goto out;
 	}
+	if (make_links(root, &inc, &p))
+		goto out;
 
 	for (i = 0; i < p.n && p.act[i] != A_DELETE; i++)
 		;

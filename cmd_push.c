@@ -11,11 +11,14 @@
  * so a file edited while it was read is refused (422) and we rescan and
  * try once more.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "sync.h"
@@ -239,16 +242,52 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 	return 0;
 }
 
-static char *push_body(const struct change_list *ch)
+/*
+ * A link's target goes in its line: read again now, and still the one
+ * the scan hashed (0), else changed since (1: scan again) or unreadable
+ * (-1, said).
+ */
+static int read_target(struct workspace *ws, const struct entry *e, char target[LINK_TARGET_MAX + 1])
 {
+	int fd = workspace_openat(ws, e->path, O_PATH | O_NOFOLLOW);
+	char hash[HASH_HEX_LEN + 1];
+	size_t n;
+	int rc = 0;
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 1
+			: error_errno("cannot read the symlink '%s'", show_path(e->path));
+	if (link_read(fd, "", target, &n))
+		rc = errno == EINVAL ? 1 : error("cannot read the symlink '%s': %s", show_path(e->path),
+						 link_error(errno));
+	else
+		sha256_hex(target, n, hash);
+	close(fd);
+	return rc ? rc : strcmp(hash, e->hash) != 0;
+}
+
+/* The body in *out: 0, 1 when a link changed since the scan (scan again), -1 after a message. */
+static int push_body(struct workspace *ws, const struct change_list *ch, char **out)
+{
+	char target[LINK_TARGET_MAX + 1];
 	struct buf b = BUF_INIT;
 	size_t i;
 
+	*out = NULL;
 	for (i = 0; i < ch->n; i++) {
 		const struct entry *e = &ch->v[i]->e;
 		struct change_line c = { .path = e->path, .size = (long long)e->size,
 					 .mtime = mtime_sec(e->mtime_ns), .rev = -1, .mode = e->mode,
 					 .base_mode = e->base_mode, .deleted = ch->v[i]->change == CH_DELETED };
+		int rc;
+
+		if (!c.deleted && e->mode == MODE_LINK) {
+			if ((rc = read_target(ws, e, target))) {
+				buf_free(&b);
+				return rc;
+			}
+			c.target = target;
+		}
 
 		memcpy(c.base, e->base, sizeof(c.base));
 		/* The clamped time goes, never a wrapped one; it is not the file's, so say so. */
@@ -260,7 +299,8 @@ static char *push_body(const struct change_list *ch)
 		if (change_format(&c, &b))
 			die("cannot encode the change of '%s'", e->path);
 	}
-	return buf_detach(&b);
+	*out = buf_detach(&b);
+	return 0;
 }
 
 static void print_changes(const struct change_list *ch)
@@ -398,7 +438,15 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 
-	body = push_body(&ch);
+	switch (push_body(ws, &ch, &body)) {
+	case 0:
+		break;
+	case 1:
+		outcome = PUSH_RETRY;	/* a link changed since the scan */
+		goto out;
+	default:
+		goto out;
+	}
 	st = net_request(net, "POST", "/api/v1/push", "application/x-ndjson", body, strlen(body), &resp);
 	if (st < 0) {
 		*rc = EXIT_REMOTE;

@@ -137,6 +137,9 @@ static int add_row(struct version_line *v, void *arg)
 	memcpy(r->hash, v->c.hash, HASH_HEX_LEN + 1);
 	r->mode = v->c.mode;
 	r->size = (uint64_t)v->c.size;
+	r->mtime = v->c.mtime;
+	r->target = v->c.target;	/* taken */
+	v->c.target = NULL;
 	rs->kept[p->n] = v->kept;
 	p->n++;
 	return 0;
@@ -146,8 +149,10 @@ static void restore_free(struct restore *rs)
 {
 	struct plan *p = &rs->p;
 
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		free(p->rows[i].path);
+		free(p->rows[i].target);
+	}
 	free(p->rows);
 	free(p->act);
 	free(p->local);
@@ -176,6 +181,7 @@ static void sort_rows(struct plan *p)
 	for (i = 0; i < p->n; i++) {
 		if (n && !strcmp(p->rows[n - 1].path, p->rows[i].path)) {
 			free(p->rows[i].path);
+			free(p->rows[i].target);
 			continue;
 		}
 		p->rows[n++] = p->rows[i];
@@ -188,7 +194,7 @@ static int cmp_item_path(const void *key, const void *item)
 	return strcmp(key, ((const struct scan_item *)item)->e.path);
 }
 
-/* -1 after one line when a directory, a link or the like is where path's file would go. */
+/* -1 after one line when a directory, a fifo or the like is where path's file would go. */
 static int not_a_file(int root, const char *path)
 {
 	const char *base;
@@ -197,7 +203,7 @@ static int not_a_file(int root, const char *path)
 
 	if (parent < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (!fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) && !S_ISREG(st.st_mode))
+	if (!fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
 		rc = error("cannot restore '%s': something that is not a file is in the way", show_path(path));
 	close(parent);
 	return rc;
@@ -223,7 +229,7 @@ static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, s
 			if (p->untracked[i].present)
 				cur = &p->untracked[i];
 		}
-		if (!cur || strcmp(cur->e.hash, r->hash))
+		if (!cur || !same_version(cur->e.hash, cur->e.mode, r->hash, r->mode))
 			p->act[i] = A_TAKE;
 		else if (cur == it && it->e.mode == r->mode)
 			p->act[i] = A_NONE;
@@ -253,6 +259,15 @@ static int download(struct workspace *ws, struct net *net, int root, struct plan
 		if (dir < 0)
 			return error_errno("cannot make a directory in '%s' for '%s'", INCOMING_DIR,
 					   show_path(path)), EXIT_ERROR;
+		/* A link's version is its target, which came in its line: made, not downloaded. */
+		if (p->rows[i].mode == MODE_LINK) {
+			if (link_make(dir, slash ? slash + 1 : path, p->rows[i].target, p->rows[i].mtime)) {
+				error_errno("cannot make the symlink '%s' in '%s'", show_path(path), INCOMING_DIR);
+				rc = EXIT_ERROR;
+			}
+			close(dir);
+			continue;
+		}
 		fd = openat(dir, slash ? slash + 1 : path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    0666);
 		close(dir);

@@ -77,7 +77,7 @@ static int tracked(struct workspace *ws, const struct index_snapshot *s, const c
 	if (fd < 0)
 		return 0;
 	if (!fstat(fd, &st)) {
-		if (S_ISREG(st.st_mode))
+		if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
 			known = root_covers(s->roots, s->nroots, rel);
 		else if (S_ISDIR(st.st_mode))
 			for (size_t r = 0; r < s->nroots && !known; r++)

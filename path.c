@@ -96,6 +96,19 @@ const char *path_check(const char *p, size_t len)
 	return component_check(p + start, len - start);
 }
 
+int utf8_valid(const char *p, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (!(n = utf8_len(s + i, len - i)))
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 int path_same_dir(const char *a, const char *b)
 {
 	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');

@@ -6,6 +6,8 @@
 #ifndef PULL_H
 #define PULL_H
 
+#include <string.h>
+
 #include "client.h"
 #include "sync.h"
 
@@ -31,9 +33,20 @@ struct remote_row {
 	char *path;
 	char hash[HASH_HEX_LEN + 1];	/* "" when deleted */
 	int deleted;
-	unsigned mode;
+	unsigned mode;			/* 0644, 0755 or MODE_LINK */
 	uint64_t size;			/* 0 when deleted */
+	long long mtime;		/* seconds, as the change line gives it */
+	char *target;			/* a link's target (MODE_LINK), else NULL */
 };
+
+/*
+ * Two versions are the same when their sha256 and their kind are: a link
+ * and a file whose bytes are its target are not (modes aside, as git).
+ */
+static inline int same_version(const char *h1, unsigned m1, const char *h2, unsigned m2)
+{
+	return !strcmp(h1, h2) && (m1 == MODE_LINK) == (m2 == MODE_LINK);
+}
 
 struct plan {
 	long long since;		/* the revision the rows start from: 0, the whole head */

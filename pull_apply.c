@@ -29,12 +29,15 @@
  * conflict, and a file kept here (x y x, or a conflict) keeps its
  * content and takes the server's mode only if ours is unchanged. A mode
  * never synced (a file new here) counts as changed: ours wins, and push
- * sends it.
+ * sends it. A link has no bits to merge: a version placed as a link is
+ * one, and a file kept here beside a link keeps its own.
  */
 static unsigned mode_merge(const struct scan_item *it, unsigned remote)
 {
-	if (!it || !it->present)
+	if (!it || !it->present || remote == MODE_LINK)
 		return remote;
+	if (it->e.mode == MODE_LINK || it->e.base_mode == MODE_LINK)
+		return it->e.mode == MODE_LINK ? remote : it->e.mode;
 	if (!it->e.base_mode || it->e.mode != it->e.base_mode)
 		return it->e.mode;
 	return remote;
@@ -106,7 +109,7 @@ int unchanged_since_scan(int parent, const char *base, const struct scan_item *i
 
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW))
 		return errno == ENOENT && !(it && it->present);
-	if (!(it && it->present) || !S_ISREG(st.st_mode))
+	if (!(it && it->present) || !(it->e.mode == MODE_LINK ? S_ISLNK(st.st_mode) : S_ISREG(st.st_mode)))
 		return 0;
 	return (uint64_t)st.st_size == it->e.size && (uint64_t)st.st_ino == it->e.ino &&
 	       mtime_ns(&st.st_mtim) == it->e.mtime_ns;
@@ -123,6 +126,8 @@ int set_exec(int dirfd, const char *path, const char *show, unsigned mode)
 	mode_t now, want;
 	int fd;
 
+	if (mode == MODE_LINK)
+		return 0;	/* a link's own bits mean nothing */
 	/* Most files have the mode already: one look, no open. */
 	if (!fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
 	    !(mode & 0111) == !(st.st_mode & 0111) &&
@@ -154,7 +159,7 @@ static int merge_local_mode(int root, const struct scan_item *it, const struct r
 	const char *base;
 	int parent, rc;
 
-	if (!it || !it->present || want == it->e.mode)
+	if (!it || !it->present || want == it->e.mode || want == MODE_LINK || it->e.mode == MODE_LINK)
 		return 0;
 	parent = open_parent(root, r->path, &base, 0);
 	if (parent < 0)
@@ -164,13 +169,29 @@ static int merge_local_mode(int root, const struct scan_item *it, const struct r
 	return rc ? -1 : 1;
 }
 
+/* The sha256 of dir/name, a file or a link as st says: 0, or -1 and errno. */
+static int hash_at(int dir, const char *name, const struct stat *st, char hash[HASH_HEX_LEN + 1])
+{
+	uint64_t n;
+	int fd, rc;
+
+	if (S_ISLNK(st->st_mode))
+		return link_hash(dir, name, hash, &n);
+	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = hash_fd(fd, hash, NULL);
+	close(fd);
+	return rc;
+}
+
 /* Also for the plan (cmd_pull.c): a file in the way of a row is looked at, never trusted. */
 int pull_look_untracked(struct workspace *ws, int root, const char *path, struct scan_item *out)
 {
 	struct beneath_fail fail;
 	const char *base;
 	struct stat st;
-	int parent, fd;
+	int parent, rc;
 
 	memset(out, 0, sizeof(*out));
 	out->e.path = (char *)path;
@@ -192,26 +213,24 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 		close(parent);
 		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", show_path(path));
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 		close(parent);
 		return error("cannot pull '%s': %s here is in the way; move it away, then pull again",
 			     show_path(path), S_ISDIR(st.st_mode) ? "a directory" : "something not a file");
 	}
-	fd = openat(parent, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	rc = hash_at(parent, base, &st, out->e.hash);
 	close(parent);
-	if (fd < 0 || hash_fd(fd, out->e.hash, NULL)) {
-		if (fd >= 0)
-			close(fd);
-		return error_errno("cannot read '%s'", show_path(path));
-	}
-	close(fd);
+	if (rc)
+		return S_ISLNK(st.st_mode) ? error("cannot read the symlink '%s': %s", show_path(path),
+						    link_error(errno))
+					   : error_errno("cannot read '%s'", show_path(path));
 	out->present = 1;
 	out->change = CH_ADDED;
 	out->e.size = (uint64_t)st.st_size;
 	out->e.ino = (uint64_t)st.st_ino;
 	out->e.mtime_ns = mtime_ns(&st.st_mtim);
 	out->e.ctime_ns = mtime_ns(&st.st_ctim);
-	out->e.mode = (st.st_mode & 0111) ? 0755 : 0644;
+	out->e.mode = S_ISLNK(st.st_mode) ? MODE_LINK : (st.st_mode & 0111) ? 0755 : 0644;
 	(void)ws;
 	return 0;
 }
@@ -229,7 +248,7 @@ int entry_from_stat(int parent, const char *base, const char *path, const char *
 	e->ino = (uint64_t)st.st_ino;
 	e->mtime_ns = mtime_ns(&st.st_mtim);
 	e->ctime_ns = mtime_ns(&st.st_ctim);
-	e->mode = (st.st_mode & 0111) ? 0755 : 0644;
+	e->mode = S_ISLNK(st.st_mode) ? MODE_LINK : (st.st_mode & 0111) ? 0755 : 0644;
 	memcpy(e->hash, hash, HASH_HEX_LEN + 1);
 	memcpy(e->base, hash, HASH_HEX_LEN + 1);
 	e->base_mode = synced_mode;
@@ -395,7 +414,7 @@ static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_
 				if (ntodo == cap)
 					todo = xrealloc(todo, (cap *= 2) * sizeof(*todo));
 				todo[ntodo++] = xstrdup(path.p);
-			} else if (de->d_type == DT_REG &&
+			} else if ((de->d_type == DT_REG || de->d_type == DT_LNK) &&
 				   bsearch(path.p, p->rows + lo, hi - lo, sizeof(*p->rows), cmp_row_path)) {
 				files++;
 			} else {

@@ -82,7 +82,7 @@ static int restore_one(struct workspace *ws, int root, int inc, struct plan *p, 
 		/* Only a tracked file as it was synced, and still as the scan saw it, is replaced. */
 		int synced = p->local[i] && it->change == CH_NONE && unchanged_since_scan(parent, base, it);
 
-		if (!S_ISREG(st.st_mode)) {
+		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			error("cannot restore '%s': something that is not a file is in the way", show_path(r->path));
 			goto out;
 		}

@@ -78,7 +78,7 @@ static void look_one(struct scan *sc, size_t i)
 	}
 	if (fstat(fd, &st))
 		warning_errno("cannot look at '%s'", show_path(path));
-	else if (S_ISREG(st.st_mode)) {
+	else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 		stat_copy(&s->st, &st);
 		s->state = ROW_FILE;
 	} else if (!S_ISDIR(st.st_mode) && !scan_discoverable(sc, path)) {
@@ -86,9 +86,39 @@ static void look_one(struct scan *sc, size_t i)
 		 * (A walk that met it has said so already.) A directory in a
 		 * file's place is the file gone: its files are tracked by theirs.
 		 */
-		warning("skipping %s '%s': soc tracks regular files only", kind_of(st.st_mode), show_path(path));
+		warning("skipping %s '%s': soc tracks regular files and symlinks only", kind_of(st.st_mode),
+			show_path(path));
 	}
 	close(fd);
+}
+
+/*
+ * A link's content: its target, read through a descriptor of the link
+ * itself. The stat is the one the read followed; a target is set once, so
+ * no read races a write. 0 ok, 1 gone, -1 unreadable (said).
+ */
+static int hash_link(struct scan *sc, const char *path, struct stat_now *st, char hash[HASH_HEX_LEN + 1])
+{
+	int fd = workspace_openat(sc->ws, path, O_PATH | O_NOFOLLOW);
+	struct stat sb;
+	uint64_t n;
+	int rc = 0;
+
+	if (fd < 0)
+		return 1;	/* a directory on the way is a link now: gone, as for a file */
+	if (fstat(fd, &sb) || !S_ISLNK(sb.st_mode)) {
+		close(fd);
+		return 1;
+	}
+	if (link_hash(fd, "", hash, &n)) {
+		warning("skipping the symlink '%s': %s", show_path(path), link_error(errno));
+		rc = -1;
+	}
+	close(fd);
+	__atomic_add_fetch(&hashed, 1, __ATOMIC_RELAXED);
+	if (!rc)
+		stat_copy(st, &sb);
+	return rc;
 }
 
 /* sha256 of path; 0 ok, 1 gone, -1 unreadable (said). *racy when it changed while read. */
@@ -100,7 +130,9 @@ static int hash_one(struct scan *sc, const char *path, struct stat_now *st, char
 	int rc = 0;
 
 	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+		if (errno == ELOOP)
+			return hash_link(sc, path, st, hash);
+		if (errno == ENOENT || errno == ENOTDIR)
 			return 1;
 		warning_errno("cannot read '%s'", show_path(path));
 		return -1;

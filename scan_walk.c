@@ -198,7 +198,7 @@ static void add_found(struct worker *w, const char *path, size_t n, const struct
 	f->ok = f->racy = 0;
 }
 
-/* A regular file the walk met: to its row, or new unless ignored or excluded; or for the join. */
+/* A regular file or a link the walk met: to its row, or new unless ignored or excluded; or for the join. */
 static void met_file(struct worker *w, struct dir_rows *d, const char *path, size_t n, const struct stat *st)
 {
 	struct scan *sc = w->sc;
@@ -243,7 +243,8 @@ static void walk_dir(struct worker *w, const struct task *t)
 	if (fd < 0) {
 		/* A root gone or made a file: its rows come out as gone. */
 		if (errno == ELOOP)
-			warning("skipping symbolic link '%s': soc tracks regular files only", show_path(t->path));
+			warning("skipping '%s': a tracked directory that is a symlink now, never followed",
+				show_path(t->path));
 		else if (errno != ENOENT && errno != ENOTDIR)
 			warning_errno("cannot read the directory '%s'", show_path(t->path));
 		return;
@@ -272,7 +273,7 @@ static void walk_dir(struct worker *w, const struct task *t)
 		path.len = t->len + (t->len ? 1 : 0);
 		buf_add(&path, name, nlen);
 		plen = path.len;
-		if (!type || type == S_IFREG) {
+		if (!type || type == S_IFREG || type == S_IFLNK) {
 			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW)) {
 				if (errno != ENOENT)
 					warning_errno("cannot look at '%s'", show_path(path.p));
@@ -290,7 +291,8 @@ static void walk_dir(struct worker *w, const struct task *t)
 				add_sub(w, path.p, plen, 1);
 			continue;
 		}
-		if (type == S_IFREG) {
+		/* A link is tracked as a file is: its target is its content, never followed. */
+		if (type == S_IFREG || type == S_IFLNK) {
 			/* No row can have a name path_check refuses. */
 			if ((why = path_check(path.p, plen)))
 				warning("skipping '%s': %s", show_path(path.p), why);
@@ -301,7 +303,8 @@ static void walk_dir(struct worker *w, const struct task *t)
 		if (!have_st && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			type = st.st_mode & S_IFMT;
 		if (walk_may(sc, path.p, plen, 0))
-			warning("skipping %s '%s': soc tracks regular files only", kind_of(type), show_path(path.p));
+			warning("skipping %s '%s': soc tracks regular files and symlinks only", kind_of(type),
+				show_path(path.p));
 	}
 	if (errno)
 		warning_errno("cannot read the directory '%s'", show_path(t->path));

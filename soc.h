@@ -98,6 +98,8 @@ int write_full(int fd, const void *p, size_t n);
 
 /* NULL when p[0..len) is a valid soc path, else why not (a constant string). */
 const char *path_check(const char *p, size_t len);
+/* 1 when p[0..len) is UTF-8 (JSON carries nothing else: a link's target must be). */
+int utf8_valid(const char *p, size_t len);
 /* Whether two paths name files of one directory ("a/x" and "a/y"; "x" and "y"). */
 int path_same_dir(const char *a, const char *b);
 
