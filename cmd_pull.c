@@ -23,6 +23,7 @@
 
 #include "beneath.h"
 #include "pull.h"
+#include "testhook.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
@@ -248,6 +249,58 @@ static int basis_safe(int root, const struct plan *p)
 	return safe;
 }
 
+/*
+ * rsync's delta basis for a download of a file here is that file,
+ * hard-linked into incoming/ at its path: rsync finds it where it writes,
+ * as `rsync -a` updates a tree in place, and replaces the link with the
+ * new file, never writing into ours. With --copy-dest instead, rsync
+ * resolves every basis by the workspace's absolute path, a dozen calls a
+ * file (bench/README). Only a regular file is linked, from a directory
+ * opened through no symlink. 1 when done, 0 when this filesystem cannot
+ * link (EXDEV, EPERM: the caller falls back to --copy-dest), -1 after a
+ * message.
+ */
+static int link_basis(int root, const struct plan *p)
+{
+	struct dir_at from = DIR_AT_INIT, to = DIR_AT_INIT;
+	int inc, rc = 1, no_links = test_hook_flag(HOOK_NO_HARDLINK);
+
+	if ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
+	    (inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return error_errno("cannot make '%s'", INCOMING_DIR);
+	for (size_t i = 0; i < p->n && rc > 0; i++) {
+		const struct scan_item *it = p->local[i];
+		const char *name, *tname;
+		struct stat st;
+		int src, dst;
+
+		if (!fetched(p, i) || !it || !it->present || it->e.mode == MODE_LINK)
+			continue;
+		/* Not there as the scan saw it (gone, or a link on its way now): no basis. */
+		if ((src = dir_at_open(&from, root, p->rows[i].path, &name, 0)) < 0)
+			continue;
+		if ((dst = dir_at_open(&to, inc, p->rows[i].path, &tname, 1)) < 0) {
+			rc = -1;
+			break;
+		}
+		if (no_links ? (errno = EPERM) : linkat(src, name, dst, tname, 0)) {
+			if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EOPNOTSUPP)
+				rc = 0;
+			else if (errno != ENOENT && errno != EEXIST)
+				rc = error_errno("cannot link '%s' into '%s'", show_path(p->rows[i].path),
+						 INCOMING_DIR);
+			continue;
+		}
+		/* Swapped for a link since the scan: linkat took the link itself, which rsync would follow. */
+		if (fstatat(dst, tname, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			unlinkat(dst, tname, 0);
+	}
+	dir_at_close(&from);
+	dir_at_close(&to);
+	close(inc);
+	return rc;
+}
+
 /* Downloads the rows the plan wants into incoming/; rsync_pull() chooses how. */
 static int fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p)
 {
@@ -256,7 +309,7 @@ static int fetch(struct workspace *ws, int root, const struct remote *r, struct 
 	size_t i, n = 0, files = 0;
 	uint64_t bytes = 0;
 	struct progress pg;
-	int rc, basis = 0;
+	int rc, basis = 0, linked;
 
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted && p->rows[i].mode != MODE_LINK;
@@ -274,8 +327,14 @@ static int fetch(struct workspace *ws, int root, const struct remote *r, struct 
 	 * walking its absolute path, a dozen calls a file for nothing on a
 	 * first pull (bench/README).
 	 */
-	if (basis && !basis_safe(root, p))
-		basis = 0;
+	linked = basis ? link_basis(root, p) : 1;
+	if (linked < 0) {
+		free(want);
+		free(incoming);
+		return -1;
+	}
+	/* Not linked: the workspace itself is the basis, where no symlink leads rsync astray. */
+	basis = !linked && basis_safe(root, p);
 	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n, p->since == 0 && !p->skipped ? files : 0,
 			&pg);
 	progress_end(&pg, !rc);

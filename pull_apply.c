@@ -102,6 +102,31 @@ int open_parent(int dirfd, const char *path, const char **base, int create)
 	return -1;
 }
 
+int dir_at_open(struct dir_at *d, int dirfd, const char *path, const char **base, int create)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	if (d->fd >= 0 && d->dir.len == len && (!len || !memcmp(d->dir.p, path, len))) {
+		*base = slash ? slash + 1 : path;
+		return d->fd;
+	}
+	dir_at_close(d);
+	*base = slash ? slash + 1 : path;
+	d->fd = create ? open_parent(dirfd, path, base, create) : beneath_dir(dirfd, path, len, 0, 0, NULL);
+	if (d->fd >= 0)
+		buf_add(&d->dir, path, len);
+	return d->fd;
+}
+
+void dir_at_close(struct dir_at *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	buf_free(&d->dir);
+}
+
 /* The local file is still exactly what the scan saw (absent stays absent). */
 int unchanged_since_scan(int parent, const char *base, const struct scan_item *it)
 {

@@ -35,6 +35,8 @@
 #define HOOK_WATCHES_MAX TEST_HOOK_PREFIX "WATCHES_MAX"
 /* Both sides, a flag: beneath.c acts as on a kernel without openat2, so its walk is what runs. */
 #define HOOK_NO_OPENAT2 TEST_HOOK_PREFIX "NO_OPENAT2"
+/* Client: a pull's hard links fail with EPERM, as on vfat or exFAT (the --copy-dest fallback). */
+#define HOOK_NO_HARDLINK TEST_HOOK_PREFIX "NO_HARDLINK"
 /* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */
 #define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
 

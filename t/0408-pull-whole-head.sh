@@ -61,7 +61,7 @@ test_expect_success 'nothing is left in .soc/incoming' '
 	! test -e b/.soc/incoming
 '
 
-test_expect_success 'a later small pull names its files to rsync' '
+test_expect_success 'a later small pull names its files to rsync, the basis in its destination' '
 	rm b/big/d00/f0005.conflict-r1 &&
 	(cd b && soc add big/d00/f0005) &&
 	echo changed >a/big/d05/f0500 &&
@@ -70,7 +70,7 @@ test_expect_success 'a later small pull names its files to rsync' '
 	(cd b && soc pull -q) &&
 	test "$(client_rsyncs)" = 1 &&
 	grep -e "--files-from" "$TRASH/rsync.calls" &&
-	grep -e "--copy-dest=" "$TRASH/rsync.calls" &&
+	! grep -e "--copy-dest=" "$TRASH/rsync.calls" &&
 	test "$(cat b/big/d05/f0500)" = changed
 '
 
