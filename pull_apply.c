@@ -281,6 +281,23 @@ int entry_from_stat(int parent, const char *base, const char *path, const char *
 }
 
 /*
+ * *e for a download of row r just placed at dir/name, given the mode the
+ * merge wants. rsync's --executability gave it the server's bit already,
+ * so the mode is set only when the merge keeps ours: one stat a file, not
+ * two, the second only after a chmod.
+ */
+static int entry_with_mode(int dir, const char *name, const struct remote_row *r, unsigned want,
+			   struct entry *e)
+{
+	if (entry_from_stat(dir, name, r->path, r->hash, r->mode, e))
+		return -1;
+	if (want == MODE_LINK || e->mode == want)
+		return 0;
+	return set_exec(dir, name, r->path, want) || entry_from_stat(dir, name, r->path, r->hash, r->mode, e)
+		       ? -1 : 0;
+}
+
+/*
  * Renames from/fname to dir/name unless something is there: 1 when
  * renamed, 0 when the name is taken, -1 and errno. A filesystem without
  * RENAME_NOREPLACE gets a look first, which a file made in between under
@@ -485,8 +502,7 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 	for (k = i; k < hi; k++) {
 		const struct remote_row *r = &p->rows[k];
 
-		if (set_exec(inc, r->path, r->path, mode_merge(NULL, r->mode)) ||
-		    entry_from_stat(inc, r->path, r->path, r->hash, r->mode, &e[k - i]))
+		if (entry_with_mode(inc, r->path, r, mode_merge(NULL, r->mode), &e[k - i]))
 			goto keep;
 	}
 	if (renameat2(inc, dir, root, dir, RENAME_NOREPLACE))
@@ -600,8 +616,9 @@ out:
 	return rc;
 }
 
+/* dirs: the directory the last file taken went to, kept open for the next (dir_at). */
 static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, size_t i,
-		     struct counts *c)
+		     struct counts *c, struct dir_at *dirs)
 {
 	const struct remote_row *r = &p->rows[i];
 	const struct scan_item *it = p->local[i];
@@ -673,13 +690,13 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		return place_conflict(ws, root, inc, p, i, it, c);
 	case A_TAKE:
 	case A_RESTORE:
-		parent = open_parent(root, r->path, &base, 1);
+		parent = dir_at_open(dirs, root, r->path, &base, 1);
 		if (parent < 0)
 			return -1;
 		/* An empty directory gives way (the deletes of a swap emptied it); rmdir refuses any other. */
 		if (!unchanged_since_scan(parent, base, it) && (it || unlinkat(parent, base, AT_REMOVEDIR))) {
 			/* Edited or created while we downloaded: never overwrite it. */
-			close(parent);
+			dir_at_close(dirs);
 			if (!it) {
 				struct scan_item now;
 
@@ -689,13 +706,11 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 			}
 			return place_conflict(ws, root, inc, p, i, it, c);
 		}
-		if (set_exec(inc, r->path, r->path, mode_merge(it, r->mode))) {
-			rc = -1;
-		} else if (renameat(inc, r->path, parent, base)) {
+		if (renameat(inc, r->path, parent, base)) {
 			rc = error_errno("cannot write '%s'", show_path(r->path));
 		} else {
 			note_placed(p, r->path);
-			rc = entry_from_stat(parent, base, r->path, r->hash, r->mode, &e);
+			rc = entry_with_mode(parent, base, r, mode_merge(it, r->mode), &e);
 		}
 		if (!rc) {
 			rc = index_record(ws, &e);
@@ -708,7 +723,6 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 				c->updated++;
 			}
 		}
-		close(parent);
 		return rc;
 	}
 	return 0;
@@ -738,21 +752,29 @@ static int frees(enum action a)
 
 int pull_apply(struct workspace *ws, int root, int inc, struct plan *p, struct counts *c)
 {
+	struct dir_at dirs = DIR_AT_INIT;
 	int failed = 0;
 
 	for (size_t i = 0; i < p->n; i++)
-		if (frees(p->act[i]) && apply_one(ws, root, inc, p, i, c))
+		if (frees(p->act[i]) && apply_one(ws, root, inc, p, i, c, &dirs))
 			failed = 1;
 	for (size_t i = 0; i < p->n; i++) {
-		size_t moved = inc >= 0 ? move_top_dir(ws, root, inc, p, i, c, &failed) : 0;
+		size_t moved;
 
+		/* Only a run of files taken shares the open directory: anything else may move one. */
+		if (p->act[i] != A_TAKE && p->act[i] != A_RESTORE)
+			dir_at_close(&dirs);
+		moved = inc >= 0 ? move_top_dir(ws, root, inc, p, i, c, &failed) : 0;
 		if (!moved && frees(p->act[i]))
 			continue;
 
-		if (moved)
+		if (moved) {
+			dir_at_close(&dirs);
 			i += moved - 1;
-		else if (apply_one(ws, root, inc, p, i, c))
+		} else if (apply_one(ws, root, inc, p, i, c, &dirs)) {
 			failed = 1;
+		}
 	}
+	dir_at_close(&dirs);
 	return failed;
 }
