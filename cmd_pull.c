@@ -23,10 +23,8 @@
 
 #include "beneath.h"
 #include "pull.h"
-#include "testhook.h"
 
 #define PULL_RETRIES 3		/* restarts when a push lands during our download */
-#define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of verify() hashes at least */
 #define PATHS_ONLY " (the paths named only)"	/* after the revision a pull of some paths names */
 
 const char pull_usage[] =
@@ -194,245 +192,6 @@ static void select_rows(const struct pull_select *sel, struct scan_result *scan,
 	p->n = k;
 }
 
-/* The rows whose version a pull places. */
-static int wanted(const struct plan *p, size_t i)
-{
-	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
-}
-
-/* The rows rsync downloads: a link's target came in its change line. */
-static int fetched(const struct plan *p, size_t i)
-{
-	return wanted(p, i) && p->rows[i].mode != MODE_LINK;
-}
-
-/*
- * rsync looks for a basis file under --copy-dest by its path and follows
- * any symlink on the way: a link here where the server has a file (f ->
- * ~/.ssh/id_ed25519) or a directory (d -> /etc, and the server's
- * d/passwd) would have rsync read what it points at and send its block
- * checksums to the server. The workspace is a basis only when no download
- * has a link in its place or on its way here. A tracked regular file was
- * seen so by the scan; any other path is looked at, each directory opened
- * once (rows are sorted).
- */
-static int basis_safe(int root, const struct plan *p)
-{
-	const char *last = NULL;
-	size_t lastlen = 0;
-	int dir = -1, safe = 1;
-
-	for (size_t i = 0; i < p->n && safe; i++) {
-		const struct scan_item *it = p->local[i];
-		const char *path = p->rows[i].path, *slash = strrchr(path, '/');
-		size_t len = slash ? (size_t)(slash - path) : 0;
-		struct stat st;
-
-		if (!fetched(p, i) || (it && it->present && it->e.mode != MODE_LINK))
-			continue;
-		if (it && it->present)
-			return 0;
-		if (!last || len != lastlen || memcmp(path, last, len)) {
-			if (dir >= 0)
-				close(dir);
-			last = path;
-			lastlen = len;
-			dir = beneath_dir(root, path, len, 0, 0, NULL);
-			if (dir < 0 && errno != ENOENT)
-				return 0;
-		}
-		if (dir >= 0 && !fstatat(dir, path + len + !!len, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
-			safe = 0;
-	}
-	if (dir >= 0)
-		close(dir);
-	return safe;
-}
-
-/*
- * rsync's delta basis for a download of a file here is that file,
- * hard-linked into incoming/ at its path: rsync finds it where it writes,
- * as `rsync -a` updates a tree in place, and replaces the link with the
- * new file, never writing into ours. With --copy-dest instead, rsync
- * resolves every basis by the workspace's absolute path, a dozen calls a
- * file (bench/README). Only a regular file is linked, from a directory
- * opened through no symlink. 1 when done, 0 when this filesystem cannot
- * link (EXDEV, EPERM: the caller falls back to --copy-dest), -1 after a
- * message.
- */
-static int link_basis(int root, const struct plan *p)
-{
-	struct dir_at from = DIR_AT_INIT, to = DIR_AT_INIT;
-	int inc, rc = 1, no_links = test_hook_flag(HOOK_NO_HARDLINK);
-
-	if ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
-	    (inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return error_errno("cannot make '%s'", INCOMING_DIR);
-	for (size_t i = 0; i < p->n && rc > 0; i++) {
-		const struct scan_item *it = p->local[i];
-		const char *name, *tname;
-		struct stat st;
-		int src, dst;
-
-		if (!fetched(p, i) || !it || !it->present || it->e.mode == MODE_LINK)
-			continue;
-		/* Not there as the scan saw it (gone, or a link on its way now): no basis. */
-		if ((src = dir_at_open(&from, root, p->rows[i].path, &name, 0)) < 0)
-			continue;
-		if ((dst = dir_at_open(&to, inc, p->rows[i].path, &tname, 1)) < 0) {
-			rc = -1;
-			break;
-		}
-		if (no_links ? (errno = EPERM) : linkat(src, name, dst, tname, 0)) {
-			if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EOPNOTSUPP)
-				rc = 0;
-			else if (errno != ENOENT && errno != EEXIST)
-				rc = error_errno("cannot link '%s' into '%s'", show_path(p->rows[i].path),
-						 INCOMING_DIR);
-			continue;
-		}
-		/* Swapped for a link since the scan: linkat took the link itself, which rsync would follow. */
-		if (fstatat(dst, tname, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
-			unlinkat(dst, tname, 0);
-	}
-	dir_at_close(&from);
-	dir_at_close(&to);
-	close(inc);
-	return rc;
-}
-
-/* Downloads the rows the plan wants into incoming/; rsync_pull() chooses how. */
-static int fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p)
-{
-	char **want = xcalloc(p->n + 1, sizeof(*want));
-	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, files = 0;
-	uint64_t bytes = 0;
-	struct progress pg;
-	int rc, basis = 0, linked;
-
-	for (i = 0; i < p->n; i++) {
-		files += !p->rows[i].deleted && p->rows[i].mode != MODE_LINK;
-		if (fetched(p, i)) {
-			want[n++] = p->rows[i].path;
-			bytes += p->rows[i].size;
-			basis |= p->local[i] && p->local[i]->present;
-		}
-	}
-	progress_start(&pg, "receiving", n, bytes);
-	/*
-	 * The whole module only when the rows are the whole head: never what
-	 * the pull left out. The workspace as rsync's basis only when some
-	 * file wanted is here: rsync resolves --copy-dest for every file by
-	 * walking its absolute path, a dozen calls a file for nothing on a
-	 * first pull (bench/README).
-	 */
-	linked = basis ? link_basis(root, p) : 1;
-	if (linked < 0) {
-		free(want);
-		free(incoming);
-		return -1;
-	}
-	/* Not linked: the workspace itself is the basis, where no symlink leads rsync astray. */
-	basis = !linked && basis_safe(root, p);
-	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n, p->since == 0 && !p->skipped ? files : 0,
-			&pg);
-	progress_end(&pg, !rc);
-	free(want);
-	free(incoming);
-	return rc;
-}
-
-/* One thread's share of verify(): the rows lo..hi-1. */
-struct verify_part {
-	int inc;
-	const struct plan *p;
-	size_t lo, hi;
-	int bad;		/* a download missing, or not the sha256 listed */
-};
-
-static void *verify_part(void *arg)
-{
-	struct verify_part *v = arg;
-
-	for (size_t i = v->lo; i < v->hi && !v->bad; i++) {
-		char hex[HASH_HEX_LEN + 1];
-		int fd;
-
-		if (!fetched(v->p, i))
-			continue;
-		fd = openat(v->inc, v->p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			v->bad = 1;
-			break;
-		}
-		v->bad = hash_fd(fd, hex, NULL) || strcmp(hex, v->p->rows[i].hash);
-		close(fd);
-	}
-	return NULL;
-}
-
-/* What a row weighs in verify's split: the bytes of its download. */
-static uint64_t row_bytes(size_t i, const void *arg)
-{
-	const struct plan *p = arg;
-
-	return fetched(p, i) ? p->rows[i].size : 0;
-}
-
-/*
- * A download matches the sha256 the server listed; otherwise a push landed
- * meanwhile. Hashed on every core (parts.c): rsync has just written the
- * files, and nothing else runs meanwhile.
- */
-static int verify(int inc, const struct plan *p)
-{
-	struct verify_part v[PARTS_MAX];
-	struct part_range r[PARTS_MAX];
-	size_t n = parts_plan(p->n, row_bytes, p, VERIFY_BYTES_PER_THREAD, r);
-	int bad = 0;
-
-	for (size_t k = 0; k < n; k++)
-		v[k] = (struct verify_part){ inc, p, r[k].lo, r[k].hi, 0 };
-	parts_run(n, verify_part, v, sizeof(v[0]));
-	for (size_t k = 0; k < n; k++)
-		bad |= v[k].bad;
-	return bad;
-}
-
-/*
- * The links the plan places, made in incoming/ beside the downloads, once
- * those are checked: from there the apply moves a link as it moves a file
- * (a rename never follows one). *inc is incoming/, opened here if the
- * pull downloaded nothing. 0, or -1 after a message.
- */
-static int make_links(int root, int *inc, const struct plan *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		const struct remote_row *r = &p->rows[i];
-		const char *base;
-		int dir;
-
-		if (!wanted(p, i) || r->mode != MODE_LINK)
-			continue;
-		if (*inc < 0 && ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
-				 (*inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))
-			return error_errno("cannot make '%s'", INCOMING_DIR);
-		dir = open_parent(*inc, r->path, &base, 1);
-		if (dir < 0)
-			return -1;
-		/* A whole-head fetch may bring a file by that name from a push applying now: the link wins. */
-		if (link_make(dir, base, r->target, r->mtime) &&
-		    (errno != EEXIST || unlinkat(dir, base, 0) || link_make(dir, base, r->target, r->mtime))) {
-			error_errno("cannot make the symlink '%s' in '%s'", show_path(r->path), INCOMING_DIR);
-			close(dir);
-			return -1;
-		}
-		close(dir);
-	}
-	return 0;
-}
-
 static const char *const action_word[] = {
 	[A_NONE] = "", [A_TAKE] = "update", [A_RECORD] = "same", [A_CONFLICT] = "conflict",
 	[A_DELETE] = "delete", [A_KEEP_NEW] = "keep", [A_RESTORE] = "restore", [A_DROP] = "forget",
@@ -560,12 +319,6 @@ static int plan_swap(int root, struct plan *p, size_t i)
 }
 
 /*
- * Fetches the server's changes since our last pull and decides each path.
- * A resync lists the whole head and decides as if nothing here was ever
- * synced: the same content is recorded, other content is a conflict, a
- * file the server lacks stays here as new.
- */
-/*
  * 1 when the directory of path is not in the workspace, so nothing of the
  * server's below it is here to look at. Rows come sorted: a directory is
  * opened once, and a missing one answers for everything below it (a
@@ -596,6 +349,12 @@ static int dir_absent(int root, const char *path, struct buf *seen, struct buf *
 	return 1;
 }
 
+/*
+ * Fetches the server's changes since our last pull and decides each path.
+ * A resync lists the whole head and decides as if nothing here was ever
+ * synced: the same content is recorded, other content is a conflict, a
+ * file the server lacks stays here as new.
+ */
 static int make_plan(struct workspace *ws, struct net *net, const struct remote *r, int root,
 		     struct scan_result *scan, struct plan *p, const struct pull_select *sel, int resync)
 {
@@ -753,7 +512,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 
 	pull_clear_incoming(ws);
-	if ((k = fetch(ws, root, r, &p))) {
+	if ((k = pull_fetch(ws, root, r, &p))) {
 		if (k == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
 		goto out;
@@ -763,11 +522,11 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 		error_errno("cannot open '%s'", INCOMING_DIR);
 		goto out;
 	}
-	if (inc >= 0 && verify(inc, &p)) {
+	if (inc >= 0 && pull_verify(inc, &p)) {
 		outcome = PULL_RETRY;
 		goto out;
 	}
-	if (make_links(root, &inc, &p))
+	if (pull_make_links(root, &inc, &p))
 		goto out;
 
 	for (i = 0; i < p.n && p.act[i] != A_DELETE; i++)

@@ -92,6 +92,27 @@ struct counts {
 	size_t updated, deleted, conflicts, kept, restored, recorded;
 };
 
+/* The rows whose version a pull places. */
+static inline int pull_wanted(const struct plan *p, size_t i)
+{
+	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
+}
+
+/* The rows rsync downloads: a link's target came in its change line. */
+static inline int pull_fetched(const struct plan *p, size_t i)
+{
+	return pull_wanted(p, i) && p->rows[i].mode != MODE_LINK;
+}
+
+/* ---- pull_fetch.c: the downloads, into incoming/ ---- */
+
+/* Downloads the rows the plan wants into incoming/; 0, RSYNC_REMOTE or -1 (said). */
+int pull_fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p);
+/* 1 when some download is missing or not the sha256 listed: a push landed meanwhile. */
+int pull_verify(int inc, const struct plan *p);
+/* The links the plan places, made in incoming/ (*inc opened if need be). 0, or -1 after a message. */
+int pull_make_links(int root, int *inc, const struct plan *p);
+
 /* ---- pull_apply.c: the plan placed in the workspace ---- */
 
 /*
