@@ -1,8 +1,9 @@
 /*
  * t/fuzz/wire.c: libFuzzer driver for change_parse, the NDJSON change line
  * both ends of the API parse. Beyond "does not crash", every line it
- * accepts must carry a path the path rules accept and well-formed sha256s,
- * and change_format() must write it so that it parses back the same.
+ * accepts must carry a path the path rules accept and well-formed sha256s
+ * (a link, its target as they name it), and change_format() must write it
+ * so that it parses back the same.
  */
 #include <stdint.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static void round_trip(const struct change_line *c)
 	/* A listed line (rev >= 0) carries no base; a push line its base, and a file's base_mode. */
 	check(!strcmp(back.base, c->rev < 0 ? c->base : ""));
 	check(back.base_mode == (c->rev < 0 && !c->deleted ? c->base_mode : 0u));
+	check(c->target ? back.target && !strcmp(back.target, c->target) : !back.target);
 	change_free(&back);
 	buf_free(&b);
 }
@@ -58,7 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(c.path && !path_check(c.path, strlen(c.path)));
 		check(c.deleted ? !c.hash[0] : hash_hex_valid(c.hash) && c.size >= 0);
 		check(!c.base[0] || hash_hex_valid(c.base));
-		check(c.deleted || c.mode == 0644 || c.mode == 0755);
+		check(c.deleted || mode_valid(c.mode));
+		/* A link, and only a link, carries its target, and it is what its sha256 and size name. */
+		check(!c.target == (c.deleted || c.mode != MODE_LINK));
+		if (c.target) {
+			char hex[HASH_HEX_LEN + 1];
+
+			sha256_hex(c.target, strlen(c.target), hex);
+			check(!strcmp(hex, c.hash) && (long long)strlen(c.target) == c.size && c.size > 0);
+		}
 		round_trip(&c);
 	}
 	change_free(&c);
