@@ -174,19 +174,24 @@ done
 # A file here that is a synced link, made a file on the server: with the
 # workspace as rsync's basis, rsync would open the link, read what it
 # points at and send its block checksums to the server.
-test_expect_success 'a download never takes a link here as its rsync basis' '
-	dd if=/dev/urandom of=a/Data/big bs=64k count=4 2>/dev/null &&
-	(cd a && soc add -q Data/big && soc push -q) && (cd b && soc pull -q) &&
-	(cd b/Data && rm big && ln -s "$TRASH/outside/secret" big) &&
-	(cd b && soc push -q) && (cd a && soc pull -q) && test -L a/Data/big &&
-	(cd a/Data && rm big && dd if=/dev/urandom of=big bs=64k count=4 2>/dev/null) &&
+for nolink in "" 1; do
+test_expect_success "a download never takes a link here as its rsync basis${nolink:+ (no hard links)}" '
+	f=big$nolink &&
+	dd if=/dev/urandom of=a/Data/$f bs=64k count=4 2>/dev/null && echo p >a/Data/plain$nolink &&
+	(cd a && soc add -q Data/$f Data/plain$nolink && soc push -q) && (cd b && soc pull -q) &&
+	(cd b/Data && rm $f && ln -s "$TRASH/outside/secret" $f) &&
+	(cd b && soc push -q) && (cd a && soc pull -q) && test -L a/Data/$f &&
+	(cd a/Data && rm $f && dd if=/dev/urandom of=$f bs=64k count=4 2>/dev/null && echo q >>plain$nolink) &&
 	(cd a && soc push -q) &&
-	wrap_rsync && (cd b && soc pull -q) &&
-	test -f b/Data/big && ! test -L b/Data/big && cmp a/Data/big b/Data/big &&
+	rm -f rsync.calls && wrap_rsync &&
+	(cd b && env ${nolink:+SOC_TEST_NO_HARDLINK=1} soc pull -q) &&
+	test -f b/Data/$f && ! test -L b/Data/$f && cmp a/Data/$f b/Data/$f &&
+	cmp a/Data/plain$nolink b/Data/plain$nolink &&
 	test "$(client_rsyncs)" = 1 &&
 	! grep -- "--copy-dest" rsync.calls &&
 	listing outside >after && test_cmp outside.before after
 '
+done
 
 test_expect_success 'soc log and soc ls show a link by its target; soc restore brings an old one back' '
 	(cd a && soc log Data/loop1) >out &&
