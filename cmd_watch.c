@@ -55,6 +55,13 @@ const char watch_usage[] =
 
 static int stop_fds[2] = { -1, -1 };
 
+/* The wait before the next try after a failure: doubled each time, capped. */
+static long next_backoff(long backoff)
+{
+	backoff = backoff ? backoff * 2 : WATCH_BACKOFF_MIN_MS;
+	return backoff > WATCH_BACKOFF_MAX_MS ? WATCH_BACKOFF_MAX_MS : backoff;
+}
+
 static void on_stop(int sig)
 {
 	int e = errno;
@@ -120,9 +127,7 @@ static void *poll_server(void *arg)
 			fprintf(stderr, "%s: cannot reach the server at '%s'; trying again, less and less often\n",
 				soc_prog, p->r.url);
 		down = 1;
-		backoff = backoff ? backoff * 2 : WATCH_BACKOFF_MIN_MS;
-		if (backoff > WATCH_BACKOFF_MAX_MS)
-			backoff = WATCH_BACKOFF_MAX_MS;
+		backoff = next_backoff(backoff);
 		net_close(n);
 		n = NULL;
 		poll(&(struct pollfd){ .fd = p->stop_fd, .events = POLLIN }, 1, (int)backoff);
@@ -320,9 +325,7 @@ static int watch_loop(struct watches *w, const char *root, struct poller *p, int
 				return rc;
 			/* Unreachable, or another soc holds the lock: again later, less and less often. */
 			if (rc == EXIT_REMOTE || rc == EXIT_ERROR) {
-				backoff = backoff ? backoff * 2 : WATCH_BACKOFF_MIN_MS;
-				if (backoff > WATCH_BACKOFF_MAX_MS)
-					backoff = WATCH_BACKOFF_MAX_MS;
+				backoff = (uint64_t)next_backoff((long)backoff);
 				retry_at = now_ms() + backoff;
 			} else {
 				backoff = retry_at = 0;
