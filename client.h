@@ -10,6 +10,7 @@
 #define CLIENT_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "soc.h"
 
@@ -88,6 +89,12 @@ struct entry {
 	unsigned base_mode;	/* the mode last synced; 0 when never synced */
 	int conflict;		/* a pull left a conflict copy beside it */
 };
+
+/* The mode soc keeps for what a stat saw: a link's, or the executable bit alone. */
+static inline unsigned mode_of(mode_t st_mode)
+{
+	return S_ISLNK(st_mode) ? MODE_LINK : (st_mode & 0111) ? 0755 : 0644;
+}
 
 enum change {
 	CH_NONE = 0,

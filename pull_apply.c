@@ -255,7 +255,7 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 	out->e.ino = (uint64_t)st.st_ino;
 	out->e.mtime_ns = mtime_ns(&st.st_mtim);
 	out->e.ctime_ns = mtime_ns(&st.st_ctim);
-	out->e.mode = S_ISLNK(st.st_mode) ? MODE_LINK : (st.st_mode & 0111) ? 0755 : 0644;
+	out->e.mode = mode_of(st.st_mode);
 	(void)ws;
 	return 0;
 }
@@ -273,7 +273,7 @@ int entry_from_stat(int parent, const char *base, const char *path, const char *
 	e->ino = (uint64_t)st.st_ino;
 	e->mtime_ns = mtime_ns(&st.st_mtim);
 	e->ctime_ns = mtime_ns(&st.st_ctim);
-	e->mode = S_ISLNK(st.st_mode) ? MODE_LINK : (st.st_mode & 0111) ? 0755 : 0644;
+	e->mode = mode_of(st.st_mode);
 	memcpy(e->hash, hash, HASH_HEX_LEN + 1);
 	memcpy(e->base, hash, HASH_HEX_LEN + 1);
 	e->base_mode = synced_mode;

@@ -89,7 +89,7 @@ static inline void stat_copy(struct stat_now *d, const struct stat *st)
 	d->ino = (uint64_t)st->st_ino;
 	d->mtime_ns = mtime_ns(&st->st_mtim);
 	d->ctime_ns = mtime_ns(&st->st_ctim);
-	d->mode = S_ISLNK(st->st_mode) ? MODE_LINK : (st->st_mode & 0111) ? 0755 : 0644;
+	d->mode = mode_of(st->st_mode);
 }
 
 static inline int stat_same(const struct stat_now *a, const struct entry *e)
