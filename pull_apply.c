@@ -107,13 +107,11 @@ int dir_at_open(struct dir_at *d, int dirfd, const char *path, const char **base
 	const char *slash = strrchr(path, '/');
 	size_t len = slash ? (size_t)(slash - path) : 0;
 
-	if (d->fd >= 0 && d->dir.len == len && (!len || !memcmp(d->dir.p, path, len))) {
-		*base = slash ? slash + 1 : path;
-		return d->fd;
-	}
-	dir_at_close(d);
 	*base = slash ? slash + 1 : path;
-	d->fd = create ? open_parent(dirfd, path, base, create) : beneath_dir(dirfd, path, len, 0, 0, NULL);
+	if (d->fd >= 0 && d->dir.len == len && (!len || !memcmp(d->dir.p, path, len)))
+		return d->fd;
+	dir_at_close(d);
+	d->fd = create ? open_parent(dirfd, path, base, 1) : beneath_dir(dirfd, path, len, 0, 0, NULL);
 	if (d->fd >= 0)
 		buf_add(&d->dir, path, len);
 	return d->fd;
