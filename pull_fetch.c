@@ -11,11 +11,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "beneath.h"
 #include "pull.h"
 #include "testhook.h"
 
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of pull_verify() hashes at least */
+
+/* incoming/, made if missing: its fd, or -1 after a message. */
+static int open_incoming(int root)
+{
+	int fd;
+
+	if ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
+	    (fd = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return error_errno("cannot make '%s'", INCOMING_DIR);
+	return fd;
+}
 
 /*
  * rsync looks for a basis file under --copy-dest by its path and follows
@@ -29,34 +39,29 @@
  */
 static int basis_safe(int root, const struct plan *p)
 {
-	const char *last = NULL;
-	size_t lastlen = 0;
-	int dir = -1, safe = 1;
+	struct dir_at dirs = DIR_AT_INIT;
+	int safe = 1;
 
 	for (size_t i = 0; i < p->n && safe; i++) {
 		const struct scan_item *it = p->local[i];
-		const char *path = p->rows[i].path, *slash = strrchr(path, '/');
-		size_t len = slash ? (size_t)(slash - path) : 0;
+		const char *name;
 		struct stat st;
+		int dir;
 
 		if (!pull_fetched(p, i) || (it && it->present && it->e.mode != MODE_LINK))
 			continue;
-		if (it && it->present)
-			return 0;
-		if (!last || len != lastlen || memcmp(path, last, len)) {
-			if (dir >= 0)
-				close(dir);
-			last = path;
-			lastlen = len;
-			dir = beneath_dir(root, path, len, 0, 0, NULL);
-			if (dir < 0 && errno != ENOENT)
-				return 0;
+		if (it && it->present) {
+			safe = 0;	/* a link of ours where the server has a file */
+			break;
 		}
-		if (dir >= 0 && !fstatat(dir, path + len + !!len, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
+		/* A directory missing is safe (nothing below it); a link or a file on the way is not. */
+		dir = dir_at_open(&dirs, root, p->rows[i].path, &name, 0);
+		if (dir < 0)
+			safe = errno == ENOENT;
+		else if (!fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
 			safe = 0;
 	}
-	if (dir >= 0)
-		close(dir);
+	dir_at_close(&dirs);
 	return safe;
 }
 
@@ -76,9 +81,8 @@ static int link_basis(int root, const struct plan *p)
 	struct dir_at from = DIR_AT_INIT, to = DIR_AT_INIT;
 	int inc, rc = 1, no_links = test_hook_flag(HOOK_NO_HARDLINK);
 
-	if ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
-	    (inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return error_errno("cannot make '%s'", INCOMING_DIR);
+	if ((inc = open_incoming(root)) < 0)
+		return -1;
 	for (size_t i = 0; i < p->n && rc > 0; i++) {
 		const struct scan_item *it = p->local[i];
 		const char *name, *tname;
@@ -133,10 +137,9 @@ int pull_fetch(struct workspace *ws, int root, const struct remote *r, struct pl
 	progress_start(&pg, "receiving", n, bytes);
 	/*
 	 * The whole module only when the rows are the whole head: never what
-	 * the pull left out. The workspace as rsync's basis only when some
-	 * file wanted is here: rsync resolves --copy-dest for every file by
-	 * walking its absolute path, a dozen calls a file for nothing on a
-	 * first pull (bench/README).
+	 * the pull left out. A basis only when some file wanted is here (a
+	 * first pull has none): linked into incoming/, or where that cannot
+	 * be, the workspace as --copy-dest.
 	 */
 	linked = basis ? link_basis(root, p) : 1;
 	if (linked < 0) {
@@ -226,9 +229,8 @@ int pull_make_links(int root, int *inc, const struct plan *p)
 
 		if (!pull_wanted(p, i) || r->mode != MODE_LINK)
 			continue;
-		if (*inc < 0 && ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
-				 (*inc = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))
-			return error_errno("cannot make '%s'", INCOMING_DIR);
+		if (*inc < 0 && (*inc = open_incoming(root)) < 0)
+			return -1;
 		dir = open_parent(*inc, r->path, &base, 1);
 		if (dir < 0)
 			return -1;
