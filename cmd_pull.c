@@ -121,7 +121,7 @@ static int plan_row(struct change_line *c, void *arg)
 	return 0;
 }
 
-static void plan_free(struct plan *p)
+void plan_free(struct plan *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->rows[i].path);

@@ -147,20 +147,7 @@ static int add_row(struct version_line *v, void *arg)
 
 static void restore_free(struct restore *rs)
 {
-	struct plan *p = &rs->p;
-
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->rows[i].path);
-		free(p->rows[i].target);
-	}
-	free(p->rows);
-	free(p->act);
-	free(p->local);
-	free(p->untracked);
-	buf_free(&p->last_root);
-	index_snapshot_free(&p->roots);
-	for (size_t i = 0; i < p->nplaced && i < PULL_SYNC_EACH_MAX; i++)
-		free(p->placed[i]);
+	plan_free(&rs->p);
 	free(rs->kept);
 }
 

@@ -63,6 +63,9 @@ struct plan {
 	size_t nplaced;			/* how many it did, all told */
 };
 
+/* Frees what p holds (cmd_pull.c); p is empty afterwards. soc restore's plan too. */
+void plan_free(struct plan *p);
+
 /* ---- pull_select.c: which of the server's paths a pull takes ---- */
 
 struct pull_select {
