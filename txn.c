@@ -4,16 +4,18 @@
  * themselves are in txn_files.c (the files) and txn_db.c (the rows).
  *
  * A push is a transaction in four states, kept in soc.db's txns table:
- * 'open' from POST /api/v1/push until the client commits (rsync, or
- * upload_serve.c's stream, writes its files into staging/<txn>/
- * meanwhile; no commit, abort or expiry takes a txn while that stream
- * runs, see upload_gate_enter()); 'committing' while a commit
- * checks the staged files; 'applying' once its revision is written and
+ * 'open' from POST /api/v1/push until the client commits (rsync writes
+ * its files into staging/<txn>/ meanwhile, and upload_serve.c's stream,
+ * which checks each as it writes it, into commit/<txn>/; no commit,
+ * abort or expiry takes a txn while that stream runs, see
+ * upload_gate_enter()); 'committing' while a commit checks the staged
+ * files; 'applying' once its revision is written and
  * files/ is being changed; 'done' when the revision is the head.
  *
  * The commit order, and why a crash anywhere in it loses nothing. A
  * commit goes through four steps, each finished before the next begins.
- * (1) Check: each staged file is opened, hashed, given the mode (and,
+ * (1) Check: a file the stream kept in commit/<txn>/ is taken as it is;
+ * each other staged file is opened, hashed, given the mode (and,
  * when no other path shares its inode, the mtime) its change line names,
  * and hard-linked into commit/<txn>/, which rsync cannot reach, and the
  * link is checked to be the very inode that was hashed, so a client
@@ -32,10 +34,12 @@
  * the txn state 'done'; readers see the new revision only now, and all of
  * it at once (their reads are transactions too). Then commit/<txn>/ goes.
  * A crash before (2) commits leaves the head and files/ untouched: the
- * txn is reopened at the next start, or was still open. A crash after
- * it leaves a txn 'applying' whose items are in txn_items and whose files
- * are in commit/<txn>/, which nothing but its own apply empties, and
- * txn_recover() runs (3) and (4) again before the server listens. Every
+ * txn is reopened at the next start, or was still open, and its
+ * commit/<txn>/ is removed (what a stream kept there may not be
+ * durable). A crash after it leaves a txn 'applying' whose items are in
+ * txn_items and whose files are in commit/<txn>/, which nothing but its
+ * own apply empties, and txn_recover() runs (3) and (4) again before the
+ * server listens. Every
  * step of (3) may run twice: a path already unlinked is fine; a file
  * whose source is gone from commit/ was renamed by the first try, which
  * is believed only when the target holds the sha256 recorded; renaming a
@@ -464,6 +468,8 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 		return not_open(ex, db, id, who, 0);
 	if (remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'; the sweep will", id);
+	if (remove_tree(s->commit_fd, id))
+		warning_errno("cannot remove 'commit/%s'; the sweep will", id);
 	http_respond(ex, 204, NULL, "", 0);
 }
 
@@ -568,10 +574,13 @@ void txn_expire(struct server *s)
 			continue;
 		if (remove_tree(s->staging_fd, old[i].id))
 			warning_errno("cannot remove 'staging/%s'", old[i].id);
+		if (remove_tree(s->commit_fd, old[i].id))
+			warning_errno("cannot remove 'commit/%s'", old[i].id);
 		fprintf(stderr, "%s: push '%s' expired, never committed; removed it\n", soc_prog, old[i].id);
 	}
 	free(old);
 	sweep(db, s->staging_fd, "staging", "open committing");
+	sweep(db, s->commit_fd, "commit", "open committing applying");
 	empty_trash(s, TRASH_AGE_SECONDS);
 }
 

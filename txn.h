@@ -75,6 +75,9 @@ long txn_expired(struct sqlite3 *db, long long before, struct txn_old **old);
 
 /* ---- txn_files.c: a push's files ---- */
 
+/* commit/<txn>/, made if missing: an fd, or -1 after a message. */
+int txn_commit_dir(struct server *s, const char *id);
+
 /*
  * Makes staging/<txn>/ and links into it what the server holds already:
  * sources[i] (content the push need not upload), else the head's version

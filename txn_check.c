@@ -2,7 +2,8 @@
  * txn_check.c: commit step 1, the check of a push's staged files, spread
  * over the machine's cores (parts.c). Hashing what rsync had just written
  * is most of a large push's commit, and the client waits idle meanwhile,
- * so every core may hash.
+ * so every core may hash. The upload stream's files were hashed as they
+ * were written (upload_serve.c): those are taken as they are.
  *
  * Each file is checked, given the mode and mtime its change line names,
  * linked out of rsync's reach and kept in versions/ in one visit while its
@@ -50,20 +51,57 @@ struct check_part {
 };
 
 /*
- * One staged file, name in dir: a regular file of the item's size and
- * sha256, given its mode and mtime, then hard-linked into commit/<txn>/
- * (to), the link checked to be the inode hashed, and that link kept in
- * versions/. 0 when done, ITEM_BAD when the file is not what the push
- * named, ITEM_COPY when done but its inode is shared with files/ and needs
+ * A file the upload stream put in commit/<txn>/ (upload_serve.c): it
+ * hashed the bytes as it wrote them and gave the file the item's mode
+ * and mtime only when they were the item's sha256. Nothing else writes
+ * in commit/ but this check, so what is there with the item's size, mode
+ * and mtime was checked and needs no second read. 1 when taken (made
+ * durable when each file is, kept in versions/), 0 when there is none
+ * (anything else there is removed), -1 when the server failed.
+ */
+static int check_uploaded(struct check_part *p, int tp, const char *tname, const struct push_item *it)
+{
+	struct stat st;
+	int fd;
+
+	if (fstatat(tp, tname, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : error_errno("cannot look at 'commit/%s/%s'", p->id, it->path);
+	if (!S_ISREG(st.st_mode) || st.st_size != it->size || (st.st_mode & 07777) != it->mode ||
+	    st.st_mtime != (time_t)it->mtime) {
+		if (unlinkat(tp, tname, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0))
+			return error_errno("cannot remove 'commit/%s/%s'", p->id, it->path);
+		return 0;
+	}
+	if (p->sync_each) {
+		fd = openat(tp, tname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fsync(fd)) {
+			error_errno("cannot sync 'commit/%s/%s'", p->id, it->path);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if (versions_keep(p->s, tp, tname, it->hash, &p->kept) < 0)
+		return error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+	return 1;
+}
+
+/*
+ * One file of the push: the upload stream's in commit/<txn>/, else the
+ * staged one, name in dir: a regular file of the item's size and sha256,
+ * given its mode and mtime, then hard-linked into commit/<txn>/ (to), the
+ * link checked to be the inode hashed, and that link kept in versions/.
+ * 0 when done, ITEM_BAD when the file is not what the push named,
+ * ITEM_COPY when done but its inode is shared with files/ and needs
  * another mode (txn_check_staged copies it), -1 when the server failed
  * (after a message).
  *
  * A link count of one means the inode is this staged file's alone: rsync
- * or the upload stream wrote it (the push module refuses --hard-links, so
- * rsync can link nothing in staging/ to it, and the stream makes a new
- * inode a file), and content the server held already has a second link
- * in files/. So its mode and mtime are set in place, before the
- * link, through the fd that was hashed.
+ * wrote it (the push module refuses --hard-links, so rsync can link
+ * nothing in staging/ to it), and content the server held already has a
+ * second link in files/. So its mode and mtime are set in place, before
+ * the link, through the fd that was hashed.
  */
 static int check_file(struct check_part *p, int dir, const char *name, const struct push_item *it,
 		      struct dir_cursor *to)
@@ -73,8 +111,16 @@ static int check_file(struct check_part *p, int dir, const char *name, const str
 	struct stat st, linked;
 	const char *tname;
 	uint64_t size;
-	int fd, tp, own, rc = ITEM_BAD;
+	int fd = -1, tp, own, rc;
 
+	/* Another part may make the same directory at once: step_into() takes EEXIST. */
+	tp = dir_cursor_parent(to, it->path, &tname);
+	if (tp < 0)
+		return error_errno("cannot make the directory of 'commit/%s/%s'", p->id, it->path);
+	rc = check_uploaded(p, tp, tname, it);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	rc = ITEM_BAD;
 	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
@@ -90,16 +136,17 @@ static int check_file(struct check_part *p, int dir, const char *name, const str
 		rc = error_errno("cannot settle 'staging/%s/%s'", p->id, it->path);
 		goto out;
 	}
-	/* Another part may make the same directory at once: step_into() takes EEXIST. */
-	tp = dir_cursor_parent(to, it->path, &tname);
-	if (tp < 0 || linkat(dir, name, tp, tname, 0)) {
+	if (linkat(dir, name, tp, tname, 0)) {
 		rc = error_errno("cannot link 'commit/%s/%s'", p->id, it->path);
 		goto out;
 	}
-	/* rsync may have put another file there since we opened it. */
+	/* rsync may have put another file there since we opened it: never left in commit/, where it is trusted. */
 	if (fstatat(tp, tname, &linked, AT_SYMLINK_NOFOLLOW) || linked.st_ino != st.st_ino ||
-	    linked.st_dev != st.st_dev)
+	    linked.st_dev != st.st_dev) {
+		if (unlinkat(tp, tname, 0) && errno != ENOENT)
+			rc = error_errno("cannot remove 'commit/%s/%s'", p->id, it->path);
 		goto out;
+	}
 	if (p->sync_each && fsync(fd)) {
 		rc = error_errno("cannot sync 'commit/%s/%s'", p->id, it->path);
 		goto out;
@@ -161,8 +208,9 @@ static int own_copy(const char *id, int cfd, const struct push_item *it, int syn
 		fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		copy = copy_file_at(fd, cfd, COPY_NAME, it->mode);
-	if (copy >= 0 && !renameat(cfd, COPY_NAME, dir, name) && !futimens(copy, times) &&
-	    (!sync_each || !fsync(copy)))
+	/* Whole before its name is: a later try trusts what it finds in commit/ (check_uploaded). */
+	if (copy >= 0 && !futimens(copy, times) && (!sync_each || !fsync(copy)) &&
+	    !renameat(cfd, COPY_NAME, dir, name))
 		rc = 0;
 	else
 		error_errno("cannot give 'commit/%s/%s' a copy of its own", id, it->path);
@@ -197,17 +245,14 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	struct versions_touched kept;
 	unsigned char *flags;
 	size_t nparts, files = 0;
-	int sfd, cfd = -1, failed = 0, sync_each;
+	int sfd, cfd, failed = 0, sync_each;
 	long nbad = 0;
 
-	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (remove_tree(s->commit_fd, id) || mkdirat(s->commit_fd, id, 0700) ||
-	    (cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		error_errno("cannot make 'commit/%s'", id);
-		if (sfd >= 0)
-			close(sfd);
+	/* Not emptied first: it may hold the upload stream's files, already checked. */
+	cfd = txn_commit_dir(s, id);
+	if (cfd < 0)
 		return -1;
-	}
+	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	for (size_t i = 0; i < l->n; i++)
 		files += push_item_file(&l->v[i]);
 	sync_each = files <= SYNC_EACH_MAX;

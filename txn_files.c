@@ -1,7 +1,8 @@
 /*
  * txn_files.c: a push transaction's files: linked into staging/<txn>/
  * when it begins, checked and moved out of rsync's reach into
- * commit/<txn>/ when it commits, then applied to files/. Never through a
+ * commit/<txn>/ when it commits (the upload stream writes there
+ * directly), then applied to files/. Never through a
  * symlink (tree.c's walks); every step of the apply idempotent, so
  * txn_recover() can run it again after a crash (txn.c says why that is
  * enough).
@@ -20,6 +21,18 @@
 #include "beneath.h"
 #include "txn.h"
 #include "versions.h"
+
+int txn_commit_dir(struct server *s, const char *id)
+{
+	int cfd;
+
+	if (mkdirat(s->commit_fd, id, 0700) && errno != EEXIST)
+		return error_errno("cannot make 'commit/%s'", id);
+	cfd = openat(s->commit_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return error_errno("cannot open 'commit/%s'", id);
+	return cfd;
+}
 
 /* Errors that mean "this link cannot be made", not "staging/ is broken". */
 static int link_soft_error(int e)

@@ -1,14 +1,16 @@
 /*
  * upload_serve.c: POST /api/v1/push/<txn>/upload with "Upgrade:
  * soc-upload", the server's half of upload.c's stream of new files. Each
- * record's bytes become a file in staging/<txn>/, where rsync would have
- * put it; the commit then checks every staged file's size and sha256 as it
- * checks rsync's, so nothing here is trusted further than rsync is.
+ * record's bytes are hashed as they are written, so the one pass over
+ * them overlaps the transfer and the commit need not read them again;
+ * that is why they go to commit/<txn>/, which rsync cannot reach, and
+ * not to staging/<txn>/, which it can.
  *
  * A record may name only a file of the push, at the size the push gave
- * it. It is always written to an inode of its own: staging/<txn>/ holds
- * hard links to head files (delta bases, content already held), and
- * writing through one would change files/.
+ * it. It is always written to an inode of its own. A restart drops what
+ * was sent (the recovery empties commit/: bytes not yet synced cannot be
+ * trusted after a crash); the commit then names those paths as missing,
+ * and the client pushes again.
  *
  * A stream runs on a thread of its own, as the rsync tunnel's daemon is a
  * process of its own, so a long upload never holds a worker. While any
@@ -28,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "serve.h"
 #include "testhook.h"
+#include "txn.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
 #define STRINGIFY(x) #x
@@ -101,53 +103,78 @@ static uint64_t get_be(const unsigned char *p, int n)
 }
 
 /*
- * One record's bytes into a new file at path. 0; 1 when the client's
- * stream failed (why says how); -1 when the server could not write
- * (logged, errno kept for the answer).
+ * One record's bytes, hashed as they are written to commit/<txn>/<path>,
+ * which is given its line's mode and mtime only when they are the sha256
+ * the push named: the commit takes such a file without reading it again
+ * (txn_check.c). Until then it is 0600, which no line names, so a file
+ * cut short, or one a failed unlink left, is never taken. Bytes that are
+ * not the sha256 (the file changed while the client read it) are
+ * dropped, and the commit names the path as missing. 0 when kept, 2
+ * when dropped; 1 when the client's stream failed (why says how); -1
+ * when the server could not write (logged, errno kept for the answer).
  */
-static int store_file(struct upload *u, struct dir_cursor *dc, const char *path, uint64_t size,
-		      const char **why)
+static int store_file(struct upload *u, struct dir_cursor *dc, const struct push_item *it, const char **why)
 {
+	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
+	char got[HASH_HEX_LEN + 1];
+	struct hasher h;
+	uint64_t size = (uint64_t)it->size;
 	const char *name;
-	int dir, fd, e, written = 0;
+	int dir, fd, e, hashing = 0, rc = -1;
 
-	dir = dir_cursor_parent(dc, path, &name);
+	dir = dir_cursor_parent(dc, it->path, &name);
 	if (dir < 0)
 		goto failed;
-	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	/* Taken (a link to a head file, say): replaced, never written through. */
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Kept by an earlier stream: replaced, as the client sends it again. */
 	if (fd < 0 && errno == EEXIST && !unlinkat(dir, name, 0))
-		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto failed;
-	written = 1;
+	if (hasher_init(&h))
+		goto drop;
+	hashing = 1;
 	while (size) {
 		size_t k;
 
 		if (u->off == u->len && fill(u, why)) {
-			close(fd);
-			return 1;
+			rc = 1;
+			goto drop;
 		}
 		k = u->len - u->off < size ? u->len - u->off : (size_t)size;
-		if (write_full(fd, u->buf + u->off, k)) {
-			e = errno;
-			close(fd);
-			errno = e;
-			goto failed;
-		}
+		if (write_full(fd, u->buf + u->off, k) || hasher_update(&h, u->buf + u->off, k))
+			goto drop;
 		u->off += k;
 		size -= k;
 	}
-	if (close(fd))
-		goto failed;
+	hashing = 0;
+	if (hasher_final(&h, got))
+		goto drop;
+	if (strcmp(got, it->hash)) {
+		rc = 2;
+		goto drop;
+	}
+	if (fchmod(fd, it->mode) || futimens(fd, times))
+		goto drop;
+	if (close(fd)) {
+		fd = -1;
+		goto drop;
+	}
 	return 0;
-failed:
+drop:
 	e = errno;
-	error_errno("cannot store 'staging/%s/%s'", u->id, path);
+	if (hashing)
+		hasher_free(&h);
+	if (fd >= 0)
+		close(fd);
 	/* On a full disk, what part of it fitted is better gone now than at the push's end. */
-	if (written && unlinkat(dir, name, 0))
-		warning_errno("cannot remove 'staging/%s/%s'", u->id, path);
+	if (unlinkat(dir, name, 0))
+		warning_errno("cannot remove 'commit/%s/%s'", u->id, it->path);
+	if (rc >= 0)
+		return rc;
 	errno = e;
+failed:
+	error_errno("cannot store 'commit/%s/%s'", u->id, it->path);
 	return -1;
 }
 
@@ -187,16 +214,8 @@ static void *run(void *arg)
 	const char *why = NULL;
 	json_t *result = NULL;
 	long long stored = 0, bytes = 0, start = now_ms();
-	int sfd;
+	int cfd = -1;
 
-	sfd = openat(u->s->staging_fd, u->id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0) {
-		error_errno("cannot open 'staging/%s'", u->id);
-		result = refusal("internal", NULL, "the server cannot open the push's staging area");
-		goto out;
-	}
-	/* 0755 as rsync makes them; the commit makes its own in commit/. */
-	dir_cursor_init(&dc, sfd, 0755, 0);
 	for (;;) {
 		unsigned char head[UPLOAD_HEAD_LEN];
 		const struct push_item *it;
@@ -231,8 +250,18 @@ static void *run(void *arg)
 			result = refusal("bad_request", path, "not the size this push gave it");
 			break;
 		}
-		rc = store_file(u, &dc, path, size, &why);
-		if (rc > 0)
+		/* Made at the first file it keeps: a refused stream leaves nothing behind. */
+		if (cfd < 0) {
+			cfd = txn_commit_dir(u->s, u->id);
+			if (cfd < 0) {
+				result = refusal("internal", NULL, "the server cannot open the push's commit area");
+				break;
+			}
+			/* 0755 as in files/, where a directory made here may be renamed whole (txn_files.c). */
+			dir_cursor_init(&dc, cfd, 0755, 0);
+		}
+		rc = store_file(u, &dc, it, &why);
+		if (rc == 1)
 			break;
 		if (rc < 0) {
 			char msg[128];
@@ -241,18 +270,19 @@ static void *run(void *arg)
 			result = refusal("internal", path, msg);
 			break;
 		}
-		stored++;
+		stored += !rc;
 		bytes += (long long)size;
 	}
-	dir_cursor_close(&dc);
-	close(sfd);
+	if (cfd >= 0) {
+		dir_cursor_close(&dc);
+		close(cfd);
+	}
 	if (!result) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "the upload broke off: %s", why ? why : "?");
 		result = refusal("bad_request", NULL, msg);
 	}
-out:
 	if (!json_object_get(result, "stored")) {
 		const char *m = json_string_value(json_object_get(result, "message"));
 

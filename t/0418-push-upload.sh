@@ -151,16 +151,30 @@ test_expect_success_here 'by hand: a server, h in its head, and a push of n and 
 	test "$(stat -c %i "$TRASH/r/staging/$TXN/h")" = "$(stat -c %i "$TRASH/r/files/h")"
 '
 
-test_expect_success 'a record over a path staged as a link to the head replaces the link: files/h keeps its bytes' '
+test_expect_success 'a record of a path staged as a link to the head goes to commit/ on an inode of its own: files/h keeps its bytes' '
 	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >before &&
 	upload "h:11:w/h" >answer &&
 	printf "101\n{\"stored\":1}\n" >expect &&
 	test_cmp expect answer &&
 	echo head >expect &&
 	test_cmp expect "$TRASH/r/files/h" &&
-	test_cmp w/h "$TRASH/r/staging/$TXN/h" &&
+	test_cmp expect "$TRASH/r/staging/$TXN/h" &&
+	test_cmp w/h "$TRASH/r/commit/$TXN/h" &&
+	test "$(stat -c %h "$TRASH/r/commit/$TXN/h")" = 1 &&
 	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >after &&
 	test_cmp before after
+'
+
+test_expect_success 'a record of the right size but not the sha256 the push named: not kept, and the commit names it' '
+	echo "not a file" >w/other &&
+	upload "n:11:w/other" >answer &&
+	printf "101\n{\"stored\":0}\n" >expect &&
+	test_cmp expect answer &&
+	! test -e "$TRASH/r/commit/$TXN/n" &&
+	test -z "$(ls -A "$TRASH/r/commit/$TXN/.soc")" &&
+	test "$(push_commit)" = 422 &&
+	grep "\"n\"" out &&
+	! test -e "$TRASH/r/commit/$TXN"
 '
 
 for refused in "x:5:w/n|.x.: not a file of this push" \
@@ -183,6 +197,7 @@ done
 test_expect_success 'a record cut short: refused as broken off; the push stays open and its commit finds n missing' '
 	upload "n:11:w/n" --cut >answer &&
 	tail -n 1 answer | grep "the upload broke off: the stream ended in the middle of a record" &&
+	! test -e "$TRASH/r/commit/$TXN/n" &&
 	test "$(push_commit)" = 422 &&
 	grep "\"n\"" out
 '
@@ -194,6 +209,19 @@ test_expect_success 'the whole push by stream, then its commit: both files land'
 	test_cmp w/n "$TRASH/r/files/n" &&
 	test_cmp w/h "$TRASH/r/files/h" &&
 	soc serve check --root "$TRASH/r"
+'
+
+test_expect_success 'a file a stream kept is its line'"'"'s mode and mtime, and goes with its push on a DELETE' '
+	echo "kept" >w/n4 &&
+	touch -d "2001-02-03 04:05:06 UTC" w/n4 &&
+	change n4 w/n4 >body &&
+	push_begin body &&
+	upload "n4:5:w/n4" >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":1}" &&
+	test "$(stat -c "%a %Y" "$TRASH/r/commit/$TXN/n4")" = "644 981173106" &&
+	test "$(api DELETE "push/$TXN")" = 204 &&
+	! test -e "$TRASH/r/commit/$TXN" &&
+	! test -e "$TRASH/r/files/n4"
 '
 
 test_expect_success_here 'refused before the 101: no token 401, a read-only one 403, another token'"'"'s push 404, no Upgrade 400' '
@@ -259,6 +287,7 @@ test_expect_success_here 'a stop cuts a stalled upload short; after a restart it
 	start_server "$TRASH/r" &&
 	test "$(api DELETE "push/$TXN")" = 204 &&
 	! test -e "$TRASH/r/staging/$TXN" &&
+	! test -e "$TRASH/r/commit/$TXN" &&
 	! test -e "$TRASH/r/files/n3"
 '
 
