@@ -405,13 +405,22 @@ out:
 
 long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad)
 {
+	const char *absent = NULL;	/* a directory files/ lacks: nothing under it needs a walk */
+	size_t absent_len = 0;
 	long nbad = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
+		const char *path = l->v[i].path;
 		size_t missing;
 
-		if (!files_walk(s->files_fd, l->v[i].path, &missing))
+		/* Sorted by path: a new directory's files come one after another. */
+		if (absent && !strncmp(path, absent, absent_len) && path[absent_len] == '/')
 			continue;
+		if (!files_walk(s->files_fd, path, &missing)) {
+			if (missing && path[missing] == '/')
+				absent = path, absent_len = missing;
+			continue;
+		}
 		if (errno != EPERM)
 			return error_errno("cannot look at 'files/%s'", l->v[i].path);
 		error("'files/%s' leads through a symlink or special file soc did not write; "
