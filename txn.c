@@ -82,6 +82,15 @@ static void internal(struct http_exchange *ex)
 	api_error(ex, 500, "internal", "the server could not do this; its log says why");
 }
 
+/* A commit that failed with errno e: a full disk is the owner's to mend, and the client says so. */
+static void commit_failed(struct http_exchange *ex, int e)
+{
+	if (e == ENOSPC || e == EDQUOT)
+		return api_error(ex, 507, "no_space", "the server has no space left to commit this push; "
+				 "its owner must free some, then push again");
+	internal(ex);
+}
+
 static void not_found(struct http_exchange *ex)
 {
 	api_error(ex, 404, "not_found", "no such push (it expired, was committed long ago, or is another token's)");
@@ -337,12 +346,13 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	bad = json_array();
 	nbad = txn_check_staged(s, id, &l, bad);
 	if (nbad) {
+		int e = errno;
 		char msg[160];
 
 		if (remove_tree(s->commit_fd, id))
 			warning_errno("cannot remove 'commit/%s'", id);
 		if (txn_move(db, id, "committing", "open") < 0 || nbad < 0) {
-			internal(ex);
+			commit_failed(ex, nbad < 0 ? e : 0);
 			goto out;
 		}
 		snprintf(msg, sizeof(msg), "%ld staged file%s missing, or not the size and sha256 the push named",

@@ -100,7 +100,7 @@ int txn_apply_files(struct server *s, const char *id, const struct push_list *l,
 /*
  * Commit step 1: staged files checked, given their modes and mtimes,
  * linked into commit/<txn>/ and into versions/, and made durable; how
- * many failed (in bad), or -1. The caller holds versions_lock.
+ * many failed (in bad), or -1 and errno. The caller holds versions_lock.
  */
 long txn_check_staged(struct server *s, const char *id, const struct push_list *l, json_t *bad);
 

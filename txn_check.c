@@ -46,7 +46,7 @@ struct check_part {
 	int sync_each;			/* fsync each file (a small push) */
 	size_t lo, hi;
 	unsigned char *flags;		/* ITEM_* of item i; each part writes its own */
-	int failed;			/* the server could not read or write its own directories */
+	int failed;			/* errno when the server could not read or write its own directories */
 	struct versions_touched kept;	/* the versions/XX this part linked into */
 };
 
@@ -181,7 +181,7 @@ static void *check_part(void *arg)
 		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
 		rc = check_file(p, dir, name, it, &to);
 		if (rc < 0)
-			p->failed = 1;
+			p->failed = errno ? errno : EIO;
 		else
 			p->flags[i] = (unsigned char)rc;
 	}
@@ -274,7 +274,8 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	}
 	parts_run(nparts, check_part, part, sizeof(part[0]));
 	for (size_t k = 0; k < nparts; k++) {
-		failed |= part[k].failed;
+		if (!failed)
+			failed = part[k].failed;
 		versions_touched_add(&kept, &part[k].kept);
 	}
 	for (size_t i = 0; i < l->n && !failed; i++) {
@@ -285,18 +286,19 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	}
 	for (size_t i = 0; i < l->n && !failed && !nbad; i++)
 		if (flags[i] == ITEM_COPY && own_copy(id, cfd, &l->v[i], sync_each))
-			failed = 1;
+			failed = errno ? errno : EIO;
 	if (!failed && !nbad && !sync_each && syncfs(cfd)) {
 		error_errno("cannot sync the files of 'commit/%s'", id);
-		failed = 1;
+		failed = errno ? errno : EIO;
 	}
 	/* That syncfs covered versions/ too, unless someone mounted it apart. */
 	if (!failed && !nbad && (sync_each || !same_fs(cfd, s->versions_fd)) &&
 	    versions_sync(s, &kept, !sync_each))
-		failed = 1;
+		failed = errno ? errno : EIO;
 	free(flags);
 	if (sfd >= 0)
 		close(sfd);
 	close(cfd);
+	errno = failed;
 	return failed ? -1 : nbad;
 }
