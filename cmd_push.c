@@ -538,8 +538,9 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	path = xasprintf("/api/v1/push/%s/commit", txn);
 	st = net_request(net, "POST", path, NULL, NULL, 0, &resp);
 	if (st < 0) {
+		/* Its staging freed now, not in an hour: the server drops only a push still open. */
 		*rc = EXIT_REMOTE;
-		goto out;
+		goto abort_txn;
 	}
 	if (st == 200) {
 		json_t *c = json_loadb(resp.p, resp.len, 0, NULL);

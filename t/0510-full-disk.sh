@@ -42,6 +42,7 @@ test_expect_success 'the head and files/ are as before, and no staging is left' 
 	test_cmp before after &&
 	soc serve check --root "$TRASH/sdisk/r" &&
 	test -z "$(ls "$TRASH/sdisk/r/staging")" &&
+	test -z "$(ls "$TRASH/sdisk/r/commit")" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	printf "A D/big\nM D/small\n" >expect &&
 	test_cmp expect out
@@ -75,6 +76,41 @@ test_expect_success 'space freed, the same pull works and b matches a' '
 	(cd "$TRASH/bdisk/b" && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum "$TRASH/bdisk/b")" &&
 	soc serve check --root "$TRASH/sdisk/r"
+'
+
+# The uploads fit, the commit's links into versions/ do not: a tmpfs
+# counts each link against its nr_inodes.
+test_expect_success_here 'a server short of inodes: 40 new files fit in the 60 left, their commit does not' '
+	mount_tmpfs "$TRASH/idisk" 64m nr_inodes=4000 &&
+	start_server "$TRASH/idisk/r" &&
+	SOC_TOKEN=$ADMIN_TOKEN &&
+	soc init c --remote "$URL" -q &&
+	echo first >c/first &&
+	(cd c && soc add first -q && soc push -q) &&
+	mkdir c/N &&
+	for i in $(seq 40); do echo "new $i" >c/N/f$i || return 1; done &&
+	(cd c && soc add -r N -q) &&
+	fill_inodes_until "$TRASH/idisk" 60
+'
+
+test_expect_success 'the commit fails and says why; nothing of the push is left on the server' '
+	head_before=$(server_head) &&
+	(cd c && test_expect_code 5 soc push) 2>push.err &&
+	grep "^soc push: the server at .* failed (507): the server has no space left to commit this push" push.err &&
+	test "$(server_head)" = "$head_before" &&
+	test -z "$(ls "$TRASH/idisk/r/staging")" &&
+	test -z "$(ls "$TRASH/idisk/r/commit")" &&
+	test -z "$(ls -A "$TRASH/idisk/r/files/N" 2>/dev/null)" &&
+	soc serve check --root "$TRASH/idisk/r"
+'
+
+test_expect_success 'inodes freed, the retry lands' '
+	rm -rf "$TRASH/idisk/.inodes" &&
+	(cd c && soc push -q) &&
+	test "$(cat "$TRASH/idisk/r/files/N/f40")" = "new 40" &&
+	(cd c && soc status --porcelain) >out &&
+	test_must_be_empty out &&
+	soc serve check --root "$TRASH/idisk/r"
 '
 
 test_done

@@ -265,15 +265,23 @@ kill_servers() {
 	done
 }
 
-# mount_tmpfs DIR SIZE: a tmpfs of SIZE (as mount's size=, "8m") at DIR.
+# mount_tmpfs DIR SIZE [OPTIONS]: a tmpfs of SIZE (as mount's size=, "8m")
+# at DIR, with more mount options if given ("nr_inodes=4000").
 TEST_MOUNTS=
 mount_tmpfs() {
 	[ -n "$SOC_TEST_IN_NS" ] || {
 		echo "mount_tmpfs: set TEST_PRIVATE_MOUNTS=1 before lib.sh" >&2
 		return 1
 	}
-	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" &&
+	mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755${3:+,$3}" tmpfs "$1" &&
 	TEST_MOUNTS="$1 $TEST_MOUNTS"
+}
+
+# fill_inodes_until DIR N: makes empty files in DIR/.inodes so that N inodes stay free.
+fill_inodes_until() {
+	free=$(df --output=iavail "$1" | tail -n 1) &&
+	mkdir -p "$1/.inodes" &&
+	(cd "$1/.inodes" && seq $((free - $2 - 1)) | xargs touch)
 }
 
 # fill_until DIR KB: writes DIR/.filler so that about KB kilobytes stay free.
