@@ -34,6 +34,8 @@
 #define CHANGES_WAIT_MAX 300		/* seconds a long poll of changes may wait */
 #define CHANGES_WAIT_MAX_TEXT "300"	/* the same, for messages */
 #define DB_BUSY_MS 10000		/* a writer waits this long for another */
+#define WAL_KEEP_BYTES (64 << 20)	/* soc.db-wal past this after a commit is checkpointed and cut back */
+#define WAL_KEEP_TEXT "67108864"	/* the same, for the pragma */
 
 struct sqlite3;
 
@@ -109,6 +111,13 @@ struct sqlite3 *store_db(struct server *s);
 long long store_head(struct sqlite3 *db);
 /* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */
 int store_history(struct sqlite3 *db, char out[HISTORY_HEX_LEN + 1]);
+/*
+ * After a commit: a WAL grown past WAL_KEEP_BYTES (a large push writes
+ * all its rows into it) is checkpointed into soc.db and truncated, so
+ * the root does not keep its size; readers still in it: left for the
+ * next commit.
+ */
+void store_checkpoint(struct server *s, struct sqlite3 *db);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
 /* One row of files, as the readers below hand it over (strings valid during the call). */

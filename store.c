@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "testhook.h"
 #include "versions.h"
 
 #define DB_NAME "soc.db"
@@ -99,7 +100,9 @@ static sqlite3 *db_connect(const char *path)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, DB_BUSY_MS);
-	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")) {
+	/* What a checkpoint leaves of the WAL: a large push's WAL does not stay its size. */
+	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+		       "PRAGMA journal_size_limit=" WAL_KEEP_TEXT ";")) {
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -160,6 +163,33 @@ void store_stmt_put(sqlite3 *db, sqlite3_stmt *st)
 	} else {
 		sqlite3_finalize(st);
 	}
+}
+
+/* WAL_KEEP_BYTES, or the test hook HOOK_WAL_KEEP_BYTES; read at the first commit. */
+static long wal_keep = WAL_KEEP_BYTES;
+static pthread_once_t wal_keep_once = PTHREAD_ONCE_INIT;
+
+static void read_wal_keep(void)
+{
+	wal_keep = test_hook_long(HOOK_WAL_KEEP_BYTES, 0, WAL_KEEP_BYTES, WAL_KEEP_BYTES);
+}
+
+void store_checkpoint(struct server *s, sqlite3 *db)
+{
+	struct stat st;
+	int rc;
+
+	pthread_once(&wal_keep_once, read_wal_keep);
+	if (fstatat(s->root_fd, DB_NAME "-wal", &st, AT_SYMLINK_NOFOLLOW) || st.st_size <= wal_keep)
+		return;
+	/* Never waiting for a reader (a long changes stream): the commit's answer is due. */
+	sqlite3_busy_timeout(db, 0);
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	if (rc == SQLITE_OK)
+		fprintf(stderr, "%s: checkpointed %s's WAL of %lld bytes\n", soc_prog, DB_NAME, (long long)st.st_size);
+	else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+		warning("cannot checkpoint %s: %s", DB_NAME, sqlite3_errmsg(db));
 }
 
 int store_exec(sqlite3 *db, const char *sql)

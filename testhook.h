@@ -37,6 +37,8 @@
 #define HOOK_NO_OPENAT2 TEST_HOOK_PREFIX "NO_OPENAT2"
 /* Client: a pull's hard links fail with EPERM, as on vfat or exFAT (the --copy-dest fallback). */
 #define HOOK_NO_HARDLINK TEST_HOOK_PREFIX "NO_HARDLINK"
+/* Server: the WAL size past which a commit checkpoints, in place of WAL_KEEP_BYTES. */
+#define HOOK_WAL_KEEP_BYTES TEST_HOOK_PREFIX "WAL_KEEP_BYTES"
 /* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */
 #define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
 

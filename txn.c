@@ -408,6 +408,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	}
 	/* Long polls parked below the new head answer now. */
 	httpd_wake(rev);
+	store_checkpoint(s, db);
 	if (store_history(db, history)) {
 		internal(ex);
 		goto out;

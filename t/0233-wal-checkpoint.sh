@@ -1,0 +1,42 @@
+#!/bin/sh
+# A commit that leaves soc.db's WAL past WAL_KEEP_BYTES checkpoints it
+# into soc.db and cuts it back to nothing: a large push does not leave
+# the root its WAL's size. SOC_TEST_WAL_KEEP_BYTES lowers the limit.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_SRC/lib-push.sh"
+
+KEEP=1048576
+
+test_expect_success_here 'a server whose WAL limit is 1 MiB' '
+	SOC_TEST_WAL_KEEP_BYTES=$KEEP &&
+	export SOC_TEST_WAL_KEEP_BYTES &&
+	start_server "$TRASH/r" &&
+	TOKEN=$ADMIN_TOKEN &&
+	mkdir w
+'
+
+test_expect_success 'a small push leaves the WAL as it is' '
+	echo one >w/one &&
+	change one w/one >body &&
+	push_all w body &&
+	size=$(stat -c %s "$TRASH/r/soc.db-wal") &&
+	test "$size" -gt 0 &&
+	test "$size" -le $KEEP &&
+	! grep "checkpointed" "$TRASH/r.log"
+'
+
+test_expect_success 'a push of 3,000 files grows it past the limit: checkpointed, cut to nothing, the head whole' '
+	mkdir w/many &&
+	: >body2 &&
+	for i in $(seq 3000); do
+		echo "$i" >w/many/f$i &&
+		change many/f$i w/many/f$i >>body2 || return 1
+	done &&
+	push_all w body2 &&
+	grep "soc serve: checkpointed soc.db.s WAL of [0-9]* bytes" "$TRASH/r.log" &&
+	test "$(stat -c %s "$TRASH/r/soc.db-wal")" = 0 &&
+	test "$(cat "$TRASH/r/files/many/f3000")" = 3000 &&
+	soc serve check --root "$TRASH/r"
+'
+
+test_done
