@@ -112,6 +112,7 @@ bench: deps
 	@$(MAKE) --no-print-directory soc
 	sh bench/status.sh
 	sh bench/sync.sh
+	sh bench/big.sh
 	sh bench/serve.sh
 	sh bench/versions.sh
 

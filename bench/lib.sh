@@ -1,6 +1,8 @@
 # bench/lib.sh: what the benchmarks that run `soc serve` share. Source it
 # after setting TOP; it builds soc and sets SOC, and bench_work NAME makes
-# WORK, removed with every process in PIDS when the script ends.
+# WORK, removed with every process in PIDS when the script ends. Below:
+# soc's server and a loopback rsync daemon to measure it against, and
+# timing with medians.
 
 make -C "$TOP" --no-print-directory soc >/dev/null
 SOC=$TOP/soc
@@ -13,8 +15,9 @@ cleanup() {
 	rm -rf "$WORK"
 }
 
-# bench_work NAME: a new WORK under $TMPDIR, gone at exit.
+# bench_work NAME: a new WORK under $TMPDIR, gone at exit; NAME begins each line said.
 bench_work() {
+	BENCH_NAME=$1
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-$1.XXXXXX")
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -51,4 +54,58 @@ stop_soc() {
 # ratio A B: A / B with two decimals.
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+
+now() {
+	date +%s.%N
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# timed FILE CMD...: appends the seconds CMD took to FILE.
+timed() {
+	out=$1
+	shift
+	t0=$(now)
+	"$@"
+	t1=$(now)
+	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$out"
+}
+
+# say_ratio LABEL SOC-FILE RSYNC-FILE TARGET: both medians with their
+# spread (min-max) and the ratio of the medians.
+say_ratio() {
+	a=$(median <"$2")
+	b=$(median <"$3")
+	echo "$BENCH_NAME: $1: soc ${a}s ($(sort -n "$2" | head -n 1)-$(sort -n "$2" | tail -n 1))," \
+		"rsync -a ${b}s ($(sort -n "$3" | head -n 1)-$(sort -n "$3" | tail -n 1))," \
+		"ratio $(ratio "$a" "$b") (target <= $4)"
+}
+
+# start_daemon: a plain rsync daemon on loopback, what a person would use
+# without soc; its module m is DAEMON, in WORK/daemon/m.
+start_daemon() {
+	RSYNC_PORT=$(free_port)
+	mkdir -p "$WORK/daemon/m"
+	cat >"$WORK/daemon/rsyncd.conf" <<EOC
+use chroot = no
+uid = $(id -u)
+gid = $(id -g)
+pid file = $WORK/daemon/rsyncd.pid
+log file = $WORK/daemon/rsyncd.log
+[m]
+	path = $WORK/daemon/m
+	read only = no
+EOC
+	rsync --daemon --no-detach --address=127.0.0.1 --port="$RSYNC_PORT" --config="$WORK/daemon/rsyncd.conf" &
+	PIDS="$PIDS $!"
+	DAEMON=rsync://127.0.0.1:$RSYNC_PORT/m
+	n=0
+	until rsync "$DAEMON/" >/dev/null 2>&1; do
+		n=$((n + 1))
+		[ $n -lt 50 ] || { echo "bench: rsync daemon did not start" >&2; exit 1; }
+		sleep 0.1
+	done
 }

@@ -41,46 +41,7 @@ for i in range(n):
 EOF
 }
 
-now() {
-	date +%s.%N
-}
-
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# timed FILE CMD...: appends the seconds CMD took to FILE.
-timed() {
-	out=$1
-	shift
-	t0=$(now)
-	"$@"
-	t1=$(now)
-	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$out"
-}
-
-# A plain rsync daemon on loopback: what a person would use without soc.
-RSYNC_PORT=$(free_port)
-mkdir -p "$WORK/daemon/m"
-cat >"$WORK/daemon/rsyncd.conf" <<EOC
-use chroot = no
-uid = $(id -u)
-gid = $(id -g)
-pid file = $WORK/daemon/rsyncd.pid
-log file = $WORK/daemon/rsyncd.log
-[m]
-	path = $WORK/daemon/m
-	read only = no
-EOC
-rsync --daemon --no-detach --address=127.0.0.1 --port="$RSYNC_PORT" --config="$WORK/daemon/rsyncd.conf" &
-PIDS="$PIDS $!"
-DAEMON=rsync://127.0.0.1:$RSYNC_PORT/m
-n=0
-until rsync "$DAEMON/" >/dev/null 2>&1; do
-	n=$((n + 1))
-	[ $n -lt 50 ] || { echo "bench: rsync daemon did not start" >&2; exit 1; }
-	sleep 0.1
-done
+start_daemon
 
 # ---- 1. first push of a 10,000-file tree, and its first pull ----
 # No tree is removed until the end: ext4 passes over inodes freed in the

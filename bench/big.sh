@@ -1,0 +1,92 @@
+#!/bin/sh
+# bench/big.sh: soc push and pull of big files beside rsync -a to a
+# loopback rsync daemon, on the same files in one run, rounds
+# interleaved. A benchmark, not a test: it prints medians, their spread
+# and their ratios; it asserts nothing.
+#
+#   sh bench/big.sh
+#
+# 1. a 1 MiB edit inside a 256 MiB file: soc push / rsync -a of the same
+#    edit, time (target <= 1.2)
+# 2. one new 4 GiB file: soc push / rsync -a, and the first pull of it /
+#    rsync -a back, time (target <= 1.1 each)
+#
+# BENCH_RUNS (default 5), BENCH_LARGE_MB (256) and BENCH_HUGE_MB (4096)
+# change the rounds and sizes. Section 2 holds the file three times at
+# once (the workspace, the server, the copy pulled): mind TMPDIR's room.
+set -eu
+
+RUNS=${BENCH_RUNS:-5}
+LARGE_MB=${BENCH_LARGE_MB:-256}
+HUGE_MB=${BENCH_HUGE_MB:-4096}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+
+. "$TOP/bench/lib.sh"
+bench_work big
+start_daemon
+
+# ---- 1. a 1 MiB edit inside a 256 MiB file ----
+echo "big: a ${LARGE_MB} MiB file, a 1 MiB edit in it per round"
+mkdir -p "$WORK/large/data" "$WORK/large-r"
+head -c $((LARGE_MB * 1024 * 1024)) /dev/urandom >"$WORK/large/data/big.bin"
+cp "$WORK/large/data/big.bin" "$WORK/large-r/big.bin"
+start_soc "$WORK/root-large"
+(cd "$WORK/large" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data && "$SOC" push -q)
+rsync -a "$WORK/large-r/" "$DAEMON/large/"
+for i in $(seq "$RUNS"); do
+	# The same 1 MiB at the same place in both copies; a second later, so
+	# that rsync sees another mtime.
+	sleep 1
+	head -c $((1024 * 1024)) /dev/urandom >"$WORK/edit"
+	at=$(((LARGE_MB / (RUNS + 1)) * i))
+	for f in "$WORK/large/data/big.bin" "$WORK/large-r/big.bin"; do
+		dd if="$WORK/edit" of="$f" bs=1M count=1 seek="$at" conv=notrunc 2>/dev/null
+	done
+	touch -r "$WORK/large/data/big.bin" "$WORK/large-r/big.bin"
+	sync
+	if [ $((i % 2)) = 1 ]; then
+		timed "$WORK/t-edit" sh -c 'cd "$1" && "$2" push -q' - "$WORK/large" "$SOC"
+		timed "$WORK/t-edit-r" rsync -a "$WORK/large-r/" "$DAEMON/large/"
+	else
+		timed "$WORK/t-edit-r" rsync -a "$WORK/large-r/" "$DAEMON/large/"
+		timed "$WORK/t-edit" sh -c 'cd "$1" && "$2" push -q' - "$WORK/large" "$SOC"
+	fi
+done
+stop_soc
+rm -rf "$WORK/large" "$WORK/large-r" "$WORK/root-large" "$WORK/daemon/m/large"
+say_ratio "1 MiB edit in ${LARGE_MB} MiB, push" "$WORK/t-edit" "$WORK/t-edit-r" 1.2
+
+# ---- 2. one new 4 GiB file: push, then the first pull ----
+echo "big: a new ${HUGE_MB} MiB file per round"
+mkdir -p "$WORK/huge/data"
+head -c $((HUGE_MB * 1024 * 1024)) /dev/urandom >"$WORK/huge/data/new.bin"
+for i in $(seq "$RUNS"); do
+	start_soc "$WORK/root-huge"
+	rm -rf "$WORK/huge/.soc"
+	(cd "$WORK/huge" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data)
+	mkdir "$WORK/fresh"
+	(cd "$WORK/fresh" && "$SOC" init -q --remote "$URL")
+	sync
+	if [ $((i % 2)) = 1 ]; then
+		timed "$WORK/t-hpush" sh -c 'cd "$1" && "$2" push -q' - "$WORK/huge" "$SOC"
+		timed "$WORK/t-hpush-r" rsync -a "$WORK/huge/data/" "$DAEMON/huge/"
+	else
+		timed "$WORK/t-hpush-r" rsync -a "$WORK/huge/data/" "$DAEMON/huge/"
+		timed "$WORK/t-hpush" sh -c 'cd "$1" && "$2" push -q' - "$WORK/huge" "$SOC"
+	fi
+	# The room for the pulls: rsync's copy goes once it is timed.
+	sync
+	if [ $((i % 2)) = 1 ]; then
+		timed "$WORK/t-hpull" sh -c 'cd "$1" && "$2" pull -q' - "$WORK/fresh" "$SOC"
+		rm -rf "$WORK/fresh"
+		timed "$WORK/t-hpull-r" rsync -a "$DAEMON/huge/" "$WORK/down/"
+	else
+		timed "$WORK/t-hpull-r" rsync -a "$DAEMON/huge/" "$WORK/down/"
+		rm -rf "$WORK/down"
+		timed "$WORK/t-hpull" sh -c 'cd "$1" && "$2" pull -q' - "$WORK/fresh" "$SOC"
+	fi
+	stop_soc
+	rm -rf "$WORK/fresh" "$WORK/down" "$WORK/root-huge" "$WORK/root-huge.log" "$WORK/daemon/m/huge"
+done
+say_ratio "new ${HUGE_MB} MiB file, push" "$WORK/t-hpush" "$WORK/t-hpush-r" 1.1
+say_ratio "new ${HUGE_MB} MiB file, first pull" "$WORK/t-hpull" "$WORK/t-hpull-r" 1.1
