@@ -512,7 +512,7 @@ static int pull_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 
 	pull_clear_incoming(ws);
-	if ((k = pull_fetch(ws, root, r, &p))) {
+	if ((k = pull_fetch(ws, net, root, r, &p))) {
 		if (k == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
 		goto out;

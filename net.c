@@ -675,6 +675,8 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
 	return rc;
 }
 
+#define BLOB_IO (512 * 1024)		/* curl's receive buffer for GET blob */
+
 struct file_sink {
 	CURL *curl;
 	int fd;
@@ -727,7 +729,10 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 
 	if (hasher_init(&s.h))
 		die("out of memory starting a sha256");
+	/* A big file in big pieces: curl's 16 KiB would be a write and a hash update each. */
+	curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, (long)BLOB_IO);
 	st = perform(n, "GET", path, NULL, NULL, 0, to_file, &s, &s.err);
+	curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, (long)CURL_MAX_WRITE_SIZE);
 	if (st < 0) {
 		rc = EXIT_REMOTE;
 	} else if (s.failed == EFBIG) {

@@ -101,17 +101,29 @@ static inline int pull_wanted(const struct plan *p, size_t i)
 	return p->act[i] == A_TAKE || p->act[i] == A_RESTORE || p->act[i] == A_CONFLICT;
 }
 
-/* The rows rsync downloads: a link's target came in its change line. */
+/* The rows downloaded: a link's target came in its change line. */
 static inline int pull_fetched(const struct plan *p, size_t i)
 {
 	return pull_wanted(p, i) && p->rows[i].mode != MODE_LINK;
 }
 
+#define PULL_BLOB_MIN (64 << 20)	/* bytes from which a file with no basis here comes by GET blob */
+
+/*
+ * The downloads that come by GET blob, hashed as they arrive: a big file
+ * with nothing here for rsync to take a delta from would be written by
+ * rsync and then read whole again by pull_verify.
+ */
+static inline int pull_by_blob(const struct plan *p, size_t i)
+{
+	return pull_fetched(p, i) && p->rows[i].size >= PULL_BLOB_MIN && !(p->local[i] && p->local[i]->present);
+}
+
 /* ---- pull_fetch.c: the downloads, into incoming/ ---- */
 
 /* Downloads the rows the plan wants into incoming/; 0, RSYNC_REMOTE or -1 (said). */
-int pull_fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p);
-/* 1 when some download is missing or not the sha256 listed: a push landed meanwhile. */
+int pull_fetch(struct workspace *ws, struct net *net, int root, const struct remote *r, struct plan *p);
+/* 1 when some download by rsync is missing or not the sha256 listed: a push landed meanwhile. */
 int pull_verify(int inc, const struct plan *p);
 /* The links the plan places, made in incoming/ (*inc opened if need be). 0, or -1 after a message. */
 int pull_make_links(int root, int *inc, const struct plan *p);

@@ -1,8 +1,9 @@
 /*
  * pull_fetch.c: a pull's downloads: rsync's delta basis (the files here,
- * hard-linked into incoming/), the fetch, the check of every download
- * against the sha256 the server listed, and the links the plan places,
- * made beside the downloads.
+ * hard-linked into incoming/), the fetch (big new files by GET blob, the
+ * rest by rsync), the check of every download against the sha256 the
+ * server listed, and the links the plan places, made beside the
+ * downloads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "pull.h"
 #include "testhook.h"
 
@@ -116,25 +118,84 @@ static int link_basis(int root, const struct plan *p)
 	return rc;
 }
 
-/* Downloads the rows the plan wants into incoming/; rsync_pull() chooses how. */
-int pull_fetch(struct workspace *ws, int root, const struct remote *r, struct plan *p)
+/*
+ * The rows pull_by_blob() names, each into incoming/<path> with the
+ * row's mtime and x bit, as rsync would have left it, checked as it
+ * arrives (blob_get). 0, RSYNC_REMOTE or -1 (said).
+ */
+static int fetch_blobs(struct net *net, int root, const struct plan *p, struct progress *pg)
+{
+	int inc = -1, rc = 0;
+
+	for (size_t i = 0; i < p->n && !rc; i++) {
+		const struct remote_row *row = &p->rows[i];
+		const char *slash = strrchr(row->path, '/');
+		const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)row->mtime, 0 } };
+		int dir, fd, k;
+
+		if (!pull_by_blob(p, i))
+			continue;
+		if (inc < 0 && (inc = open_incoming(root)) < 0)
+			return -1;
+		dir = beneath_dir(inc, row->path, slash ? (size_t)(slash - row->path) : 0, 0700, 0, NULL);
+		fd = dir < 0 ? -1 : openat(dir, slash ? slash + 1 : row->path,
+					   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					   row->mode & 0100 ? 0777 : 0666);
+		if (dir >= 0)
+			close(dir);
+		if (fd < 0) {
+			rc = error_errno("cannot write the download of '%s'", show_path(row->path));
+			break;
+		}
+		k = blob_get(net, row->hash, row->size, fd, row->path);
+		if (!k && futimens(fd, times)) {
+			error_errno("cannot write the download of '%s'", show_path(row->path));
+			k = EXIT_ERROR;
+		}
+		if (close(fd) && !k) {
+			error_errno("cannot write the download of '%s'", show_path(row->path));
+			k = EXIT_ERROR;
+		}
+		if (k)
+			rc = k == EXIT_REMOTE ? RSYNC_REMOTE : -1;
+		else
+			progress_add(pg, 1, row->size);
+	}
+	if (inc >= 0)
+		close(inc);
+	return rc;
+}
+
+/* Downloads the rows the plan wants into incoming/: big new files by GET blob, the rest as rsync_pull() chooses. */
+int pull_fetch(struct workspace *ws, struct net *net, int root, const struct remote *r, struct plan *p)
 {
 	char **want = xcalloc(p->n + 1, sizeof(*want));
 	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, files = 0;
+	size_t i, n = 0, files = 0, blobs = 0;
 	uint64_t bytes = 0;
 	struct progress pg;
 	int rc, basis = 0, linked;
 
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted && p->rows[i].mode != MODE_LINK;
-		if (pull_fetched(p, i)) {
-			want[n++] = p->rows[i].path;
-			bytes += p->rows[i].size;
-			basis |= p->local[i] && p->local[i]->present;
+		if (!pull_fetched(p, i))
+			continue;
+		bytes += p->rows[i].size;
+		if (pull_by_blob(p, i)) {
+			blobs++;
+			continue;
 		}
+		want[n++] = p->rows[i].path;
+		basis |= p->local[i] && p->local[i]->present;
 	}
-	progress_start(&pg, "receiving", n, bytes);
+	progress_start(&pg, "receiving", n + blobs, bytes);
+	rc = blobs ? fetch_blobs(net, root, p, &pg) : 0;
+	if (rc || !n) {
+		progress_end(&pg, !rc);
+		free(want);
+		free(incoming);
+		return rc;
+	}
 	/*
 	 * The whole module only when the rows are the whole head: never what
 	 * the pull left out. A basis only when some file wanted is here (a
@@ -149,8 +210,9 @@ int pull_fetch(struct workspace *ws, int root, const struct remote *r, struct pl
 	}
 	/* Not linked: the workspace itself is the basis, where no symlink leads rsync astray. */
 	basis = !linked && basis_safe(root, p);
-	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n, p->since == 0 && !p->skipped ? files : 0,
-			&pg);
+	/* Never the whole module beside a blob: rsync (-I) would write that file again. */
+	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n,
+			p->since == 0 && !p->skipped && !blobs ? files : 0, &pg);
 	progress_end(&pg, !rc);
 	free(want);
 	free(incoming);
@@ -173,7 +235,7 @@ static void *verify_part(void *arg)
 		char hex[HASH_HEX_LEN + 1];
 		int fd;
 
-		if (!pull_fetched(v->p, i))
+		if (!pull_fetched(v->p, i) || pull_by_blob(v->p, i))
 			continue;
 		fd = openat(v->inc, v->p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
@@ -191,7 +253,7 @@ static uint64_t row_bytes(size_t i, const void *arg)
 {
 	const struct plan *p = arg;
 
-	return pull_fetched(p, i) ? p->rows[i].size : 0;
+	return pull_fetched(p, i) && !pull_by_blob(p, i) ? p->rows[i].size : 0;
 }
 
 /*
