@@ -34,6 +34,7 @@
 #include "txn.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
+#define STORE_TRIES 16			/* creates of a path other streams of the push race */
 #define STRINGIFY(x) #x
 #define STR(x) STRINGIFY(x)
 
@@ -126,9 +127,16 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 	if (dir < 0)
 		goto failed;
 	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	/* Kept by an earlier stream: replaced, as the client sends it again. */
-	if (fd < 0 && errno == EEXIST && !unlinkat(dir, name, 0))
+	/*
+	 * Kept by an earlier stream, or made a moment ago by another stream
+	 * of this push sending the same path: replaced. That one writes on
+	 * into its own inode, which no name holds any more.
+	 */
+	for (int tries = 0; fd < 0 && errno == EEXIST && tries < STORE_TRIES; tries++) {
+		if (unlinkat(dir, name, 0) && errno != ENOENT)
+			break;
 		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		goto failed;
 	if (hasher_init(&h))

@@ -263,7 +263,7 @@ test_expect_success 'while four uploads run into one push: a fifth, its commit a
 	test "$(api DELETE "push/$TXN")" = 409 &&
 	wait &&
 	for k in 1 2 3 4; do
-		tail -n 1 answer$k | grep -x "{\"stored\":1}" || return 1
+		tail -n 1 answer$k | grep -x "{\"stored\":1}" || { cat answer$k >&2; return 1; }
 	done &&
 	test "$(push_commit)" = 200 &&
 	test_cmp w/n2 "$TRASH/r/files/n2"
