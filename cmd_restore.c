@@ -255,7 +255,8 @@ static int download(struct workspace *ws, struct net *net, int root, struct plan
 			close(dir);
 			continue;
 		}
-		fd = openat(dir, slash ? slash + 1 : path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		/* Readable too: blob_get hashes a big one on another thread, reading it back. */
+		fd = openat(dir, slash ? slash + 1 : path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    0666);
 		close(dir);
 		if (fd < 0)

@@ -676,11 +676,13 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
 }
 
 #define BLOB_IO (512 * 1024)		/* curl's receive buffer for GET blob */
+#define BLOB_FOLLOW_MIN (8 << 20)	/* a blob this big is hashed on a thread beside its writes */
 
 struct file_sink {
 	CURL *curl;
 	int fd;
 	struct hasher h;
+	struct hash_follow *follow;	/* big blobs: the hash on another core, else h as they come */
 	uint64_t size, max;
 	struct buf err;		/* an answer other than 2xx, kept for its message */
 	int failed;		/* errno of a failed write, or EFBIG past max */
@@ -701,7 +703,7 @@ static size_t to_file(char *p, size_t size, size_t nmemb, void *arg)
 		s->failed = EFBIG;
 		return 0;
 	}
-	if (hasher_update(&s->h, p, n)) {
+	if (!s->follow && hasher_update(&s->h, p, n)) {
 		s->failed = ENOMEM;
 		return 0;
 	}
@@ -717,17 +719,21 @@ static size_t to_file(char *p, size_t size, size_t nmemb, void *arg)
 		done += (size_t)w;
 	}
 	s->size += n;
+	if (s->follow)
+		hash_follow_wrote(s->follow, n);
 	return n;
 }
 
 int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char *show)
 {
-	struct file_sink s = { n->curl, fd, { NULL }, 0, size, BUF_INIT, 0 };
+	struct file_sink s = { n->curl, fd, { NULL }, NULL, 0, size, BUF_INIT, 0 };
 	char *path = xasprintf("/api/v1/blob/%s", hash), hex[HASH_HEX_LEN + 1], msg[256];
 	int rc = EXIT_ERROR;
 	long st;
 
-	if (hasher_init(&s.h))
+	if (size >= BLOB_FOLLOW_MIN)
+		s.follow = hash_follow_start(fd);
+	if (!s.follow && hasher_init(&s.h))
 		die("out of memory starting a sha256");
 	/* A big file in big pieces: curl's 16 KiB would be a write and a hash update each. */
 	curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, (long)BLOB_IO);
@@ -746,13 +752,20 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 	} else if (st != 200) {
 		error("the server did not give the content of '%s' (%ld): %s", show_path(show), st,
 		      net_error_message(&s.err, msg, sizeof(msg)));
-	} else if (hasher_final(&s.h, hex)) {
-		die("out of memory finishing a sha256");
-	} else if (strcmp(hex, hash) || s.size != size) {
-		error("the server sent other bytes for '%s' than its sha256 %s", show_path(show), hash);
 	} else {
-		rc = 0;
+		int hashed = s.follow ? hash_follow_end(s.follow, hex) : hasher_final(&s.h, hex);
+
+		s.follow = NULL;
+		if (hashed)
+			error_errno("cannot hash the download of '%s'", show_path(show));
+		else if (strcmp(hex, hash) || s.size != size)
+			error("the server sent other bytes for '%s' than its sha256 %s", show_path(show), hash);
+		else
+			rc = 0;
 	}
+	/* Its thread joined whatever went wrong; the hash is not wanted then. */
+	if (s.follow)
+		hash_follow_end(s.follow, hex);
 	hasher_free(&s.h);
 	buf_free(&s.err);
 	free(path);

@@ -139,7 +139,7 @@ static int fetch_blobs(struct net *net, int root, const struct plan *p, struct p
 			return -1;
 		dir = beneath_dir(inc, row->path, slash ? (size_t)(slash - row->path) : 0, 0700, 0, NULL);
 		fd = dir < 0 ? -1 : openat(dir, slash ? slash + 1 : row->path,
-					   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 					   row->mode & 0100 ? 0777 : 0666);
 		if (dir >= 0)
 			close(dir);

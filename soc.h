@@ -141,6 +141,18 @@ int hasher_init(struct hasher *h);
 int hasher_update(struct hasher *h, const void *p, size_t n);
 int hasher_final(struct hasher *h, char hex[HASH_HEX_LEN + 1]);
 void hasher_free(struct hasher *h);
+/*
+ * hash_follow.c: the sha256 of what a writer puts in fd (opened O_RDWR,
+ * from its start), read back on a thread of its own a piece behind it.
+ * start: NULL when fd is not readable or no thread can be had (hash the
+ * bytes as they go, then); wrote: n more bytes are in the file; end:
+ * after the last write, waits for the hash (0, or -1 and errno) and
+ * frees it.
+ */
+struct hash_follow;
+struct hash_follow *hash_follow_start(int fd);
+void hash_follow_wrote(struct hash_follow *f, uint64_t n);
+int hash_follow_end(struct hash_follow *f, char hex[HASH_HEX_LEN + 1]);
 /* sha256 of everything readable from fd, as lowercase hex; the size read in *size. */
 int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
 /* 1 when dir/name, not followed, is a regular file with that sha256 (and size, when not -1). */

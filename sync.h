@@ -141,7 +141,9 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
 	     long long *head, long long *at, int (*row)(struct version_line *v, void *arg), void *arg);
 /*
  * GET /api/v1/blob/<hash> streamed into fd (never held whole), checked to
- * be size bytes with that sha256; show names the file in messages. 0, or
+ * be size bytes with that sha256, hashed as it comes or, for a big one
+ * when fd is O_RDWR, read back on another thread just behind the writes
+ * (hash_follow.c); show names the file in messages. 0, or
  * an exit code after one message: EXIT_REMOTE as above, EXIT_ERROR for a
  * content not kept (404), other bytes, or a write that failed.
  */
