@@ -238,7 +238,7 @@ static int download(struct workspace *ws, struct net *net, int root, struct plan
 		return error_errno("cannot open '%s'", INCOMING_DIR), EXIT_ERROR;
 	for (size_t i = 0; i < p->n && !rc; i++) {
 		const char *path = p->rows[i].path, *slash = strrchr(path, '/');
-		int dir, fd;
+		int dir;
 
 		if (p->act[i] != A_TAKE)
 			continue;
@@ -255,17 +255,8 @@ static int download(struct workspace *ws, struct net *net, int root, struct plan
 			close(dir);
 			continue;
 		}
-		/* Readable too: blob_get hashes a big one on another thread, reading it back. */
-		fd = openat(dir, slash ? slash + 1 : path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0666);
+		rc = pull_blob_at(net, dir, slash ? slash + 1 : path, &p->rows[i], 0);
 		close(dir);
-		if (fd < 0)
-			return error_errno("cannot write the download of '%s'", show_path(path)), EXIT_ERROR;
-		rc = blob_get(net, p->rows[i].hash, p->rows[i].size, fd, path);
-		if (close(fd) && !rc) {
-			error_errno("cannot write the download of '%s'", show_path(path));
-			rc = EXIT_ERROR;
-		}
 	}
 	return rc;
 }

@@ -121,6 +121,12 @@ static inline int pull_by_blob(const struct plan *p, size_t i)
 
 /* ---- pull_fetch.c: the downloads, into incoming/ ---- */
 
+/*
+ * row's content by GET blob into a new file name in dir, checked as it
+ * arrives (blob_get); as_pulled: with the row's x bit and mtime, as rsync
+ * leaves a download. 0, or an exit code after one message.
+ */
+int pull_blob_at(struct net *net, int dir, const char *name, const struct remote_row *row, int as_pulled);
 /* Downloads the rows the plan wants into incoming/; 0, RSYNC_REMOTE or -1 (said). */
 int pull_fetch(struct workspace *ws, struct net *net, int root, const struct remote *r, struct plan *p);
 /* 1 when some download by rsync is missing or not the sha256 listed: a push landed meanwhile. */

@@ -118,11 +118,29 @@ static int link_basis(int root, const struct plan *p)
 	return rc;
 }
 
-/*
- * The rows pull_by_blob() names, each into incoming/<path> with the
- * row's mtime and x bit, as rsync would have left it, checked as it
- * arrives (blob_get). 0, RSYNC_REMOTE or -1 (said).
- */
+int pull_blob_at(struct net *net, int dir, const char *name, const struct remote_row *row, int as_pulled)
+{
+	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)row->mtime, 0 } };
+	int fd, rc;
+
+	/* Readable too: blob_get hashes a big one on another thread, reading it back. */
+	fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    as_pulled && row->mode & 0100 ? 0777 : 0666);
+	if (fd < 0)
+		return error_errno("cannot write the download of '%s'", show_path(row->path)), EXIT_ERROR;
+	rc = blob_get(net, row->hash, row->size, fd, row->path);
+	if (!rc && as_pulled && futimens(fd, times))
+		rc = -1;
+	if (close(fd) && !rc)
+		rc = -1;
+	if (rc < 0) {
+		error_errno("cannot write the download of '%s'", show_path(row->path));
+		rc = EXIT_ERROR;
+	}
+	return rc;
+}
+
+/* The rows pull_by_blob() names, each into incoming/<path>. 0, RSYNC_REMOTE or -1 (said). */
 static int fetch_blobs(struct net *net, int root, const struct plan *p, struct progress *pg)
 {
 	int inc = -1, rc = 0;
@@ -130,32 +148,20 @@ static int fetch_blobs(struct net *net, int root, const struct plan *p, struct p
 	for (size_t i = 0; i < p->n && !rc; i++) {
 		const struct remote_row *row = &p->rows[i];
 		const char *slash = strrchr(row->path, '/');
-		const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)row->mtime, 0 } };
-		int dir, fd, k;
+		int dir, k;
 
 		if (!pull_by_blob(p, i))
 			continue;
 		if (inc < 0 && (inc = open_incoming(root)) < 0)
 			return -1;
 		dir = beneath_dir(inc, row->path, slash ? (size_t)(slash - row->path) : 0, 0700, 0, NULL);
-		fd = dir < 0 ? -1 : openat(dir, slash ? slash + 1 : row->path,
-					   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					   row->mode & 0100 ? 0777 : 0666);
-		if (dir >= 0)
-			close(dir);
-		if (fd < 0) {
-			rc = error_errno("cannot write the download of '%s'", show_path(row->path));
+		if (dir < 0) {
+			rc = error_errno("cannot make a directory in '%s' for '%s'", INCOMING_DIR,
+					 show_path(row->path));
 			break;
 		}
-		k = blob_get(net, row->hash, row->size, fd, row->path);
-		if (!k && futimens(fd, times)) {
-			error_errno("cannot write the download of '%s'", show_path(row->path));
-			k = EXIT_ERROR;
-		}
-		if (close(fd) && !k) {
-			error_errno("cannot write the download of '%s'", show_path(row->path));
-			k = EXIT_ERROR;
-		}
+		k = pull_blob_at(net, dir, slash ? slash + 1 : row->path, row, 1);
+		close(dir);
 		if (k)
 			rc = k == EXIT_REMOTE ? RSYNC_REMOTE : -1;
 		else
