@@ -37,6 +37,12 @@
 
 enum { ITEM_BAD = 1, ITEM_COPY = 2 };	/* a part's verdict on an item, in flags[i] */
 
+/* errno of the call that just failed, for the commit's answer (507 on a full disk). */
+static int failure(void)
+{
+	return errno ? errno : EIO;
+}
+
 /* One thread's share: the items lo..hi-1. */
 struct check_part {
 	struct server *s;
@@ -181,7 +187,7 @@ static void *check_part(void *arg)
 		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
 		rc = check_file(p, dir, name, it, &to);
 		if (rc < 0)
-			p->failed = errno ? errno : EIO;
+			p->failed = failure();
 		else
 			p->flags[i] = (unsigned char)rc;
 	}
@@ -286,15 +292,15 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	}
 	for (size_t i = 0; i < l->n && !failed && !nbad; i++)
 		if (flags[i] == ITEM_COPY && own_copy(id, cfd, &l->v[i], sync_each))
-			failed = errno ? errno : EIO;
+			failed = failure();
 	if (!failed && !nbad && !sync_each && syncfs(cfd)) {
 		error_errno("cannot sync the files of 'commit/%s'", id);
-		failed = errno ? errno : EIO;
+		failed = failure();
 	}
 	/* That syncfs covered versions/ too, unless someone mounted it apart. */
 	if (!failed && !nbad && (sync_each || !same_fs(cfd, s->versions_fd)) &&
 	    versions_sync(s, &kept, !sync_each))
-		failed = errno ? errno : EIO;
+		failed = failure();
 	free(flags);
 	if (sfd >= 0)
 		close(sfd);
