@@ -25,6 +25,36 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 bench_work big
 start_daemon
 
+# in_turns ROUND NAME: soc_NAME and rsync_NAME, each timed into
+# WORK/t-NAME and WORK/t-NAME-r, soc first in odd rounds and rsync first
+# in even ones, so neither always runs second; each one's after_NAME
+# (a function, if defined) runs after it, untimed.
+in_turns() {
+	if [ $(($1 % 2)) = 1 ]; then
+		timed "$WORK/t-$2" "soc_$2"; after "soc_$2"
+		timed "$WORK/t-$2-r" "rsync_$2"; after "rsync_$2"
+	else
+		timed "$WORK/t-$2-r" "rsync_$2"; after "rsync_$2"
+		timed "$WORK/t-$2" "soc_$2"; after "soc_$2"
+	fi
+}
+
+after() {
+	if command -v "after_$1" >/dev/null; then "after_$1"; fi
+}
+
+push_in() { (cd "$1" && "$SOC" push -q); }
+
+soc_edit() { push_in "$WORK/large"; }
+rsync_edit() { rsync -a "$WORK/large-r/" "$DAEMON/large/"; }
+soc_hpush() { push_in "$WORK/huge"; }
+rsync_hpush() { rsync -a "$WORK/huge/data/" "$DAEMON/huge/"; }
+soc_hpull() { (cd "$WORK/fresh" && "$SOC" pull -q); }
+rsync_hpull() { rsync -a "$DAEMON/huge/" "$WORK/down/"; }
+# The room for the other's pull: each copy goes once it is timed.
+after_soc_hpull() { rm -rf "$WORK/fresh"; }
+after_rsync_hpull() { rm -rf "$WORK/down"; }
+
 # ---- 1. a 1 MiB edit inside a 256 MiB file ----
 echo "big: a ${LARGE_MB} MiB file, a 1 MiB edit in it per round"
 mkdir -p "$WORK/large/data" "$WORK/large-r"
@@ -44,13 +74,7 @@ for i in $(seq "$RUNS"); do
 	done
 	touch -r "$WORK/large/data/big.bin" "$WORK/large-r/big.bin"
 	sync
-	if [ $((i % 2)) = 1 ]; then
-		timed "$WORK/t-edit" sh -c 'cd "$1" && "$2" push -q' - "$WORK/large" "$SOC"
-		timed "$WORK/t-edit-r" rsync -a "$WORK/large-r/" "$DAEMON/large/"
-	else
-		timed "$WORK/t-edit-r" rsync -a "$WORK/large-r/" "$DAEMON/large/"
-		timed "$WORK/t-edit" sh -c 'cd "$1" && "$2" push -q' - "$WORK/large" "$SOC"
-	fi
+	in_turns "$i" edit
 done
 stop_soc
 rm -rf "$WORK/large" "$WORK/large-r" "$WORK/root-large" "$WORK/daemon/m/large"
@@ -67,24 +91,9 @@ for i in $(seq "$RUNS"); do
 	mkdir "$WORK/fresh"
 	(cd "$WORK/fresh" && "$SOC" init -q --remote "$URL")
 	sync
-	if [ $((i % 2)) = 1 ]; then
-		timed "$WORK/t-hpush" sh -c 'cd "$1" && "$2" push -q' - "$WORK/huge" "$SOC"
-		timed "$WORK/t-hpush-r" rsync -a "$WORK/huge/data/" "$DAEMON/huge/"
-	else
-		timed "$WORK/t-hpush-r" rsync -a "$WORK/huge/data/" "$DAEMON/huge/"
-		timed "$WORK/t-hpush" sh -c 'cd "$1" && "$2" push -q' - "$WORK/huge" "$SOC"
-	fi
-	# The room for the pulls: rsync's copy goes once it is timed.
+	in_turns "$i" hpush
 	sync
-	if [ $((i % 2)) = 1 ]; then
-		timed "$WORK/t-hpull" sh -c 'cd "$1" && "$2" pull -q' - "$WORK/fresh" "$SOC"
-		rm -rf "$WORK/fresh"
-		timed "$WORK/t-hpull-r" rsync -a "$DAEMON/huge/" "$WORK/down/"
-	else
-		timed "$WORK/t-hpull-r" rsync -a "$DAEMON/huge/" "$WORK/down/"
-		rm -rf "$WORK/down"
-		timed "$WORK/t-hpull" sh -c 'cd "$1" && "$2" pull -q' - "$WORK/fresh" "$SOC"
-	fi
+	in_turns "$i" hpull
 	stop_soc
 	rm -rf "$WORK/fresh" "$WORK/down" "$WORK/root-huge" "$WORK/root-huge.log" "$WORK/daemon/m/huge"
 done
