@@ -62,6 +62,10 @@ extern int soc_quiet_nothing_done;
 /* The server's: from now on every line on stderr starts with an RFC 3339 UTC time and a space. 0 or -1. */
 int log_stamp_start(void);
 
+/* A constant's digits in a string literal: "at most " STR(LIMIT). */
+#define STRINGIFY(x) #x
+#define STR(x) STRINGIFY(x)
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
@@ -90,6 +94,24 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int buf_write(int fd, const struct buf *b);
 /* The same for n bytes at p. */
 int write_full(int fd, const void *p, size_t n);
+
+/* n bytes big-endian at p, as the upload and fetch streams carry numbers. */
+static inline void put_be(unsigned char *p, uint64_t v, int n)
+{
+	while (n--) {
+		p[n] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static inline uint64_t get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 /* ---- path.c: the path rules of DESIGN.md section 10 ---- */
 

@@ -52,8 +52,6 @@
 #define TUNNEL_KILL_GRACE_MS 2000	/* after SIGTERM, before SIGKILL */
 #define TUNNEL_REAP_POLL_MS 50		/* an rsync without a pidfd is looked at this often */
 #define RSYNC_VERSION_OUT_MAX 4096	/* of `rsync --version`'s output, the first line is read */
-#define STRINGIFY(x) #x
-#define STR(x) STRINGIFY(x)
 
 extern char **environ;
 

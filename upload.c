@@ -57,14 +57,6 @@ static int flush(struct sender *s)
 	return rc;
 }
 
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-	while (n--) {
-		p[n] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
 enum { SENT, SKIPPED, CUT };
 
 /*

@@ -35,8 +35,6 @@
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
 #define STORE_TRIES 16			/* creates of a path other streams of the push race */
-#define STRINGIFY(x) #x
-#define STR(x) STRINGIFY(x)
 
 /* UPLOAD_IDLE_TIMEOUT_MS, or the test hook HOOK_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
 static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
@@ -92,15 +90,6 @@ static int take(struct upload *u, void *out, size_t n, const char **why)
 		n -= k;
 	}
 	return 0;
-}
-
-static uint64_t get_be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /*
