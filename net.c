@@ -32,6 +32,7 @@ struct net {
 	char *auth;		/* "Authorization: Bearer ..." */
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
 	const atomic_int *abort;	/* net_abort_on(): nonzero ends a request in flight */
+	long recv_buf;		/* curl's receive buffer for the next request; 0: curl's own */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -251,6 +252,10 @@ static long perform(struct net *n, const char *method, const char *path,
 		curl_easy_setopt(n->curl, CURLOPT_XFERINFODATA, (void *)n->abort);
 	}
 	curl_easy_setopt(n->curl, CURLOPT_USERAGENT, "soc/" SOC_VERSION);
+	/* Set after the reset above, which would undo it; for this request alone. */
+	if (n->recv_buf)
+		curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, n->recv_buf);
+	n->recv_buf = 0;
 	net_tls(n->curl, &n->r);
 	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(n->curl, CURLOPT_ERRORBUFFER, n->errbuf);
@@ -665,9 +670,8 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 	if (!s.follow && hasher_init(&s.h))
 		die("out of memory starting a sha256");
 	/* A big file in big pieces: curl's 16 KiB would be a write and a hash update each. */
-	curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, (long)BLOB_IO);
+	n->recv_buf = BLOB_IO;
 	st = perform(n, "GET", path, NULL, NULL, 0, to_file, &s, &s.err);
-	curl_easy_setopt(n->curl, CURLOPT_BUFFERSIZE, (long)CURL_MAX_WRITE_SIZE);
 	if (st < 0) {
 		rc = EXIT_REMOTE;
 	} else if (s.failed == EFBIG) {
