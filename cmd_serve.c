@@ -85,6 +85,7 @@ static const struct route {
 	{ "tree", "GET", 0, api_tree, NULL },
 	/* A path ending in '/' serves every path under it; the handler reads the rest. */
 	{ "blob/", "GET", 0, api_blob, NULL },
+	{ "fetch", "POST", 0, api_fetch, NULL },
 	{ "push", "POST", 1, txn_begin, NULL },
 	/* A read-only token tunnels too: its rsyncd config has no push module. */
 	{ "rsync", "POST", 0, tunnel_serve, NULL },

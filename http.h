@@ -152,6 +152,8 @@ int http_respond_fd(struct http_exchange *ex, int status, const char *content_ty
 int http_stream_begin(struct http_exchange *ex, int status, const char *content_type);
 int http_stream_write(struct http_exchange *ex, const void *p, size_t len);
 int http_stream_end(struct http_exchange *ex);
+/* Ends a stream with no last chunk, the connection closed: the client sees the answer is not whole. */
+void http_stream_cut(struct http_exchange *ex);
 /*
  * Answers 101 Switching Protocols with "Upgrade: proto" and hands the
  * socket to the caller, who owns (and must close) the returned fd; the loop

@@ -372,6 +372,12 @@ int http_stream_write(struct http_exchange *ex, const void *p, size_t len)
 	return 0;
 }
 
+void http_stream_cut(struct http_exchange *ex)
+{
+	ex->streaming = 0;
+	ex->failed = 1;
+}
+
 int http_stream_end(struct http_exchange *ex)
 {
 	if (!ex->streaming)

@@ -172,7 +172,7 @@ void store_write_abort(struct sqlite3 *db);
 /* SQLite's message for the last failure on db. */
 const char *store_errmsg(struct sqlite3 *db);
 /* The statements every request runs, kept prepared on each thread's connection. */
-enum store_stmt { STORE_STMT_AUTH, STORE_STMT_HEAD };
+enum store_stmt { STORE_STMT_AUTH, STORE_STMT_HEAD, STORE_STMT_NAMED, STORE_STMTS };
 struct sqlite3_stmt;
 /*
  * A prepared statement for sql: this thread's cached one (which) when db

@@ -66,7 +66,7 @@ static const char schema[] =
  */
 struct conn {
 	sqlite3 *db;
-	sqlite3_stmt *auth, *head;
+	sqlite3_stmt *cached[STORE_STMTS];	/* by enum store_stmt */
 };
 
 static pthread_key_t db_key;
@@ -77,8 +77,8 @@ static void conn_free(void *p)
 {
 	struct conn *c = p;
 
-	sqlite3_finalize(c->auth);
-	sqlite3_finalize(c->head);
+	for (int i = 0; i < STORE_STMTS; i++)
+		sqlite3_finalize(c->cached[i]);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -141,7 +141,7 @@ sqlite3_stmt *store_stmt_get(sqlite3 *db, enum store_stmt which, const char *sql
 	sqlite3_stmt **slot = NULL, *st = NULL;
 
 	if (c && c->db == db)
-		slot = which == STORE_STMT_AUTH ? &c->auth : &c->head;
+		slot = &c->cached[which];
 	if (slot && *slot)
 		return *slot;
 	if (sqlite3_prepare_v3(db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
@@ -156,8 +156,11 @@ sqlite3_stmt *store_stmt_get(sqlite3 *db, enum store_stmt which, const char *sql
 void store_stmt_put(sqlite3 *db, sqlite3_stmt *st)
 {
 	struct conn *c = pthread_getspecific(db_key);
+	int cached = 0;
 
-	if (c && c->db == db && (st == c->auth || st == c->head)) {
+	for (int i = 0; c && c->db == db && i < STORE_STMTS; i++)
+		cached |= st == c->cached[i];
+	if (cached) {
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 	} else {

@@ -111,16 +111,20 @@ long long store_rev_before(sqlite3 *db, long long t)
 
 int store_hash_named(sqlite3 *db, const char *hash)
 {
-	sqlite3_stmt *st = NULL;
+	/* Cached: a fetch asks it once a file. */
+	sqlite3_stmt *st = store_stmt_get(db, STORE_STMT_NAMED,
+					  "SELECT 1 FROM changes WHERE sha256 = ?1 AND target IS NULL LIMIT 1");
 	int rc;
 
-	if (prepare(db, "SELECT 1 FROM changes WHERE sha256 = ?1 AND target IS NULL LIMIT 1", &st))
+	if (!st) {
+		error("database: %s", sqlite3_errmsg(db));
 		return -1;
+	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		error("database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	store_stmt_put(db, st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 

@@ -77,6 +77,9 @@ void api_history(struct server *s, struct http_exchange *ex, const struct caller
 void api_tree(struct server *s, struct http_exchange *ex, const struct caller *who);
 void api_blob(struct server *s, struct http_exchange *ex, const struct caller *who);
 
+/* ---- fetch_serve.c: POST fetch, many versions in one answer (PROTOCOL.md section 6b) ---- */
+void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *who);
+
 /* ---- store_history.c ---- */
 
 /* One version or delete of a path, as history and tree give it (strings valid during the call). */
