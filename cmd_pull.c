@@ -131,6 +131,7 @@ void plan_free(struct plan *p)
 	free(p->act);
 	free(p->local);
 	free(p->untracked);
+	free(p->got);
 	buf_free(&p->last_root);
 	index_snapshot_free(&p->roots);
 	for (size_t i = 0; i < p->nplaced && i < PULL_SYNC_EACH_MAX; i++)

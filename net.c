@@ -704,3 +704,38 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 	free(path);
 	return rc;
 }
+
+struct stream_sink {
+	CURL *curl;
+	int (*fn)(const char *p, size_t n, void *arg);
+	void *arg;
+	struct buf err;		/* an answer other than 2xx, kept for its message */
+};
+
+static size_t to_stream(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_sink *s = arg;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300) {
+		buf_add(&s->err, p, n);
+		return s->err.len > JSON_LINE_MAX ? 0 : n;
+	}
+	return s->fn(p, n, s->arg) ? 0 : n;
+}
+
+long net_post_stream(struct net *n, const char *path, const void *body, size_t len,
+		     int (*fn)(const char *p, size_t n, void *arg), void *arg, char *msg, size_t msglen)
+{
+	struct stream_sink s = { n->curl, fn, arg, BUF_INIT };
+	long st;
+
+	n->recv_buf = BLOB_IO;
+	st = perform(n, "POST", path, "text/plain", body, len, to_stream, &s, &s.err);
+	if (st >= 300)
+		net_error_message(&s.err, msg, msglen);
+	buf_free(&s.err);
+	return st;
+}

@@ -59,6 +59,7 @@ struct plan {
 	struct scan_item *untracked;	/* files here the index does not track, by row */
 	struct buf last_root;		/* the directory track_top_dir() tracked last */
 	struct index_snapshot roots;	/* the tracked roots, which a delete never removes */
+	unsigned char *got;		/* by row: its download is in incoming/, checked (blob, fetch stream) */
 	char *placed[PULL_SYNC_EACH_MAX];	/* the first paths the apply wrote or removed */
 	size_t nplaced;			/* how many it did, all told */
 };
@@ -119,6 +120,12 @@ static inline int pull_by_blob(const struct plan *p, size_t i)
 	return pull_fetched(p, i) && p->rows[i].size >= PULL_BLOB_MIN && !(p->local[i] && p->local[i]->present);
 }
 
+/* The rows left for rsync: downloads that neither GET blob nor the fetch stream brought. */
+static inline int pull_by_rsync(const struct plan *p, size_t i)
+{
+	return pull_fetched(p, i) && !pull_by_blob(p, i) && !(p->got && p->got[i]);
+}
+
 /* ---- pull_fetch.c: the downloads, into incoming/ ---- */
 
 /*
@@ -133,6 +140,15 @@ int pull_fetch(struct workspace *ws, struct net *net, int root, const struct rem
 int pull_verify(int inc, const struct plan *p);
 /* The links the plan places, made in incoming/ (*inc opened if need be). 0, or -1 after a message. */
 int pull_make_links(int root, int *inc, const struct plan *p);
+
+/* ---- pull_stream.c ---- */
+
+/*
+ * The rows by_stream() takes, by POST fetch into inc (incoming/), each
+ * checked as it is written, p->got set for those kept; the rest are
+ * rsync's. Two connections at once: net, and one more to r. 0 (a server without the stream too), RSYNC_REMOTE or -1 (said).
+ */
+int pull_stream(struct net *net, const struct remote *r, int root, int inc, struct plan *p, struct progress *pg);
 
 /* ---- pull_apply.c: the plan placed in the workspace ---- */
 

@@ -1,8 +1,9 @@
 /*
- * pull_fetch.c: a pull's downloads: rsync's delta basis (the files here,
- * hard-linked into incoming/), the fetch (big new files by GET blob, the
- * rest by rsync), the check of every download against the sha256 the
- * server listed, and the links the plan places, made beside the
+ * pull_fetch.c: a pull's downloads: the fetch (big new files by GET blob,
+ * most of the rest by the fetch stream, pull_stream.c, and what is left
+ * by rsync), rsync's delta basis (the files here, hard-linked into
+ * incoming/), the check of every download rsync made against the sha256
+ * the server listed, and the links the plan places, made beside the
  * downloads.
  */
 #include <errno.h>
@@ -50,7 +51,7 @@ static int basis_safe(int root, const struct plan *p)
 		struct stat st;
 		int dir;
 
-		if (!pull_fetched(p, i) || (it && it->present && it->e.mode != MODE_LINK))
+		if (!pull_by_rsync(p, i) || (it && it->present && it->e.mode != MODE_LINK))
 			continue;
 		if (it && it->present) {
 			safe = 0;	/* a link of ours where the server has a file */
@@ -91,7 +92,7 @@ static int link_basis(int root, const struct plan *p)
 		struct stat st;
 		int src, dst;
 
-		if (!pull_fetched(p, i) || !it || !it->present || it->e.mode == MODE_LINK)
+		if (!pull_by_rsync(p, i) || !it || !it->present || it->e.mode == MODE_LINK)
 			continue;
 		/* Not there as the scan saw it (gone, or a link on its way now): no basis. */
 		if ((src = dir_at_open(&from, root, p->rows[i].path, &name, 0)) < 0)
@@ -141,7 +142,7 @@ int pull_blob_at(struct net *net, int dir, const char *name, const struct remote
 }
 
 /* The rows pull_by_blob() names, each into incoming/<path>. 0, RSYNC_REMOTE or -1 (said). */
-static int fetch_blobs(struct net *net, int root, const struct plan *p, struct progress *pg)
+static int fetch_blobs(struct net *net, int root, struct plan *p, struct progress *pg)
 {
 	int inc = -1, rc = 0;
 
@@ -162,63 +163,84 @@ static int fetch_blobs(struct net *net, int root, const struct plan *p, struct p
 		}
 		k = pull_blob_at(net, dir, slash ? slash + 1 : row->path, row, 1);
 		close(dir);
-		if (k)
+		if (k) {
 			rc = k == EXIT_REMOTE ? RSYNC_REMOTE : -1;
-		else
+		} else {
+			p->got[i] = 1;
 			progress_add(pg, 1, row->size);
+		}
 	}
 	if (inc >= 0)
 		close(inc);
 	return rc;
 }
 
-/* Downloads the rows the plan wants into incoming/: big new files by GET blob, the rest as rsync_pull() chooses. */
+/*
+ * Downloads the rows the plan wants into incoming/: big new files by GET
+ * blob, most of the rest by the fetch stream, and what is left as
+ * rsync_pull() chooses.
+ */
 int pull_fetch(struct workspace *ws, struct net *net, int root, const struct remote *r, struct plan *p)
 {
-	char **want = xcalloc(p->n + 1, sizeof(*want));
-	char *incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	size_t i, n = 0, files = 0, blobs = 0;
+	char **want = NULL;
+	char *incoming = NULL;
+	size_t i, n = 0, files = 0, wanted = 0, blobs = 0;
 	uint64_t bytes = 0;
 	struct progress pg;
-	int rc, basis = 0, linked;
+	int rc, basis = 0, linked, inc;
 
 	for (i = 0; i < p->n; i++) {
 		files += !p->rows[i].deleted && p->rows[i].mode != MODE_LINK;
 		if (!pull_fetched(p, i))
 			continue;
+		wanted++;
 		bytes += p->rows[i].size;
-		if (pull_by_blob(p, i)) {
-			blobs++;
+		blobs += pull_by_blob(p, i);
+	}
+	if (!wanted)
+		return 0;
+	if (!p->got)
+		p->got = xcalloc(p->n, 1);
+	progress_start(&pg, "receiving", wanted, bytes);
+	rc = blobs ? fetch_blobs(net, root, p, &pg) : 0;
+	if (!rc && (inc = open_incoming(root)) < 0)
+		rc = -1;
+	if (!rc) {
+		rc = pull_stream(net, r, root, inc, p, &pg);
+		close(inc);
+	}
+	for (i = 0; !rc && i < p->n; i++)
+		n += pull_by_rsync(p, i);
+	if (rc || !n) {
+		progress_end(&pg, !rc);
+		return rc;
+	}
+	want = xcalloc(n + 1, sizeof(*want));
+	n = 0;
+	for (i = 0; i < p->n; i++) {
+		if (!pull_by_rsync(p, i))
 			continue;
-		}
 		want[n++] = p->rows[i].path;
 		basis |= p->local[i] && p->local[i]->present;
 	}
-	progress_start(&pg, "receiving", n + blobs, bytes);
-	rc = blobs ? fetch_blobs(net, root, p, &pg) : 0;
-	if (rc || !n) {
-		progress_end(&pg, !rc);
-		free(want);
-		free(incoming);
-		return rc;
-	}
 	/*
-	 * The whole module only when the rows are the whole head: never what
-	 * the pull left out. A basis only when some file wanted is here (a
-	 * first pull has none): linked into incoming/, or where that cannot
-	 * be, the workspace as --copy-dest.
+	 * The whole module only when rsync takes the whole head: never what
+	 * the pull left out, nor beside a download made otherwise, which
+	 * rsync (-I) would write again. A basis only when some file rsync
+	 * takes is here: linked into incoming/, or where that cannot be, the
+	 * workspace as --copy-dest.
 	 */
 	linked = basis ? link_basis(root, p) : 1;
 	if (linked < 0) {
+		progress_end(&pg, 0);
 		free(want);
-		free(incoming);
 		return -1;
 	}
 	/* Not linked: the workspace itself is the basis, where no symlink leads rsync astray. */
 	basis = !linked && basis_safe(root, p);
-	/* Never the whole module beside a blob: rsync (-I) would write that file again. */
+	incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
 	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n,
-			p->since == 0 && !p->skipped && !blobs ? files : 0, &pg);
+			p->since == 0 && !p->skipped && n == wanted ? files : 0, &pg);
 	progress_end(&pg, !rc);
 	free(want);
 	free(incoming);
@@ -241,7 +263,7 @@ static void *verify_part(void *arg)
 		char hex[HASH_HEX_LEN + 1];
 		int fd;
 
-		if (!pull_fetched(v->p, i) || pull_by_blob(v->p, i))
+		if (!pull_by_rsync(v->p, i))
 			continue;
 		fd = openat(v->inc, v->p->rows[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
@@ -259,12 +281,12 @@ static uint64_t row_bytes(size_t i, const void *arg)
 {
 	const struct plan *p = arg;
 
-	return pull_fetched(p, i) && !pull_by_blob(p, i) ? p->rows[i].size : 0;
+	return pull_by_rsync(p, i) ? p->rows[i].size : 0;
 }
 
 /*
- * A download matches the sha256 the server listed; otherwise a push landed
- * meanwhile. Hashed on every core (parts.c): rsync has just written the
+ * A download by rsync matches the sha256 the server listed; otherwise a
+ * push landed meanwhile. Hashed on every core (parts.c): rsync has just written the
  * files, and nothing else runs meanwhile.
  */
 int pull_verify(int inc, const struct plan *p)

@@ -148,6 +148,15 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
  * content not kept (404), other bytes, or a write that failed.
  */
 int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char *show);
+/*
+ * A POST of body to path whose 2xx answer is handed to fn piece by piece
+ * as it comes (fn returns non-zero to stop it). The status (msg gets the
+ * server's words for one of 300 or more); -1 after a message when the
+ * server could not be reached or the answer broke off, which a stop by
+ * fn is not.
+ */
+long net_post_stream(struct net *n, const char *path, const void *body, size_t len,
+		     int (*fn)(const char *p, size_t n, void *arg), void *arg, char *msg, size_t msglen);
 
 /* The server's head revision from GET /api/v1/info, or -1 after a message. */
 long long remote_head(struct net *n);

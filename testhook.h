@@ -25,6 +25,7 @@
 #define HOOK_NOW TEST_HOOK_PREFIX "NOW"
 /* Server, a flag: answer as a server older than the upload stream. */
 #define HOOK_NO_UPLOAD TEST_HOOK_PREFIX "NO_UPLOAD"
+#define HOOK_NO_FETCH TEST_HOOK_PREFIX "NO_FETCH"
 #define HOOK_FETCH_CUT TEST_HOOK_PREFIX "FETCH_CUT"
 /* Client: a pause between a file's look and its read in an upload, 0..UPLOAD_SLEEP_MAX_MS. */
 #define HOOK_UPLOAD_SLEEP_MS TEST_HOOK_PREFIX "UPLOAD_SLEEP_MS"

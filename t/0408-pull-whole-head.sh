@@ -8,6 +8,10 @@
 # names its files again.
 . "$(dirname "$0")/lib.sh"
 
+# rsync's calls are what this test reads: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 FILES=2000
 
 test_expect_success_here 'a server holding 2000 files pushed from a/' '

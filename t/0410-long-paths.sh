@@ -4,6 +4,10 @@
 # rsync's pull without --trust-sender (PULL_LIST_PATH_MAX).
 . "$(dirname "$0")/lib.sh"
 
+# rsync's calls are what this test reads: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 wrap_rsync
 
 test_expect_success_here 'names like options and hosts land as files' '

@@ -5,6 +5,10 @@
 # stream that fails fails the push or pull with nothing changed.
 . "$(dirname "$0")/lib.sh"
 
+# rsync's streams are what this test reads: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 # New files go by rsync too here, as to a server older than the upload
 # stream (upload.c), so that the streams carry every kind of upload.
 SOC_TEST_NO_UPLOAD=1

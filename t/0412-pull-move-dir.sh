@@ -10,6 +10,10 @@
 # incoming/, which only the whole move brings into the workspace.
 . "$(dirname "$0")/lib.sh"
 
+# rsync's -t on incoming/ is this test's probe: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 SRV=$TRASH/server
 
 # dir_mtime DIR: its mtime in seconds.

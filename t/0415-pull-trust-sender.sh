@@ -7,6 +7,10 @@
 # once, quietly, and the pull goes on without it.
 . "$(dirname "$0")/lib.sh"
 
+# rsync's options are what this test reads: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 wrap_rsync
 
 # edit_all DIR WORD: appends WORD to every file under DIR.

@@ -6,6 +6,10 @@
 # the changes at or under those paths and leaves the rest for a later pull.
 . "$(dirname "$0")/lib.sh"
 
+# what rsync received is this test's probe (t/0434 checks the fetch stream's).
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 # rsync, recording the files each run left in its destination (its last argument).
 wrap_rsync_received() {
 	real=$(command -v rsync)

@@ -141,7 +141,8 @@ test_expect_success 'a pulled link to a directory outside is never written throu
 '
 
 # rsync is wrapped: once the downloads are in, a directory of the
-# workspace is swapped for a link to outside/, before the apply.
+# workspace is swapped for a link to outside/, before the apply. The pull
+# takes no fetch stream (SOC_TEST_NO_FETCH), so that rsync runs.
 swap_after_rsync() {
 	real=$(command -v rsync)
 	mkdir -p "$TRASH/wrap"
@@ -162,7 +163,8 @@ test_expect_success "a directory swapped for a link during a pull is not written
 	rm -rf sub.moved && swap_after_rsync &&
 	echo new >a/Data/sub/new$no2 &&
 	(cd a && soc add -q Data/sub/new$no2 && soc push -q) &&
-	(cd b && env ${no2:+SOC_TEST_NO_OPENAT2=1} PATH="$TRASH/wrap:$PATH" soc pull 2>../err; test $? -ne 0) &&
+	(cd b && env ${no2:+SOC_TEST_NO_OPENAT2=1} SOC_TEST_NO_FETCH=1 PATH="$TRASH/wrap:$PATH" soc pull 2>../err;
+		test $? -ne 0) &&
 	test -L b/Data/sub &&
 	grep "Data/sub/new$no2" err &&
 	listing outside >after && test_cmp outside.before after &&
@@ -173,7 +175,8 @@ done
 
 # A file here that is a synced link, made a file on the server: with the
 # workspace as rsync's basis, rsync would open the link, read what it
-# points at and send its block checksums to the server.
+# points at and send its block checksums to the server. (The fetch
+# stream never takes a link here as a delta's base; t/0434.)
 for nolink in "" 1; do
 test_expect_success "a download never takes a link here as its rsync basis${nolink:+ (no hard links)}" '
 	f=big$nolink &&
@@ -184,7 +187,7 @@ test_expect_success "a download never takes a link here as its rsync basis${noli
 	(cd a/Data && rm $f && dd if=/dev/urandom of=$f bs=64k count=4 2>/dev/null && echo q >>plain$nolink) &&
 	(cd a && soc push -q) &&
 	rm -f rsync.calls && wrap_rsync &&
-	(cd b && env ${nolink:+SOC_TEST_NO_HARDLINK=1} soc pull -q) &&
+	(cd b && env ${nolink:+SOC_TEST_NO_HARDLINK=1} SOC_TEST_NO_FETCH=1 soc pull -q) &&
 	test -f b/Data/$f && ! test -L b/Data/$f && cmp a/Data/$f b/Data/$f &&
 	cmp a/Data/plain$nolink b/Data/plain$nolink &&
 	test "$(client_rsyncs)" = 1 &&

@@ -7,6 +7,10 @@
 # --copy-dest, as before.
 . "$(dirname "$0")/lib.sh"
 
+# rsync's basis is what this test reads: the pull takes no fetch stream.
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_FETCH
+
 # rsync, noting its arguments and, at its start, the link count of the
 # incoming copy of big.bin ("none": no basis there).
 wrap_rsync_links() {

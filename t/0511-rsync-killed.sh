@@ -5,9 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 # New files go by rsync too here, as to a server older than the upload
-# stream (upload.c): the push's rsync is the one killed.
+# stream (upload.c): the push's rsync is the one killed; and the pull's,
+# which takes no fetch stream (t/0434 cuts that one).
 SOC_TEST_NO_UPLOAD=1
-export SOC_TEST_NO_UPLOAD
+SOC_TEST_NO_FETCH=1
+export SOC_TEST_NO_UPLOAD SOC_TEST_NO_FETCH
 
 # An rsync on PATH (the server's too, which shares it) that, when the file
 # $TRASH/kill names a side (client or server), runs slowed down on both

@@ -11,8 +11,10 @@ gets anywhere; a test reads LOG to see whether the client tried.
 ANSWERS-FILE, read at each request, holds lines "TARGET KIND" that
 answer in soc's place as a proxy, a web server or a broken peer would.
 TARGET is upload, rsync (the two upgrade requests), push (POST
-/api/v1/push) or commit; KIND one of ANSWERS below. Its info says head
-1, and its changes since 0 list one file, f, so that a pull runs rsync.
+/api/v1/push), commit or fetch; KIND one of ANSWERS below. Its info says
+head 1, and its changes since 0 list one file, f. A fetch not answered
+so gets what a soc older than the fetch stream says (404), so that a
+pull runs rsync.
 """
 import http.server
 import json
@@ -56,6 +58,10 @@ ANSWERS_BYTES = {
     "404json": soc_error(404, "Not Found", "not_found", "no such push"),
     # What an older soc, or a busy one, says to an upload: the client falls back to rsync.
     "404endpoint": soc_error(404, "Not Found", "not_found", "no such endpoint"),
+    # Fetch answers for f ("hi\n"): a record longer than the file, other bytes, no record at all.
+    "fetchlong": raw_http(200, "OK", "application/octet-stream", b"F" + (4).to_bytes(8, "big") + b"hi\n!"),
+    "fetchother": raw_http(200, "OK", "application/octet-stream", b"F" + (3).to_bytes(8, "big") + b"ho\n"),
+    "fetchnone": raw_http(200, "OK", "application/octet-stream", b""),
     "503json": soc_error(503, "Service Unavailable", "busy", "too many uploads"),
     "413html": html(413, "Request Entity Too Large"),
     "413json": soc_error(413, "Payload Too Large", "too_large", "the push lists more than soc takes"),
@@ -117,6 +123,8 @@ class Hostile(http.server.BaseHTTPRequestHandler):
             target = "upload"
         elif self.path.endswith("/commit"):
             target = "commit"
+        elif self.path == "/api/v1/fetch":
+            target = "fetch"
         else:
             target = "push"
         kind = answer_for(target)
@@ -126,6 +134,8 @@ class Hostile(http.server.BaseHTTPRequestHandler):
             with open(UPLOAD) as f:
                 paths = [line.rstrip("\n") for line in f if line.strip()]
             self.answer(201, json.dumps({"txn": TXN, "upload": paths}))
+        elif target == "fetch":
+            self.answer(404, '{"error":"not_found","message":"no such endpoint"}')
         else:
             self.answer(400, '{"error":"bad_request","message":"no"}')
 
