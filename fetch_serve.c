@@ -58,7 +58,10 @@ static const char *parse(const char *body, size_t len, struct fetch_item *items,
 	return NULL;
 }
 
-/* versions/'s file of a version a revision names: an fd and its size, or -1 (not kept); -2 on a database error. */
+/*
+ * versions/'s file of a version a revision names: an fd and its size;
+ * -1 when not kept, -2 on a database error.
+ */
 static int open_named(struct server *s, struct sqlite3 *db, const char *hash, long long *size)
 {
 	int named = store_hash_named(db, hash);
@@ -68,7 +71,7 @@ static int open_named(struct server *s, struct sqlite3 *db, const char *hash, lo
 	return named ? versions_open(s, hash, size) : -1;
 }
 
-/* All n bytes of fd into b; 0, or -1 (a version is never shorter than its size: the stream is cut). */
+/* All n bytes of fd into b: 0, or -1 (a version shorter than its size cuts the stream). */
 static int slurp(int fd, size_t n, struct buf *b)
 {
 	buf_reset(b);
@@ -118,8 +121,8 @@ static int send_whole(struct http_exchange *ex, int fd, long long size, struct b
 /*
  * One item's record. A delta when the base is kept, both are at most
  * FETCH_DELTA_MAX and the ops are shorter than the version; else whole.
- * 0, or -1 when the stream must be cut (the client then fails the fetch
- * and takes everything left by rsync).
+ * 0, or -1 when the stream must be cut (the client then fails its pull,
+ * placing nothing, and the next pull asks again).
  */
 static int send_item(struct server *s, struct sqlite3 *db, struct http_exchange *ex,
 		     const struct fetch_item *it, struct buf bufs[3])
@@ -150,9 +153,10 @@ static int send_item(struct server *s, struct sqlite3 *db, struct http_exchange 
 	delta_make((const unsigned char *)bufs[1].p, bufs[1].len, (const unsigned char *)bufs[0].p,
 		   bufs[0].len, &bufs[2]);
 	if (bufs[2].len < bufs[0].len)
-		rc = send_head(ex, FETCH_DELTA, bufs[2].len) || http_stream_write(ex, bufs[2].p, bufs[2].len) ? -1 : 0;
+		rc = send_head(ex, FETCH_DELTA, bufs[2].len) || http_stream_write(ex, bufs[2].p, bufs[2].len);
 	else
-		rc = send_head(ex, FETCH_WHOLE, bufs[0].len) || http_stream_write(ex, bufs[0].p, bufs[0].len) ? -1 : 0;
+		rc = send_head(ex, FETCH_WHOLE, bufs[0].len) || http_stream_write(ex, bufs[0].p, bufs[0].len);
+	rc = rc ? -1 : 0;
 out:
 	if (bfd >= 0)
 		close(bfd);
@@ -174,7 +178,7 @@ void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *
 		free(items);
 		return api_error(ex, 400, "bad_request", why);
 	}
-	/* One read transaction: the versions named as of one moment, and one lock of soc.db, not two a file. */
+	/* One read transaction: the versions named as of one moment, one lock of soc.db, not two a file. */
 	if (!db || store_read_begin(db)) {
 		free(items);
 		return api_error(ex, 500, "internal", "cannot read the database");
@@ -189,7 +193,7 @@ void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *
 	if (i == n) {
 		http_stream_end(ex);
 	} else {
-		/* The client sees an answer that is not whole, and takes the rest by rsync. */
+		/* The client sees an answer that is not whole, and fails its pull. */
 		warning_errno("fetch cut short at %s", items[i].want);
 		http_stream_cut(ex);
 	}
