@@ -146,7 +146,8 @@ int pull_make_links(int root, int *inc, const struct plan *p);
 /*
  * The rows by_stream() takes, by POST fetch into inc (incoming/), each
  * checked as it is written, p->got set for those kept; the rest are
- * rsync's. Two connections at once: net, and one more to r. 0 (a server without the stream too), RSYNC_REMOTE or -1 (said).
+ * rsync's. Two connections at once: net, and one more to r. 0 (also
+ * from a server without the stream), RSYNC_REMOTE or -1 (said).
  */
 int pull_stream(struct net *net, const struct remote *r, int root, int inc, struct plan *p, struct progress *pg);
 

@@ -286,8 +286,8 @@ static uint64_t row_bytes(size_t i, const void *arg)
 
 /*
  * A download by rsync matches the sha256 the server listed; otherwise a
- * push landed meanwhile. Hashed on every core (parts.c): rsync has just written the
- * files, and nothing else runs meanwhile.
+ * push landed meanwhile. Hashed on every core (parts.c): rsync has just
+ * written the files, and nothing else runs meanwhile.
  */
 int pull_verify(int inc, const struct plan *p)
 {

@@ -89,14 +89,21 @@ static int fail(struct fetch *f, const char *what)
 	return -1;
 }
 
-/* The file here that a delta starts from, read whole if it is still as the scan saw it; else left empty. */
+/*
+ * The file here that a delta starts from, read whole if it is still as
+ * the scan saw it; else left empty. A server may send a delta unasked:
+ * never for more than a base we would have offered.
+ */
 static void read_base(struct fetch *f, const struct scan_item *it, const char *path)
 {
 	const char *name;
 	struct stat st;
-	int dir = dir_at_open(&f->here, f->root, path, &name, 0), fd;
+	int dir, fd;
 
 	buf_reset(&f->r.base);
+	if (!it || !it->present || it->e.mode == MODE_LINK || it->e.size > FETCH_DELTA_MAX)
+		return;
+	dir = dir_at_open(&f->here, f->root, path, &name, 0);
 	if (dir < 0 || (fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size == it->e.size &&
@@ -359,7 +366,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int pull_stream(struct net *net, const struct remote *r, int root, int inc, struct plan *p, struct progress *pg)
+int pull_stream(struct net *net, const struct remote *r, int root, int inc, struct plan *p,
+		struct progress *pg)
 {
 	struct fetch f[FETCH_CONNECTIONS];
 	size_t *all = xcalloc(p->n + 1, sizeof(*all)), *ends = xcalloc(p->n + 1, sizeof(*ends));

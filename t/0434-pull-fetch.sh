@@ -193,7 +193,7 @@ test_expect_success_here 'h/, a workspace of the hostile server' '
 	sed -i "s|^remote = .*|remote = $(cat hostile.url)|" h/.soc/config
 '
 
-for kind in fetchlong fetchother fetchnone; do
+for kind in fetchlong fetchother fetchnone fetchdelta; do
 test_expect_success "a fetch answered with $kind: the pull exits 5, one message, nothing placed" '
 	echo "fetch $kind" >answers &&
 	: >requests &&

@@ -62,6 +62,8 @@ ANSWERS_BYTES = {
     "fetchlong": raw_http(200, "OK", "application/octet-stream", b"F" + (4).to_bytes(8, "big") + b"hi\n!"),
     "fetchother": raw_http(200, "OK", "application/octet-stream", b"F" + (3).to_bytes(8, "big") + b"ho\n"),
     "fetchnone": raw_http(200, "OK", "application/octet-stream", b""),
+    # A delta for f, which the client has no base for: a literal cut short.
+    "fetchdelta": raw_http(200, "OK", "application/octet-stream", b"D" + (2).to_bytes(8, "big") + b"L\0"),
     "503json": soc_error(503, "Service Unavailable", "busy", "too many uploads"),
     "413html": html(413, "Request Entity Too Large"),
     "413json": soc_error(413, "Payload Too Large", "too_large", "the push lists more than soc takes"),
