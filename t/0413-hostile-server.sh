@@ -10,18 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success_here 'a hostile server, and a workspace with a, an untracked file and an ignored one' '
-	: >requests &&
-	: >upload &&
-	python3 "$TEST_SRC/helper/hostile_server.py" requests upload >url &
-	SERVER_PIDS="$SERVER_PIDS $!" &&
-	n=0 &&
-	until [ -s url ]; do
-		n=$((n + 1)) && [ $n -lt 100 ] || return 1
-		sleep 0.05
-	done &&
+	start_hostile &&
 	SOC_TOKEN=0000 &&
 	export SOC_TOKEN &&
-	soc init w --remote "$(cat url)" -q &&
+	soc init w --remote "$HOSTILE" -q &&
 	echo a >w/a &&
 	echo private >w/secret.env &&
 	echo "*.key" >w/.socignore &&

@@ -15,17 +15,8 @@ test_expect_success_here 'a workspace a with f synced through soc serve, b empty
 	setup_two &&
 	echo hi >a/f &&
 	(cd a && soc add -q f && soc push -q) &&
-	: >requests &&
-	: >upload &&
-	: >answers || return 1
-	python3 "$TEST_SRC/helper/hostile_server.py" requests upload answers >hostile.url &
-	SERVER_PIDS="$SERVER_PIDS $!" &&
-	n=0 &&
-	until [ -s hostile.url ]; do
-		n=$((n + 1)) && [ $n -lt 200 ] || return 1
-		sleep 0.05
-	done &&
-	HOSTILE=$(cat hostile.url) &&
+	: >answers &&
+	start_hostile answers &&
 	sed -i "s|^remote = .*|remote = $HOSTILE|" a/.soc/config b/.soc/config &&
 	echo new >a/g &&
 	echo changed >>a/f &&

@@ -181,16 +181,9 @@ test_expect_success_here 'once the server answers whole again, the same pull bri
 
 # The hostile server lists one file, f ("hi\n"), and refuses the rsync tunnel.
 test_expect_success_here 'h/, a workspace of the hostile server' '
-	soc init h --remote "$URL" -q &&
-	: >requests && : >upload && : >answers || return 1
-	python3 "$TEST_SRC/helper/hostile_server.py" requests upload answers >hostile.url &
-	SERVER_PIDS="$SERVER_PIDS $!" &&
-	n=0 &&
-	until [ -s hostile.url ]; do
-		n=$((n + 1)) && [ $n -lt 200 ] || return 1
-		sleep 0.05
-	done &&
-	sed -i "s|^remote = .*|remote = $(cat hostile.url)|" h/.soc/config
+	: >answers &&
+	start_hostile answers &&
+	soc init h --remote "$HOSTILE" -q
 '
 
 for kind in fetchlong fetchother fetchnone fetchdelta; do

@@ -309,6 +309,22 @@ trap 'exit 130' INT TERM
 
 # setup_server_and_workspaces: a server and two workspaces, a/ and b/, with
 # the admin token in SOC_TOKEN. Run with test_expect_success_here.
+# start_hostile [ANSWERS]: t/helper/hostile_server.py on 127.0.0.1 port 0,
+# logging to requests, its upload list in upload (both made empty here),
+# told what to answer by the file ANSWERS when given; sets HOSTILE to
+# its URL. In a test_expect_success_here, so that the exit trap kills it.
+start_hostile() {
+	: >requests && : >upload && rm -f hostile.url || return 1
+	python3 "$TEST_SRC/helper/hostile_server.py" requests upload ${1:+"$1"} >hostile.url &
+	SERVER_PIDS="$SERVER_PIDS $!"
+	n=0
+	until [ -s hostile.url ]; do
+		n=$((n + 1)) && [ $n -lt 200 ] || return 1
+		sleep 0.05
+	done
+	HOSTILE=$(cat hostile.url)
+}
+
 setup_two() {
 	start_server "$TRASH/server" &&
 	SOC_TOKEN=$ADMIN_TOKEN &&
