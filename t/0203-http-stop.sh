@@ -18,16 +18,29 @@ wait_exit() {
 	wait "$1"
 }
 
+# wait_ready: until the client made the file ready (rawhttp.py --ready), 10 s at most.
+wait_ready() {
+	n=0
+	while ! [ -e ready ] && [ $n -lt 200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	test -e ready
+}
+
 # stop_during ROOT SIGNAL EXPECT RAWHTTP-OPTIONS...: starts a server, sends
-# the request in ./req with those options, signals the server half a
-# second in, and checks the client saw EXPECT and the server exited 0.
+# the request in ./req with those options, signals the server once the
+# client is in place (its first part sent, or its answer read: a fixed
+# half second was too short for a loaded machine's python to connect),
+# and checks the client saw EXPECT and the server exited 0.
 stop_during() {
 	root=$1 sig=$2 expect=$3
 	shift 3
 	start_server "$TRASH/$root" || return 1
-	raw "$@" <req >out &
+	rm -f ready
+	raw "$@" --ready ready <req >out &
 	client=$!
-	sleep 0.5 &&
+	wait_ready &&
 	kill -$sig $SERVER_PID &&
 	wait $client &&
 	printf "$expect" >expect &&
@@ -43,9 +56,10 @@ test_expect_success_here 'SIGTERM with a request half sent: it is answered, then
 test_expect_success_here 'after SIGTERM no new connection is accepted' '
 	printf "GET /api/v1/info HTTP/1.1\r\nHost: x\r\n\r\n" >req &&
 	start_server "$TRASH/s2" || return 1
-	raw --split 12 --pause 1.5 <req >out &
+	rm -f ready
+	raw --split 12 --pause 1.5 --ready ready <req >out &
 	client=$!
-	sleep 0.5 &&
+	wait_ready &&
 	kill -TERM $SERVER_PID &&
 	sleep 0.2 &&
 	kill -0 $SERVER_PID &&

@@ -18,6 +18,8 @@ within --wait seconds after the last response, "reset" if it reset it, or
   --shut          half-close (shutdown SHUT_WR) after sending
   --wait S        how long to wait for the close (default 3)
   --body          also print each response body on its own line
+  --ready FILE    create FILE once in place: the first part sent (--split),
+                  else the responses read; a test signals the server then
 """
 import socket
 import sys
@@ -26,7 +28,7 @@ import time
 
 def parse_args(argv):
     opts = {"responses": 1, "bytewise": None, "split": None, "pause": 0.3,
-            "shut": False, "wait": 3.0, "body": False}
+            "shut": False, "wait": 3.0, "body": False, "ready": None}
     url = argv[0]
     i = 1
     while i < len(argv):
@@ -35,6 +37,8 @@ def parse_args(argv):
             opts[a[2:]] = True
         elif a == "--responses":
             opts["responses"] = int(argv[i + 1]); i += 1
+        elif a == "--ready":
+            opts["ready"] = argv[i + 1]; i += 1
         elif a in ("--bytewise", "--pause", "--wait"):
             opts[a[2:]] = float(argv[i + 1]); i += 1
         elif a == "--split":
@@ -112,6 +116,11 @@ def read_response(r):
     return status, headers.get("connection", "-").lower(), body
 
 
+def ready(o):
+    if o["ready"]:
+        open(o["ready"], "w").close()
+
+
 def main():
     host, port, o = parse_args(sys.argv[1:])
     data = sys.stdin.buffer.read()
@@ -124,6 +133,7 @@ def main():
                 time.sleep(o["bytewise"])
         elif o["split"] is not None:
             s.sendall(data[:o["split"]])
+            ready(o)
             time.sleep(o["pause"])
             s.sendall(data[o["split"]:])
         else:
@@ -145,6 +155,8 @@ def main():
         print(res[0] + " " + res[1])
         if o["body"]:
             print(res[2].decode("latin-1"))
+    if o["split"] is None:
+        ready(o)
     s.settimeout(o["wait"])
     try:
         while r.more():
