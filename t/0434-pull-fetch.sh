@@ -68,7 +68,7 @@ test_expect_success 'an edit of every small file comes as deltas: a fraction of 
 	test "$(client_rsyncs)" = 0 &&
 	sent=$(fetch_bytes $from) &&
 	total=$(cat a/t/d*/f* | wc -c) &&
-	echo "fetch answers: $sent bytes for $total" >&2 &&
+	test_figure "fetch answers: $sent bytes for $total bytes of changed files" &&
 	test "$sent" -gt 0 && test $((sent * 20)) -lt "$total" &&
 	ws_sum a >want && ws_sum b >got && test_cmp want got &&
 	(cd b && soc status --porcelain) >out && test_must_be_empty out
@@ -165,7 +165,6 @@ test_expect_success_here 'the server dies after 5 records of its answer: the pul
 	unset SOC_TEST_FETCH_CUT &&
 	soc init d --remote "$URL" -q &&
 	test_expect_code 5 sh -c "cd d && soc pull -q" 2>err &&
-	cat err >&2 &&
 	test_line_count = 1 err &&
 	test -z "$(find d -path d/.soc -prune -o -type f -print)" &&
 	! find d/.soc/incoming -type f 2>/dev/null | grep .
