@@ -119,6 +119,23 @@ int buf_write(int fd, const struct buf *b)
 	return write_full(fd, b->p, b->len);
 }
 
+int buf_read_fd(struct buf *b, int fd, size_t n)
+{
+	buf_reset(b);
+	buf_grow(b, n);
+	while (b->len < n) {
+		ssize_t k = pread(fd, b->p + b->len, n - b->len, (off_t)b->len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b->len += (size_t)k;
+	}
+	b->p[b->len] = '\0';
+	return 0;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;

@@ -71,23 +71,6 @@ static int open_named(struct server *s, struct sqlite3 *db, const char *hash, lo
 	return named ? versions_open(s, hash, size) : -1;
 }
 
-/* All n bytes of fd into b: 0, or -1 (a version shorter than its size cuts the stream). */
-static int slurp(int fd, size_t n, struct buf *b)
-{
-	buf_reset(b);
-	buf_grow(b, n);
-	while (b->len < n) {
-		ssize_t k = pread(fd, b->p + b->len, n - b->len, (off_t)b->len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b->len += (size_t)k;
-	}
-	return 0;
-}
-
 static int send_head(struct http_exchange *ex, char kind, uint64_t len)
 {
 	unsigned char head[FETCH_HEAD_LEN];
@@ -147,7 +130,8 @@ static int send_item(struct server *s, struct sqlite3 *db, struct http_exchange 
 		rc = send_whole(ex, fd, size, &bufs[2]);
 		goto out;
 	}
-	if (slurp(fd, (size_t)size, &bufs[0]) || slurp(bfd, (size_t)bsize, &bufs[1]))
+	/* A version shorter than its size cuts the stream. */
+	if (buf_read_fd(&bufs[0], fd, (size_t)size) || buf_read_fd(&bufs[1], bfd, (size_t)bsize))
 		goto out;
 	buf_reset(&bufs[2]);
 	delta_make((const unsigned char *)bufs[1].p, bufs[1].len, (const unsigned char *)bufs[0].p,

@@ -106,19 +106,11 @@ static void read_base(struct fetch *f, const struct scan_item *it, const char *p
 	dir = dir_at_open(&f->here, f->root, path, &name, 0);
 	if (dir < 0 || (fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size == it->e.size &&
-	    (uint64_t)st.st_ino == it->e.ino && mtime_ns(&st.st_mtim) == it->e.mtime_ns) {
-		buf_grow(&f->r.base, it->e.size);
-		while (f->r.base.len < it->e.size) {
-			ssize_t k = read(fd, f->r.base.p + f->r.base.len, it->e.size - f->r.base.len);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				break;
-			f->r.base.len += (size_t)k;
-		}
-	}
+	/* Short of its size (cut meanwhile): no base, and the delta is dropped. */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != it->e.size ||
+	    (uint64_t)st.st_ino != it->e.ino || mtime_ns(&st.st_mtim) != it->e.mtime_ns ||
+	    buf_read_fd(&f->r.base, fd, (size_t)it->e.size))
+		buf_reset(&f->r.base);
 	close(fd);
 }
 

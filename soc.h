@@ -94,6 +94,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int buf_write(int fd, const struct buf *b);
 /* The same for n bytes at p. */
 int write_full(int fd, const void *p, size_t n);
+/* b becomes exactly the n bytes of fd from its start (pread); 0, or -1 when fd holds fewer or a read fails. */
+int buf_read_fd(struct buf *b, int fd, size_t n);
 
 /* n bytes big-endian at p, as the upload and fetch streams carry numbers. */
 static inline void put_be(unsigned char *p, uint64_t v, int n)
