@@ -18,16 +18,6 @@ wait_exit() {
 	wait "$1"
 }
 
-# wait_ready: until the client made the file ready (rawhttp.py --ready), 10 s at most.
-wait_ready() {
-	n=0
-	while ! [ -e ready ] && [ $n -lt 200 ]; do
-		sleep 0.05
-		n=$((n + 1))
-	done
-	test -e ready
-}
-
 # stop_during ROOT SIGNAL EXPECT RAWHTTP-OPTIONS...: starts a server, sends
 # the request in ./req with those options, signals the server once the
 # client is in place (its first part sent, or its answer read: a fixed
@@ -40,7 +30,7 @@ stop_during() {
 	rm -f ready
 	raw "$@" --ready ready <req >out &
 	client=$!
-	wait_ready &&
+	wait_exists ready &&
 	kill -$sig $SERVER_PID &&
 	wait $client &&
 	printf "$expect" >expect &&
@@ -59,7 +49,7 @@ test_expect_success_here 'after SIGTERM no new connection is accepted' '
 	rm -f ready
 	raw --split 12 --pause 1.5 --ready ready <req >out &
 	client=$!
-	wait_ready &&
+	wait_exists ready &&
 	kill -TERM $SERVER_PID &&
 	sleep 0.2 &&
 	kill -0 $SERVER_PID &&

@@ -94,12 +94,7 @@ hold() {
 	rm -f ready || return 1
 	python3 hold.py "$URL" ready <"$1" >"$2" &
 	HOLD_PID=$!
-	n=0
-	while ! [ -e ready ] && [ $n -lt 300 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	test -e ready
+	wait_exists ready
 }
 
 # now_ms: the clock, for how long a push took.

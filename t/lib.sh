@@ -309,6 +309,16 @@ trap 'exit 130' INT TERM
 
 # setup_server_and_workspaces: a server and two workspaces, a/ and b/, with
 # the admin token in SOC_TOKEN. Run with test_expect_success_here.
+# wait_exists FILE: until FILE exists (a helper's sign that it is ready), 30 s at most.
+wait_exists() {
+	n=0
+	while ! [ -e "$1" ] && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	test -e "$1"
+}
+
 # start_hostile [ANSWERS]: t/helper/hostile_server.py on 127.0.0.1 port 0,
 # logging to requests, its upload list in upload (both made empty here),
 # told what to answer by the file ANSWERS when given; sets HOSTILE to
