@@ -115,6 +115,7 @@ bench: deps
 	sh bench/big.sh
 	sh bench/serve.sh
 	sh bench/versions.sh
+	sh bench/million.sh
 
 install: soc
 	install -d $(DESTDIR)$(BINDIR)
