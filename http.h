@@ -127,6 +127,13 @@ int httpd_run(const struct httpd_config *cfg);
 const struct http_request *http_req(struct http_exchange *ex);
 /* The whole request body (Content-Length bytes, read before the handler runs); NUL-terminated. */
 const char *http_body(struct http_exchange *ex, size_t *len);
+/*
+ * The handler has read the body up to byte upto: the whole pages inside
+ * it before there go back to the system (they read as zeros after). A
+ * push's begin then holds its list and not also the 160 MB of lines it
+ * came in.
+ */
+void http_body_drop(struct http_exchange *ex, size_t upto);
 /* The peer's address, "127.0.0.1:5555", for the log line. */
 const char *http_peer(struct http_exchange *ex);
 

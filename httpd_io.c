@@ -14,9 +14,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -143,6 +145,19 @@ const char *http_body(struct http_exchange *ex, size_t *len)
 	if (len)
 		*len = (size_t)ex->c->body_len;
 	return ex->c->in + ex->c->head_len;
+}
+
+void http_body_drop(struct http_exchange *ex, size_t upto)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = (uintptr_t)(ex->c->in + ex->c->head_len);
+	uintptr_t to = from + (uintptr_t)(upto < (size_t)ex->c->body_len ? upto : (size_t)ex->c->body_len);
+
+	/* Whole pages only: the head before and a pipelined request after stay. */
+	from = (from + page - 1) & ~(page - 1);
+	to &= ~(page - 1);
+	if (to > from && madvise((void *)from, to - from, MADV_DONTNEED))
+		warning_errno("cannot give back a request body's memory");
 }
 
 const char *http_peer(struct http_exchange *ex)

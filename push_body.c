@@ -11,17 +11,28 @@
 
 #include "serve.h"
 
+void push_item_free(struct push_item *it)
+{
+	free(it->path);
+	free(it->target);
+	if (it->base && it->base[0])
+		free(it->base);
+}
+
 void push_list_free(struct push_list *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].path);
-		free(l->v[i].target);
-	}
+	for (i = 0; i < l->n; i++)
+		push_item_free(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+void push_item_base(struct push_item *it, const char *hex)
+{
+	it->base = hex && *hex ? xstrdup(hex) : (char *)"";
 }
 
 void push_refusal_free(struct push_refusal *r)
@@ -107,8 +118,14 @@ static size_t count_lines(const char *p, size_t len)
 
 int push_parse(const char *body, size_t len, struct push_list *out, struct push_refusal *r)
 {
+	return push_parse_reading(body, len, out, r, NULL, NULL);
+}
+
+int push_parse_reading(const char *body, size_t len, struct push_list *out, struct push_refusal *r,
+		       void (*read)(size_t upto, void *arg), void *arg)
+{
 	const char *p = body, *end = body + len;
-	size_t cap = 0, line = 0, i;
+	size_t cap = 0, line = 0, told = 0, i;
 
 	memset(out, 0, sizeof(*out));
 	memset(r, 0, sizeof(*r));
@@ -151,7 +168,7 @@ int push_parse(const char *body, size_t len, struct push_list *out, struct push_
 		it = &out->v[out->n++];
 		it->path = c.path;	/* taken */
 		memcpy(it->hash, c.hash, sizeof(it->hash));
-		memcpy(it->base, c.base, sizeof(it->base));
+		push_item_base(it, c.base);
 		it->size = c.deleted ? 0 : c.size;
 		it->mtime = c.deleted ? 0 : c.mtime;
 		it->mode = c.deleted ? 0 : c.mode;
@@ -159,6 +176,10 @@ int push_parse(const char *body, size_t len, struct push_list *out, struct push_
 		it->deleted = c.deleted;
 		it->target = c.target;	/* taken */
 		p = nl ? nl + 1 : end;
+		if (read && (size_t)(p - body) - told >= PUSH_READ_STEP) {
+			told = (size_t)(p - body);
+			read(told, arg);
+		}
 	}
 	qsort(out->v, out->n, sizeof(*out->v), cmp_item);
 	for (i = 1; i < out->n; i++)

@@ -36,6 +36,9 @@
 #define DB_BUSY_MS 10000		/* a writer waits this long for another */
 #define WAL_KEEP_BYTES (64 << 20)	/* soc.db-wal past this after a commit is checkpointed and cut back */
 #define WAL_KEEP_TEXT "67108864"	/* the same, for the pragma */
+#define BIG_PUSH_ITEMS 10000		/* a push this long writes with STORE_BIG_CACHE, and trims after */
+#define STORE_CACHE "-2000"		/* KiB of page cache a connection keeps (SQLite's default) */
+#define STORE_BIG_CACHE "-32768"	/* KiB of page cache (the pragma's form) for a big push's writes */
 
 struct sqlite3;
 
@@ -118,6 +121,20 @@ int store_history(struct sqlite3 *db, char out[HISTORY_HEX_LEN + 1]);
  * next commit.
  */
 void store_checkpoint(struct server *s, struct sqlite3 *db);
+/*
+ * A write of n rows of one push (txn_db.c) in this thread's connection:
+ * from BIG_PUSH_ITEMS rows, a page cache of STORE_BIG_CACHE for it, as
+ * its indexes outgrow SQLite's 2 MB and each row would page through the
+ * WAL; store_big_write_end gives that cache back.
+ */
+void store_big_write(struct sqlite3 *db, size_t n);
+void store_big_write_end(struct sqlite3 *db, size_t n);
+/*
+ * After a push of n changes (its begin, upload or commit): from
+ * BIG_PUSH_ITEMS, this thread's SQLite memory and malloc's free pages go
+ * back to the system, so the server does not keep a big push's peak.
+ */
+void store_trim(struct sqlite3 *db, size_t n);
 /* Runs one statement with no result; 0 or -1 after a message naming sql. */
 int store_exec(struct sqlite3 *db, const char *sql);
 /* One row of files, as the readers below hand it over (strings valid during the call). */
@@ -329,11 +346,22 @@ enum { SLOT_PUSH_FULL = -1, SLOT_SERVER_FULL = -2, SLOT_TOKEN_FULL = -3 };
  * in all or the server stopping, or the token's UPLOADS_PER_TOKEN.
  */
 int upload_slot_free(const char *txn, const char *who);
-/* Hold the gate: the slot upload_slot_free gave is txn's until upload_slot_release. */
-void upload_slot_take(int slot, const char *txn, const char *who);
+/*
+ * Hold the gate: the items of txn that a stream running into it loaded,
+ * or NULL. Its other streams read the same list: a push's list is fixed
+ * at its begin, and two copies of a million items were 200 MB more.
+ */
+struct push_list *upload_slot_items(const char *txn);
+/*
+ * Hold the gate: the slot upload_slot_free gave is txn's until
+ * upload_slot_release, with items (allocated; shared with the other
+ * streams into txn).
+ */
+void upload_slot_take(int slot, const char *txn, const char *who, struct push_list *items);
 /* The stream's socket, so that upload_stop can cut it short (at once if stopping). */
 void upload_slot_sock(int slot, int fd);
-void upload_slot_release(int slot);
+/* Frees the slot: its items when no other stream holds them (the caller frees them), else NULL. */
+struct push_list *upload_slot_release(int slot);
 /* At stop, before store_close: cuts every stream short and waits for its thread. */
 void upload_stop(void);
 
@@ -342,7 +370,12 @@ void upload_stop(void);
 struct push_item {
 	char *path;
 	char hash[HASH_HEX_LEN + 1];	/* "" for a delete */
-	char base[HASH_HEX_LEN + 1];	/* "" when the push says the head lacks the path */
+	/*
+	 * "" when the push says the head lacks the path, else owned (set
+	 * with push_item_base): a million new files' items are 57 MB
+	 * smaller without room for a base they lack.
+	 */
+	char *base;
 	long long size, mtime;		/* 0 for a delete */
 	unsigned mode;			/* 0644, 0755 or MODE_LINK; 0 for a delete */
 	unsigned base_mode;		/* the mode the push says the head has; 0: not checked */
@@ -376,7 +409,18 @@ struct push_refusal {
  * path, or -1 and *r (push_refusal_free it either way).
  */
 int push_parse(const char *body, size_t len, struct push_list *out, struct push_refusal *r);
+/*
+ * The same, telling read(upto, arg) every PUSH_READ_STEP bytes that the
+ * body before upto is read: a caller may give those pages back.
+ */
+#define PUSH_READ_STEP (1 << 20)
+int push_parse_reading(const char *body, size_t len, struct push_list *out, struct push_refusal *r,
+		       void (*read)(size_t upto, void *arg), void *arg);
 void push_list_free(struct push_list *l);
+/* What one item owns (push_list_free frees each). */
+void push_item_free(struct push_item *it);
+/* Sets it->base to a copy of hex ("" or NULL: none). */
+void push_item_base(struct push_item *it, const char *hex);
 void push_refusal_free(struct push_refusal *r);
 /* The item for path[0..len), or NULL. */
 struct push_item *push_find(const struct push_list *l, const char *path, size_t len);
@@ -391,7 +435,8 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn);
 /*
  * An upload into txn may run when the txn is open and the caller's: 0
- * and its items in *l (push_list_free it), or -1 after answering.
+ * and, when l is not NULL, its items in *l (push_list_free it), or -1
+ * after answering.
  */
 int txn_upload_check(struct server *s, struct http_exchange *ex, const struct caller *who, const char *txn,
 		     struct push_list *l);

@@ -268,6 +268,13 @@ void change_free(struct change_line *c);
  * path that is not UTF-8).
  */
 int change_format(const struct change_line *c, struct buf *out);
+/*
+ * Appends s as a JSON string, byte for byte what jansson's compact dump
+ * writes (which the unit tests hold it to): UTF-8 as it is, the
+ * two-character escapes, \u00XX for the other controls. -1 when s is not
+ * UTF-8 (nothing appended).
+ */
+int json_str_add(struct buf *out, const char *s);
 /* Appends the {"head":H,"history":ID} line that opens a changes?since= stream (no id: no history). */
 void change_format_head(long long head, const char *history, struct buf *out);
 

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -101,7 +102,7 @@ static sqlite3 *db_connect(const char *path)
 	}
 	sqlite3_busy_timeout(db, DB_BUSY_MS);
 	/* What a checkpoint leaves of the WAL: a large push's WAL does not stay its size. */
-	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; "
+	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=" STORE_CACHE "; "
 		       "PRAGMA journal_size_limit=" WAL_KEEP_TEXT ";")) {
 		sqlite3_close(db);
 		return NULL;
@@ -193,6 +194,31 @@ void store_checkpoint(struct server *s, sqlite3 *db)
 		fprintf(stderr, "%s: checkpointed %s's WAL of %lld bytes\n", soc_prog, DB_NAME, (long long)st.st_size);
 	else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		warning("cannot checkpoint %s: %s", DB_NAME, sqlite3_errmsg(db));
+}
+
+void store_big_write(sqlite3 *db, size_t n)
+{
+	if (n >= BIG_PUSH_ITEMS)
+		(void)store_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
+}
+
+void store_big_write_end(sqlite3 *db, size_t n)
+{
+	if (n < BIG_PUSH_ITEMS)
+		return;
+	/* The pages it held go at once. */
+	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
+	sqlite3_db_release_memory(db);
+}
+
+void store_trim(sqlite3 *db, size_t n)
+{
+	if (n < BIG_PUSH_ITEMS)
+		return;
+	if (db)
+		sqlite3_db_release_memory(db);
+	/* glibc keeps a worker's freed arena pages otherwise: 200 MB after a million-file push. */
+	malloc_trim(0);
 }
 
 int store_exec(sqlite3 *db, const char *sql)

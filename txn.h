@@ -81,10 +81,11 @@ int txn_commit_dir(struct server *s, const char *id);
 /*
  * Makes staging/<txn>/ and links into it what the server holds already:
  * sources[i] (content the push need not upload), else the head's version
- * of the path (rsync's delta basis). Paths still to send go to upload.
+ * of the path (rsync's delta basis). up[i] is set to 1 for each item
+ * still to send, 0 for the rest.
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
-	      json_t *upload);
+	      unsigned char *up);
 /*
  * Before commit step 2: no path of the push leads through a symlink or a
  * special file that someone else planted in files/ (its apply would fail

@@ -143,7 +143,7 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		memset(it, 0, sizeof(*it));
 		it->path = xstrdup((const char *)sqlite3_column_text(st, 0));
 		snprintf(it->hash, sizeof(it->hash), "%s", hash ? hash : "");
-		snprintf(it->base, sizeof(it->base), "%s", base ? base : "");
+		push_item_base(it, base);
 		it->deleted = !hash;
 		it->size = sqlite3_column_int64(st, 2);
 		it->mtime = sqlite3_column_int64(st, 3);
@@ -236,7 +236,7 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 			return -1;
 		}
 		if (landed) {
-			free(it->path);
+			push_item_free(it);
 			dropped++;
 		} else {
 			l->v[kept++] = *it;
@@ -424,9 +424,11 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 
 	if (store_exec(db, "BEGIN IMMEDIATE"))
 		return -1;
+	store_big_write(db, l->n);
 	bad = txn_head_check(db, l, moved);
 	if (bad) {
 		rollback(db);
+		store_big_write_end(db, l->n);
 		return bad < 0 ? -1 : 0;
 	}
 	head = store_head(db);
@@ -477,6 +479,7 @@ out:
 	sqlite3_finalize(rev_st);
 	sqlite3_finalize(change);
 	sqlite3_finalize(state);
+	store_big_write_end(db, l->n);
 	return rev;
 }
 
@@ -487,6 +490,7 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 
 	if (store_exec(db, "BEGIN IMMEDIATE"))
 		return -1;
+	store_big_write(db, l->n);
 	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)");
 	if (!file)
 		goto fail;
@@ -525,11 +529,13 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 		goto fail;
 	sqlite3_finalize(file);
 	sqlite3_finalize(st);
+	store_big_write_end(db, l->n);
 	return 0;
 fail:
 	rollback(db);
 	sqlite3_finalize(file);
 	sqlite3_finalize(st);
+	store_big_write_end(db, l->n);
 	return error("cannot publish revision %lld", rev);
 }
 

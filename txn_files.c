@@ -103,7 +103,7 @@ static int kept_dir_there(int versions_fd, signed char known[VERSIONS_DIRS], con
  * new files scatter over all 256.
  */
 int txn_stage(struct server *s, const char *id, const struct push_list *l, char *const *sources,
-	      json_t *upload)
+	      unsigned char *up)
 {
 	struct dir_cursor from, to;
 	signed char known[VERSIONS_DIRS] = { 0 };
@@ -122,6 +122,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 		const struct push_item *it = &l->v[i];
 		int r = 1;
 
+		up[i] = 0;
 		if (!push_item_file(it))
 			continue;
 		if (sources[i])
@@ -136,8 +137,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 			r = link_staged(&from, it->path, &to, it->path, -1) < 0 ? -1 : 1;
 		if (r < 0)
 			goto out;
-		if (r > 0)
-			json_array_append_new(upload, json_string(it->path));
+		up[i] = r > 0;
 	}
 	rc = 0;
 out:

@@ -48,7 +48,7 @@ static void read_idle(void)
 struct upload {
 	struct server *s;
 	char id[TXN_ID_LEN + 1];
-	struct push_list items;
+	struct push_list *items;	/* shared with the txn's other streams (upload_slots.c) */
 	int fd, slot;
 	/* the socket's bytes not yet taken */
 	char *buf;
@@ -203,6 +203,19 @@ static json_t *refusal(const char *code, const char *path, const char *what)
 	return json_pack("{s:s, s:s}", "error", code, "message", msg);
 }
 
+/* A list upload_slot_release handed back (NULL: another stream still reads it). */
+static void items_free(struct push_list *items)
+{
+	size_t n;
+
+	if (!items)
+		return;
+	n = items->n;
+	push_list_free(items);
+	free(items);
+	store_trim(NULL, n);
+}
+
 static void *run(void *arg)
 {
 	struct upload *u = arg;
@@ -211,6 +224,7 @@ static void *run(void *arg)
 	const char *why = NULL;
 	json_t *result = NULL;
 	long long stored = 0, bytes = 0, start = now_ms();
+	struct push_list *items;
 	int cfd = -1;
 
 	for (;;) {
@@ -238,7 +252,7 @@ static void *run(void *arg)
 			result = refusal("bad_request", NULL, "a record names an invalid path");
 			break;
 		}
-		it = push_find(&u->items, path, plen);
+		it = push_find(u->items, path, plen);
 		if (!it || !push_item_file(it)) {
 			result = refusal("bad_request", path, "not a file of this push");
 			break;
@@ -289,12 +303,12 @@ static void *run(void *arg)
 			u->id, stored, bytes, (long long)now_ms() - start);
 	}
 	/* Free before the client hears the end: its commit comes right after. */
-	upload_slot_release(u->slot);
+	items = upload_slot_release(u->slot);
 	answer(u, result);
 	close(u->fd);
-	push_list_free(&u->items);
 	free(u->buf);
 	free(u);
+	items_free(items);
 	return NULL;
 }
 
@@ -302,6 +316,7 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 {
 	const struct http_slice *up = http_header(http_req(ex), "upgrade");
 	struct timeval tv;
+	struct push_list *shared;
 	struct upload *u;
 	pthread_attr_t ta;
 	pthread_t t;
@@ -329,18 +344,21 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 			  "send the files by rsync");
 	}
 	/* Under the gate: no commit or abort changes the txn between this look and the claim. */
-	if (txn_upload_check(s, ex, who, id, &u->items)) {
+	shared = upload_slot_items(id);
+	u->items = shared ? shared : xcalloc(1, sizeof(*u->items));
+	if (txn_upload_check(s, ex, who, id, shared ? NULL : u->items)) {
 		upload_gate_leave();
+		if (!shared)
+			free(u->items);
 		free(u);
 		return;
 	}
-	upload_slot_take(slot, id, who->name);
+	upload_slot_take(slot, id, who->name, u->items);
 	upload_gate_leave();
 	u->slot = slot;
 	u->fd = http_upgrade(ex, UPLOAD_PROTO);
 	if (u->fd < 0) {
-		upload_slot_release(slot);
-		push_list_free(&u->items);
+		items_free(upload_slot_release(slot));
 		free(u);
 		return;
 	}

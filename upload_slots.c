@@ -20,6 +20,7 @@ static struct {
 	char id[TXN_ID_LEN + 1];	/* "" when the slot is free */
 	char who[TOKEN_NAME_MAX + 1];	/* the token's name */
 	int fd;				/* -1 until the 101 is sent */
+	struct push_list *items;	/* the txn's, shared by its streams */
 } slots[UPLOADS_MAX];
 static int running, stopping;
 
@@ -74,8 +75,16 @@ int upload_slot_free(const char *id, const char *who)
 	return slot;
 }
 
-void upload_slot_take(int slot, const char *id, const char *who)
+struct push_list *upload_slot_items(const char *id)
 {
+	int slot = find(id);
+
+	return slot < 0 ? NULL : slots[slot].items;
+}
+
+void upload_slot_take(int slot, const char *id, const char *who, struct push_list *items)
+{
+	slots[slot].items = items;
 	snprintf(slots[slot].id, sizeof(slots[slot].id), "%s", id);
 	snprintf(slots[slot].who, sizeof(slots[slot].who), "%s", who);
 	slots[slot].fd = -1;
@@ -91,14 +100,22 @@ void upload_slot_sock(int slot, int fd)
 	pthread_mutex_unlock(&lock);
 }
 
-void upload_slot_release(int slot)
+struct push_list *upload_slot_release(int slot)
 {
+	struct push_list *items;
+
 	pthread_mutex_lock(&lock);
+	items = slots[slot].items;
 	slots[slot].id[0] = '\0';
 	slots[slot].fd = -1;
+	slots[slot].items = NULL;
+	for (int i = 0; i < UPLOADS_MAX && items; i++)
+		if (slots[i].items == items)
+			items = NULL;
 	running--;
 	pthread_cond_broadcast(&gone);
 	pthread_mutex_unlock(&lock);
+	return items;
 }
 
 void upload_stop(void)

@@ -219,12 +219,7 @@ void change_format_head(long long head, const char *history, struct buf *out)
 		buf_addf(out, "{\"head\":%lld}\n", head);
 }
 
-/*
- * s as a JSON string, byte for byte what jansson's compact dump writes
- * (which the unit tests hold it to): UTF-8 as it is, the two-character
- * escapes, \u00XX for the other controls. -1 when s is not UTF-8.
- */
-static int json_str(struct buf *out, const char *s)
+int json_str_add(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(s);
@@ -261,7 +256,7 @@ int change_format(const struct change_line *c, struct buf *out)
 	size_t at = out->len;
 
 	buf_addstr(out, "{\"path\":");
-	if (json_str(out, c->path))
+	if (json_str_add(out, c->path))
 		goto bad;
 	if (c->deleted) {
 		buf_addstr(out, ",\"deleted\":true");
@@ -281,7 +276,7 @@ int change_format(const struct change_line *c, struct buf *out)
 		buf_addstr(out, ",\"base\":null");	/* a new file: the server must lack the path */
 	if (!c->deleted && c->mode == MODE_LINK) {
 		buf_addstr(out, ",\"target\":");
-		if (!c->target || json_str(out, c->target))
+		if (!c->target || json_str_add(out, c->target))
 			goto bad;
 	}
 	/*

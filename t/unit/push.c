@@ -18,6 +18,23 @@ struct pcase {
 	const char *what;
 };
 
+/* push_parse_reading's callback: each upto a line's end past the last; the bytes before it wiped. */
+struct reading {
+	char *body;
+	size_t last, calls, bad;
+};
+
+static void wipe(size_t upto, void *arg)
+{
+	struct reading *rd = arg;
+
+	if (upto <= rd->last || upto - rd->last < PUSH_READ_STEP || rd->body[upto - 1] != '\n')
+		rd->bad++;
+	rd->calls++;
+	rd->last = upto;
+	memset(rd->body, 'X', upto);
+}
+
 int main(void)
 {
 	static const struct pcase cases[] = {
@@ -80,6 +97,29 @@ int main(void)
 	   "one more is refused before any is parsed (%s)", r.why ? r.why : "-");
 	push_list_free(&l);
 	push_refusal_free(&r);
+	buf_free(&b);
+
+	/* The body read so far is never read again: a server gives its pages back as it goes. */
+	for (i = 0; i < 40000; i++)
+		buf_addf(&b, "{\"path\":\"d%zu/f%zu\",\"sha256\":\"" M5 "\",\"size\":%zu}\n", i % 97, i, i);
+	{
+		struct reading rd = { b.p, 0, 0, 0 };
+		struct push_list whole;
+		int same = 1;
+
+		ok(!push_parse(b.p, b.len, &whole, &r), "%zu bytes of lines parse", b.len);
+		push_refusal_free(&r);
+		ok(!push_parse_reading(b.p, b.len, &l, &r, wipe, &rd) && l.n == whole.n,
+		   "and parse the same with what was read wiped as it goes");
+		for (i = 0; i < l.n && i < whole.n; i++)
+			same &= !strcmp(l.v[i].path, whole.v[i].path) && l.v[i].size == whole.v[i].size;
+		ok(same, "every item the same");
+		ok(rd.calls >= 2 && rd.calls <= b.len / PUSH_READ_STEP && !rd.bad,
+		   "told %zu times, each at a line's end a step or more on (%zu bad)", rd.calls, rd.bad);
+		push_list_free(&whole);
+		push_list_free(&l);
+		push_refusal_free(&r);
+	}
 	buf_free(&b);
 	return tap_done();
 }
