@@ -396,7 +396,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	struct buf resp = BUF_INIT;
 	json_t *j = NULL, *upload;
 	char *body = NULL, *path = NULL, *dst = NULL, *src = NULL;
-	char **files = NULL;
+	char **files = NULL, **asked = NULL;
 	const struct entry **added = NULL;
 	size_t nfiles = 0, nadded = 0;
 	struct progress pg;
@@ -448,6 +448,9 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 	st = net_request(net, "POST", "/api/v1/push", "application/x-ndjson", body, strlen(body), &resp);
+	/* A million lines are 160 MB: gone before the answer is read. */
+	free(body);
+	body = NULL;
 	if (st < 0) {
 		*rc = EXIT_REMOTE;
 		goto out;
@@ -472,6 +475,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	upload = json_object_get(j, "upload");
 	n = json_array_size(upload);
 	files = xcalloc(n + 1, sizeof(*files));
+	asked = xcalloc(n + 1, sizeof(*asked));
 	added = xcalloc(n + 1, sizeof(*added));
 	for (i = 0; i < n; i++) {
 		const char *p = json_string_value(json_array_get(upload, i));
@@ -488,12 +492,17 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			goto abort_txn;
 		}
 		total += it->e.size;
+		asked[i] = it->e.path;
 		/* A new file has no old version to send a delta against: it goes in our own stream. */
 		if (!it->e.base[0])
 			added[nadded++] = &it->e;
 		else
-			files[nfiles++] = (char *)p;
+			files[nfiles++] = it->e.path;
 	}
+	/* The paths are the scan's own from here: the answer's million strings go now. */
+	json_decref(j);
+	j = NULL;
+	buf_free(&resp);
 	/* One line for both ways a push sends, on a terminal. */
 	progress_start(&pg, "sending", n, total);
 	progressing = 1;
@@ -515,7 +524,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		if (up == UPLOAD_UNKNOWN) {
 			/* rsync carries them all, in the order the server listed them. */
 			for (i = nfiles = 0; i < n; i++)
-				files[nfiles++] = (char *)json_string_value(json_array_get(upload, i));
+				files[nfiles++] = asked[i];
 		}
 	}
 	if (nfiles) {
@@ -589,6 +598,7 @@ out:
 	if (progressing)
 		progress_end(&pg, 0);
 	free(files);
+	free(asked);
 	free(added);
 	free(path);
 	free(src);

@@ -15,7 +15,8 @@
 # BENCH_RUNS (default 5), BENCH_FILES (1000000) and BENCH_AFTER (60, the
 # seconds before the server's RSS is read again) change the sizes. The
 # tree is 1,000 directories of 1,000 files of 16 to 512 bytes: about
-# 4 GiB of tmpfs a copy, and three copies live at once.
+# 4 GiB and a million inodes of tmpfs a copy, and two copies live at
+# once (a 24 GB tmpfs here has 3 million inodes).
 set -eu
 
 RUNS=${BENCH_RUNS:-5}
