@@ -610,7 +610,6 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
 }
 
 #define BLOB_IO (512 * 1024)		/* curl's receive buffer for GET blob */
-#define BLOB_FOLLOW_MIN (8 << 20)	/* a blob this big is hashed on a thread beside its writes */
 
 struct file_sink {
 	CURL *curl;
@@ -665,7 +664,7 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 	int rc = EXIT_ERROR;
 	long st;
 
-	if (size >= BLOB_FOLLOW_MIN)
+	if (size >= HASH_FOLLOW_MIN)
 		s.follow = hash_follow_start(fd);
 	if (!s.follow && hasher_init(&s.h))
 		die("out of memory starting a sha256");

@@ -173,6 +173,7 @@ void hasher_free(struct hasher *h);
  * after the last write, waits for the hash (0, or -1 and errno) and
  * frees it.
  */
+#define HASH_FOLLOW_MIN (8 << 20)	/* a file this big is hashed on a thread beside its writes */
 struct hash_follow;
 struct hash_follow *hash_follow_start(int fd);
 void hash_follow_wrote(struct hash_follow *f, uint64_t n);

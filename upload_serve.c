@@ -108,6 +108,7 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
 	char got[HASH_HEX_LEN + 1];
 	struct hasher h;
+	struct hash_follow *follow = NULL;
 	uint64_t size = (uint64_t)it->size;
 	const char *name;
 	int dir, fd, e, hashing = 0, rc = -1;
@@ -115,7 +116,7 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 	dir = dir_cursor_parent(dc, it->path, &name);
 	if (dir < 0)
 		goto failed;
-	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	/*
 	 * Kept by an earlier stream, or made a moment ago by another stream
 	 * of this push sending the same path: replaced. That one writes on
@@ -124,13 +125,18 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 	for (int tries = 0; fd < 0 && errno == EEXIST && tries < STORE_TRIES; tries++) {
 		if (unlinkat(dir, name, 0) && errno != ENOENT)
 			break;
-		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
 		goto failed;
-	if (hasher_init(&h))
-		goto drop;
-	hashing = 1;
+	/* A big file is hashed on another core as it is written, the way a pull's download is. */
+	if (size >= HASH_FOLLOW_MIN)
+		follow = hash_follow_start(fd);
+	if (!follow) {
+		if (hasher_init(&h))
+			goto drop;
+		hashing = 1;
+	}
 	while (size) {
 		size_t k;
 
@@ -139,14 +145,24 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 			goto drop;
 		}
 		k = u->len - u->off < size ? u->len - u->off : (size_t)size;
-		if (write_full(fd, u->buf + u->off, k) || hasher_update(&h, u->buf + u->off, k))
+		if (write_full(fd, u->buf + u->off, k) || (!follow && hasher_update(&h, u->buf + u->off, k)))
 			goto drop;
+		if (follow)
+			hash_follow_wrote(follow, k);
 		u->off += k;
 		size -= k;
 	}
-	hashing = 0;
-	if (hasher_final(&h, got))
-		goto drop;
+	if (follow) {
+		int hashed = hash_follow_end(follow, got);
+
+		follow = NULL;
+		if (hashed)
+			goto drop;
+	} else {
+		hashing = 0;
+		if (hasher_final(&h, got))
+			goto drop;
+	}
 	if (strcmp(got, it->hash)) {
 		rc = 2;
 		goto drop;
@@ -162,6 +178,9 @@ drop:
 	e = errno;
 	if (hashing)
 		hasher_free(&h);
+	/* Its thread joined; the hash is not wanted. */
+	if (follow)
+		hash_follow_end(follow, got);
 	if (fd >= 0)
 		close(fd);
 	/* On a full disk, what part of it fitted is better gone now than at the push's end. */

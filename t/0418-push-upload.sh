@@ -7,7 +7,9 @@
 # path outside the push, a wrong size, an invalid path, a cut record are
 # refused with a reason and reach neither files/ nor the head, and a
 # record on a path staged as a link to a head file replaces the link,
-# never writing through it. A file that changes while it is sent makes
+# never writing through it; a record of 8 MiB or more, hashed on a
+# thread of its own, is kept only when it is its sha256 too. A file that
+# changes while it is sent makes
 # the push rescan and try again. Four uploads may run into one push, and
 # while any runs, its commit and abort wait (409). A stop cuts a stalled
 # upload short.
@@ -222,6 +224,23 @@ test_expect_success 'a file a stream kept is its line'"'"'s mode and mtime, and 
 	test "$(api DELETE "push/$TXN")" = 204 &&
 	! test -e "$TRASH/r/commit/$TXN" &&
 	! test -e "$TRASH/r/files/n4"
+'
+
+test_expect_success 'a record of 9 MiB, hashed on a thread of its own: other bytes are not kept, its own land' '
+	head -c 9437184 /dev/urandom >w/big &&
+	head -c 9437184 /dev/urandom >w/notbig &&
+	change big w/big >body &&
+	push_begin body &&
+	upload "big:9437184:w/notbig" >answer &&
+	printf "101\n{\"stored\":0}\n" >expect &&
+	test_cmp expect answer &&
+	! test -e "$TRASH/r/commit/$TXN/big" &&
+	upload "big:9437184:w/big" >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":1}" &&
+	test_cmp w/big "$TRASH/r/commit/$TXN/big" &&
+	test "$(push_commit)" = 200 &&
+	test_cmp w/big "$TRASH/r/files/big" &&
+	soc serve check --root "$TRASH/r"
 '
 
 test_expect_success_here 'refused before the 101: no token 401, a read-only one 403, another token'"'"'s push 404, no Upgrade 400' '
