@@ -610,6 +610,7 @@ int tree_get(struct net *n, long long rev, long long before, const char *path,
 }
 
 #define BLOB_IO (512 * 1024)		/* curl's receive buffer for GET blob */
+#define BLOB_WRITE (1 << 20)		/* bytes of a download written at once */
 
 struct file_sink {
 	CURL *curl;
@@ -619,7 +620,40 @@ struct file_sink {
 	uint64_t size, max;
 	struct buf err;		/* an answer other than 2xx, kept for its message */
 	int failed;		/* errno of a failed write, or EFBIG past max */
+	/*
+	 * curl hands over 16 KiB at a time (CURL_MAX_WRITE_SIZE) whatever
+	 * its buffer: written as they came, 2 GiB were 131,072 writes, and as
+	 * many wakes and reads of the hashing thread.
+	 */
+	char *wbuf;
+	size_t wlen;
 };
+
+/* What wbuf holds, to the file and the hash. 0, or -1 with s->failed set. */
+static int sink_flush(struct file_sink *s)
+{
+	size_t done = 0;
+
+	if (!s->follow && hasher_update(&s->h, s->wbuf, s->wlen)) {
+		s->failed = ENOMEM;
+		return -1;
+	}
+	while (done < s->wlen) {
+		ssize_t w = write(s->fd, s->wbuf + done, s->wlen - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->failed = w < 0 ? errno : EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (s->follow)
+		hash_follow_wrote(s->follow, s->wlen);
+	s->wlen = 0;
+	return 0;
+}
 
 static size_t to_file(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -636,30 +670,22 @@ static size_t to_file(char *p, size_t size, size_t nmemb, void *arg)
 		s->failed = EFBIG;
 		return 0;
 	}
-	if (!s->follow && hasher_update(&s->h, p, n)) {
-		s->failed = ENOMEM;
-		return 0;
-	}
 	while (done < n) {
-		ssize_t w = write(s->fd, p + done, n - done);
+		size_t k = BLOB_WRITE - s->wlen < n - done ? BLOB_WRITE - s->wlen : n - done;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			s->failed = w < 0 ? errno : EIO;
+		memcpy(s->wbuf + s->wlen, p + done, k);
+		s->wlen += k;
+		done += k;
+		if (s->wlen == BLOB_WRITE && sink_flush(s))
 			return 0;
-		}
-		done += (size_t)w;
 	}
 	s->size += n;
-	if (s->follow)
-		hash_follow_wrote(s->follow, n);
 	return n;
 }
 
 int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char *show)
 {
-	struct file_sink s = { n->curl, fd, { NULL }, NULL, 0, size, BUF_INIT, 0 };
+	struct file_sink s = { n->curl, fd, { NULL }, NULL, 0, size, BUF_INIT, 0, xmalloc(BLOB_WRITE), 0 };
 	char *path = xasprintf("/api/v1/blob/%s", hash), hex[HASH_HEX_LEN + 1], msg[256];
 	int rc = EXIT_ERROR;
 	long st;
@@ -671,6 +697,8 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 	/* A big file in big pieces: curl's 16 KiB would be a write and a hash update each. */
 	n->recv_buf = BLOB_IO;
 	st = perform(n, "GET", path, NULL, NULL, 0, to_file, &s, &s.err);
+	if (st >= 0 && !s.failed && s.wlen)
+		(void)sink_flush(&s);
 	if (st < 0) {
 		rc = EXIT_REMOTE;
 	} else if (s.failed == EFBIG) {
@@ -700,6 +728,7 @@ int blob_get(struct net *n, const char *hash, uint64_t size, int fd, const char 
 		hash_follow_end(s.follow, hex);
 	hasher_free(&s.h);
 	buf_free(&s.err);
+	free(s.wbuf);
 	free(path);
 	return rc;
 }
