@@ -1,8 +1,8 @@
 # bench/lib.sh: what the benchmarks that run `soc serve` share. Source it
 # after setting TOP; it builds soc and sets SOC, and bench_work NAME makes
 # WORK, removed with every process in PIDS when the script ends. Below:
-# soc's server and a loopback rsync daemon to measure it against, and
-# timing with medians.
+# the trees they build, soc's server and a loopback rsync daemon to
+# measure it against, and timing with medians.
 
 make -C "$TOP" --no-print-directory soc >/dev/null
 SOC=$TOP/soc
@@ -21,6 +21,25 @@ bench_work() {
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/soc-bench-$1.XXXXXX")
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
+}
+
+# mktree DIR N PER MIN MAX: N files of MIN to MAX random bytes, PER to a
+# directory (DIR/d0000/f0000000 on), the same bytes for the same arguments.
+mktree() {
+	python3 - "$@" <<'EOF'
+import os, random, sys
+top, n, per, lo, hi = sys.argv[1], *map(int, sys.argv[2:6])
+rnd = random.Random(42)
+blob = os.urandom(1 << 20)
+for i in range(n):
+    d = os.path.join(top, "d%04d" % (i // per))
+    if i % per == 0:
+        os.makedirs(d, exist_ok=True)
+    size = rnd.randint(lo, hi)
+    off = rnd.randint(0, len(blob) - size)
+    with open(os.path.join(d, "f%07d" % i), "wb") as f:
+        f.write(blob[off:off + size])
+EOF
 }
 
 # A port nothing listens on, for a server that cannot pick its own.

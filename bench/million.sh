@@ -28,24 +28,6 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 bench_work million
 start_daemon
 
-# mktree DIR N: N files of 16 to 512 random bytes, 1,000 to a directory.
-mktree() {
-	python3 - "$1" "$2" <<'EOF'
-import os, random, sys
-top, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(42)
-blob = os.urandom(1 << 20)
-for i in range(n):
-    d = os.path.join(top, "d%04d" % (i // 1000))
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    size = rnd.randint(16, 512)
-    off = rnd.randint(0, len(blob) - size)
-    with open(os.path.join(d, "f%07d" % i), "wb") as f:
-        f.write(blob[off:off + size])
-EOF
-}
-
 # peak KIND CMD...: runs CMD, appends its peak RSS in MB (the largest of
 # its process tree's) to WORK/rss-KIND.
 peak() {
@@ -70,7 +52,7 @@ spread() {
 
 echo "million: building $FILES files"
 mkdir -p "$WORK/tree/data"
-mktree "$WORK/tree/data" "$FILES"
+mktree "$WORK/tree/data" "$FILES" 1000 16 512
 soc_push() {
 	start_soc "$WORK/root-$1"
 	rm -rf "$WORK/tree/.soc"

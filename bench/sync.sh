@@ -25,24 +25,6 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/bench/lib.sh"
 bench_work sync
 
-# mktree DIR N: N files of 1 to 8 KiB of random bytes, 100 to a directory.
-mktree() {
-	python3 - "$1" "$2" <<'EOF'
-import os, random, sys
-top, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(42)
-blob = os.urandom(1 << 20)
-for i in range(n):
-    d = os.path.join(top, "d%04d" % (i // 100))
-    if i % 100 == 0:
-        os.makedirs(d, exist_ok=True)
-    size = rnd.randint(1024, 8192)
-    off = rnd.randint(0, len(blob) - size)
-    with open(os.path.join(d, "f%06d.dat" % i), "wb") as f:
-        f.write(blob[off:off + size])
-EOF
-}
-
 start_daemon
 
 # ---- 1. first push of a 10,000-file tree, and its first pull ----
@@ -51,7 +33,7 @@ start_daemon
 # removing 10,000 files took 6-7 s here instead of 2-3 s.
 echo "sync: building $SMALL files"
 mkdir -p "$WORK/small/data"
-mktree "$WORK/small/data" "$SMALL"
+mktree "$WORK/small/data" "$SMALL" 100 1024 8192
 for i in $(seq "$RUNS"); do
 	start_soc "$WORK/root-small-$i"
 	rm -rf "$WORK/small/.soc"
@@ -120,7 +102,7 @@ fi
 # ---- 2. no-op push and pull on 100,000 files ----
 echo "sync: building $BIG files"
 mkdir -p "$WORK/big/data"
-mktree "$WORK/big/data" "$BIG"
+mktree "$WORK/big/data" "$BIG" 100 1024 8192
 start_soc "$WORK/root-big"
 (cd "$WORK/big" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data && "$SOC" push -q && "$SOC" pull -q)
 rsync -a "$WORK/big/data/" "$DAEMON/big/"
