@@ -632,22 +632,13 @@ struct file_sink {
 /* What wbuf holds, to the file and the hash. 0, or -1 with s->failed set. */
 static int sink_flush(struct file_sink *s)
 {
-	size_t done = 0;
-
 	if (!s->follow && hasher_update(&s->h, s->wbuf, s->wlen)) {
 		s->failed = ENOMEM;
 		return -1;
 	}
-	while (done < s->wlen) {
-		ssize_t w = write(s->fd, s->wbuf + done, s->wlen - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			s->failed = w < 0 ? errno : EIO;
-			return -1;
-		}
-		done += (size_t)w;
+	if (write_full(s->fd, s->wbuf, s->wlen)) {
+		s->failed = errno;
+		return -1;
 	}
 	if (s->follow)
 		hash_follow_wrote(s->follow, s->wlen);

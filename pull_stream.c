@@ -94,14 +94,15 @@ static int fail(struct fetch *f, const char *what)
  * the scan saw it; else left empty. A server may send a delta unasked:
  * never for more than a base we would have offered.
  */
-static void read_base(struct fetch *f, const struct scan_item *it, const char *path)
+static void read_base(struct fetch *f, size_t i)
 {
-	const char *name;
+	const struct scan_item *it = f->p->local[i];
+	const char *path = f->p->rows[i].path, *name;
 	struct stat st;
 	int dir, fd;
 
 	buf_reset(&f->r.base);
-	if (!it || !it->present || it->e.mode == MODE_LINK || it->e.size > FETCH_DELTA_MAX)
+	if (!base_of(f->p, i))
 		return;
 	dir = dir_at_open(&f->here, f->root, path, &name, 0);
 	if (dir < 0 || (fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -153,7 +154,7 @@ static int record_start(struct fetch *f)
 	if (r->kind == FETCH_WHOLE ? r->left != row->size : r->kind != FETCH_DELTA || r->left >= row->size)
 		return fail(f, "a record is not its file's size");
 	if (r->kind == FETCH_DELTA) {
-		read_base(f, f->p->local[r->row], row->path);
+		read_base(f, r->row);
 		r->ops = (struct delta_reader){ .base = (const unsigned char *)r->base.p, .blen = r->base.len };
 	}
 	dir = dir_at_open(&f->in, f->inc, row->path, &name, 1);
