@@ -632,6 +632,22 @@ static int holds_data(int dirfd, const char *name, const char *shown, int depth)
 	return found;
 }
 
+/* PATH as an SQLite URI that reads the file as it is: '%', '?' and '#' would end or bend the path. */
+static char *sqlite_uri_immutable(const char *path)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "file:");
+	for (; *path; path++) {
+		if (*path == '%' || *path == '?' || *path == '#')
+			buf_addf(&b, "%%%02X", (unsigned char)*path);
+		else
+			buf_addch(&b, *path);
+	}
+	buf_addstr(&b, "?immutable=1");
+	return buf_detach(&b);
+}
+
 /* What soc.db is: missing, empty (0 bytes), new (no revision), or holding a history. */
 enum db_state { DB_MISSING, DB_EMPTY, DB_NEW, DB_KEPT };
 
@@ -640,6 +656,8 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	enum db_state state = DB_NEW;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
+	char *uri = NULL;
 	struct stat sb;
 
 	*tokens = 0;
@@ -649,8 +667,17 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 		return DB_EMPTY;
 	if (!ask)
 		return DB_KEPT;
+	/*
+	 * Opened for writing, a WAL database makes its -wal and -shm and removes them on
+	 * close, and a refusal would have changed the root. With no WAL to read, the file
+	 * alone holds the database: read it as immutable, which creates nothing.
+	 */
+	if (fstatat(root_fd, DB_NAME "-wal", &sb, AT_SYMLINK_NOFOLLOW) || !sb.st_size) {
+		uri = sqlite_uri_immutable(path);
+		flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW;
+	}
 	/* Never created here: only asked. A database that cannot answer counts as new. */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) == SQLITE_OK &&
+	if (sqlite3_open_v2(uri ? uri : path, &db, flags, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM revs) + (SELECT value FROM meta WHERE"
 			       " key='head'), (SELECT count(*) FROM tokens)", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
@@ -660,6 +687,7 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	free(uri);
 	return state;
 }
 
