@@ -104,6 +104,7 @@ int store_refuse_lost(const char *root, int starting);
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
 int store_open(struct server *s, const char *root, int create);
 void store_close(struct server *s);
+#define DB_NAME "soc.db"		/* under the root: the database */
 #define RSYNC_LOG "rsyncd.log"		/* under the root: what the rsync daemons say */
 #define RSYNC_LOG_MAX (16 << 20)	/* bytes it grows to before it becomes RSYNC_LOG.1 */
 /* Moves a full RSYNC_LOG aside; for the housekeeping tick. */
