@@ -269,7 +269,7 @@ wait_upgraded() {
 test_expect_success 'while four uploads run into one push: a fifth, its commit and its abort are 409; then the commit lands' '
 	for k in 1 2 3 4; do
 		rm -f answer$k || return 1
-		upload --pause 10 "n2:6:w/n2" >answer$k &
+		upload --pause 5 "n2:6:w/n2" >answer$k &
 	done &&
 	for k in 1 2 3 4; do
 		wait_upgraded answer$k || return 1
@@ -293,7 +293,8 @@ test_expect_success_here 'a stop cuts a stalled upload short; after a restart it
 	change n3 w/n3 >body &&
 	push_begin body &&
 	rm -f answer || return 1
-	upload --pause 30 "n3:8:w/n3" >answer &
+	# exec: $! is the uploader itself, which the kill below must end, not a shell around it.
+	(exec python3 "$TEST_SRC/helper/upload.py" "$URL" "$TOKEN" "$TXN" --pause 30 "n3:8:w/n3") >answer &
 	up=$! &&
 	wait_upgraded &&
 	kill -TERM $SERVER_PID &&

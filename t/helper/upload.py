@@ -59,9 +59,15 @@ def main(argv):
     status = head.split(b" ")[1].decode() if head else "none"
     print(status, flush=True)
     if status != "101":
+        # The body is Content-Length bytes: a kept-alive connection never says it ended.
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
         s.settimeout(2)
         try:
-            while True:
+            while length is None or len(rest) < length:
                 more = s.recv(4096)
                 if not more:
                     break
