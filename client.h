@@ -372,6 +372,8 @@ int ignore_load(struct workspace *ws, struct ignore *ig, struct buf *text);
 unsigned long scan_hash_count(void);
 /* For tests: 1 sends every file the walk meets through the join, as if the rows loaded last. */
 extern int scan_join_all;
+/* Files a walker keeps for the join before it waits for the rows (SCAN_PENDING_MAX); tests lower it. */
+extern size_t scan_pending_max;
 
 /* ---- quote.c: paths shown to people and scripts ---- */
 

@@ -15,8 +15,10 @@
 #include "scan_walk.h"
 
 #define SCAN_CHUNK 256		/* files a thread takes at once in the join */
+#define SCAN_PENDING_MAX 16384	/* files a walker keeps for the join before it waits for the rows */
 
 int scan_join_all;
+size_t scan_pending_max = SCAN_PENDING_MAX;
 
 /*
  * Finding a file's row. The rows are sorted by path, so the rows of one
@@ -198,6 +200,24 @@ static void add_found(struct worker *w, const char *path, size_t n, const struct
 	f->ok = f->racy = 0;
 }
 
+/*
+ * 1 when the rows are there. A file met before waits for the join at
+ * about 160 bytes: while the index of a million files loads, a walker
+ * would keep 60 MB of them. Past scan_pending_max it waits for the rows.
+ */
+static int rows_wait(struct worker *w)
+{
+	struct scan *sc = w->sc;
+
+	if (w->nfound < scan_pending_max || scan_join_all)
+		return 0;
+	pthread_mutex_lock(&sc->mu);
+	while (!sc->rows_loaded)
+		pthread_cond_wait(&sc->cv, &sc->mu);
+	pthread_mutex_unlock(&sc->mu);
+	return __atomic_load_n(&sc->rows_ready, __ATOMIC_ACQUIRE);
+}
+
 /* A regular file or a link the walk met: to its row, or new unless ignored or excluded; or for the join. */
 static void met_file(struct worker *w, struct dir_rows *d, const char *path, size_t n, const struct stat *st)
 {
@@ -205,7 +225,7 @@ static void met_file(struct worker *w, struct dir_rows *d, const char *path, siz
 	long row;
 
 	if (!d->known) {
-		if (!__atomic_load_n(&sc->rows_ready, __ATOMIC_ACQUIRE)) {
+		if (!__atomic_load_n(&sc->rows_ready, __ATOMIC_ACQUIRE) && !rows_wait(w)) {
 			add_found(w, path, n, st, 1);
 			return;
 		}
@@ -402,6 +422,10 @@ int scan_walk_and_load(struct scan *sc)
 		if (!scan_join_all)
 			__atomic_store_n(&sc->rows_ready, 1, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_lock(&sc->mu);
+	sc->rows_loaded = 1;
+	pthread_cond_broadcast(&sc->cv);
+	pthread_mutex_unlock(&sc->mu);
 	walk_worker(&sc->w[0]);
 	for (int i = 1; i < sc->nthreads; i++)
 		if (started[i])

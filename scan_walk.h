@@ -79,6 +79,7 @@ struct scan {
 	size_t nfnd, nextf;
 
 	int rows_ready;		/* rows and rs are there: the walk looks files up itself */
+	int rows_loaded;	/* the load ended, well or not (under mu): no walker waits */
 	int nthreads;
 	struct worker w[SCAN_THREADS_MAX];
 };

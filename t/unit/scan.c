@@ -258,6 +258,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
+	size_t kept;
 
 	snprintf(top, sizeof(top), "%s/soc-unit-scan.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(top))
@@ -270,6 +271,11 @@ int main(void)
 	scan_join_all = 1;
 	test_settled_tree("settled-join");
 	scan_join_all = 0;
+	/* The same, a walker waiting for the rows at its first file met before them. */
+	kept = scan_pending_max;
+	scan_pending_max = 0;
+	test_settled_tree("settled-wait");
+	scan_pending_max = kept;
 	if (chdir("/") || nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS))
 		warning_errno("cannot remove '%s'", top);
 	return tap_done();
