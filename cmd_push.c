@@ -20,13 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "sync.h"
+#include "push.h"
 #include "testhook.h"
 
 #define PUSH_RETRIES 1		/* rescans after a 422 (a file changed during the push) */
 #define SHOW_PATHS_MAX 5	/* paths named in a refusal before "and N more" */
-#define TXN_ID_MAX 64		/* hex digits of a push's id, as the server names it */
 
 const char push_usage[] =
 	"usage: soc push [-f] [-n] [--allow-delete] [-q]\n"
@@ -44,11 +42,6 @@ const char push_usage[] =
 
 struct push_opts {
 	int force, dry_run, allow_delete;
-};
-
-struct change_list {
-	struct scan_item **v;
-	size_t n;
 };
 
 static void print_paths(const char *lead, json_t *paths)
@@ -242,67 +235,6 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 	return 0;
 }
 
-/*
- * A link's target goes in its line: read again now, and still the one
- * the scan hashed (0), else changed since (1: scan again) or unreadable
- * (-1, said).
- */
-static int read_target(struct workspace *ws, const struct entry *e, char target[LINK_TARGET_MAX + 1])
-{
-	int fd = workspace_openat(ws, e->path, O_PATH | O_NOFOLLOW);
-	char hash[HASH_HEX_LEN + 1];
-	size_t n;
-	int rc = 0;
-
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 1
-			: error_errno("cannot read the symlink '%s'", show_path(e->path));
-	if (link_read(fd, "", target, &n))
-		rc = errno == EINVAL ? 1 : error("cannot read the symlink '%s': %s", show_path(e->path),
-						 link_error(errno));
-	else
-		sha256_hex(target, n, hash);
-	close(fd);
-	return rc ? rc : strcmp(hash, e->hash) != 0;
-}
-
-/* The body in *out: 0, 1 when a link changed since the scan (scan again), -1 after a message. */
-static int push_body(struct workspace *ws, const struct change_list *ch, char **out)
-{
-	char target[LINK_TARGET_MAX + 1];
-	struct buf b = BUF_INIT;
-	size_t i;
-
-	*out = NULL;
-	for (i = 0; i < ch->n; i++) {
-		const struct entry *e = &ch->v[i]->e;
-		struct change_line c = { .path = e->path, .size = (long long)e->size,
-					 .mtime = mtime_sec(e->mtime_ns), .rev = -1, .mode = e->mode,
-					 .base_mode = e->base_mode, .deleted = ch->v[i]->change == CH_DELETED };
-		int rc;
-
-		if (!c.deleted && e->mode == MODE_LINK) {
-			if ((rc = read_target(ws, e, target))) {
-				buf_free(&b);
-				return rc;
-			}
-			c.target = target;
-		}
-
-		memcpy(c.base, e->base, sizeof(c.base));
-		/* The clamped time goes, never a wrapped one; it is not the file's, so say so. */
-		if (!c.deleted && mtime_clamped(e->mtime_ns))
-			warning("'%s': its mtime is outside " MTIME_RANGE "; the server records the "
-				"nearer end", show_path(e->path));
-		if (!c.deleted)
-			memcpy(c.hash, e->hash, sizeof(c.hash));
-		if (change_format(&c, &b))
-			die("cannot encode the change of '%s'", e->path);
-	}
-	*out = buf_detach(&b);
-	return 0;
-}
-
 static void print_changes(const struct change_list *ch)
 {
 	static const char letter[] = { ' ', 'A', 'M', 'D', 'C' };
@@ -316,22 +248,6 @@ static void print_changes(const struct change_list *ch)
 		printf("%c %s\n", letter[ch->v[i]->change], shown.p);
 	}
 	buf_free(&shown);
-}
-
-/* Before the commit: what to record if its answer is lost (pending.c). */
-static int write_pending(struct workspace *ws, const struct change_list *ch)
-{
-	const struct entry **e = xcalloc(ch->n + 1, sizeof(*e));
-	int *deleted = xcalloc(ch->n + 1, sizeof(*deleted)), rc;
-
-	for (size_t i = 0; i < ch->n; i++) {
-		e[i] = &ch->v[i]->e;
-		deleted[i] = ch->v[i]->change == CH_DELETED;
-	}
-	rc = pending_write(ws, e, deleted, ch->n);
-	free(e);
-	free(deleted);
-	return rc;
 }
 
 /*
@@ -372,19 +288,6 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 	return 0;
 }
 
-static int cmp_change_path(const void *key, const void *item)
-{
-	return strcmp(key, (*(struct scan_item *const *)item)->e.path);
-}
-
-/* The change ch (sorted by path, as the scan is) makes to path, or NULL. */
-static const struct scan_item *change_find(const struct change_list *ch, const char *path)
-{
-	struct scan_item **it = ch->n ? bsearch(path, ch->v, ch->n, sizeof(*ch->v), cmp_change_path) : NULL;
-
-	return it ? *it : NULL;
-}
-
 enum { PUSH_DONE, PUSH_RETRY };
 
 /* One attempt: begin, upload, commit. PUSH_RETRY when a file changed under us (422). */
@@ -394,20 +297,15 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	struct scan_result scan = { 0 };
 	struct change_list ch = { 0 };
 	struct buf resp = BUF_INIT;
-	json_t *j = NULL, *upload;
-	char *body = NULL, *path = NULL, *dst = NULL, *src = NULL;
-	char **files = NULL, **asked = NULL;
-	const struct entry **added = NULL;
-	size_t nfiles = 0, nadded = 0;
+	struct push_begun b = { 0 };
+	json_t *j = NULL;
+	char *path = NULL, *dst = NULL, *src = NULL;
 	struct progress pg;
-	uint64_t total = 0;
 	int progressing = 0;
-	char txn[TXN_ID_MAX + 1];
-	const char *id;
 	char msg[512];
 	int conflicts, outcome = PUSH_DONE;
 	long st;
-	size_t i, n;
+	size_t i;
 
 	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		return PUSH_DONE;
@@ -438,77 +336,32 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 
-	switch (push_body(ws, &ch, &body)) {
-	case 0:
-		break;
-	case 1:
+	st = push_begin(ws, net, &ch, &b);
+	if (st == PUSH_BEGIN_RESCAN) {
 		outcome = PUSH_RETRY;	/* a link changed since the scan */
 		goto out;
-	default:
-		goto out;
 	}
-	st = net_request(net, "POST", "/api/v1/push", "application/x-ndjson", body, strlen(body), &resp);
-	/* A million lines are 160 MB: gone before the answer is read. */
-	free(body);
-	body = NULL;
-	if (st < 0) {
+	if (st == -1) {
 		*rc = EXIT_REMOTE;
 		goto out;
 	}
-	j = json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL);
+	if (st == -2)
+		goto abort_txn;
 	if (st == 409) {
-		*rc = refused(j, &resp);
+		j = json_loadb(b.answer.p ? b.answer.p : "", b.answer.len, 0, NULL);
+		*rc = refused(j, &b.answer);
 		goto out;
 	}
 	if (st != 201) {
-		error("the server refused the push (%ld): %s", st, net_error_message(&resp, msg, sizeof(msg)));
+		error("the server refused the push (%ld): %s", st, net_error_message(&b.answer, msg, sizeof(msg)));
 		goto out;
 	}
-	/* The id goes into a URL and an rsync module path: hex digits only. */
-	id = json_string_value(json_object_get(j, "txn"));
-	if (!id || !*id || strlen(id) > TXN_ID_MAX || strspn(id, "0123456789abcdef") != strlen(id)) {
-		error("the server answered the push without a valid transaction id");
-		goto out;
-	}
-	memcpy(txn, id, strlen(id) + 1);
-
-	upload = json_object_get(j, "upload");
-	n = json_array_size(upload);
-	files = xcalloc(n + 1, sizeof(*files));
-	asked = xcalloc(n + 1, sizeof(*asked));
-	added = xcalloc(n + 1, sizeof(*added));
-	for (i = 0; i < n; i++) {
-		const char *p = json_string_value(json_array_get(upload, i));
-		const struct scan_item *it;
-
-		if (!p || path_check(p, strlen(p))) {
-			error("the server asked for a file that is not a valid path");
-			goto abort_txn;
-		}
-		/* Only what this push sends: never an untracked or ignored file the server names. */
-		it = change_find(&ch, p);
-		if (!it || it->change == CH_DELETED) {
-			error("the server asked for '%s', which this push does not send", show_path(p));
-			goto abort_txn;
-		}
-		total += it->e.size;
-		asked[i] = it->e.path;
-		/* A new file has no old version to send a delta against: it goes in our own stream. */
-		if (!it->e.base[0])
-			added[nadded++] = &it->e;
-		else
-			files[nfiles++] = it->e.path;
-	}
-	/* The paths are the scan's own from here: the answer's million strings go now. */
-	json_decref(j);
-	j = NULL;
-	buf_free(&resp);
 	/* One line for both ways a push sends, on a terminal. */
-	progress_start(&pg, "sending", n, total);
+	progress_start(&pg, "sending", b.nasked, b.total);
 	progressing = 1;
-	if (nadded) {
+	if (b.nadded) {
 		const char *changed;
-		int up = upload_run(r, ws, txn, added, nadded, &pg, &changed);
+		int up = upload_run(r, ws, b.txn, b.added, b.nadded, &pg, &changed);
 
 		if (up == UPLOAD_CHANGED) {
 			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, show_path(changed));
@@ -523,16 +376,16 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			goto abort_txn;
 		if (up == UPLOAD_UNKNOWN) {
 			/* rsync carries them all, in the order the server listed them. */
-			for (i = nfiles = 0; i < n; i++)
-				files[nfiles++] = asked[i];
+			for (i = b.nfiles = 0; i < b.nasked; i++)
+				b.files[b.nfiles++] = b.asked[i];
 		}
 	}
-	if (nfiles) {
+	if (b.nfiles) {
 		int sent;
 
 		src = xasprintf("%s/", ws->root);
-		dst = xasprintf("soc::push/%s/", txn);
-		sent = rsync_run(r, src, dst, NULL, files, nfiles, &pg);
+		dst = xasprintf("soc::push/%s/", b.txn);
+		sent = rsync_run(r, src, dst, NULL, b.files, b.nfiles, &pg);
 
 		if (sent == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
@@ -542,9 +395,9 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	progress_end(&pg, 1);
 	progressing = 0;
 
-	if (write_pending(ws, &ch))
+	if (pending_write(ws, ch.v, ch.n))
 		goto abort_txn;
-	path = xasprintf("/api/v1/push/%s/commit", txn);
+	path = xasprintf("/api/v1/push/%s/commit", b.txn);
 	st = net_request(net, "POST", path, NULL, NULL, 0, &resp);
 	if (st < 0) {
 		/* Its staging freed now, not in an hour: the server drops only a push still open. */
@@ -592,18 +445,16 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 abort_txn:
 	/* Staged uploads are the server's to drop; an hour's expiry would do it too. */
 	free(path);
-	path = xasprintf("/api/v1/push/%s", txn);
-	net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
+	path = b.txn[0] ? xasprintf("/api/v1/push/%s", b.txn) : NULL;
+	if (path)
+		net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
 out:
 	if (progressing)
 		progress_end(&pg, 0);
-	free(files);
-	free(asked);
-	free(added);
+	push_begun_free(&b);
 	free(path);
 	free(src);
 	free(dst);
-	free(body);
 	json_decref(j);
 	buf_free(&resp);
 	free(ch.v);

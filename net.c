@@ -33,6 +33,7 @@ struct net {
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
 	const atomic_int *abort;	/* net_abort_on(): nonzero ends a request in flight */
 	long recv_buf;		/* curl's receive buffer for the next request; 0: curl's own */
+	struct net_body *body;		/* the next request's body, written as curl sends it */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -44,6 +45,7 @@ struct line_sink {
 	void *arg;
 	int failed;		/* a line was too long or cb asked to stop */
 	int too_long;
+	int whole;		/* a 2xx answer not NDJSON is kept whole in pending, not fed to cb */
 };
 
 struct net *net_open(const struct remote *r)
@@ -113,6 +115,14 @@ static size_t to_buf(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+static int ndjson(CURL *curl)
+{
+	const char *ctype = NULL;
+
+	curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
+	return ctype && !strncasecmp(ctype, "application/x-ndjson", 20);
+}
+
 static size_t to_lines(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct line_sink *s = arg;
@@ -126,6 +136,8 @@ static size_t to_lines(char *p, size_t size, size_t nmemb, void *arg)
 	buf_add(&s->pending, p, n);
 	/* An error answer is kept whole for its message, not fed to cb. */
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (s->whole && !(status >= 200 && status < 300 && ndjson(s->curl)))
+		return n;
 	if (status < 200 || status >= 300)
 		return s->pending.len > JSON_LINE_MAX ? 0 : n;
 	while ((nl = memchr(s->pending.p + start, '\n', s->pending.len - start))) {
@@ -208,6 +220,16 @@ static int soc_answer(struct net *n, long status, const struct buf *body, size_t
 	return 0;
 }
 
+/* curl sends a body again on a new connection when a kept one had closed: from its start only. */
+static int body_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct net_body *b = arg;
+
+	if (offset || origin != SEEK_SET)
+		return CURL_SEEKFUNC_CANTSEEK;
+	return b->rewind(b->arg) ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+}
+
 static long perform(struct net *n, const char *method, const char *path,
 		    const char *content_type, const void *body, size_t len,
 		    size_t (*sink)(char *, size_t, size_t, void *), void *sink_arg,
@@ -215,6 +237,7 @@ static long perform(struct net *n, const char *method, const char *path,
 {
 	struct curl_slist *hdrs = NULL;
 	char *url = xasprintf("%s%s", n->base, path);
+	const struct net_body *stream = NULL;
 	char *ctype = NULL;
 	char msg[256];
 	CURLcode rc;
@@ -227,6 +250,9 @@ static long perform(struct net *n, const char *method, const char *path,
 		ctype = xasprintf("Content-Type: %s", content_type);
 		hdrs = curl_slist_append(hdrs, ctype);
 	}
+	/* A server that can answer in lines does: read as they come, never held whole. */
+	if (sink == to_lines)
+		hdrs = curl_slist_append(hdrs, "Accept: application/x-ndjson, application/json");
 	if (!hdrs)
 		die("out of memory building request headers");
 
@@ -260,7 +286,17 @@ static long perform(struct net *n, const char *method, const char *path,
 	curl_easy_setopt(n->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(n->curl, CURLOPT_ERRORBUFFER, n->errbuf);
 	curl_easy_setopt(n->curl, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
+	if (n->body) {
+		curl_easy_setopt(n->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(n->curl, CURLOPT_READFUNCTION, n->body->fill);
+		curl_easy_setopt(n->curl, CURLOPT_READDATA, n->body->arg);
+		curl_easy_setopt(n->curl, CURLOPT_SEEKFUNCTION, body_seek);
+		curl_easy_setopt(n->curl, CURLOPT_SEEKDATA, n->body);
+		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n->body->len);
+		len = n->body->len;
+		stream = n->body;
+		n->body = NULL;
+	} else if (body) {
 		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(n->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (!strcmp(method, "POST")) {
@@ -278,6 +314,8 @@ static long perform(struct net *n, const char *method, const char *path,
 
 	if (rc == CURLE_WRITE_ERROR && status >= 200 && status < 300)
 		return status;	/* the line sink stopped it; its caller knows why */
+	if (rc == CURLE_ABORTED_BY_CALLBACK && stream && stream->stopped)
+		return -2;	/* so did the body's writer */
 	/* An error answer too long to keep is no answer of soc's. */
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && status >= 300)) {
 		net_say_unreachable(&n->r, (int)rc, n->errbuf);
@@ -306,31 +344,67 @@ long net_request(struct net *n, const char *method, const char *path,
 }
 
 /*
- * A GET whose NDJSON answer is handed to cb a line at a time (no newline);
- * cb returns non-zero to stop. msg, when not NULL, gets the server's
- * words for an answer other than 2xx.
+ * After a line read: the last line, if it had no newline, to cb; the
+ * status, or -1 for a line too long, -2 when cb stopped it. lines: the
+ * answer was fed to cb (a 2xx one).
  */
-static long get_lines(struct net *n, const char *path,
-		      int (*cb)(const char *line, size_t len, void *arg), void *arg,
-		      char *msg, size_t msglen)
+static long lines_end(struct line_sink *s, long status, int lines)
 {
-	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0 };
+	if (lines && !s->failed && s->pending.len && s->cb(s->pending.p, s->pending.len, s->arg))
+		s->failed = 1;
+	if (s->too_long) {
+		error("the server sent a line longer than %d bytes", JSON_LINE_MAX);
+		return -1;
+	}
+	return lines && s->failed ? -2 : status;	/* -2: cb said why */
+}
+
+long net_get_lines(struct net *n, const char *path,
+		   int (*cb)(const char *line, size_t len, void *arg), void *arg,
+		   char *msg, size_t msglen)
+{
+	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 0 };
 	long status;
 
 	status = perform(n, "GET", path, NULL, NULL, 0, to_lines, &s, &s.pending);
 	if (msg && status >= 300)
 		net_error_message(&s.pending, msg, msglen);
-	if (status >= 200 && status < 300 && !s.failed && s.pending.len)
-		if (cb(s.pending.p, s.pending.len, arg))
-			s.failed = 1;
-	if (s.too_long) {
-		error("the server sent a line longer than %d bytes", JSON_LINE_MAX);
-		status = -1;
-	} else if (status >= 200 && status < 300 && s.failed) {
-		status = -2;	/* cb stopped it and said why */
-	}
+	status = lines_end(&s, status, status >= 200 && status < 300);
 	buf_free(&s.pending);
 	return status;
+}
+
+long net_post_lines(struct net *n, const char *path, const char *content_type, struct net_body *body,
+		    int (*cb)(const char *line, size_t len, void *arg), void *arg, struct buf *whole)
+{
+	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 1 };
+	long status;
+	int lines;
+
+	n->body = body;
+	status = perform(n, "POST", path, content_type, NULL, 0, to_lines, &s, &s.pending);
+	lines = status >= 200 && status < 300 && ndjson(n->curl);
+	status = lines_end(&s, status, lines);
+	if (lines)
+		buf_free(&s.pending);
+	*whole = s.pending;
+	return status;
+}
+
+char *net_escape(struct net *n, const char *s)
+{
+	char *e = curl_easy_escape(n->curl, s, (int)strlen(s)), *copy;
+
+	if (!e)
+		die("out of memory escaping a path");
+	copy = xstrdup(e);
+	curl_free(e);
+	return copy;
+}
+
+const char *net_base(const struct net *n)
+{
+	return n->base;
 }
 
 void net_tls(void *curl, const struct remote *r)
@@ -465,7 +539,7 @@ int changes_wait(struct net *n, long long since, int wait, long long *head,
 	else
 		snprintf(path, sizeof(path), "/api/v1/changes?since=%lld", since);
 	*head = -1;
-	st = get_lines(n, path, changes_line, &r, NULL, 0);
+	st = net_get_lines(n, path, changes_line, &r, NULL, 0);
 	if (st == -1)
 		return EXIT_REMOTE;
 	if (st == -2)
@@ -475,139 +549,7 @@ int changes_wait(struct net *n, long long since, int wait, long long *head,
 	return 0;
 }
 
-/* ---- the server's versions: history, a past tree, a blob (PROTOCOL.md section 3) ---- */
-
-#define NO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-
-struct versions_read {
-	long long *head, *rev;	/* a tree's first line; NULL for a history */
-	int (*row)(struct version_line *v, void *arg);
-	void *arg;
-};
-
-/*
- * A history or tree line is a change line (change_parse() checks the
- * path, the sha256, the size and the mode as pull's are checked) with
- * the fields only versions have beside it.
- */
-static int versions_line(const char *line, size_t len, void *arg)
-{
-	struct versions_read *r = arg;
-	struct version_line v = { .time = -1 };
-	const char *why = NULL;
-	long long ignored;
-	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL), *t, *k;
-	int kind, rc = 0;
-
-	if (r->head && json_is_object(o) && json_object_get(o, "head")) {
-		t = json_object_get(o, "head");
-		k = json_object_get(o, "rev");
-		if (!json_is_integer(t) || !json_is_integer(k) || json_integer_value(k) < 0 ||
-		    json_integer_value(k) > json_integer_value(t))
-			rc = error("the server sent a tree whose first line we refuse: bad head or rev");
-		*r->head = json_integer_value(t);
-		*r->rev = json_integer_value(k);
-		json_decref(o);
-		return rc;
-	}
-	t = json_object_get(o, "time");
-	k = json_object_get(o, "kept");
-	if (json_is_object(o) && !json_object_get(o, "sha256") && !json_is_true(json_object_get(o, "deleted")) &&
-	    json_is_false(k)) {
-		/* Content from before sha256 has no name, and is never kept: checked as if named by zeros. */
-		char *named;
-
-		json_object_set_new(o, "sha256", json_string(NO_HASH));
-		named = json_dumps(o, JSON_COMPACT);
-		kind = named ? change_parse(named, strlen(named), &v.c, &ignored, &why) : -1;
-		v.c.hash[0] = '\0';
-		free(named);
-		if (!why && kind < 0)
-			why = "out of memory";
-	} else {
-		kind = change_parse(line, len, &v.c, &ignored, &why);
-	}
-	if (kind == 1 && (v.c.rev < 0 || (!r->head && !json_is_integer(t)) ||
-			  (k && !json_is_boolean(k)) || (!v.c.deleted && !k)))
-		kind = -1, why = "bad rev, time or kept";
-	if (kind < 0) {
-		rc = error("the server sent a version line we refuse%s%s%s: %s", v.c.path ? " for '" : "",
-			   v.c.path ? show_path(v.c.path) : "", v.c.path ? "'" : "", why);
-	} else if (kind == 1) {
-		v.time = json_is_integer(t) ? json_integer_value(t) : -1;
-		v.token = (char *)json_string_value(json_object_get(o, "token"));
-		v.kept = json_is_true(k);
-		rc = r->row(&v, r->arg);
-	} else {
-		rc = error("the server sent a version line we refuse: no path");
-	}
-	change_free(&v.c);
-	json_decref(o);
-	return rc;
-}
-
-/* GET path read by versions_line(); what names the answer in messages. */
-static int versions_get(struct net *n, const char *path, const char *what, struct versions_read *r)
-{
-	char msg[256];
-	long st = get_lines(n, path, versions_line, r, msg, sizeof(msg));
-
-	if (st == -1)
-		return EXIT_REMOTE;
-	if (st == -2)
-		return EXIT_ERROR;	/* a line refused, said */
-	if (st == 404 && strstr(msg, "no such endpoint"))
-		return error("the server at '%s' keeps no versions (an older soc serve)", n->base), EXIT_ERROR;
-	if (st != 200)
-		return error("the server did not give %s (%ld): %s", what, st, msg), EXIT_ERROR;
-	if (r->head && *r->head < 0)
-		return error("the server did not give %s: no head line", what), EXIT_ERROR;
-	return 0;
-}
-
-/* path as a query value: the escaping is libcurl's. */
-static char *query_value(struct net *n, const char *path)
-{
-	char *e = curl_easy_escape(n->curl, path, (int)strlen(path)), *s;
-
-	if (!e)
-		die("out of memory escaping a path");
-	s = xstrdup(e);
-	curl_free(e);
-	return s;
-}
-
-int history_get(struct net *n, const char *path, int limit,
-		int (*row)(struct version_line *v, void *arg), void *arg)
-{
-	struct versions_read r = { NULL, NULL, row, arg };
-	char *q = query_value(n, path), *url = xasprintf("/api/v1/history?path=%s&limit=%d", q, limit);
-	int rc = versions_get(n, url, "the history", &r);
-
-	free(url);
-	free(q);
-	return rc;
-}
-
-int tree_get(struct net *n, long long rev, long long before, const char *path,
-	     long long *head, long long *at, int (*row)(struct version_line *v, void *arg), void *arg)
-{
-	struct versions_read r = { head, at, row, arg };
-	char *q = query_value(n, path), *url;
-	int rc;
-
-	if (before >= 0)
-		url = xasprintf("/api/v1/tree?before=%lld&path=%s", before, q);
-	else if (rev >= 0)
-		url = xasprintf("/api/v1/tree?rev=%lld&path=%s", rev, q);
-	else
-		url = xasprintf("/api/v1/tree?path=%s", q);
-	*head = *at = -1;
-	rc = versions_get(n, url, "the tree", &r);
-	free(url);
-	free(q);
-	return rc;
-}
+/* ---- a blob (PROTOCOL.md section 3) ---- */
 
 #define BLOB_IO (512 * 1024)		/* curl's receive buffer for GET blob */
 #define BLOB_WRITE (1 << 20)		/* bytes of a download written at once */

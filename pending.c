@@ -33,6 +33,7 @@
 #include "sync.h"
 
 #define PENDING_FILE WORKSPACE_DIR "/pending"
+#define PENDING_WRITE_STEP (1 << 20)	/* bytes of lines gathered before a write */
 
 struct pending_row {
 	char *path;
@@ -47,7 +48,7 @@ struct pending {
 	long long head;
 };
 
-int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n)
+int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n)
 {
 	char *file = xasprintf("%s/" PENDING_FILE, ws->root);
 	char *tmp = xasprintf("%s.tmp", file);
@@ -55,14 +56,22 @@ int pending_write(struct workspace *ws, const struct entry *const *e, const int 
 	int fd, rc = -1;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		buf_addf(&b, "%s %s\n", deleted[i] ? "-" : e[i]->hash, e[i]->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		error_errno("cannot write '%s'", tmp);
 		goto out;
 	}
-	if (buf_write(fd, &b) || fsync(fd)) {
+	/* Written a piece at a time: a million lines are 86 MB. */
+	for (i = 0; i <= n; i++) {
+		if (i < n)
+			buf_addf(&b, "%s %s\n", items[i]->change == CH_DELETED ? "-" : items[i]->e.hash,
+				 items[i]->e.path);
+		if ((i == n || b.len >= PENDING_WRITE_STEP) && buf_write(fd, &b))
+			break;
+		if (b.len >= PENDING_WRITE_STEP)
+			buf_reset(&b);
+	}
+	if (i <= n || fsync(fd)) {
 		error_errno("cannot write '%s'", tmp);
 		close(fd);
 		unlink(tmp);

@@ -28,6 +28,7 @@ struct remote {
 struct net;
 struct workspace;
 struct entry;
+struct scan_item;
 
 /*
  * The workspace's remote, token and CA; 0, or an exit code after one
@@ -91,6 +92,43 @@ long net_request(struct net *n, const char *method, const char *path,
 		 const char *content_type, const void *body, size_t len, struct buf *resp);
 
 /*
+ * A request body written as curl sends it: len bytes in all, by fill in
+ * curl's read callback shape; rewind starts it over (0) when curl sends
+ * it again on a new connection. A fill that cannot go on sets stopped
+ * (after a message, if one is due) and returns CURL_READFUNC_ABORT.
+ */
+struct net_body {
+	size_t len;
+	size_t (*fill)(char *p, size_t size, size_t nmemb, void *arg);
+	int (*rewind)(void *arg);
+	void *arg;
+	int stopped;
+};
+
+/*
+ * A POST whose body fill writes, asking for an NDJSON answer: a 2xx one
+ * goes to cb a line at a time (no newline; non-zero stops it, -2, cb
+ * said why). Any other answer is kept whole in *whole (the caller frees
+ * it): an error's, or an older server's one JSON document. Otherwise as
+ * net_request.
+ */
+long net_post_lines(struct net *n, const char *path, const char *content_type, struct net_body *body,
+		    int (*cb)(const char *line, size_t len, void *arg), void *arg, struct buf *whole);
+
+/*
+ * A GET whose NDJSON answer is handed to cb a line at a time (no newline);
+ * cb returns non-zero to stop (-2). msg, when not NULL, gets the server's
+ * words for an answer other than 2xx. Otherwise as net_request.
+ */
+long net_get_lines(struct net *n, const char *path,
+		   int (*cb)(const char *line, size_t len, void *arg), void *arg,
+		   char *msg, size_t msglen);
+/* s escaped as a query value, libcurl's way; the caller frees it. */
+char *net_escape(struct net *n, const char *s);
+/* The server's URL, without a trailing '/', for messages. */
+const char *net_base(const struct net *n);
+
+/*
  * The server's change stream, GET /api/v1/changes?since=since (0: the
  * whole head), read here alone: every line is checked by change_parse(),
  * *head gets the {"head":H} line, row() each change; row() may take
@@ -110,7 +148,7 @@ int changes_wait(struct net *n, long long since, int wait, long long *head,
 		 int (*row)(struct change_line *c, void *arg), void *arg);
 
 /*
- * ---- net.c: the server's versions (PROTOCOL.md section 3) ----
+ * ---- net_versions.c: the server's versions (PROTOCOL.md section 3) ----
  * A line of GET /api/v1/history or /api/v1/tree: a change line checked by
  * change_parse() (c.rev: the revision that made this version), and what
  * only versions carry.
@@ -281,12 +319,12 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 /*
  * ---- pending.c: a push whose commit answer was not heard ----
  * pending_write() records the changes before the commit is sent (each
- * entry's sha256, or a delete); pending_clear() once the index holds them;
+ * item's sha256, or a delete); pending_clear() once the index holds them;
  * pending_settle(), at the start of a push or pull, records the bases of
  * those the server has landed. 0, or -1 after a message (pending_settle:
  * an exit code, EXIT_REMOTE when the server cannot be asked).
  */
-int pending_write(struct workspace *ws, const struct entry *const *e, const int *deleted, size_t n);
+int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n);
 void pending_clear(struct workspace *ws);
 int pending_settle(struct workspace *ws, struct net *net);
 /*

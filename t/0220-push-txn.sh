@@ -3,7 +3,8 @@
 # through soc tunnel into soc::push/<txn>/, POST push/<txn>/commit. The
 # files land in ROOT/files, the head, changes?since= and the log say so;
 # a staged file that is not what the push named gets 422 and changes
-# nothing; deletes, modes, moved content (no upload), DELETE of a txn.
+# nothing; deletes, modes, moved content (no upload), DELETE of a txn;
+# the begin's answer in lines to a client that accepts NDJSON.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -209,6 +210,20 @@ test_expect_success 'DELETE of an open txn: 204, its staging and rows gone; then
 	test "$(push_commit)" = 404 &&
 	! test -e "$R/files/p" &&
 	test "$(api DELETE push/0123456789abcdef0123456789abcdef)" = 404
+'
+
+test_expect_success 'Accept: application/x-ndjson: the txn line, then a path a line' '
+	echo one >w/n1 && printf "tab\there\n" >"w/n\"2" &&
+	{ change n1 w/n1 && change "n\\\"2" "w/n\"2"; } >body &&
+	curl -s -D headers -o out -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/x-ndjson" \
+		-H "Accept: application/x-ndjson, application/json" --data-binary @body "$URL/api/v1/push" &&
+	grep -i "^content-type: application/x-ndjson" headers &&
+	TXN=$(sed -n "1s/^{\"txn\":\"\([0-9a-f]\{32\}\)\"}$/\1/p" out) &&
+	test -n "$TXN" &&
+	printf "\"n\\\\\"2\"\n\"n1\"\n" >expect &&	# by path, bytewise
+	sed 1d out >paths &&
+	test_cmp expect paths &&
+	test "$(api DELETE "push/$TXN")" = 204
 '
 
 test_expect_success 'a commit asked again answers the same revision; DELETE of it is 409' '

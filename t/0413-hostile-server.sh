@@ -21,24 +21,42 @@ test_expect_success_here 'a hostile server, and a workspace with a, an untracked
 	(cd w && soc add -q a)
 '
 
-for asked in secret.env id.key; do
-	test_expect_success "asked for $asked, which it does not send: exit 1, no upload, the push dropped" "
-		echo $asked >upload &&
-		: >requests &&
-		test_expect_code 1 sh -c 'cd w && soc push -q' 2>err &&
-		grep \"the server asked for '$asked', which this push does not send\" err &&
-		! grep -E 'POST /api/v1/(rsync|push/.*/upload)' requests &&
-		grep 'DELETE /api/v1/push/0123456789abcdef0123456789abcdef' requests
-	"
-done
+# In lines (as soc answers a client that accepts NDJSON), and as the one
+# document an older soc sends.
+for form in lines document; do
+	for asked in secret.env id.key; do
+		test_expect_success "asked for $asked ($form), which it does not send: exit 1, no upload, the push dropped" "
+			rm -f upload.doc && { [ $form = lines ] || : >upload.doc; } &&
+			echo $asked >upload &&
+			: >requests &&
+			test_expect_code 1 sh -c 'cd w && soc push -q' 2>err &&
+			test_line_count = 1 err &&
+			grep \"the server asked for '$asked', which this push does not send\" err &&
+			! grep -E 'POST /api/v1/(rsync|push/.*/upload)' requests &&
+			grep 'DELETE /api/v1/push/0123456789abcdef0123456789abcdef' requests
+		"
+	done
 
-test_expect_success 'asked for .soc/config: not a valid path, no upload' '
-	echo .soc/config >upload &&
-	: >requests &&
-	test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
-	grep "the server asked for a file that is not a valid path" err &&
-	! grep -E "POST /api/v1/(rsync|push/.*/upload)" requests
-'
+	test_expect_success "asked for .soc/config ($form): not a valid path, no upload" '
+		rm -f upload.doc && { [ $form = lines ] || : >upload.doc; } &&
+		echo .soc/config >upload &&
+		: >requests &&
+		test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
+		grep "the server asked for a file that is not a valid path" err &&
+		! grep -E "POST /api/v1/(rsync|push/.*/upload)" requests
+	'
+
+	test_expect_success "asked for a twice ($form): more than the push sends, no upload" '
+		rm -f upload.doc && { [ $form = lines ] || : >upload.doc; } &&
+		printf "a\na\n" >upload &&
+		: >requests &&
+		test_expect_code 1 sh -c "cd w && soc push -q" 2>err &&
+		grep "the server asked for more files than this push sends" err &&
+		! grep -E "POST /api/v1/(rsync|push/.*/upload)" requests &&
+		grep "DELETE /api/v1/push/0123456789abcdef0123456789abcdef" requests
+	'
+done
+rm -f upload.doc
 
 test_expect_success 'asked for a, which it sends: the client does try to upload it' '
 	echo a >upload &&

@@ -4,7 +4,9 @@
 hostile_server.py LOG UPLOAD-FILE [ANSWERS-FILE]: listens on 127.0.0.1,
 port 0, and prints its URL. Each request line goes to LOG. A push begins
 with 201 and, as its upload list, the lines of UPLOAD-FILE (read at each
-push): paths this push never named. The rsync tunnel and the upload
+push): paths this push never named; in NDJSON to a client that accepts
+it, as soc does, but as the one JSON document an older soc sends while a
+file UPLOAD-FILE.doc exists. The rsync tunnel and the upload
 stream are refused with soc's 400, so whatever the client uploads never
 gets anywhere; a test reads LOG to see whether the client tried.
 
@@ -18,6 +20,7 @@ pull runs rsync.
 """
 import http.server
 import json
+import os
 import sys
 
 LOG, UPLOAD = sys.argv[1], sys.argv[2]
@@ -135,7 +138,11 @@ class Hostile(http.server.BaseHTTPRequestHandler):
         elif target == "push":
             with open(UPLOAD) as f:
                 paths = [line.rstrip("\n") for line in f if line.strip()]
-            self.answer(201, json.dumps({"txn": TXN, "upload": paths}))
+            if "application/x-ndjson" in (self.headers.get("Accept") or "") and not os.path.exists(UPLOAD + ".doc"):
+                lines = [json.dumps({"txn": TXN})] + [json.dumps(p) for p in paths]
+                self.answer(201, "".join(line + "\n" for line in lines), "application/x-ndjson")
+            else:
+                self.answer(201, json.dumps({"txn": TXN, "upload": paths}))
         elif target == "fetch":
             self.answer(404, '{"error":"not_found","message":"no such endpoint"}')
         else:
