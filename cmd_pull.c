@@ -52,11 +52,16 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 {
 	int tracked = it != NULL;
 	int present = tracked && it->present;
-	const char *B = tracked ? it->e.base : "";
+	char B[HASH_HEX_LEN + 1] = "", L[HASH_HEX_LEN + 1] = "";
 	unsigned Bm = tracked ? it->e.base_mode : 0, Lm = present ? it->e.mode : 0;
-	const char *L = present ? it->e.hash : NULL;
-	int LB = present && B[0] && same_version(L, Lm, B, Bm);
-	int BR = B[0] && !r->deleted && same_version(B, Bm, r->hash, r->mode);
+	int LB, BR;
+
+	if (tracked)
+		digest_hex(&it->e.base, B);
+	if (present)
+		digest_hex(&it->e.hash, L);
+	LB = present && B[0] && same_version(L, Lm, B, Bm);
+	BR = B[0] && !r->deleted && same_version(B, Bm, r->hash, r->mode);
 
 	if (r->deleted) {
 		if (!tracked || !B[0])
@@ -88,7 +93,7 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 /* Where the table keeps the content as it is, the mode may still have moved on the server. */
 static enum action mode_action(enum action a, const struct scan_item *it, const struct remote_row *r)
 {
-	if (a != A_NONE || !it || !it->present || r->deleted || strcmp(it->e.base, r->hash))
+	if (a != A_NONE || !it || !it->present || r->deleted || !digest_is(&it->e.base, r->hash))
 		return a;
 	return r->mode != it->e.base_mode ? A_MODE : A_NONE;
 }
@@ -375,7 +380,7 @@ static int make_plan(struct workspace *ws, struct net *net, const struct remote 
 		return rc;
 	select_rows(sel, scan, p);
 	for (i = 0; resync && i < scan->n; i++) {
-		scan->items[i].e.base[0] = '\0';
+		scan->items[i].e.base.set = 0;
 		scan->items[i].e.base_mode = 0;
 	}
 	p->act = xcalloc(p->n + 1, sizeof(*p->act));

@@ -129,6 +129,15 @@ static void head_free(struct head *h)
 	free(h->v);
 }
 
+
+/* The index records e's content as synced: the server holds it. */
+static int set_base(struct workspace *ws, const struct entry *e)
+{
+	char hex[HASH_HEX_LEN + 1];
+
+	digest_hex(&e->hash, hex);
+	return index_set_base(ws, e->path, hex, e->mode);
+}
 /*
  * Chooses what to send. Without -f: every A, M and D of the scan. With -f
  * also every tracked file whose content the server lacks, and a file the
@@ -166,10 +175,10 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 			 * base check: if the server's moved, pull merges it.
 			 */
 			if (o->force && it->present && (r = head_find(&h, it->e.path)) &&
-			    !strcmp(r->hash, it->e.hash) && r->mode == it->e.mode) {
+			    digest_is(&it->e.hash, r->hash) && r->mode == it->e.mode) {
 				/* The server already holds exactly this: nothing to send. */
 				if (!o->dry_run)
-					index_set_base(ws, it->e.path, it->e.hash, it->e.mode);
+					set_base(ws, &it->e);
 				continue;
 			}
 			out->v[out->n++] = it;
@@ -180,10 +189,10 @@ static int choose_changes(struct workspace *ws, struct net *net, struct scan_res
 		r = head_find(&h, it->e.path);
 		if (!r) {
 			/* Synced once, gone from the server: send it again as new. */
-			it->e.base[0] = '\0';
+			it->e.base.set = 0;
 			it->change = CH_ADDED;
 			out->v[out->n++] = it;
-		} else if (strcmp(r->hash, it->e.hash) || r->mode != it->e.mode) {
+		} else if (!digest_is(&it->e.hash, r->hash) || r->mode != it->e.mode) {
 			/*
 			 * The server holds it differently: sent against our base
 			 * (and its mode), so a version we have not seen is never
@@ -208,7 +217,7 @@ static int delete_guard(struct workspace *ws, const struct scan_result *scan,
 	if (o->allow_delete)
 		return 0;
 	for (i = 0; i < scan->n; i++)
-		if (scan->items[i].present || scan->items[i].e.base[0])
+		if (scan->items[i].present || scan->items[i].e.base.set)
 			tracked++;
 	for (i = 0; i < ch->n; i++)
 		if (ch->v[i]->change == CH_DELETED)
@@ -276,7 +285,7 @@ static int record_pushed(struct workspace *ws, const struct change_list *ch, lon
 		if (it->change == CH_DELETED)
 			failed = index_drop(ws, it->e.path);
 		else
-			failed = index_set_base(ws, it->e.path, it->e.hash, it->e.mode);
+			failed = set_base(ws, &it->e);
 	}
 	if (failed) {
 		index_rollback(ws);

@@ -216,7 +216,7 @@ static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, s
 			if (p->untracked[i].present)
 				cur = &p->untracked[i];
 		}
-		if (!cur || !same_version(cur->e.hash, cur->e.mode, r->hash, r->mode))
+		if (!cur || !entry_same_version(&cur->e, r->hash, r->mode))
 			p->act[i] = A_TAKE;
 		else if (cur == it && it->e.mode == r->mode)
 			p->act[i] = A_NONE;

@@ -285,8 +285,8 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 		e->ctime_ns = sqlite3_column_int64(s, 3);
 		e->ino = (uint64_t)sqlite3_column_int64(s, 4);
 		e->mode = (unsigned)sqlite3_column_int(s, 5);
-		index_column_hash(e->hash, s, 6);
-		index_column_hash(e->base, s, 7);
+		index_column_digest(&e->hash, s, 6);
+		index_column_digest(&e->base, s, 7);
 		e->conflict = sqlite3_column_int(s, 8);
 		snap->flags[snap->n++] = (unsigned char)((sqlite3_column_int(s, 9) ? INDEX_RACY : 0) |
 							 (sqlite3_column_int(s, 10) ? INDEX_REMOVED : 0));
@@ -385,8 +385,8 @@ int index_write_row(struct workspace *ws, const struct index_row *r)
 	sqlite3_bind_int64(s, 4, r->e.ctime_ns);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)r->e.ino);
 	sqlite3_bind_int(s, 6, (int)r->e.mode);
-	index_bind_hash(s, 7, r->e.hash);
-	index_bind_hash(s, 8, r->e.base);
+	index_bind_digest(s, 7, &r->e.hash);
+	index_bind_digest(s, 8, &r->e.base);
 	sqlite3_bind_int(s, 9, r->e.conflict);
 	sqlite3_bind_int(s, 10, r->racy);
 	sqlite3_bind_int(s, 11, r->removed);
@@ -663,7 +663,7 @@ const char *index_emptied_root(struct workspace *ws, const struct scan_result *s
 			/* A file where the directory was replaced it: not a directory emptied. */
 			if (!root_covers(root, 1, it->e.path) && strcmp(it->e.path, root->path))
 				continue;
-			synced += it->e.base[0] != '\0';
+			synced += it->e.base.set;
 			present += it->present;
 		}
 		if (synced && !present)

@@ -63,9 +63,12 @@ int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n
 	}
 	/* Written a piece at a time: a million lines are 86 MB. */
 	for (i = 0; i <= n; i++) {
-		if (i < n)
-			buf_addf(&b, "%s %s\n", items[i]->change == CH_DELETED ? "-" : items[i]->e.hash,
-				 items[i]->e.path);
+		if (i < n) {
+			char hex[HASH_HEX_LEN + 1];
+
+			digest_hex(&items[i]->e.hash, hex);
+			buf_addf(&b, "%s %s\n", items[i]->change == CH_DELETED ? "-" : hex, items[i]->e.path);
+		}
 		if ((i == n || b.len >= PENDING_WRITE_STEP) && buf_write(fd, &b))
 			break;
 		if (b.len >= PENDING_WRITE_STEP)

@@ -48,6 +48,15 @@ static inline int same_version(const char *h1, unsigned m1, const char *h2, unsi
 	return !strcmp(h1, h2) && (m1 == MODE_LINK) == (m2 == MODE_LINK);
 }
 
+/* The same, for what an entry here holds. */
+static inline int entry_same_version(const struct entry *e, const char *h, unsigned m)
+{
+	char hex[HASH_HEX_LEN + 1];
+
+	digest_hex(&e->hash, hex);
+	return same_version(hex, e->mode, h, m);
+}
+
 struct plan {
 	long long since;		/* the revision the rows start from: 0, the whole head */
 	long long head;

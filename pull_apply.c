@@ -212,6 +212,7 @@ static int hash_at(int dir, const char *name, const struct stat *st, char hash[H
 int pull_look_untracked(struct workspace *ws, int root, const char *path, struct scan_item *out)
 {
 	struct beneath_fail fail;
+	char hex[HASH_HEX_LEN + 1];
 	const char *base;
 	struct stat st;
 	int parent, rc;
@@ -241,8 +242,9 @@ int pull_look_untracked(struct workspace *ws, int root, const char *path, struct
 		return error("cannot pull '%s': %s here is in the way; move it away, then pull again",
 			     show_path(path), S_ISDIR(st.st_mode) ? "a directory" : "something not a file");
 	}
-	rc = hash_at(parent, base, &st, out->e.hash);
+	rc = hash_at(parent, base, &st, hex);
 	close(parent);
+	digest_from_hex(&out->e.hash, rc ? "" : hex);
 	if (rc)
 		return S_ISLNK(st.st_mode) ? error("cannot read the symlink '%s': %s", show_path(path),
 						    link_error(errno))
@@ -272,8 +274,8 @@ int entry_from_stat(int parent, const char *base, const char *path, const char *
 	e->mtime_ns = mtime_ns(&st.st_mtim);
 	e->ctime_ns = mtime_ns(&st.st_ctim);
 	e->mode = mode_of(st.st_mode);
-	memcpy(e->hash, hash, HASH_HEX_LEN + 1);
-	memcpy(e->base, hash, HASH_HEX_LEN + 1);
+	digest_from_hex(&e->hash, hash);
+	e->base = e->hash;
 	e->base_mode = synced_mode;
 	return 0;
 }
@@ -356,11 +358,11 @@ static int place_conflict(struct workspace *ws, int root, int inc, struct plan *
 		}
 	}
 	note_placed(p, cname);
-	if (!it->e.base[0]) {
+	if (!it->e.base.set) {
 		/* none y z: our file becomes tracked, in conflict. */
 		struct entry e = it->e;
 
-		memcpy(e.base, r->hash, HASH_HEX_LEN + 1);
+		digest_from_hex(&e.base, r->hash);
 		e.base_mode = r->mode;
 		e.conflict = 1;
 		rc = index_record(ws, &e);
@@ -578,7 +580,7 @@ static int move_aside(struct workspace *ws, int root, struct plan *p, size_t i, 
 	const struct remote_row *r = &p->rows[i];
 	const struct scan_item *it = p->local[i];
 	const char *base, *cbase;
-	char *cname = NULL;
+	char *cname = NULL, hex[HASH_HEX_LEN + 1];
 	struct entry e;
 	int parent = open_parent(root, r->path, &base, 0), rc = -1, placed = 0;
 
@@ -600,9 +602,10 @@ static int move_aside(struct workspace *ws, int root, struct plan *p, size_t i, 
 		goto out;
 	}
 	note_placed(p, cname);
-	if (entry_from_stat(parent, cbase, cname, it->e.hash, 0, &e))
+	digest_hex(&it->e.hash, hex);
+	if (entry_from_stat(parent, cbase, cname, hex, 0, &e))
 		goto out;
-	e.base[0] = '\0';
+	e.base.set = 0;
 	e.conflict = 1;
 	rc = index_drop(ws, r->path) || index_record(ws, &e) ? -1 : 0;
 	c->conflicts++;
@@ -643,9 +646,9 @@ static int apply_one(struct workspace *ws, int root, int inc, struct plan *p, si
 		c->recorded++;
 		if (merge_local_mode(root, it, r) < 0)
 			return -1;
-		if (it && !it->e.base[0] && it->change == CH_ADDED && !it->e.conflict) {
+		if (it && !it->e.base.set && it->change == CH_ADDED && !it->e.conflict) {
 			e = it->e;
-			memcpy(e.base, r->hash, HASH_HEX_LEN + 1);
+			digest_from_hex(&e.base, r->hash);
 			e.base_mode = r->mode;
 			return index_record(ws, &e);
 		}

@@ -61,13 +61,13 @@ struct fetch {
 };
 
 /* The row's content here, for a delta: its current sha256, or NULL to ask for the whole. */
-static const char *base_of(const struct plan *p, size_t i)
+static const struct digest *base_of(const struct plan *p, size_t i)
 {
 	const struct scan_item *it = p->local[i];
 
-	if (!it || !it->present || it->e.mode == MODE_LINK || it->e.size > FETCH_DELTA_MAX || !it->e.hash[0])
+	if (!it || !it->present || it->e.mode == MODE_LINK || it->e.size > FETCH_DELTA_MAX || !it->e.hash.set)
 		return NULL;
-	return it->e.hash;
+	return &it->e.hash;
 }
 
 /* The rows the stream takes: every download but the blobs and big files with a basis here. */
@@ -342,12 +342,14 @@ static void *run(void *arg)
 
 		buf_reset(&body);
 		for (size_t k = lo; k < hi; k++) {
-			const char *base = base_of(f->p, f->all[k]);
+			const struct digest *base = base_of(f->p, f->all[k]);
+			char hex[HASH_HEX_LEN + 1];
 
 			buf_add(&body, f->p->rows[f->all[k]].hash, HASH_HEX_LEN);
 			if (base) {
+				digest_hex(base, hex);
 				buf_addch(&body, ' ');
-				buf_add(&body, base, HASH_HEX_LEN);
+				buf_add(&body, hex, HASH_HEX_LEN);
 			}
 			buf_addch(&body, '\n');
 		}

@@ -50,7 +50,7 @@ static int read_target(struct workspace *ws, const struct entry *e, char target[
 	else
 		sha256_hex(target, n, hash);
 	close(fd);
-	return rc ? rc : strcmp(hash, e->hash) != 0;
+	return rc ? rc : !digest_is(&e->hash, hash);
 }
 
 /*
@@ -73,13 +73,13 @@ static int change_line_of(struct workspace *ws, const struct scan_item *it, stru
 			return rc;
 		c.target = target;
 	}
-	memcpy(c.base, e->base, sizeof(c.base));
+	digest_hex(&e->base, c.base);
 	/* The clamped time goes, never a wrapped one; it is not the file's, so say so. */
 	if (first && !c.deleted && mtime_clamped(e->mtime_ns))
 		warning("'%s': its mtime is outside " MTIME_RANGE "; the server records the "
 			"nearer end", show_path(e->path));
 	if (!c.deleted)
-		memcpy(c.hash, e->hash, sizeof(c.hash));
+		digest_hex(&e->hash, c.hash);
 	if (change_format(&c, out))
 		die("cannot encode the change of '%s'", e->path);
 	return 0;
@@ -167,7 +167,7 @@ static int take_path(struct answer_reader *r, const char *p, size_t len)
 	b->total += it->e.size;
 	b->asked[b->nasked++] = it->e.path;
 	/* A new file has no old version to send a delta against: it goes in our own stream. */
-	if (!it->e.base[0])
+	if (!it->e.base.set)
 		b->added[b->nadded++] = &it->e;
 	else
 		b->files[b->nfiles++] = it->e.path;

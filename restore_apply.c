@@ -64,7 +64,7 @@ static int restore_one(struct workspace *ws, int root, int inc, struct plan *p, 
 {
 	const struct remote_row *r = &p->rows[i];
 	const struct scan_item *it = restore_local(p, i);
-	const char *tracked_base = p->local[i] ? p->local[i]->e.base : "";
+	struct digest tracked_base = p->local[i] ? p->local[i]->e.base : (struct digest){ { 0 }, 0 };
 	unsigned tracked_mode = p->local[i] ? p->local[i]->e.base_mode : 0;
 	const char *base;
 	struct stat st;
@@ -114,7 +114,7 @@ static int restore_one(struct workspace *ws, int root, int inc, struct plan *p, 
 	note_placed(p, r->path);
 	if (entry_from_stat(parent, base, r->path, r->hash, r->mode, &e))
 		goto out;
-	memcpy(e.base, tracked_base, HASH_HEX_LEN + 1);
+	e.base = tracked_base;
 	e.base_mode = tracked_mode;
 	if (index_add_file(ws, r->path) || index_record(ws, &e) ||
 	    (!p->local[i] && track_top_dir(ws, p, r->path)))

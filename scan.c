@@ -181,9 +181,9 @@ static void *hash_worker(void *arg)
 			s->state = ROW_GONE;
 		s->hashed = rc == 0;
 		s->racy = racy;
-		s->new_hash = rc == 0 && strcmp(hash, e->hash);
+		s->new_hash = rc == 0 && !digest_is(&e->hash, hash);
 		if (s->new_hash)
-			memcpy(e->hash, hash, sizeof(hash));
+			digest_from_hex(&e->hash, hash);
 	}
 	while ((i = __atomic_fetch_add(&sc->nextf, 1, __ATOMIC_RELAXED)) < sc->nfnd) {
 		struct found *f = sc->fnd[i];
@@ -266,9 +266,9 @@ static enum change change_of(const struct entry *e)
 {
 	if (e->conflict)
 		return CH_CONFLICT;
-	if (!e->base[0])
+	if (!e->base.set)
 		return CH_ADDED;
-	if (strcmp(e->hash, e->base) || (e->base_mode && e->mode != e->base_mode))
+	if (!digest_eq(&e->hash, &e->base) || (e->base_mode && e->mode != e->base_mode))
 		return CH_MODIFIED;
 	return CH_NONE;
 }
@@ -306,7 +306,7 @@ static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
 		return 1;
 	}
 	if (s->state != ROW_FILE) {
-		if (it->e.base[0] || it->e.conflict) {
+		if (it->e.base.set || it->e.conflict) {
 			it->change = it->e.conflict ? CH_CONFLICT : CH_DELETED;
 			return 1;
 		}
@@ -322,7 +322,7 @@ static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
 		*racy = s->racy || s->st.mtime_ns >= sc->ws->stamp_ns;
 		*write = !stat_same(&s->st, &it->e) || s->new_hash || *racy != !!(flags & INDEX_RACY);
 		stat_to_entry(&it->e, &s->st);
-	} else if (!it->e.hash[0]) {
+	} else if (!it->e.hash.set) {
 		/* Added but never read (it could not be): nothing push could send yet. */
 		it->present = 0;
 		it->change = CH_NONE;
@@ -357,7 +357,7 @@ static int settle(struct scan *sc, struct scan_result *out)
 			memset(it, 0, sizeof(*it));
 			it->e.path = (char *)f->path;
 			stat_to_entry(&it->e, &f->st);
-			memcpy(it->e.hash, f->hash, sizeof(it->e.hash));
+			digest_from_hex(&it->e.hash, f->hash);
 			it->present = 1;
 			it->change = CH_ADDED;
 			n++;
@@ -458,7 +458,7 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 		const struct entry *e = &sc.snap.rows[i].e;
 
 		if (sc.rs[i].state == ROW_FILE && !(sc.snap.flags[i] & INDEX_REMOVED) &&
-		    ((sc.snap.flags[i] & INDEX_RACY) || !e->hash[0] || !stat_same(&sc.rs[i].st, e)))
+		    ((sc.snap.flags[i] & INDEX_RACY) || !e->hash.set || !stat_same(&sc.rs[i].st, e)))
 			sc.todo[sc.ntodo++] = i;
 	}
 	qsort(sc.fnd, sc.nfnd, sizeof(*sc.fnd), cmp_found);

@@ -129,7 +129,7 @@ static void test_racy_rewrite(void)
 	put("f", "bbbb\n", tick);	/* same size, same mtime */
 	ok(!scan(ws, &r), "rescan");
 	it = item(&r, "f");
-	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.hash, b),
+	ok(it && it->change == CH_MODIFIED && digest_is(&it->e.hash, b),
 	   "the rewrite in the same tick is reported modified, with the new sha256");
 
 	/*
@@ -146,8 +146,8 @@ static void test_racy_rewrite(void)
 	row.e.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	row.e.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	row.e.mode = 0644;
-	memcpy(row.e.hash, a, sizeof(a));
-	memcpy(row.e.base, a, sizeof(a));
+	digest_from_hex(&row.e.hash, a);
+	row.e.base = row.e.hash;
 	row.racy = 0;
 	ok(!index_write_row(ws, &row) && !scan(ws, &r), "a row whose stat matches, unmarked");
 	it = item(&r, "f");
@@ -155,7 +155,7 @@ static void test_racy_rewrite(void)
 	row.racy = 1;
 	ok(!index_write_row(ws, &row) && !scan(ws, &r), "the same row marked racy, as the scan marks it");
 	it = item(&r, "f");
-	ok(it && it->change == CH_MODIFIED && !strcmp(it->e.hash, b), "with the mark it is hashed and found modified");
+	ok(it && it->change == CH_MODIFIED && digest_is(&it->e.hash, b), "with the mark it is hashed and found modified");
 
 	bytes = index_bytes();
 	before = scan_hash_count();
