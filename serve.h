@@ -131,6 +131,18 @@ void store_checkpoint(struct server *s, struct sqlite3 *db);
 void store_big_write(struct sqlite3 *db, size_t n);
 void store_big_write_end(struct sqlite3 *db, size_t n);
 /*
+ * Inside a write of n rows into files or changes: when n is at least
+ * BIG_PUSH_ITEMS and the table may hold no more than 2n rows, that
+ * table's sha256 index is dropped (1), and store_bulk_end makes it again
+ * in the same transaction. The rows come in path order, so each sha256
+ * lands on a random page of its index: a million of them paged it
+ * through the cache for 7-10 s, where one sort makes it in one. 0 when
+ * the index stays, -1 after a message.
+ */
+enum store_index { STORE_FILES_SHA256, STORE_CHANGES_SHA256 };
+int store_bulk_begin(struct sqlite3 *db, enum store_index which, size_t n);
+int store_bulk_end(struct sqlite3 *db, enum store_index which, int dropped);
+/*
  * After a push of n changes (its begin, upload or commit): from
  * BIG_PUSH_ITEMS, this thread's SQLite memory and malloc's free pages go
  * back to the system, so the server does not keep a big push's peak.

@@ -25,12 +25,16 @@
 #include "testhook.h"
 #include "versions.h"
 
+/* Dropped and made again by a bulk write (store_bulk_begin): defined once. */
+#define FILES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256)"
+#define CHANGES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256)"
+
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT, size INTEGER NOT NULL,"
 	" mtime INTEGER NOT NULL, mode INTEGER NOT NULL, rev INTEGER NOT NULL, target TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS files_rev ON files(rev);"
-	"CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);"
+	FILES_SHA256_INDEX ";"
 	"CREATE TABLE IF NOT EXISTS revs(rev INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	" token TEXT NOT NULL, client TEXT, adds INTEGER NOT NULL, mods INTEGER NOT NULL,"
 	" dels INTEGER NOT NULL);"
@@ -38,7 +42,7 @@ static const char schema[] =
 	" size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL, target TEXT);"
 	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
 	"CREATE INDEX IF NOT EXISTS changes_path ON changes(path, rev);"
-	"CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256);"
+	CHANGES_SHA256_INDEX ";"
 	"CREATE TABLE IF NOT EXISTS tokens(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
 	" read_only INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
@@ -206,6 +210,37 @@ void store_big_write_end(sqlite3 *db, size_t n)
 	/* The pages it held go at once. */
 	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
 	sqlite3_db_release_memory(db);
+}
+
+static const char *const bulk_index[][2] = {
+	[STORE_FILES_SHA256] = { "DROP INDEX files_sha256", FILES_SHA256_INDEX },
+	[STORE_CHANGES_SHA256] = { "DROP INDEX changes_sha256", CHANGES_SHA256_INDEX },
+};
+
+int store_bulk_begin(sqlite3 *db, enum store_index which, size_t n)
+{
+	sqlite3_stmt *st;
+	long long rows = -1;
+
+	if (n < BIG_PUSH_ITEMS)
+		return 0;
+	/* Every files row came in by a changes row: the largest rowid bounds both tables. */
+	if (sqlite3_prepare_v2(db, "SELECT ifnull(max(rowid), 0) FROM changes", -1, &st, NULL) != SQLITE_OK)
+		return error("cannot count the changes: %s", sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rows < 0)
+		return error("cannot count the changes: %s", sqlite3_errmsg(db));
+	/* A sort of up to 3n entries still costs less than n inserts at random pages. */
+	if (rows > 2 * (long long)n)
+		return 0;
+	return store_exec(db, bulk_index[which][0]) ? -1 : 1;
+}
+
+int store_bulk_end(sqlite3 *db, enum store_index which, int dropped)
+{
+	return dropped > 0 ? store_exec(db, bulk_index[which][1]) : 0;
 }
 
 void store_trim(sqlite3 *db, size_t n)

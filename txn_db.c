@@ -420,6 +420,7 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 	sqlite3_stmt *rev_st = NULL, *change = NULL, *state = NULL;
 	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
 	long bad;
+	int bulk = 0;
 	size_t i;
 
 	if (store_exec(db, "BEGIN IMMEDIATE"))
@@ -432,9 +433,10 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 		return bad < 0 ? -1 : 0;
 	}
 	head = store_head(db);
+	bulk = store_bulk_begin(db, STORE_CHANGES_SHA256, l->n);
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
 	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?, ?)");
-	if (head < 0 || !rev_st || !change)
+	if (head < 0 || bulk < 0 || !rev_st || !change)
 		goto fail;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -455,6 +457,8 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 		if (step_done(db, change))
 			goto fail;
 	}
+	if (store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
+		goto fail;
 	sqlite3_bind_int64(rev_st, 1, head + 1);
 	sqlite3_bind_int64(rev_st, 2, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(rev_st, 3, token, -1, SQLITE_STATIC);
@@ -487,12 +491,14 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 {
 	sqlite3_stmt *file = NULL, *st = NULL;
 	size_t i;
+	int bulk;
 
 	if (store_exec(db, "BEGIN IMMEDIATE"))
 		return -1;
 	store_big_write(db, l->n);
+	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
 	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)");
-	if (!file)
+	if (bulk < 0 || !file)
 		goto fail;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -507,6 +513,8 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 		if (step_done(db, file))
 			goto fail;
 	}
+	if (store_bulk_end(db, STORE_FILES_SHA256, bulk))
+		goto fail;
 	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
 	if (!st)
 		goto fail;

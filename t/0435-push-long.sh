@@ -2,10 +2,11 @@
 # A push of more than BIG_PUSH_ITEMS (10,000) changes takes the server's
 # paths for big pushes: its body's pages given back as the begin parses
 # it (http_body_drop), one list shared by its upload streams, a bigger
-# page cache for its revision, memory trimmed after each step. Every
-# change still lands, or is refused whole: 12,000 new files, then 12,000
-# deletes (lines with a base), and a body whose last line repeats a path
-# of its first megabyte.
+# page cache for its revision, its sha256 indexes made again by one sort
+# rather than a row at a time (store_bulk_begin), memory trimmed after
+# each step. Every change still lands, or is refused whole: 12,000 new
+# files, then 12,000 deletes (lines with a base), and a body whose last
+# line repeats a path of its first megabyte.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -26,6 +27,12 @@ for i in range($N):
 	files=$(sed -n "s/.*upload into push .*: \([0-9]*\) files,.*/\1/p" server.log | awk "{ s += \$1 } END { print s }") &&
 	test "$files" = $N &&
 	test "$(sqlite3 server/soc.db "SELECT count(*) FROM files")" = $N &&
+	sqlite3 server/soc.db "SELECT name, sql FROM sqlite_master WHERE name GLOB \"*_sha256\" ORDER BY name" >indexes &&
+	printf "%s\n" "changes_sha256|CREATE INDEX changes_sha256 ON changes(sha256)" \
+		"files_sha256|CREATE INDEX files_sha256 ON files(sha256)" >expect &&
+	test_cmp expect indexes &&
+	test "$(sqlite3 server/soc.db "SELECT count(*) FROM files INDEXED BY files_sha256 WHERE sha256 > \"\"")" = $N &&
+	test "$(sqlite3 server/soc.db "PRAGMA integrity_check")" = ok &&
 	soc serve check --root server &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
