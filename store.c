@@ -240,7 +240,19 @@ int store_bulk_begin(sqlite3 *db, enum store_index which, size_t n)
 
 int store_bulk_end(sqlite3 *db, enum store_index which, int dropped)
 {
-	return dropped > 0 ? store_exec(db, bulk_index[which][1]) : 0;
+	int rc;
+
+	if (dropped <= 0)
+		return 0;
+	/*
+	 * The sort takes as much memory as the page cache may: at the big
+	 * cache, 40 MB more at the push's peak. One ordered pass needs no
+	 * more than the default's.
+	 */
+	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
+	rc = store_exec(db, bulk_index[which][1]);
+	(void)store_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
+	return rc;
 }
 
 void store_trim(sqlite3 *db, size_t n)
