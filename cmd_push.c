@@ -11,14 +11,11 @@
  * so a file edited while it was read is refused (422) and we rescan and
  * try once more.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "push.h"
 #include "testhook.h"
@@ -129,7 +126,6 @@ static void head_free(struct head *h)
 	free(h->v);
 }
 
-
 /* The index records e's content as synced: the server holds it. */
 static int set_base(struct workspace *ws, const struct entry *e)
 {
@@ -138,6 +134,7 @@ static int set_base(struct workspace *ws, const struct entry *e)
 	digest_hex(&e->hash, hex);
 	return index_set_base(ws, e->path, hex, e->mode);
 }
+
 /*
  * Chooses what to send. Without -f: every A, M and D of the scan. With -f
  * also every tracked file whose content the server lacks, and a file the
