@@ -52,19 +52,18 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 {
 	int tracked = it != NULL;
 	int present = tracked && it->present;
-	char B[HASH_HEX_LEN + 1] = "", L[HASH_HEX_LEN + 1] = "";
+	static const struct digest none;
+	const struct digest *B = tracked ? &it->e.base : &none, *L = present ? &it->e.hash : &none;
 	unsigned Bm = tracked ? it->e.base_mode : 0, Lm = present ? it->e.mode : 0;
+	struct digest R;
 	int LB, BR;
 
-	if (tracked)
-		digest_hex(&it->e.base, B);
-	if (present)
-		digest_hex(&it->e.hash, L);
-	LB = present && B[0] && same_version(L, Lm, B, Bm);
-	BR = B[0] && !r->deleted && same_version(B, Bm, r->hash, r->mode);
+	digest_from_hex(&R, r->hash);
+	LB = present && B->set && same_version(L, Lm, B, Bm);
+	BR = B->set && !r->deleted && same_version(B, Bm, &R, r->mode);
 
 	if (r->deleted) {
-		if (!tracked || !B[0])
+		if (!tracked || !B->set)
 			return A_NONE;		/* never synced here: nothing of the server's to remove */
 		if (!present)
 			return A_DROP;		/* x gone gone */
@@ -73,15 +72,15 @@ static enum action decide(const struct scan_item *it, const struct remote_row *r
 		return A_KEEP_NEW;		/* x y gone */
 	}
 	if (!present) {
-		if (!B[0])
+		if (!B->set)
 			return A_TAKE;		/* none none y */
 		if (BR)
 			return A_NONE;		/* x gone x: our delete, for push to send */
 		return A_RESTORE;		/* x gone y */
 	}
-	if (same_version(L, Lm, r->hash, r->mode))
+	if (same_version(L, Lm, &R, r->mode))
 		return BR ? A_NONE : A_RECORD;	/* x y y, or already recorded */
-	if (!B[0])
+	if (!B->set)
 		return A_CONFLICT;		/* none y z */
 	if (LB)
 		return A_TAKE;			/* x x y */

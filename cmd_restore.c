@@ -207,6 +207,7 @@ static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, s
 		struct scan_item *it = scan->n ? bsearch(r->path, scan->items, scan->n, sizeof(*scan->items),
 							 cmp_item_path) : NULL;
 		const struct scan_item *cur = it && it->present ? it : NULL;
+		struct digest want;
 
 		p->local[i] = it;
 		/* Not there, or no longer ours to read (soc rm'd): whatever is there is looked at afresh. */
@@ -216,7 +217,8 @@ static int plan_rows(struct workspace *ws, int root, struct scan_result *scan, s
 			if (p->untracked[i].present)
 				cur = &p->untracked[i];
 		}
-		if (!cur || !entry_same_version(&cur->e, r->hash, r->mode))
+		digest_from_hex(&want, r->hash);
+		if (!cur || !same_version(&cur->e.hash, cur->e.mode, &want, r->mode))
 			p->act[i] = A_TAKE;
 		else if (cur == it && it->e.mode == r->mode)
 			p->act[i] = A_NONE;

@@ -43,18 +43,9 @@ struct remote_row {
  * Two versions are the same when their sha256 and their kind are: a link
  * and a file whose bytes are its target are not (modes aside, as git).
  */
-static inline int same_version(const char *h1, unsigned m1, const char *h2, unsigned m2)
+static inline int same_version(const struct digest *h1, unsigned m1, const struct digest *h2, unsigned m2)
 {
-	return !strcmp(h1, h2) && (m1 == MODE_LINK) == (m2 == MODE_LINK);
-}
-
-/* The same, for what an entry here holds. */
-static inline int entry_same_version(const struct entry *e, const char *h, unsigned m)
-{
-	char hex[HASH_HEX_LEN + 1];
-
-	digest_hex(&e->hash, hex);
-	return same_version(hex, e->mode, h, m);
+	return digest_eq(h1, h2) && (m1 == MODE_LINK) == (m2 == MODE_LINK);
 }
 
 struct plan {

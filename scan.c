@@ -176,14 +176,16 @@ static void *hash_worker(void *arg)
 		struct row_state *s = &sc->rs[sc->todo[i]];
 		char hash[HASH_HEX_LEN + 1];
 		int racy = 0, rc = hash_one(sc, e->path, &s->st, hash, &racy);
+		struct digest d;
 
 		if (rc > 0)
 			s->state = ROW_GONE;
 		s->hashed = rc == 0;
 		s->racy = racy;
-		s->new_hash = rc == 0 && !digest_is(&e->hash, hash);
+		digest_from_hex(&d, rc == 0 ? hash : "");
+		s->new_hash = rc == 0 && !digest_eq(&e->hash, &d);
 		if (s->new_hash)
-			digest_from_hex(&e->hash, hash);
+			e->hash = d;
 	}
 	while ((i = __atomic_fetch_add(&sc->nextf, 1, __ATOMIC_RELAXED)) < sc->nfnd) {
 		struct found *f = sc->fnd[i];
