@@ -276,7 +276,6 @@ int index_open(struct workspace *ws, const char *path);
 
 struct sqlite3_stmt;
 void index_bind_hash(struct sqlite3_stmt *s, int i, const char *hex);
-void index_column_hash(char hex[HASH_HEX_LEN + 1], struct sqlite3_stmt *s, int col);
 void index_bind_digest(struct sqlite3_stmt *s, int i, const struct digest *d);
 void index_column_digest(struct digest *d, struct sqlite3_stmt *s, int col);
 

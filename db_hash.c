@@ -19,14 +19,6 @@ void index_bind_hash(sqlite3_stmt *s, int i, const char *hex)
 		sqlite3_bind_blob(s, i, raw, HASH_RAW_LEN, SQLITE_TRANSIENT);
 }
 
-void index_column_hash(char hex[HASH_HEX_LEN + 1], sqlite3_stmt *s, int col)
-{
-	if (sqlite3_column_type(s, col) == SQLITE_BLOB && sqlite3_column_bytes(s, col) == HASH_RAW_LEN)
-		hash_from_raw(sqlite3_column_blob(s, col), hex);
-	else
-		hex[0] = '\0';
-}
-
 void index_bind_digest(sqlite3_stmt *s, int i, const struct digest *d)
 {
 	if (d->set)

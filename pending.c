@@ -62,19 +62,18 @@ int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n
 		goto out;
 	}
 	/* Written a piece at a time: a million lines are 86 MB. */
-	for (i = 0; i <= n; i++) {
-		if (i < n) {
-			char hex[HASH_HEX_LEN + 1];
+	for (i = 0; i < n; i++) {
+		char hex[HASH_HEX_LEN + 1];
 
-			digest_hex(&items[i]->e.hash, hex);
-			buf_addf(&b, "%s %s\n", items[i]->change == CH_DELETED ? "-" : hex, items[i]->e.path);
-		}
-		if ((i == n || b.len >= PENDING_WRITE_STEP) && buf_write(fd, &b))
-			break;
-		if (b.len >= PENDING_WRITE_STEP)
+		digest_hex(&items[i]->e.hash, hex);
+		buf_addf(&b, "%s %s\n", items[i]->change == CH_DELETED ? "-" : hex, items[i]->e.path);
+		if (b.len >= PENDING_WRITE_STEP) {
+			if (buf_write(fd, &b))
+				break;
 			buf_reset(&b);
+		}
 	}
-	if (i <= n || fsync(fd)) {
+	if (i < n || buf_write(fd, &b) || fsync(fd)) {
 		error_errno("cannot write '%s'", tmp);
 		close(fd);
 		unlink(tmp);

@@ -246,15 +246,11 @@ long push_begin(struct workspace *ws, struct net *net, const struct change_list 
 	buf_free(&w.line);
 	if (w.body.stopped)
 		return w.rc == 1 ? PUSH_BEGIN_RESCAN : -2;
+	/* No line read: an older server's one document (take_txn refuses one without an id). */
 	if (st == 201 && !r.lines) {
-		/* Not NDJSON: an older server's one document. */
 		if (answer_whole(&r, &b->answer))
 			st = -2;
 		buf_free(&b->answer);
-	}
-	if (st == 201 && !b->txn[0]) {
-		error("the server answered the push without a valid transaction id");
-		st = -2;
 	}
 	return st;
 }
