@@ -95,9 +95,10 @@ static int check_uploaded(struct check_part *p, int tp, const char *tname, const
 
 /*
  * One file of the push: the upload stream's in commit/<txn>/, else the
- * staged one, name in dir: a regular file of the item's size and sha256,
- * given its mode and mtime, then hard-linked into commit/<txn>/ (to), the
- * link checked to be the inode hashed, and that link kept in versions/.
+ * staged one, found through from: a regular file of the item's size and
+ * sha256, given its mode and mtime, then hard-linked into commit/<txn>/
+ * (to), the link checked to be the inode hashed, and that link kept in
+ * versions/.
  * 0 when done, ITEM_BAD when the file is not what the push named,
  * ITEM_COPY when done but its inode is shared with files/ and needs
  * another mode (txn_check_staged copies it), -1 when the server failed
@@ -109,15 +110,15 @@ static int check_uploaded(struct check_part *p, int tp, const char *tname, const
  * second link in files/. So its mode and mtime are set in place, before
  * the link, through the fd that was hashed.
  */
-static int check_file(struct check_part *p, int dir, const char *name, const struct push_item *it,
+static int check_file(struct check_part *p, struct dir_cursor *from, const struct push_item *it,
 		      struct dir_cursor *to)
 {
 	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
 	char got[HASH_HEX_LEN + 1];
 	struct stat st, linked;
-	const char *tname;
+	const char *tname, *name = NULL;
 	uint64_t size;
-	int fd = -1, tp, own, rc;
+	int fd = -1, dir = -1, tp, own, rc;
 
 	/* Another part may make the same directory at once: step_into() takes EEXIST. */
 	tp = dir_cursor_parent(to, it->path, &tname);
@@ -127,6 +128,9 @@ static int check_file(struct check_part *p, int dir, const char *name, const str
 	if (rc)
 		return rc < 0 ? -1 : 0;
 	rc = ITEM_BAD;
+	/* Only now: a push the stream took whole has no staged directory to look in, file after file. */
+	if (p->sfd >= 0)
+		dir = dir_cursor_parent(from, it->path, &name);
 	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
@@ -179,13 +183,11 @@ static void *check_part(void *arg)
 	dir_cursor_init(&to, p->cfd, 0755, 0);
 	for (size_t i = p->lo; i < p->hi && !p->failed; i++) {
 		const struct push_item *it = &p->l->v[i];
-		const char *name = NULL;
-		int dir, rc;
+		int rc;
 
 		if (!push_item_file(it))
 			continue;
-		dir = p->sfd >= 0 ? dir_cursor_parent(&from, it->path, &name) : -1;
-		rc = check_file(p, dir, name, it, &to);
+		rc = check_file(p, &from, it, &to);
 		if (rc < 0)
 			p->failed = failure();
 		else
