@@ -201,43 +201,36 @@ static int accepts_ndjson(struct http_exchange *ex)
 }
 
 /*
- * 201 with the paths to upload, written straight from the list (as
- * jansson objects, a million paths cost 100 MB more than their 30 MB of
- * text, bench/million.sh): {"txn":ID,"upload":[paths]}, or, for a client
- * that accepts NDJSON, {"txn":ID} and then a path a line, which it reads
- * as they come, never holding a million strings at once.
+ * The 201's body, the paths to upload, written into b straight from the
+ * list (as jansson objects, a million paths cost 100 MB more than their
+ * 30 MB of text, bench/million.sh): {"txn":ID,"upload":[paths]}, or, with
+ * lines (a client that accepts NDJSON), {"txn":ID} and then a path a
+ * line, which it reads as they come, never holding a million strings.
  */
-static int begin_answer(struct http_exchange *ex, const char *id, const struct push_list *l,
+static int begin_answer(struct buf *b, int lines, const char *id, const struct push_list *l,
 			const unsigned char *up)
 {
-	int lines = accepts_ndjson(ex);
-	struct buf b = BUF_INIT;
 	const char *sep = "";
-	int rc = -1;
 
 	if (lines)
-		buf_addf(&b, "{\"txn\":\"%s\"}\n", id);
+		buf_addf(b, "{\"txn\":\"%s\"}\n", id);
 	else
-		buf_addf(&b, "{\"txn\":\"%s\",\"upload\":[", id);
+		buf_addf(b, "{\"txn\":\"%s\",\"upload\":[", id);
 	for (size_t i = 0; i < l->n; i++) {
 		if (!up[i])
 			continue;
-		buf_addstr(&b, sep);
+		buf_addstr(b, sep);
 		/* Never, for a path push_parse took. */
-		if (json_str_add(&b, l->v[i].path))
-			goto out;
+		if (json_str_add(b, l->v[i].path))
+			return -1;
 		if (lines)
-			buf_addch(&b, '\n');
+			buf_addch(b, '\n');
 		else
 			sep = ",";
 	}
 	if (!lines)
-		buf_addstr(&b, "]}");
-	http_respond(ex, 201, lines ? "application/x-ndjson" : "application/json", b.p, b.len);
-	rc = 0;
-out:
-	buf_free(&b);
-	return rc;
+		buf_addstr(b, "]}");
+	return 0;
 }
 
 static void body_read(size_t upto, void *ex)
@@ -252,11 +245,13 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	struct push_list l;
 	struct push_refusal r;
 	struct sqlite3 *db = store_db(s);
+	struct buf answer = BUF_INIT;
 	json_t *moved = NULL;
 	unsigned char *up = NULL;
 	char **sources = NULL;
 	char id[TXN_ID_LEN + 1];
-	size_t n;
+	int lines = accepts_ndjson(ex);
+	size_t n = 0;
 	long bad;
 
 	if (push_parse_reading(body, len, &l, &r, body_read, ex)) {
@@ -295,15 +290,23 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		goto out;
 	}
 	up = xcalloc(l.n ? l.n : 1, 1);
-	if (txn_stage(s, id, &l, sources, up) || begin_answer(ex, id, &l, up)) {
+	if (txn_stage(s, id, &l, sources, up) || begin_answer(&answer, lines, id, &l, up)) {
 		txn_drop(s, db, id);
 		internal(ex);
+		goto out;
 	}
+	txn_sources_free(sources, l.n);
+	sources = NULL;
+	n = l.n;
+	/* Before the client can ask: its upload and commit would read the rows just written back. */
+	txn_items_keep(id, &l);
+	http_respond(ex, 201, lines ? "application/x-ndjson" : "application/json", answer.p, answer.len);
 out:
 	json_decref(moved);
 	free(up);
+	buf_free(&answer);
 	txn_sources_free(sources, l.n);
-	n = l.n;
+	n += l.n;
 	push_list_free(&l);
 	push_refusal_free(&r);
 	store_trim(db, n);

@@ -27,7 +27,9 @@ int txn_move(struct sqlite3 *db, const char *id, const char *from, const char *t
 int txn_delete_rows(struct sqlite3 *db, const char *id, const char *state);
 /* Writes a new open txn of who and its items. Run it inside a transaction. */
 int txn_insert(struct sqlite3 *db, const char *id, const struct caller *who, const struct push_list *l);
-/* A txn's items, sorted by path. */
+/* Keeps id's items (just written or loaded) for its next txn_items_load; *l is emptied. */
+void txn_items_keep(const char *id, struct push_list *l);
+/* A txn's items, sorted by path: the kept ones when id's are, else its rows. */
 int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
 /*
  * Drops from the push every change the head already holds: a file with

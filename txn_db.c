@@ -4,6 +4,7 @@
  * head). The order they run in, and why, is txn.c's.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,46 @@ int txn_move(sqlite3 *db, const char *id, const char *from, const char *to)
 	return rc;
 }
 
+/*
+ * The items of the txn last begun, kept in memory for its upload and its
+ * commit: reading a million rows back costs each of them a second or so
+ * before its first byte. A txn's items are never changed once written, so
+ * what is kept is what txn_items_load would read; only the last txn's
+ * are, so the memory is what its begin already held.
+ */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static char kept_id[TXN_ID_LEN + 1];
+static struct push_list kept_items;
+
+void txn_items_keep(const char *id, struct push_list *l)
+{
+	struct push_list old;
+
+	pthread_mutex_lock(&kept_lock);
+	old = kept_items;
+	kept_items = *l;
+	snprintf(kept_id, sizeof(kept_id), "%s", id);
+	pthread_mutex_unlock(&kept_lock);
+	memset(l, 0, sizeof(*l));
+	push_list_free(&old);
+}
+
+/* The kept items of id, moved into *l: 1, or 0 when they are not kept. */
+static int kept_take(const char *id, struct push_list *l)
+{
+	int found;
+
+	pthread_mutex_lock(&kept_lock);
+	found = kept_id[0] && !strcmp(kept_id, id);
+	if (found) {
+		*l = kept_items;
+		memset(&kept_items, 0, sizeof(kept_items));
+		kept_id[0] = '\0';
+	}
+	pthread_mutex_unlock(&kept_lock);
+	return found;
+}
+
 int txn_delete_rows(sqlite3 *db, const char *id, const char *state)
 {
 	sqlite3_stmt *del = NULL, *items = NULL;
@@ -116,17 +157,26 @@ out:
 		rollback(db);
 		return -1;
 	}
+	if (n) {
+		struct push_list gone;
+
+		if (kept_take(id, &gone))
+			push_list_free(&gone);
+	}
 	return n;
 }
 
 int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT path, sha256, size, mtime, mode, base, base_mode, target FROM txn_items "
-				       "WHERE txn = ? ORDER BY path");
+	sqlite3_stmt *st;
 	size_t cap = 0;
 	int rc;
 
 	memset(l, 0, sizeof(*l));
+	if (kept_take(id, l))
+		return 0;
+	st = prepare(db, "SELECT path, sha256, size, mtime, mode, base, base_mode, target FROM txn_items "
+			 "WHERE txn = ? ORDER BY path");
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);

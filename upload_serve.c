@@ -321,13 +321,16 @@ static void *run(void *arg)
 		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
 			u->id, stored, bytes, (long long)now_ms() - start);
 	}
-	/* Free before the client hears the end: its commit comes right after. */
+	/* Kept before the client hears the end: its commit comes right after, and takes them. */
 	items = upload_slot_release(u->slot);
+	if (items) {
+		txn_items_keep(u->id, items);
+		free(items);
+	}
 	answer(u, result);
 	close(u->fd);
 	free(u->buf);
 	free(u);
-	items_free(items);
 	return NULL;
 }
 

@@ -226,6 +226,33 @@ test_expect_success 'Accept: application/x-ndjson: the txn line, then a path a l
 	test "$(api DELETE "push/$TXN")" = 204
 '
 
+# The server keeps the last txn's items in memory for its upload and
+# commit: an older txn's must come from its rows, each its own.
+test_expect_success 'two txns begun one after the other commit in either order, each its own files' '
+	echo first >w/k1 &&
+	echo second >w/k2 &&
+	rev=$(head_rev) &&
+	change k1 w/k1 >body &&
+	push_begin body &&
+	A=$TXN && cp upload0 upload0.a &&
+	change k2 w/k2 >body &&
+	push_begin body &&
+	B=$TXN && cp upload0 upload0.b &&
+	cp upload0.b upload0 && push_upload w "$B" &&
+	cp upload0.a upload0 && push_upload w "$A" &&
+	test "$(push_commit "$A")" = 200 &&
+	test "$(head_rev)" = $((rev + 1)) &&
+	test "$(hash_of "$R/files/k1")" = "$(hash_of w/k1)" &&
+	! test -e "$R/files/k2" &&
+	test "$(push_commit "$B")" = 200 &&
+	test "$(head_rev)" = $((rev + 2)) &&
+	test "$(hash_of "$R/files/k2")" = "$(hash_of w/k2)" &&
+	api GET "changes?since=$rev" >code && test "$(cat code)" = 200 &&
+	grep -c "\"path\":\"k1\".*\"rev\":$((rev + 1))}$" out >n1 && test "$(cat n1)" = 1 &&
+	grep -c "\"path\":\"k2\".*\"rev\":$((rev + 2))}$" out >n2 && test "$(cat n2)" = 1 &&
+	test "$(grep -c "\"path\"" out)" = 2
+'
+
 test_expect_success 'a commit asked again answers the same revision; DELETE of it is 409' '
 	echo again >w/q &&
 	change q w/q >body &&
