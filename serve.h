@@ -39,6 +39,7 @@
 #define BIG_PUSH_ITEMS 10000		/* a push this long writes with STORE_BIG_CACHE, and trims after */
 #define STORE_CACHE "-2000"		/* KiB of page cache a connection keeps (SQLite's default) */
 #define STORE_BIG_CACHE "-32768"	/* KiB of page cache (the pragma's form) for a big push's writes */
+#define STORE_SORT_THREADS "2"		/* threads SQLite may sort a rebuilt index on (the pragma's form) */
 
 struct sqlite3;
 

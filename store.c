@@ -247,10 +247,13 @@ int store_bulk_end(sqlite3 *db, enum store_index which, int dropped)
 	/*
 	 * The sort takes as much memory as the page cache may: at the big
 	 * cache, 40 MB more at the push's peak. One ordered pass needs no
-	 * more than the default's.
+	 * more than the default's. A second thread sorts half the runs: a
+	 * quarter off the sort of a million rows (bench/README).
 	 */
 	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
+	(void)store_exec(db, "PRAGMA threads=" STORE_SORT_THREADS);
 	rc = store_exec(db, bulk_index[which][1]);
+	(void)store_exec(db, "PRAGMA threads=0");
 	(void)store_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
 	return rc;
 }
