@@ -407,6 +407,13 @@ static inline int push_item_file(const struct push_item *it)
 struct push_list {
 	struct push_item *v;
 	size_t n;
+	/*
+	 * Set by the begin: the head its bases were checked against, so that
+	 * the commit need not check them again on the same head. 0 in a list
+	 * read from soc.db.
+	 */
+	int checked;
+	long long checked_head;
 };
 
 /* Why a body was refused: the paths at fault, or else the line (1-based; 0 for the whole body). */

@@ -274,6 +274,8 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 			moved_paths(ex, moved);
 		goto out;
 	}
+	l.checked_head = store_head(db);
+	l.checked = l.checked_head >= 0;
 	/*
 	 * The sources are looked up inside the transaction: outside it each
 	 * of their 10,000 SELECTs was a read transaction of its own, with
