@@ -374,8 +374,12 @@ struct push_list *upload_slot_items(const char *txn);
 void upload_slot_take(int slot, const char *txn, const char *who, struct push_list *items);
 /* The stream's socket, so that upload_stop can cut it short (at once if stopping). */
 void upload_slot_sock(int slot, int fd);
-/* Frees the slot: its items when no other stream holds them (the caller frees them), else NULL. */
-struct push_list *upload_slot_release(int slot);
+/*
+ * Frees the slot. The last stream's items are kept for the txn's commit
+ * (txn_items_keep) under the gate, which an abort or expiry deletes the
+ * txn's rows under: never kept for a txn already gone.
+ */
+void upload_slot_release(int slot);
 /* At stop, before store_close: cuts every stream short and waits for its thread. */
 void upload_stop(void);
 

@@ -222,19 +222,6 @@ static json_t *refusal(const char *code, const char *path, const char *what)
 	return json_pack("{s:s, s:s}", "error", code, "message", msg);
 }
 
-/* A list upload_slot_release handed back (NULL: another stream still reads it). */
-static void items_free(struct push_list *items)
-{
-	size_t n;
-
-	if (!items)
-		return;
-	n = items->n;
-	push_list_free(items);
-	free(items);
-	store_trim(NULL, n);
-}
-
 static void *run(void *arg)
 {
 	struct upload *u = arg;
@@ -243,7 +230,6 @@ static void *run(void *arg)
 	const char *why = NULL;
 	json_t *result = NULL;
 	long long stored = 0, bytes = 0, start = now_ms();
-	struct push_list *items;
 	int cfd = -1;
 
 	for (;;) {
@@ -321,12 +307,8 @@ static void *run(void *arg)
 		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
 			u->id, stored, bytes, (long long)now_ms() - start);
 	}
-	/* Kept before the client hears the end: its commit comes right after, and takes them. */
-	items = upload_slot_release(u->slot);
-	if (items) {
-		txn_items_keep(u->id, items);
-		free(items);
-	}
+	/* Its items kept before the client hears the end: its commit comes right after, and takes them. */
+	upload_slot_release(u->slot);
 	answer(u, result);
 	close(u->fd);
 	free(u->buf);
@@ -380,7 +362,7 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 	u->slot = slot;
 	u->fd = http_upgrade(ex, UPLOAD_PROTO);
 	if (u->fd < 0) {
-		items_free(upload_slot_release(slot));
+		upload_slot_release(slot);
 		free(u);
 		return;
 	}

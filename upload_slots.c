@@ -6,10 +6,11 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "serve.h"
+#include "txn.h"
 
 _Static_assert(UPLOADS_PER_TOKEN >= UPLOAD_STREAMS_PER_PUSH, "a token's share holds one push at full width");
 
@@ -100,22 +101,25 @@ void upload_slot_sock(int slot, int fd)
 	pthread_mutex_unlock(&lock);
 }
 
-struct push_list *upload_slot_release(int slot)
+void upload_slot_release(int slot)
 {
 	struct push_list *items;
 
 	pthread_mutex_lock(&lock);
 	items = slots[slot].items;
-	slots[slot].id[0] = '\0';
 	slots[slot].fd = -1;
 	slots[slot].items = NULL;
 	for (int i = 0; i < UPLOADS_MAX && items; i++)
 		if (slots[i].items == items)
 			items = NULL;
+	if (items) {
+		txn_items_keep(slots[slot].id, items);
+		free(items);
+	}
+	slots[slot].id[0] = '\0';
 	running--;
 	pthread_cond_broadcast(&gone);
 	pthread_mutex_unlock(&lock);
-	return items;
 }
 
 void upload_stop(void)
