@@ -296,6 +296,7 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 		rc = EXIT_OK;
 	upload_stop();
 	tunnel_stop();
+	stage_follow_stop();
 out:
 	store_close(&s);
 	return rc;

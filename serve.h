@@ -478,5 +478,7 @@ int txn_recover(struct server *s);
  * as old, and staging/ directories no open txn owns.
  */
 void txn_expire(struct server *s);
+/* The server stops: the hashes of big files rsync stages end (stage_follow.c). */
+void stage_follow_stop(void);
 
 #endif

@@ -43,6 +43,8 @@
 #define HOOK_WAL_KEEP_BYTES TEST_HOOK_PREFIX "WAL_KEEP_BYTES"
 /* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */
 #define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
+/* Server, a file: each commit's check appends the staged bytes hashed as rsync wrote them, and after. */
+#define HOOK_FOLLOW_STATS TEST_HOOK_PREFIX "FOLLOW_STATS"
 
 /*
  * The hook's number, min..max; dflt when unset, or when not a whole number

@@ -196,10 +196,13 @@ int tunnel_init(void)
  * --hard-links, so that every file rsync writes has one link until the
  * commit links it: the commit takes a link count of one to mean nobody
  * else holds the inode, and sets its mode and mtime in place
- * (txn_check.c).
+ * (txn_check.c). And --sparse and --preallocate, so that rsync writes each
+ * file from its first byte to its last, never back: the commit trusts a
+ * big file's hash taken as it grew (stage_follow.c).
  */
 #define REFUSE_UPLOAD "link-dest compare-dest copy-dest size-only checksum modify-window " \
-	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links"
+	"perms chmod executability owner group acls xattrs atimes crtimes super fake-super hard-links " \
+	"sparse preallocate"
 
 static int write_conf(struct server *s, const char *name, int with_push)
 {

@@ -183,6 +183,7 @@ static void refuse_body(struct http_exchange *ex, const struct push_refusal *r)
 /* Removes a txn that never wrote a revision: its rows, staging/ and commit/. */
 static void txn_drop(struct server *s, struct sqlite3 *db, const char *id)
 {
+	stage_follow_drop(id);
 	if (txn_delete_rows(db, id, NULL) < 0)
 		warning("push '%s' stays in the database until it expires", id);
 	if (remove_tree(s->staging_fd, id))
@@ -297,6 +298,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		internal(ex);
 		goto out;
 	}
+	stage_follow_begin(s, id, &l, up);
 	txn_sources_free(sources, l.n);
 	sources = NULL;
 	n = l.n;
@@ -541,6 +543,7 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 		return internal(ex);
 	if (!rc)
 		return not_open(ex, db, id, who, 0);
+	stage_follow_drop(id);
 	if (remove_tree(s->staging_fd, id))
 		warning_errno("cannot remove 'staging/%s'; the sweep will", id);
 	if (remove_tree(s->commit_fd, id))
@@ -647,6 +650,7 @@ void txn_expire(struct server *s)
 			upload_gate_leave();
 		if (gone != 1 || !old[i].open)
 			continue;
+		stage_follow_drop(old[i].id);
 		if (remove_tree(s->staging_fd, old[i].id))
 			warning_errno("cannot remove 'staging/%s'", old[i].id);
 		if (remove_tree(s->commit_fd, old[i].id))

@@ -98,6 +98,20 @@ long txn_check_targets(struct server *s, const struct push_list *l, json_t *bad)
 /* Commit step 3, idempotent: deletes, then renames into files/; pause_ms between steps (a test hook). */
 int txn_apply_files(struct server *s, const char *id, const struct push_list *l, long pause_ms);
 
+/* ---- stage_follow.c: big staged files hashed while rsync writes them ---- */
+
+struct stage_follow;
+struct stat;
+/* After txn_stage: follows the big changed files of l still to send (up[i]), if any. */
+void stage_follow_begin(struct server *s, const char *id, const struct push_list *l, const unsigned char *up);
+/* At the commit: id's digests, their files read to the end (NULL when none); free with stage_follow_free. */
+struct stage_follow *stage_follow_end(const char *id);
+/* 1 and hex when f hashed the whole of the inode st describes, else 0. */
+int stage_follow_digest(const struct stage_follow *f, const struct stat *st, char hex[HASH_HEX_LEN + 1]);
+void stage_follow_free(struct stage_follow *f);
+/* A push gone without a commit (abort, expiry): its thread stopped, its files let go. */
+void stage_follow_drop(const char *id);
+
 /* ---- txn_check.c: commit step 1, on every core ---- */
 
 /*

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testhook.h"
 #include "txn.h"
 #include "versions.h"
 
@@ -54,6 +55,8 @@ struct check_part {
 	unsigned char *flags;		/* ITEM_* of item i; each part writes its own */
 	int failed;			/* errno when the server could not read or write its own directories */
 	struct versions_touched kept;	/* the versions/XX this part linked into */
+	const struct stage_follow *fol;	/* digests taken while rsync wrote (stage_follow.c), or NULL */
+	uint64_t followed, hashed;	/* bytes whose digest was taken so, and bytes hashed here */
 };
 
 /*
@@ -134,9 +137,14 @@ static int check_file(struct check_part *p, struct dir_cursor *from, const struc
 	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
-	if (hash_fd(fd, got, &size)) {
+	if (stage_follow_digest(p->fol, &st, got)) {
+		size = (uint64_t)st.st_size;
+		p->followed += size;
+	} else if (hash_fd(fd, got, &size)) {
 		rc = error_errno("cannot read 'staging/%s/%s'", p->id, it->path);
 		goto out;
+	} else {
+		p->hashed += size;
 	}
 	if (size != (uint64_t)it->size || strcmp(got, it->hash))
 		goto out;
@@ -230,6 +238,19 @@ static int own_copy(const char *id, int cfd, const struct push_item *it, int syn
 	return rc;
 }
 
+/* The test hook HOOK_FOLLOW_STATS=FILE: a line a check, bytes followed and bytes hashed here. */
+static void check_stats(uint64_t followed, uint64_t hashed)
+{
+	const char *file = test_hook_str(HOOK_FOLLOW_STATS);
+	FILE *f = file ? fopen(file, "a") : NULL;
+
+	if (!f)
+		return;
+	fprintf(f, "followed %llu hashed %llu\n", (unsigned long long)followed, (unsigned long long)hashed);
+	if (fclose(f))
+		warning_errno("cannot write '%s'", file);
+}
+
 /* 1 when the two directories are on one filesystem (one syncfs makes both durable). */
 static int same_fs(int a, int b)
 {
@@ -255,6 +276,9 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	size_t nparts, files = 0;
 	int sfd, cfd, failed = 0, sync_each;
 	long nbad = 0;
+	/* rsync has ended; a file still growing now is hashed here like any other. */
+	struct stage_follow *fol = stage_follow_end(id);
+	uint64_t followed = 0, hashed = 0;
 
 	/* Not emptied first: it may hold the upload stream's files, already checked. */
 	cfd = txn_commit_dir(s, id);
@@ -279,13 +303,18 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		part[k].lo = r[k].lo;
 		part[k].hi = r[k].hi;
 		part[k].flags = flags;
+		part[k].fol = fol;
 	}
 	parts_run(nparts, check_part, part, sizeof(part[0]));
 	for (size_t k = 0; k < nparts; k++) {
 		if (!failed)
 			failed = part[k].failed;
 		versions_touched_add(&kept, &part[k].kept);
+		followed += part[k].followed;
+		hashed += part[k].hashed;
 	}
+	stage_follow_free(fol);
+	check_stats(followed, hashed);
 	for (size_t i = 0; i < l->n && !failed; i++) {
 		if (flags[i] == ITEM_BAD) {
 			nbad++;

@@ -6,6 +6,8 @@
 # up to date and then set its mode, mtime, owner or xattrs where it lies
 # is refused by the push module, and files/ keeps every attribute. soc's
 # own push still gives each file the mode and mtime its change names.
+# --sparse and --preallocate are refused too: rsync must write a staged
+# file front to back for its hash taken meanwhile to hold (t/0228).
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -41,7 +43,7 @@ test_expect_success_here 'an open push of f, its basis linked in staging' '
 '
 
 for opts in "-tp --size-only" "-t --checksum -E" "-t --modify-window=1000000000 --chmod=a+x" \
-	"-t --size-only" "-t --size-only -X" "-t --size-only -o -g" "-t -H"; do
+	"-t --size-only" "-t --size-only -X" "-t --size-only -o -g" "-t -H" "-t -I --sparse" "-t -I --preallocate"; do
 	test_expect_success "rsync $opts by hand is refused (exit 4), files/f untouched" "
 		: >'$R/rsyncd.log' &&
 		test_expect_code 4 by_hand $opts &&
