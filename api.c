@@ -82,8 +82,10 @@ void api_info(struct server *s, struct http_exchange *ex, const struct caller *w
 	}
 	if (head < 0)
 		return api_error(ex, 500, "internal", "cannot read the head");
-	api_json(ex, 200, json_pack("{s:s, s:I, s:s, s:b}", "version", SOC_VERSION, "head",
-				    (json_int_t)head, "history", history, "read_only", who->read_only));
+	/* sha256_at_commit: a push line may leave a changed file's sha256 to its commit (PROTOCOL.md 5). */
+	api_json(ex, 200, json_pack("{s:s, s:I, s:s, s:b, s:b}", "version", SOC_VERSION, "head",
+				    (json_int_t)head, "history", history, "read_only", who->read_only,
+				    "sha256_at_commit", 1));
 }
 
 /* The lines as wire.c writes them, so the client reads them with the same rules. */

@@ -128,7 +128,8 @@ enum change {
 struct scan_item {
 	struct entry e;		/* the state now (for a deleted file: as last recorded) */
 	enum change change;
-	int present;		/* the file exists on disk now (0 once soc rm'd: no longer ours to read) */
+	unsigned char present;	/* the file exists on disk now (0 once soc rm'd: no longer ours to read) */
+	unsigned char later;	/* M, not read: e.hash is still the index's (scan_workspace_later) */
 };
 
 struct scan_result {
@@ -148,6 +149,14 @@ struct scan_result {
  * scan's writes join that transaction.
  */
 int scan_workspace(struct workspace *ws, struct scan_result *out);
+/*
+ * The same for a push that hashes while it sends: a synced regular file
+ * of later_min bytes or more whose stat moved is not read, but taken as
+ * modified (later set, e's stat the one seen now, its index row left as
+ * it was); at most SCAN_LATER_MAX of them. 0 reads every file.
+ */
+#define SCAN_LATER_MAX 64
+int scan_workspace_later(struct workspace *ws, struct scan_result *out, uint64_t later_min);
 void scan_result_free(struct scan_result *r);
 /* The item of a tracked path, or NULL. */
 struct scan_item *scan_result_find(const struct scan_result *r, const char *path);

@@ -304,6 +304,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	struct change_list ch = { 0 };
 	struct buf resp = BUF_INIT;
 	struct push_begun b = { 0 };
+	struct push_later *later = NULL;
+	struct buf hashes = BUF_INIT;
 	json_t *j = NULL;
 	char *path = NULL, *dst = NULL, *src = NULL;
 	struct progress pg;
@@ -316,7 +318,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	if ((*rc = pending_settle(ws, net)) || (*rc = modes_settle(ws, net)))
 		return PUSH_DONE;
 	*rc = EXIT_ERROR;
-	if (scan_workspace(ws, &scan))
+	/* -f compares every content with the head's, and -n shows what changed: they read every file first. */
+	if (scan_workspace_later(ws, &scan, o->force || o->dry_run || !net_sha256_at_commit(net) ? 0 : PUSH_LATER_MIN))
 		return PUSH_DONE;
 	*rc = choose_changes(ws, net, &scan, o, &ch, &conflicts);
 	if (*rc)
@@ -362,6 +365,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		error("the server refused the push (%ld): %s", st, net_error_message(&b.answer, msg, sizeof(msg)));
 		goto out;
 	}
+	/* Beside the transfer, on another core: its files are read once more, from the cache. */
+	later = push_later_start(ws, &ch);
 	/* One line for both ways a push sends, on a terminal. */
 	progress_start(&pg, "sending", b.nasked, b.total);
 	progressing = 1;
@@ -400,11 +405,24 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	}
 	progress_end(&pg, 1);
 	progressing = 0;
+	if (later) {
+		const char *changed;
+		int lr = push_later_end(later, &changed);
+
+		later = NULL;
+		if (lr > 0) {
+			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, show_path(changed));
+			outcome = PUSH_RETRY;
+		}
+		if (lr)
+			goto abort_txn;
+	}
 
 	if (pending_write(ws, ch.v, ch.n))
 		goto abort_txn;
 	path = xasprintf("/api/v1/push/%s/commit", b.txn);
-	st = net_request(net, "POST", path, NULL, NULL, 0, &resp);
+	push_later_body(&ch, &hashes);
+	st = net_request(net, "POST", path, hashes.len ? "application/json" : NULL, hashes.p, hashes.len, &resp);
 	if (st < 0) {
 		/* Its staging freed now, not in an hour: the server drops only a push still open. */
 		*rc = EXIT_REMOTE;
@@ -457,6 +475,8 @@ abort_txn:
 out:
 	if (progressing)
 		progress_end(&pg, 0);
+	push_later_end(later, NULL);
+	buf_free(&hashes);
 	push_begun_free(&b);
 	free(path);
 	free(src);

@@ -35,6 +35,7 @@ struct net {
 	long recv_buf;		/* curl's receive buffer for the next request; 0: curl's own */
 	struct net_body *body;		/* the next request's body, written as curl sends it */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
+	int sha256_at_commit;			/* its last info said a push may give a sha256 at the commit */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -473,6 +474,11 @@ const char *net_history(const struct net *n)
 	return n->history;
 }
 
+int net_sha256_at_commit(const struct net *n)
+{
+	return n->sha256_at_commit;
+}
+
 long long remote_head(struct net *n)
 {
 	struct buf resp = BUF_INIT;
@@ -487,6 +493,7 @@ long long remote_head(struct net *n)
 			head = json_integer_value(json_object_get(j, "head"));
 		/* An older server gives none: "" (and a malformed one counts as none). */
 		snprintf(n->history, sizeof(n->history), "%s", id && history_id_valid(id) ? id : "");
+		n->sha256_at_commit = json_is_true(json_object_get(j, "sha256_at_commit"));
 		json_decref(j);
 	}
 	if (st >= 0 && head < 0)

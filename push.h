@@ -1,7 +1,7 @@
 /*
- * push.h: what the two files of soc push share: cmd_push.c (which
- * changes go, the upload, the commit) and push_begin.c (the begin
- * request, its body written and its answer read as they travel).
+ * push.h: what the files of soc push share: cmd_push.c (which changes
+ * go, the upload, the commit), push_begin.c (the begin request, its body
+ * written and its answer read as they travel) and push_later.c.
  */
 #ifndef PUSH_H
 #define PUSH_H
@@ -47,5 +47,21 @@ struct push_begun {
  */
 long push_begin(struct workspace *ws, struct net *net, const struct change_list *ch, struct push_begun *b);
 void push_begun_free(struct push_begun *b);
+
+/* ---- push_later.c: big changed files hashed while rsync sends them ---- */
+
+#define PUSH_LATER_MIN (16 << 20)	/* a changed file this big is hashed during the transfer */
+
+struct push_later;
+/* Starts hashing ch's later items (scan_item.later) on a thread; NULL when there are none. */
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch);
+/*
+ * Waits for those hashes and frees pl: each item gets its e.hash, and its
+ * index row that hash with the scan's stat. 0; 1 when a file changed
+ * since the scan (*changed, if not NULL, names it); -1 after a message.
+ */
+int push_later_end(struct push_later *pl, const char **changed);
+/* The commit's body, {"sha256":{PATH:SHA256,...}} for ch's later items; empty when none. */
+void push_later_body(const struct change_list *ch, struct buf *out);
 
 #endif

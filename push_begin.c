@@ -78,7 +78,8 @@ static int change_line_of(struct workspace *ws, const struct scan_item *it, stru
 	if (first && !c.deleted && mtime_clamped(e->mtime_ns))
 		warning("'%s': its mtime is outside " MTIME_RANGE "; the server records the "
 			"nearer end", show_path(e->path));
-	if (!c.deleted)
+	c.later = it->later;
+	if (!c.deleted && !c.later)
 		digest_hex(&e->hash, c.hash);
 	if (change_format(&c, out))
 		die("cannot encode the change of '%s'", e->path);

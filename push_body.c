@@ -147,7 +147,7 @@ int push_parse_reading(const char *body, size_t len, struct push_list *out, stru
 			return push_list_free(out), refuse_line(r, line, "line longer than 64 KiB");
 		if (!n)
 			return push_list_free(out), refuse_line(r, line, "an empty line");
-		kind = change_parse(p, n, &c, &head, &why);
+		kind = change_parse_flags(p, n, &c, &head, &why, CHANGE_LATER_OK);
 		if (kind == 1 && c.rev != -1)
 			kind = -1, why = "a push line carries no rev: the server gives revisions";
 		if (kind != 1) {
@@ -174,6 +174,7 @@ int push_parse_reading(const char *body, size_t len, struct push_list *out, stru
 		it->mode = c.deleted ? 0 : c.mode;
 		it->base_mode = c.base_mode;
 		it->deleted = c.deleted;
+		it->later = c.later;
 		it->target = c.target;	/* taken */
 		p = nl ? nl + 1 : end;
 		if (read && (size_t)(p - body) - told >= PUSH_READ_STEP) {

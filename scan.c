@@ -320,6 +320,13 @@ static int settle_row(struct scan *sc, size_t i, int *write, int *racy)
 		return 1;
 	}
 	it->present = 1;
+	if (s->later) {
+		/* Its row stays as it was: the push records the hash it takes, with this stat. */
+		stat_to_entry(&it->e, &s->st);
+		it->later = 1;
+		it->change = CH_MODIFIED;
+		return 1;
+	}
 	if (s->hashed) {
 		*racy = s->racy || s->st.mtime_ns >= sc->ws->stamp_ns;
 		*write = !stat_same(&s->st, &it->e) || s->new_hash || *racy != !!(flags & INDEX_RACY);
@@ -408,7 +415,13 @@ static void scan_free(struct scan *sc)
 
 int scan_workspace(struct workspace *ws, struct scan_result *out)
 {
+	return scan_workspace_later(ws, out, 0);
+}
+
+int scan_workspace_later(struct workspace *ws, struct scan_result *out, uint64_t later_min)
+{
 	struct scan sc;
+	size_t nlater = 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t i, k;
 	int w, rc = -1;
@@ -458,10 +471,18 @@ int scan_workspace(struct workspace *ws, struct scan_result *out)
 	sc.ntodo = 0;
 	for (i = 0; i < sc.snap.n; i++) {
 		const struct entry *e = &sc.snap.rows[i].e;
+		struct row_state *s = &sc.rs[i];
 
-		if (sc.rs[i].state == ROW_FILE && !(sc.snap.flags[i] & INDEX_REMOVED) &&
-		    ((sc.snap.flags[i] & INDEX_RACY) || !e->hash.set || !stat_same(&sc.rs[i].st, e)))
-			sc.todo[sc.ntodo++] = i;
+		if (s->state != ROW_FILE || (sc.snap.flags[i] & INDEX_REMOVED) ||
+		    (!(sc.snap.flags[i] & INDEX_RACY) && e->hash.set && stat_same(&s->st, e)))
+			continue;
+		if (later_min && nlater < SCAN_LATER_MAX && s->st.size >= later_min && s->st.mode != MODE_LINK &&
+		    e->base.set && e->hash.set && !e->conflict && !stat_same(&s->st, e)) {
+			s->later = 1;
+			nlater++;
+			continue;
+		}
+		sc.todo[sc.ntodo++] = i;
 	}
 	qsort(sc.fnd, sc.nfnd, sizeof(*sc.fnd), cmp_found);
 	sc.next = sc.nextf = 0;

@@ -29,6 +29,7 @@ struct row_state {
 	unsigned char hashed;	/* hashed now: st is the stat before the read */
 	unsigned char new_hash;	/* and the content differs from the row's */
 	unsigned char racy;	/* the mark to record */
+	unsigned char later;	/* moved, big and synced: left for the push to read (scan_workspace_later) */
 };
 
 /* A regular file a walk met before the rows were loaded, or a new one. */

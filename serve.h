@@ -387,7 +387,7 @@ void upload_stop(void);
 
 struct push_item {
 	char *path;
-	char hash[HASH_HEX_LEN + 1];	/* "" for a delete */
+	char hash[HASH_HEX_LEN + 1];	/* "" for a delete, and for a later one until its commit */
 	/*
 	 * "" when the push says the head lacks the path, else owned (set
 	 * with push_item_base): a million new files' items are 57 MB
@@ -398,6 +398,7 @@ struct push_item {
 	unsigned mode;			/* 0644, 0755 or MODE_LINK; 0 for a delete */
 	unsigned base_mode;		/* the mode the push says the head has; 0: not checked */
 	int deleted;
+	int later;			/* its sha256 is the commit's to give (hash "" until then) */
 	char *target;			/* a link's target (MODE_LINK), owned; else NULL */
 };
 
@@ -418,6 +419,8 @@ struct push_list {
 	 */
 	int checked;
 	long long checked_head;
+	/* Set by the commit: files whose sha256 it gave found back at their base, and left out. */
+	size_t later_dropped;
 };
 
 /* Why a body was refused: the paths at fault, or else the line (1-based; 0 for the whole body). */

@@ -249,6 +249,7 @@ struct change_line {
 	int deleted;
 	char history[HISTORY_HEX_LEN + 1];	/* a head line's history id; "" from an older server */
 	char *target;			/* a link's target (mode MODE_LINK), else NULL; owned after a parse */
+	int later;			/* a push line's "sha256":null: given at the commit (hash "") */
 };
 
 /*
@@ -258,14 +259,22 @@ struct change_line {
  * call, whatever it returned.
  */
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why);
+/*
+ * The same, with CHANGE_LATER_OK for a push body: a changed file (with a
+ * base, not a link) may name its sha256 null, to be given at the commit
+ * (c->later, c->hash ""). Every other reader refuses it.
+ */
+#define CHANGE_LATER_OK 1
+int change_parse_flags(const char *line, size_t len, struct change_line *c, long long *head, const char **why,
+		       unsigned flags);
 void change_free(struct change_line *c);
 /*
  * Appends c as one line, newline included, that change_parse() reads
  * back. c->rev says which: -1, a push body line (base, null for a new
  * file; base_mode when there is a base and it is not 0); else a
  * changes?since= line (rev, no base). A link (MODE_LINK) carries its
- * target, which must then be set. The bytes are the ones soc has
- * always sent. 0, or -1 when jansson cannot encode it (out of memory, a
+ * target, which must then be set; c->later writes "sha256":null. The
+ * bytes are the ones soc has always sent. 0, or -1 when jansson cannot encode it (out of memory, a
  * path that is not UTF-8).
  */
 int change_format(const struct change_line *c, struct buf *out);

@@ -203,6 +203,8 @@ long long remote_head(struct net *n);
  * ("" when that server sent none: an older soc).
  */
 const char *net_history(const struct net *n);
+/* 1 when the last info remote_head() read says the server takes a push's sha256 at its commit. */
+int net_sha256_at_commit(const struct net *n);
 /*
  * ---- history.c: is the server the history this workspace synced with? ----
  * Not when the id it gave (seen, "" if none) is not the one recorded with

@@ -318,6 +318,67 @@ out:
 
 /* ---- commit: POST /api/v1/push/<txn>/commit ---- */
 
+/*
+ * The sha256s the begin left to the commit ("sha256":null: a big changed
+ * file the client hashed while rsync sent it), from the commit's body
+ * {"sha256":{PATH:SHA256,...}}: one for each such file and none other. A
+ * file found back at its base's content and mode is no change and is
+ * dropped, as txn_drop_landed drops one at the begin. 0, or -1 with the
+ * 400 answered.
+ */
+static int later_fill(struct http_exchange *ex, struct push_list *l)
+{
+	size_t len, later = 0, kept = 0;
+	const char *body = http_body(ex, &len);
+	json_t *o, *named, *paths = json_array();
+	const char *why = NULL;
+
+	for (size_t i = 0; i < l->n; i++)
+		later += l->v[i].later;
+	if (!later && !len) {
+		json_decref(paths);
+		return 0;
+	}
+	/* No body: the answer names the paths that needed one. */
+	o = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : json_pack("{s:{}}", "sha256");
+	named = json_object_get(o, "sha256");
+	if (!json_is_object(named) || json_object_size(o) != 1)
+		why = "the commit's body is not {\"sha256\":{PATH:SHA256,...}}";
+	for (size_t i = 0; i < l->n && !why; i++) {
+		struct push_item *it = &l->v[i];
+		json_t *v = it->later ? json_object_get(named, it->path) : NULL;
+		const char *hex = json_string_value(v);
+
+		if (!it->later)
+			continue;
+		if (!hex || json_string_length(v) != HASH_HEX_LEN || !hash_hex_valid(hex)) {
+			why = "the commit gives no valid sha256 for a file whose line left it to the commit";
+			json_array_append_new(paths, json_string(it->path));
+		} else {
+			memcpy(it->hash, hex, HASH_HEX_LEN + 1);
+		}
+	}
+	if (!why && json_object_size(named) != later)
+		why = "the commit gives a sha256 for a path whose line did not leave it to the commit";
+	json_decref(o);
+	if (why)
+		api_error_paths(ex, 400, "bad_request", why, paths);
+	json_decref(paths);
+	if (why)
+		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		struct push_item *it = &l->v[i];
+
+		if (it->later && it->base_mode == it->mode && !strcmp(it->hash, it->base)) {
+			push_item_free(it);
+			l->later_dropped++;
+		} else
+			l->v[kept++] = *it;
+	}
+	l->n = kept;
+	return 0;
+}
+
 /* Steps 3 and 4 of a txn whose revision is recorded. Hold apply_lock. */
 static int apply_txn(struct server *s, struct sqlite3 *db, const char *id, long long rev, const struct push_list *l)
 {
@@ -386,6 +447,10 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
 	if (txn_items_load(db, id, &l))
 		goto reopen;
+	if (later_fill(ex, &l)) {
+		txn_move(db, id, "committing", "open");
+		goto out;
+	}
 	if (!l.n) {
 		/* Every change had landed already (txn_drop_landed): no new revision. */
 		long long head = store_head(db);

@@ -195,6 +195,7 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		snprintf(it->hash, sizeof(it->hash), "%s", hash ? hash : "");
 		push_item_base(it, base);
 		it->deleted = !hash;
+		it->later = hash && !hash[0];
 		it->size = sqlite3_column_int64(st, 2);
 		it->mtime = sqlite3_column_int64(st, 3);
 		it->mode = (unsigned)sqlite3_column_int(st, 4);
@@ -403,7 +404,11 @@ int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const stru
 		const struct push_item *it = &l->v[i];
 
 		sqlite3_bind_text(item, 2, it->path, -1, SQLITE_STATIC);
-		bind_hash(item, 3, it->hash);
+		/* NULL is a delete's: a sha256 the commit gives is '' until its record (txn_record). */
+		if (it->later)
+			sqlite3_bind_text(item, 3, it->hash, -1, SQLITE_STATIC);
+		else
+			bind_hash(item, 3, it->hash);
 		sqlite3_bind_int64(item, 4, it->size);
 		sqlite3_bind_int64(item, 5, it->mtime);
 		sqlite3_bind_int(item, 6, (int)it->mode);
@@ -462,6 +467,38 @@ void txn_sources_free(char **src, size_t n)
 	for (i = 0; i < n; i++)
 		free(src[i]);
 	free(src);
+}
+
+/*
+ * The sha256s the commit gave, into the txn's items with its revision,
+ * and the items it left out gone: an apply finished after a crash reads
+ * them there (apply_pending).
+ */
+static int later_record(sqlite3 *db, const char *id, const struct push_list *l)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < l->n && !rc; i++) {
+		if (!l->v[i].later)
+			continue;
+		if (!st && !(st = prepare(db, "UPDATE txn_items SET sha256 = ? WHERE txn = ? AND path = ?")))
+			return -1;
+		sqlite3_bind_text(st, 1, l->v[i].hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, l->v[i].path, -1, SQLITE_STATIC);
+		rc = step_done(db, st) || sqlite3_changes(db) != 1 ? -1 : 0;
+	}
+	sqlite3_finalize(st);
+	/* After those: what is still '' is what the commit left out. */
+	if (!rc && l->later_dropped) {
+		if (!(st = prepare(db, "DELETE FROM txn_items WHERE txn = ? AND sha256 = ''")))
+			return -1;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = step_done(db, st) || (size_t)sqlite3_changes(db) != l->later_dropped ? -1 : 0;
+		sqlite3_finalize(st);
+	}
+	return rc;
 }
 
 long long txn_record(sqlite3 *db, const char *id, const char *token, const struct push_list *l,
@@ -523,7 +560,8 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 		goto fail;
 	sqlite3_bind_int64(state, 1, head + 1);
 	sqlite3_bind_text(state, 2, id, -1, SQLITE_STATIC);
-	if (step_done(db, state) || sqlite3_changes(db) != 1 || store_exec(db, "COMMIT"))
+	if (step_done(db, state) || sqlite3_changes(db) != 1 || later_record(db, id, l) ||
+	    store_exec(db, "COMMIT"))
 		goto fail;
 	rev = head + 1;
 	goto out;

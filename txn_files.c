@@ -127,7 +127,7 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 			continue;
 		if (sources[i])
 			r = link_staged(&from, sources[i], &to, it->path, it->size);
-		if (r > 0 && s->versions_fd >= 0 && kept_dir_there(s->versions_fd, known, it->hash)) {
+		if (r > 0 && it->hash[0] && s->versions_fd >= 0 && kept_dir_there(s->versions_fd, known, it->hash)) {
 			char blob[3 + HASH_HEX_LEN + 1];
 
 			snprintf(blob, sizeof(blob), "%.2s/%s", it->hash, it->hash);

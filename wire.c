@@ -103,6 +103,12 @@ static const char *target_field(json_t *o, struct change_line *c)
 
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why)
 {
+	return change_parse_flags(line, len, c, head, why, 0);
+}
+
+int change_parse_flags(const char *line, size_t len, struct change_line *c, long long *head, const char **why,
+		       unsigned flags)
+{
 	json_t *o, *v;
 	const char *path;
 	long long mode, base_mode;
@@ -180,7 +186,12 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		rc = 1;
 		goto out;
 	}
-	if (hash_field(o, "sha256", c->hash, 0)) {
+	c->later = (flags & CHANGE_LATER_OK) && json_is_null(json_object_get(o, "sha256"));
+	if (c->later && !c->base[0]) {
+		*why = "a sha256 left to the commit for a new file (only a changed one may)";
+		goto bad;
+	}
+	if (!c->later && hash_field(o, "sha256", c->hash, 0)) {
 		*why = "no valid sha256";
 		goto bad;
 	}
@@ -197,6 +208,10 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 		goto bad;
 	}
 	c->mode = (unsigned)mode;
+	if (c->later && c->mode == MODE_LINK) {
+		*why = "a sha256 left to the commit for a symlink (only a file's may be)";
+		goto bad;
+	}
 	if ((*why = target_field(o, c)))
 		goto bad;
 	rc = 1;
@@ -261,10 +276,13 @@ int change_format(const struct change_line *c, struct buf *out)
 	if (c->deleted) {
 		buf_addstr(out, ",\"deleted\":true");
 	} else {
-		if (!hash_hex_valid(c->hash))
+		if (c->later)
+			buf_addstr(out, ",\"sha256\":null");
+		else if (hash_hex_valid(c->hash))
+			buf_addf(out, ",\"sha256\":\"%s\"", c->hash);
+		else
 			goto bad;
-		buf_addf(out, ",\"sha256\":\"%s\",\"size\":%lld,\"mtime\":%lld,\"mode\":%d", c->hash, c->size,
-			 c->mtime, (int)c->mode);
+		buf_addf(out, ",\"size\":%lld,\"mtime\":%lld,\"mode\":%d", c->size, c->mtime, (int)c->mode);
 	}
 	if (c->rev >= 0)
 		buf_addf(out, ",\"rev\":%lld", c->rev);

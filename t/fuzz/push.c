@@ -27,7 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			check(!path_check(it->path, strlen(it->path)));
 			check(!i || strcmp(l.v[i - 1].path, it->path) < 0);
-			check(it->deleted ? !it->hash[0] : hash_hex_valid(it->hash) && it->size >= 0);
+			/* A sha256 left to the commit only for a changed file, never a link's. */
+			check(it->later ? !it->hash[0] && !it->deleted && it->base[0] && !it->target && it->size >= 0
+			      : it->deleted ? !it->hash[0] : hash_hex_valid(it->hash) && it->size >= 0);
 			if (it->deleted)
 				continue;
 			for (slash = strchr(it->path, '/'); slash; slash = strchr(slash + 1, '/')) {

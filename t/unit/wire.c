@@ -43,12 +43,39 @@ static void format_case(const struct change_line *c, const char *want, const cha
 	buf_free(&b);
 }
 
+/* A sha256 left to the commit: written null, read only by a push's body (CHANGE_LATER_OK). */
+static void later_case(const struct change_line *m)
+{
+	static const char want[] = "{\"path\":\"big\",\"sha256\":null,\"size\":9,\"mtime\":77,\"mode\":420,"
+				   "\"base\":\"" M5 "\",\"base_mode\":420}\n";
+	static const char fresh[] = "{\"path\":\"big\",\"sha256\":null,\"size\":9,\"mode\":420,\"base\":null}";
+	struct buf b = BUF_INIT;
+	struct change_line back;
+	long long head = -1;
+	const char *why;
+	int rc = change_format(m, &b);
+
+	ok(!rc && !strcmp(b.p, want), "written: a sha256 left to the commit (%s)", b.p ? b.p : "");
+	ok(change_parse(b.p, b.len - 1, &back, &head, &why) == -1 && !strcmp(why, "no valid sha256"),
+	   "a sha256 left to the commit: refused by every reader but a push's");
+	change_free(&back);
+	rc = change_parse_flags(b.p, b.len - 1, &back, &head, &why, CHANGE_LATER_OK);
+	ok(rc == 1 && back.later && !back.hash[0] && !strcmp(back.base, M5) && back.size == 9,
+	   "a sha256 left to the commit: read by a push's body");
+	change_free(&back);
+	ok(change_parse_flags(fresh, strlen(fresh), &back, &head, &why, CHANGE_LATER_OK) == -1 &&
+	   strstr(why, "new file"), "a sha256 left to the commit for a new file: refused");
+	change_free(&back);
+	buf_free(&b);
+}
+
 static void format_cases(void)
 {
-	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0, "", NULL };
-	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0, "", NULL };
-	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1, "", NULL };
-	struct change_line l = { "l", LH, M5, 8, 77, -1, MODE_LINK, 0644, 0, "", NULL };
+	struct change_line f = { "d/f", M5, "", 9, 77, -1, 0644, 0, 0, "", NULL, 0 };
+	struct change_line g = { "a \"q\"\xc3\xa9", M5, M5, 9, 77, -1, 0755, 0644, 0, "", NULL, 0 };
+	struct change_line d = { "gone", "", M5, 0, 0, -1, 0644, 0, 1, "", NULL, 0 };
+	struct change_line l = { "l", LH, M5, 8, 77, -1, MODE_LINK, 0644, 0, "", NULL, 0 };
+	struct change_line m = { "big", "", M5, 9, 77, -1, 0644, 0644, 0, "", NULL, 1 };
 	struct buf b = BUF_INIT;
 
 	format_case(&f, "{\"path\":\"d/f\",\"sha256\":\"" M5 "\",\"size\":9,\"mtime\":77,\"mode\":420,"
@@ -72,6 +99,7 @@ static void format_cases(void)
 		    "\"rev\":6,\"target\":\"target/x\"}\n", "a listed link");
 	l.target = NULL;
 	ok(change_format(&l, &b) == -1 && !b.len, "a link without its target is not written");
+	later_case(&m);
 	buf_free(&b);
 	change_format_head(42, NULL, &b);
 	ok(b.len == 12 && !memcmp(b.p, "{\"head\":42}\n", 12), "the head line, no history");

@@ -1,0 +1,161 @@
+/*
+ * push_later.c: the sha256 of a big changed file, taken on a thread while
+ * rsync sends it, not before the begin (issue 18: a 1 MiB edit in a 256
+ * MiB file read the whole file before a byte went, then again at the
+ * server). The scan leaves such files unread (scan_workspace_later), the
+ * begin names their sha256 null, and the commit gives it (PROTOCOL.md
+ * section 5); the server checks the staged file against it as against
+ * any other.
+ *
+ * A file must be what the scan saw, and stay so while read: its stat
+ * before and after the read is the scan's, else it changed during the
+ * push and we scan again, as after a 422. rsync may have read other
+ * bytes meanwhile; then the server's check fails, and that is a 422.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "push.h"
+
+enum { LATER_OK, LATER_CHANGED, LATER_FAILED };
+
+struct push_later {
+	struct workspace *ws;
+	struct scan_item **v;		/* the later items, in ch's order */
+	size_t n;
+	char (*hex)[HASH_HEX_LEN + 1];	/* the thread's results */
+	unsigned char *verdict;		/* LATER_* of each */
+	int *err;			/* errno of a LATER_FAILED */
+	pthread_t thread;
+	int threaded;
+};
+
+/* The stat the scan saw, still. */
+static int as_scanned(const struct stat *st, const struct entry *e)
+{
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
+	       (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec == e->mtime_ns &&
+	       (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec == e->ctime_ns;
+}
+
+static int hash_later(struct push_later *pl, size_t i)
+{
+	const struct entry *e = &pl->v[i]->e;
+	struct stat before, after;
+	uint64_t n;
+	int fd = workspace_openat(pl->ws, e->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int v = LATER_CHANGED;
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? LATER_CHANGED : (pl->err[i] = errno,
+													LATER_FAILED);
+	if (!fstat(fd, &before) && as_scanned(&before, e)) {
+		if (hash_fd(fd, pl->hex[i], &n)) {
+			pl->err[i] = errno;
+			v = LATER_FAILED;
+		} else if (!fstat(fd, &after) && as_scanned(&after, e) && n == e->size) {
+			v = LATER_OK;
+		}
+	}
+	close(fd);
+	return v;
+}
+
+static void *hash_all(void *arg)
+{
+	struct push_later *pl = arg;
+
+	for (size_t i = 0; i < pl->n; i++)
+		pl->verdict[i] = (unsigned char)hash_later(pl, i);
+	return NULL;
+}
+
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch)
+{
+	struct push_later *pl;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ch->n; i++)
+		n += ch->v[i]->later;
+	if (!n)
+		return NULL;
+	pl = xcalloc(1, sizeof(*pl));
+	pl->ws = ws;
+	pl->v = xcalloc(n, sizeof(*pl->v));
+	pl->hex = xcalloc(n, sizeof(*pl->hex));
+	pl->verdict = xcalloc(n, 1);
+	pl->err = xcalloc(n, sizeof(*pl->err));
+	for (size_t i = 0; i < ch->n; i++)
+		if (ch->v[i]->later)
+			pl->v[pl->n++] = ch->v[i];
+	/* Without a thread they are hashed at the end, after rsync: slower, the same. */
+	pl->threaded = !pthread_create(&pl->thread, NULL, hash_all, pl);
+	return pl;
+}
+
+int push_later_end(struct push_later *pl, const char **changed)
+{
+	int rc = 0;
+
+	if (!pl)
+		return 0;
+	if (pl->threaded)
+		pthread_join(pl->thread, NULL);
+	else
+		hash_all(pl);
+	for (size_t i = 0; i < pl->n && !rc; i++) {
+		struct scan_item *it = pl->v[i];
+
+		if (pl->verdict[i] == LATER_FAILED) {
+			errno = pl->err[i];
+			rc = error_errno("cannot read '%s'", show_path(it->e.path));
+		} else if (pl->verdict[i] == LATER_CHANGED) {
+			if (changed)
+				*changed = it->e.path;
+			rc = 1;
+		} else {
+			struct index_row r = { it->e, 0, 0 };
+
+			digest_from_hex(&it->e.hash, pl->hex[i]);
+			/* What the scan would have written: this stat, this content, racy by the same rule. */
+			r.e.hash = it->e.hash;
+			r.racy = it->e.mtime_ns >= pl->ws->stamp_ns;
+			if (index_write_row(pl->ws, &r))
+				rc = -1;
+		}
+	}
+	free(pl->v);
+	free(pl->hex);
+	free(pl->verdict);
+	free(pl->err);
+	free(pl);
+	return rc;
+}
+
+void push_later_body(const struct change_list *ch, struct buf *out)
+{
+	char hex[HASH_HEX_LEN + 1];
+	int first = 1;
+
+	buf_reset(out);
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct scan_item *it = ch->v[i];
+
+		if (!it->later)
+			continue;
+		buf_addstr(out, first ? "{\"sha256\":{" : ",");
+		/* The begin sent the same path: it is UTF-8. */
+		if (json_str_add(out, it->e.path))
+			die("cannot encode the path '%s'", it->e.path);
+		digest_hex(&it->e.hash, hex);
+		buf_addf(out, ":\"%s\"", hex);
+		first = 0;
+	}
+	if (!first)
+		buf_addstr(out, "}}");
+}
