@@ -305,6 +305,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	struct buf resp = BUF_INIT;
 	struct push_begun b = { 0 };
 	struct push_later *later = NULL;
+	struct rsync_stop stop = RSYNC_STOP_INIT;
 	struct buf hashes = BUF_INIT;
 	json_t *j = NULL;
 	char *path = NULL, *dst = NULL, *src = NULL;
@@ -366,7 +367,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 	/* Beside the transfer, on another core: its files are read once more, from the cache. */
-	later = push_later_start(ws, &ch);
+	later = push_later_start(ws, &ch, &stop);
 	/* One line for both ways a push sends, on a terminal. */
 	progress_start(&pg, "sending", b.nasked, b.total);
 	progressing = 1;
@@ -396,8 +397,23 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 
 		src = xasprintf("%s/", ws->root);
 		dst = xasprintf("soc::push/%s/", b.txn);
-		sent = rsync_run(r, src, dst, NULL, b.files, b.nfiles, &pg);
+		sent = rsync_run(r, src, dst, NULL, b.files, b.nfiles, &pg, &stop);
 
+		if (sent == RSYNC_STOPPED) {
+			/* Only the hash thread stops it: its files came back as synced (or changed since). */
+			int lr = push_later_end(later, NULL);
+
+			later = NULL;
+			progress_end(&pg, 0);
+			progressing = 0;
+			if (!lr && push_later_none_changed(&ch)) {
+				say_nothing_done("everything up to date\n");
+				*rc = EXIT_OK;
+			} else if (lr >= 0) {
+				outcome = PUSH_RETRY;
+			}
+			goto abort_txn;
+		}
 		if (sent == RSYNC_REMOTE)
 			*rc = EXIT_REMOTE;
 		if (sent)

@@ -53,14 +53,20 @@ void push_begun_free(struct push_begun *b);
 #define PUSH_LATER_MIN (16 << 20)	/* a changed file this big is hashed during the transfer */
 
 struct push_later;
-/* Starts hashing ch's later items (scan_item.later) on a thread; NULL when there are none. */
-struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch);
+/*
+ * Starts hashing ch's later items (scan_item.later) on a thread; NULL when
+ * there are none. When they are all of ch and all come back as synced
+ * (only touched), it ends the push's rsync through stop.
+ */
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop);
 /*
  * Waits for those hashes and frees pl: each item gets its e.hash, and its
  * index row that hash with the scan's stat. 0; 1 when a file changed
  * since the scan (*changed, if not NULL, names it); -1 after a message.
  */
 int push_later_end(struct push_later *pl, const char **changed);
+/* 1 when every change of ch is a later item found as synced, after push_later_end: nothing to push. */
+int push_later_none_changed(const struct change_list *ch);
 /* The commit's body, {"sha256":{PATH:SHA256,...}} for ch's later items; empty when none. */
 void push_later_body(const struct change_list *ch, struct buf *out);
 

@@ -31,6 +31,8 @@ struct push_later {
 	char (*hex)[HASH_HEX_LEN + 1];	/* the thread's results */
 	unsigned char *verdict;		/* LATER_* of each */
 	int *err;			/* errno of a LATER_FAILED */
+	int all;			/* every change of the push is one of them */
+	struct rsync_stop *stop;	/* ended when they all come back unchanged */
 	pthread_t thread;
 	int threaded;
 };
@@ -66,16 +68,32 @@ static int hash_later(struct push_later *pl, size_t i)
 	return v;
 }
 
+/* Read as it was synced: the same content and mode as its base. */
+static int as_synced(const struct push_later *pl, size_t i)
+{
+	const struct entry *e = &pl->v[i]->e;
+	struct digest d;
+
+	digest_from_hex(&d, pl->hex[i]);
+	return pl->verdict[i] == LATER_OK && digest_eq(&d, &e->base) && e->mode == e->base_mode;
+}
+
 static void *hash_all(void *arg)
 {
 	struct push_later *pl = arg;
+	size_t same = 0;
 
-	for (size_t i = 0; i < pl->n; i++)
+	for (size_t i = 0; i < pl->n; i++) {
 		pl->verdict[i] = (unsigned char)hash_later(pl, i);
+		same += as_synced(pl, i);
+	}
+	/* Only touched, all of them: rsync would send nothing the server lacks. */
+	if (pl->all && same == pl->n && pl->stop)
+		rsync_stop(pl->stop);
 	return NULL;
 }
 
-struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch)
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop)
 {
 	struct push_later *pl;
 	size_t n = 0;
@@ -93,6 +111,8 @@ struct push_later *push_later_start(struct workspace *ws, const struct change_li
 	for (size_t i = 0; i < ch->n; i++)
 		if (ch->v[i]->later)
 			pl->v[pl->n++] = ch->v[i];
+	pl->all = pl->n == ch->n;
+	pl->stop = stop;
 	/* Without a thread they are hashed at the end, after rsync: slower, the same. */
 	pl->threaded = !pthread_create(&pl->thread, NULL, hash_all, pl);
 	return pl;
@@ -135,6 +155,17 @@ int push_later_end(struct push_later *pl, const char **changed)
 	free(pl->err);
 	free(pl);
 	return rc;
+}
+
+int push_later_none_changed(const struct change_list *ch)
+{
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct entry *e = &ch->v[i]->e;
+
+		if (!ch->v[i]->later || !digest_eq(&e->hash, &e->base) || e->mode != e->base_mode)
+			return 0;
+	}
+	return ch->n > 0;
 }
 
 void push_later_body(const struct change_list *ch, struct buf *out)

@@ -10,12 +10,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "soc.h"
@@ -307,8 +309,43 @@ static int replay_stderr(int fd, int failed)
 	return 0;
 }
 
+/*
+ * SIGKILL, not SIGTERM: rsync spent 0.4 s in its cleanup before it ended
+ * its tunnel. Only a push's sender is stopped, which writes nothing here;
+ * its tunnel then sees the end of its input, and the server's rsync
+ * removes its temporary.
+ */
+void rsync_stop(struct rsync_stop *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stopped = 1;
+	for (size_t k = 0; k < s->n; k++)
+		kill(s->pid[k], SIGKILL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* 1 when s was stopped; with pid, else at the end, pid is now one to stop, or no longer. */
+static int stop_note(struct rsync_stop *s, pid_t pid)
+{
+	int stopped;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	stopped = s->stopped;
+	if (pid > 0 && stopped)
+		kill(pid, SIGKILL);
+	else if (pid > 0 && s->n < PARTS_MAX)
+		s->pid[s->n++] = pid;
+	else if (pid <= 0)
+		s->n = 0;	/* before the children are waited for, so a pid killed is never another's */
+	pthread_mutex_unlock(&s->lock);
+	return stopped;
+}
+
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg)
+	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
+	      struct rsync_stop *stop)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -317,9 +354,11 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	struct stream st[PARTS_MAX];
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
-	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5), err_fd, said;
+	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5), err_fd, said, stopped;
 	int progress = pg && pg->on;
 
+	if (stop_note(stop, 0))
+		return RSYNC_STOPPED;
 	if (n < 0 || (size_t)n >= sizeof(exe) - 1)
 		return error_errno("cannot find the soc binary for the rsync tunnel");
 	if (paths && !upload && (trust = rsync_trusts_sender()) < 0)
@@ -379,6 +418,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 			buf_add(&st[k].list, paths[j], strlen(paths[j]) + 1);
 		if (child_start(&st[k].c))
 			break;
+		stop_note(stop, st[k].c.pid);
 		started++;
 	}
 	/* rsync may die before reading it all; that is its exit code's story. */
@@ -386,6 +426,14 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	if (started == nst)
 		wrote = pump(st, nst, progress ? pg : NULL);
 	signal(SIGPIPE, old_pipe);
+	/* Ended but not reaped, so a stop meanwhile may still end them, and never kills another's pid. */
+	for (size_t k = 0; stop && started == nst && k < nst; k++) {
+		siginfo_t si;
+
+		while (waitid(P_PID, (id_t)st[k].c.pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			;
+	}
+	stopped = stop_note(stop, 0);
 	for (size_t k = 0; k < nst; k++) {
 		int c = -1;
 
@@ -398,7 +446,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 			code = c;
 		buf_free(&st[k].list);
 	}
-	said = err_fd >= 0 && replay_stderr(err_fd, code != 0);
+	/* A stopped rsync said nothing worth showing. */
+	said = !stopped && err_fd >= 0 && replay_stderr(err_fd, code != 0);
 	if (err_fd >= 0)
 		close(err_fd);
 	free(copy_dest);
@@ -407,6 +456,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	free(env_token);
 	for (size_t k = 0; k < sizeof(env_ca) / sizeof(*env_ca); k++)
 		free(env_ca[k]);
+	if (stopped)
+		return RSYNC_STOPPED;
 	if (started < nst)
 		return -1;
 	if (said)
@@ -458,11 +509,11 @@ int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
 	if (mkdir(dst, 0700) && errno != EEXIST)
 		rc = error_errno("cannot make '%s'", dst);
 	else if (whole)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n, pg);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n, pg, NULL);
 	else if (listed)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed, pg);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed, pg, NULL);
 	for (i = listed; !whole && !rc && i < n; i++)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1, pg);
+		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1, pg, NULL);
 	free(want);
 	return rc;
 }

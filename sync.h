@@ -252,8 +252,24 @@ void progress_end(struct progress *p, int done);
  * caller exits EXIT_REMOTE.
  */
 #define RSYNC_REMOTE (-2)	/* rsync_run: the tunnel could not reach the server (said once) */
+#define RSYNC_STOPPED (-4)	/* rsync_run: rsync_stop() ended it (nothing said) */
+/*
+ * Another thread's way to end an rsync_run early (a push whose big files
+ * all turn out unchanged, push_later.c): rsync_stop() ends the rsyncs it
+ * runs, or keeps any from starting, and rsync_run returns RSYNC_STOPPED.
+ */
+struct rsync_stop {
+	pthread_mutex_t lock;
+	int stopped;
+	size_t n;
+	pid_t pid[PARTS_MAX];	/* started and not yet waited for: never a reused pid */
+};
+#define RSYNC_STOP_INIT { PTHREAD_MUTEX_INITIALIZER, 0, 0, { 0 } }
+void rsync_stop(struct rsync_stop *s);
+/* stop: NULL, or how another thread may end it. */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg);
+	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
+	      struct rsync_stop *stop);
 /*
  * Whether the rsync here knows --trust-sender (3.2.5 and later), which a
  * pull naming its files passes (rsync.c says why): 1 or 0, asked once a

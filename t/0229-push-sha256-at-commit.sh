@@ -133,8 +133,9 @@ test_expect_success_here 'an apply a crash cut short finishes with the sha256 th
 '
 
 # The client's rsync, wrapped: it notes what the server's txn_items holds
-# for the big file while the push is open ('' until the commit gives it),
-# and once, when $TRASH/grow-once is there, appends to the file first.
+# for the big file while the push is open ('' until the commit gives it);
+# once, when $TRASH/grow-once is there, it appends to the file first; and
+# while $TRASH/slow is there it waits 5 s before it runs rsync.
 wrap_client_rsync() {
 	real=$(command -v rsync) &&
 	mkdir -p wrap &&
@@ -143,7 +144,9 @@ wrap_client_rsync() {
 case "\$*" in
 *soc::push*)
 	sqlite3 "$TRASH/server/soc.db" "SELECT quote(sha256) FROM txn_items WHERE path = 'Big/disk.img'" >>"$TRASH/txn-sha"
-	if [ -e "$TRASH/grow-once" ]; then rm "$TRASH/grow-once"; echo more >>"$TRASH/a/Big/disk.img"; fi;;
+	if [ -e "$TRASH/grow-once" ]; then rm "$TRASH/grow-once"; echo more >>"$TRASH/a/Big/disk.img"; fi
+	if [ -e "$TRASH/slow" ]; then sleep 5; fi
+	echo ran >>"$TRASH/rsync-ran";;
 esac
 exec "$real" "\$@"
 EOS
@@ -170,11 +173,26 @@ test_expect_success_here 'soc push: a big edited file is hashed during the trans
 	cmp a/Big/disk.img b/Big/disk.img
 '
 
-test_expect_success 'only touched: pushed as no change, no new revision' '
+test_expect_success 'only touched: no new revision, whether rsync ended first or the hash' '
 	rev=$(head_rev) &&
 	touch -d "2001-01-01" a/Big/disk.img &&
 	(cd a && soc push) >out 2>&1 &&
-	grep "held every change already" out &&
+	grep "held every change already\|everything up to date" out &&
+	test "$(head_rev)" = "$rev" &&
+	(cd a && soc status) >st &&
+	grep "nothing to push" st
+'
+
+test_expect_success 'only touched, rsync slow to start: the hash ends it, the push is dropped' '
+	rev=$(head_rev) &&
+	touch -d "2002-02-02" a/Big/disk.img &&
+	: >slow &&
+	rm -f rsync-ran &&
+	(cd a && soc push) >out 2>&1 &&
+	rm slow &&
+	grep "everything up to date" out &&
+	! test -e rsync-ran &&
+	grep "DELETE /api/v1/push/[0-9a-f]* 204" server.log &&
 	test "$(head_rev)" = "$rev" &&
 	(cd a && soc status) >st &&
 	grep "nothing to push" st
