@@ -37,12 +37,12 @@ struct push_later {
 	int threaded;
 };
 
-/* The stat the scan saw, still. */
+/* The stat the scan saw, still (its times clamped as the scan's are). */
 static int as_scanned(const struct stat *st, const struct entry *e)
 {
 	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
-	       (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec == e->mtime_ns &&
-	       (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec == e->ctime_ns;
+	       mtime_ns(&st->st_mtim) == e->mtime_ns && mtime_ns(&st->st_ctim) == e->ctime_ns &&
+	       mode_of(st->st_mode) == e->mode;
 }
 
 static int hash_later(struct push_later *pl, size_t i)

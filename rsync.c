@@ -324,7 +324,10 @@ void rsync_stop(struct rsync_stop *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* 1 when s was stopped; with pid, else at the end, pid is now one to stop, or no longer. */
+/*
+ * A child started (pid > 0: killed at once if s is already stopped), or,
+ * with pid 0, no child of this run to kill any more. 1 when s is stopped.
+ */
 static int stop_note(struct rsync_stop *s, pid_t pid)
 {
 	int stopped;
