@@ -282,8 +282,13 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 
 	/* Not emptied first: it may hold the upload stream's files, already checked. */
 	cfd = txn_commit_dir(s, id);
-	if (cfd < 0)
+	if (cfd < 0) {
+		int e = errno;
+
+		stage_follow_free(fol);
+		errno = e;
 		return -1;
+	}
 	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	for (size_t i = 0; i < l->n; i++)
 		files += push_item_file(&l->v[i]);
