@@ -8,7 +8,8 @@
 # 1. first push of a 10,000-file tree / rsync -a of it   (target <= 1.15),
 #    and the first pull of it into an empty workspace / rsync -a back (target <= 1.1);
 #    then a pull of its 10,000 files, each changed elsewhere / rsync -a of that (target <= 1.0;
-#    its fourth round alone too: 1.1 on ext4)
+#    its fourth round alone too: 1.1 on ext4); then one file of it edited,
+#    pushed / rsync -a of the tree
 # 2. no-op push, no-op pull on 100,000 files / an rsync -a no-op (target <= 0.5),
 #    and the first pull of those 100,000 files / rsync -a of them (target <= 1.1)
 # 3. bytes sent for a 1 MiB edit inside a 256 MiB file / rsync's own (target <= 1.05)
@@ -89,6 +90,20 @@ EOP
 	sync
 	timed "$WORK/t-rsyncc" rsync -a "$DAEMON/chg/" "$WORK/chg-r/"
 done
+# ---- 1c. one file of that tree edited, pushed ----
+# What a push costs beside the work: the begin, the tunnel, the commit.
+for i in $(seq "$RUNS"); do
+	echo "one edit $i" >>"$WORK/chg-a/data/d0000/f0000000"
+	cp -p "$WORK/chg-a/data/d0000/f0000000" "$WORK/chg-r/d0000/f0000000"
+	sync
+	if [ $((i % 2)) = 1 ]; then
+		timed "$WORK/t-push-one" sh -c 'cd "$1" && "$2" push -q' - "$WORK/chg-a" "$SOC"
+		timed "$WORK/t-rsync-one" rsync -a "$WORK/chg-r/" "$DAEMON/chg/"
+	else
+		timed "$WORK/t-rsync-one" rsync -a "$WORK/chg-r/" "$DAEMON/chg/"
+		timed "$WORK/t-push-one" sh -c 'cd "$1" && "$2" push -q' - "$WORK/chg-a" "$SOC"
+	fi
+done
 stop_soc
 LC=$(median <"$WORK/t-pullc")
 RC=$(median <"$WORK/t-rsyncc")
@@ -98,6 +113,10 @@ if [ "$RUNS" -ge 4 ]; then
 	R4=$(sed -n 4p "$WORK/t-rsyncc")
 	echo "sync: its fourth round: soc pull ${L4}s, rsync -a ${R4}s, ratio $(ratio "$L4" "$R4") (target <= 1.1 on ext4)"
 fi
+PO=$(median <"$WORK/t-push-one")
+RO=$(median <"$WORK/t-rsync-one")
+echo "sync: push of one edited file of $SMALL: soc push ${PO}s ($(sort -n "$WORK/t-push-one" | head -n 1)-$(sort -n "$WORK/t-push-one" | tail -n 1))," \
+	"rsync -a ${RO}s ($(sort -n "$WORK/t-rsync-one" | head -n 1)-$(sort -n "$WORK/t-rsync-one" | tail -n 1)), ratio $(ratio "$PO" "$RO")"
 
 # ---- 2. no-op push and pull on 100,000 files ----
 echo "sync: building $BIG files"

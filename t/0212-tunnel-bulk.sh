@@ -1,7 +1,8 @@
 #!/bin/sh
 # The rsync tunnel carries more than a pipe's worth each way: rsync hands
 # `soc tunnel` a non-blocking descriptor, and a full one must be waited on,
-# never taken for the end of the transfer.
+# never taken for the end of the transfer. The process rsync waits for
+# ends once the tunnel stands, and a child of it relays.
 . "$(dirname "$0")/lib.sh"
 
 # tunnel_rsync SRC DST < NUL-separated list: rsync as soc runs it.
@@ -33,6 +34,23 @@ test_expect_success 'and pushes them whole into a staging directory' '
 		test "$(hash_of got/D/f$i)" = "$(hash_of "$TRASH/r/staging/t1/D/f$i")" || return 1
 	done &&
 	rm -rf "$TRASH/r/staging/t1"
+'
+
+test_expect_success 'the tunnel rsync started ends once it stands; its relay goes on' '
+	mkfifo in &&
+	exec 8<>in &&
+	{ (SOC_TUNNEL_URL=$URL SOC_TUNNEL_TOKEN=$ADMIN_TOKEN soc tunnel <in >out 2>err 8>&-
+	   echo $? >status) 8>&- & } &&
+	wait_exists status &&
+	test "$(cat status)" = 0 &&
+	printf "@RSYNCD: 32.0 md5\npull\n" >&8 &&
+	n=0 &&
+	while ! grep -q "^@RSYNCD: OK" out && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done &&
+	grep "^@RSYNCD: OK" out &&
+	test_must_be_empty err
 '
 
 test_done

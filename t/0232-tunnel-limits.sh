@@ -78,15 +78,19 @@ rsyncs() {
 	grep -ls "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null | wc -l
 }
 
-# no_rsyncs PID: its children gone within 5 s (the socket closes before
-# the rsync on it has quite exited).
-no_rsyncs() {
+# rsyncs_are PID N: its children N within 5 s (the socket closes before
+# the rsync on it has quite exited, and a client's tunnel does not wait
+# for either).
+rsyncs_are() {
 	n=0
-	while [ "$(rsyncs $1)" != 0 ] && [ $n -lt 50 ]; do
+	while [ "$(rsyncs $1)" != "$2" ] && [ $n -lt 50 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
-	test "$(rsyncs $1)" = 0
+	test "$(rsyncs $1)" = "$2"
+}
+no_rsyncs() {
+	rsyncs_are "$1" 0
 }
 
 # hold REQUESTS-FILE OUT: hold.py in the background (HOLD_PID), once it has its answers.
@@ -149,7 +153,7 @@ test_expect_success 'meanwhile a push of a changed and a new file from another w
 	test $took -lt 2000 &&
 	test $(grep -c "POST /api/v1/rsync 101 " server.log) = $((tunnels + 1)) &&
 	test "$(tree_sum b/D)" = "$(tree_sum server/files/D)" &&
-	test "$(rsyncs $SERVER_PID)" = 32
+	rsyncs_are $SERVER_PID 32
 '
 
 test_expect_success_here 'after the idle timeout the tunnels are closed and their rsyncs gone' '
