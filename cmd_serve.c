@@ -24,6 +24,7 @@ const char serve_usage[] =
 	"   or: soc serve check [--root DIR] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve gc [--root DIR] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve backup DEST [--root DIR]\n"
+	"   or: soc serve export DEST [--rev R] [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
@@ -32,7 +33,9 @@ const char serve_usage[] =
 	"version as its name says, and that no symlink is anywhere under DIR; exit 1\n"
 	"if not. 'gc' removes the versions no longer kept, and says how many.\n"
 	"'backup' copies DIR, consistent, into DEST (new or empty) while the server\n"
-	"runs; to restore, stop the server and serve DEST.\n"
+	"runs; to restore, stop the server and serve DEST. 'export' writes the\n"
+	"files of revision R (default: the head) from DIR/versions into DEST (new\n"
+	"or empty), each checked against its sha256.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
 	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
@@ -40,7 +43,8 @@ const char serve_usage[] =
 	"    --max-body BYTES    largest request body accepted\n"
 	"    --read-only         the new token can read and pull, not push\n"
 	"    --keep-days N       keep a replaced or deleted version N days (default 30)\n"
-	"    --keep-versions K   and the K newest versions of each path (default 0)\n";
+	"    --keep-versions K   and the K newest versions of each path (default 0)\n"
+	"    --rev R             the revision to export (r12 or 12)\n";
 
 #define API "/api/v1/"
 
@@ -377,7 +381,8 @@ static int number_opt(const char *name, const char *v, long min, long max, long 
 
 int cmd_serve(int argc, char **argv, struct workspace *ws)
 {
-	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL, *days = NULL, *versions = NULL;
+	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL, *days = NULL, *versions = NULL,
+		   *rev = NULL;
 	char *root_dflt = NULL;
 	int read_only = 0, n, rc;
 	long long body_max = HTTP_BODY_MAX_DEFAULT;
@@ -388,6 +393,7 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		{ 0, "read-only", OPT_BOOL, &read_only, 0 },
 		{ 0, "keep-days", OPT_STRING, &days, 0 },
 		{ 0, "keep-versions", OPT_STRING, &versions, 0 },
+		{ 0, "rev", OPT_STRING, &rev, 0 },
 		{ 'q', "quiet", OPT_BOOL, &soc_quiet, 0 },
 		OPT_END,
 	};
@@ -408,7 +414,11 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		return EXIT_USAGE;
 	if (n && !strcmp(argv[0], "backup") && (n != 2 || read_only || days || versions))
 		return usage_error("'backup' wants one DEST directory");
-	if (n && strcmp(argv[0], "token") && strcmp(argv[0], "backup") &&
+	if (n && !strcmp(argv[0], "export") && (n != 2 || read_only || days || versions))
+		return usage_error("'export' wants one DEST directory");
+	if (rev && (!n || strcmp(argv[0], "export")))
+		return usage_error("--rev goes with 'export'");
+	if (n && strcmp(argv[0], "token") && strcmp(argv[0], "backup") && strcmp(argv[0], "export") &&
 	    (n != 1 || (strcmp(argv[0], "check") && strcmp(argv[0], "gc")) || read_only))
 		return usage_error("'%s' is not a serve command", argv[0]);
 	if (n && !strcmp(argv[0], "token") && (days || versions))
@@ -424,6 +434,8 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		rc = token_cmd(n, argv, root, read_only);
 	else if (n && !strcmp(argv[0], "backup"))
 		rc = serve_backup(root, argv[1]);
+	else if (n && !strcmp(argv[0], "export"))
+		rc = serve_export(root, rev, argv[1]);
 	else if (n && !strcmp(argv[0], "gc"))
 		rc = gc_cmd(root);
 	else if (n)

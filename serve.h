@@ -271,6 +271,8 @@ struct keep_policy;
 int serve_check(const char *root, const struct keep_policy *keep);
 /* ---- backup.c: soc serve backup DEST, a consistent copy while the server runs (an exit code) ---- */
 int serve_backup(const char *root, const char *dest);
+/* ---- export.c: soc serve export DEST [--rev R], revision rev (NULL: the head) as a tree (an exit code) ---- */
+int serve_export(const char *root, const char *rev, const char *dest);
 
 /*
  * ---- api.c: answers ----

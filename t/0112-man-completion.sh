@@ -115,7 +115,8 @@ test_expect_success 'each command is offered exactly the options its usage names
 		case $c in tunnel | version) continue ;; esac
 		{ usage_opts "$c"; echo --help; } | sort -u >want &&
 		if test "$c" = serve; then
-			{ complete_words soc serve - && complete_words soc serve token new x -; } |
+			{ complete_words soc serve - && complete_words soc serve token new x - &&
+				complete_words soc serve export x -; } |
 				sort -u >got
 		else
 			complete_words soc "$c" - >got
