@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "push.h"
+#include "testhook.h"
 
 static int cmp_change_path(const void *key, const void *item)
 {
@@ -149,7 +150,37 @@ struct answer_reader {
 	const struct change_list *ch;
 	struct push_begun *b;
 	size_t lines;
+	int changed_in_stream;		/* changes_fit_stream() */
 };
+
+/*
+ * Changed files go by rsync for its delta, unless all of them together
+ * are this small: then the stream takes them too and no rsync starts. A
+ * delta of so few bytes saves less than rsync's start and its protocol's
+ * round trips cost (bench/README, 2026-12-04).
+ */
+#define PUSH_STREAM_CHANGED_MAX (64 * 1024)
+
+static int changes_fit_stream(const struct change_list *ch)
+{
+	uint64_t sum = 0;
+
+	if (test_hook_flag(HOOK_PUSH_CHANGED_BY_RSYNC))
+		return 0;
+	for (size_t i = 0; i < ch->n; i++) {
+		const struct scan_item *it = ch->v[i];
+
+		if (it->change == CH_DELETED || !it->e.base.set || it->e.mode == MODE_LINK)
+			continue;
+		/* Its sha256 comes at the commit; the stream wants it first. */
+		if (it->later)
+			return 0;
+		sum += it->e.size;
+		if (sum > PUSH_STREAM_CHANGED_MAX)
+			return 0;
+	}
+	return 1;
+}
 
 /* One path the server asked for: one of this push's files, else refused. */
 static int take_path(struct answer_reader *r, const char *p, size_t len)
@@ -168,7 +199,7 @@ static int take_path(struct answer_reader *r, const char *p, size_t len)
 	b->total += it->e.size;
 	b->asked[b->nasked++] = it->e.path;
 	/* A new file has no old version to send a delta against: it goes in our own stream. */
-	if (!it->e.base.set)
+	if (!it->e.base.set || r->changed_in_stream)
 		b->added[b->nadded++] = &it->e;
 	else
 		b->files[b->nfiles++] = it->e.path;
@@ -225,7 +256,7 @@ static int answer_whole(struct answer_reader *r, const struct buf *answer)
 long push_begin(struct workspace *ws, struct net *net, const struct change_list *ch, struct push_begun *b)
 {
 	struct body_writer w = { .ws = ws, .ch = ch, .line = BUF_INIT };
-	struct answer_reader r = { ch, b, 0 };
+	struct answer_reader r = { ch, b, 0, changes_fit_stream(ch) };
 	long st;
 
 	memset(b, 0, sizeof(*b));

@@ -27,6 +27,8 @@
 #define HOOK_NO_UPLOAD TEST_HOOK_PREFIX "NO_UPLOAD"
 #define HOOK_NO_FETCH TEST_HOOK_PREFIX "NO_FETCH"
 #define HOOK_FETCH_CUT TEST_HOOK_PREFIX "FETCH_CUT"
+/* Client, a flag: a push sends every changed file by rsync, however few its bytes (push_begin.c). */
+#define HOOK_PUSH_CHANGED_BY_RSYNC TEST_HOOK_PREFIX "PUSH_CHANGED_BY_RSYNC"
 /* Client: a pause between a file's look and its read in an upload, 0..UPLOAD_SLEEP_MAX_MS. */
 #define HOOK_UPLOAD_SLEEP_MS TEST_HOOK_PREFIX "UPLOAD_SLEEP_MS"
 /* Client, a flag: making pulled files durable fails as if the disk refused. */

@@ -52,7 +52,7 @@ test_expect_success 'the token is in no argv and no log line while pushing, new 
 	(cd a && soc push -q) &&
 	grep "upload into push" server.log &&
 	echo y >>a/f &&
-	(cd a && soc push -q) &&
+	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) &&
 	grep "soc::push/" rsync.calls &&
 	! grep -F "$SOC_TOKEN" rsync.calls &&
 	! grep -F "$SOC_TOKEN" server.log

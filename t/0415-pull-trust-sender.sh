@@ -36,7 +36,7 @@ test_expect_success_here 'a server holding 30 files, both workspaces in sync' '
 test_expect_success 'the push'"'"'s upload does not pass --trust-sender' '
 	edit_all a/T one &&
 	: >"$TRASH/rsync.calls" &&
-	(cd a && soc push -q) &&
+	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) &&
 	grep "^rsync -rt .*soc::push/" "$TRASH/rsync.calls" &&
 	! grep -e "--trust-sender" "$TRASH/rsync.calls"
 '

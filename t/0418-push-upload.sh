@@ -1,7 +1,8 @@
 #!/bin/sh
 # New files travel in soc's own stream (upload.c, upload_serve.c), not by
 # rsync: a first push runs no rsync, and contents, modes and mtimes land
-# as they would have; a changed file still goes by rsync's delta; a long
+# as they would have; a changed file still goes by rsync's delta, unless
+# the push's changed files come to 64 KiB or less in all; a long
 # list goes as streams side by side; a server without the stream gets
 # rsync. The stream by hand: a record naming a
 # path outside the push, a wrong size, an invalid path, a cut record are
@@ -49,6 +50,24 @@ test_expect_success 'a changed file goes by rsync against the old version, a new
 	test "$(client_rsyncs)" = 1 &&
 	grep "upload into push .*: 1 files, 4 bytes" server.log &&
 	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)"
+'
+
+test_expect_success 'changed files of 64 KiB in all go by the stream, no rsync; a byte more by rsync' '
+	head -c 65535 /dev/urandom >a/D/c64 &&
+	(cd a && soc add D/c64 -q && soc push -q) &&
+	: >rsync.calls &&
+	printf x >>a/D/c64 &&
+	(cd a && soc push -q) &&
+	test "$(client_rsyncs)" = 0 &&
+	grep "upload into push .*: 1 files, 65536 bytes" server.log &&
+	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
+	printf y >>a/D/c64 &&
+	(cd a && soc push -q) &&
+	test "$(client_rsyncs)" = 1 &&
+	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
+	soc serve check --root server &&
+	(cd b && soc pull -q) &&
+	test "$(ws_sum a)" = "$(ws_sum b)"
 '
 
 test_expect_success 'a push of 2,400 new files: a stream a core, at most two here, every file lands' '

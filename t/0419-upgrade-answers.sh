@@ -9,6 +9,10 @@
 # proxy's 413, TLS spoken to a plain-HTTP port.
 . "$(dirname "$0")/lib.sh"
 
+# A push's small changed file goes by rsync here, as a bigger one would: the tunnel is what is tested.
+SOC_TEST_PUSH_CHANGED_BY_RSYNC=1
+export SOC_TEST_PUSH_CHANGED_BY_RSYNC
+
 hint="a proxy in front of soc serve may not pass 'Upgrade' (see contrib/nginx-soc.conf)"
 
 test_expect_success_here 'a workspace a with f synced through soc serve, b empty; then the hostile server' '

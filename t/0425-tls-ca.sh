@@ -56,7 +56,7 @@ test_expect_success 'cacert in .soc/config, relative to the root, from a subdire
 	(cd a/sub && soc push -q) &&
 	grep "POST /api/v1/push/.*/upload" server.log &&
 	echo two >>a/new &&
-	(cd a && soc push -q) 2>err &&
+	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) 2>err &&
 	test_must_be_empty err &&
 	grep "POST /api/v1/rsync" server.log
 '

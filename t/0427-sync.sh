@@ -70,7 +70,7 @@ test_expect_success 'a push landing between the pull and the push: sync pulls ag
 	(cd a && soc push -q) &&
 	echo b-edit >b/Data/z &&
 	: >block &&
-	(cd b && PATH=$TRASH/wrap:$PATH soc sync >../out 2>../err; echo $? >../rc) &
+	(cd b && PATH=$TRASH/wrap:$PATH SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc sync >../out 2>../err; echo $? >../rc) &
 	bpid=$! &&
 	i=0 &&
 	while [ ! -e started ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done &&
