@@ -49,9 +49,7 @@ struct backup {
 /* DEST: made 0700, or an empty directory; its fd, or -1 after a message. */
 static int dest_open(const char *dest)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd, n = 0;
+	int fd, empty;
 
 	if (!mkdir(dest, 0700))
 		return open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -60,17 +58,14 @@ static int dest_open(const char *dest)
 	fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return error_errno("'%s' exists and is not a directory we can use", dest);
-	d = fdopendir(dup(fd));
-	if (!d) {
+	empty = dir_empty(fd);
+	if (empty < 0)
+		error_errno("cannot read '%s'", dest);
+	else if (!empty)
+		error("'%s' is not empty; a backup goes into a new or empty directory", dest);
+	if (empty != 1) {
 		close(fd);
-		return error_errno("cannot read '%s'", dest);
-	}
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	if (n) {
-		close(fd);
-		return error("'%s' is not empty; a backup goes into a new or empty directory", dest);
+		return -1;
 	}
 	return fd;
 }

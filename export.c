@@ -14,10 +14,8 @@
  * the head; a past revision's blob that gc took is named, and the export
  * fails.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,25 +162,20 @@ static int parent_of(const char *dest, char **copy, const char **base)
 /* What the rename will replace: nothing, or an empty directory. 0, or -1 after a message. */
 static int dest_free(int parent, const char *base, const char *dest)
 {
-	struct dirent *de;
 	struct stat st;
-	DIR *d;
-	int fd, n = 0;
+	int fd, empty;
 
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW))
 		return errno == ENOENT ? 0 : error_errno("cannot look at '%s'", dest);
 	if (!S_ISDIR(st.st_mode))
 		return error("'%s' exists and is not a directory", dest);
 	fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return error_errno("cannot read '%s'", dest);
-	}
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n ? error("'%s' is not empty", dest) : 0;
+	empty = fd < 0 ? -1 : dir_empty(fd);
+	if (empty < 0)
+		error_errno("cannot read '%s'", dest);
+	if (fd >= 0)
+		close(fd);
+	return empty < 0 ? -1 : empty ? 0 : error("'%s' is not empty", dest);
 }
 
 /* A hidden directory beside dest, 0755: its name in *tmp (to free) and its fd, or -1 after a message. */

@@ -262,6 +262,8 @@ int dir_cursor_sync(struct dir_cursor *dc);
 void dir_cursor_close(struct dir_cursor *dc);
 /* Removes name in dir and everything below it; 0 when gone (or never there), -1 and errno. */
 int remove_tree(int dir, const char *name);
+/* 1 when the directory open on fd holds nothing, 0 when it holds something, -1 and errno. */
+int dir_empty(int fd);
 /* A new file name in dir with src's bytes and mode; its fd (the caller fsyncs), or -1 and errno. */
 int copy_file_at(int src, int dir, const char *name, mode_t mode);
 

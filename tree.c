@@ -143,6 +143,30 @@ int remove_tree(int dir, const char *name)
 	return remove_at(dir, name, 0);
 }
 
+int dir_empty(int fd)
+{
+	int dup_fd = dup(fd), n = 0;
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return -1;
+	}
+	while (!n && (errno = 0, de = readdir(d)))
+		n = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (!n && errno) {
+		int e = errno;
+
+		closedir(d);
+		errno = e;
+		return -1;
+	}
+	closedir(d);
+	return !n;
+}
+
 int copy_file_at(int src, int dir, const char *name, mode_t mode)
 {
 	char chunk[HASH_CHUNK];
