@@ -93,13 +93,17 @@ timed() {
 	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$out"
 }
 
+# spread FILE: the least and the most of FILE's times, as min-max.
+spread() {
+	echo "$(sort -n "$1" | head -n 1)-$(sort -n "$1" | tail -n 1)"
+}
+
 # say_ratio LABEL SOC-FILE RSYNC-FILE TARGET: both medians with their
 # spread (min-max) and the ratio of the medians.
 say_ratio() {
 	a=$(median <"$2")
 	b=$(median <"$3")
-	echo "$BENCH_NAME: $1: soc ${a}s ($(sort -n "$2" | head -n 1)-$(sort -n "$2" | tail -n 1))," \
-		"rsync -a ${b}s ($(sort -n "$3" | head -n 1)-$(sort -n "$3" | tail -n 1))," \
+	echo "$BENCH_NAME: $1: soc ${a}s ($(spread "$2")), rsync -a ${b}s ($(spread "$3"))," \
 		"ratio $(ratio "$a" "$b") (target <= $4)"
 }
 

@@ -115,8 +115,8 @@ if [ "$RUNS" -ge 4 ]; then
 fi
 PO=$(median <"$WORK/t-push-one")
 RO=$(median <"$WORK/t-rsync-one")
-echo "sync: push of one edited file of $SMALL: soc push ${PO}s ($(sort -n "$WORK/t-push-one" | head -n 1)-$(sort -n "$WORK/t-push-one" | tail -n 1))," \
-	"rsync -a ${RO}s ($(sort -n "$WORK/t-rsync-one" | head -n 1)-$(sort -n "$WORK/t-rsync-one" | tail -n 1)), ratio $(ratio "$PO" "$RO")"
+echo "sync: push of one edited file of $SMALL: soc push ${PO}s ($(spread "$WORK/t-push-one"))," \
+	"rsync -a ${RO}s ($(spread "$WORK/t-rsync-one")), ratio $(ratio "$PO" "$RO")"
 
 # ---- 2. no-op push and pull on 100,000 files ----
 echo "sync: building $BIG files"
@@ -150,8 +150,8 @@ echo "sync: no-op on $BIG files: soc push ${P0}s, soc pull ${L0}s, rsync -a ${R0
 	"ratios push $(ratio "$P0" "$R0"), pull $(ratio "$L0" "$R0") (target <= 0.5)"
 LB=$(median <"$WORK/t-pullb")
 RB=$(median <"$WORK/t-rsyncb")
-echo "sync: first pull of $BIG files: soc pull ${LB}s ($(sort -n "$WORK/t-pullb" | head -n 1)-$(sort -n "$WORK/t-pullb" | tail -n 1))," \
-	"rsync -a ${RB}s ($(sort -n "$WORK/t-rsyncb" | head -n 1)-$(sort -n "$WORK/t-rsyncb" | tail -n 1)), ratio $(ratio "$LB" "$RB") (target <= 1.1)"
+echo "sync: first pull of $BIG files: soc pull ${LB}s ($(spread "$WORK/t-pullb"))," \
+	"rsync -a ${RB}s ($(spread "$WORK/t-rsyncb")), ratio $(ratio "$LB" "$RB") (target <= 1.1)"
 rm -rf "$WORK/big" "$WORK/root-big" "$WORK/daemon/m/big"
 
 # ---- 3. a 1 MiB edit inside a 256 MiB file ----
