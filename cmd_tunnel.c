@@ -159,9 +159,9 @@ int cmd_tunnel(int argc, char **argv, struct workspace *ws)
 	if (!test_hook_str(HOOK_TUNNEL_STATS)) {
 		pid_t relay_pid = fork();
 
+		/* The child relays; so does this process when fork failed. */
 		if (relay_pid > 0)
 			_exit(EXIT_OK);
-		/* Without a child, this process relays, as before. */
 	}
 	rc = relay(u) ? EXIT_ERROR : EXIT_OK;
 	upgrade_close(u);
