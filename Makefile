@@ -6,14 +6,14 @@ BINDIR = $(PREFIX)/bin
 MAN1DIR = $(PREFIX)/share/man/man1
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 CC ?= cc
-PKGS = sqlite3 libcurl jansson libmd libcrypto
+PKGS = sqlite3 libcurl jansson libmd libcrypto libpq
 
 # Each area keeps its own list, so parallel work never edits one line.
 CORE_SRCS = soc.c usage.c buf.c path.c hash.c hash_follow.c parts.c options.c wire.c testhook.c beneath.c
 CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
 	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c link.c
 HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_signal.c
-SERVER_SRCS = store.c store_lost.c store_upgrade.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c stage_follow.c push_body.c tree.c check.c \
+SERVER_SRCS = sql.c sql_pg.c store.c store_bind.c store_lost.c store_upgrade.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c stage_follow.c push_body.c tree.c check.c \
 	backup.c export.c versions.c store_history.c api_history.c fetch_serve.c delta.c
 SYNC_SRCS = run.c progress.c rsync.c net.c net_versions.c remote.c upgrade.c upload.c cmd_tunnel.c pending.c cmd_push.c push_begin.c push_later.c cmd_pull.c cmd_sync.c cmd_watch.c pull_select.c pull_fetch.c pull_stream.c pull_apply.c pull_durable.c \
 	restore_apply.c cmd_log.c cmd_ls.c cmd_restore.c cmd_clone.c history.c
@@ -56,13 +56,13 @@ TEST_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	SOC_TEST_BIN=$(CURDIR)/$(TEST_DIR)/soc
 
 test: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -j2 $(UNIT_TESTS) t/[0-9]*.sh
 
 # One test: make check T=t/0001-dispatch.sh
 check: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -v $(T)
 

@@ -71,7 +71,7 @@ long long api_query_int(const struct http_request *req, const char *name)
 
 void api_info(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	char history[HISTORY_HEX_LEN + 1];
 	long long head = -1;
 
@@ -128,7 +128,7 @@ void api_changes(struct server *s, struct http_exchange *ex)
 {
 	long long since = api_query_int(http_req(ex), "since");
 	long long wait = api_query_int(http_req(ex), "wait");
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	int rc;
 
 	if (since == -2 || since == -1)
@@ -162,7 +162,7 @@ static void log_row(const struct store_rev *r, void *arg)
 void api_log(struct server *s, struct http_exchange *ex)
 {
 	long long limit = api_query_int(http_req(ex), "limit");
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	json_t *arr;
 
 	if (limit == -2 || limit == 0)

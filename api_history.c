@@ -161,7 +161,7 @@ static int line(const struct history_row *h, void *arg)
 void api_history(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
 	long long limit = api_query_int(http_req(ex), "limit");
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct buf path = BUF_INIT;
 	struct lines L = { s, ex, 1 };
 	int rc;
@@ -195,7 +195,7 @@ void api_tree(struct server *s, struct http_exchange *ex, const struct caller *w
 {
 	const struct http_request *req = http_req(ex);
 	long long rev = api_query_int(req, "rev"), before = api_query_int(req, "before"), head;
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct buf path = BUF_INIT;
 	struct lines L = { s, ex, 0 };
 	int rc = -1;
@@ -240,7 +240,7 @@ out:
 void api_blob(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
 	const struct http_request *req = http_req(ex);
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	char hash[HASH_HEX_LEN + 1];
 	size_t plen = strlen(BLOB_PREFIX);
 	long long size;

@@ -381,12 +381,19 @@ int serve_backup(const char *root, const char *dest)
 {
 	struct backup k = { .root = root, .dest = dest, .src_files = -1, .dst_files = -1 };
 	int root_fd = -1, dest_fd = -1, rc = EXIT_ERROR, got = 1;
+	struct stat sb;
 
 	if (store_refuse_lost(root, 0) || store_enter(root))
 		return EXIT_ERROR;
 	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
 		error_errno("cannot open the root '%s'", root);
+		goto out;
+	}
+	/* Its history is not in a file a copy could take whole. */
+	if (!fstatat(root_fd, DB_CONNINFO_FILE, &sb, AT_SYMLINK_NOFOLLOW)) {
+		error("'%s' keeps its history in PostgreSQL (" DB_CONNINFO_FILE "): back it up with pg_dump and a "
+		      "copy of the root", root);
 		goto out;
 	}
 	k.src_files = openat(root_fd, "files", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -17,13 +17,14 @@
 
 #include "beneath.h"
 #include "serve.h"
+#include "sql.h"
 #include "versions.h"
 
 #define CHECK_DEPTH_MAX 256	/* deeper than any valid path can make */
 
 struct checker {
 	struct server *s;
-	struct sqlite3 *db;
+	struct sql *db;
 	struct store_lookup *live;	/* is a path in the head? */
 	size_t problems, files;
 };
@@ -66,7 +67,7 @@ static void check_file(const struct store_file *f, void *arg)
 static void check_head(struct checker *c)
 {
 	if (store_head_each(c->db, check_file, c))
-		problem(c, "cannot read the head: %s%s", store_errmsg(c->db), "");
+		problem(c, "cannot read the head: %s%s", sql_errmsg(c->db), "");
 }
 
 /* Walks dir; under files/ (in_files) every regular file must be in the head. */

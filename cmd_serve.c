@@ -16,8 +16,8 @@
 #include "versions.h"
 
 const char serve_usage[] =
-	"usage: soc serve [--root DIR] [--listen HOST:PORT] [--max-body BYTES]\n"
-	"                 [--keep-days N] [--keep-versions K]\n"
+	"usage: soc serve [--root DIR] [--db CONNINFO] [--listen HOST:PORT]\n"
+	"                 [--max-body BYTES] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve token new NAME [--read-only] [--root DIR]\n"
 	"   or: soc serve token list [--root DIR]\n"
 	"   or: soc serve token revoke NAME [--root DIR]\n"
@@ -39,6 +39,9 @@ const char serve_usage[] =
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
 	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
+	"    --db CONNINFO       keep the history in this PostgreSQL database (a libpq\n"
+	"                        conninfo), not in DIR/soc.db: a new root only; DIR\n"
+	"                        remembers it\n"
 	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
 	"    --max-body BYTES    largest request body accepted\n"
 	"    --read-only         the new token can read and pull, not push\n"
@@ -159,21 +162,23 @@ static int writes(const struct http_request *req)
 static int authenticate(struct server *s, const struct http_request *req, struct caller *who)
 {
 	const struct http_slice *h = http_header(req, "authorization");
-	struct sqlite3 *db;
+	struct sql *db;
 
 	if (!h || h->len < 7 || strncasecmp(h->p, "Bearer ", 7))
 		return -1;
 	db = store_db(s);
-	return db ? token_auth(db, h->p + 7, h->len - 7, who) : -1;
+	return db ? token_auth(db, h->p + 7, h->len - 7, who) : -2;
 }
 
 /* Runs on the loop before a body is read: a stranger never makes us buffer one. */
 static int admit(const struct http_request *req, void *arg)
 {
 	struct caller who;
+	int rc = authenticate(arg, req, &who);
 
-	if (authenticate(arg, req, &who))
-		return 401;
+	/* A database that cannot answer says nothing of the token. */
+	if (rc)
+		return rc == -2 ? 500 : 401;
 	if (who.read_only && writes(req))
 		return 403;
 	return 0;
@@ -186,8 +191,11 @@ static void route(struct http_exchange *ex, void *arg)
 	const struct route *r;
 	struct caller who;
 	char txn[TXN_ID_LEN + 1];
+	int rc = authenticate(s, req, &who);
 
-	if (authenticate(s, req, &who)) {
+	if (rc == -2)
+		return api_error(ex, 500, "internal", "cannot read the database");
+	if (rc) {
 		http_add_header(ex, "WWW-Authenticate", "Bearer");
 		return api_error(ex, 401, "unauthorized", "a valid token is needed (Authorization: Bearer)");
 	}
@@ -309,7 +317,7 @@ out:
 static int token_cmd(int argc, char **argv, const char *root, int read_only)
 {
 	struct server s;
-	struct sqlite3 *db;
+	struct sql *db;
 	char token[TOKEN_BYTES * 2 + 1];
 	int rc = EXIT_ERROR;
 	int is_new = argc >= 2 && !strcmp(argv[1], "new");
@@ -382,12 +390,13 @@ static int number_opt(const char *name, const char *v, long min, long max, long 
 int cmd_serve(int argc, char **argv, struct workspace *ws)
 {
 	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL, *days = NULL, *versions = NULL,
-		   *rev = NULL;
+		   *rev = NULL, *db = NULL;
 	char *root_dflt = NULL;
 	int read_only = 0, n, rc;
 	long long body_max = HTTP_BODY_MAX_DEFAULT;
 	const struct opt opts[] = {
 		{ 0, "root", OPT_STRING, &root, 0 },
+		{ 0, "db", OPT_STRING, &db, 0 },
 		{ 0, "listen", OPT_STRING, &listen, 0 },
 		{ 0, "max-body", OPT_STRING, &max_body, 0 },
 		{ 0, "read-only", OPT_BOOL, &read_only, 0 },
@@ -425,6 +434,11 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		return usage_error("--keep-days and --keep-versions go with serve, gc and check");
 	if (!n && read_only)
 		return usage_error("--read-only goes with 'token new'");
+	if (db && n && !strcmp(argv[0], "backup"))
+		return usage_error("'backup' copies soc.db; back a PostgreSQL database up with pg_dump");
+	if (db && !*db)
+		return usage_error("--db wants a PostgreSQL conninfo, such as 'host=/run/postgresql dbname=soc'");
+	store_want_db(db);
 	if (!root) {
 		root = root_dflt = root_default();
 		if (!root)

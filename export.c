@@ -198,7 +198,7 @@ static int temp_beside(int parent, const char *base, const char *dest, char **tm
 	return error_errno("cannot make a directory beside '%s'", dest);
 }
 
-static int export_rev(struct server *s, struct sqlite3 *db, long long want, const char *dest)
+static int export_rev(struct server *s, struct sql *db, long long want, const char *dest)
 {
 	struct exporter x = { .s = s, .dst = -1 };
 	char *tmp = NULL, *copy = NULL;
@@ -243,7 +243,7 @@ out:
 int serve_export(const char *root, const char *rev, const char *dest)
 {
 	struct server s;
-	struct sqlite3 *db;
+	struct sql *db;
 	long long want = 0;
 	int rc = EXIT_ERROR;
 

@@ -62,7 +62,7 @@ static const char *parse(const char *body, size_t len, struct fetch_item *items,
  * versions/'s file of a version a revision names: an fd and its size;
  * -1 when not kept, -2 on a database error.
  */
-static int open_named(struct server *s, struct sqlite3 *db, const char *hash, long long *size)
+static int open_named(struct server *s, struct sql *db, const char *hash, long long *size)
 {
 	int named = store_hash_named(db, hash);
 
@@ -107,7 +107,7 @@ static int send_whole(struct http_exchange *ex, int fd, long long size, struct b
  * 0, or -1 when the stream must be cut (the client then fails its pull,
  * placing nothing, and the next pull asks again).
  */
-static int send_item(struct server *s, struct sqlite3 *db, struct http_exchange *ex,
+static int send_item(struct server *s, struct sql *db, struct http_exchange *ex,
 		     const struct fetch_item *it, struct buf bufs[3])
 {
 	long long size, bsize;
@@ -150,7 +150,7 @@ out:
 
 void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct fetch_item *items = xcalloc(FETCH_ITEMS_MAX, sizeof(*items));
 	struct buf bufs[3] = { BUF_INIT, BUF_INIT, BUF_INIT };	/* the version, its base, what is sent */
 	size_t len, n, i, cut;

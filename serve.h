@@ -41,6 +41,8 @@
 #define STORE_BIG_CACHE "-32768"	/* KiB of page cache (the pragma's form) for a big push's writes */
 #define STORE_SORT_THREADS "2"		/* threads SQLite may sort a rebuilt index on (the pragma's form) */
 
+struct sql;
+struct sql_stmt;
 struct sqlite3;
 
 struct server {
@@ -102,35 +104,57 @@ int store_enter(const char *root);
  * token, so a new admin token would replace it. 0 when none of this is so.
  */
 int store_refuse_lost(const char *root, int starting);
+/*
+ * The PostgreSQL database (a libpq conninfo) soc serve --db names, for
+ * store_open to bind a new root to or check an old one against; NULL: none.
+ */
+void store_want_db(const char *conninfo);
+/* ---- store_bind.c ---- */
+/* ROOT/db.conninfo into *out (malloc'd; NULL when there is none): 0, or -1 after a message. */
+int store_conninfo_read(int root_fd, const char *root, char **out);
+/*
+ * For store_open: the root's database, *conninfo NULL for soc.db; a new
+ * root (create) given --db is bound to it. -1 after a message when --db
+ * and the root disagree.
+ */
+int store_bind(struct server *s, int create, char **conninfo);
+/* Writes ROOT/db.conninfo, 0600, whole and durable or not at all: 0, or -1 after a message. */
+int store_bind_write(struct server *s, const char *conninfo);
+/* The tables and indexes db's kind has, made where missing: 0, or -1 after a message. */
+int store_schema(struct sql *db);
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
 int store_open(struct server *s, const char *root, int create);
 void store_close(struct server *s);
 #define DB_NAME "soc.db"		/* under the root: the database */
+#define DB_CONNINFO_FILE "db.conninfo"	/* under the root, instead: the PostgreSQL database it is bound to */
+#define DB_CONNINFO_MAX 4096		/* bytes of a conninfo */
+#define STORE_PG_LOCK_WRITE "7105"	/* PostgreSQL advisory lock ids: writers one at a time, as SQLite's */
+#define STORE_PG_LOCK_SCHEMA "7106"	/* and the tables made by one node at a time */
 #define RSYNC_LOG "rsyncd.log"		/* under the root: what the rsync daemons say */
 #define RSYNC_LOG_MAX (16 << 20)	/* bytes it grows to before it becomes RSYNC_LOG.1 */
 /* Moves a full RSYNC_LOG aside; for the housekeeping tick. */
 void store_rotate_log(struct server *s);
 /* This thread's connection to soc.db (opened on first use, one per worker thread). */
-struct sqlite3 *store_db(struct server *s);
+struct sql *store_db(struct server *s);
 /* The head revision readers see. */
-long long store_head(struct sqlite3 *db);
+long long store_head(struct sql *db);
 /* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */
-int store_history(struct sqlite3 *db, char out[HISTORY_HEX_LEN + 1]);
+int store_history(struct sql *db, char out[HISTORY_HEX_LEN + 1]);
 /*
  * After a commit: a WAL grown past WAL_KEEP_BYTES (a large push writes
  * all its rows into it) is checkpointed into soc.db and truncated, so
  * the root does not keep its size; readers still in it: left for the
  * next commit.
  */
-void store_checkpoint(struct server *s, struct sqlite3 *db);
+void store_checkpoint(struct server *s, struct sql *db);
 /*
  * A write of n rows of one push (txn_db.c) in this thread's connection:
  * from BIG_PUSH_ITEMS rows, a page cache of STORE_BIG_CACHE for it, as
  * its indexes outgrow SQLite's 2 MB and each row would page through the
  * WAL; store_big_write_end gives that cache back.
  */
-void store_big_write(struct sqlite3 *db, size_t n);
-void store_big_write_end(struct sqlite3 *db, size_t n);
+void store_big_write(struct sql *db, size_t n);
+void store_big_write_end(struct sql *db, size_t n);
 /*
  * Inside a write of n rows into files or changes: when n is at least
  * BIG_PUSH_ITEMS and the table may hold no more than 2n rows, that
@@ -141,16 +165,14 @@ void store_big_write_end(struct sqlite3 *db, size_t n);
  * the index stays, -1 after a message.
  */
 enum store_index { STORE_FILES_SHA256, STORE_CHANGES_SHA256 };
-int store_bulk_begin(struct sqlite3 *db, enum store_index which, size_t n);
-int store_bulk_end(struct sqlite3 *db, enum store_index which, int dropped);
+int store_bulk_begin(struct sql *db, enum store_index which, size_t n);
+int store_bulk_end(struct sql *db, enum store_index which, int dropped);
 /*
  * After a push of n changes (its begin, upload or commit): from
  * BIG_PUSH_ITEMS, this thread's SQLite memory and malloc's free pages go
  * back to the system, so the server does not keep a big push's peak.
  */
-void store_trim(struct sqlite3 *db, size_t n);
-/* Runs one statement with no result; 0 or -1 after a message naming sql. */
-int store_exec(struct sqlite3 *db, const char *sql);
+void store_trim(struct sql *db, size_t n);
 /* One row of files, as the readers below hand it over (strings valid during the call). */
 struct store_file {
 	const char *path;
@@ -172,47 +194,44 @@ struct store_rev {
  * read (neither called); 0 when every row was given; 1 when a callback
  * stopped it or the database failed midway (after a message).
  */
-int store_changes_each(struct sqlite3 *db, long long since,
+int store_changes_each(struct sql *db, long long since,
 		       int (*begin)(long long head, const char *history, void *arg),
 		       int (*row)(const struct store_file *f, void *arg), void *arg);
 /* row() for the newest limit revisions up to the head, newest first; 0, or -1 on a database error. */
-int store_log_each(struct sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg),
+int store_log_each(struct sql *db, long long limit, void (*row)(const struct store_rev *r, void *arg),
 		   void *arg);
 /*
  * row() for every regular file of the head (path, sha256, size), by path:
- * what files/ holds, links left out; 0, or -1 (store_errmsg says why).
+ * what files/ holds, links left out; 0, or -1 (sql_errmsg says why).
  */
-int store_head_each(struct sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg);
+int store_head_each(struct sql *db, void (*row)(const struct store_file *f, void *arg), void *arg);
 /* A prepared "is this path in the head?" for many paths; NULL on failure. */
 struct store_lookup;
-struct store_lookup *store_lookup_open(struct sqlite3 *db);
+struct store_lookup *store_lookup_open(struct sql *db);
 /* 1 when path is a regular file of the head (one files/ holds), else 0. */
 int store_lookup_in_head(struct store_lookup *q, const char *path);
 void store_lookup_close(struct store_lookup *q);
 /* A read transaction around several reads, so they see one head; begin gives 0 or -1 after a message. */
-int store_read_begin(struct sqlite3 *db);
-void store_read_end(struct sqlite3 *db);
+int store_read_begin(struct sql *db);
+void store_read_end(struct sql *db);
 /*
  * A write transaction that takes the write lock at once (BEGIN IMMEDIATE),
  * so its reads and writes see one head: 0 or -1 after a message. End it
  * with store_write_commit (0, or -1 and rolled back) or store_write_abort.
  */
-int store_write_begin(struct sqlite3 *db);
-int store_write_commit(struct sqlite3 *db);
-void store_write_abort(struct sqlite3 *db);
-/* SQLite's message for the last failure on db. */
-const char *store_errmsg(struct sqlite3 *db);
+int store_write_begin(struct sql *db);
+int store_write_commit(struct sql *db);
+void store_write_abort(struct sql *db);
 /* The statements every request runs, kept prepared on each thread's connection. */
 enum store_stmt { STORE_STMT_AUTH, STORE_STMT_HEAD, STORE_STMT_NAMED, STORE_STMTS };
-struct sqlite3_stmt;
 /*
  * A prepared statement for sql: this thread's cached one (which) when db
  * is this thread's connection, else a fresh one; NULL on failure. Give it
  * back with store_stmt_put(), which resets a cached one and finalizes
  * any other.
  */
-struct sqlite3_stmt *store_stmt_get(struct sqlite3 *db, enum store_stmt which, const char *sql);
-void store_stmt_put(struct sqlite3 *db, struct sqlite3_stmt *st);
+struct sql_stmt *store_stmt_get(struct sql *db, enum store_stmt which, const char *sql);
+void store_stmt_put(struct sql *db, struct sql_stmt *st);
 
 /* ---- store_upgrade.c: an older soc's soc.db brought to this schema in place ---- */
 
@@ -228,19 +247,19 @@ int token_generate(char out[TOKEN_BYTES * 2 + 1]);
 /* 1 when name is 1 to TOKEN_NAME_MAX of [A-Za-z0-9._-], else 0. */
 int token_name_valid(const char *name);
 /* Inserts a token; -1 if the name is taken (after a message). */
-int token_add(struct sqlite3 *db, const char *name, const char *token, int read_only);
-/* Looks the bearer token up by its sha256; 0 and *who on success, -1 if unknown. */
-int token_auth(struct sqlite3 *db, const char *token, size_t len, struct caller *who);
+int token_add(struct sql *db, const char *name, const char *token, int read_only);
+/* Looks the bearer token up by its sha256; 0 and *who on success, -1 if unknown, -2 if the database failed. */
+int token_auth(struct sql *db, const char *token, size_t len, struct caller *who);
 /* Prints one line a token (name, read-only or read-write, created); 0 or -1 after a message. */
-int token_list(struct sqlite3 *db);
+int token_list(struct sql *db);
 /* Deletes the token called name; 0, or -1 after a message (none by that name, a database error). */
-int token_revoke(struct sqlite3 *db, const char *name);
+int token_revoke(struct sql *db, const char *name);
 /*
  * At the first start (no token yet): a token named admin, written to
  * ROOT/ADMIN_TOKEN_FILE 0600 and said on stderr. 0 (also when a token
  * exists), or -1 after a message.
  */
-int token_make_admin(struct server *s, struct sqlite3 *db);
+int token_make_admin(struct server *s, struct sql *db);
 
 /* ---- tree.c: directories below the root, never through a symlink ---- */
 

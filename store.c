@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "sql.h"
 #include "testhook.h"
 #include "versions.h"
 
@@ -62,26 +63,59 @@ static const char schema[] =
 	"INSERT OR IGNORE INTO meta VALUES('history', lower(hex(randomblob(16))));";
 
 /*
+ * The same tables in PostgreSQL: 64-bit integers, and paths compared
+ * byte by byte as SQLite does (collation "C"), whatever the database's
+ * locale, so ranges of paths and their order are the same. Made under a
+ * lock, as two nodes may start at once.
+ */
+static const char schema_pg[] =
+	"BEGIN; SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_SCHEMA ");"
+	"CREATE TABLE IF NOT EXISTS files(path TEXT COLLATE \"C\" PRIMARY KEY, sha256 TEXT, size BIGINT NOT NULL,"
+	" mtime BIGINT NOT NULL, mode INTEGER NOT NULL, rev BIGINT NOT NULL, target TEXT);"
+	"CREATE INDEX IF NOT EXISTS files_rev ON files(rev);"
+	FILES_SHA256_INDEX ";"
+	"CREATE TABLE IF NOT EXISTS revs(rev BIGINT PRIMARY KEY, time BIGINT NOT NULL,"
+	" token TEXT NOT NULL, client TEXT, adds BIGINT NOT NULL, mods BIGINT NOT NULL, dels BIGINT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS changes(rev BIGINT NOT NULL, path TEXT COLLATE \"C\" NOT NULL, sha256 TEXT,"
+	" size BIGINT NOT NULL, mtime BIGINT NOT NULL, mode INTEGER NOT NULL, target TEXT);"
+	"CREATE INDEX IF NOT EXISTS changes_rev ON changes(rev);"
+	"CREATE INDEX IF NOT EXISTS changes_path ON changes(path, rev);"
+	CHANGES_SHA256_INDEX ";"
+	"CREATE TABLE IF NOT EXISTS tokens(name TEXT COLLATE \"C\" PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE,"
+	" read_only INTEGER NOT NULL, created BIGINT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS txns(id TEXT PRIMARY KEY, token TEXT NOT NULL,"
+	" created BIGINT NOT NULL, state TEXT NOT NULL, rev BIGINT, token_sha256 TEXT);"
+	"CREATE TABLE IF NOT EXISTS txn_items(txn TEXT NOT NULL, path TEXT COLLATE \"C\" NOT NULL, sha256 TEXT,"
+	" size BIGINT NOT NULL, mtime BIGINT NOT NULL, mode INTEGER NOT NULL, base TEXT,"
+	" base_mode INTEGER NOT NULL DEFAULT 0, target TEXT, PRIMARY KEY(txn, path));"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"INSERT INTO meta VALUES('head', '0') ON CONFLICT DO NOTHING;"
+	/* A random UUID's 32 hex digits: 122 bits from PostgreSQL's strong generator. */
+	"INSERT INTO meta VALUES('history', replace(gen_random_uuid()::text, '-', '')) ON CONFLICT DO NOTHING;"
+	"COMMIT;";
+
+/*
  * One connection per thread, with the statements every request runs
- * prepared once: a request costs two sqlite3_step()s, not two parses.
+ * prepared once: a request costs two sql_step()s, not two parses.
  * Freed when the thread ends.
  */
 struct conn {
-	sqlite3 *db;
-	sqlite3_stmt *cached[STORE_STMTS];	/* by enum store_stmt */
+	struct sql *db;
+	struct sql_stmt *cached[STORE_STMTS];	/* by enum store_stmt */
 };
 
 static pthread_key_t db_key;
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
-static char *db_path;
+static char *db_path;		/* ROOT/soc.db, or NULL */
+static char *db_conninfo;	/* the PostgreSQL database the root is bound to, or NULL */
 
 static void conn_free(void *p)
 {
 	struct conn *c = p;
 
 	for (int i = 0; i < STORE_STMTS; i++)
-		sqlite3_finalize(c->cached[i]);
-	sqlite3_close(c->db);
+		sql_finalize(c->cached[i]);
+	sql_close(c->db);
 	free(c);
 }
 
@@ -91,21 +125,23 @@ static void db_key_make(void)
 		die("cannot create a thread key");
 }
 
-static sqlite3 *db_connect(const char *path)
+static struct sql *db_connect(const char *path)
 {
-	sqlite3 *db = NULL;
+	sqlite3 *lite = NULL;
+	struct sql *db;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	if (sqlite3_open_v2(path, &lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		error("cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
+		error("cannot open '%s': %s", path, lite ? sqlite3_errmsg(lite) : "out of memory");
+		sqlite3_close(lite);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, DB_BUSY_MS);
+	sqlite3_busy_timeout(lite, DB_BUSY_MS);
+	db = sql_wrap_sqlite(lite);
 	/* What a checkpoint leaves of the WAL: a large push's WAL does not stay its size. */
-	if (store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=" STORE_CACHE "; "
+	if (sql_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=" STORE_CACHE "; "
 		       "PRAGMA journal_size_limit=" WAL_KEEP_TEXT ";")) {
-		sqlite3_close(db);
+		sql_close(db);
 		return NULL;
 	}
 	return db;
@@ -117,19 +153,28 @@ static struct conn *conn_get(void)
 
 	pthread_once(&db_key_once, db_key_make);
 	c = pthread_getspecific(db_key);
+	/*
+	 * PostgreSQL restarted or failed over: made again here, where a
+	 * request begins and no transaction is open, never in the middle of
+	 * one. A request that fails to gets a 500; the next one tries again.
+	 */
+	if (c && sql_broken(c->db)) {
+		fprintf(stderr, "%s: lost the connection to PostgreSQL; connecting again\n", soc_prog);
+		return sql_reconnect(c->db) ? NULL : c;
+	}
 	if (c)
 		return c;
 	c = xcalloc(1, sizeof(*c));
-	c->db = db_connect(db_path);
+	c->db = db_conninfo ? sql_open_pg(db_conninfo) : db_connect(db_path);
 	if (!c->db || pthread_setspecific(db_key, c)) {
-		sqlite3_close(c->db);
+		sql_close(c->db);
 		free(c);
 		return NULL;
 	}
 	return c;
 }
 
-sqlite3 *store_db(struct server *s)
+struct sql *store_db(struct server *s)
 {
 	struct conn *c = conn_get();
 
@@ -137,25 +182,23 @@ sqlite3 *store_db(struct server *s)
 	return c ? c->db : NULL;
 }
 
-sqlite3_stmt *store_stmt_get(sqlite3 *db, enum store_stmt which, const char *sql)
+struct sql_stmt *store_stmt_get(struct sql *db, enum store_stmt which, const char *sql)
 {
 	struct conn *c = pthread_getspecific(db_key);
-	sqlite3_stmt **slot = NULL, *st = NULL;
+	struct sql_stmt **slot = NULL, *st;
 
 	if (c && c->db == db)
 		slot = &c->cached[which];
 	if (slot && *slot)
 		return *slot;
-	if (sqlite3_prepare_v3(db, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
+	if (!(st = sql_prepare(db, sql, slot != NULL)))
 		return NULL;
-	}
 	if (slot)
 		*slot = st;
 	return st;
 }
 
-void store_stmt_put(sqlite3 *db, sqlite3_stmt *st)
+void store_stmt_put(struct sql *db, struct sql_stmt *st)
 {
 	struct conn *c = pthread_getspecific(db_key);
 	int cached = 0;
@@ -163,10 +206,10 @@ void store_stmt_put(sqlite3 *db, sqlite3_stmt *st)
 	for (int i = 0; c && c->db == db && i < STORE_STMTS; i++)
 		cached |= st == c->cached[i];
 	if (cached) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+		sql_reset(st);
+		sql_clear_bindings(st);
 	} else {
-		sqlite3_finalize(st);
+		sql_finalize(st);
 	}
 }
 
@@ -179,13 +222,14 @@ static void read_wal_keep(void)
 	wal_keep = test_hook_long(HOOK_WAL_KEEP_BYTES, 0, WAL_KEEP_BYTES, WAL_KEEP_BYTES);
 }
 
-void store_checkpoint(struct server *s, sqlite3 *db)
+void store_checkpoint(struct server *s, struct sql *sdb)
 {
+	sqlite3 *db = sql_sqlite(sdb);
 	struct stat st;
 	int rc;
 
 	pthread_once(&wal_keep_once, read_wal_keep);
-	if (fstatat(s->root_fd, DB_NAME "-wal", &st, AT_SYMLINK_NOFOLLOW) || st.st_size <= wal_keep)
+	if (!db || fstatat(s->root_fd, DB_NAME "-wal", &st, AT_SYMLINK_NOFOLLOW) || st.st_size <= wal_keep)
 		return;
 	/* Never waiting for a reader (a long changes stream): the commit's answer is due. */
 	sqlite3_busy_timeout(db, 0);
@@ -194,22 +238,23 @@ void store_checkpoint(struct server *s, sqlite3 *db)
 	if (rc == SQLITE_OK)
 		fprintf(stderr, "%s: checkpointed %s's WAL of %lld bytes\n", soc_prog, DB_NAME, (long long)st.st_size);
 	else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-		warning("cannot checkpoint %s: %s", DB_NAME, sqlite3_errmsg(db));
+		warning("cannot checkpoint %s: %s", DB_NAME, sql_errmsg(sdb));
 }
 
-void store_big_write(sqlite3 *db, size_t n)
+/* PostgreSQL sizes its own buffers: the pragmas and the bulk index are SQLite's. */
+void store_big_write(struct sql *db, size_t n)
 {
-	if (n >= BIG_PUSH_ITEMS)
-		(void)store_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
+	if (n >= BIG_PUSH_ITEMS && sql_kind(db) == SQL_SQLITE)
+		(void)sql_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
 }
 
-void store_big_write_end(sqlite3 *db, size_t n)
+void store_big_write_end(struct sql *db, size_t n)
 {
-	if (n < BIG_PUSH_ITEMS)
+	if (n < BIG_PUSH_ITEMS || sql_kind(db) != SQL_SQLITE)
 		return;
 	/* The pages it held go at once. */
-	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
-	sqlite3_db_release_memory(db);
+	(void)sql_exec(db, "PRAGMA cache_size=" STORE_CACHE);
+	sqlite3_db_release_memory(sql_sqlite(db));
 }
 
 static const char *const bulk_index[][2] = {
@@ -217,28 +262,28 @@ static const char *const bulk_index[][2] = {
 	[STORE_CHANGES_SHA256] = { "DROP INDEX changes_sha256", CHANGES_SHA256_INDEX },
 };
 
-int store_bulk_begin(sqlite3 *db, enum store_index which, size_t n)
+int store_bulk_begin(struct sql *db, enum store_index which, size_t n)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	long long rows = -1;
 
-	if (n < BIG_PUSH_ITEMS)
+	if (n < BIG_PUSH_ITEMS || sql_kind(db) != SQL_SQLITE)
 		return 0;
 	/* Every files row came in by a changes row: the largest rowid bounds both tables. */
-	if (sqlite3_prepare_v2(db, "SELECT ifnull(max(rowid), 0) FROM changes", -1, &st, NULL) != SQLITE_OK)
-		return error("cannot count the changes: %s", sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		rows = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (!(st = sql_prepare(db, "SELECT ifnull(max(rowid), 0) FROM changes", 0)))
+		return error("cannot count the changes: %s", sql_errmsg(db));
+	if (sql_step(st) == SQL_ROW)
+		rows = sql_column_int64(st, 0);
+	sql_finalize(st);
 	if (rows < 0)
-		return error("cannot count the changes: %s", sqlite3_errmsg(db));
+		return error("cannot count the changes: %s", sql_errmsg(db));
 	/* A sort of up to 3n entries still costs less than n inserts at random pages. */
 	if (rows > 2 * (long long)n)
 		return 0;
-	return store_exec(db, bulk_index[which][0]) ? -1 : 1;
+	return sql_exec(db, bulk_index[which][0]) ? -1 : 1;
 }
 
-int store_bulk_end(sqlite3 *db, enum store_index which, int dropped)
+int store_bulk_end(struct sql *db, enum store_index which, int dropped)
 {
 	int rc;
 
@@ -250,64 +295,52 @@ int store_bulk_end(sqlite3 *db, enum store_index which, int dropped)
 	 * more than the default's. A second thread sorts half the runs: a
 	 * quarter off the sort of a million rows (bench/README).
 	 */
-	(void)store_exec(db, "PRAGMA cache_size=" STORE_CACHE);
-	(void)store_exec(db, "PRAGMA threads=" STORE_SORT_THREADS);
-	rc = store_exec(db, bulk_index[which][1]);
-	(void)store_exec(db, "PRAGMA threads=0");
-	(void)store_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
+	(void)sql_exec(db, "PRAGMA cache_size=" STORE_CACHE);
+	(void)sql_exec(db, "PRAGMA threads=" STORE_SORT_THREADS);
+	rc = sql_exec(db, bulk_index[which][1]);
+	(void)sql_exec(db, "PRAGMA threads=0");
+	(void)sql_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
 	return rc;
 }
 
-void store_trim(sqlite3 *db, size_t n)
+void store_trim(struct sql *db, size_t n)
 {
 	if (n < BIG_PUSH_ITEMS)
 		return;
-	if (db)
-		sqlite3_db_release_memory(db);
+	if (db && sql_sqlite(db))
+		sqlite3_db_release_memory(sql_sqlite(db));
 	/* glibc keeps a worker's freed arena pages otherwise: 200 MB after a million-file push. */
 	malloc_trim(0);
 }
 
-int store_exec(sqlite3 *db, const char *sql)
+long long store_head(struct sql *db)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		error("database: %s (in '%.60s')", msg ? msg : sqlite3_errmsg(db), sql);
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-long long store_head(sqlite3 *db)
-{
-	sqlite3_stmt *st = store_stmt_get(db, STORE_STMT_HEAD, "SELECT value FROM meta WHERE key='head'");
+	struct sql_stmt *st = store_stmt_get(db, STORE_STMT_HEAD, "SELECT value FROM meta WHERE key='head'");
 	long long head = -1;
 
 	if (!st)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		head = sqlite3_column_int64(st, 0);
+	if (sql_step(st) == SQL_ROW)
+		head = sql_column_int64(st, 0);
 	store_stmt_put(db, st);
 	return head;
 }
 
-int store_history(sqlite3 *db, char out[HISTORY_HEX_LEN + 1])
+int store_history(struct sql *db, char out[HISTORY_HEX_LEN + 1])
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	const char *v;
 	int rc = -1;
 
 	out[0] = '\0';
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='history'", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = sql_prepare(db, "SELECT value FROM meta WHERE key='history'", 0)))
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW && (v = (const char *)sqlite3_column_text(st, 0)) &&
+	if (sql_step(st) == SQL_ROW && (v = sql_column_text(st, 0)) &&
 	    history_id_valid(v)) {
 		memcpy(out, v, HISTORY_HEX_LEN + 1);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return rc;
 }
 
@@ -316,117 +349,115 @@ int store_history(sqlite3 *db, char out[HISTORY_HEX_LEN + 1])
  * rows of files changed after since, up to the head, by path; since=0
  * leaves deletes out. A cursor, so memory does not grow with the files.
  */
-int store_changes_each(sqlite3 *db, long long since,
+int store_changes_each(struct sql *db, long long since,
 		       int (*begin)(long long head, const char *history, void *arg),
 		       int (*row)(const struct store_file *f, void *arg), void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	char history[HISTORY_HEX_LEN + 1];
 	long long head;
 	int rc, ret = 1;
 
-	if (store_exec(db, "BEGIN"))
+	if (store_read_begin(db))
 		return -1;
 	head = store_head(db);
 	if (store_history(db, history))
 		head = -1;
-	if (sqlite3_prepare_v2(db, since ? "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
-				       "WHERE rev > ? AND rev <= ? ORDER BY path"
-				     : "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
-				       "WHERE rev > ? AND rev <= ? AND sha256 IS NOT NULL ORDER BY path",
-			       -1, &st, NULL) != SQLITE_OK || head < 0) {
-		sqlite3_finalize(st);
-		store_exec(db, "ROLLBACK");
+	st = sql_prepare(db, since ? "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
+				     "WHERE rev > ? AND rev <= ? ORDER BY path"
+				   : "SELECT path, sha256, size, mtime, mode, rev, target FROM files "
+				     "WHERE rev > ? AND rev <= ? AND sha256 IS NOT NULL ORDER BY path", 0);
+	if (!st || head < 0) {
+		sql_finalize(st);
+		sql_exec(db, "ROLLBACK");
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, head);
+	sql_bind_int64(st, 1, since);
+	sql_bind_int64(st, 2, head);
 	if (begin(head, history, arg))
 		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_file f = {
-			.path = (const char *)sqlite3_column_text(st, 0),
-			.hash = (const char *)sqlite3_column_text(st, 1),
-			.size = sqlite3_column_int64(st, 2),
-			.mtime = sqlite3_column_int64(st, 3),
-			.mode = sqlite3_column_int(st, 4),
-			.rev = sqlite3_column_int64(st, 5),
-			.target = (const char *)sqlite3_column_text(st, 6),
+			.path = sql_column_text(st, 0),
+			.hash = sql_column_text(st, 1),
+			.size = sql_column_int64(st, 2),
+			.mtime = sql_column_int64(st, 3),
+			.mode = sql_column_int(st, 4),
+			.rev = sql_column_int64(st, 5),
+			.target = sql_column_text(st, 6),
 		};
 
 		if (row(&f, arg))
 			goto out;
 	}
-	if (rc != SQLITE_DONE)
-		error("database: %s", sqlite3_errmsg(db));
+	if (rc != SQL_DONE)
+		error("database: %s", sql_errmsg(db));
 	else
 		ret = 0;
 out:
-	sqlite3_finalize(st);
-	store_exec(db, "ROLLBACK");
+	sql_finalize(st);
+	sql_exec(db, "ROLLBACK");
 	return ret;
 }
 
-int store_log_each(sqlite3 *db, long long limit, void (*row)(const struct store_rev *r, void *arg), void *arg)
+int store_log_each(struct sql *db, long long limit, void (*row)(const struct store_rev *r, void *arg), void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT rev, time, token, client, adds, mods, dels FROM revs "
-			       "WHERE rev <= (SELECT value FROM meta WHERE key='head') "
-			       "ORDER BY rev DESC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = sql_prepare(db, "SELECT rev, time, token, client, adds, mods, dels FROM revs "
+			       "WHERE rev <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key='head') "
+			       "ORDER BY rev DESC LIMIT ?", 0)))
 		return -1;
-	sqlite3_bind_int64(st, 1, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, limit);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_rev r = {
-			.rev = sqlite3_column_int64(st, 0),
-			.time = sqlite3_column_int64(st, 1),
-			.token = (const char *)sqlite3_column_text(st, 2),
-			.client = (const char *)sqlite3_column_text(st, 3),
-			.adds = sqlite3_column_int64(st, 4),
-			.mods = sqlite3_column_int64(st, 5),
-			.dels = sqlite3_column_int64(st, 6),
+			.rev = sql_column_int64(st, 0),
+			.time = sql_column_int64(st, 1),
+			.token = sql_column_text(st, 2),
+			.client = sql_column_text(st, 3),
+			.adds = sql_column_int64(st, 4),
+			.mods = sql_column_int64(st, 5),
+			.dels = sql_column_int64(st, 6),
 		};
 
 		row(&r, arg);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : -1;
 }
 
-int store_head_each(sqlite3 *db, void (*row)(const struct store_file *f, void *arg), void *arg)
+int store_head_each(struct sql *db, void (*row)(const struct store_file *f, void *arg), void *arg)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT path, sha256, size FROM files WHERE sha256 IS NOT NULL "
-			       "AND target IS NULL ORDER BY path", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = sql_prepare(db, "SELECT path, sha256, size FROM files WHERE sha256 IS NOT NULL "
+			       "AND target IS NULL ORDER BY path", 0)))
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct store_file f = {
-			.path = (const char *)sqlite3_column_text(st, 0),
-			.hash = (const char *)sqlite3_column_text(st, 1),
-			.size = sqlite3_column_int64(st, 2),
+			.path = sql_column_text(st, 0),
+			.hash = sql_column_text(st, 1),
+			.size = sql_column_int64(st, 2),
 		};
 
 		row(&f, arg);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : -1;
 }
 
 struct store_lookup {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 };
 
-struct store_lookup *store_lookup_open(sqlite3 *db)
+struct store_lookup *store_lookup_open(struct sql *db)
 {
 	struct store_lookup *q = xcalloc(1, sizeof(*q));
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM files WHERE path = ? AND sha256 IS NOT NULL AND target IS NULL",
-			       -1, &q->st,
-			       NULL) != SQLITE_OK) {
-		sqlite3_finalize(q->st);
+	if (!(q->st = sql_prepare(db, "SELECT 1 FROM files WHERE path = ? AND sha256 IS NOT NULL AND target IS NULL",
+				  0))) {
 		free(q);
 		return NULL;
 	}
@@ -437,9 +468,9 @@ int store_lookup_in_head(struct store_lookup *q, const char *path)
 {
 	int found;
 
-	sqlite3_bind_text(q->st, 1, path, -1, SQLITE_STATIC);
-	found = sqlite3_step(q->st) == SQLITE_ROW;
-	sqlite3_reset(q->st);
+	sql_bind_text(q->st, 1, path, -1);
+	found = sql_step(q->st) == SQL_ROW;
+	sql_reset(q->st);
 	return found;
 }
 
@@ -447,41 +478,52 @@ void store_lookup_close(struct store_lookup *q)
 {
 	if (!q)
 		return;
-	sqlite3_finalize(q->st);
+	sql_finalize(q->st);
 	free(q);
 }
 
-int store_read_begin(sqlite3 *db)
+/* PostgreSQL's default would give each statement its own snapshot. */
+int store_read_begin(struct sql *db)
 {
-	return store_exec(db, "BEGIN");
+	return sql_exec(db, SQL_TEXT(db, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
 }
 
-void store_read_end(sqlite3 *db)
+void store_read_end(struct sql *db)
 {
-	store_exec(db, "ROLLBACK");
+	sql_exec(db, "ROLLBACK");
 }
 
-int store_write_begin(sqlite3 *db)
+/*
+ * SQLite has one writer; on PostgreSQL a lock every writer takes makes
+ * it so, on every node, and each statement after it sees every write
+ * committed before it.
+ */
+int store_write_begin(struct sql *db)
 {
-	return store_exec(db, "BEGIN IMMEDIATE");
-}
-
-int store_write_commit(sqlite3 *db)
-{
-	if (!store_exec(db, "COMMIT"))
+	if (!sql_exec(db, SQL_TEXT(db, "BEGIN IMMEDIATE", "BEGIN; SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_WRITE ")")))
 		return 0;
-	store_exec(db, "ROLLBACK");
+	/* A lock not taken leaves PostgreSQL's transaction open, failed: the caller only returns. */
+	if (sql_in_txn(db))
+		sql_exec(db, "ROLLBACK");
 	return -1;
 }
 
-void store_write_abort(sqlite3 *db)
+int store_write_commit(struct sql *db)
 {
-	store_exec(db, "ROLLBACK");
+	if (!sql_exec(db, "COMMIT"))
+		return 0;
+	sql_exec(db, "ROLLBACK");
+	return -1;
 }
 
-const char *store_errmsg(sqlite3 *db)
+void store_write_abort(struct sql *db)
 {
-	return sqlite3_errmsg(db);
+	sql_exec(db, "ROLLBACK");
+}
+
+int store_schema(struct sql *db)
+{
+	return sql_exec(db, SQL_TEXT(db, schema, schema_pg));
 }
 
 /*
@@ -570,7 +612,8 @@ int store_enter(const char *root)
 			     root, root);
 	if (fd < 0)
 		return error_errno("cannot open the root '%s'", root);
-	if (fstatat(fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) {
+	if ((fstatat(fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) &&
+	    (fstatat(fd, DB_CONNINFO_FILE, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))) {
 		int e = errno;
 
 		close(fd);
@@ -599,7 +642,7 @@ int store_enter(const char *root)
  * tightened is refused: the server does not run on a root others read.
  */
 static const char *const private_files[] = {
-	DB_NAME, DB_NAME "-wal", DB_NAME "-shm", ADMIN_TOKEN_FILE, "rsyncd.conf", "rsyncd-ro.conf",
+	DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_CONNINFO_FILE, ADMIN_TOKEN_FILE, "rsyncd.conf", "rsyncd-ro.conf",
 	RSYNC_LOG, RSYNC_LOG ".1",
 };
 
@@ -645,7 +688,7 @@ static int tighten(struct server *s)
 
 int store_open(struct server *s, const char *root, int create)
 {
-	sqlite3 *db;
+	struct sql *db;
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
@@ -658,9 +701,15 @@ int store_open(struct server *s, const char *root, int create)
 	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return error_errno("cannot open the root '%s'", s->root);
-	if (!create && fstatat(s->root_fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW))
+	free(db_path);
+	free(db_conninfo);
+	db_path = NULL;
+	if (store_bind(s, create, &db_conninfo))
+		return -1;
+	if (!create && !db_conninfo && fstatat(s->root_fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW))
 		return error("'%s' is not a soc server root (no %s)", s->root, DB_NAME);
-	if (create && (tighten(s) || make_private_file(s, DB_NAME) || make_private_file(s, RSYNC_LOG)))
+	if (create && (tighten(s) || (!db_conninfo && make_private_file(s, DB_NAME)) ||
+		       make_private_file(s, RSYNC_LOG)))
 		return -1;
 	if ((s->files_fd = open_dir(s, "files", create)) < 0 ||
 	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
@@ -675,10 +724,12 @@ int store_open(struct server *s, const char *root, int create)
 						O_CLOEXEC)) < 0 && errno != ENOENT)
 		return error_errno("cannot open '%s/" VERSIONS_DIR "'", s->root);
 	pthread_mutex_init(&s->apply_lock, NULL);
-	free(db_path);
-	db_path = xasprintf("%s/%s", s->root, DB_NAME);
+	if (!db_conninfo)
+		db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
-	if (!db || store_upgrade(db, s->files_fd) || store_exec(db, schema))
+	if (!db)
+		return -1;
+	if ((!db_conninfo && store_upgrade(sql_sqlite(db), s->files_fd)) || store_schema(db))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);
@@ -713,6 +764,7 @@ void store_close(struct server *s)
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);
 	free(db_path);
-	db_path = NULL;
+	free(db_conninfo);
+	db_path = db_conninfo = NULL;
 	s->root = NULL;
 }

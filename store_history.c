@@ -4,128 +4,132 @@
  * must keep. The changes table holds every revision's state of every
  * path it touched; with revs (time, token) it is the history.
  */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sql.h"
 #include "versions.h"
 
 /* Paths at or under p: p itself, or p/ followed by anything ('/' + 1 is '0'). */
 #define UNDER "(?2 = '' OR c.path = ?2 OR (c.path >= ?2 || '/' AND c.path < ?2 || '0'))"
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+static int prepare(struct sql *db, const char *sql, struct sql_stmt **st)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
+	if ((*st = sql_prepare(db, sql, 0)))
 		return 0;
-	error("database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(*st);
-	*st = NULL;
-	return -1;
+	return error("database: %s", sql_errmsg(db));
 }
 
-static int rows(sqlite3 *db, sqlite3_stmt *st, int (*row)(const struct history_row *h, void *arg), void *arg)
+static int rows(struct sql *db, struct sql_stmt *st, int (*row)(const struct history_row *h, void *arg), void *arg)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		struct history_row h = {
-			.rev = sqlite3_column_int64(st, 0),
-			.path = (const char *)sqlite3_column_text(st, 1),
-			.hash = (const char *)sqlite3_column_text(st, 2),
-			.size = sqlite3_column_int64(st, 3),
-			.mtime = sqlite3_column_int64(st, 4),
-			.mode = sqlite3_column_int(st, 5),
-			.time = sqlite3_column_int64(st, 6),
-			.token = (const char *)sqlite3_column_text(st, 7),
-			.target = (const char *)sqlite3_column_text(st, 8),
+			.rev = sql_column_int64(st, 0),
+			.path = sql_column_text(st, 1),
+			.hash = sql_column_text(st, 2),
+			.size = sql_column_int64(st, 3),
+			.mtime = sql_column_int64(st, 4),
+			.mode = sql_column_int(st, 5),
+			.time = sql_column_int64(st, 6),
+			.token = sql_column_text(st, 7),
+			.target = sql_column_text(st, 8),
 		};
 
 		if (row(&h, arg)) {
-			sqlite3_finalize(st);
+			sql_finalize(st);
 			return 1;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		error("database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQL_DONE)
+		error("database: %s", sql_errmsg(db));
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : -1;
 }
 
-int store_history_each(sqlite3 *db, const char *path, long long limit,
+int store_history_each(struct sql *db, const char *path, long long limit,
 		       int (*row)(const struct history_row *h, void *arg), void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 
 	if (prepare(db, "SELECT c.rev, c.path, c.sha256, c.size, c.mtime, c.mode, r.time, r.token, c.target "
 		    "FROM changes c JOIN revs r ON r.rev = c.rev "
-		    "WHERE c.rev <= (SELECT value FROM meta WHERE key = 'head') AND " UNDER
+		    "WHERE c.rev <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'head') AND " UNDER
 		    " ORDER BY c.rev DESC, c.path LIMIT ?1", &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, limit);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sql_bind_int64(st, 1, limit);
+	sql_bind_text(st, 2, path, -1);
 	return rows(db, st, row, arg);
 }
 
-int store_tree_each(sqlite3 *db, long long rev, const char *path,
+int store_tree_each(struct sql *db, long long rev, const char *path,
 		    int (*row)(const struct history_row *h, void *arg), void *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 
-	/* SQLite takes a bare column's value from the row max() picked: each path's newest state. */
-	if (prepare(db, "SELECT rev, path, sha256, size, mtime, mode, 0, NULL, target FROM ("
-		    "SELECT max(c.rev) AS rev, c.path AS path, c.sha256 AS sha256, c.size AS size,"
-		    " c.mtime AS mtime, c.mode AS mode, c.target AS target FROM changes c WHERE c.rev <= ?1 AND " UNDER
-		    " GROUP BY c.path) WHERE sha256 IS NOT NULL ORDER BY path", &st))
+	/*
+	 * Each path's newest state: SQLite takes a bare column's value from
+	 * the row max() picked; PostgreSQL says so with DISTINCT ON.
+	 */
+	if (prepare(db, SQL_TEXT(db, "SELECT rev, path, sha256, size, mtime, mode, 0, NULL, target FROM ("
+				 "SELECT max(c.rev) AS rev, c.path AS path, c.sha256 AS sha256, c.size AS size,"
+				 " c.mtime AS mtime, c.mode AS mode, c.target AS target FROM changes c"
+				 " WHERE c.rev <= ?1 AND " UNDER " GROUP BY c.path) WHERE sha256 IS NOT NULL ORDER BY path",
+				 "SELECT rev, path, sha256, size, mtime, mode, 0, NULL, target FROM ("
+				 "SELECT DISTINCT ON (c.path) c.rev, c.path, c.sha256, c.size, c.mtime, c.mode, c.target"
+				 " FROM changes c WHERE c.rev <= ?1 AND " UNDER " ORDER BY c.path, c.rev DESC) AS t"
+				 " WHERE sha256 IS NOT NULL ORDER BY path"), &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, rev);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sql_bind_int64(st, 1, rev);
+	sql_bind_text(st, 2, path, -1);
 	return rows(db, st, row, arg);
 }
 
-static long long one_int(sqlite3 *db, const char *sql, long long arg, long long none)
+static long long one_int(struct sql *db, const char *sql, long long arg, long long none)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	long long v = none;
 	int rc;
 
 	if (prepare(db, sql, &st))
 		return -2;
-	sqlite3_bind_int64(st, 1, arg);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		v = error("database: %s", sqlite3_errmsg(db)) - 1;
-	sqlite3_finalize(st);
+	sql_bind_int64(st, 1, arg);
+	rc = sql_step(st);
+	if (rc == SQL_ROW && !sql_column_null(st, 0))
+		v = sql_column_int64(st, 0);
+	else if (rc != SQL_ROW && rc != SQL_DONE)
+		v = error("database: %s", sql_errmsg(db)) - 1;
+	sql_finalize(st);
 	return v;
 }
 
-long long store_rev_before(sqlite3 *db, long long t)
+long long store_rev_before(struct sql *db, long long t)
 {
 	long long r = one_int(db, "SELECT max(rev) FROM revs WHERE time < ?1 AND "
-			      "rev <= (SELECT value FROM meta WHERE key = 'head')", t, 0);
+			      "rev <= (SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'head')", t, 0);
 
 	return r < 0 ? -1 : r;
 }
 
-int store_hash_named(sqlite3 *db, const char *hash)
+int store_hash_named(struct sql *db, const char *hash)
 {
 	/* Cached: a fetch asks it once a file. */
-	sqlite3_stmt *st = store_stmt_get(db, STORE_STMT_NAMED,
+	struct sql_stmt *st = store_stmt_get(db, STORE_STMT_NAMED,
 					  "SELECT 1 FROM changes WHERE sha256 = ?1 AND target IS NULL LIMIT 1");
 	int rc;
 
 	if (!st) {
-		error("database: %s", sqlite3_errmsg(db));
+		error("database: %s", sql_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		error("database: %s", sqlite3_errmsg(db));
+	sql_bind_text(st, 1, hash, -1);
+	rc = sql_step(st);
+	if (rc != SQL_ROW && rc != SQL_DONE)
+		error("database: %s", sql_errmsg(db));
 	store_stmt_put(db, st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQL_ROW ? 1 : rc == SQL_DONE ? 0 : -1;
 }
 
 /*
@@ -135,10 +139,10 @@ int store_hash_named(sqlite3 *db, const char *hash)
  * among the newest of its path. Every recorded revision counts, not only
  * those up to the head: one being applied names what it needs too.
  */
-long store_kept_hashes(sqlite3 *db, const struct keep_policy *keep, long long now, long long since,
+long store_kept_hashes(struct sql *db, const struct keep_policy *keep, long long now, long long since,
 		       char ***out)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -153,19 +157,19 @@ long store_kept_hashes(sqlite3 *db, const struct keep_policy *keep, long long no
 		    " WHERE w.next IS NULL OR ((r.time IS NULL OR r.time >= ?1 OR w.n <= ?2) AND w.rev > ?3)"
 		    " ORDER BY w.sha256", &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, now - (long long)keep->days * DAY_SECONDS);
-	sqlite3_bind_int64(st, 2, keep->versions);
-	sqlite3_bind_int64(st, 3, since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, now - (long long)keep->days * DAY_SECONDS);
+	sql_bind_int64(st, 2, keep->versions);
+	sql_bind_int64(st, 3, since);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		v[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		v[n++] = xstrdup(sql_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		error("database: %s", sqlite3_errmsg(db));
+	sql_finalize(st);
+	if (rc != SQL_DONE) {
+		error("database: %s", sql_errmsg(db));
 		while (n)
 			free(v[--n]);
 		free(v);
@@ -175,22 +179,23 @@ long store_kept_hashes(sqlite3 *db, const struct keep_policy *keep, long long no
 	return (long)n;
 }
 
-long long store_versions_since(sqlite3 *db)
+long long store_versions_since(struct sql *db)
 {
-	return one_int(db, "SELECT value FROM meta WHERE key = 'versions_since' AND ?1 = ?1", 0, -1);
+	return one_int(db, "SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'versions_since' AND ?1 = 0", 0, -1);
 }
 
-int store_set_versions_since(sqlite3 *db, long long rev)
+int store_set_versions_since(struct sql *db, long long rev)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	int rc;
 
-	if (prepare(db, "INSERT OR REPLACE INTO meta VALUES('versions_since', ?1)", &st))
+	if (prepare(db, "INSERT INTO meta VALUES('versions_since', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+		    &st))
 		return -1;
-	sqlite3_bind_int64(st, 1, rev);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
+	sql_bind_int64(st, 1, rev);
+	rc = sql_step(st);
+	sql_finalize(st);
+	if (rc != SQL_DONE)
+		return error("database: %s", sql_errmsg(db));
 	return 0;
 }

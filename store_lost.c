@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "sql.h"
 
 /*
  * 1 when the directory name beneath dirfd holds anything but directories,
@@ -68,6 +69,10 @@ static char *sqlite_uri_immutable(const char *path)
 	return buf_detach(&b);
 }
 
+/* Revisions and head (0 for a new database), and tokens. */
+#define LOST_QUERY "SELECT (SELECT count(*) FROM revs) + (SELECT CAST(value AS BIGINT) FROM meta WHERE" \
+	" key='head'), (SELECT count(*) FROM tokens)"
+
 /* What soc.db is: missing, empty (0 bytes), new (no revision), or holding a history. */
 enum db_state { DB_MISSING, DB_EMPTY, DB_NEW, DB_KEPT };
 
@@ -98,8 +103,7 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 	}
 	/* Never created here: only asked. A database that cannot answer counts as new. */
 	if (sqlite3_open_v2(uri ? uri : path, &db, flags, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM revs) + (SELECT value FROM meta WHERE"
-			       " key='head'), (SELECT count(*) FROM tokens)", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, LOST_QUERY, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		if (sqlite3_column_int64(st, 0) > 0)
 			state = DB_KEPT;
@@ -111,35 +115,78 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 	return state;
 }
 
+/*
+ * The same asked of the PostgreSQL database a root is bound to: a server
+ * that cannot be reached, or a database with no tables, counts as new.
+ */
+static int pg_state(const char *conninfo, int *tokens)
+{
+	struct sql *db = sql_open_pg(conninfo);
+	struct sql_stmt *st = NULL;
+	int state = DB_NEW;
+
+	*tokens = 0;
+	if (!db)
+		return -1;	/* after a message: nothing can start without it */
+	if ((st = sql_prepare(db, LOST_QUERY, 0)) && sql_step(st) == SQL_ROW) {
+		if (sql_column_int64(st, 0) > 0)
+			state = DB_KEPT;
+		*tokens = sql_column_int(st, 1);
+	}
+	sql_finalize(st);
+	sql_close(db);
+	return state;
+}
+
 int store_refuse_lost(const char *root, int starting)
 {
 	static const char *const what[] = { "is missing", "is empty", "holds no revision" };
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), files, versions, tokens, rc = 0;
-	char *path, *shown_files, *shown_versions;
+	char *path, *shown_files, *shown_versions, *conninfo;
+	const char *name = DB_NAME;
 	enum db_state state;
 	struct stat sb;
 
 	if (fd < 0)
 		return 0;	/* a new root: store_open makes it, or says why not */
+	if (store_conninfo_read(fd, root, &conninfo)) {
+		close(fd);
+		return -1;
+	}
 	path = xasprintf("%s/" DB_NAME, root);
 	shown_files = xasprintf("%s/files", root);
 	shown_versions = xasprintf("%s/versions", root);
 	/* Only a start asks soc.db: the token and check commands may not have become its owner yet. */
-	state = db_state(fd, path, starting, &tokens);
+	if (conninfo) {
+		name = "PostgreSQL database";
+		int st = pg_state(conninfo, &tokens);
+
+		free(conninfo);
+		if (st < 0) {
+			free(path);
+			free(shown_files);
+			free(shown_versions);
+			close(fd);
+			return -1;
+		}
+		state = (enum db_state)st;
+	} else {
+		state = db_state(fd, path, starting, &tokens);
+	}
 	files = state == DB_KEPT ? 0 : holds_data(fd, "files", shown_files, 0);
 	versions = state == DB_KEPT || files ? 0 : holds_data(fd, "versions", shown_versions, 0);
 	if (files < 0 || versions < 0) {
 		rc = -1;
 	} else if (files || versions) {
-		rc = error("'%s' holds files (%s/) but its " DB_NAME " %s: refusing to start a new history over "
-			   "them; put back the " DB_NAME " that goes with them (or a backup made by 'soc serve backup')",
-			   root, files ? "files" : "versions", what[state]);
+		rc = error("'%s' holds files (%s/) but its %s %s: refusing to start a new history over "
+			   "them; put back the %s that goes with them (or a backup made by 'soc serve backup')",
+			   root, files ? "files" : "versions", name, what[state], name);
 	} else if ((state == DB_MISSING || state == DB_EMPTY || (starting && !tokens)) &&
 		   !fstatat(fd, ADMIN_TOKEN_FILE, &sb, AT_SYMLINK_NOFOLLOW)) {
 		/* A new admin token would be written over the one people hold. */
-		rc = error("'%s/" ADMIN_TOKEN_FILE "' exists but " DB_NAME " %s: refusing to start a new database "
-			   "over it; put back the " DB_NAME " that goes with it, or move " ADMIN_TOKEN_FILE " away",
-			   root, state == DB_MISSING || state == DB_EMPTY ? what[state] : "holds no token");
+		rc = error("'%s/" ADMIN_TOKEN_FILE "' exists but %s %s: refusing to start a new database "
+			   "over it; put back the %s that goes with it, or move " ADMIN_TOKEN_FILE " away",
+			   root, name, state == DB_MISSING || state == DB_EMPTY ? what[state] : "holds no token", name);
 	}
 	free(path);
 	free(shown_files);

@@ -39,7 +39,7 @@ static int has_column(sqlite3 *db, const char *table, const char *col)
 	return found;
 }
 
-/* As store_exec, which store.c, the caller, owns: this file calls nothing of it. */
+/* As sql_exec, with the upgrade named in its message. */
 static int exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "sql.h"
 
 #define ADMIN_NAME "admin"
 
@@ -55,25 +55,25 @@ int token_name_valid(const char *name)
 	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-int token_add(sqlite3 *db, const char *name, const char *token, int read_only)
+int token_add(struct sql *db, const char *name, const char *token, int read_only)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	char hash[65];
 	int rc;
 
 	sha256_hex(token, strlen(token), hash);
-	if (sqlite3_prepare_v2(db, "INSERT INTO tokens VALUES(?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, !!read_only);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
+	if (!(st = sql_prepare(db, "INSERT INTO tokens VALUES(?, ?, ?, ?)", 0)))
+		return error("database: %s", sql_errmsg(db));
+	sql_bind_text(st, 1, name, -1);
+	sql_bind_text(st, 2, hash, -1);
+	sql_bind_int64(st, 3, !!read_only);
+	sql_bind_int64(st, 4, time(NULL));
+	rc = sql_step(st);
+	sql_finalize(st);
+	if (rc == SQL_ERROR && sql_conflict(db))
 		return error("a token named '%s' exists already", name);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
+	if (rc != SQL_DONE)
+		return error("database: %s", sql_errmsg(db));
 	return 0;
 }
 
@@ -88,28 +88,31 @@ static int hash_equal(const char *a, const char *b, size_t n)
 	return !d;
 }
 
-int token_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
+int token_auth(struct sql *db, const char *token, size_t len, struct caller *who)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	char hash[65];
-	int ok = -1;
+	int ok = -1, rc;
 
 	if (!len || len > TOKEN_BYTES * 4)
 		return -1;
 	sha256_hex(token, len, hash);
 	st = store_stmt_get(db, STORE_STMT_AUTH, "SELECT name, sha256, read_only FROM tokens WHERE sha256 = ?");
 	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, hash, 64, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *h = (const char *)sqlite3_column_text(st, 1);
+		return -2;
+	sql_bind_text(st, 1, hash, 64);
+	rc = sql_step(st);
+	if (rc == SQL_ERROR)
+		ok = -2;
+	if (rc == SQL_ROW) {
+		const char *name = sql_column_text(st, 0);
+		const char *h = sql_column_text(st, 1);
 
 		if (name && h && strlen(h) == 64 && hash_equal(h, hash, 64) &&
 		    strlen(name) <= TOKEN_NAME_MAX) {
 			strcpy(who->name, name);
 			memcpy(who->hash, hash, sizeof(who->hash));
-			who->read_only = sqlite3_column_int(st, 2);
+			who->read_only = sql_column_int(st, 2);
 			ok = 0;
 		}
 	}
@@ -117,26 +120,25 @@ int token_auth(sqlite3 *db, const char *token, size_t len, struct caller *who)
 	return ok;
 }
 
-int token_list(sqlite3 *db)
+int token_list(struct sql *db)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT name, read_only, created FROM tokens ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK)
-		return error("database: %s", sqlite3_errmsg(db));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		time_t t = (time_t)sqlite3_column_int64(st, 2);
+	if (!(st = sql_prepare(db, "SELECT name, read_only, created FROM tokens ORDER BY name", 0)))
+		return error("database: %s", sql_errmsg(db));
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		time_t t = (time_t)sql_column_int64(st, 2);
 		struct tm tm;
 		char when[32] = "?";
 
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-		printf("%s\t%s\t%s\n", (const char *)sqlite3_column_text(st, 0),
-		       sqlite3_column_int(st, 1) ? "read-only" : "read-write", when);
+		printf("%s\t%s\t%s\n", sql_column_text(st, 0),
+		       sql_column_int(st, 1) ? "read-only" : "read-write", when);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : error("database: %s", sqlite3_errmsg(db));
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : error("database: %s", sql_errmsg(db));
 }
 
 /*
@@ -153,31 +155,31 @@ static const char *const revoke_sql[] = {
 	"DELETE FROM tokens WHERE name = ?1",
 };
 
-int token_revoke(sqlite3 *db, const char *name)
+int token_revoke(struct sql *db, const char *name)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	size_t i;
-	int rc = SQLITE_DONE, pushes = 0;
+	int rc = SQL_DONE, pushes = 0;
 
 	if (store_write_begin(db))
 		return -1;
-	for (i = 0; i < sizeof(revoke_sql) / sizeof(*revoke_sql) && rc == SQLITE_DONE; i++) {
-		if (sqlite3_prepare_v2(db, revoke_sql[i], -1, &st, NULL) != SQLITE_OK) {
-			rc = SQLITE_ERROR;
+	for (i = 0; i < sizeof(revoke_sql) / sizeof(*revoke_sql) && rc == SQL_DONE; i++) {
+		if (!(st = sql_prepare(db, revoke_sql[i], 0))) {
+			rc = SQL_ERROR;
 			break;
 		}
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		sql_bind_text(st, 1, name, -1);
+		rc = sql_step(st);
+		sql_finalize(st);
 		if (i == 1)
-			pushes = sqlite3_changes(db);
+			pushes = sql_changes(db);
 	}
-	if (rc != SQLITE_DONE) {
-		error("database: %s", sqlite3_errmsg(db));
+	if (rc != SQL_DONE) {
+		error("database: %s", sql_errmsg(db));
 		store_write_abort(db);
 		return -1;
 	}
-	if (!sqlite3_changes(db)) {
+	if (!sql_changes(db)) {
 		store_write_abort(db);
 		return error("no token named '%s'", name);
 	}
@@ -188,28 +190,28 @@ int token_revoke(sqlite3 *db, const char *name)
 	return 0;
 }
 
-static int count_tokens(sqlite3 *db)
+static int count_tokens(struct sql *db)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	int n = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM tokens", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = sql_prepare(db, "SELECT count(*) FROM tokens", 0)))
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	if (sql_step(st) == SQL_ROW)
+		n = sql_column_int(st, 0);
+	sql_finalize(st);
 	return n;
 }
 
 /* The first start's token, so the person who ran soc serve can get in. */
-int token_make_admin(struct server *s, sqlite3 *db)
+int token_make_admin(struct server *s, struct sql *db)
 {
 	char token[TOKEN_BYTES * 2 + 2];
 	int fd, n = count_tokens(db);
 	ssize_t w;
 
 	if (n)
-		return n < 0 ? error("database: %s", sqlite3_errmsg(db)) : 0;
+		return n < 0 ? error("database: %s", sql_errmsg(db)) : 0;
 	if (token_generate(token))
 		return -1;
 	/* Never over one that exists: people hold that token (store_refuse_lost says so first). */

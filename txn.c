@@ -121,7 +121,7 @@ static int mine(const struct txn_row *t, const struct caller *who)
 }
 
 /* A txn the caller named that is not open: say what it is instead. */
-static void not_open(struct http_exchange *ex, struct sqlite3 *db, const char *id, const struct caller *who,
+static void not_open(struct http_exchange *ex, struct sql *db, const char *id, const struct caller *who,
 		     int commit)
 {
 	struct txn_row t;
@@ -181,7 +181,7 @@ static void refuse_body(struct http_exchange *ex, const struct push_refusal *r)
 /* ---- begin: POST /api/v1/push ---- */
 
 /* Removes a txn that never wrote a revision: its rows, staging/ and commit/. */
-static void txn_drop(struct server *s, struct sqlite3 *db, const char *id)
+static void txn_drop(struct server *s, struct sql *db, const char *id)
 {
 	stage_follow_drop(id);
 	if (txn_delete_rows(db, id, NULL) < 0)
@@ -245,7 +245,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	const char *body = http_body(ex, &len);
 	struct push_list l;
 	struct push_refusal r;
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct buf answer = BUF_INIT;
 	json_t *moved = NULL;
 	unsigned char *up = NULL;
@@ -380,7 +380,7 @@ static int later_fill(struct http_exchange *ex, struct push_list *l)
 }
 
 /* Steps 3 and 4 of a txn whose revision is recorded. Hold apply_lock. */
-static int apply_txn(struct server *s, struct sqlite3 *db, const char *id, long long rev, const struct push_list *l)
+static int apply_txn(struct server *s, struct sql *db, const char *id, long long rev, const struct push_list *l)
 {
 	long long head = store_head(db);
 
@@ -396,7 +396,7 @@ static int apply_txn(struct server *s, struct sqlite3 *db, const char *id, long 
 }
 
 /* Finishes every txn left 'applying', oldest first. Hold apply_lock (or be alone, at start). */
-static int apply_pending(struct server *s, struct sqlite3 *db, int at_start)
+static int apply_pending(struct server *s, struct sql *db, int at_start)
 {
 	char id[TXN_ID_LEN + 1];
 	long long rev;
@@ -420,7 +420,7 @@ static int apply_pending(struct server *s, struct sqlite3 *db, int at_start)
 
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct txn_row t;
 	struct push_list l = { 0 };
 	json_t *bad = NULL;
@@ -567,7 +567,7 @@ out:
 int txn_upload_check(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id,
 		     struct push_list *l)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct txn_row t;
 	int rc;
 
@@ -587,7 +587,7 @@ int txn_upload_check(struct server *s, struct http_exchange *ex, const struct ca
 
 void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct txn_row t;
 	int rc;
 
@@ -645,7 +645,7 @@ static DIR *list_dir(int dir, const char *what)
 	return d;
 }
 
-static void sweep(struct sqlite3 *db, int dir, const char *what, const char *keep)
+static void sweep(struct sql *db, int dir, const char *what, const char *keep)
 {
 	DIR *d = list_dir(dir, what);
 	struct dirent *de;
@@ -699,7 +699,7 @@ static void empty_trash(struct server *s, time_t age)
 
 void txn_expire(struct server *s)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct txn_old *old;
 	long n, i;
 
@@ -730,7 +730,7 @@ void txn_expire(struct server *s)
 
 int txn_recover(struct server *s)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	char id[TXN_ID_LEN + 1];
 	long long rev;
 	int rc;

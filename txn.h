@@ -20,17 +20,17 @@ struct txn_row {
 };
 
 /* 1 and *t when the txn exists, 0 when not, -1 on a database error. */
-int txn_get(struct sqlite3 *db, const char *id, struct txn_row *t);
+int txn_get(struct sql *db, const char *id, struct txn_row *t);
 /* Moves a txn from state from to state to: 1 if it was in from, 0 if not, -1 on error. */
-int txn_move(struct sqlite3 *db, const char *id, const char *from, const char *to);
+int txn_move(struct sql *db, const char *id, const char *from, const char *to);
 /* Deletes a txn's rows, if in state (NULL: any); how many txns went (0 or 1), -1 on error. */
-int txn_delete_rows(struct sqlite3 *db, const char *id, const char *state);
+int txn_delete_rows(struct sql *db, const char *id, const char *state);
 /* Writes a new open txn of who and its items. Run it inside a transaction. */
-int txn_insert(struct sqlite3 *db, const char *id, const struct caller *who, const struct push_list *l);
+int txn_insert(struct sql *db, const char *id, const struct caller *who, const struct push_list *l);
 /* Keeps id's items (just written or loaded) for its next txn_items_load; *l is emptied. */
 void txn_items_keep(const char *id, struct push_list *l);
 /* A txn's items, sorted by path: the kept ones when id's are, else its rows. */
-int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
+int txn_items_load(struct sql *db, const char *id, struct push_list *l);
 /*
  * Drops from the push every change the head already holds: a file with
  * the same sha256 and mode, a delete of a path the head lacks. A client
@@ -39,7 +39,7 @@ int txn_items_load(struct sqlite3 *db, const char *id, struct push_list *l);
  * nothing is overwritten by taking them as done. How many, or -1. Run it
  * inside the transaction that checks the rest.
  */
-long txn_drop_landed(struct sqlite3 *db, struct push_list *l);
+long txn_drop_landed(struct sql *db, struct push_list *l);
 /*
  * Checks a push against the head: each path's base is what the head holds
  * (none when base is empty) and its base_mode, when given, the head's mode
@@ -48,32 +48,32 @@ long txn_drop_landed(struct sqlite3 *db, struct push_list *l);
  * push deletes what is in the way. Each path that fails goes into moved.
  * How many failed, or -1 on a database error. Run it inside a transaction.
  */
-long txn_head_check(struct sqlite3 *db, const struct push_list *l, json_t *moved);
+long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved);
 /*
  * For each item, a head path holding content of its sha256 and size (owned),
  * or NULL; the array has l->n entries. NULL on a database error. Free with
  * txn_sources_free.
  */
-char **txn_sources(struct sqlite3 *db, const struct push_list *l);
+char **txn_sources(struct sql *db, const struct push_list *l);
 void txn_sources_free(char **src, size_t n);
 /*
  * Commit step 2, under apply_lock: checks the bases again and writes the
  * revision, its changes and the state 'applying' in one transaction. The
  * new revision, 0 when bases moved (they are in moved), -1 on error.
  */
-long long txn_record(struct sqlite3 *db, const char *id, const char *token, const struct push_list *l,
+long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
 		     json_t *moved);
 /* Commit step 4: the files rows, the head and the state 'done', in one transaction. */
-int txn_publish(struct sqlite3 *db, const char *id, long long rev, const struct push_list *l);
+int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l);
 /* The first txn in state, lowest revision first: 1 and its id and rev, 0 when none, -1 on error. */
-int txn_first(struct sqlite3 *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev);
+int txn_first(struct sql *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev);
 
 struct txn_old {
 	char id[TXN_ID_LEN + 1];
 	int open;		/* else done */
 };
 /* Txns open or done that began before the time before, in *old (free it); how many, or -1. */
-long txn_expired(struct sqlite3 *db, long long before, struct txn_old **old);
+long txn_expired(struct sql *db, long long before, struct txn_old **old);
 
 /* ---- txn_files.c: a push's files ---- */
 

@@ -5,87 +5,84 @@
  */
 #include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "sql.h"
 #include "txn.h"
 
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
+static struct sql_stmt *prepare(struct sql *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = sql_prepare(db, sql, 0);
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		error("database: %s (in '%.60s')", sqlite3_errmsg(db), sql);
-		sqlite3_finalize(st);
-		return NULL;
-	}
+	if (!st)
+		error("database: %s (in '%.60s')", sql_errmsg(db), sql);
 	return st;
 }
 
 /* Steps a statement that returns no rows; 0, or -1 after a message. */
-static int step_done(sqlite3 *db, sqlite3_stmt *st)
+static int step_done(struct sql *db, struct sql_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = sql_step(st);
 
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return error("database: %s", sqlite3_errmsg(db));
+	sql_reset(st);
+	if (rc != SQL_DONE)
+		return error("database: %s", sql_errmsg(db));
 	return 0;
 }
 
 /* Steps a statement that returns a row at most: 1 on a row, 0 on none, -1 after a message. */
-static int step_row(sqlite3 *db, sqlite3_stmt *st)
+static int step_row(struct sql *db, struct sql_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = sql_step(st);
 
-	if (rc == SQLITE_ROW)
+	if (rc == SQL_ROW)
 		return 1;
-	if (rc == SQLITE_DONE)
+	if (rc == SQL_DONE)
 		return 0;
-	return error("database: %s", sqlite3_errmsg(db));
+	return error("database: %s", sql_errmsg(db));
 }
 
-static void rollback(sqlite3 *db)
+static void rollback(struct sql *db)
 {
-	if (!sqlite3_get_autocommit(db))
-		store_exec(db, "ROLLBACK");
+	if (sql_in_txn(db))
+		sql_exec(db, "ROLLBACK");
 }
 
-int txn_get(sqlite3 *db, const char *id, struct txn_row *t)
+int txn_get(struct sql *db, const char *id, struct txn_row *t)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT token, state, rev, token_sha256 FROM txns WHERE id = ?");
+	struct sql_stmt *st = prepare(db, "SELECT token, state, rev, token_sha256 FROM txns WHERE id = ?");
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, id, -1);
 	rc = step_row(db, st);
 	if (rc == 1) {
-		snprintf(t->token, sizeof(t->token), "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(t->state, sizeof(t->state), "%s", (const char *)sqlite3_column_text(st, 1));
-		t->rev = sqlite3_column_int64(st, 2);
+		snprintf(t->token, sizeof(t->token), "%s", sql_column_text(st, 0));
+		snprintf(t->state, sizeof(t->state), "%s", sql_column_text(st, 1));
+		t->rev = sql_column_int64(st, 2);
 		snprintf(t->token_hash, sizeof(t->token_hash), "%s",
-			 sqlite3_column_type(st, 3) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(st, 3));
+			 sql_column_null(st, 3) ? "" : sql_column_text(st, 3));
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return rc;
 }
 
-int txn_move(sqlite3 *db, const char *id, const char *from, const char *to)
+int txn_move(struct sql *db, const char *id, const char *from, const char *to)
 {
-	sqlite3_stmt *st = prepare(db, "UPDATE txns SET state = ? WHERE id = ? AND state = ?");
+	struct sql_stmt *st = prepare(db, "UPDATE txns SET state = ? WHERE id = ? AND state = ?");
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
-	rc = step_done(db, st) ? -1 : sqlite3_changes(db) == 1;
-	sqlite3_finalize(st);
+	sql_bind_text(st, 1, to, -1);
+	sql_bind_text(st, 2, id, -1);
+	sql_bind_text(st, 3, from, -1);
+	rc = step_done(db, st) ? -1 : sql_changes(db) == 1;
+	sql_finalize(st);
 	return rc;
 }
 
@@ -129,31 +126,31 @@ static int kept_take(const char *id, struct push_list *l)
 	return found;
 }
 
-int txn_delete_rows(sqlite3 *db, const char *id, const char *state)
+int txn_delete_rows(struct sql *db, const char *id, const char *state)
 {
-	sqlite3_stmt *del = NULL, *items = NULL;
+	struct sql_stmt *del = NULL, *items = NULL;
 	int n = -1;
 
-	if (store_exec(db, "BEGIN IMMEDIATE"))
+	if (store_write_begin(db))
 		return -1;
 	del = prepare(db, state ? "DELETE FROM txns WHERE id = ?1 AND state = ?2"
 				: "DELETE FROM txns WHERE id = ?1");
 	items = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
 	if (!del || !items)
 		goto out;
-	sqlite3_bind_text(del, 1, id, -1, SQLITE_STATIC);
+	sql_bind_text(del, 1, id, -1);
 	if (state)
-		sqlite3_bind_text(del, 2, state, -1, SQLITE_STATIC);
+		sql_bind_text(del, 2, state, -1);
 	if (step_done(db, del))
 		goto out;
-	n = sqlite3_changes(db);
-	sqlite3_bind_text(items, 1, id, -1, SQLITE_STATIC);
+	n = sql_changes(db);
+	sql_bind_text(items, 1, id, -1);
 	if (n && step_done(db, items))
 		n = -1;
 out:
-	sqlite3_finalize(del);
-	sqlite3_finalize(items);
-	if (n < 0 || store_exec(db, "COMMIT")) {
+	sql_finalize(del);
+	sql_finalize(items);
+	if (n < 0 || sql_exec(db, "COMMIT")) {
 		rollback(db);
 		return -1;
 	}
@@ -166,9 +163,9 @@ out:
 	return n;
 }
 
-int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
+int txn_items_load(struct sql *db, const char *id, struct push_list *l)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	size_t cap = 0;
 	int rc;
 
@@ -179,10 +176,10 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 			 "WHERE txn = ? ORDER BY path");
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *hash = (const char *)sqlite3_column_text(st, 1);
-		const char *base = (const char *)sqlite3_column_text(st, 5);
+	sql_bind_text(st, 1, id, -1);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		const char *hash = sql_column_text(st, 1);
+		const char *base = sql_column_text(st, 5);
 		struct push_item *it;
 
 		if (l->n == cap) {
@@ -191,40 +188,40 @@ int txn_items_load(sqlite3 *db, const char *id, struct push_list *l)
 		}
 		it = &l->v[l->n++];
 		memset(it, 0, sizeof(*it));
-		it->path = xstrdup((const char *)sqlite3_column_text(st, 0));
+		it->path = xstrdup(sql_column_text(st, 0));
 		snprintf(it->hash, sizeof(it->hash), "%s", hash ? hash : "");
 		push_item_base(it, base);
 		it->deleted = !hash;
 		it->later = hash && !hash[0];
-		it->size = sqlite3_column_int64(st, 2);
-		it->mtime = sqlite3_column_int64(st, 3);
-		it->mode = (unsigned)sqlite3_column_int(st, 4);
-		it->base_mode = (unsigned)sqlite3_column_int(st, 6);
-		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-			it->target = xstrdup((const char *)sqlite3_column_text(st, 7));
+		it->size = sql_column_int64(st, 2);
+		it->mtime = sql_column_int64(st, 3);
+		it->mode = (unsigned)sql_column_int(st, 4);
+		it->base_mode = (unsigned)sql_column_int(st, 6);
+		if (!sql_column_null(st, 7))
+			it->target = xstrdup(sql_column_text(st, 7));
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	sql_finalize(st);
+	if (rc != SQL_DONE) {
 		push_list_free(l);
-		return error("database: %s", sqlite3_errmsg(db));
+		return error("database: %s", sql_errmsg(db));
 	}
 	return 0;
 }
 
-static void bind_hash(sqlite3_stmt *st, int col, const char *hash)
+static void bind_hash(struct sql_stmt *st, int col, const char *hash)
 {
 	if (*hash)
-		sqlite3_bind_text(st, col, hash, -1, SQLITE_STATIC);
+		sql_bind_text(st, col, hash, -1);
 	else
-		sqlite3_bind_null(st, col);
+		sql_bind_null(st, col);
 }
 
-static void bind_target(sqlite3_stmt *st, int col, const char *target)
+static void bind_target(struct sql_stmt *st, int col, const char *target)
 {
 	if (target)
-		sqlite3_bind_text(st, col, target, -1, SQLITE_STATIC);
+		sql_bind_text(st, col, target, -1);
 	else
-		sqlite3_bind_null(st, col);
+		sql_bind_null(st, col);
 }
 
 /*
@@ -232,20 +229,20 @@ static void bind_target(sqlite3_stmt *st, int col, const char *target)
  * not, -1 on error; its mode in *mode when mode is not NULL. st is
  * "SELECT sha256, mode FROM files WHERE path = ?".
  */
-static int head_hash(sqlite3 *db, sqlite3_stmt *st, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
+static int head_hash(struct sql *db, struct sql_stmt *st, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
 		    unsigned *mode)
 {
 	int rc;
 
-	sqlite3_bind_text(st, 1, path, (int)len, SQLITE_STATIC);
+	sql_bind_text(st, 1, path, (int)len);
 	rc = step_row(db, st);
 	hash[0] = '\0';
-	if (rc == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		snprintf(hash, HASH_HEX_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+	if (rc == 1 && !sql_column_null(st, 0)) {
+		snprintf(hash, HASH_HEX_LEN + 1, "%s", sql_column_text(st, 0));
 		if (mode)
-			*mode = (unsigned)sqlite3_column_int(st, 1);
+			*mode = (unsigned)sql_column_int(st, 1);
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 	return rc < 0 ? -1 : hash[0] != '\0';
 }
 
@@ -262,9 +259,9 @@ static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen
 	return last;
 }
 
-long txn_drop_landed(sqlite3 *db, struct push_list *l)
+long txn_drop_landed(struct sql *db, struct push_list *l)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT sha256, mode FROM files WHERE path = ? AND sha256 IS NOT NULL");
+	struct sql_stmt *st = prepare(db, "SELECT sha256, mode FROM files WHERE path = ? AND sha256 IS NOT NULL");
 	size_t i, kept = 0;
 	long dropped = 0;
 
@@ -274,16 +271,16 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 		struct push_item *it = &l->v[i];
 		int rc, landed;
 
-		sqlite3_bind_text(st, 1, it->path, -1, SQLITE_STATIC);
+		sql_bind_text(st, 1, it->path, -1);
 		rc = step_row(db, st);
 		if (rc == 1)
-			landed = !it->deleted && !strcmp((const char *)sqlite3_column_text(st, 0), it->hash) &&
-				 (unsigned)sqlite3_column_int(st, 1) == it->mode;
+			landed = !it->deleted && !strcmp(sql_column_text(st, 0), it->hash) &&
+				 (unsigned)sql_column_int(st, 1) == it->mode;
 		else
 			landed = it->deleted;
-		sqlite3_reset(st);
+		sql_reset(st);
 		if (rc < 0) {
-			sqlite3_finalize(st);
+			sql_finalize(st);
 			return -1;
 		}
 		if (landed) {
@@ -294,14 +291,14 @@ long txn_drop_landed(sqlite3 *db, struct push_list *l)
 		}
 	}
 	l->n = kept;
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return dropped;
 }
 
-long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
+long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved)
 {
-	sqlite3_stmt *one = prepare(db, "SELECT sha256, mode FROM files WHERE path = ?");
-	sqlite3_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND sha256 IS NOT NULL");
+	struct sql_stmt *one = prepare(db, "SELECT sha256, mode FROM files WHERE path = ?");
+	struct sql_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND sha256 IS NOT NULL");
 	struct buf lo = BUF_INIT, hi = BUF_INIT, ok = BUF_INIT;
 	long bad = -1;
 	size_t i;
@@ -347,20 +344,20 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 		buf_reset(&hi);
 		buf_addf(&lo, "%s/", p);
 		buf_addf(&hi, "%s0", p);	/* '0' follows '/' */
-		sqlite3_bind_text(under, 1, lo.p, (int)lo.len, SQLITE_STATIC);
-		sqlite3_bind_text(under, 2, hi.p, (int)hi.len, SQLITE_STATIC);
-		while (!in_way && (rc = sqlite3_step(under)) == SQLITE_ROW) {
-			const char *below = (const char *)sqlite3_column_text(under, 0);
+		sql_bind_text(under, 1, lo.p, (int)lo.len);
+		sql_bind_text(under, 2, hi.p, (int)hi.len);
+		while (!in_way && (rc = sql_step(under)) == SQL_ROW) {
+			const char *below = sql_column_text(under, 0);
 			const struct push_item *d = push_find(l, below, strlen(below));
 
 			in_way = !d || !d->deleted;
 		}
-		if (!in_way && rc != SQLITE_DONE) {
-			sqlite3_reset(under);
-			error("database: %s", sqlite3_errmsg(db));
+		if (!in_way && rc != SQL_DONE) {
+			sql_reset(under);
+			error("database: %s", sql_errmsg(db));
 			goto fail;
 		}
-		sqlite3_reset(under);
+		sql_reset(under);
 		if (in_way) {
 			bad++;
 			json_array_append_new(moved, json_string(p));
@@ -374,61 +371,61 @@ long txn_head_check(sqlite3 *db, const struct push_list *l, json_t *moved)
 fail:
 	bad = -1;
 out:
-	sqlite3_finalize(one);
-	sqlite3_finalize(under);
+	sql_finalize(one);
+	sql_finalize(under);
 	buf_free(&lo);
 	buf_free(&hi);
 	buf_free(&ok);
 	return bad;
 }
 
-int txn_insert(sqlite3 *db, const char *id, const struct caller *who, const struct push_list *l)
+int txn_insert(struct sql *db, const char *id, const struct caller *who, const struct push_list *l)
 {
-	sqlite3_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
+	struct sql_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
 				      " VALUES(?, ?, ?, 'open', NULL, ?)");
-	sqlite3_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
+	struct sql_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
 				       " target) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc = -1;
 	size_t i;
 
 	if (!txn || !item)
 		goto out;
-	sqlite3_bind_text(txn, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(txn, 2, who->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(txn, 3, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(txn, 4, who->hash, -1, SQLITE_STATIC);
+	sql_bind_text(txn, 1, id, -1);
+	sql_bind_text(txn, 2, who->name, -1);
+	sql_bind_int64(txn, 3, time(NULL));
+	sql_bind_text(txn, 4, who->hash, -1);
 	if (step_done(db, txn))
 		goto out;
-	sqlite3_bind_text(item, 1, id, -1, SQLITE_STATIC);
+	sql_bind_text(item, 1, id, -1);
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
-		sqlite3_bind_text(item, 2, it->path, -1, SQLITE_STATIC);
+		sql_bind_text(item, 2, it->path, -1);
 		/* NULL is a delete's: a sha256 the commit gives is '' until its record (txn_record). */
 		if (it->later)
-			sqlite3_bind_text(item, 3, it->hash, -1, SQLITE_STATIC);
+			sql_bind_text(item, 3, it->hash, -1);
 		else
 			bind_hash(item, 3, it->hash);
-		sqlite3_bind_int64(item, 4, it->size);
-		sqlite3_bind_int64(item, 5, it->mtime);
-		sqlite3_bind_int(item, 6, (int)it->mode);
+		sql_bind_int64(item, 4, it->size);
+		sql_bind_int64(item, 5, it->mtime);
+		sql_bind_int64(item, 6, (int)it->mode);
 		bind_hash(item, 7, it->base);
-		sqlite3_bind_int(item, 8, (int)it->base_mode);
+		sql_bind_int64(item, 8, (int)it->base_mode);
 		bind_target(item, 9, it->target);
 		if (step_done(db, item))
 			goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(txn);
-	sqlite3_finalize(item);
+	sql_finalize(txn);
+	sql_finalize(item);
 	return rc;
 }
 
-char **txn_sources(sqlite3 *db, const struct push_list *l)
+char **txn_sources(struct sql *db, const struct push_list *l)
 {
 	/* A link's row holds no file: its content is never a source, nor is one wanted for it. */
-	sqlite3_stmt *same = prepare(db, "SELECT path FROM files WHERE sha256 = ? AND size = ? AND target IS NULL"
+	struct sql_stmt *same = prepare(db, "SELECT path FROM files WHERE sha256 = ? AND size = ? AND target IS NULL"
 				       " LIMIT 1");
 	char **src;
 	size_t i;
@@ -442,19 +439,19 @@ char **txn_sources(sqlite3 *db, const struct push_list *l)
 
 		if (it->deleted || it->target)
 			continue;
-		sqlite3_bind_text(same, 1, it->hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(same, 2, it->size);
+		sql_bind_text(same, 1, it->hash, -1);
+		sql_bind_int64(same, 2, it->size);
 		rc = step_row(db, same);
 		if (rc == 1)
-			src[i] = xstrdup((const char *)sqlite3_column_text(same, 0));
-		sqlite3_reset(same);
+			src[i] = xstrdup(sql_column_text(same, 0));
+		sql_reset(same);
 		if (rc < 0) {
 			txn_sources_free(src, l->n);
 			src = NULL;
 			break;
 		}
 	}
-	sqlite3_finalize(same);
+	sql_finalize(same);
 	return src;
 }
 
@@ -474,9 +471,9 @@ void txn_sources_free(char **src, size_t n)
  * and the items it left out gone: an apply finished after a crash reads
  * them there (apply_pending).
  */
-static int later_record(sqlite3 *db, const char *id, const struct push_list *l)
+static int later_record(struct sql *db, const char *id, const struct push_list *l)
 {
-	sqlite3_stmt *st = NULL;
+	struct sql_stmt *st = NULL;
 	int rc = 0;
 
 	for (size_t i = 0; i < l->n && !rc; i++) {
@@ -484,33 +481,33 @@ static int later_record(sqlite3 *db, const char *id, const struct push_list *l)
 			continue;
 		if (!st && !(st = prepare(db, "UPDATE txn_items SET sha256 = ? WHERE txn = ? AND path = ?")))
 			return -1;
-		sqlite3_bind_text(st, 1, l->v[i].hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, l->v[i].path, -1, SQLITE_STATIC);
-		rc = step_done(db, st) || sqlite3_changes(db) != 1 ? -1 : 0;
+		sql_bind_text(st, 1, l->v[i].hash, -1);
+		sql_bind_text(st, 2, id, -1);
+		sql_bind_text(st, 3, l->v[i].path, -1);
+		rc = step_done(db, st) || sql_changes(db) != 1 ? -1 : 0;
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	/* After those: what is still '' is what the commit left out. */
 	if (!rc && l->later_dropped) {
 		if (!(st = prepare(db, "DELETE FROM txn_items WHERE txn = ? AND sha256 = ''")))
 			return -1;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		rc = step_done(db, st) || (size_t)sqlite3_changes(db) != l->later_dropped ? -1 : 0;
-		sqlite3_finalize(st);
+		sql_bind_text(st, 1, id, -1);
+		rc = step_done(db, st) || (size_t)sql_changes(db) != l->later_dropped ? -1 : 0;
+		sql_finalize(st);
 	}
 	return rc;
 }
 
-long long txn_record(sqlite3 *db, const char *id, const char *token, const struct push_list *l,
+long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
 		     json_t *moved)
 {
-	sqlite3_stmt *rev_st = NULL, *change = NULL, *state = NULL;
+	struct sql_stmt *rev_st = NULL, *change = NULL, *state = NULL;
 	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
 	long bad;
 	int bulk = 0;
 	size_t i;
 
-	if (store_exec(db, "BEGIN IMMEDIATE"))
+	if (store_write_begin(db))
 		return -1;
 	store_big_write(db, l->n);
 	head = store_head(db);
@@ -535,33 +532,33 @@ long long txn_record(sqlite3 *db, const char *id, const char *token, const struc
 			mods++;
 		else
 			adds++;
-		sqlite3_bind_int64(change, 1, head + 1);
-		sqlite3_bind_text(change, 2, it->path, -1, SQLITE_STATIC);
+		sql_bind_int64(change, 1, head + 1);
+		sql_bind_text(change, 2, it->path, -1);
 		bind_hash(change, 3, it->hash);
-		sqlite3_bind_int64(change, 4, it->size);
-		sqlite3_bind_int64(change, 5, it->mtime);
-		sqlite3_bind_int(change, 6, (int)it->mode);
+		sql_bind_int64(change, 4, it->size);
+		sql_bind_int64(change, 5, it->mtime);
+		sql_bind_int64(change, 6, (int)it->mode);
 		bind_target(change, 7, it->target);
 		if (step_done(db, change))
 			goto fail;
 	}
 	if (store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
 		goto fail;
-	sqlite3_bind_int64(rev_st, 1, head + 1);
-	sqlite3_bind_int64(rev_st, 2, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(rev_st, 3, token, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(rev_st, 4, adds);
-	sqlite3_bind_int64(rev_st, 5, mods);
-	sqlite3_bind_int64(rev_st, 6, dels);
+	sql_bind_int64(rev_st, 1, head + 1);
+	sql_bind_int64(rev_st, 2, time(NULL));
+	sql_bind_text(rev_st, 3, token, -1);
+	sql_bind_int64(rev_st, 4, adds);
+	sql_bind_int64(rev_st, 5, mods);
+	sql_bind_int64(rev_st, 6, dels);
 	if (step_done(db, rev_st))
 		goto fail;
 	state = prepare(db, "UPDATE txns SET state = 'applying', rev = ? WHERE id = ? AND state = 'committing'");
 	if (!state)
 		goto fail;
-	sqlite3_bind_int64(state, 1, head + 1);
-	sqlite3_bind_text(state, 2, id, -1, SQLITE_STATIC);
-	if (step_done(db, state) || sqlite3_changes(db) != 1 || later_record(db, id, l) ||
-	    store_exec(db, "COMMIT"))
+	sql_bind_int64(state, 1, head + 1);
+	sql_bind_text(state, 2, id, -1);
+	if (step_done(db, state) || sql_changes(db) != 1 || later_record(db, id, l) ||
+	    sql_exec(db, "COMMIT"))
 		goto fail;
 	rev = head + 1;
 	goto out;
@@ -569,35 +566,38 @@ fail:
 	rollback(db);
 	rev = -1;
 out:
-	sqlite3_finalize(rev_st);
-	sqlite3_finalize(change);
-	sqlite3_finalize(state);
+	sql_finalize(rev_st);
+	sql_finalize(change);
+	sql_finalize(state);
 	store_big_write_end(db, l->n);
 	return rev;
 }
 
-int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_list *l)
+int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l)
 {
-	sqlite3_stmt *file = NULL, *st = NULL;
+	struct sql_stmt *file = NULL, *st = NULL;
 	size_t i;
 	int bulk;
 
-	if (store_exec(db, "BEGIN IMMEDIATE"))
+	if (store_write_begin(db))
 		return -1;
 	store_big_write(db, l->n);
 	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
-	file = prepare(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)");
+	file = prepare(db, SQL_TEXT(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)",
+				    "INSERT INTO files VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+				    " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
+				    " mode = excluded.mode, rev = excluded.rev, target = excluded.target"));
 	if (bulk < 0 || !file)
 		goto fail;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
-		sqlite3_bind_text(file, 1, it->path, -1, SQLITE_STATIC);
+		sql_bind_text(file, 1, it->path, -1);
 		bind_hash(file, 2, it->hash);
-		sqlite3_bind_int64(file, 3, it->size);
-		sqlite3_bind_int64(file, 4, it->mtime);
-		sqlite3_bind_int(file, 5, (int)it->mode);
-		sqlite3_bind_int64(file, 6, rev);
+		sql_bind_int64(file, 3, it->size);
+		sql_bind_int64(file, 4, it->mtime);
+		sql_bind_int64(file, 5, (int)it->mode);
+		sql_bind_int64(file, 6, rev);
 		bind_target(file, 7, it->target);
 		if (step_done(db, file))
 			goto fail;
@@ -607,75 +607,75 @@ int txn_publish(sqlite3 *db, const char *id, long long rev, const struct push_li
 	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, rev);
+	sql_bind_int64(st, 1, rev);
 	if (step_done(db, st))
 		goto fail;
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	st = prepare(db, "UPDATE txns SET state = 'done' WHERE id = ? AND state = 'applying'");
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (step_done(db, st) || sqlite3_changes(db) != 1)
+	sql_bind_text(st, 1, id, -1);
+	if (step_done(db, st) || sql_changes(db) != 1)
 		goto fail;
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	st = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (step_done(db, st) || store_exec(db, "COMMIT"))
+	sql_bind_text(st, 1, id, -1);
+	if (step_done(db, st) || sql_exec(db, "COMMIT"))
 		goto fail;
-	sqlite3_finalize(file);
-	sqlite3_finalize(st);
+	sql_finalize(file);
+	sql_finalize(st);
 	store_big_write_end(db, l->n);
 	return 0;
 fail:
 	rollback(db);
-	sqlite3_finalize(file);
-	sqlite3_finalize(st);
+	sql_finalize(file);
+	sql_finalize(st);
 	store_big_write_end(db, l->n);
 	return error("cannot publish revision %lld", rev);
 }
 
-int txn_first(sqlite3 *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev)
+int txn_first(struct sql *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT id, rev FROM txns WHERE state = ? ORDER BY rev, id LIMIT 1");
+	struct sql_stmt *st = prepare(db, "SELECT id, rev FROM txns WHERE state = ? ORDER BY rev, id LIMIT 1");
 	int rc;
 
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, state, -1);
 	rc = step_row(db, st);
 	if (rc == 1) {
-		snprintf(id, TXN_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-		*rev = sqlite3_column_int64(st, 1);
+		snprintf(id, TXN_ID_LEN + 1, "%s", sql_column_text(st, 0));
+		*rev = sql_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	sql_finalize(st);
 	return rc;
 }
 
-long txn_expired(sqlite3 *db, long long before, struct txn_old **old)
+long txn_expired(struct sql *db, long long before, struct txn_old **old)
 {
-	sqlite3_stmt *st = prepare(db, "SELECT id, state FROM txns WHERE state IN ('open', 'done') AND created <= ?");
+	struct sql_stmt *st = prepare(db, "SELECT id, state FROM txns WHERE state IN ('open', 'done') AND created <= ?");
 	size_t n = 0, cap = 0;
 	int rc;
 
 	*old = NULL;
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, before);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sql_bind_int64(st, 1, before);
+	while ((rc = sql_step(st)) == SQL_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			*old = xrealloc(*old, cap * sizeof(**old));
 		}
-		snprintf((*old)[n].id, sizeof((*old)[n].id), "%s", (const char *)sqlite3_column_text(st, 0));
-		(*old)[n++].open = !strcmp((const char *)sqlite3_column_text(st, 1), "open");
+		snprintf((*old)[n].id, sizeof((*old)[n].id), "%s", sql_column_text(st, 0));
+		(*old)[n++].open = !strcmp(sql_column_text(st, 1), "open");
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	sql_finalize(st);
+	if (rc != SQL_DONE) {
 		free(*old);
 		*old = NULL;
-		return error("database: %s", sqlite3_errmsg(db));
+		return error("database: %s", sql_errmsg(db));
 	}
 	return (long)n;
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "beneath.h"
+#include "sql.h"
 #include "testhook.h"
 #include "txn.h"
 #include "versions.h"
@@ -209,7 +210,7 @@ static void fill_one(const struct store_file *f, void *arg)
 
 int versions_populate(struct server *s)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct fill p = { .s = s };
 	long long since = db ? store_versions_since(db) : -2;
 	long long head = db ? store_head(db) : -1;
@@ -220,7 +221,7 @@ int versions_populate(struct server *s)
 		return 0;
 	dir_cursor_init(&p.files, s->files_fd, 0, 0);
 	if (store_head_each(db, fill_one, &p))
-		p.failed = error("cannot read the head: %s", store_errmsg(db));
+		p.failed = error("cannot read the head: %s", sql_errmsg(db));
 	dir_cursor_close(&p.files);
 	if (p.failed || versions_sync(s, &p.t, p.linked > SYNC_EACH_MAX) || store_set_versions_since(db, head))
 		return error("'%s': cannot fill " VERSIONS_DIR "/ from the head; fix what the messages above"
@@ -312,7 +313,7 @@ static void gc_one(int dir, const char *xx, const char *name, void *arg)
 
 int versions_gc(struct server *s, const struct keep_policy *keep, int nonblock)
 {
-	struct sqlite3 *db = store_db(s);
+	struct sql *db = store_db(s);
 	struct sweep g = { 0 };
 	long long now = versions_now();
 	int lock, rc = -1;
@@ -366,7 +367,7 @@ static void check_one(int dir, const char *xx, const char *name, void *arg)
 	g->bytes++;
 }
 
-size_t versions_check(struct server *s, struct sqlite3 *db, const struct keep_policy *keep)
+size_t versions_check(struct server *s, struct sql *db, const struct keep_policy *keep)
 {
 	struct sweep g = { 0 };
 	long long since = store_versions_since(db);

@@ -68,7 +68,7 @@ int versions_populate(struct server *s);
 /* soc serve gc: removes every blob no kept version names; prints count and bytes. 0, or -1. */
 int versions_gc(struct server *s, const struct keep_policy *keep, int nonblock);
 /* soc serve check's part: one line per problem of versions/ (via problem), how many. */
-size_t versions_check(struct server *s, struct sqlite3 *db, const struct keep_policy *keep);
+size_t versions_check(struct server *s, struct sql *db, const struct keep_policy *keep);
 /* An open fd on versions/XX/<hash>, a regular file, and its size; -1 when not there. */
 int versions_open(struct server *s, const char *hash, long long *size);
 
@@ -95,28 +95,28 @@ struct history_row {
  * (a directory; "" is everything), newest first, at most limit, up to the
  * head. A nonzero row() stops it. 0, 1 when stopped, -1 after a message.
  */
-int store_history_each(struct sqlite3 *db, const char *path, long long limit,
+int store_history_each(struct sql *db, const char *path, long long limit,
 		       int (*row)(const struct history_row *h, void *arg), void *arg);
 /*
  * The files at revision rev at or under path, by path (time and token
  * not set). 0, 1 when stopped, -1 after a message.
  */
-int store_tree_each(struct sqlite3 *db, long long rev, const char *path,
+int store_tree_each(struct sql *db, long long rev, const char *path,
 		    int (*row)(const struct history_row *h, void *arg), void *arg);
 /* The newest revision up to the head whose time is before t; 0 when none. -1 on error. */
-long long store_rev_before(struct sqlite3 *db, long long t);
+long long store_rev_before(struct sql *db, long long t);
 /* 1 when some recorded revision names hash, 0 when none, -1 on error. */
-int store_hash_named(struct sqlite3 *db, const char *hash);
+int store_hash_named(struct sql *db, const char *hash);
 /*
  * Every sha256 a kept version names, sorted, unique (*out: free each and
  * it); how many, or -1 after a message. Versions of revisions up to
  * since that are no longer the head are left out (-1: none is): they
  * were replaced before versions/ was made, and never kept.
  */
-long store_kept_hashes(struct sqlite3 *db, const struct keep_policy *keep, long long now, long long since,
+long store_kept_hashes(struct sql *db, const struct keep_policy *keep, long long now, long long since,
 		       char ***out);
 /* meta 'versions_since': the head when versions/ was first filled; -1 when never, -2 on error. */
-long long store_versions_since(struct sqlite3 *db);
-int store_set_versions_since(struct sqlite3 *db, long long rev);
+long long store_versions_since(struct sql *db);
+int store_set_versions_since(struct sql *db, long long rev);
 
 #endif

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/soc-circles.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cflags=$(pkg-config --cflags sqlite3 libcurl jansson libmd libcrypto 2>/dev/null || true)
+cflags=$(pkg-config --cflags sqlite3 libcurl jansson libmd libcrypto libpq 2>/dev/null || true)
 top=$(pwd)
 # One compiler driver and one nm for all: the test suite runs this, and
 # a process a file cost more than the compiling.

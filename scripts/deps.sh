@@ -6,6 +6,15 @@ set -eu
 PKGS=""
 need_pc() { pkg-config --exists "$1" 2>/dev/null || PKGS="$PKGS $2"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || PKGS="$PKGS $2"; }
+# PostgreSQL's server programs are off PATH on Debian: initdb is looked for
+# where t/lib-pg.sh looks, pg_config's bindir or /usr/lib/postgresql/N/bin.
+have_initdb() {
+	d=$(pg_config --bindir 2>/dev/null) && [ -x "$d/initdb" ] && return 0
+	for f in /usr/lib/postgresql/*/bin/initdb; do
+		[ -x "$f" ] && return 0
+	done
+	return 1
+}
 
 need_cmd pkg-config pkg-config
 if command -v pkg-config >/dev/null 2>&1; then
@@ -14,8 +23,9 @@ if command -v pkg-config >/dev/null 2>&1; then
 	need_pc jansson libjansson-dev
 	need_pc libmd libmd-dev
 	need_pc libcrypto libssl-dev
+	need_pc libpq libpq-dev
 else
-	PKGS="$PKGS libsqlite3-dev libcurl4-openssl-dev libjansson-dev libmd-dev libssl-dev"
+	PKGS="$PKGS libsqlite3-dev libcurl4-openssl-dev libjansson-dev libmd-dev libssl-dev libpq-dev"
 fi
 need_cmd rsync rsync
 # soc serve refuses an rsync older than 3.4.0 (RSYNC_VERSION_FLOOR in
@@ -45,6 +55,8 @@ for extra in "$@"; do
 	ss) need_cmd ss iproute2 ;;
 	sqlite3) need_cmd sqlite3 sqlite3 ;;
 	mandoc) need_cmd mandoc mandoc ;;
+	postgresql) have_initdb || PKGS="$PKGS postgresql" ;;
+	haproxy) need_cmd haproxy haproxy ;;
 	esac
 done
 

@@ -292,8 +292,17 @@ fill_until() {
 	fi
 }
 
+# TEST_EXIT_HOOKS: names of functions test_exit_trap runs, in order, after
+# the servers are killed and before users, mounts and the trash go, for
+# what a library starts that is not a PID in SERVER_PIDS (t/lib-pg.sh's
+# clusters, which are stopped by pg_ctl). A library appends its own.
+TEST_EXIT_HOOKS=
+
 test_exit_trap() {
 	kill_servers
+	for hook in $TEST_EXIT_HOOKS; do
+		"$hook"
+	done
 	for u in $TEST_USERS; do
 		userdel -f "$u" 2>/dev/null
 	done
