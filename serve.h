@@ -53,6 +53,7 @@ struct server {
 	int commit_fd;		/* ROOT/commit: a committing push's checked files, out of rsync's reach */
 	int trash_fd;		/* ROOT/trash: a committed push's staging/<txn>, removed after the answer */
 	int versions_fd;	/* ROOT/versions: every content a revision names (versions.h); -1 before the first start */
+	int lock_fd;		/* ROOT/serve.lock, held by a server (store_lock.c); -1 for the other commands */
 	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
 	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
 	/* Two pushes never apply at once; held from the last base check to the new head. */
@@ -109,6 +110,10 @@ int store_refuse_lost(const char *root, int starting);
  * store_open to bind a new root to or check an old one against; NULL: none.
  */
 void store_want_db(const char *conninfo);
+/* ---- store_lock.c ---- */
+#define SERVE_LOCK_FILE "serve.lock"	/* under the root: held by the one server running there */
+/* ROOT/serve.lock taken into s->lock_fd, or -1 after a message (another server holds it). */
+int store_lock(struct server *s);
 /* ---- store_bind.c ---- */
 /* ROOT/db.conninfo into *out (malloc'd; NULL when there is none): 0, or -1 after a message. */
 int store_conninfo_read(int root_fd, const char *root, char **out);

@@ -692,7 +692,7 @@ int store_open(struct server *s, const char *root, int create)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = s->versions_fd = -1;
+	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = s->versions_fd = s->lock_fd = -1;
 	if (create && mkdir(root, 0700) && errno != EEXIST)
 		return error_errno("cannot create '%s'", root);
 	s->root = realpath(root, NULL);
@@ -701,6 +701,8 @@ int store_open(struct server *s, const char *root, int create)
 	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0)
 		return error_errno("cannot open the root '%s'", s->root);
+	if (create && store_lock(s))
+		return -1;
 	free(db_path);
 	free(db_conninfo);
 	db_path = NULL;
@@ -760,6 +762,8 @@ void store_close(struct server *s)
 		close(s->trash_fd);
 	if (s->versions_fd >= 0)
 		close(s->versions_fd);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->root);
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # soc serve's foot-guns, each shown gone: the default root is an absolute
 # state directory; token and check commands never make a root; a bad
-# --listen makes nothing; an open root is tightened; log lines carry a
-# time and the token's name; SIGHUP does not stop the server.
+# --listen makes nothing; a second server on a root is refused; an open
+# root is tightened; log lines carry a time and the token's name; SIGHUP
+# does not stop the server.
 . "$(dirname "$0")/lib.sh"
 
 U=soc-t$$
@@ -107,6 +108,14 @@ test_expect_success_here 'a port in use: refused, nothing made' '
 	test_expect_code 1 soc serve --root "$TRASH/fresh" --listen "${URL#http://}" 2>err &&
 	grep "cannot listen on .${URL#http://}.: Address already in use" err &&
 	! test -e fresh
+'
+
+test_expect_success 'a second server on the same root: refused (one line), the first goes on' '
+	test_expect_code 1 soc serve --root "$TRASH/r" --listen 127.0.0.1:0 2>err &&
+	test_line_count = 1 err &&
+	grep "another soc serve runs on .*/r.; stop it first" err &&
+	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" >/dev/null &&
+	soc serve token list --root "$TRASH/r" >/dev/null
 '
 
 test_expect_success 'a log line: time, peer, token name, method, path, status, bytes, time taken' '

@@ -76,6 +76,7 @@ test_expect_success 'PostgreSQL stopped hard and started again: the next push an
 '
 
 test_expect_success_here 'refused, with one line and nothing changed: another database, or a SQLite root' '
+	stop_server "$SERVER_PID" &&
 	ls -A "$S" >before &&
 	test_expect_code 1 soc serve --root "$S" --db "host=$PG_HOST dbname=other user=soc" \
 		--listen 127.0.0.1:0 2>err &&
@@ -93,7 +94,6 @@ test_expect_success_here 'refused, with one line and nothing changed: another da
 '
 
 test_expect_success 'a database emptied under a root that holds files is refused' '
-	stop_server "$SERVER_PID" &&
 	pg_sql "DROP TABLE files, revs, changes, tokens, txns, txn_items, meta" &&
 	test_expect_code 1 soc serve --root "$S" --listen 127.0.0.1:0 2>err &&
 	grep -q "holds files (files/) but its PostgreSQL database holds no revision" err &&
