@@ -25,6 +25,7 @@ const char serve_usage[] =
 	"   or: soc serve gc [--root DIR] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve backup DEST [--root DIR]\n"
 	"   or: soc serve export DEST [--rev R] [--root DIR]\n"
+	"   or: soc serve migrate --db CONNINFO [--root DIR]\n"
 	"\n"
 	"Run the server that workspaces push to and pull from. The first start\n"
 	"creates DIR and an admin token in DIR/admin.token; the token and check\n"
@@ -35,7 +36,8 @@ const char serve_usage[] =
 	"'backup' copies DIR, consistent, into DEST (new or empty) while the server\n"
 	"runs; to restore, stop the server and serve DEST. 'export' writes the\n"
 	"files of revision R (default: the head) from DIR/versions into DEST (new\n"
-	"or empty), each checked against its sha256.\n"
+	"or empty), each checked against its sha256. 'migrate' moves the history\n"
+	"of DIR/soc.db into an empty PostgreSQL database, the server stopped.\n"
 	"\n"
 	"    --root DIR          the server's data (default " SERVE_ROOT_SYSTEM " as root, else\n"
 	"                        $XDG_DATA_HOME/" SERVE_ROOT_USER " or ~/.local/share/" SERVE_ROOT_USER ")\n"
@@ -427,8 +429,11 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		return usage_error("'export' wants one DEST directory");
 	if (rev && (!n || strcmp(argv[0], "export")))
 		return usage_error("--rev goes with 'export'");
+	if (n && !strcmp(argv[0], "migrate") && (n != 1 || !db || read_only || days || versions))
+		return usage_error("'migrate' wants --db CONNINFO and nothing else");
 	if (n && strcmp(argv[0], "token") && strcmp(argv[0], "backup") && strcmp(argv[0], "export") &&
-	    (n != 1 || (strcmp(argv[0], "check") && strcmp(argv[0], "gc")) || read_only))
+	    (n != 1 || (strcmp(argv[0], "check") && strcmp(argv[0], "gc") && strcmp(argv[0], "migrate")) ||
+	     read_only))
 		return usage_error("'%s' is not a serve command", argv[0]);
 	if (n && !strcmp(argv[0], "token") && (days || versions))
 		return usage_error("--keep-days and --keep-versions go with serve, gc and check");
@@ -450,6 +455,8 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		rc = serve_backup(root, argv[1]);
 	else if (n && !strcmp(argv[0], "export"))
 		rc = serve_export(root, rev, argv[1]);
+	else if (n && !strcmp(argv[0], "migrate"))
+		rc = serve_migrate(root, db);
 	else if (n && !strcmp(argv[0], "gc"))
 		rc = gc_cmd(root);
 	else if (n)

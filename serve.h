@@ -299,6 +299,8 @@ int serve_check(const char *root, const struct keep_policy *keep);
 int serve_backup(const char *root, const char *dest);
 /* ---- export.c: soc serve export DEST [--rev R], revision rev (NULL: the head) as a tree (an exit code) ---- */
 int serve_export(const char *root, const char *rev, const char *dest);
+/* ---- migrate.c: soc serve migrate --db CONNINFO, a SQLite root's history moved to PostgreSQL (an exit code) ---- */
+int serve_migrate(const char *root, const char *conninfo);
 
 /*
  * ---- api.c: answers ----
