@@ -200,9 +200,19 @@ LOG_STAMP='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
 # URL, SERVER_PID and ADMIN_TOKEN. Its stderr goes to ROOT.log. With
 # SERVER_AS=USER set, the server runs as USER (setpriv execs, so
 # SERVER_PID is the server's own) from SERVER_BIN (default $SOC).
+#
+# With SOC_TEST_DB=pg (make test runs the end-to-end families so), a new
+# root's history goes to a PostgreSQL cluster of its own, started here
+# (t/lib-pg.sh); the root remembers it, so a restart needs nothing more.
 start_server() {
 	root=$1
 	shift
+	if [ "${SOC_TEST_DB-}" = pg ] && ! [ -e "$root/soc.db" ] && ! [ -e "$root/db.conninfo" ]; then
+		pg_n=pg-$(basename "$root")
+		while [ -e "$TRASH/$pg_n" ]; do pg_n=${pg_n}x; done
+		pg_up "$pg_n" || return 1
+		set -- --db "$PG_CONNINFO" "$@"
+	fi
 	log=$TRASH/$(basename "$root").log
 	: >"$log"
 	as_server_user "${SERVER_BIN:-$SOC}" serve --root "$root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
@@ -224,6 +234,22 @@ start_server() {
 	fi
 	ADMIN_TOKEN=$(cat "$root/admin.token" 2>/dev/null)
 	return 0
+}
+
+# server_sql ROOT SQL: SQL on the root's database, soc.db or the
+# PostgreSQL database its db.conninfo names, its rows as a|b.
+server_sql() {
+	if [ -f "$1/db.conninfo" ]; then
+		"$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(cat "$1/db.conninfo")" -c "$2"
+	else
+		sqlite3 "$1/soc.db" "$2"
+	fi
+}
+
+# on_sqlite: true unless the suite runs on PostgreSQL (SOC_TEST_DB=pg),
+# for the checks of what only soc.db has (its indexes, its upgrades).
+on_sqlite() {
+	[ "${SOC_TEST_DB-}" != pg ]
 }
 
 # as_server_user CMD...: execs CMD as $SERVER_AS (with its group and no
@@ -297,6 +323,10 @@ fill_until() {
 # what a library starts that is not a PID in SERVER_PIDS (t/lib-pg.sh's
 # clusters, which are stopped by pg_ctl). A library appends its own.
 TEST_EXIT_HOOKS=
+
+if [ "${SOC_TEST_DB-}" = pg ]; then
+	. "$TEST_SRC/lib-pg.sh"
+fi
 
 test_exit_trap() {
 	kill_servers
