@@ -111,7 +111,7 @@ test_expect_success_here 'a port in use: refused, nothing made' '
 '
 
 test_expect_success 'a second server on the same root: refused (one line), the first goes on' '
-	test_expect_code 1 soc serve --root "$TRASH/r" --listen 127.0.0.1:0 2>err &&
+	test_expect_code 1 timeout 30 soc serve --root "$TRASH/r" --listen 127.0.0.1:0 2>err &&
 	test_line_count = 1 err &&
 	grep "another soc serve runs on .*/r.; stop it first" err &&
 	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" >/dev/null &&

@@ -4,6 +4,8 @@
 # soc.db), so a restart, the token commands and check find it without
 # --db; a root is never bound to another database, a SQLite root is never
 # switched, and a database emptied under a root with files is refused.
+# It starts its own PostgreSQL: not the one SOC_TEST_DB=pg would give each root.
+unset SOC_TEST_DB
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-pg.sh"
 
@@ -78,7 +80,7 @@ test_expect_success 'PostgreSQL stopped hard and started again: the next push an
 test_expect_success_here 'refused, with one line and nothing changed: another database, or a SQLite root' '
 	stop_server "$SERVER_PID" &&
 	ls -A "$S" >before &&
-	test_expect_code 1 soc serve --root "$S" --db "host=$PG_HOST dbname=other user=soc" \
+	test_expect_code 1 timeout 30 soc serve --root "$S" --db "host=$PG_HOST dbname=other user=soc" \
 		--listen 127.0.0.1:0 2>err &&
 	test_line_count = 1 err && grep -q "not in the one --db names" err &&
 	ls -A "$S" >after && test_cmp before after &&
@@ -95,7 +97,7 @@ test_expect_success_here 'refused, with one line and nothing changed: another da
 
 test_expect_success 'a database emptied under a root that holds files is refused' '
 	pg_sql "DROP TABLE files, revs, changes, tokens, txns, txn_items, meta" &&
-	test_expect_code 1 soc serve --root "$S" --listen 127.0.0.1:0 2>err &&
+	test_expect_code 1 timeout 30 soc serve --root "$S" --listen 127.0.0.1:0 2>err &&
 	grep -q "holds files (files/) but its PostgreSQL database holds no revision" err &&
 	test "$(pg_sql "SELECT count(*) FROM pg_tables WHERE schemaname = '\''public'\''")" = 0
 '

@@ -5,6 +5,8 @@
 # the standby promoted; the server connects to it again by itself, every
 # revision a client was told about is there with its content, the
 # workspaces sync to one tree, and check is clean.
+# It starts its own PostgreSQL: not the one SOC_TEST_DB=pg would give each root.
+unset SOC_TEST_DB
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-pg.sh"
 

@@ -5,6 +5,8 @@
 # the same tokens); soc.db is kept aside. Refused, with one line and
 # nothing changed: under a running server, into a database that holds a
 # history, on a root already on PostgreSQL, without --db.
+# It starts its own PostgreSQL: not the one SOC_TEST_DB=pg would give each root.
+unset SOC_TEST_DB
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-pg.sh"
 
