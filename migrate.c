@@ -60,7 +60,7 @@ static int copy_table(struct sql *lite, struct sql *pg, const struct table *t, l
 {
 	char sel[256], ins[384];
 	struct sql_stmt *from, *to;
-	int rc, i, n = 0;
+	int rc, i, n = 0, batch, pg_failed = 0;
 
 	snprintf(sel, sizeof(sel), "SELECT %s FROM %s", t->cols, t->name);
 	n = snprintf(ins, sizeof(ins), "INSERT INTO %s (%s) VALUES(?", t->name, t->cols);
@@ -74,7 +74,10 @@ static int copy_table(struct sql *lite, struct sql *pg, const struct table *t, l
 		return error("PostgreSQL: %s", sql_errmsg(pg));
 	}
 	*rows = 0;
-	while ((rc = sql_step(from)) == SQL_ROW) {
+	/* The inserts go without waiting for each answer: the commit counts them all. */
+	rc = sql_batch_begin(pg) ? SQL_ERROR : SQL_ROW;
+	batch = rc == SQL_ROW;
+	while (rc == SQL_ROW && (rc = sql_step(from)) == SQL_ROW) {
 		for (i = 0; i < t->ncols; i++) {
 			const char *v = sql_column_text(from, i);
 
@@ -86,13 +89,16 @@ static int copy_table(struct sql *lite, struct sql *pg, const struct table *t, l
 		if (sql_step(to) != SQL_DONE) {
 			error("PostgreSQL: %s (a row of %s)", sql_errmsg(pg), t->name);
 			rc = SQL_ERROR;
+			pg_failed = 1;
 			break;
 		}
 		sql_reset(to);
 		(*rows)++;
 	}
-	if (rc == SQL_ERROR && !*rows)
+	if (rc == SQL_ERROR && batch && !pg_failed)
 		error("database: %s", sql_errmsg(lite));
+	if (batch && sql_batch_end(pg))
+		rc = SQL_ERROR;
 	sql_finalize(from);
 	sql_finalize(to);
 	return rc == SQL_DONE ? 0 : -1;

@@ -224,3 +224,13 @@ int sql_reconnect(struct sql *db)
 {
 	return db->pg ? pg_reconnect(db->pg) : 0;
 }
+
+int sql_batch_begin(struct sql *db)
+{
+	return db->pg ? pg_batch_begin(db->pg) : 0;
+}
+
+int sql_batch_end(struct sql *db)
+{
+	return db->pg ? pg_batch_end(db->pg) : 0;
+}

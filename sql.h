@@ -63,6 +63,18 @@ int sql_column_null(struct sql_stmt *st, int i);
 /* A statement whose text differs between the two: SQLite's, else PostgreSQL's. */
 #define SQL_TEXT(db, lite, pg) (sql_kind(db) == SQL_PG ? (pg) : (lite))
 
+/*
+ * Between sql_batch_begin and sql_batch_end, steps of statements that
+ * return no rows (INSERT, UPDATE, DELETE) are sent without waiting for
+ * each answer (PostgreSQL's pipeline; SQLite runs them as ever): such a
+ * step gives SQL_DONE, or SQL_ERROR once an earlier one is known to
+ * have failed, and sql_batch_end says whether all went in (0, or -1
+ * after a message). In between: no statement that returns rows, no
+ * sql_exec, no sql_changes.
+ */
+int sql_batch_begin(struct sql *db);
+int sql_batch_end(struct sql *db);
+
 /* Runs text, one or more statements with no parameters and no rows; 0, or -1 after a message naming it. */
 int sql_exec(struct sql *db, const char *text);
 /* Rows the last INSERT, UPDATE or DELETE stepped on db changed. */

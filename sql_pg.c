@@ -20,12 +20,17 @@
 #include "sql_pg.h"
 
 #define PG_IDLE_READS_MAX 4	/* reads of an idle connection to find a dead server's EOF */
+#define PG_BATCH_MAX 1000	/* statements a batch sends before it reads their answers */
 
 struct pg {
 	PGconn *conn;
 	struct pg_stmt *busy;	/* sent, its results still on the connection */
 	long long changes;
 	int conflict;
+	int batch;		/* in a batch (libpq's pipeline mode) */
+	int pending;		/* statements of the batch sent, their answers not read */
+	int batch_failed;	/* one of them failed: the batch's end says so */
+	int batch_told;		/* a step gave that failure already (and its caller said it) */
 	char errmsg[SQL_ERRMSG_MAX];
 };
 
@@ -255,6 +260,93 @@ static int send_stmt(struct pg_stmt *st)
 	return 0;
 }
 
+/*
+ * The answers of a batch's statements so far, up to the sync that asks
+ * for them: the first failure is kept (the ones after it are aborted).
+ * A connection that breaks ends the reading.
+ */
+static int drain(struct pg *c)
+{
+	int nulls = 0;
+
+	if (!c->pending)
+		return c->batch_failed ? -1 : 0;
+	if (!PQpipelineSync(c->conn)) {
+		set_error(c, NULL);
+		c->batch_failed = 1;
+	}
+	/* Each statement's answer is followed by a NULL; the sync's ends it. */
+	while (!c->batch_failed || PQstatus(c->conn) != CONNECTION_BAD) {
+		PGresult *res = PQgetResult(c->conn);
+		ExecStatusType s = res ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
+
+		if (!res) {
+			if (++nulls > c->pending + 1 || PQstatus(c->conn) == CONNECTION_BAD) {
+				conn_ok(c);
+				c->batch_failed = 1;
+				break;
+			}
+			continue;
+		}
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (s != PGRES_COMMAND_OK && s != PGRES_PIPELINE_ABORTED && !c->batch_failed) {
+			set_error(c, res);
+			c->batch_failed = 1;
+		}
+		PQclear(res);
+	}
+	c->pending = 0;
+	return c->batch_failed ? -1 : 0;
+}
+
+int pg_batch_begin(struct pg *c)
+{
+	park(c);
+	if (!conn_ok(c))
+		return error("database: %s", c->errmsg);
+	if (!PQenterPipelineMode(c->conn)) {
+		set_error(c, NULL);
+		return error("database: %s", c->errmsg);
+	}
+	c->batch = 1;
+	c->pending = 0;
+	c->batch_failed = c->batch_told = 0;
+	return 0;
+}
+
+int pg_batch_end(struct pg *c)
+{
+	int rc = drain(c);
+
+	c->batch = 0;
+	if (!PQexitPipelineMode(c->conn) && rc == 0) {
+		set_error(c, NULL);
+		rc = -1;
+	}
+	if (rc && !c->batch_told)
+		error("database: %s", c->errmsg);
+	return rc;
+}
+
+/* A statement of a batch: sent, and done as far as its caller knows. */
+static int batch_step(struct pg_stmt *st)
+{
+	struct pg *c = st->c;
+
+	if (!c->batch_failed &&
+	    !PQsendQueryParams(c->conn, st->text, st->nparams, NULL, (const char *const *)st->values, NULL, NULL, 0)) {
+		set_error(c, NULL);
+		c->batch_failed = 1;
+	}
+	if (!c->batch_failed && ++c->pending >= PG_BATCH_MAX)
+		drain(c);
+	c->batch_told |= c->batch_failed;
+	return finish(st, c->batch_failed ? SQL_ERROR : SQL_DONE);
+}
+
 int pg_step(struct pg_stmt *st)
 {
 	struct pg *c = st->c;
@@ -264,6 +356,8 @@ int pg_step(struct pg_stmt *st)
 	st->row = NULL;
 	if (st->state == ST_DONE)
 		return st->end;
+	if (c->batch && st->state == ST_IDLE)
+		return batch_step(st);
 	if (st->state == ST_IDLE && send_stmt(st))
 		return finish(st, SQL_ERROR);
 	if (c->busy == st)

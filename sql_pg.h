@@ -27,5 +27,7 @@ const char *pg_errmsg(struct pg *c);
 int pg_conflict(struct pg *c);
 int pg_broken(struct pg *c);
 int pg_reconnect(struct pg *c);
+int pg_batch_begin(struct pg *c);
+int pg_batch_end(struct pg *c);
 
 #endif

@@ -397,6 +397,8 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 	if (step_done(db, txn))
 		goto out;
 	sql_bind_text(item, 1, id, -1);
+	if (sql_batch_begin(db))
+		goto out;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
@@ -413,9 +415,10 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 		sql_bind_int64(item, 8, (int)it->base_mode);
 		bind_target(item, 9, it->target);
 		if (step_done(db, item))
-			goto out;
+			break;
 	}
-	rc = 0;
+	if (!sql_batch_end(db) && i == l->n)
+		rc = 0;
 out:
 	sql_finalize(txn);
 	sql_finalize(item);
@@ -521,7 +524,7 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	bulk = store_bulk_begin(db, STORE_CHANGES_SHA256, l->n);
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
 	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?, ?)");
-	if (bulk < 0 || !rev_st || !change)
+	if (bulk < 0 || !rev_st || !change || sql_batch_begin(db))
 		goto fail;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -540,9 +543,9 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 		sql_bind_int64(change, 6, (int)it->mode);
 		bind_target(change, 7, it->target);
 		if (step_done(db, change))
-			goto fail;
+			break;
 	}
-	if (store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
+	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
 		goto fail;
 	sql_bind_int64(rev_st, 1, head + 1);
 	sql_bind_int64(rev_st, 2, time(NULL));
@@ -587,7 +590,7 @@ int txn_publish(struct sql *db, const char *id, long long rev, const struct push
 				    "INSERT INTO files VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
 				    " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
 				    " mode = excluded.mode, rev = excluded.rev, target = excluded.target"));
-	if (bulk < 0 || !file)
+	if (bulk < 0 || !file || sql_batch_begin(db))
 		goto fail;
 	for (i = 0; i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
@@ -600,9 +603,9 @@ int txn_publish(struct sql *db, const char *id, long long rev, const struct push
 		sql_bind_int64(file, 6, rev);
 		bind_target(file, 7, it->target);
 		if (step_done(db, file))
-			goto fail;
+			break;
 	}
-	if (store_bulk_end(db, STORE_FILES_SHA256, bulk))
+	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk))
 		goto fail;
 	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
 	if (!st)
