@@ -117,6 +117,7 @@ bench: deps
 	sh bench/serve.sh
 	sh bench/versions.sh
 	sh bench/million.sh
+	sh bench/cluster.sh
 
 install: soc
 	install -d $(DESTDIR)$(BINDIR)

@@ -47,21 +47,23 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_soc ROOT: `soc serve` on 127.0.0.1 port 0, its stderr in ROOT.log;
-# sets SOC_PID, URL and SOC_TOKEN (exported, the admin token).
+# start_soc ROOT [ARGS]: `soc serve` on 127.0.0.1 port 0 (with ARGS), its
+# stderr in ROOT.log; sets SOC_PID, URL and SOC_TOKEN (exported, the admin token).
 start_soc() {
-	"$SOC" serve --root "$1" --listen 127.0.0.1:0 2>"$1.log" &
+	r=$1
+	shift
+	"$SOC" serve --root "$r" --listen 127.0.0.1:0 "$@" 2>"$r.log" &
 	SOC_PID=$!
 	PIDS="$PIDS $SOC_PID"
 	n=0
 	URL=
 	while [ -z "$URL" ] && [ $n -lt 100 ]; do
 		sleep 0.1
-		URL=$(sed -n 's/^[0-9TZ:-]* soc serve: listening on \(http:[^ ]*\)$/\1/p' "$1.log")
+		URL=$(sed -n 's/^[0-9TZ:-]* soc serve: listening on \(http:[^ ]*\)$/\1/p' "$r.log")
 		n=$((n + 1))
 	done
-	[ -n "$URL" ] || { cat "$1.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
-	SOC_TOKEN=$(cat "$1/admin.token")
+	[ -n "$URL" ] || { cat "$r.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
+	SOC_TOKEN=$(cat "$r/admin.token")
 	export SOC_TOKEN
 }
 
@@ -131,4 +133,24 @@ EOC
 		[ $n -lt 50 ] || { echo "bench: rsync daemon did not start" >&2; exit 1; }
 		sleep 0.1
 	done
+}
+
+# start_pg: a PostgreSQL cluster in WORK/pg, on a unix socket there only,
+# fsync on (a benchmark of durable commits); as Debian's postgres user when
+# run as root, which PostgreSQL requires. Sets PG_BIN and PG_HOST; stopped
+# at exit with the rest.
+start_pg() {
+	PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	PG_HOST=$WORK/pg
+	as=
+	mkdir -m 700 "$PG_HOST"
+	if [ "$(id -u)" = 0 ]; then
+		chmod o+x "$WORK"
+		chown postgres: "$PG_HOST"
+		as="runuser -u postgres --"
+	fi
+	(cd / && $as "$PG_BIN/initdb" -A trust -U soc -E UTF8 --locale=C -D "$PG_HOST" >/dev/null)
+	(cd / && $as "$PG_BIN/pg_ctl" -w -D "$PG_HOST" -l "$PG_HOST/log" \
+		-o "-c listen_addresses='' -k '$PG_HOST'" start >/dev/null)
+	PIDS="$PIDS $(head -n 1 "$PG_HOST/postmaster.pid")"
 }

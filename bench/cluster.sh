@@ -1,0 +1,129 @@
+#!/bin/sh
+# bench/cluster.sh: soc serve with its history in PostgreSQL (--db) beside
+# soc serve on SQLite, the same trees in one run, the two in turns. A
+# benchmark, not a test: it prints medians and ratios, it asserts nothing.
+#
+#   sh bench/cluster.sh
+#
+# 1. first push of a 10,000-file tree, PostgreSQL / SQLite   (target <= 1.3)
+# 2. a no-op pull of it                                     (target <= 1.3)
+# 3. a pull of 1,000 of its files changed elsewhere         (target <= 1.3)
+# 4. pushes per second: 16 clients, each editing and pushing a file of its
+#    own for BENCH_SECONDS, on each database
+#
+# One node each: several nodes on one database need the shared blob store
+# (issue 19), which is not built yet. PostgreSQL runs from a cluster made
+# here (initdb, a unix socket in WORK), with fsync on, as SQLite's
+# synchronous=FULL is.
+#
+# BENCH_RUNS (default 5), BENCH_SMALL (10000), BENCH_CHANGED (1000),
+# BENCH_CLIENTS (16), BENCH_SECONDS (10) change the sizes.
+set -eu
+
+RUNS=${BENCH_RUNS:-5}
+SMALL=${BENCH_SMALL:-10000}
+CHANGED=${BENCH_CHANGED:-1000}
+CLIENTS=${BENCH_CLIENTS:-16}
+SECS=${BENCH_SECONDS:-10}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+
+sh "$TOP/scripts/deps.sh" postgresql
+. "$TOP/bench/lib.sh"
+bench_work cluster
+start_pg
+
+echo "cluster: building $SMALL files"
+mkdir -p "$WORK/tree/data"
+mktree "$WORK/tree/data" "$SMALL" 100 1024 8192
+
+# round KIND I: one round on a new root, SQLite (lite) or PostgreSQL (pg).
+round() {
+	kind=$1
+	i=$2
+	if [ "$kind" = pg ]; then
+		"$PG_BIN/createdb" -h "$PG_HOST" -U soc "soc$i"
+		start_soc "$WORK/root-$kind-$i" --db "host=$PG_HOST dbname=soc$i user=soc"
+	else
+		start_soc "$WORK/root-$kind-$i"
+	fi
+	a=$WORK/a-$kind-$i
+	b=$WORK/b-$kind-$i
+	cp -a "$WORK/tree" "$a"
+	(cd "$a" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data)
+	mkdir "$b" && (cd "$b" && "$SOC" init -q --remote "$URL")
+	sync
+	timed "$WORK/t-push-$kind" sh -c 'cd "$1" && "$2" push -q' - "$a" "$SOC"
+	timed "$WORK/t-noop-$kind" sh -c 'cd "$1" && "$2" pull -q' - "$a" "$SOC"
+	(cd "$b" && "$SOC" pull -q)
+	find "$a/data" -type f | sort | head -n "$CHANGED" | while read -r f; do
+		echo "edit $i" >>"$f"
+	done
+	(cd "$a" && "$SOC" push -q)
+	sync
+	timed "$WORK/t-pullc-$kind" sh -c 'cd "$1" && "$2" pull -q' - "$b" "$SOC"
+	stop_soc
+	rm -rf "$a" "$b"
+}
+
+for i in $(seq "$RUNS"); do
+	if [ $((i % 2)) = 1 ]; then
+		round pg "$i"
+		round lite "$i"
+	else
+		round lite "$i"
+		round pg "$i"
+	fi
+done
+
+# storm KIND: CLIENTS workspaces of one root, each pushing edits of its own
+# file for SECS seconds; prints the pushes per second that landed.
+storm() {
+	kind=$1
+	if [ "$kind" = pg ]; then
+		"$PG_BIN/createdb" -h "$PG_HOST" -U soc socstorm
+		start_soc "$WORK/root-storm-$kind" --db "host=$PG_HOST dbname=socstorm user=soc"
+	else
+		start_soc "$WORK/root-storm-$kind"
+	fi
+	for c in $(seq "$CLIENTS"); do
+		w=$WORK/storm-$kind-$c
+		mkdir -p "$w" && (cd "$w" && "$SOC" init -q --remote "$URL" && echo 0 >"f$c" && "$SOC" add -q "f$c" &&
+			"$SOC" push -q)
+	done
+	end=$(($(date +%s) + SECS))
+	pids=
+	for c in $(seq "$CLIENTS"); do
+		w=$WORK/storm-$kind-$c
+		(
+			n=0
+			cd "$w"
+			while [ "$(date +%s)" -lt "$end" ]; do
+				echo "$n" >>"f$c"
+				"$SOC" push -q 2>/dev/null && n=$((n + 1))
+			done
+			echo "$n" >"$WORK/storm-$kind-$c.n"
+		) &
+		pids="$pids $!"
+	done
+	# The clients only: the server is a child of this shell too.
+	for p in $pids; do
+		wait "$p"
+	done
+	stop_soc
+	cat "$WORK"/storm-"$kind"-*.n | awk -v s="$SECS" '{ t += $1 } END { printf "%.1f\n", t / s }'
+}
+
+for kind in pg lite; do
+	for m in push noop pullc; do
+		eval "M_${m}_$kind=\$(median <\"\$WORK/t-$m-$kind\")"
+	done
+done
+say() {
+	echo "cluster: $1: PostgreSQL ${2}s ($(spread "$4")), SQLite ${3}s ($(spread "$5")), ratio $(ratio "$2" "$3") (target <= 1.3)"
+}
+say "first push of $SMALL files" "$M_push_pg" "$M_push_lite" "$WORK/t-push-pg" "$WORK/t-push-lite"
+say "no-op pull of $SMALL files" "$M_noop_pg" "$M_noop_lite" "$WORK/t-noop-pg" "$WORK/t-noop-lite"
+say "pull of $CHANGED changed files" "$M_pullc_pg" "$M_pullc_lite" "$WORK/t-pullc-pg" "$WORK/t-pullc-lite"
+SP=$(storm pg)
+SL=$(storm lite)
+echo "cluster: pushes per second, $CLIENTS clients for ${SECS}s on one node: PostgreSQL $SP, SQLite $SL"
