@@ -20,7 +20,12 @@
 #include "sql_pg.h"
 
 #define PG_IDLE_READS_MAX 4	/* reads of an idle connection to find a dead server's EOF */
-#define PG_BATCH_MAX 1000	/* statements a batch sends before it reads their answers */
+/*
+ * Statements a batch sends before it reads their answers: the server
+ * blocks once its answers fill the socket, and a client that is still
+ * sending would then wait for it; 1,000 answers are some 40 KB.
+ */
+#define PG_BATCH_MAX 1000
 
 struct pg {
 	PGconn *conn;

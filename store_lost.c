@@ -116,8 +116,9 @@ static enum db_state db_state(int root_fd, const char *path, int ask, int *token
 }
 
 /*
- * The same asked of the PostgreSQL database a root is bound to: a server
- * that cannot be reached, or a database with no tables, counts as new.
+ * The same asked of the PostgreSQL database a root is bound to: one with
+ * no tables counts as new; one that cannot be reached gives -1 (after a
+ * message), for nothing can start on it.
  */
 static int pg_state(const char *conninfo, int *tokens)
 {
