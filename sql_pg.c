@@ -123,6 +123,19 @@ static void park(struct pg *c)
 	c->busy = NULL;
 }
 
+/* What a new session needs: NULL, or the failed result. */
+static PGresult *session_setup(PGconn *conn)
+{
+	/* CREATE ... IF NOT EXISTS on every start would otherwise send a NOTICE each. */
+	PGresult *res = PQexec(conn, "SET client_min_messages = warning");
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 struct pg *pg_open(const char *conninfo)
 {
 	PQconninfoOption *opts;
@@ -141,9 +154,8 @@ struct pg *pg_open(const char *conninfo)
 	conn = PQconnectdb(conninfo);
 	if (PQstatus(conn) == CONNECTION_OK) {
 		PQsetNoticeProcessor(conn, drop_notice, NULL);
-		/* CREATE ... IF NOT EXISTS on every start would otherwise send a NOTICE each. */
-		res = PQexec(conn, "SET client_min_messages = warning");
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		res = session_setup(conn);
+		ok = !res;
 		PQclear(res);
 	}
 	if (!ok) {
@@ -511,7 +523,6 @@ int pg_broken(struct pg *c)
 int pg_reconnect(struct pg *c)
 {
 	PGresult *res;
-	int ok;
 
 	c->busy = NULL;
 	PQreset(c->conn);
@@ -519,10 +530,10 @@ int pg_reconnect(struct pg *c)
 		conn_ok(c);
 		return error("cannot connect to PostgreSQL again: %s", c->errmsg);
 	}
-	res = PQexec(c->conn, "SET client_min_messages = warning");
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		set_error(c, res);
+	res = session_setup(c->conn);
+	if (!res)
+		return 0;
+	set_error(c, res);
 	PQclear(res);
-	return ok ? 0 : error("cannot connect to PostgreSQL again: %s", c->errmsg);
+	return error("cannot connect to PostgreSQL again: %s", c->errmsg);
 }

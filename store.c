@@ -369,7 +369,7 @@ int store_changes_each(struct sql *db, long long since,
 				     "WHERE rev > ? AND rev <= ? AND sha256 IS NOT NULL ORDER BY path", 0);
 	if (!st || head < 0) {
 		sql_finalize(st);
-		sql_exec(db, "ROLLBACK");
+		store_read_end(db);
 		return -1;
 	}
 	sql_bind_int64(st, 1, since);
@@ -396,7 +396,7 @@ int store_changes_each(struct sql *db, long long since,
 		ret = 0;
 out:
 	sql_finalize(st);
-	sql_exec(db, "ROLLBACK");
+	store_read_end(db);
 	return ret;
 }
 

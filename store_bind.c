@@ -56,23 +56,20 @@ int store_conninfo_read(int root_fd, const char *root, char **out)
 
 int store_bind_write(struct server *s, const char *conninfo)
 {
-	size_t len = strlen(conninfo);
+	char *line = xasprintf("%s\n", conninfo);
 	int fd = openat(s->root_fd, DB_CONNINFO_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	ssize_t w;
+	int rc = fd < 0 ? -1 : write_full(fd, line, strlen(line)) || fsync(fd) ? -1 : 0;
 
-	if (fd < 0)
-		return error_errno("cannot write '%s/" DB_CONNINFO_FILE "'", s->root);
-	w = write(fd, conninfo, len);
-	if (w == (ssize_t)len)
-		w = write(fd, "\n", 1) == 1 ? w : -1;
-	else if (w >= 0)
-		errno = EIO;	/* a short write sets none */
-	if (w != (ssize_t)len || fsync(fd) || close(fd) || fsync(s->root_fd)) {
+	free(line);
+	if (fd >= 0 && close(fd))
+		rc = -1;
+	if (!rc && fsync(s->root_fd))
+		rc = -1;
+	if (rc) {
 		int e = errno;
 
-		if (w != (ssize_t)len)
-			close(fd);
-		unlinkat(s->root_fd, DB_CONNINFO_FILE, 0);
+		if (fd >= 0)
+			unlinkat(s->root_fd, DB_CONNINFO_FILE, 0);
 		errno = e;
 		return error_errno("cannot write '%s/" DB_CONNINFO_FILE "'", s->root);
 	}

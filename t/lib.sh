@@ -240,7 +240,7 @@ start_server() {
 # PostgreSQL database its db.conninfo names, its rows as a|b.
 server_sql() {
 	if [ -f "$1/db.conninfo" ]; then
-		"$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(cat "$1/db.conninfo")" -c "$2"
+		pg_sql "$2" "$(cat "$1/db.conninfo")"
 	else
 		sqlite3 "$1/soc.db" "$2"
 	fi
