@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node.h"
 #include "serve.h"
 #include "testhook.h"
 #include "versions.h"
 
 const char serve_usage[] =
-	"usage: soc serve [--root DIR] [--db CONNINFO] [--listen HOST:PORT]\n"
+	"usage: soc serve [--root DIR] [--db CONNINFO [--blobs BLOBDIR]] [--listen HOST:PORT]\n"
 	"                 [--max-body BYTES] [--keep-days N] [--keep-versions K]\n"
 	"   or: soc serve token new NAME [--read-only] [--root DIR]\n"
 	"   or: soc serve token list [--root DIR]\n"
@@ -44,6 +45,9 @@ const char serve_usage[] =
 	"    --db CONNINFO       keep the history in this PostgreSQL database (a libpq\n"
 	"                        conninfo), not in DIR/soc.db: a new root, or one\n"
 	"                        'migrate' moved; DIR remembers it\n"
+	"    --blobs BLOBDIR     a cluster node: contents and pushes in flight in\n"
+	"                        BLOBDIR, a directory every node of the database\n"
+	"                        shares; no DIR/files; DIR remembers it\n"
 	"    --listen HOST:PORT  where to listen (default " SERVE_LISTEN_DEFAULT "; port 0 picks one)\n"
 	"    --max-body BYTES    largest request body accepted\n"
 	"    --read-only         the new token can read and pull, not push\n"
@@ -95,6 +99,7 @@ static const struct route {
 	/* A path ending in '/' serves every path under it; the handler reads the rest. */
 	{ "blob/", "GET", 0, api_blob, NULL },
 	{ "fetch", "POST", 0, api_fetch, NULL },
+	{ "view", "POST", 0, api_view, NULL },
 	{ "push", "POST", 1, txn_begin, NULL },
 	/* A read-only token tunnels too: its rsyncd config has no push module. */
 	{ "rsync", "POST", 0, tunnel_serve, NULL },
@@ -270,7 +275,9 @@ static void tick(void *arg)
 {
 	long long now = versions_now();
 
+	node_tick(arg, 0);
 	txn_expire(arg);
+	view_expire(arg);
 	store_rotate_log(arg);
 	/* Not while a commit links (it would wait for gc): the next tick tries again. */
 	if (now - last_gc >= GC_EVERY_SECONDS && !versions_gc(arg, &keep, 1))
@@ -295,8 +302,8 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	if (store_refuse_lost(root, 1))
 		return EXIT_ERROR;
 	/* The first start's admin token here, not in store_open: the store never calls up into token.c. */
-	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || txn_recover(&s) ||
-	    versions_populate(&s))
+	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || node_join(&s, store_db(&s)) ||
+	    txn_recover(&s) || versions_populate(&s))
 		goto out;
 	last_gc = versions_now();
 	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
@@ -311,6 +318,7 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	upload_stop();
 	tunnel_stop();
 	stage_follow_stop();
+	node_leave(&s);
 out:
 	store_close(&s);
 	return rc;
@@ -392,13 +400,14 @@ static int number_opt(const char *name, const char *v, long min, long max, long 
 int cmd_serve(int argc, char **argv, struct workspace *ws)
 {
 	const char *root = NULL, *listen = SERVE_LISTEN_DEFAULT, *max_body = NULL, *days = NULL, *versions = NULL,
-		   *rev = NULL, *db = NULL;
+		   *rev = NULL, *db = NULL, *blobs = NULL;
 	char *root_dflt = NULL;
 	int read_only = 0, n, rc;
 	long long body_max = HTTP_BODY_MAX_DEFAULT;
 	const struct opt opts[] = {
 		{ 0, "root", OPT_STRING, &root, 0 },
 		{ 0, "db", OPT_STRING, &db, 0 },
+		{ 0, "blobs", OPT_STRING, &blobs, 0 },
 		{ 0, "listen", OPT_STRING, &listen, 0 },
 		{ 0, "max-body", OPT_STRING, &max_body, 0 },
 		{ 0, "read-only", OPT_BOOL, &read_only, 0 },
@@ -443,7 +452,11 @@ int cmd_serve(int argc, char **argv, struct workspace *ws)
 		return usage_error("'backup' copies soc.db; back a PostgreSQL database up with pg_dump");
 	if (db && !*db)
 		return usage_error("--db wants a PostgreSQL conninfo, such as 'host=/run/postgresql dbname=soc'");
+	if (blobs && (n || !*blobs))
+		return usage_error(n ? "--blobs goes with serve itself; the other commands find the root's"
+				   : "--blobs wants the directory the nodes share");
 	store_want_db(db);
+	store_want_blobs(blobs);
 	if (!root) {
 		root = root_dflt = root_default();
 		if (!root)

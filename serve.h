@@ -27,6 +27,8 @@
 #define TOKEN_HASH_HEX 64		/* a token's sha256 in hex, as the tokens table keeps it */
 #define TXN_ID_BYTES 16			/* hex in URLs and staging/ */
 #define TXN_ID_LEN (TXN_ID_BYTES * 2)	/* a txn id's hex digits */
+#define NODE_ID_BYTES 8			/* a cluster node's id, hex in the nodes table */
+#define NODE_ID_LEN (NODE_ID_BYTES * 2)
 #define TXN_EXPIRE_SECONDS 3600		/* a push never committed is removed after */
 #define PUSH_LINES_MAX 1000000		/* changes in one push */
 #define LOG_LIMIT_DEFAULT 20
@@ -48,11 +50,16 @@ struct sqlite3;
 struct server {
 	char *root;		/* absolute */
 	int root_fd;		/* O_DIRECTORY, never follows a symlink below it */
-	int files_fd;		/* ROOT/files: the head, as a tree */
-	int staging_fd;		/* ROOT/staging: one directory per open push, rsync's to write */
-	int commit_fd;		/* ROOT/commit: a committing push's checked files, out of rsync's reach */
-	int trash_fd;		/* ROOT/trash: a committed push's staging/<txn>, removed after the answer */
-	int versions_fd;	/* ROOT/versions: every content a revision names (versions.h); -1 before the first start */
+	int cluster;		/* a node of several, on PostgreSQL and a shared blob directory (--blobs) */
+	char *data;		/* where staging/, commit/, trash/ and versions/ are: the root, or --blobs */
+	int data_fd;
+	char node[NODE_ID_LEN + 1];	/* a cluster node's id, new at each start (node.c); "" otherwise */
+	int views_fd;		/* DATA/views: a pull's links (view_serve.c); cluster nodes only, else -1 */
+	int files_fd;		/* ROOT/files: the head, as a tree; -1 on a cluster node, which keeps none */
+	int staging_fd;		/* DATA/staging: one directory per open push, rsync's to write */
+	int commit_fd;		/* DATA/commit: a committing push's checked files, out of rsync's reach */
+	int trash_fd;		/* DATA/trash: a committed push's staging/<txn>, removed after the answer */
+	int versions_fd;	/* DATA/versions: every content a revision names (versions.h); -1 before the first start */
 	int lock_fd;		/* ROOT/serve.lock, held by a server (store_lock.c); -1 for the other commands */
 	char *rsyncd_conf;	/* ROOT/rsyncd.conf: modules push and pull */
 	char *rsyncd_ro_conf;	/* ROOT/rsyncd-ro.conf: pull only */
@@ -125,6 +132,26 @@ int store_conninfo_read(int root_fd, const char *root, char **out);
 int store_bind(struct server *s, int create, char **conninfo);
 /* Writes ROOT/db.conninfo, 0600, whole and durable or not at all: 0, or -1 after a message. */
 int store_bind_write(struct server *s, const char *conninfo);
+#define VIEWS_DIR "views"		/* under a cluster's blob directory: pulls' views (view_serve.c) */
+#define BLOBS_DIR_FILE "blobs.dir"	/* under the root: the blob directory a cluster node shares */
+#define BLOBS_ID_FILE "blobs.id"	/* under that directory: its id, as the database's meta 'blobs' */
+#define BLOBS_ID_BYTES 16
+/* The blob directory soc serve --blobs names (NULL: none), for store_bind_blobs. */
+void store_want_blobs(const char *dir);
+/*
+ * For store_open, after store_bind: s->data and s->data_fd, the root
+ * itself, or on a cluster node (bound by ROOT/blobs.dir, or a new root
+ * given --blobs on PostgreSQL, on_pg) the blob directory, and
+ * s->cluster. -1 after a message.
+ */
+int store_bind_blobs(struct server *s, int create, int on_pg);
+/*
+ * Once the tables are there: the blob directory is the database's
+ * (their ids agree; a new history's first node names it), and a node
+ * without one is not on a database nodes share; a new node's root is
+ * bound to its directory now. 0, or -1 after a message, nothing written.
+ */
+int store_bind_check(struct server *s, struct sql *db, int create);
 /* The tables and indexes db's kind has, made where missing: 0, or -1 after a message. */
 int store_schema(struct sql *db);
 /* Creates ROOT and its tree if missing, recovers applying txns, writes the rsyncd configs. */
@@ -316,6 +343,11 @@ void api_json(struct http_exchange *ex, int status, json_t *v);
 /* A query parameter as a non-negative integer; -1 if absent, -2 if malformed. */
 long long api_query_int(const struct http_request *req, const char *name);
 void api_info(struct server *s, struct http_exchange *ex, const struct caller *who);
+/* ---- view_serve.c: POST view, the tree a pull's rsync reads ---- */
+#define VIEW_EXPIRE_SECONDS 86400	/* a view is removed a day after it was made: a long rsync may read it */
+void api_view(struct server *s, struct http_exchange *ex, const struct caller *who);
+/* The housekeeping's: views older than VIEW_EXPIRE_SECONDS removed. */
+void view_expire(struct server *s);
 void api_changes(struct server *s, struct http_exchange *ex);
 void api_log(struct server *s, struct http_exchange *ex);
 

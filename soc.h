@@ -224,6 +224,8 @@ int opt_parse(int argc, char **argv, const struct opt *opts);
  * after; a restored or replaced server has another (DESIGN.md, PROTOCOL.md).
  */
 #define HISTORY_HEX_LEN 32
+#define VIEW_ID_BYTES 16		/* a cluster node's view of a pull (view_serve.c), hex in its answer */
+#define VIEW_ID_LEN (VIEW_ID_BYTES * 2)
 
 /* 1 when s is a history id: exactly HISTORY_HEX_LEN lowercase hex digits. */
 int history_id_valid(const char *s);

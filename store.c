@@ -89,6 +89,11 @@ static const char schema_pg[] =
 	" size BIGINT NOT NULL, mtime BIGINT NOT NULL, mode INTEGER NOT NULL, base TEXT,"
 	" base_mode INTEGER NOT NULL DEFAULT 0, target TEXT, PRIMARY KEY(txn, path));"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	/* Cluster nodes (node.c): each one's lease, the node committing a txn, the ones uploading into it. */
+	"CREATE TABLE IF NOT EXISTS nodes(id TEXT PRIMARY KEY, lease_until BIGINT NOT NULL);"
+	"ALTER TABLE txns ADD COLUMN IF NOT EXISTS node TEXT;"
+	"CREATE TABLE IF NOT EXISTS uploads(node TEXT NOT NULL, slot INTEGER NOT NULL, txn TEXT NOT NULL,"
+	" PRIMARY KEY(node, slot));"
 	"INSERT INTO meta VALUES('head', '0') ON CONFLICT DO NOTHING;"
 	/* A random UUID's 32 hex digits: 122 bits from PostgreSQL's strong generator. */
 	"INSERT INTO meta VALUES('history', replace(gen_random_uuid()::text, '-', '')) ON CONFLICT DO NOTHING;"
@@ -563,15 +568,16 @@ void store_rotate_log(struct server *s)
 		soc_prog, s->root, RSYNC_LOG_MAX >> 20);
 }
 
+/* DATA/name (the root's, or a cluster's blob directory), made if missing when create. */
 static int open_dir(struct server *s, const char *name, int create)
 {
 	int fd;
 
-	if (create && mkdirat(s->root_fd, name, 0700) && errno != EEXIST)
-		return error_errno("cannot create '%s/%s'", s->root, name);
-	fd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (create && mkdirat(s->data_fd, name, 0700) && errno != EEXIST)
+		return error_errno("cannot create '%s/%s'", s->data, name);
+	fd = openat(s->data_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno("cannot open '%s/%s'", s->root, name);
+		return error_errno("cannot open '%s/%s'", s->data, name);
 	return fd;
 }
 
@@ -693,6 +699,7 @@ int store_open(struct server *s, const char *root, int create)
 
 	memset(s, 0, sizeof(*s));
 	s->root_fd = s->files_fd = s->staging_fd = s->commit_fd = s->trash_fd = s->versions_fd = s->lock_fd = -1;
+	s->data_fd = s->views_fd = -1;
 	if (create && mkdir(root, 0700) && errno != EEXIST)
 		return error_errno("cannot create '%s'", root);
 	s->root = realpath(root, NULL);
@@ -706,15 +713,16 @@ int store_open(struct server *s, const char *root, int create)
 	free(db_path);
 	free(db_conninfo);
 	db_path = NULL;
-	if (store_bind(s, create, &db_conninfo))
+	if (store_bind(s, create, &db_conninfo) || store_bind_blobs(s, create, db_conninfo != NULL))
 		return -1;
 	if (!create && !db_conninfo && fstatat(s->root_fd, DB_NAME, &st, AT_SYMLINK_NOFOLLOW))
 		return error("'%s' is not a soc server root (no %s)", s->root, DB_NAME);
 	if (create && (tighten(s) || (!db_conninfo && make_private_file(s, DB_NAME)) ||
 		       make_private_file(s, RSYNC_LOG)))
 		return -1;
-	if ((s->files_fd = open_dir(s, "files", create)) < 0 ||
-	    (s->staging_fd = open_dir(s, "staging", create)) < 0)
+	if ((!s->cluster && (s->files_fd = open_dir(s, "files", create)) < 0) ||
+	    (s->staging_fd = open_dir(s, "staging", create)) < 0 ||
+	    (s->cluster && create && (s->views_fd = open_dir(s, VIEWS_DIR, create)) < 0))
 		return -1;
 	/* Only the server itself needs it: check and the token commands leave it alone. */
 	if (create && ((s->commit_fd = open_dir(s, "commit", create)) < 0 ||
@@ -722,16 +730,17 @@ int store_open(struct server *s, const char *root, int create)
 		       (s->versions_fd = open_dir(s, VERSIONS_DIR, create)) < 0))
 		return -1;
 	/* check and gc read it when a start has made it. */
-	if (!create && (s->versions_fd = openat(s->root_fd, VERSIONS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	if (!create && (s->versions_fd = openat(s->data_fd, VERSIONS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 						O_CLOEXEC)) < 0 && errno != ENOENT)
-		return error_errno("cannot open '%s/" VERSIONS_DIR "'", s->root);
+		return error_errno("cannot open '%s/" VERSIONS_DIR "'", s->data);
 	pthread_mutex_init(&s->apply_lock, NULL);
 	if (!db_conninfo)
 		db_path = xasprintf("%s/%s", s->root, DB_NAME);
 	db = store_db(s);
 	if (!db)
 		return -1;
-	if ((!db_conninfo && store_upgrade(sql_sqlite(db), s->files_fd)) || store_schema(db))
+	if ((!db_conninfo && store_upgrade(sql_sqlite(db), s->files_fd)) || store_schema(db) ||
+	    store_bind_check(s, db, create))
 		return -1;
 	s->rsyncd_conf = xasprintf("%s/rsyncd.conf", s->root);
 	s->rsyncd_ro_conf = xasprintf("%s/rsyncd-ro.conf", s->root);
@@ -754,6 +763,10 @@ void store_close(struct server *s)
 		close(s->root_fd);
 	if (s->files_fd >= 0)
 		close(s->files_fd);
+	if (s->data_fd >= 0)
+		close(s->data_fd);
+	if (s->views_fd >= 0)
+		close(s->views_fd);
 	if (s->staging_fd >= 0)
 		close(s->staging_fd);
 	if (s->commit_fd >= 0)
@@ -765,10 +778,11 @@ void store_close(struct server *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s->root);
+	free(s->data);
 	free(s->rsyncd_conf);
 	free(s->rsyncd_ro_conf);
 	free(db_path);
 	free(db_conninfo);
 	db_path = db_conninfo = NULL;
-	s->root = NULL;
+	s->root = s->data = NULL;
 }

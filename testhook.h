@@ -19,6 +19,8 @@
 #define HOOK_UPLOAD_IDLE_TIMEOUT_MS TEST_HOOK_PREFIX "UPLOAD_IDLE_TIMEOUT_MS"
 /* Server: a push never committed expires after, in seconds, 1..TXN_EXPIRE_SECONDS. */
 #define HOOK_TXN_EXPIRE_SECONDS TEST_HOOK_PREFIX "TXN_EXPIRE_SECONDS"
+/* Server: a cluster node's lease, in seconds (node.c), shorter than a day's wait for a dead node. */
+#define HOOK_NODE_LEASE_SECONDS TEST_HOOK_PREFIX "NODE_LEASE_SECONDS"
 /* Server: a pause at each step of applying a push, 0..APPLY_DELAY_MAX_MS. */
 #define HOOK_APPLY_DELAY_MS TEST_HOOK_PREFIX "APPLY_DELAY_MS"
 /* Server, gc, check: the clock retention reads, in seconds since the epoch. */

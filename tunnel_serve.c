@@ -236,8 +236,12 @@ static int write_conf(struct server *s, const char *name, int with_push)
 	if (with_push)
 		fprintf(f, "\n[push]\n\tpath = %s/staging\n\tread only = no\n\twrite only = yes\n"
 			"\tlist = no\n\trefuse options = " REFUSE " " REFUSE_UPLOAD "\n",
-			s->root);
-	fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
+			s->data);
+	/* A cluster node has no files/: a pull reads the view of links it asked for (view_serve.c). */
+	if (s->cluster)
+		fprintf(f, "\n[" VIEWS_DIR "]\n\tpath = %s/" VIEWS_DIR "\n\tread only = yes\n\tlist = no\n", s->data);
+	else
+		fprintf(f, "\n[pull]\n\tpath = %s/files\n\tread only = yes\n\tlist = no\n", s->root);
 	if (fflush(f) || fsync(fileno(f))) {
 		fclose(f);
 		return error_errno("cannot write '%s/%s'", s->root, tmp);

@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "txn.h"
+#include "node.h"
 #include "testhook.h"
 #include "versions.h"
 
@@ -283,7 +284,9 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	 * its locks. The row comes before staging/<txn>/, so the sweep never
 	 * takes the directory for a stray.
 	 */
-	if (!(sources = txn_sources(db, &l)) || txn_insert(db, id, who, &l)) {
+	/* A cluster node has no files/: its staging links every content from versions/ by sha256. */
+	sources = s->cluster ? xcalloc(l.n ? l.n : 1, sizeof(*sources)) : txn_sources(db, &l);
+	if (!sources || txn_insert(db, id, who, &l)) {
 		store_write_abort(db);
 		internal(ex);
 		goto out;
@@ -298,7 +301,12 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		internal(ex);
 		goto out;
 	}
-	stage_follow_begin(s, id, &l, up);
+	/*
+	 * Not on a cluster: rsync may write on another node, and a shared
+	 * mount shows one machine's writes to another only as it flushes them.
+	 */
+	if (!s->cluster)
+		stage_follow_begin(s, id, &l, up);
 	txn_sources_free(sources, l.n);
 	sources = NULL;
 	n = l.n;
@@ -418,6 +426,12 @@ static int apply_pending(struct server *s, struct sql *db, int at_start)
 	return rc;
 }
 
+/* A commit's claim given back: the txn is open again. A cluster node gives back only its own. */
+static int unclaim(struct server *s, struct sql *db, const char *id)
+{
+	return s->cluster ? node_unclaim(s, db, id) : txn_move(db, id, "committing", "open");
+}
+
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
 {
 	struct sql *db = store_db(s);
@@ -441,14 +455,16 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		upload_gate_leave();
 		return uploading(ex);
 	}
-	rc = txn_move(db, id, "open", "committing");
+	rc = s->cluster ? node_claim(s, db, id) : txn_move(db, id, "open", "committing");
 	upload_gate_leave();
+	if (rc == 2)
+		return uploading(ex);
 	if (rc <= 0)
 		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
 	if (txn_items_load(db, id, &l))
 		goto reopen;
 	if (later_fill(ex, &l)) {
-		txn_move(db, id, "committing", "open");
+		unclaim(s, db, id);
 		goto out;
 	}
 	if (!l.n) {
@@ -480,7 +496,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 
 		if (remove_tree(s->commit_fd, id))
 			warning_errno("cannot remove 'commit/%s'", id);
-		if (txn_move(db, id, "committing", "open") < 0 || nbad < 0) {
+		if (unclaim(s, db, id) < 0 || nbad < 0) {
 			commit_failed(ex, nbad < 0 ? e : 0);
 			goto out;
 		}
@@ -497,26 +513,28 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	pthread_mutex_lock(&s->apply_lock);
 	json_decref(bad);
 	bad = json_array();
-	nbad = txn_check_targets(s, &l, bad);
+	nbad = s->cluster ? 0 : txn_check_targets(s, &l, bad);
 	if (nbad) {
 		pthread_mutex_unlock(&s->apply_lock);
 		if (nbad < 0)
 			goto reopen;
 		if (remove_tree(s->commit_fd, id))
 			warning_errno("cannot remove 'commit/%s'", id);
-		txn_move(db, id, "committing", "open");
+		unclaim(s, db, id);
 		api_error_paths(ex, 500, "files_tampered",
 				"the server's files/ holds a symlink or special file soc did not write "
 				"on these paths; its owner must run 'soc serve check'", bad);
 		goto out;
 	}
-	if (apply_pending(s, db, 0)) {
+	if (!s->cluster && apply_pending(s, db, 0)) {
 		pthread_mutex_unlock(&s->apply_lock);
 		goto reopen;
 	}
 	json_decref(bad);
 	bad = json_array();
-	rev = txn_record(db, id, who->name, &l, bad);
+	if (apply_delay_ms && s->cluster)
+		poll(NULL, 0, (int)apply_delay_ms);
+	rev = txn_record(db, id, who->name, &l, bad, s->cluster ? s->node : NULL);
 	close(vlock);
 	vlock = -1;
 	if (rev <= 0) {
@@ -528,7 +546,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		moved_paths(ex, bad);
 		goto out;
 	}
-	rc = apply_txn(s, db, id, rev, &l);
+	rc = s->cluster ? 0 : apply_txn(s, db, id, rev, &l);
 	pthread_mutex_unlock(&s->apply_lock);
 	if (rc) {
 		error("revision %lld is recorded but not applied; the next commit or start finishes it", rev);
@@ -549,7 +567,7 @@ reopen:
 	/* Nothing was written to the head; the staged files may be gone, and a retry says so. */
 	if (remove_tree(s->commit_fd, id))
 		warning_errno("cannot remove 'commit/%s'", id);
-	txn_move(db, id, "committing", "open");
+	unclaim(s, db, id);
 	internal(ex);
 out:
 	if (vlock >= 0)
@@ -598,7 +616,7 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 		return internal(ex);
 	if (!rc || !mine(&t, who))
 		return not_found(ex);
-	if (upload_gate_enter(id)) {
+	if (upload_gate_enter(id) || (s->cluster && node_uploading(s, db, id))) {
 		upload_gate_leave();
 		return uploading(ex);
 	}
@@ -708,7 +726,8 @@ void txn_expire(struct server *s)
 	n = txn_expired(db, (long long)time(NULL) - expire_seconds, &old);
 	for (i = 0; i < n; i++) {
 		/* Only while still in that state: a commit may have just begun. A long upload is no stale push. */
-		int busy = old[i].open && upload_gate_enter(old[i].id);
+		int busy = old[i].open && (upload_gate_enter(old[i].id) ||
+					   (s->cluster && node_uploading(s, db, old[i].id)));
 		long gone = busy ? 0 : txn_delete_rows(db, old[i].id, old[i].open ? "open" : "done");
 
 		if (old[i].open)
@@ -739,6 +758,12 @@ int txn_recover(struct server *s)
 	apply_delay_ms = test_hook_long(HOOK_APPLY_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
 	if (!db)
 		return -1;
+	/* Other nodes' pushes go on meanwhile: only dead nodes' are recovered, and the sweeps are the tick's. */
+	if (s->cluster) {
+		node_tick(s, 1);
+		txn_expire(s);
+		return 0;
+	}
 	/* A commit cut short while it checked files: nothing of it reached the head. */
 	while ((rc = txn_first(db, "committing", id, &rev)) > 0) {
 		if (txn_move(db, id, "committing", "open") != 1)

@@ -59,10 +59,13 @@ void txn_sources_free(char **src, size_t n);
 /*
  * Commit step 2, under apply_lock: checks the bases again and writes the
  * revision, its changes and the state 'applying' in one transaction. The
- * new revision, 0 when bases moved (they are in moved), -1 on error.
+ * new revision, 0 when bases moved (they are in moved), -1 on error. A
+ * cluster node (node, its id) publishes the revision in that same
+ * transaction (steps 2 and 4 in one; it has no files/), and only while
+ * the txn is still its own.
  */
 long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
-		     json_t *moved);
+		     json_t *moved, const char *node);
 /* Commit step 4: the files rows, the head and the state 'done', in one transaction. */
 int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l);
 /* The first txn in state, lowest revision first: 1 and its id and rev, 0 when none, -1 on error. */

@@ -292,7 +292,11 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	for (size_t i = 0; i < l->n; i++)
 		files += push_item_file(&l->v[i]);
-	sync_each = files <= SYNC_EACH_MAX;
+	/*
+	 * A cluster's blob directory is a shared mount, where syncfs may flush
+	 * nothing at all (FUSE answers it with 0 unasked): file by file there.
+	 */
+	sync_each = files <= SYNC_EACH_MAX || s->cluster;
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));
 	memset(&kept, 0, sizeof(kept));

@@ -501,8 +501,72 @@ static int later_record(struct sql *db, const char *id, const struct push_list *
 	return rc;
 }
 
+/*
+ * The files rows, the head and the state 'done' of a txn in state from,
+ * inside the caller's write transaction; node: only while it is that
+ * node's. 0, or -1 (the caller rolls back).
+ */
+static int publish_rows(struct sql *db, const char *id, long long rev, const struct push_list *l,
+			const char *from, const char *node)
+{
+	struct sql_stmt *file = NULL, *st = NULL;
+	size_t i;
+	int bulk, rc = -1;
+
+	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
+	file = prepare(db, SQL_TEXT(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)",
+				    "INSERT INTO files VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+				    " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
+				    " mode = excluded.mode, rev = excluded.rev, target = excluded.target"));
+	if (bulk < 0 || !file || sql_batch_begin(db))
+		goto out;
+	for (i = 0; i < l->n; i++) {
+		const struct push_item *it = &l->v[i];
+
+		sql_bind_text(file, 1, it->path, -1);
+		bind_hash(file, 2, it->hash);
+		sql_bind_int64(file, 3, it->size);
+		sql_bind_int64(file, 4, it->mtime);
+		sql_bind_int64(file, 5, (int)it->mode);
+		sql_bind_int64(file, 6, rev);
+		bind_target(file, 7, it->target);
+		if (step_done(db, file))
+			break;
+	}
+	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk))
+		goto out;
+	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
+	if (!st)
+		goto out;
+	sql_bind_int64(st, 1, rev);
+	if (step_done(db, st))
+		goto out;
+	sql_finalize(st);
+	st = prepare(db, node ? "UPDATE txns SET state = 'done', rev = ? WHERE id = ? AND state = ? AND node = ?"
+			 : "UPDATE txns SET state = 'done', rev = ? WHERE id = ? AND state = ?");
+	if (!st)
+		goto out;
+	sql_bind_int64(st, 1, rev);
+	sql_bind_text(st, 2, id, -1);
+	sql_bind_text(st, 3, from, -1);
+	if (node)
+		sql_bind_text(st, 4, node, -1);
+	if (step_done(db, st) || sql_changes(db) != 1)
+		goto out;
+	sql_finalize(st);
+	st = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
+	if (!st)
+		goto out;
+	sql_bind_text(st, 1, id, -1);
+	rc = step_done(db, st);
+out:
+	sql_finalize(file);
+	sql_finalize(st);
+	return rc;
+}
+
 long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
-		     json_t *moved)
+		     json_t *moved, const char *node)
 {
 	struct sql_stmt *rev_st = NULL, *change = NULL, *state = NULL;
 	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
@@ -555,6 +619,13 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	sql_bind_int64(rev_st, 6, dels);
 	if (step_done(db, rev_st))
 		goto fail;
+	if (node) {
+		/* No files/ to change: the revision is the head in the transaction that records it. */
+		if (publish_rows(db, id, head + 1, l, "committing", node) || sql_exec(db, "COMMIT"))
+			goto fail;
+		rev = head + 1;
+		goto out;
+	}
 	state = prepare(db, "UPDATE txns SET state = 'applying', rev = ? WHERE id = ? AND state = 'committing'");
 	if (!state)
 		goto fail;
@@ -578,65 +649,16 @@ out:
 
 int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l)
 {
-	struct sql_stmt *file = NULL, *st = NULL;
-	size_t i;
-	int bulk;
-
 	if (store_write_begin(db))
 		return -1;
 	store_big_write(db, l->n);
-	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
-	file = prepare(db, SQL_TEXT(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)",
-				    "INSERT INTO files VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
-				    " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
-				    " mode = excluded.mode, rev = excluded.rev, target = excluded.target"));
-	if (bulk < 0 || !file || sql_batch_begin(db))
-		goto fail;
-	for (i = 0; i < l->n; i++) {
-		const struct push_item *it = &l->v[i];
-
-		sql_bind_text(file, 1, it->path, -1);
-		bind_hash(file, 2, it->hash);
-		sql_bind_int64(file, 3, it->size);
-		sql_bind_int64(file, 4, it->mtime);
-		sql_bind_int64(file, 5, (int)it->mode);
-		sql_bind_int64(file, 6, rev);
-		bind_target(file, 7, it->target);
-		if (step_done(db, file))
-			break;
+	if (publish_rows(db, id, rev, l, "applying", NULL) || sql_exec(db, "COMMIT")) {
+		rollback(db);
+		store_big_write_end(db, l->n);
+		return error("cannot publish revision %lld", rev);
 	}
-	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk))
-		goto fail;
-	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
-	if (!st)
-		goto fail;
-	sql_bind_int64(st, 1, rev);
-	if (step_done(db, st))
-		goto fail;
-	sql_finalize(st);
-	st = prepare(db, "UPDATE txns SET state = 'done' WHERE id = ? AND state = 'applying'");
-	if (!st)
-		goto fail;
-	sql_bind_text(st, 1, id, -1);
-	if (step_done(db, st) || sql_changes(db) != 1)
-		goto fail;
-	sql_finalize(st);
-	st = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
-	if (!st)
-		goto fail;
-	sql_bind_text(st, 1, id, -1);
-	if (step_done(db, st) || sql_exec(db, "COMMIT"))
-		goto fail;
-	sql_finalize(file);
-	sql_finalize(st);
 	store_big_write_end(db, l->n);
 	return 0;
-fail:
-	rollback(db);
-	sql_finalize(file);
-	sql_finalize(st);
-	store_big_write_end(db, l->n);
-	return error("cannot publish revision %lld", rev);
 }
 
 int txn_first(struct sql *db, const char *state, char id[TXN_ID_LEN + 1], long long *rev)

@@ -133,8 +133,15 @@ int txn_stage(struct server *s, const char *id, const struct push_list *l, char 
 			snprintf(blob, sizeof(blob), "%.2s/%s", it->hash, it->hash);
 			r = link_staged_at(s->versions_fd, blob, &to, it->path, it->size);
 		}
-		if (r > 0 && it->base[0])
+		if (r > 0 && it->base[0] && s->cluster) {
+			char blob[3 + HASH_HEX_LEN + 1];
+
+			/* Nothing but versions/ holds a cluster's head; the basis is its blob. */
+			snprintf(blob, sizeof(blob), "%.2s/%s", it->base, it->base);
+			r = link_staged_at(s->versions_fd, blob, &to, it->path, -1) < 0 ? -1 : 1;
+		} else if (r > 0 && it->base[0]) {
 			r = link_staged(&from, it->path, &to, it->path, -1) < 0 ? -1 : 1;
+		}
 		if (r < 0)
 			goto out;
 		up[i] = r > 0;

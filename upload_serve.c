@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "testhook.h"
+#include "node.h"
 #include "txn.h"
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
@@ -308,6 +309,9 @@ static void *run(void *arg)
 			u->id, stored, bytes, (long long)now_ms() - start);
 	}
 	/* Its items kept before the client hears the end: its commit comes right after, and takes them. */
+	/* Before the client hears the end (its commit may come to another node next), and before the slot is free. */
+	if (u->s->cluster)
+		node_upload_end(u->s, u->slot);
 	upload_slot_release(u->slot);
 	answer(u, result);
 	close(u->fd);
@@ -324,7 +328,7 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 	struct upload *u;
 	pthread_attr_t ta;
 	pthread_t t;
-	int slot;
+	int slot, rc;
 
 	if (!up || !http_slice_ieq(*up, UPLOAD_PROTO))
 		return api_error(ex, 400, "bad_request", "an upload needs 'Upgrade: " UPLOAD_PROTO "'");
@@ -357,11 +361,24 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 		free(u);
 		return;
 	}
+	/* The other nodes learn of it before it writes: none of them commits the txn meanwhile. */
+	rc = s->cluster ? node_upload_begin(s, store_db(s), id, slot) : 1;
+	if (rc <= 0) {
+		upload_gate_leave();
+		if (!shared)
+			free(u->items);
+		free(u);
+		if (rc < 0)
+			return api_error(ex, 500, "internal", "the server could not do this; its log says why");
+		return api_error(ex, 409, "busy", "this push is being committed by another request");
+	}
 	upload_slot_take(slot, id, who->name, u->items);
 	upload_gate_leave();
 	u->slot = slot;
 	u->fd = http_upgrade(ex, UPLOAD_PROTO);
 	if (u->fd < 0) {
+		if (s->cluster)
+			node_upload_end(s, slot);
 		upload_slot_release(slot);
 		free(u);
 		return;

@@ -62,10 +62,10 @@ static void blob_name(const char *hash, char out[BLOB_NAME_LEN + 1])
 
 int versions_lock(struct server *s, int exclusive, int nonblock)
 {
-	int fd = openat(s->root_fd, VERSIONS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(s->data_fd, VERSIONS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return error_errno("cannot open '%s/" VERSIONS_LOCK "'", s->root);
+		return error_errno("cannot open '%s/" VERSIONS_LOCK "'", s->data);
 	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0))) {
 		int e = errno;
 
@@ -75,7 +75,7 @@ int versions_lock(struct server *s, int exclusive, int nonblock)
 		errno = e;
 		if (e == EWOULDBLOCK && nonblock)
 			return -1;
-		return error_errno("cannot lock '%s/" VERSIONS_LOCK "'", s->root);
+		return error_errno("cannot lock '%s/" VERSIONS_LOCK "'", s->data);
 	}
 	return fd;
 }
@@ -140,7 +140,7 @@ void versions_touched_add(struct versions_touched *into, const struct versions_t
 int versions_sync(struct server *s, const struct versions_touched *t, int batch)
 {
 	if (batch)
-		return syncfs(s->versions_fd) ? error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->root) : 0;
+		return syncfs(s->versions_fd) ? error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->data) : 0;
 	for (int i = 0; i < VERSIONS_DIRS; i++) {
 		char xx[3];
 		int fd;
@@ -150,7 +150,7 @@ int versions_sync(struct server *s, const struct versions_touched *t, int batch)
 		snprintf(xx, sizeof(xx), "%02x", i);
 		fd = openat(s->versions_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fsync(fd)) {
-			error_errno("cannot sync '%s/" VERSIONS_DIR "/%s'", s->root, xx);
+			error_errno("cannot sync '%s/" VERSIONS_DIR "/%s'", s->data, xx);
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -158,7 +158,7 @@ int versions_sync(struct server *s, const struct versions_touched *t, int batch)
 		close(fd);
 	}
 	if (t->top && fsync(s->versions_fd))
-		return error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->root);
+		return error_errno("cannot sync '%s/" VERSIONS_DIR "'", s->data);
 	return 0;
 }
 
@@ -265,7 +265,7 @@ static int each_blob(struct server *s, void (*fn)(int dir, const char *xx, const
 		if (fd < 0 && errno == ENOENT)
 			continue;
 		if (fd < 0 || !(d = fdopendir(fd))) {
-			error_errno("cannot read '%s/" VERSIONS_DIR "/%s'", s->root, xx);
+			error_errno("cannot read '%s/" VERSIONS_DIR "/%s'", s->data, xx);
 			if (fd >= 0)
 				close(fd);
 			return -1;
@@ -330,7 +330,7 @@ int versions_gc(struct server *s, const struct keep_policy *keep, int nonblock)
 	if (each_blob(s, gc_one, &g))
 		goto out;
 	if (g.count && fsync(s->versions_fd))
-		warning_errno("cannot sync '%s/" VERSIONS_DIR "'", s->root);
+		warning_errno("cannot sync '%s/" VERSIONS_DIR "'", s->data);
 	say("gc: removed %lld version%s (%lld bytes)\n", g.count, g.count == 1 ? "" : "s", g.bytes);
 	rc = g.failed ? -1 : 0;
 out:

@@ -96,7 +96,7 @@ test_expect_success_here 'refused, with one line and nothing changed: another da
 '
 
 test_expect_success 'a database emptied under a root that holds files is refused' '
-	pg_sql "DROP TABLE files, revs, changes, tokens, txns, txn_items, meta" &&
+	pg_sql "DROP TABLE files, revs, changes, tokens, txns, txn_items, meta, nodes, uploads" &&
 	test_expect_code 1 timeout 30 soc serve --root "$S" --listen 127.0.0.1:0 2>err &&
 	grep -q "holds files (files/) but its PostgreSQL database holds no revision" err &&
 	test "$(pg_sql "SELECT count(*) FROM pg_tables WHERE schemaname = '\''public'\''")" = 0

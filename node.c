@@ -1,0 +1,228 @@
+/*
+ * node.c: a cluster node among others (store_bind.c). Each node has a
+ * new id at each start and a lease in the nodes table that its
+ * housekeeping renews and a clean stop gives back. What a node does to
+ * a push that the others must know of is in the database too: the node
+ * committing it (txns.node) and each upload stream into it (uploads).
+ *
+ * A node whose lease ran out (killed, or cut off from the database) is
+ * dead: whichever node notices first reopens its commits and forgets
+ * its uploads, and removes those pushes' commit/<txn>/ (what a dead
+ * machine wrote there may not have reached the disk; the client sends
+ * it again). Nothing of a live node's is ever touched. Should a node
+ * taken for dead come back, its own commit cannot land: the record
+ * moves a txn only while it is still this node's (txn_record), and the
+ * node joins again under the same id.
+ *
+ * Times are the database's (its clock is the one every node shares).
+ * Every statement here is PostgreSQL's: cluster nodes run on nothing else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node.h"
+#include "sql.h"
+#include "testhook.h"
+
+#define NODE_LEASE_SECONDS 15		/* a node not heard of for this long is dead */
+#define NODE_LEASE_MAX 3600		/* HOOK_NODE_LEASE_SECONDS at most */
+#define NODE_RENEWS 3			/* a node renews its lease this many times a lease */
+#define NODE_NOW "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)"
+#define NODE_LIVE "SELECT id FROM nodes WHERE lease_until >= " NODE_NOW
+
+static long long last_renew;	/* a time(NULL) */
+static long lease = NODE_LEASE_SECONDS;
+
+static int run(struct sql *db, const char *text, const char *a, const char *b, long long n)
+{
+	struct sql_stmt *st = sql_prepare(db, text, 0);
+	int rc;
+
+	if (!st)
+		return -1;
+	if (a)
+		sql_bind_text(st, 1, a, -1);
+	if (b)
+		sql_bind_text(st, 2, b, -1);
+	/* The number follows the strings given. */
+	if (n >= 0)
+		sql_bind_int64(st, 1 + !!a + !!b, n);
+	rc = sql_step(st);
+	sql_finalize(st);
+	if (rc == SQL_ERROR)
+		return error("the database failed: %s", sql_errmsg(db));
+	return 0;
+}
+
+int node_join(struct server *s, struct sql *db)
+{
+	if (!s->cluster)
+		return 0;
+	if (!s->node[0] && random_hex(s->node, NODE_ID_BYTES))
+		return -1;
+	lease = test_hook_long(HOOK_NODE_LEASE_SECONDS, 1, NODE_LEASE_MAX, NODE_LEASE_SECONDS);
+	last_renew = time(NULL);
+	if (run(db, "INSERT INTO nodes VALUES(?1, " NODE_NOW " + ?2) ON CONFLICT (id)"
+		" DO UPDATE SET lease_until = excluded.lease_until", s->node, NULL, lease))
+		return error("node %s cannot join the cluster", s->node);
+	fprintf(stderr, "%s: node %s of the cluster on '%s'\n", soc_prog, s->node, s->data);
+	return 0;
+}
+
+void node_leave(struct server *s)
+{
+	struct sql *db;
+
+	if (!s->cluster || !s->node[0] || !(db = store_db(s)))
+		return;
+	run(db, "DELETE FROM nodes WHERE id = ?1", s->node, NULL, -1);
+}
+
+/* Each dead node's commits reopened and uploads forgotten, and their pushes' commit/<txn>/ removed. */
+static void recover(struct server *s, struct sql *db)
+{
+	static const char reopen[] =
+		"UPDATE txns SET state = 'open', node = NULL WHERE state = 'committing'"
+		" AND (node IS NULL OR node NOT IN (" NODE_LIVE ")) RETURNING id";
+	static const char forget[] = "DELETE FROM uploads WHERE node NOT IN (" NODE_LIVE ") RETURNING txn";
+	char **ids = NULL;
+	size_t n = 0, reopened = 0;
+
+	if (store_write_begin(db))
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		struct sql_stmt *st = sql_prepare(db, pass ? forget : reopen, 0);
+		int rc;
+
+		if (!st)
+			goto fail;
+		while ((rc = sql_step(st)) == SQL_ROW) {
+			ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+			ids[n++] = xstrdup(sql_column_text(st, 0));
+		}
+		sql_finalize(st);
+		if (rc != SQL_DONE)
+			goto fail;
+		if (!pass)
+			reopened = n;
+	}
+	if (!n) {
+		store_write_abort(db);
+		free(ids);
+		return;
+	}
+	if (sql_exec(db, "DELETE FROM nodes WHERE id NOT IN (" NODE_LIVE ")") || store_write_commit(db))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (remove_tree(s->commit_fd, ids[i]))
+			warning_errno("cannot remove 'commit/%s'", ids[i]);
+		fprintf(stderr, "%s: push '%s' %s a node that stopped answering; %s\n", soc_prog, ids[i],
+			i < reopened ? "was being committed by" : "had an upload from",
+			i < reopened ? "reopened it" : "its client sends the upload again");
+		free(ids[i]);
+	}
+	free(ids);
+	return;
+fail:
+	if (sql_in_txn(db))
+		store_write_abort(db);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	warning("cannot look for the pushes of nodes that stopped answering: %s", sql_errmsg(db));
+}
+
+void node_tick(struct server *s, int at_start)
+{
+	struct sql *db;
+	long long now = time(NULL);
+
+	if (!s->cluster || (!at_start && now - last_renew < lease / NODE_RENEWS) || !(db = store_db(s)))
+		return;
+	last_renew = now;
+	/* Taken for dead meanwhile: its commits were reopened; it joins again, and goes on. */
+	if (run(db, "UPDATE nodes SET lease_until = " NODE_NOW " + ?2 WHERE id = ?1", s->node, NULL, lease))
+		return;
+	if (!sql_changes(db)) {
+		warning("node %s was taken for stopped (its lease ran out); its pushes in flight were reopened",
+			s->node);
+		node_join(s, db);
+	}
+	recover(s, db);
+}
+
+/* 1 when a live node's stream runs into id, 0 when none does, -1 on a database error. */
+static int uploading(struct sql *db, const char *id)
+{
+	struct sql_stmt *st = sql_prepare(db, "SELECT 1 FROM uploads WHERE txn = ?1 AND node IN (" NODE_LIVE ")", 0);
+	int rc;
+
+	if (!st)
+		return -1;
+	sql_bind_text(st, 1, id, -1);
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc == SQL_ERROR ? -1 : rc == SQL_ROW;
+}
+
+int node_uploading(struct server *s, struct sql *db, const char *id)
+{
+	(void)s;
+	return uploading(db, id) != 0;
+}
+
+int node_claim(struct server *s, struct sql *db, const char *id)
+{
+	int rc, busy;
+
+	if (store_write_begin(db))
+		return -1;
+	busy = uploading(db, id);
+	if (busy < 0)
+		goto fail;
+	if (!busy && run(db, "UPDATE txns SET state = 'committing', node = ?2 WHERE id = ?1 AND state = 'open'",
+			 id, s->node, -1))
+		goto fail;
+	rc = busy ? 0 : (int)sql_changes(db);
+	if (store_write_commit(db))
+		return -1;
+	return busy ? 2 : rc;
+fail:
+	store_write_abort(db);
+	return -1;
+}
+
+int node_unclaim(struct server *s, struct sql *db, const char *id)
+{
+	if (run(db, "UPDATE txns SET state = 'open', node = NULL WHERE id = ?1 AND state = 'committing'"
+		" AND node = ?2", id, s->node, -1))
+		return -1;
+	return (int)sql_changes(db);
+}
+
+int node_upload_begin(struct server *s, struct sql *db, const char *id, int slot)
+{
+	int rc;
+
+	if (store_write_begin(db))
+		return -1;
+	if (run(db, "INSERT INTO uploads SELECT CAST(?2 AS TEXT), CAST(?3 AS INTEGER), id FROM txns WHERE id = ?1 AND state = 'open'"
+		" ON CONFLICT (node, slot) DO UPDATE SET txn = excluded.txn", id, s->node, slot)) {
+		store_write_abort(db);
+		return -1;
+	}
+	rc = (int)sql_changes(db);
+	return store_write_commit(db) ? -1 : rc;
+}
+
+void node_upload_end(struct server *s, int slot)
+{
+	struct sql *db = store_db(s);
+
+	if (!db || run(db, "DELETE FROM uploads WHERE node = ?1 AND slot = ?2", s->node, NULL, slot))
+		warning("node %s: an upload's end is not in the database; it counts as running until the node "
+			"stops", s->node);
+}
