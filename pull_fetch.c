@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,6 +177,49 @@ static int fetch_blobs(struct net *net, int root, struct plan *p, struct progres
 }
 
 /*
+ * Where rsync reads want from: *view NULL for module pull, the server's
+ * files/, or the id (malloc'd) of the view of want a cluster node made
+ * for this pull (view_serve.c). A server older than views (404) has
+ * module pull. 0, or RSYNC_REMOTE after a message: the server's fault.
+ */
+static int rsync_source(struct net *net, char *const *want, size_t n, char **view)
+{
+	struct buf body = BUF_INIT, resp = BUF_INIT;
+	const char *module = NULL, *dir = NULL;
+	json_t *o = NULL;
+	int rc = RSYNC_REMOTE;
+	long st;
+
+	*view = NULL;
+	for (size_t i = 0; i < n; i++) {
+		buf_addstr(&body, want[i]);
+		buf_addch(&body, '\n');
+	}
+	st = net_request(net, "POST", "/api/v1/view", "text/plain", body.p, body.len, &resp);
+	if (st == 404)
+		rc = 0;
+	else if (st == 200 || st == 201) {
+		o = json_loadb(resp.p, resp.len, 0, NULL);
+		module = json_string_value(json_object_get(o, "module"));
+		dir = json_string_value(json_object_get(o, "dir"));
+		if (module && dir && !strcmp(module, "pull") && !*dir)
+			rc = 0;
+		else if (module && dir && !strcmp(module, VIEWS_MODULE) && strlen(dir) == VIEW_ID_LEN &&
+			 strspn(dir, "0123456789abcdef") == VIEW_ID_LEN) {
+			*view = xstrdup(dir);
+			rc = 0;
+		} else
+			error("the server's answer to a view is not {\"module\":\"pull\" or \"views\",\"dir\":ID}");
+	} else if (st >= 0) {
+		error("the server refused a view of the files to pull (%ld)", st);
+	}
+	json_decref(o);
+	buf_free(&body);
+	buf_free(&resp);
+	return rc;
+}
+
+/*
  * Downloads the rows the plan wants into incoming/: big new files by GET
  * blob, most of the rest by the fetch stream, and what is left as
  * rsync_pull() chooses.
@@ -183,7 +227,7 @@ static int fetch_blobs(struct net *net, int root, struct plan *p, struct progres
 int pull_fetch(struct workspace *ws, struct net *net, int root, const struct remote *r, struct plan *p)
 {
 	char **want = NULL;
-	char *incoming = NULL;
+	char *incoming = NULL, *view = NULL;
 	size_t i, n = 0, files = 0, wanted = 0, blobs = 0;
 	uint64_t bytes = 0;
 	struct progress pg;
@@ -239,11 +283,14 @@ int pull_fetch(struct workspace *ws, struct net *net, int root, const struct rem
 	/* Not linked: the workspace itself is the basis, where no symlink leads rsync astray. */
 	basis = !linked && basis_safe(root, p);
 	incoming = xasprintf("%s/" INCOMING_DIR, ws->root);
-	rc = rsync_pull(r, incoming, basis ? ws->root : NULL, want, n,
-			p->since == 0 && !p->skipped && n == wanted ? files : 0, &pg);
+	rc = rsync_source(net, want, n, &view);
+	if (!rc)
+		rc = rsync_pull(r, view, incoming, basis ? ws->root : NULL, want, n,
+				p->since == 0 && !p->skipped && n == wanted ? files : 0, &pg);
 	progress_end(&pg, !rc);
 	free(want);
 	free(incoming);
+	free(view);
 	return rc;
 }
 
@@ -271,6 +318,12 @@ static void *verify_part(void *arg)
 			break;
 		}
 		v->bad = hash_fd(fd, hex, NULL) || strcmp(hex, v->p->rows[i].hash);
+		/* A cluster node's view links blobs, whose mtime is no path's: the change line's, as the stream sets it. */
+		if (!v->bad && futimens(fd, (const struct timespec[2]){ { 0, UTIME_OMIT },
+									 { (time_t)v->p->rows[i].mtime, 0 } })) {
+			error_errno("cannot set the time of '%s'", show_path(v->p->rows[i].path));
+			v->bad = 1;
+		}
 		close(fd);
 	}
 	return NULL;

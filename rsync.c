@@ -484,21 +484,36 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
  * files stay the delta basis, so a file here already costs little to
  * send again.
  */
-int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
+int rsync_pull(const struct remote *r, const char *view, const char *dst, const char *basis_dir,
 	       char *const *paths, size_t npaths, size_t head_files, struct progress *pg)
 {
-	char **want;
+	char **want, **named = NULL, *whole_src = NULL;
+	const char *src = "soc::pull/";
 	size_t i, n = 0, listed, longest = 0;
 	int rc = 0, whole, trust;
 
+	/*
+	 * A view's paths are listed from the module's root as ID/./PATH: rsync
+	 * 3.5's daemon, asked for a list under a directory of a module
+	 * (views/ID/), takes each file for vanished. The "./" keeps ID/ out of
+	 * what the receiver writes.
+	 */
+	if (view) {
+		named = xcalloc(npaths ? npaths : 1, sizeof(*named));
+		for (i = 0; i < npaths; i++)
+			named[i] = xasprintf("%s/./%s", view, paths[i]);
+		paths = named;
+		src = "soc::" VIEWS_MODULE "/";
+		whole_src = xasprintf("soc::" VIEWS_MODULE "/%s/", view);
+	}
 	for (i = 0; i < npaths; i++)
 		if (strlen(paths[i]) > longest)
 			longest = strlen(paths[i]);
 	trust = longest > PULL_LIST_PATH_MAX ? rsync_trusts_sender() : 1;
-	if (trust < 0)
-		return -1;
-	if (!npaths)
-		return 0;
+	if (trust < 0 || !npaths) {
+		rc = trust < 0 ? -1 : 0;
+		goto out;
+	}
 	/* The paths a list can carry first, then those that need an rsync each. */
 	want = xcalloc(npaths, sizeof(*want));
 	for (i = 0; i < npaths; i++)
@@ -512,11 +527,16 @@ int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
 	if (mkdir(dst, 0700) && errno != EEXIST)
 		rc = error_errno("cannot make '%s'", dst);
 	else if (whole)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, NULL, n, pg, NULL);
+		rc = rsync_run(r, view ? whole_src : src, dst, basis_dir, NULL, n, pg, NULL);
 	else if (listed)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, want, listed, pg, NULL);
+		rc = rsync_run(r, src, dst, basis_dir, want, listed, pg, NULL);
 	for (i = listed; !whole && !rc && i < n; i++)
-		rc = rsync_run(r, "soc::pull/", dst, basis_dir, &want[i], 1, pg, NULL);
+		rc = rsync_run(r, src, dst, basis_dir, &want[i], 1, pg, NULL);
 	free(want);
+out:
+	for (i = 0; named && i < npaths; i++)
+		free(named[i]);
+	free(named);
+	free(whole_src);
 	return rc;
 }

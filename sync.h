@@ -277,15 +277,17 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
  */
 int rsync_trusts_sender(void);
 /*
- * Fetches paths[0..npaths) of soc::pull/ into dst (made when missing,
- * 0700), basis_dir as for rsync_run(). The policy is rsync's: one list,
+ * Fetches paths[0..npaths) of soc::pull/, or of the view a cluster node
+ * made (view, its id; NULL: none, view_serve.c) into dst (made when
+ * missing, 0700), basis_dir as for rsync_run(). The policy is rsync's: one list,
  * split among parallel rsyncs; a path too long for an old rsync's list
  * in an rsync of its own; and, when head_files is not 0 (the paths come
  * from the server's whole head, which holds that many files) and they
  * are many and at least half of it, the whole module, so dst may get
  * files no path named. Returns as rsync_run().
  */
-int rsync_pull(const struct remote *r, const char *dst, const char *basis_dir,
+#define VIEWS_MODULE "views"	/* a cluster node's rsync module of views (view_serve.c) */
+int rsync_pull(const struct remote *r, const char *view, const char *dst, const char *basis_dir,
 	       char *const *paths, size_t npaths, size_t head_files, struct progress *pg);
 
 /*

@@ -13,10 +13,10 @@ gets anywhere; a test reads LOG to see whether the client tried.
 ANSWERS-FILE, read at each request, holds lines "TARGET KIND" that
 answer in soc's place as a proxy, a web server or a broken peer would.
 TARGET is upload, rsync (the two upgrade requests), push (POST
-/api/v1/push), commit or fetch; KIND one of ANSWERS below. Its info says
-head 1, and its changes since 0 list one file, f. A fetch not answered
-so gets what a soc older than the fetch stream says (404), so that a
-pull runs rsync.
+/api/v1/push), commit, fetch or view; KIND one of ANSWERS below. Its info
+says head 1, and its changes since 0 list one file, f. A fetch or a view
+not answered so gets what a soc older than them says (404), so that a
+pull runs rsync, from module pull.
 """
 import http.server
 import json
@@ -130,6 +130,8 @@ class Hostile(http.server.BaseHTTPRequestHandler):
             target = "commit"
         elif self.path == "/api/v1/fetch":
             target = "fetch"
+        elif self.path == "/api/v1/view":
+            target = "view"
         else:
             target = "push"
         kind = answer_for(target)
@@ -143,7 +145,7 @@ class Hostile(http.server.BaseHTTPRequestHandler):
                 self.answer(201, "".join(line + "\n" for line in lines), "application/x-ndjson")
             else:
                 self.answer(201, json.dumps({"txn": TXN, "upload": paths}))
-        elif target == "fetch":
+        elif target in ("fetch", "view"):
             self.answer(404, '{"error":"not_found","message":"no such endpoint"}')
         else:
             self.answer(400, '{"error":"bad_request","message":"no"}')
