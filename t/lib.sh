@@ -204,18 +204,53 @@ LOG_STAMP='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
 # With SOC_TEST_DB=pg (make test runs the end-to-end families so), a new
 # root's history goes to a PostgreSQL cluster of its own, started here
 # (t/lib-pg.sh); the root remembers it, so a restart needs nothing more.
+# With SOC_TEST_DB=cluster, the root is also the first of two cluster
+# nodes sharing ROOT.blobs (--blobs); the second, on ROOT.n2, starts with
+# the first start and lives on through the first one's restarts; URL is
+# a haproxy in front of both (t/lib-haproxy.sh), made anew at each start.
+# SERVER_PID is the first node's: a test that stops or kills it leaves
+# the second serving, as a cluster does.
 start_server() {
 	root=$1
 	shift
-	if [ "${SOC_TEST_DB-}" = pg ] && ! [ -e "$root/soc.db" ] && ! [ -e "$root/db.conninfo" ]; then
+	if { [ "${SOC_TEST_DB-}" = pg ] || [ "${SOC_TEST_DB-}" = cluster ]; } &&
+	   ! [ -e "$root/soc.db" ] && ! [ -e "$root/db.conninfo" ]; then
 		pg_n=pg-$(basename "$root")
 		while [ -e "$TRASH/$pg_n" ]; do pg_n=${pg_n}x; done
 		pg_up "$pg_n" || return 1
 		set -- --db "$PG_CONNINFO" "$@"
+		[ "$SOC_TEST_DB" = cluster ] && set -- --blobs "$root.blobs" "$@"
 	fi
-	log=$TRASH/$(basename "$root").log
+	start_node_ "$root" "$@" || return 1
+	if [ "${SOC_TEST_DB-}" = cluster ] && [ -e "$root/blobs.dir" ]; then
+		ss_url=$URL ss_pid=$SERVER_PID
+		ss_n2=$(cat "$root.n2.pid" 2>/dev/null)
+		if [ -z "$ss_n2" ] || ! kill -0 "$ss_n2" 2>/dev/null; then
+			if [ -e "$root.n2/blobs.dir" ]; then
+				start_node_ "$root.n2" "$@"
+			else
+				start_node_ "$root.n2" --db "$(cat "$root/db.conninfo")" \
+					--blobs "$(cat "$root/blobs.dir")" "$@"
+			fi || return 1
+			echo "$SERVER_PID" >"$root.n2.pid" && echo "$URL" >"$root.n2.url"
+		fi
+		ss_old=$(cat "$root.haproxy.pid" 2>/dev/null)
+		[ -n "$ss_old" ] && stop_server "$ss_old"
+		haproxy_up "$ss_url" "$(cat "$root.n2.url")" || return 1
+		echo "$HAPROXY_PID" >"$root.haproxy.pid"
+		URL=$HAPROXY_URL SERVER_PID=$ss_pid
+	fi
+	ADMIN_TOKEN=$(cat "$root/admin.token" 2>/dev/null)
+	return 0
+}
+
+# start_node_ ROOT ARGS...: one soc serve, as start_server says.
+start_node_() {
+	sn_root=$1
+	shift
+	log=$TRASH/$(basename "$sn_root").log
 	: >"$log"
-	as_server_user "${SERVER_BIN:-$SOC}" serve --root "$root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
+	as_server_user "${SERVER_BIN:-$SOC}" serve --root "$sn_root" --listen 127.0.0.1:0 "$@" 2>>"$log" &
 	SERVER_PID=$!
 	SERVER_PIDS="$SERVER_PIDS $SERVER_PID"
 	tries=0
@@ -232,8 +267,19 @@ start_server() {
 		cat "$log" >&2
 		return 1
 	fi
-	ADMIN_TOKEN=$(cat "$root/admin.token" 2>/dev/null)
-	return 0
+}
+
+# server_tree ROOT: a directory holding the server's head as files:
+# ROOT/files, or, on a cluster node (which keeps no files/), a fresh
+# export of the head.
+server_tree() {
+	if [ -e "$1/blobs.dir" ]; then
+		st_d=$(mktemp -d "$TRASH/head.XXXXXX") &&
+		"$SOC" serve export "$st_d" --root "$1" >/dev/null 2>&1 &&
+		echo "$st_d"
+	else
+		echo "$1/files"
+	fi
 }
 
 # server_sql ROOT SQL: SQL on the root's database, soc.db or the
@@ -246,10 +292,17 @@ server_sql() {
 	fi
 }
 
-# on_sqlite: true unless the suite runs on PostgreSQL (SOC_TEST_DB=pg),
-# for the checks of what only soc.db has (its indexes, its upgrades).
+# on_sqlite: true unless the suite runs on PostgreSQL (SOC_TEST_DB=pg or
+# cluster), for the checks of what only soc.db has (its indexes, its upgrades).
 on_sqlite() {
-	[ "${SOC_TEST_DB-}" != pg ]
+	[ -z "${SOC_TEST_DB-}" ]
+}
+
+# one_node: true unless the suite runs on a cluster (SOC_TEST_DB=cluster),
+# for the checks of what only one node has (its files/, a server that is
+# down when its one process is).
+one_node() {
+	[ "${SOC_TEST_DB-}" != cluster ]
 }
 
 # as_server_user CMD...: execs CMD as $SERVER_AS (with its group and no
@@ -324,8 +377,11 @@ fill_until() {
 # clusters, which are stopped by pg_ctl). A library appends its own.
 TEST_EXIT_HOOKS=
 
-if [ "${SOC_TEST_DB-}" = pg ]; then
+if [ "${SOC_TEST_DB-}" = pg ] || [ "${SOC_TEST_DB-}" = cluster ]; then
 	. "$TEST_SRC/lib-pg.sh"
+fi
+if [ "${SOC_TEST_DB-}" = cluster ]; then
+	. "$TEST_SRC/lib-haproxy.sh"
 fi
 
 test_exit_trap() {

@@ -1,0 +1,134 @@
+#!/bin/sh
+# Cluster mode: several soc serve nodes on one PostgreSQL and one blob
+# directory (--db CONNINFO --blobs DIR), haproxy in front handing each
+# request to the next node. Any node serves any request of a push: its
+# begin, upload, rsync and commit land on different nodes. A node keeps
+# no files/ (pulls read views of links to the blobs), a node killed in
+# the middle of a commit leaves the others serving, and every refusal
+# of a wrong start is one line with nothing changed.
+unset SOC_TEST_DB
+. "$(dirname "$0")/lib.sh"
+. "$TEST_SRC/lib-pg.sh"
+. "$TEST_SRC/lib-haproxy.sh"
+
+B=$TRASH/blobs
+# A node killed is taken for dead after 3 s, not 15.
+SOC_TEST_NODE_LEASE_SECONDS=3
+export SOC_TEST_NODE_LEASE_SECONDS
+
+# node N: starts node N (root $TRASH/nN) on the cluster; NODE_URL_N and NODE_PID_N.
+node() {
+	start_server "$TRASH/n$1" --db "$PG_CONNINFO" --blobs "$B" &&
+	eval "NODE_URL_$1=\$URL NODE_PID_$1=\$SERVER_PID"
+}
+
+test_expect_success_here 'four nodes on one database and one blob directory, haproxy in front' '
+	pg_up &&
+	node 1 && SOC_TOKEN=$ADMIN_TOKEN && export SOC_TOKEN && test -n "$SOC_TOKEN" &&
+	node 2 && node 3 && node 4 &&
+	haproxy_up "$NODE_URL_1" "$NODE_URL_2" "$NODE_URL_3" "$NODE_URL_4" &&
+	for n in 1 2 3 4; do
+		test -f "$TRASH/n$n/blobs.dir" && ! test -e "$TRASH/n$n/files" &&
+		echo "$B" >expect && test_cmp expect "$TRASH/n$n/blobs.dir" || return 1
+	done &&
+	test -d "$B/versions" && test -d "$B/staging" && test -d "$B/views" && test -s "$B/blobs.id" &&
+	pg_sql "SELECT value FROM meta WHERE key = '\''blobs'\''" >id && test_cmp id "$B/blobs.id" &&
+	test "$(pg_sql "SELECT count(*) FROM nodes")" = 4 &&
+	soc init a --remote "$HAPROXY_URL" -q && soc init b --remote "$HAPROXY_URL" -q
+'
+
+test_expect_success 'pushes and pulls through haproxy: new, changed, deleted, links' '
+	mkdir -p a/d && echo one >a/f && echo x >a/d/g && ln -s f a/ln &&
+	(cd a && soc add -r . -q && soc push -q) &&
+	(cd b && soc pull -q) && ws_sum a >sa && ws_sum b >sb && test_cmp sa sb &&
+	test "$(readlink b/ln)" = f &&
+	echo a-side >>a/f && (cd a && soc push -q) &&
+	echo b-side >b/d/g && rm b/ln && (cd b && soc rm ln -q && soc push -q) &&
+	(cd a && soc pull -q) && (cd b && soc pull -q) &&
+	ws_sum a >sa && ws_sum b >sb && test_cmp sa sb && ! test -e a/ln &&
+	test "$(pg_sql "SELECT value FROM meta WHERE key = '\''head'\''")" = 3
+'
+
+# The push of one big changed file goes by the upload stream (new) and
+# by rsync (changed, with the server's blob as its basis).
+test_expect_success 'one push: begin, upload, rsync and commit on different nodes' '
+	head -c 3000000 /dev/urandom >a/big && (cd a && soc add big -q && soc push -q) &&
+	printf "edit" | dd of=a/big bs=1 seek=1000 conv=notrunc 2>/dev/null &&
+	head -c 200000 /dev/urandom >a/new && (cd a && soc add new -q) &&
+	: >"$HAPROXY_LOG.mark" && wc -l <"$HAPROXY_LOG" >mark &&
+	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) &&
+	sleep 0.5 &&
+	tail -n +$(($(cat mark) + 1)) "$HAPROXY_LOG" >reqs &&
+	begin=$(sed -n "s|^\(n[0-9]\) 201 POST /api/v1/push --\$|\1|p" reqs) &&
+	upload=$(sed -n "s|^\(n[0-9]\) 101 POST /api/v1/push/[0-9a-f]*/upload .*|\1|p" reqs) &&
+	rsync=$(sed -n "s|^\(n[0-9]\) 101 POST /api/v1/rsync .*|\1|p" reqs) &&
+	commit=$(sed -n "s|^\(n[0-9]\) 200 POST /api/v1/push/[0-9a-f]*/commit .*|\1|p" reqs) &&
+	echo "begin $begin upload $upload rsync $rsync commit $commit" &&
+	test -n "$begin" && test -n "$upload" && test -n "$rsync" && test -n "$commit" &&
+	test "$(printf "%s\n" $begin $upload $rsync $commit | sort -u | wc -l)" = 4 &&
+	(cd b && soc pull -q) && cmp a/big b/big && cmp a/new b/new
+'
+
+test_expect_success 'a pull of a big changed file reads a view of the blobs, with the mtime of its push' '
+	head -c 8000000 /dev/urandom >a/huge && touch -d "2020-01-02 03:04:05" a/huge &&
+	(cd a && soc add huge -q && soc push -q) && (cd b && soc pull -q) &&
+	printf "edit" | dd of=a/huge bs=1 seek=5000000 conv=notrunc 2>/dev/null &&
+	touch -d "2021-02-03 04:05:06" a/huge && (cd a && soc push -q) &&
+	ls "$B/views" >before &&
+	(cd b && soc pull -q) && cmp a/huge b/huge &&
+	test "$(stat -c %Y b/huge)" = "$(stat -c %Y a/huge)" &&
+	ls "$B/views" >after && ! test_cmp before after
+'
+
+test_expect_success 'soc serve check on a node scrubs the blob store' '
+	soc serve check --root "$TRASH/n2" 2>out &&
+	grep -q "every kept version is in" out &&
+	blob=$(find "$B/versions" -type f | head -n 1) && cp "$blob" saved &&
+	chmod u+w "$blob" && echo tampered >"$blob" &&
+	test_must_fail soc serve check --root "$TRASH/n1" >out 2>&1 && grep -q "wrong content" out &&
+	cat saved >"$blob" && soc serve check --root "$TRASH/n1"
+'
+
+test_expect_success_here 'refused, with one line and nothing changed' '
+	mkdir other &&
+	test_must_fail timeout 30 soc serve --root "$TRASH/n9" --db "$PG_CONNINFO" --listen 127.0.0.1:0 2>err &&
+	grep -q "start it with --blobs" err && test_line_count = 1 err && ! test -e "$TRASH/n9/db.conninfo" &&
+	! test -e "$TRASH/n9/blobs.dir" &&
+	test_must_fail timeout 30 soc serve --root "$TRASH/n5" --db "$PG_CONNINFO" --blobs other \
+		--listen 127.0.0.1:0 2>err &&
+	grep -q "is not the blob store" err && ! test -e "$TRASH/n5/blobs.dir" && ! test -e other/blobs.id &&
+	test_must_fail timeout 30 soc serve --root "$TRASH/n1" --blobs other --listen 127.0.0.1:0 2>err &&
+	grep -q "another soc serve runs\|keeps its blobs in" err &&
+	test_must_fail timeout 30 soc serve --root "$TRASH/lite" --blobs "$B" --listen 127.0.0.1:0 2>err &&
+	grep -q "goes with a root on PostgreSQL" err && test_line_count = 1 err &&
+	test_expect_code 2 soc serve check --blobs "$B" --root "$TRASH/n1" 2>err
+'
+
+test_expect_success_here 'a node killed in the middle of a commit: the others serve, its push is reopened' '
+	kill -9 "$NODE_PID_3" &&
+	SOC_TEST_APPLY_DELAY_MS=5000 && export SOC_TEST_APPLY_DELAY_MS &&
+	start_server "$TRASH/n3" && unset SOC_TEST_APPLY_DELAY_MS &&
+	NODE_URL_3=$URL NODE_PID_3=$SERVER_PID &&
+	echo slow >a/slow && (cd a && soc add slow -q) &&
+	sed -i "s|^remote = .*|remote = $NODE_URL_3|" a/.soc/config &&
+	{ (cd a && soc push -q) 2>push.err & } &&
+	push=$! &&
+	n=0 && until pg_sql "SELECT count(*) FROM txns WHERE state = '\''committing'\''" | grep -qx 1; do
+		n=$((n + 1)) && test $n -lt 200 && sleep 0.05 || return 1
+	done &&
+	kill -9 "$NODE_PID_3" && ! wait $push &&
+	sed -i "s|^remote = .*|remote = $HAPROXY_URL|" a/.soc/config &&
+	echo meanwhile >b/other && (cd b && soc add other -q && soc push -q) &&
+	n=0 && until pg_sql "SELECT count(*) FROM txns WHERE state = '\''committing'\''" | grep -qx 0; do
+		n=$((n + 1)) && test $n -lt 300 && sleep 0.05 || return 1
+	done &&
+	cat "$TRASH/n1.log" "$TRASH/n2.log" | grep -q "was being committed by a node that stopped answering; reopened it"
+'
+
+test_expect_success 'after it, the push lands through the live nodes and check is clean' '
+	(cd a && soc push -q) && (cd a && soc pull -q) && (cd b && soc pull -q) &&
+	test "$(cat b/slow)" = slow && test "$(cat a/other)" = meanwhile &&
+	soc serve check --root "$TRASH/n2"
+'
+
+test_done
