@@ -252,7 +252,8 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	unsigned char *up = NULL;
 	char **sources = NULL;
 	char id[TXN_ID_LEN + 1];
-	int lines = accepts_ndjson(ex);
+	int lines = accepts_ndjson(ex), failed;
+	struct head_rows *head;
 	size_t n = 0;
 	long bad;
 
@@ -265,9 +266,11 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		goto out;
 	}
 	moved = json_array();
-	bad = txn_drop_landed(db, &l);
+	head = head_rows_read(db, &l, &failed);
+	bad = failed ? -1 : txn_drop_landed(db, &l, head);
 	if (bad >= 0)
-		bad = txn_head_check(db, &l, moved);
+		bad = txn_head_check(db, &l, moved, head);
+	head_rows_free(head);
 	if (bad) {
 		store_write_abort(db);
 		if (bad < 0)

@@ -31,6 +31,21 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 void txn_items_keep(const char *id, struct push_list *l);
 /* A txn's items, sorted by path: the kept ones when id's are, else its rows. */
 int txn_items_load(struct sql *db, const char *id, struct push_list *l);
+/* ---- txn_head.c: the head's rows of a push's paths, read at once on PostgreSQL ---- */
+struct head_rows;
+/*
+ * The rows txn_drop_landed and txn_head_check ask of l's paths, read in
+ * a few statements; NULL on SQLite (they ask row by row there), or with
+ * *failed set after a message. Read it inside their transaction.
+ */
+struct head_rows *head_rows_read(struct sql *db, const struct push_list *l, int *failed);
+/* 1 and the sha256 and mode of path's first len bytes when the head has it with content, else 0. */
+int head_rows_get(const struct head_rows *h, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
+		  unsigned *mode);
+/* 1 when the head holds a file under path/ (its rows are then asked of the database). */
+int head_rows_dir(const struct head_rows *h, const char *path);
+void head_rows_free(struct head_rows *h);
+
 /*
  * Drops from the push every change the head already holds: a file with
  * the same sha256 and mode, a delete of a path the head lacks. A client
@@ -39,7 +54,7 @@ int txn_items_load(struct sql *db, const char *id, struct push_list *l);
  * nothing is overwritten by taking them as done. How many, or -1. Run it
  * inside the transaction that checks the rest.
  */
-long txn_drop_landed(struct sql *db, struct push_list *l);
+long txn_drop_landed(struct sql *db, struct push_list *l, const struct head_rows *h);
 /*
  * Checks a push against the head: each path's base is what the head holds
  * (none when base is empty) and its base_mode, when given, the head's mode
@@ -48,7 +63,7 @@ long txn_drop_landed(struct sql *db, struct push_list *l);
  * push deletes what is in the way. Each path that fails goes into moved.
  * How many failed, or -1 on a database error. Run it inside a transaction.
  */
-long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved);
+long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved, const struct head_rows *h);
 /*
  * For each item, a head path holding content of its sha256 and size (owned),
  * or NULL; the array has l->n entries. NULL on a database error. Free with

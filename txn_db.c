@@ -227,13 +227,15 @@ static void bind_target(struct sql_stmt *st, int col, const char *target)
 /*
  * The head's sha256 of path: 1 and sha256 filled when the head holds it, 0 when
  * not, -1 on error; its mode in *mode when mode is not NULL. st is
- * "SELECT sha256, mode FROM files WHERE path = ?".
+ * "SELECT sha256, mode FROM files WHERE path = ?"; h, when given, answers instead.
  */
 static int head_hash(struct sql *db, struct sql_stmt *st, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
-		    unsigned *mode)
+		    unsigned *mode, const struct head_rows *h)
 {
 	int rc;
 
+	if (h)
+		return head_rows_get(h, path, len, hash, mode);
 	sql_bind_text(st, 1, path, (int)len);
 	rc = step_row(db, st);
 	hash[0] = '\0';
@@ -259,9 +261,9 @@ static size_t common_dirs(const char *a, size_t alen, const char *b, size_t blen
 	return last;
 }
 
-long txn_drop_landed(struct sql *db, struct push_list *l)
+long txn_drop_landed(struct sql *db, struct push_list *l, const struct head_rows *h)
 {
-	struct sql_stmt *st = prepare(db, "SELECT sha256, mode FROM files WHERE path = ? AND sha256 IS NOT NULL");
+	struct sql_stmt *st = prepare(db, "SELECT sha256, mode FROM files WHERE path = ?");
 	size_t i, kept = 0;
 	long dropped = 0;
 
@@ -269,16 +271,15 @@ long txn_drop_landed(struct sql *db, struct push_list *l)
 		return -1;
 	for (i = 0; i < l->n; i++) {
 		struct push_item *it = &l->v[i];
+		char hash[HASH_HEX_LEN + 1];
+		unsigned mode = 0;
 		int rc, landed;
 
-		sql_bind_text(st, 1, it->path, -1);
-		rc = step_row(db, st);
+		rc = head_hash(db, st, it->path, strlen(it->path), hash, &mode, h);
 		if (rc == 1)
-			landed = !it->deleted && !strcmp(sql_column_text(st, 0), it->hash) &&
-				 (unsigned)sql_column_int(st, 1) == it->mode;
+			landed = !it->deleted && !strcmp(hash, it->hash) && mode == it->mode;
 		else
 			landed = it->deleted;
-		sql_reset(st);
 		if (rc < 0) {
 			sql_finalize(st);
 			return -1;
@@ -295,7 +296,7 @@ long txn_drop_landed(struct sql *db, struct push_list *l)
 	return dropped;
 }
 
-long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved)
+long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved, const struct head_rows *h)
 {
 	struct sql_stmt *one = prepare(db, "SELECT sha256, mode FROM files WHERE path = ?");
 	struct sql_stmt *under = prepare(db, "SELECT path FROM files WHERE path > ? AND path < ? AND sha256 IS NOT NULL");
@@ -314,7 +315,7 @@ long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved)
 		unsigned mode = 0;
 		int in_way = 0, rc;
 
-		if ((rc = head_hash(db, one, p, plen, hash, &mode)) < 0)
+		if ((rc = head_hash(db, one, p, plen, hash, &mode, h)) < 0)
 			goto fail;
 		/*
 		 * With base_mode the base is content and mode: a file edited
@@ -336,9 +337,16 @@ long txn_head_check(struct sql *db, const struct push_list *l, json_t *moved)
 
 			if (d && d->deleted)
 				continue;
-			if ((rc = head_hash(db, one, p, dlen, hash, NULL)) < 0)
+			if ((rc = head_hash(db, one, p, dlen, hash, NULL, h)) < 0)
 				goto fail;
 			in_way = rc;
+		}
+		/* Not a directory in the head, as h knows: nothing under it to ask about. */
+		if (!in_way && h && !head_rows_dir(h, p)) {
+			buf_reset(&ok);
+			slash = strrchr(p, '/');
+			buf_add(&ok, p, slash ? (size_t)(slash - p) + 1 : 0);
+			continue;
 		}
 		buf_reset(&lo);
 		buf_reset(&hi);
@@ -579,7 +587,7 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	store_big_write(db, l->n);
 	head = store_head(db);
 	/* Every change to files/ moves the head: on the head the begin checked, the answer is the same. */
-	bad = head < 0 ? -1 : l->checked && l->checked_head == head ? 0 : txn_head_check(db, l, moved);
+	bad = head < 0 ? -1 : l->checked && l->checked_head == head ? 0 : txn_head_check(db, l, moved, NULL);
 	if (bad) {
 		rollback(db);
 		store_big_write_end(db, l->n);
