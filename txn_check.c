@@ -19,11 +19,14 @@
  * the wait into this loop, and cost more in all (bench/README). A small
  * push never syncs the filesystem, so it never waits for someone else's
  * big upload to be flushed. The apply follows the same rule for the
- * directories it changes.
+ * directories it changes. A cluster node never syncs its filesystem
+ * (PROTOCOL.md section 10b): past SYNC_EACH_MAX, it fsyncs the files
+ * after the check, SYNC_THREADS at once.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +37,7 @@
 #include "versions.h"
 
 #define CHECK_BYTES_PER_THREAD (4 << 20)	/* a thread costs more than hashing less than this */
+#define SYNC_THREADS 16			/* fsyncs a cluster node's commit keeps in flight */
 #define COPY_NAME ".soc"		/* a temporary in commit/<txn>/: never a valid path component */
 
 enum { ITEM_BAD = 1, ITEM_COPY = 2 };	/* a part's verdict on an item, in flags[i] */
@@ -259,6 +263,68 @@ static int same_fs(int a, int b)
 	return !fstat(a, &sa) && !fstat(b, &sb) && sa.st_dev == sb.st_dev;
 }
 
+/* One thread of sync_files: the files k, k + step, k + 2 step... of the push. */
+struct sync_part {
+	const char *id;
+	int cfd;
+	const struct push_list *l;
+	size_t k, step;
+	int failed;		/* errno */
+};
+
+static void *sync_part(void *arg)
+{
+	struct sync_part *p = arg;
+
+	for (size_t i = p->k; i < p->l->n && !p->failed; i += p->step) {
+		const struct push_item *it = &p->l->v[i];
+		int fd;
+
+		if (!push_item_file(it))
+			continue;
+		/* commit/<txn>/ is the server's own, out of rsync's reach: no link on the way. */
+		fd = openat(p->cfd, it->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fsync(fd)) {
+			p->failed = failure();
+			error_errno("cannot sync 'commit/%s/%s'", p->id, it->path);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/*
+ * Each file of commit/<txn>/ fsync'd, SYNC_THREADS at once: fsyncs in
+ * flight together share the journal's commits, and on a network mount
+ * each is a round trip. 0, or -1 and errno after a message.
+ */
+static int sync_files(const char *id, int cfd, const struct push_list *l)
+{
+	pthread_t t[SYNC_THREADS];
+	struct sync_part p[SYNC_THREADS];
+	int started[SYNC_THREADS] = { 0 };
+	size_t n = l->n < SYNC_THREADS ? l->n : SYNC_THREADS;
+
+	for (size_t k = 0; k < n; k++) {
+		p[k] = (struct sync_part){ id, cfd, l, k, n, 0 };
+		started[k] = k && !pthread_create(&t[k], NULL, sync_part, &p[k]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (started[k])
+			pthread_join(t[k], NULL);
+		else
+			sync_part(&p[k]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (p[k].failed) {
+			errno = p[k].failed;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* What a file weighs in the split: its bytes to hash. */
 static uint64_t item_bytes(size_t i, const void *arg)
 {
@@ -292,11 +358,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	sfd = openat(s->staging_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	for (size_t i = 0; i < l->n; i++)
 		files += push_item_file(&l->v[i]);
-	/*
-	 * A cluster's blob directory is a shared mount, where syncfs may flush
-	 * nothing at all (FUSE answers it with 0 unasked): file by file there.
-	 */
-	sync_each = files <= SYNC_EACH_MAX || s->cluster;
+	sync_each = files <= SYNC_EACH_MAX;
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));
 	memset(&kept, 0, sizeof(kept));
@@ -333,13 +395,20 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	for (size_t i = 0; i < l->n && !failed && !nbad; i++)
 		if (flags[i] == ITEM_COPY && own_copy(id, cfd, &l->v[i], sync_each))
 			failed = failure();
-	if (!failed && !nbad && !sync_each && syncfs(cfd)) {
+	/*
+	 * A cluster's blob directory is a shared mount, where syncfs may flush
+	 * nothing at all (FUSE answers it with 0 unasked): file by file there,
+	 * many at once.
+	 */
+	if (!failed && !nbad && !sync_each && s->cluster && sync_files(id, cfd, l))
+		failed = failure();
+	else if (!failed && !nbad && !sync_each && !s->cluster && syncfs(cfd)) {
 		error_errno("cannot sync the files of 'commit/%s'", id);
 		failed = failure();
 	}
 	/* That syncfs covered versions/ too, unless someone mounted it apart. */
-	if (!failed && !nbad && (sync_each || !same_fs(cfd, s->versions_fd)) &&
-	    versions_sync(s, &kept, !sync_each))
+	if (!failed && !nbad && (sync_each || s->cluster || !same_fs(cfd, s->versions_fd)) &&
+	    versions_sync(s, &kept, !sync_each && !s->cluster))
 		failed = failure();
 	free(flags);
 	if (sfd >= 0)
