@@ -75,6 +75,23 @@ int sql_column_null(struct sql_stmt *st, int i);
 int sql_batch_begin(struct sql *db);
 int sql_batch_end(struct sql *db);
 
+/*
+ * ---- sql_bulk.c: many rows into a table ----
+ * lite is an INSERT of one row, its values ?1 to ?ncols; pg takes each
+ * as an array, CAST(?N AS TEXT[]) (or BIGINT[], INTEGER[]) in an
+ * unnest, and is run every so many rows. Set each column of a row, then
+ * end it with sql_bulk_row; sql_bulk_close sends the rest. Strings given
+ * must live until the row ends. Each gives 0, or -1 after a message;
+ * open gives NULL then.
+ */
+struct sql_bulk;
+struct sql_bulk *sql_bulk_open(struct sql *db, const char *lite, const char *pg, int ncols);
+void sql_bulk_text(struct sql_bulk *b, int col, const char *s);	/* NULL: SQL NULL */
+void sql_bulk_int64(struct sql_bulk *b, int col, long long v);
+int sql_bulk_row(struct sql_bulk *b);
+/* Also frees b; -1 for a NULL b (its open failed). */
+int sql_bulk_close(struct sql_bulk *b);
+
 /* Runs text, one or more statements with no parameters and no rows; 0, or -1 after a message naming it. */
 int sql_exec(struct sql *db, const char *text);
 /* Rows the last INSERT, UPDATE or DELETE stepped on db changed. */

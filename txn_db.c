@@ -208,22 +208,6 @@ int txn_items_load(struct sql *db, const char *id, struct push_list *l)
 	return 0;
 }
 
-static void bind_hash(struct sql_stmt *st, int col, const char *hash)
-{
-	if (*hash)
-		sql_bind_text(st, col, hash, -1);
-	else
-		sql_bind_null(st, col);
-}
-
-static void bind_target(struct sql_stmt *st, int col, const char *target)
-{
-	if (target)
-		sql_bind_text(st, col, target, -1);
-	else
-		sql_bind_null(st, col);
-}
-
 /*
  * The head's sha256 of path: 1 and sha256 filled when the head holds it, 0 when
  * not, -1 on error; its mode in *mode when mode is not NULL. st is
@@ -391,12 +375,11 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 {
 	struct sql_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
 				      " VALUES(?, ?, ?, 'open', NULL, ?)");
-	struct sql_stmt *item = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
-				       " target) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	struct sql_bulk *item = NULL;
 	int rc = -1;
 	size_t i;
 
-	if (!txn || !item)
+	if (!txn)
 		goto out;
 	sql_bind_text(txn, 1, id, -1);
 	sql_bind_text(txn, 2, who->name, -1);
@@ -404,32 +387,33 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 	sql_bind_text(txn, 4, who->hash, -1);
 	if (step_done(db, txn))
 		goto out;
-	sql_bind_text(item, 1, id, -1);
-	if (sql_batch_begin(db))
-		goto out;
-	for (i = 0; i < l->n; i++) {
+	item = sql_bulk_open(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
+			     " target) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			     "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode, target)"
+			     " SELECT * FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]),"
+			     " CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS INTEGER[]), CAST(?7 AS TEXT[]),"
+			     " CAST(?8 AS INTEGER[]), CAST(?9 AS TEXT[]))", 9);
+	for (i = 0; item && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
-		sql_bind_text(item, 2, it->path, -1);
+		sql_bulk_text(item, 1, id);
+		sql_bulk_text(item, 2, it->path);
 		/* NULL is a delete's: a sha256 the commit gives is '' until its record (txn_record). */
-		if (it->later)
-			sql_bind_text(item, 3, it->hash, -1);
-		else
-			bind_hash(item, 3, it->hash);
-		sql_bind_int64(item, 4, it->size);
-		sql_bind_int64(item, 5, it->mtime);
-		sql_bind_int64(item, 6, (int)it->mode);
-		bind_hash(item, 7, it->base);
-		sql_bind_int64(item, 8, (int)it->base_mode);
-		bind_target(item, 9, it->target);
-		if (step_done(db, item))
+		sql_bulk_text(item, 3, it->later || *it->hash ? it->hash : NULL);
+		sql_bulk_int64(item, 4, it->size);
+		sql_bulk_int64(item, 5, it->mtime);
+		sql_bulk_int64(item, 6, (int)it->mode);
+		sql_bulk_text(item, 7, *it->base ? it->base : NULL);
+		sql_bulk_int64(item, 8, (int)it->base_mode);
+		sql_bulk_text(item, 9, it->target);
+		if (sql_bulk_row(item))
 			break;
 	}
-	if (!sql_batch_end(db) && i == l->n)
+	if (!sql_bulk_close(item) && i == l->n)
 		rc = 0;
+	item = NULL;
 out:
 	sql_finalize(txn);
-	sql_finalize(item);
 	return rc;
 }
 
@@ -517,32 +501,38 @@ static int later_record(struct sql *db, const char *id, const struct push_list *
 static int publish_rows(struct sql *db, const char *id, long long rev, const struct push_list *l,
 			const char *from, const char *node)
 {
-	struct sql_stmt *file = NULL, *st = NULL;
+	struct sql_bulk *file;
+	struct sql_stmt *st = NULL;
 	size_t i;
 	int bulk, rc = -1;
 
 	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
-	file = prepare(db, SQL_TEXT(db, "INSERT OR REPLACE INTO files VALUES(?, ?, ?, ?, ?, ?, ?)",
-				    "INSERT INTO files VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
-				    " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
-				    " mode = excluded.mode, rev = excluded.rev, target = excluded.target"));
-	if (bulk < 0 || !file || sql_batch_begin(db))
-		goto out;
-	for (i = 0; i < l->n; i++) {
+	file = bulk < 0 ? NULL : sql_bulk_open(db, "INSERT OR REPLACE INTO files VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+				"INSERT INTO files SELECT * FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]),"
+				" CAST(?3 AS BIGINT[]), CAST(?4 AS BIGINT[]), CAST(?5 AS INTEGER[]), CAST(?6 AS BIGINT[]),"
+				" CAST(?7 AS TEXT[])) ON CONFLICT (path) DO UPDATE SET"
+				" sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
+				" mode = excluded.mode, rev = excluded.rev, target = excluded.target", 7);
+	for (i = 0; file && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
-		sql_bind_text(file, 1, it->path, -1);
-		bind_hash(file, 2, it->hash);
-		sql_bind_int64(file, 3, it->size);
-		sql_bind_int64(file, 4, it->mtime);
-		sql_bind_int64(file, 5, (int)it->mode);
-		sql_bind_int64(file, 6, rev);
-		bind_target(file, 7, it->target);
-		if (step_done(db, file))
+		sql_bulk_text(file, 1, it->path);
+		sql_bulk_text(file, 2, *it->hash ? it->hash : NULL);
+		sql_bulk_int64(file, 3, it->size);
+		sql_bulk_int64(file, 4, it->mtime);
+		sql_bulk_int64(file, 5, (int)it->mode);
+		sql_bulk_int64(file, 6, rev);
+		sql_bulk_text(file, 7, it->target);
+		if (sql_bulk_row(file))
 			break;
 	}
-	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk))
+	rc = sql_bulk_close(file);
+	file = NULL;
+	if (rc || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk)) {
+		rc = -1;
 		goto out;
+	}
+	rc = -1;
 	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
 	if (!st)
 		goto out;
@@ -568,7 +558,6 @@ static int publish_rows(struct sql *db, const char *id, long long rev, const str
 	sql_bind_text(st, 1, id, -1);
 	rc = step_done(db, st);
 out:
-	sql_finalize(file);
 	sql_finalize(st);
 	return rc;
 }
@@ -576,7 +565,8 @@ out:
 long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
 		     json_t *moved, const char *node)
 {
-	struct sql_stmt *rev_st = NULL, *change = NULL, *state = NULL;
+	struct sql_stmt *rev_st = NULL, *state = NULL;
+	struct sql_bulk *change;
 	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
 	long bad;
 	int bulk = 0;
@@ -595,10 +585,12 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	}
 	bulk = store_bulk_begin(db, STORE_CHANGES_SHA256, l->n);
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
-	change = prepare(db, "INSERT INTO changes VALUES(?, ?, ?, ?, ?, ?, ?)");
-	if (bulk < 0 || !rev_st || !change || sql_batch_begin(db))
-		goto fail;
-	for (i = 0; i < l->n; i++) {
+	change = bulk < 0 || !rev_st ? NULL :
+		 sql_bulk_open(db, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       "INSERT INTO changes SELECT * FROM unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS TEXT[]),"
+			       " CAST(?3 AS TEXT[]), CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS INTEGER[]),"
+			       " CAST(?7 AS TEXT[]))", 7);
+	for (i = 0; change && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
 		if (it->deleted)
@@ -607,17 +599,19 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 			mods++;
 		else
 			adds++;
-		sql_bind_int64(change, 1, head + 1);
-		sql_bind_text(change, 2, it->path, -1);
-		bind_hash(change, 3, it->hash);
-		sql_bind_int64(change, 4, it->size);
-		sql_bind_int64(change, 5, it->mtime);
-		sql_bind_int64(change, 6, (int)it->mode);
-		bind_target(change, 7, it->target);
-		if (step_done(db, change))
+		sql_bulk_int64(change, 1, head + 1);
+		sql_bulk_text(change, 2, it->path);
+		sql_bulk_text(change, 3, *it->hash ? it->hash : NULL);
+		sql_bulk_int64(change, 4, it->size);
+		sql_bulk_int64(change, 5, it->mtime);
+		sql_bulk_int64(change, 6, (int)it->mode);
+		sql_bulk_text(change, 7, it->target);
+		if (sql_bulk_row(change))
 			break;
 	}
-	if (sql_batch_end(db) || i < l->n || store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
+	bad = sql_bulk_close(change);
+	change = NULL;
+	if (bad || i < l->n || store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
 		goto fail;
 	sql_bind_int64(rev_st, 1, head + 1);
 	sql_bind_int64(rev_st, 2, time(NULL));
@@ -649,7 +643,6 @@ fail:
 	rev = -1;
 out:
 	sql_finalize(rev_st);
-	sql_finalize(change);
 	sql_finalize(state);
 	store_big_write_end(db, l->n);
 	return rev;
