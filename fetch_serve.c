@@ -58,13 +58,26 @@ static const char *parse(const char *body, size_t len, struct fetch_item *items,
 	return NULL;
 }
 
+/* The versions a fetch's items name that a revision names, asked at once (NULL: ask each). */
+struct named {
+	char (*v)[HASH_HEX_LEN + 1];
+	long n;
+};
+
+static int hex_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
 /*
  * versions/'s file of a version a revision names: an fd and its size;
  * -1 when not kept, -2 on a database error.
  */
-static int open_named(struct server *s, struct sql *db, const char *hash, long long *size)
+static int open_named(struct server *s, struct sql *db, const struct named *known, const char *hash,
+		      long long *size)
 {
-	int named = store_hash_named(db, hash);
+	int named = known ? known->n > 0 && bsearch(hash, known->v, (size_t)known->n, sizeof(*known->v), hex_cmp)
+			  : store_hash_named(db, hash);
 
 	if (named < 0)
 		return -2;
@@ -107,18 +120,18 @@ static int send_whole(struct http_exchange *ex, int fd, long long size, struct b
  * 0, or -1 when the stream must be cut (the client then fails its pull,
  * placing nothing, and the next pull asks again).
  */
-static int send_item(struct server *s, struct sql *db, struct http_exchange *ex,
+static int send_item(struct server *s, struct sql *db, const struct named *known, struct http_exchange *ex,
 		     const struct fetch_item *it, struct buf bufs[3])
 {
 	long long size, bsize;
-	int fd = open_named(s, db, it->want, &size), bfd = -1, rc = -1;
+	int fd = open_named(s, db, known, it->want, &size), bfd = -1, rc = -1;
 
 	if (fd == -2)
 		return -1;
 	if (fd < 0)
 		return send_head(ex, FETCH_NONE, 0);
 	if (it->base[0] && size <= FETCH_DELTA_MAX) {
-		bfd = open_named(s, db, it->base, &bsize);
+		bfd = open_named(s, db, known, it->base, &bsize);
 		if (bfd == -2)
 			goto out;
 		if (bfd >= 0 && bsize > FETCH_DELTA_MAX) {
@@ -153,18 +166,34 @@ void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *
 	struct sql *db = store_db(s);
 	struct fetch_item *items = xcalloc(FETCH_ITEMS_MAX, sizeof(*items));
 	struct buf bufs[3] = { BUF_INIT, BUF_INIT, BUF_INIT };	/* the version, its base, what is sent */
-	size_t len, n, i, cut;
+	const char **asked = xcalloc(2 * FETCH_ITEMS_MAX, sizeof(*asked));
+	struct named named = { NULL, 0 };
+	size_t len, n, i, k = 0, cut;
 	const char *body = http_body(ex, &len), *why;
 
 	(void)who;
 	why = parse(body, len, items, &n);
 	if (why) {
 		free(items);
+		free(asked);
 		return api_error(ex, 400, "bad_request", why);
 	}
 	/* One read transaction: the versions named as of one moment, one lock of soc.db, not two a file. */
 	if (!db || store_read_begin(db)) {
 		free(items);
+		free(asked);
+		return api_error(ex, 500, "internal", "cannot read the database");
+	}
+	for (i = 0; i < n; i++) {
+		asked[k++] = items[i].want;
+		if (items[i].base[0])
+			asked[k++] = items[i].base;
+	}
+	named.n = store_hashes_named(db, asked, k, &named.v);
+	if (named.n == -1) {
+		store_read_end(db);
+		free(items);
+		free(asked);
 		return api_error(ex, 500, "internal", "cannot read the database");
 	}
 	if (http_stream_begin(ex, 200, "application/octet-stream"))
@@ -172,7 +201,7 @@ void api_fetch(struct server *s, struct http_exchange *ex, const struct caller *
 	/* The test hook: a server that dies after that many records. */
 	cut = (size_t)test_hook_long(HOOK_FETCH_CUT, 1, FETCH_ITEMS_MAX, FETCH_ITEMS_MAX + 1);
 	for (i = 0; i < n; i++)
-		if (i == cut || send_item(s, db, ex, &items[i], bufs))
+		if (i == cut || send_item(s, db, named.n >= 0 ? &named : NULL, ex, &items[i], bufs))
 			break;
 	if (i == n) {
 		http_stream_end(ex);
@@ -186,4 +215,6 @@ out:
 	for (i = 0; i < 3; i++)
 		buf_free(&bufs[i]);
 	free(items);
+	free(asked);
+	free(named.v);
 }

@@ -113,6 +113,52 @@ long long store_rev_before(struct sql *db, long long t)
 	return r < 0 ? -1 : r;
 }
 
+static int hex_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+long store_hashes_named(struct sql *db, const char *const *hashes, size_t n, char (**named)[HASH_HEX_LEN + 1])
+{
+	struct buf arr = BUF_INIT;
+	struct sql_stmt *st;
+	size_t got = 0, cap = 0;
+	int rc;
+
+	*named = NULL;
+	if (sql_kind(db) != SQL_PG)
+		return -2;
+	for (size_t i = 0; i < n; i++) {
+		buf_addch(&arr, i ? ',' : '{');
+		buf_addstr(&arr, hashes[i]);
+	}
+	buf_addch(&arr, '}');
+	st = sql_prepare(db, "SELECT DISTINCT sha256 FROM changes WHERE sha256 = ANY(CAST(?1 AS TEXT[]))"
+			 " AND target IS NULL", 0);
+	if (!st) {
+		buf_free(&arr);
+		return error("database: %s", sql_errmsg(db));
+	}
+	sql_bind_text(st, 1, arr.p, (int)arr.len);
+	while ((rc = sql_step(st)) == SQL_ROW) {
+		if (got == cap) {
+			cap = cap ? 2 * cap : 64;
+			*named = xrealloc(*named, cap * sizeof(**named));
+		}
+		snprintf((*named)[got++], HASH_HEX_LEN + 1, "%s", sql_column_text(st, 0));
+	}
+	sql_finalize(st);
+	buf_free(&arr);
+	if (rc != SQL_DONE) {
+		free(*named);
+		*named = NULL;
+		return error("database: %s", sql_errmsg(db));
+	}
+	if (got)
+		qsort(*named, got, sizeof(**named), hex_cmp);
+	return (long)got;
+}
+
 int store_hash_named(struct sql *db, const char *hash)
 {
 	/* Cached: a fetch asks it once a file. */

@@ -108,6 +108,13 @@ long long store_rev_before(struct sql *db, long long t);
 /* 1 when some recorded revision names hash, 0 when none, -1 on error. */
 int store_hash_named(struct sql *db, const char *hash);
 /*
+ * Of the n sha256s, those store_hash_named would say 1 for, in one
+ * statement on PostgreSQL (a fetch asks up to two a file, each a round
+ * trip there): sorted in *named (free it), how many; -1 after a
+ * message; -2 on SQLite, which answers each faster in its own process.
+ */
+long store_hashes_named(struct sql *db, const char *const *hashes, size_t n, char (**named)[HASH_HEX_LEN + 1]);
+/*
  * Every sha256 a kept version names, sorted, unique (*out: free each and
  * it); how many, or -1 after a message. Versions of revisions up to
  * since that are no longer the head are left out (-1: none is): they
