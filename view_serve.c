@@ -58,7 +58,8 @@ static int fill(struct server *s, struct sql *db, int dir, const char *body, siz
 	const char *p = body, *end = body + len;
 	int rc = -1;
 
-	dir_cursor_init(&to, dir, 0700, 0);
+	/* rsync -rt gives a directory it makes the mode of ours (umask aside): a workspace's usual one. */
+	dir_cursor_init(&to, dir, 0755, 0);
 	if (store_read_begin(db))
 		goto out;
 	st = sql_prepare(db, "SELECT sha256 FROM files WHERE path = ? AND sha256 IS NOT NULL AND target IS NULL", 0);
@@ -68,7 +69,7 @@ static int fill(struct server *s, struct sql *db, int dir, const char *body, siz
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		char path[PATH_BYTES_MAX + 1], blob[3 + HASH_HEX_LEN + 1];
 		const char *name, *hash;
-		int step, parent;
+		int step, parent, linked;
 
 		snprintf(path, sizeof(path), "%.*s", (int)(nl - p), p);
 		p = nl + 1;
@@ -82,11 +83,15 @@ static int fill(struct server *s, struct sql *db, int dir, const char *body, siz
 		if (hash && strlen(hash) == HASH_HEX_LEN) {
 			snprintf(blob, sizeof(blob), "%.2s/%s", hash, hash);
 			parent = dir_cursor_parent(&to, path, &name);
-			if (parent < 0 || (linkat(s->versions_fd, blob, parent, name, 0) && errno != EEXIST &&
-					   errno != ENOENT)) {
+			linked = parent < 0 ? -1 : linkat(s->versions_fd, blob, parent, name, 0);
+			if (parent < 0 || (linked && errno != EEXIST && errno != ENOENT)) {
 				error_errno("cannot link '%s' into a view", path);
 				goto out;
 			}
+			/* Left out: the client fails to find it and says so; the owner learns why here. */
+			if (linked && errno == ENOENT)
+				warning("the head names '%s', but '%s/" VERSIONS_DIR "/%s' is missing; run 'soc serve check'",
+					path, s->data, blob);
 		}
 		sql_reset(st);
 	}

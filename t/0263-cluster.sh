@@ -80,6 +80,15 @@ test_expect_success 'a pull of a big changed file reads a view of the blobs, wit
 	ls "$B/views" >after && ! test_cmp before after
 '
 
+test_expect_success 'a pull by rsync alone makes directories as a workspace has them, and leaves no commit/' '
+	mkdir -p a/data/x/y a/data/z && echo one >a/data/x/y/f1 && echo two >a/data/z/f2 &&
+	(cd a && soc add -q -r data && soc push -q) &&
+	(cd b && SOC_TEST_NO_FETCH=1 soc pull -q) && cmp a/data/x/y/f1 b/data/x/y/f1 &&
+	(cd a && stat -c %a data data/x data/x/y data/z) >expect &&
+	(cd b && stat -c %a data data/x data/x/y data/z) >modes && test_cmp expect modes &&
+	find "$B/commit" -mindepth 1 >left && test_must_be_empty left
+'
+
 test_expect_success 'soc serve check on a node scrubs the blob store' '
 	soc serve check --root "$TRASH/n2" 2>out &&
 	grep -q "every kept version is in" out &&
