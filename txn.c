@@ -551,6 +551,9 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	}
 	rc = s->cluster ? 0 : apply_txn(s, db, id, rev, &l);
 	pthread_mutex_unlock(&s->apply_lock);
+	/* A cluster node's checked files are in versions/: commit/<txn>/ is done with. */
+	if (s->cluster && remove_tree(s->commit_fd, id))
+		warning_errno("cannot remove 'commit/%s'", id);
 	if (rc) {
 		error("revision %lld is recorded but not applied; the next commit or start finishes it", rev);
 		internal(ex);
