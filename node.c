@@ -14,6 +14,9 @@
  * moves a txn only while it is still this node's (txn_record), and the
  * node joins again under the same id.
  *
+ * A node learns of the others' commits by reading the head each tick,
+ * to answer the long polls parked on it (head_watch).
+ *
  * Times are the database's (its clock is the one every node shares).
  * Every statement here is PostgreSQL's: cluster nodes run on nothing else.
  */
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http.h"
 #include "node.h"
 #include "sql.h"
 #include "testhook.h"
@@ -135,12 +139,30 @@ fail:
 	warning("cannot look for the pushes of nodes that stopped answering: %s", sql_errmsg(db));
 }
 
+/*
+ * Long polls parked here answered once another node's commit moved the
+ * head: a node learns of those only by asking, once a tick (a second).
+ */
+static void head_watch(struct sql *db)
+{
+	static long long seen = -1;
+	long long head = store_head(db);
+
+	if (head > seen && seen >= 0)
+		httpd_wake(head);
+	if (head > seen)
+		seen = head;
+}
+
 void node_tick(struct server *s, int at_start)
 {
 	struct sql *db;
 	long long now = time(NULL);
 
-	if (!s->cluster || (!at_start && now - last_renew < lease / NODE_RENEWS) || !(db = store_db(s)))
+	if (!s->cluster || !(db = store_db(s)))
+		return;
+	head_watch(db);
+	if (!at_start && now - last_renew < lease / NODE_RENEWS)
 		return;
 	last_renew = now;
 	/* Taken for dead meanwhile: its commits were reopened; it joins again, and goes on. */

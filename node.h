@@ -13,8 +13,10 @@ int node_join(struct server *s, struct sql *db);
 /* At a clean stop: the lease given back, so the others need not wait for it to run out. */
 void node_leave(struct server *s);
 /*
- * The housekeeping's (at_start: now): the lease renewed, every few
- * seconds, and the pushes of nodes whose lease ran out recovered.
+ * The housekeeping's, each tick (at_start: now): the long polls parked
+ * here woken when another node's commit moved the head; the lease
+ * renewed, every few seconds, and the pushes of nodes whose lease ran
+ * out recovered.
  */
 void node_tick(struct server *s, int at_start);
 /*
