@@ -648,7 +648,8 @@ int store_enter(const char *root)
  * tightened is refused: the server does not run on a root others read.
  */
 static const char *const private_files[] = {
-	DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_CONNINFO_FILE, ADMIN_TOKEN_FILE, "rsyncd.conf", "rsyncd-ro.conf",
+	DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_CONNINFO_FILE, BLOBS_DIR_FILE, ADMIN_TOKEN_FILE, "rsyncd.conf",
+	"rsyncd-ro.conf",
 	RSYNC_LOG, RSYNC_LOG ".1",
 };
 

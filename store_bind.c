@@ -286,8 +286,10 @@ int store_bind_check(struct server *s, struct sql *db, int create)
 	if (meta_blobs(db, &meta))
 		return -1;
 	if (!s->cluster) {
+		int shared = meta != NULL;
+
 		free(meta);
-		if (meta)
+		if (shared)
 			return error("'%s': its database is shared by soc serve nodes; start it with --blobs DIR, "
 				     "the directory they share", s->root);
 		return conninfo_unbound && bind_db(s) ? -1 : 0;
