@@ -12,9 +12,10 @@ test_expect_success 'a first push sends every added file' '
 	echo two >a/Data/sub/two &&
 	printf "#!/bin/sh\n" >a/Data/run.sh && chmod +x a/Data/run.sh &&
 	(cd a && soc_add Data -id -q && soc_push -q) &&
-	test "$(cat server/files/Data/one)" = one &&
-	test "$(cat server/files/Data/sub/two)" = two &&
-	test -x server/files/Data/run.sh &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/Data/one")" = one &&
+	test "$(cat "$t/Data/sub/two")" = two &&
+	test -x "$t/Data/run.sh" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out
 '
@@ -45,13 +46,15 @@ test_expect_success 'edit, delete and create show as exactly M, D and A' '
 test_expect_success 'push -n shows them and sends nothing' '
 	(cd a && soc push -n) >out &&
 	test_line_count = 3 out &&
-	test "$(cat server/files/Data/one)" = one
+	t=$(server_tree server) &&
+	test "$(cat "$t/Data/one")" = one
 '
 
 test_expect_success 'push sends them; pull applies them on the other side' '
 	(cd a && soc push -q) &&
-	test "$(cat server/files/Data/one)" = changed &&
-	! test -e server/files/Data/sub/two &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/Data/one")" = changed &&
+	! test -e "$t/Data/sub/two" &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
 	! test -e b/Data/sub/two
@@ -67,7 +70,8 @@ test_expect_success 'a same-size rewrite right after a scan is still pushed' '
 	(cd a && soc status --offline -q) &&
 	printf "CHANGED\n" >a/Data/one &&
 	(cd a && soc push -q) &&
-	test "$(cat server/files/Data/one)" = CHANGED
+	t=$(server_tree server) &&
+	test "$(cat "$t/Data/one")" = CHANGED
 '
 
 test_expect_success 'after our own push, status does not send us to pull it' '

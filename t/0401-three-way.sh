@@ -95,16 +95,18 @@ test_expect_success 'none y y: same content, recorded, no conflict' '
 test_expect_success 'push refuses with exit 4 while conflicts remain' '
 	test_expect_code 4 sh -c "cd b && soc push" 2>err2 &&
 	grep "conflict" err2 &&
-	test "$(cat server/files/D/conf)" = "theirs conf"
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/conf")" = "theirs conf"
 '
 
 test_expect_success 'soc add resolves; push sends the merge; the other side pulls it' '
 	echo "merged conf" >b/D/conf &&
 	rm b/D/conf.conflict-r* b/D/nt.conflict-r* &&
 	(cd b && soc add D/conf D/nt -q && soc push -q) &&
-	test "$(cat server/files/D/conf)" = "merged conf" &&
-	test "$(cat server/files/D/keep)" = "ours keep" &&
-	test "$(cat server/files/D/keepnew)" = "ours keepnew" &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/conf")" = "merged conf" &&
+	test "$(cat "$t/D/keep")" = "ours keep" &&
+	test "$(cat "$t/D/keepnew")" = "ours keepnew" &&
 	(cd a && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
 '
@@ -113,7 +115,8 @@ test_expect_success 'x gone x: a local delete stays and is pushed' '
 	rm b/D/take &&
 	(cd b && soc pull -q && soc push -q) &&
 	! test -e b/D/take &&
-	! test -e server/files/D/take &&
+	t=$(server_tree server) &&
+	! test -e "$t/D/take" &&
 	(cd a && soc pull -q) &&
 	! test -e a/D/take
 '

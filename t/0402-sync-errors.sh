@@ -8,6 +8,12 @@ test_expect_success_here 'a server and a workspace with a file' '
 	(cd a && soc add f -q)
 '
 
+# Every node's log: server.log, and on a cluster server.n2.log too (the
+# request may have gone to either node).
+server_logs() {
+	cat server.log $(one_node || echo server.n2.log)
+}
+
 test_expect_success 'no remote configured: exit 1, says how to set one' '
 	soc init lone -q &&
 	echo x >lone/f &&
@@ -39,7 +45,8 @@ test_expect_success 'wrong token: exit 5, refused, nothing pushed' '
 	test_expect_code 5 sh -c "cd a && SOC_TOKEN=wrong soc push" 2>err &&
 	test_line_count = 1 err &&
 	grep "refused the token (401)" err &&
-	! test -e server/files/f
+	t=$(server_tree server) &&
+	! test -e "$t/f"
 '
 
 test_expect_success 'no token at all: exit 5 and how to give one' '
@@ -50,12 +57,12 @@ test_expect_success 'no token at all: exit 5 and how to give one' '
 test_expect_success 'the token is in no argv and no log line while pushing, new file or changed' '
 	wrap_rsync &&
 	(cd a && soc push -q) &&
-	grep "upload into push" server.log &&
+	server_logs | grep "upload into push" &&
 	echo y >>a/f &&
 	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) &&
 	grep "soc::push/" rsync.calls &&
 	! grep -F "$SOC_TOKEN" rsync.calls &&
-	! grep -F "$SOC_TOKEN" server.log
+	! server_logs | grep -F "$SOC_TOKEN"
 '
 
 test_expect_success 'a path the server refuses (a file where it has a directory): exit 3 naming it' '

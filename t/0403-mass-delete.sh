@@ -18,7 +18,8 @@ test_expect_success 'with the tracked directory renamed away, push refuses' '
 	test_expect_code 1 sh -c "cd a && soc push" 2>err &&
 	grep "refusing to delete" err &&
 	grep "Photos" err &&
-	test $(ls server/files/Photos | wc -l) = 20
+	t=$(server_tree server) &&
+	test $(ls "$t/Photos" | wc -l) = 20
 '
 
 test_expect_success 'push -n still shows what it would do, without refusing' '
@@ -28,8 +29,9 @@ test_expect_success 'push -n still shows what it would do, without refusing' '
 
 test_expect_success 'with --allow-delete the deletes go through' '
 	(cd a && soc push -q --allow-delete) &&
-	! test -e server/files/Photos/p1 &&
-	test -e server/files/other
+	t=$(server_tree server) &&
+	! test -e "$t/Photos/p1" &&
+	test -e "$t/other"
 '
 
 test_expect_success 'pull refuses the same mass delete coming from the server' '

@@ -19,7 +19,8 @@ test_expect_success_here 'a 100 MB file pushed: its bytes sent once, in the uplo
 	mkdir a/Big &&
 	head -c 100000000 /dev/urandom >a/Big/film.bin &&
 	(cd a && soc add -r Big -q && soc push -q) &&
-	test "$(hash_of a/Big/film.bin)" = "$(hash_of server/files/Big/film.bin)" &&
+	t=$(server_tree server) &&
+	test "$(hash_of a/Big/film.bin)" = "$(hash_of "$t/Big/film.bin")" &&
 	test "$(client_rsyncs)" = 0 &&
 	test "$(sent)" -ge 100000000 &&
 	test "$(sent)" -lt 100100000
@@ -32,8 +33,9 @@ test_expect_success 'moved to another path, it pushes with no content sent' '
 	(cd a && soc push -q) &&
 	test "$(client_rsyncs)" = 0 &&
 	test "$(sent)" = "$before" &&
-	test "$(hash_of a/Big/archive/film.bin)" = "$(hash_of server/files/Big/archive/film.bin)" &&
-	! test -e server/files/Big/film.bin
+	t=$(server_tree server) &&
+	test "$(hash_of a/Big/archive/film.bin)" = "$(hash_of "$t/Big/archive/film.bin")" &&
+	! test -e "$t/Big/film.bin"
 '
 
 test_expect_success 'a copy pushes with no content sent either' '
@@ -42,7 +44,8 @@ test_expect_success 'a copy pushes with no content sent either' '
 	(cd a && soc push -q) &&
 	test "$(client_rsyncs)" = 0 &&
 	test "$(sent)" = "$before" &&
-	test "$(hash_of server/files/Big/copy.bin)" = "$(hash_of a/Big/copy.bin)"
+	t=$(server_tree server) &&
+	test "$(hash_of "$t/Big/copy.bin")" = "$(hash_of a/Big/copy.bin)"
 '
 
 test_done

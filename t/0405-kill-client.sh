@@ -33,8 +33,9 @@ test_expect_success 'push killed at several points, then run again, lands everyt
 	(cd a && soc push -q) &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
+	srv=$(server_tree server) &&
 	for i in $(seq 40); do
-		test "$(hash_of a/D/f$i)" = "$(hash_of server/files/D/f$i)" || return 1
+		test "$(hash_of a/D/f$i)" = "$(hash_of "$srv/D/f$i")" || return 1
 	done
 '
 
@@ -81,8 +82,9 @@ test_expect_success 'a push that landed unrecorded is pushed again as done, not 
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	test "$(cd a && soc log -n 1 | cut -d" " -f1)" = "$rev" &&
-	test "$(hash_of a/D/f3)" = "$(hash_of server/files/D/f3)" &&
-	! test -e server/files/D/f4
+	t=$(server_tree server) &&
+	test "$(hash_of a/D/f3)" = "$(hash_of "$t/D/f3")" &&
+	! test -e "$t/D/f4"
 '
 
 test_expect_success 'killed right after its commit landed, then edited again: the next push just works' '
@@ -91,12 +93,14 @@ test_expect_success 'killed right after its commit landed, then edited again: th
 	echo "first" >>a/D/f5 &&
 	(cd a && SOC_TEST_KILL_AFTER_COMMIT=1 && export SOC_TEST_KILL_AFTER_COMMIT && test_expect_code 137 soc push -q) &&
 	test -f a/.soc/pending &&
-	test "$(hash_of a/D/f5)" = "$(hash_of server/files/D/f5)" &&
+	t=$(server_tree server) &&
+	test "$(hash_of a/D/f5)" = "$(hash_of "$t/D/f5")" &&
 	echo "second" >>a/D/f5 &&
 	(cd a && soc push) 2>err &&
 	grep "the last push landed before it was cut off: 2 changes recorded" err &&
 	! test -f a/.soc/pending &&
-	test "$(hash_of a/D/f5)" = "$(hash_of server/files/D/f5)" &&
+	t=$(server_tree server) &&
+	test "$(hash_of a/D/f5)" = "$(hash_of "$t/D/f5")" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	(cd b && soc pull -q) &&

@@ -29,10 +29,12 @@ test_expect_success 'pushes during appends: head and files/ always agree' '
 		code=$?
 		wait $appender
 		case $code in 0|1) ;; *) echo "push exit $code" >&2; return 1;; esac
-		test "$(head_hash grow)" = "$(hash_of server/files/grow)" || return 1
+		t=$(server_tree server) &&
+		test "$(head_hash grow)" = "$(hash_of "$t/grow")" || return 1
 	done &&
 	(cd a && soc push -q) &&
-	test "$(hash_of a/grow)" = "$(hash_of server/files/grow)" &&
+	t=$(server_tree server) &&
+	test "$(hash_of a/grow)" = "$(hash_of "$t/grow")" &&
 	test "$(head_hash grow)" = "$(hash_of a/grow)"
 '
 

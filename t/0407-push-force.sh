@@ -23,11 +23,14 @@ test_expect_success 'nothing changed and the server has it all: -f sends nothing
 
 test_expect_success 'a file the server lost is sent again by -f, not by a plain push' '
 	(cd b && rm D/f1 && soc_push -q) &&
-	! test -e server/files/D/f1 &&
+	t=$(server_tree server) &&
+	! test -e "$t/D/f1" &&
 	(cd a && soc_push -q) &&
-	! test -e server/files/D/f1 &&
+	t=$(server_tree server) &&
+	! test -e "$t/D/f1" &&
 	(cd a && soc_push -f -q) &&
-	test "$(cat server/files/D/f1)" = f1 &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/f1")" = f1 &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out
 '
@@ -48,7 +51,8 @@ test_expect_success 'the server holds a newer version: -f refuses with exit 3, b
 	(cd a && test_expect_code 3 soc_push -f) 2>err &&
 	grep "newer versions of .D/f2." err &&
 	test "$(cat a/D/f2)" = f2 &&
-	grep "b edit" server/files/D/f2
+	t=$(server_tree server) &&
+	grep "b edit" "$t/D/f2"
 '
 
 test_expect_success 'from cron: SOC_TOKEN in the environment, -q, a new file: exit 0, silent' '
@@ -57,7 +61,8 @@ test_expect_success 'from cron: SOC_TOKEN in the environment, -q, a new file: ex
 	(cd a && soc_push -f -q) >out 2>err &&
 	test_must_be_empty out &&
 	test_must_be_empty err &&
-	test "$(cat server/files/D/f4)" = f4 &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/f4")" = f4 &&
 	soc serve check --root server
 '
 

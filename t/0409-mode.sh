@@ -51,8 +51,9 @@ test_expect_success 'the push makes a revision, files/ gets the mode, no content
 	! grep "up to date" err &&
 	grep "as revision $((rev + 1))" err &&
 	test "$(client_rsyncs)" = "$calls" &&
-	test "$(modes server/files D/run.sh D/twin)" = "755 644 " &&
-	test "$(hash_of server/files/D/run.sh)" = "$(hash_of a/D/run.sh)" &&
+	t=$(server_tree server) &&
+	test "$(modes "$t" D/run.sh D/twin)" = "755 644 " &&
+	test "$(hash_of "$t/D/run.sh")" = "$(hash_of a/D/run.sh)" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	test_must_be_empty out &&
 	(cd a && soc push) 2>err &&
@@ -77,7 +78,8 @@ test_expect_success 'chmod -x goes back the same way' '
 	echo "M D/run.sh" >want &&
 	test_cmp want out &&
 	(cd b && soc push -q) &&
-	test "$(modes server/files D/run.sh)" = "644 " &&
+	t=$(server_tree server) &&
+	test "$(modes "$t" D/run.sh)" = "644 " &&
 	(cd a && soc pull -q) &&
 	test "$(modes a D/run.sh)" = "644 " &&
 	(cd a && soc status --porcelain --offline) >out &&
@@ -99,9 +101,10 @@ test_expect_success 'chmod +x here, the content edited there: both land' '
 	(cd b && soc push -q) &&
 	(cd a && soc pull -q) &&
 	test "$(cat a/D/plain)" = "edited in b" &&
-	test "$(cat server/files/D/plain)" = "edited in b" &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/plain")" = "edited in b" &&
 	test "$(modes a D/plain)" = "755 " &&
-	test "$(modes server/files D/plain)" = "755 "
+	test "$(modes "$t" D/plain)" = "755 "
 '
 
 test_expect_success 'the content edited there, chmod +x here: both land' '
@@ -118,7 +121,8 @@ test_expect_success 'the content edited there, chmod +x here: both land' '
 	(cd b && soc push -q) &&
 	(cd a && soc pull -q) &&
 	test "$(modes a D/other)" = "755 " &&
-	test "$(modes server/files D/other)" = "755 " &&
+	t=$(server_tree server) &&
+	test "$(modes "$t" D/other)" = "755 " &&
 	test "$(cat a/D/other)" = "edited in a"
 '
 
@@ -149,8 +153,9 @@ test_expect_success 'a content conflict: ours kept, with the mode merged; no sec
 	test "$(cat b/D/conf.conflict-r*)" = theirs &&
 	rm b/D/conf.conflict-r* &&
 	(cd b && soc add D/conf -q && soc push -q) &&
-	test "$(cat server/files/D/conf)" = ours &&
-	test "$(modes server/files D/conf)" = "755 " &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/D/conf")" = ours &&
+	test "$(modes "$t" D/conf)" = "755 " &&
 	(cd a && soc pull -q) &&
 	test "$(cat a/D/conf)" = ours &&
 	test "$(modes a D/conf)" = "755 "
@@ -164,7 +169,8 @@ test_expect_success 'a chmod there not pulled yet: push -f refuses it (exit 3), 
 	grep "everything up to date" err &&
 	(cd a && test_expect_code 3 soc push -f) 2>err &&
 	grep "newer versions of .D/plain." err &&
-	test "$(modes a D/plain)$(modes server/files D/plain)" = "755 644 " &&
+	t=$(server_tree server) &&
+	test "$(modes a D/plain)$(modes "$t" D/plain)" = "755 644 " &&
 	(cd a && soc pull -q && soc push -f -q) &&
 	test "$(modes a D/plain)" = "644 "
 '
@@ -195,7 +201,8 @@ test_expect_success 'an old index keeps working: nothing looks modified, a new c
 	echo "M D/plain" >want &&
 	test_cmp want out &&
 	(cd a && soc push -q) &&
-	test "$(modes server/files D/plain D/twin)" = "755 755 " &&
+	t=$(server_tree server) &&
+	test "$(modes "$t" D/plain D/twin)" = "755 755 " &&
 	(cd b && soc pull -q) &&
 	test "$(modes b D/plain D/twin)" = "755 755 " &&
 	(cd a && soc status --porcelain --offline) >out &&
@@ -226,8 +233,9 @@ fi
 
 test_expect_success 'by hand: a base_mode the head does not have is refused (409), the right one taken' '
 	TOKEN=$ADMIN_TOKEN &&
-	f=server/files/D/run.sh &&
-	test "$(modes server/files D/run.sh)" = "644 " &&
+	t=$(server_tree server) &&
+	f=$t/D/run.sh &&
+	test "$(modes "$t" D/run.sh)" = "644 " &&
 	m=$(hash_of $f) &&
 	printf "{\"path\":\"D/run.sh\",\"sha256\":\"%s\",\"size\":%s,\"mtime\":1,\"mode\":493,\"base\":\"%s\",\"base_mode\":493}\n" \
 		"$m" "$(stat -c %s $f)" "$m" >body &&
@@ -237,7 +245,8 @@ test_expect_success 'by hand: a base_mode the head does not have is refused (409
 	sed "s/\"base_mode\":493/\"base_mode\":420/" body >body2 &&
 	push_all . body2 &&
 	test_must_be_empty upload &&
-	test "$(modes server/files D/run.sh)" = "755 " &&
+	t=$(server_tree server) && f=$t/D/run.sh &&
+	test "$(modes "$t" D/run.sh)" = "755 " &&
 	test "$(hash_of $f)" = "$m" &&
 	soc serve check --root server
 '

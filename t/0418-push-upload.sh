@@ -19,6 +19,12 @@
 
 wrap_rsync
 
+# server_logs: every node's log, server.log and on a cluster server.n2.log
+# too (a request may have gone to either node).
+server_logs() {
+	cat server.log $(one_node || echo server.n2.log)
+}
+
 test_expect_success_here 'a first push of new files runs no rsync; every byte, mode and mtime lands' '
 	setup_two &&
 	mkdir -p a/D/sub &&
@@ -31,11 +37,12 @@ test_expect_success_here 'a first push of new files runs no rsync; every byte, m
 	(cd a && soc add -r D -q && soc push -q) &&
 	test "$(client_rsyncs)" = 0 &&
 	bytes=$(cat a/D/one a/D/empty a/D/sub/run a/D/sub/big | wc -c) &&
-	grep "upload into push .*: 4 files, $bytes bytes" server.log &&
-	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
-	test "$(stat -c %a server/files/D/sub/run)" = 755 &&
-	test "$(stat -c %a server/files/D/one)" = 644 &&
-	test "$(stat -c %Y server/files/D/one)" = "$(stat -c %Y a/D/one)" &&
+	server_logs | grep "upload into push .*: 4 files, $bytes bytes" &&
+	t=$(server_tree server) &&
+	test "$(tree_sum a/D)" = "$(tree_sum "$t/D")" &&
+	test "$(stat -c %a "$t/D/sub/run")" = 755 &&
+	test "$(stat -c %a "$t/D/one")" = 644 &&
+	test "$(stat -c %Y "$t/D/one")" = "$(stat -c %Y a/D/one)" &&
 	soc serve check --root server &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
@@ -48,8 +55,9 @@ test_expect_success 'a changed file goes by rsync against the old version, a new
 	echo new >a/D/new &&
 	(cd a && soc push -q) &&
 	test "$(client_rsyncs)" = 1 &&
-	grep "upload into push .*: 1 files, 4 bytes" server.log &&
-	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)"
+	server_logs | grep "upload into push .*: 1 files, 4 bytes" &&
+	t=$(server_tree server) &&
+	test "$(tree_sum a/D)" = "$(tree_sum "$t/D")"
 '
 
 test_expect_success 'changed files of 64 KiB in all go by the stream, no rsync; a byte more by rsync' '
@@ -59,12 +67,14 @@ test_expect_success 'changed files of 64 KiB in all go by the stream, no rsync; 
 	printf x >>a/D/c64 &&
 	(cd a && soc push -q) &&
 	test "$(client_rsyncs)" = 0 &&
-	grep "upload into push .*: 1 files, 65536 bytes" server.log &&
-	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
+	server_logs | grep "upload into push .*: 1 files, 65536 bytes" &&
+	t=$(server_tree server) &&
+	test "$(tree_sum a/D)" = "$(tree_sum "$t/D")" &&
 	printf y >>a/D/c64 &&
 	(cd a && soc push -q) &&
 	test "$(client_rsyncs)" = 1 &&
-	test "$(tree_sum a/D)" = "$(tree_sum server/files/D)" &&
+	t=$(server_tree server) &&
+	test "$(tree_sum a/D)" = "$(tree_sum "$t/D")" &&
 	soc serve check --root server &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
@@ -81,12 +91,13 @@ for i in range(2400):
 	streams=$(nproc) &&
 	if [ "$streams" -gt 2 ]; then streams=2; fi &&
 	: >rsync.calls &&
-	before=$(grep -c "upload into push" server.log) &&
+	before=$(server_logs | grep -c "upload into push") &&
 	(cd a && soc add -r M -q && soc push -q) &&
 	test "$(client_rsyncs)" = 0 &&
-	test "$(($(grep -c "upload into push" server.log) - before))" = "$streams" &&
-	test "$(find server/files/M -type f | wc -l)" = 2400 &&
-	test "$(tree_sum a/M)" = "$(tree_sum server/files/M)"
+	test "$(($(server_logs | grep -c "upload into push") - before))" = "$streams" &&
+	t=$(server_tree server) &&
+	test "$(find "$t/M" -type f | wc -l)" = 2400 &&
+	test "$(tree_sum a/M)" = "$(tree_sum "$t/M")"
 '
 
 test_expect_success_here 'a server without the stream (an older soc): rsync carries the new files' '
@@ -98,8 +109,9 @@ test_expect_success_here 'a server without the stream (an older soc): rsync carr
 	: >rsync.calls &&
 	(cd c && soc add -r E -q && SOC_TOKEN=$ADMIN_TOKEN soc push -q) &&
 	test "$(client_rsyncs)" = 1 &&
-	grep "POST /api/v1/push/[0-9a-f]*/upload 404" old.log &&
-	test "$(tree_sum c/E)" = "$(tree_sum old/files/E)"
+	cat old.log $(one_node || echo old.n2.log) | grep "POST /api/v1/push/[0-9a-f]*/upload 404" &&
+	t=$(server_tree old) &&
+	test "$(tree_sum c/E)" = "$(tree_sum "$t/E")"
 '
 
 # push_slowly WS: soc push in the background, pausing 2 s between each
@@ -107,11 +119,11 @@ test_expect_success_here 'a server without the stream (an older soc): rsync carr
 # push.err. Returns half a second after the server took its upload
 # request: the first file has been looked at and not yet read.
 push_slowly() {
-	ups=$(grep -c "/upload 101" server.log)
+	ups=$(server_logs | grep -c "/upload 101")
 	(cd "$1" && SOC_TEST_UPLOAD_SLEEP_MS=2000 soc push) >push.out 2>push.err &
 	PUSH=$!
 	n=0
-	while [ "$(grep -c "/upload 101" server.log)" = "$ups" ]; do
+	while [ "$(server_logs | grep -c "/upload 101")" = "$ups" ]; do
 		n=$((n + 1)) && [ $n -lt 200 ] || return 1
 		sleep 0.05
 	done
@@ -120,7 +132,7 @@ push_slowly() {
 
 # refusals: how many commits the server has answered 422.
 refusals() {
-	grep -c "/commit 422" server.log || true
+	server_logs | grep -c "/commit 422" || true
 }
 
 test_expect_success 'a new file cut short while it is read: the stream stops, the push rescans, the new content lands' '
@@ -133,8 +145,9 @@ test_expect_success 'a new file cut short while it is read: the stream stops, th
 	grep "changed while being sent: .cut." push.err &&
 	test "$(refusals)" = "$before" &&
 	grep "rescanning and trying once more" push.err &&
-	test "$(hash_of server/files/cut)" = "$(hash_of a/cut)" &&
-	test "$(stat -c %s server/files/cut)" = 10
+	t=$(server_tree server) &&
+	test "$(hash_of "$t/cut")" = "$(hash_of a/cut)" &&
+	test "$(stat -c %s "$t/cut")" = 10
 '
 
 test_expect_success 'a new file of another size by the time it is read: not sent, the commit refuses it (422), the push tries again' '
@@ -147,8 +160,9 @@ test_expect_success 'a new file of another size by the time it is read: not sent
 	wait $PUSH &&
 	grep "changed while being sent: .second." push.err &&
 	test "$(refusals)" = $((before + 1)) &&
-	test "$(hash_of server/files/second)" = "$(hash_of a/second)" &&
-	test "$(hash_of server/files/first)" = "$(hash_of a/first)"
+	t=$(server_tree server) &&
+	test "$(hash_of "$t/second")" = "$(hash_of a/second)" &&
+	test "$(hash_of "$t/first")" = "$(hash_of a/first)"
 '
 
 # By hand, as the API is spoken: a push of new file n and of h, a file the
@@ -157,8 +171,34 @@ upload() {
 	python3 "$TEST_SRC/helper/upload.py" "$URL" "${UPLOAD_TOKEN:-$TOKEN}" "$TXN" "$@"
 }
 
+# RD: where the server r keeps staging/ and commit/: its root, or on a
+# cluster the blob directory its nodes share (blobs.dir names it).
+# r_head PATH: the file holding the head's PATH there: files/PATH, or on
+# a cluster (no files/) its version, versions/XX/SHA256.
+r_head() {
+	if one_node; then
+		echo "$TRASH/r/files/$1"
+	else
+		rh=$(head_list | awk -v p="$1" '$3 == p { print $1 }') && test -n "$rh" &&
+		echo "$RD/versions/$(echo "$rh" | cut -c1-2)/$rh"
+	fi
+}
+
+# r_snapshot: snapshot "$TRASH/r" (lib-push.sh); on a cluster the same
+# three things: the head as files, staging/ and commit/ (in RD), the head.
+r_snapshot() {
+	if one_node; then
+		snapshot "$TRASH/r"
+	else
+		rs=$(server_tree "$TRASH/r") && tree_sum "$rs" &&
+		(cd "$RD" && find staging commit | LC_ALL=C sort) &&
+		echo "head $(head_rev)"
+	fi
+}
+
 test_expect_success_here 'by hand: a server, h in its head, and a push of n and a changed h' '
 	start_server "$TRASH/r" &&
+	RD=$(cat "$TRASH/r/blobs.dir" 2>/dev/null || echo "$TRASH/r") &&
 	TOKEN=$ADMIN_TOKEN &&
 	mkdir w &&
 	echo head >w/h &&
@@ -169,20 +209,20 @@ test_expect_success_here 'by hand: a server, h in its head, and a push of n and 
 	echo "h, changed" >w/h &&
 	{ change n w/n && change h w/h "$base"; } >body &&
 	push_begin body &&
-	test "$(stat -c %i "$TRASH/r/staging/$TXN/h")" = "$(stat -c %i "$TRASH/r/files/h")"
+	test "$(stat -c %i "$RD/staging/$TXN/h")" = "$(stat -c %i "$(r_head h)")"
 '
 
 test_expect_success 'a record of a path staged as a link to the head goes to commit/ on an inode of its own: files/h keeps its bytes' '
-	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >before &&
+	r_snapshot | grep -v "^staging\|^commit" >before &&
 	upload "h:11:w/h" >answer &&
 	printf "101\n{\"stored\":1}\n" >expect &&
 	test_cmp expect answer &&
 	echo head >expect &&
-	test_cmp expect "$TRASH/r/files/h" &&
-	test_cmp expect "$TRASH/r/staging/$TXN/h" &&
-	test_cmp w/h "$TRASH/r/commit/$TXN/h" &&
-	test "$(stat -c %h "$TRASH/r/commit/$TXN/h")" = 1 &&
-	snapshot "$TRASH/r" | grep -v "^staging\|^commit" >after &&
+	test_cmp expect "$(r_head h)" &&
+	test_cmp expect "$RD/staging/$TXN/h" &&
+	test_cmp w/h "$RD/commit/$TXN/h" &&
+	test "$(stat -c %h "$RD/commit/$TXN/h")" = 1 &&
+	r_snapshot | grep -v "^staging\|^commit" >after &&
 	test_cmp before after
 '
 
@@ -191,11 +231,11 @@ test_expect_success 'a record of the right size but not the sha256 the push name
 	upload "n:11:w/other" >answer &&
 	printf "101\n{\"stored\":0}\n" >expect &&
 	test_cmp expect answer &&
-	! test -e "$TRASH/r/commit/$TXN/n" &&
-	test -z "$(ls -A "$TRASH/r/commit/$TXN/.soc")" &&
+	! test -e "$RD/commit/$TXN/n" &&
+	test -z "$(ls -A "$RD/commit/$TXN/.soc")" &&
 	test "$(push_commit)" = 422 &&
 	grep "\"n\"" out &&
-	! test -e "$TRASH/r/commit/$TXN"
+	! test -e "$RD/commit/$TXN"
 '
 
 for refused in "x:5:w/n|.x.: not a file of this push" \
@@ -205,12 +245,12 @@ for refused in "x:5:w/n|.x.: not a file of this push" \
 	record=${refused%%|*}
 	reason=${refused#*|}
 	test_expect_success "refused: $record ($reason), nothing reaches files/ or the head" "
-		snapshot \"\$TRASH/r\" >before &&
+		r_snapshot >before &&
 		upload \"$record\" >answer &&
 		head -n 1 answer | grep -x 101 &&
 		tail -n 1 answer | grep '\"error\":\"bad_request\"' &&
 		tail -n 1 answer | grep '$reason' &&
-		snapshot \"\$TRASH/r\" >after &&
+		r_snapshot >after &&
 		test_cmp before after
 	"
 done
@@ -218,7 +258,7 @@ done
 test_expect_success 'a record cut short: refused as broken off; the push stays open and its commit finds n missing' '
 	upload "n:11:w/n" --cut >answer &&
 	tail -n 1 answer | grep "the upload broke off: the stream ended in the middle of a record" &&
-	! test -e "$TRASH/r/commit/$TXN/n" &&
+	! test -e "$RD/commit/$TXN/n" &&
 	test "$(push_commit)" = 422 &&
 	grep "\"n\"" out
 '
@@ -227,8 +267,9 @@ test_expect_success 'the whole push by stream, then its commit: both files land'
 	upload "n:11:w/n" "h:11:w/h" >answer &&
 	tail -n 1 answer | grep -x "{\"stored\":2}" &&
 	test "$(push_commit)" = 200 &&
-	test_cmp w/n "$TRASH/r/files/n" &&
-	test_cmp w/h "$TRASH/r/files/h" &&
+	t=$(server_tree "$TRASH/r") &&
+	test_cmp w/n "$t/n" &&
+	test_cmp w/h "$t/h" &&
 	soc serve check --root "$TRASH/r"
 '
 
@@ -239,10 +280,11 @@ test_expect_success 'a file a stream kept is its line'"'"'s mode and mtime, and 
 	push_begin body &&
 	upload "n4:5:w/n4" >answer &&
 	tail -n 1 answer | grep -x "{\"stored\":1}" &&
-	test "$(stat -c "%a %Y" "$TRASH/r/commit/$TXN/n4")" = "644 981173106" &&
+	test "$(stat -c "%a %Y" "$RD/commit/$TXN/n4")" = "644 981173106" &&
 	test "$(api DELETE "push/$TXN")" = 204 &&
-	! test -e "$TRASH/r/commit/$TXN" &&
-	! test -e "$TRASH/r/files/n4"
+	! test -e "$RD/commit/$TXN" &&
+	t=$(server_tree "$TRASH/r") &&
+	! test -e "$t/n4"
 '
 
 test_expect_success 'a record of 9 MiB, hashed on a thread of its own: other bytes are not kept, its own land' '
@@ -253,12 +295,13 @@ test_expect_success 'a record of 9 MiB, hashed on a thread of its own: other byt
 	upload "big:9437184:w/notbig" >answer &&
 	printf "101\n{\"stored\":0}\n" >expect &&
 	test_cmp expect answer &&
-	! test -e "$TRASH/r/commit/$TXN/big" &&
+	! test -e "$RD/commit/$TXN/big" &&
 	upload "big:9437184:w/big" >answer &&
 	tail -n 1 answer | grep -x "{\"stored\":1}" &&
-	test_cmp w/big "$TRASH/r/commit/$TXN/big" &&
+	test_cmp w/big "$RD/commit/$TXN/big" &&
 	test "$(push_commit)" = 200 &&
-	test_cmp w/big "$TRASH/r/files/big" &&
+	t=$(server_tree "$TRASH/r") &&
+	test_cmp w/big "$t/big" &&
 	soc serve check --root "$TRASH/r"
 '
 
@@ -272,7 +315,7 @@ test_expect_success_here 'refused before the 101: no token 401, a read-only one 
 	other=$(soc serve token new other --root "$TRASH/r") &&
 	UPLOAD_TOKEN=$other upload "n2:6:w/n2" | head -n 1 | grep -x 404 &&
 	upload --upgrade soc-rsync "n2:6:w/n2" | head -n 1 | grep -x 400 &&
-	! test -e "$TRASH/r/staging/$TXN/n2"
+	! test -e "$RD/staging/$TXN/n2"
 '
 
 # wait_upgraded [FILE]: until upload.py --pause, in the background, says
@@ -294,8 +337,11 @@ test_expect_success 'while four uploads run into one push: a fifth, its commit a
 		wait_upgraded answer$k || return 1
 	done &&
 	upload "n2:6:w/n2" >fifth &&
-	head -n 1 fifth | grep -x 409 &&
-	grep "as many uploads into this push as it may have are running" fifth &&
+	# The cap is per node (PROTOCOL.md, 10b): on a cluster the fifth may reach a node running fewer.
+	if one_node; then
+		head -n 1 fifth | grep -x 409 &&
+		grep "as many uploads into this push as it may have are running" fifth
+	fi &&
 	test "$(push_commit)" = 409 &&
 	grep "an upload into this push is still running" out &&
 	test "$(api DELETE "push/$TXN")" = 409 &&
@@ -304,7 +350,8 @@ test_expect_success 'while four uploads run into one push: a fifth, its commit a
 		tail -n 1 answer$k | grep -x "{\"stored\":1}" || { cat answer$k >&2; return 1; }
 	done &&
 	test "$(push_commit)" = 200 &&
-	test_cmp w/n2 "$TRASH/r/files/n2"
+	t=$(server_tree "$TRASH/r") &&
+	test_cmp w/n2 "$t/n2"
 '
 
 test_expect_success_here 'a stop cuts a stalled upload short; after a restart its push can still be dropped' '
@@ -312,8 +359,12 @@ test_expect_success_here 'a stop cuts a stalled upload short; after a restart it
 	change n3 w/n3 >body &&
 	push_begin body &&
 	rm -f answer || return 1
+	# On a cluster the stream goes to node 1 itself (its URL from r.log), not
+	# through haproxy: the stop below is of that one process.
+	url=$URL
+	one_node || url=$(sed -n "s/^$LOG_STAMP soc serve: listening on \(http:[^ ]*\)\$/\1/p" r.log | tail -n 1)
 	# exec: $! is the uploader itself, which the kill below must end, not a shell around it.
-	(exec python3 "$TEST_SRC/helper/upload.py" "$URL" "$TOKEN" "$TXN" --pause 30 "n3:8:w/n3") >answer &
+	(exec python3 "$TEST_SRC/helper/upload.py" "$url" "$TOKEN" "$TXN" --pause 30 "n3:8:w/n3") >answer &
 	up=$! &&
 	wait_upgraded &&
 	kill -TERM $SERVER_PID &&
@@ -325,9 +376,10 @@ test_expect_success_here 'a stop cuts a stalled upload short; after a restart it
 	kill $up 2>/dev/null; wait $up;
 	start_server "$TRASH/r" &&
 	test "$(api DELETE "push/$TXN")" = 204 &&
-	! test -e "$TRASH/r/staging/$TXN" &&
-	! test -e "$TRASH/r/commit/$TXN" &&
-	! test -e "$TRASH/r/files/n3"
+	! test -e "$RD/staging/$TXN" &&
+	! test -e "$RD/commit/$TXN" &&
+	t=$(server_tree "$TRASH/r") &&
+	! test -e "$t/n3"
 '
 
 test_done

@@ -22,7 +22,7 @@ test_expect_success 'push and pull nested directories and a top file' '
 	echo other >a/Other/o &&
 	echo top >a/top &&
 	(cd a && soc add -r Data Other top -q && soc push -q) &&
-	test "$(cat server/files/Data/sub/deep/four)" = four &&
+	t=$(server_tree server) && test "$(cat "$t/Data/sub/deep/four")" = four &&
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
 	soc serve check --root "$TRASH/server"
@@ -34,7 +34,7 @@ test_expect_success 'a new directory under a known one, edits and deletes both w
 	echo "one, edited" >b/Data/one &&
 	rm b/Data/sub/deep/four &&
 	(cd b && soc push -q) &&
-	! test -e server/files/Data/sub/deep &&
+	t=$(server_tree server) && ! test -e "$t/Data/sub/deep" &&
 	(cd a && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
 	! test -e a/Data/sub/deep &&

@@ -36,9 +36,10 @@ test_expect_success 'push sends the clamped times, saying so for the two outside
 	grep "warning: .late.: its mtime is outside 1677-09-21..2262-04-11" err &&
 	grep "warning: .older.: its mtime is outside 1677-09-21..2262-04-11" err &&
 	! grep "old[^e]" err &&
-	test "$(stat -c %Y "$M/server/files/late")" = $LAST &&
-	test "$(stat -c %Y "$M/server/files/older")" = $FIRST &&
-	test "$(stat -c %Y "$M/server/files/old")" = "$(stat -c %Y "$M/a/old")" &&
+	t=$(TRASH=$M && server_tree "$M/server") &&
+	test "$(stat -c %Y "$t/late")" = $LAST &&
+	test "$(stat -c %Y "$t/older")" = $FIRST &&
+	test "$(stat -c %Y "$t/old")" = "$(stat -c %Y "$M/a/old")" &&
 	(cd "$M/a" && soc status --porcelain) >out &&
 	test_must_be_empty out
 '

@@ -20,7 +20,7 @@ test_expect_success_here 'a server and two workspaces; a file with a C1 name pus
 	setup_two &&
 	echo one >"a/$CSI" &&
 	(cd a && soc add "$CSI" -q && soc push -q) &&
-	test -f "server/files/$CSI"
+	t=$(server_tree server) && test -f "$t/$CSI"
 '
 
 test_expect_success 'pull -n lists it quoted as status does' '

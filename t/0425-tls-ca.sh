@@ -8,6 +8,12 @@
 # Without the CA: one line about the certificate, exit 5, nothing changed.
 . "$(dirname "$0")/lib.sh"
 
+# Every node's log: server.log, and on a cluster server.n2.log too (a
+# request may have gone to either node).
+server_logs() {
+	cat server.log $(one_node || echo server.n2.log)
+}
+
 # A CA the machine's environment names would stand in for the one under test.
 unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR SOC_CA_BUNDLE
 
@@ -41,7 +47,7 @@ test_expect_success 'without the CA: push says the certificate is not trusted, e
 	test_line_count = 1 err &&
 	grep "the server at .$TLS. has a certificate this machine does not trust" err &&
 	grep "cacert = PATH" err &&
-	! grep "/api/v1/" server.log
+	! server_logs | grep "/api/v1/"
 '
 
 test_expect_success 'without the CA: pull fails the same way' '
@@ -54,11 +60,11 @@ test_expect_success 'cacert in .soc/config, relative to the root, from a subdire
 	echo "cacert = ../ca.pem" >>a/.soc/config &&
 	mkdir a/sub &&
 	(cd a/sub && soc push -q) &&
-	grep "POST /api/v1/push/.*/upload" server.log &&
+	server_logs | grep "POST /api/v1/push/.*/upload" &&
 	echo two >>a/new &&
 	(cd a && SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc push -q) 2>err &&
 	test_must_be_empty err &&
-	grep "POST /api/v1/rsync" server.log
+	server_logs | grep "POST /api/v1/rsync"
 '
 
 test_expect_success 'SOC_CA_BUNDLE: pull through the tunnel' '

@@ -13,7 +13,7 @@ test_expect_success 'sync sends what is new here and brings what is new there' '
 	echo x >a/Data/x &&
 	echo y >a/Data/y &&
 	(cd a && soc add -q -r Data && soc sync -q) &&
-	test "$(cat server/files/Data/x)" = x &&
+	t=$(server_tree server) && test "$(cat "$t/Data/x")" = x &&
 	(cd b && soc add -q -r Data && soc sync) 2>err &&
 	grep "pulled to revision 1" err &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
@@ -40,13 +40,13 @@ test_expect_success 'an edit on both sides of one file: exit 4, a copy, nothing 
 	test_expect_code 4 sh -c "cd b && soc sync -q" &&
 	test "$(cat b/Data/y)" = mine-b &&
 	test "$(cat b/Data/y.conflict-r4)" = mine-a &&
-	test "$(cat server/files/Data/y)" = mine-a
+	t=$(server_tree server) && test "$(cat "$t/Data/y")" = mine-a
 '
 
 test_expect_success 'resolved and added, the next sync sends it' '
 	rm b/Data/y.conflict-r4 &&
 	(cd b && soc add -q Data/y && soc sync -q) &&
-	test "$(cat server/files/Data/y)" = mine-b &&
+	t=$(server_tree server) && test "$(cat "$t/Data/y")" = mine-b &&
 	(cd a && soc sync -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)"
 '
@@ -84,7 +84,7 @@ test_expect_success 'a push landing between the pull and the push: sync pulls ag
 	test "$(cat b/Data/x)" = x3 &&
 	test "$(cat b/Data/z)" = b-edit &&
 	ls b/Data/z.conflict-r* &&
-	test "$(cat server/files/Data/z)" = a-edit
+	t=$(server_tree server) && test "$(cat "$t/Data/z")" = a-edit
 '
 
 test_expect_success 'sync takes no paths and no unknown option: exit 2' '

@@ -76,8 +76,14 @@ test_expect_success 'the conflict resolved where it is, both sides agree again' 
 	within 10 sh -c "test \"\$(cat a/D/x)\" = \"\$(cat b/D/x)\""
 '
 
+# On a cluster the node stopped is node 1, started again on its own
+# port behind the same haproxy; node 2 serves meanwhile, so a watcher
+# never loses the server and never says it answers again.
 test_expect_success_here 'the server stopped and started again: both watchers resume' '
 	port=${URL##*:} &&
+	if ! one_node; then
+		port=$(sed -n "s/.* listening on http:.*:\([0-9]*\)\$/\1/p" server.log | tail -n 1)
+	fi &&
 	stop_server $SERVER_PID &&
 	echo while-down >a/D/z &&
 	sleep 2 &&
@@ -90,7 +96,7 @@ test_expect_success_here 'the server stopped and started again: both watchers re
 	echo after >b/D/z &&
 	within 40 holds a/D/z after &&
 	test "$(grep -c "cannot reach the server" a.log)" -le 2 &&
-	grep "the server answers again" a.log
+	{ ! one_node || grep "the server answers again" a.log; }
 '
 
 test_expect_success_here 'inotify out of watches: said once, and a change still goes out by the periodic scan' '

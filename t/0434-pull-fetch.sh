@@ -9,15 +9,25 @@
 . "$(dirname "$0")/lib.sh"
 
 SERVER_LOG=$TRASH/server.log
+# On a cluster either node may answer a fetch: both logs are read.
+SERVER_LOGS=$SERVER_LOG
+one_node || SERVER_LOGS="$SERVER_LOG $TRASH/server.n2.log"
 
-# fetch_bytes FROM: the bytes of the fetch answers the server logged after line FROM.
+# fetch_bytes FROM: the bytes of the fetch answers the server logged after
+# line FROM (one line number a log, comma-separated, as log_lines says).
 fetch_bytes() {
-	tail -n "+$(($1 + 1))" "$SERVER_LOG" |
+	set -- $(echo "$1" | tr , " ")
+	for fb_log in $SERVER_LOGS; do
+		tail -n "+$(($1 + 1))" "$fb_log"
+		shift
+	done |
 		sed -n 's|.* POST /api/v1/fetch 200 \([0-9]*\) .*|\1|p' | awk '{ s += $1 } END { print s + 0 }'
 }
 
 log_lines() {
-	wc -l <"$SERVER_LOG"
+	for ll_log in $SERVER_LOGS; do
+		wc -l <"$ll_log"
+	done | paste -sd,
 }
 
 # fetch_answer [TOKEN]: POST fetch with the body on stdin; the answer's bytes to out, the status printed.
@@ -84,6 +94,10 @@ test_expect_success 'an edit of the 5 MiB file (past a delta the server makes) g
 	ws_sum a >want && ws_sum b >got && test_cmp want got
 '
 
+# Only one node has a files/ beside versions/, rsync's source when a
+# version is gone or wrong; on a cluster the blobs are the head itself
+# (views link them), so there the blobs stay whole and the pull is the
+# fetch stream's.
 test_expect_success 'a version the server no longer keeps, and one whose kept bytes are wrong: rsync takes them' '
 	echo "edit three" >>a/t/d0/f010 &&
 	echo "edit three" >>a/t/d2/f220 &&
@@ -92,15 +106,21 @@ test_expect_success 'a version the server no longer keeps, and one whose kept by
 	bad=$(hash_of a/t/d2/f220) &&
 	gone_blob=$TRASH/server/versions/$(echo "$gone" | cut -c1-2)/$gone &&
 	bad_blob=$TRASH/server/versions/$(echo "$bad" | cut -c1-2)/$bad &&
-	rm "$gone_blob" &&
-	cp "$bad_blob" tmp && printf X | dd of=tmp bs=1 seek=5 conv=notrunc 2>/dev/null && mv tmp "$bad_blob" &&
+	if one_node; then
+		rm "$gone_blob" &&
+		cp "$bad_blob" tmp && printf X | dd of=tmp bs=1 seek=5 conv=notrunc 2>/dev/null && mv tmp "$bad_blob"
+	fi &&
 	: >"$TRASH/rsync.calls" &&
 	(cd b && soc pull -q) &&
-	test "$(client_rsyncs)" = 1 &&
-	grep -- "--files-from" "$TRASH/rsync.calls" &&
+	if one_node; then
+		test "$(client_rsyncs)" = 1 &&
+		grep -- "--files-from" "$TRASH/rsync.calls"
+	fi &&
 	ws_sum a >want && ws_sum b >got && test_cmp want got &&
-	ln -f "$TRASH/server/files/t/d0/f010" "$gone_blob" &&
-	ln -f "$TRASH/server/files/t/d2/f220" "$bad_blob" &&
+	if one_node; then
+		ln -f "$TRASH/server/files/t/d0/f010" "$gone_blob" &&
+		ln -f "$TRASH/server/files/t/d2/f220" "$bad_blob"
+	fi &&
 	soc serve check --root "$TRASH/server" >out 2>&1 || { cat out >&2; false; }
 '
 
@@ -157,8 +177,11 @@ test_expect_success 'a read-only token fetches too' '
 	tail -c +10 out | cmp - a/t/d1/f150
 '
 
+# On a cluster node 2 is stopped too, so that start_server starts both
+# nodes anew: with the cut, then without.
 test_expect_success_here 'the server dies after 5 records of its answer: the pull fails (exit 5), places nothing' '
 	stop_server "$SERVER_PID" &&
+	{ one_node || stop_server "$(cat server.n2.pid)"; } &&
 	SOC_TEST_FETCH_CUT=5 &&
 	export SOC_TEST_FETCH_CUT &&
 	start_server "$TRASH/server" &&
@@ -172,6 +195,7 @@ test_expect_success_here 'the server dies after 5 records of its answer: the pul
 
 test_expect_success_here 'once the server answers whole again, the same pull brings everything' '
 	stop_server "$SERVER_PID" &&
+	{ one_node || stop_server "$(cat server.n2.pid)"; } &&
 	start_server "$TRASH/server" &&
 	sed -i "s|^remote = .*|remote = $URL|" d/.soc/config &&
 	(cd d && soc pull -q) &&

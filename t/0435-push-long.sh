@@ -23,9 +23,11 @@ for i in range($N):
     open(\"%s/f%05d\" % (d, i), \"w\").write(\"l %d\\n\" % i)
 " &&
 	(cd a && soc add -r L -q && soc push -q) &&
-	test "$(find server/files/L -type f | wc -l)" = $N &&
-	test "$(tree_sum a/L)" = "$(tree_sum server/files/L)" &&
-	files=$(sed -n "s/.*upload into push .*: \([0-9]*\) files,.*/\1/p" server.log | awk "{ s += \$1 } END { print s }") &&
+	t=$(server_tree server) &&
+	test "$(find "$t/L" -type f | wc -l)" = $N &&
+	test "$(tree_sum a/L)" = "$(tree_sum "$t/L")" &&
+	files=$(cat server.log $(one_node || echo server.n2.log) |
+		sed -n "s/.*upload into push .*: \([0-9]*\) files,.*/\1/p" | awk "{ s += \$1 } END { print s }") &&
 	test "$files" = $N &&
 	test "$(server_sql server "SELECT count(*) FROM files")" = $N &&
 	{ ! on_sqlite || {
@@ -45,7 +47,7 @@ test_expect_success 'deleting the 12,000 (each line with its base) lands as one 
 	rm -rf a/L && (cd a && soc push -q --allow-delete) &&
 	test "$(server_sql server "SELECT count(*) FROM files WHERE sha256 IS NOT NULL")" = 0 &&
 	test "$(server_sql server "SELECT dels FROM revs ORDER BY rev DESC LIMIT 1")" = $N &&
-	! test -e server/files/L &&
+	t=$(server_tree server) && ! test -e "$t/L" &&
 	soc serve check --root server &&
 	(cd b && soc pull -q --allow-delete) &&
 	test -z "$(find b/L -type f)"
@@ -65,7 +67,8 @@ print(json.dumps({\"path\": \"R/f00000\", \"sha256\": h, \"size\": 1, \"mtime\":
 	test "$code" = 400 &&
 	grep "named twice" out &&
 	grep "R/f00000" out &&
-	test -z "$(ls -A server/staging)" &&
+	staging=server/staging && if ! one_node; then staging=$(cat server/blobs.dir)/staging; fi &&
+	test -d "$staging" && test -z "$(ls -A "$staging")" &&
 	test "$(server_sql server "SELECT count(*) FROM txn_items")" = 0
 '
 

@@ -12,6 +12,16 @@ server_head() {
 		sed -n 's/.*"head":\([0-9]*\).*/\1/p'
 }
 
+# store_dir ROOT: where ROOT keeps staging/ and commit/: ROOT, or on a
+# cluster node its blob directory (ROOT.blobs, on the same filesystem).
+store_dir() {
+	if [ -f "$1/blobs.dir" ]; then
+		cat "$1/blobs.dir"
+	else
+		echo "$1"
+	fi
+}
+
 test_expect_success_here 'a server whose root is on a 24 MB filesystem, b on one of 24 MB' '
 	mount_tmpfs "$TRASH/sdisk" 24m &&
 	mount_tmpfs "$TRASH/bdisk" 24m &&
@@ -30,7 +40,7 @@ test_expect_success 'the server fills up mid-push: the push fails and says why' 
 	fill_until "$TRASH/sdisk" 3000 &&
 	head -c 6000000 /dev/urandom >a/D/big &&
 	echo changed >a/D/small &&
-	tree_sum "$TRASH/sdisk/r/files" >before &&
+	t=$(server_tree "$TRASH/sdisk/r") && tree_sum "$t" >before &&
 	(cd a && test_expect_code 1 soc push) 2>push.err &&
 	grep "the server cannot store it: No space left on device" push.err &&
 	grep "^soc push: " push.err
@@ -38,11 +48,11 @@ test_expect_success 'the server fills up mid-push: the push fails and says why' 
 
 test_expect_success 'the head and files/ are as before, and no staging is left' '
 	test "$(server_head)" = 1 &&
-	tree_sum "$TRASH/sdisk/r/files" >after &&
+	t=$(server_tree "$TRASH/sdisk/r") && tree_sum "$t" >after &&
 	test_cmp before after &&
 	soc serve check --root "$TRASH/sdisk/r" &&
-	test -z "$(ls "$TRASH/sdisk/r/staging")" &&
-	test -z "$(ls "$TRASH/sdisk/r/commit")" &&
+	test -z "$(ls "$(store_dir "$TRASH/sdisk/r")/staging")" &&
+	test -z "$(ls "$(store_dir "$TRASH/sdisk/r")/commit")" &&
 	(cd a && soc status --porcelain --offline) >out &&
 	printf "A D/big\nM D/small\n" >expect &&
 	test_cmp expect out
@@ -52,7 +62,7 @@ test_expect_success 'space freed, the same push works' '
 	rm "$TRASH/sdisk/.filler" &&
 	(cd a && soc push -q) &&
 	test "$(server_head)" = 2 &&
-	test "$(hash_of a/D/big)" = "$(hash_of "$TRASH/sdisk/r/files/D/big")" &&
+	t=$(server_tree "$TRASH/sdisk/r") && test "$(hash_of a/D/big)" = "$(hash_of "$t/D/big")" &&
 	soc serve check --root "$TRASH/sdisk/r"
 '
 
@@ -98,16 +108,16 @@ test_expect_success 'the commit fails and says why; nothing of the push is left 
 	(cd c && test_expect_code 5 soc push) 2>push.err &&
 	grep "^soc push: the server at .* failed (507): the server has no space left to commit this push" push.err &&
 	test "$(server_head)" = "$head_before" &&
-	test -z "$(ls "$TRASH/idisk/r/staging")" &&
-	test -z "$(ls "$TRASH/idisk/r/commit")" &&
-	test -z "$(ls -A "$TRASH/idisk/r/files/N" 2>/dev/null)" &&
+	test -z "$(ls "$(store_dir "$TRASH/idisk/r")/staging")" &&
+	test -z "$(ls "$(store_dir "$TRASH/idisk/r")/commit")" &&
+	t=$(server_tree "$TRASH/idisk/r") && test -z "$(ls -A "$t/N" 2>/dev/null)" &&
 	soc serve check --root "$TRASH/idisk/r"
 '
 
 test_expect_success 'inodes freed, the retry lands' '
 	rm -rf "$TRASH/idisk/.inodes" &&
 	(cd c && soc push -q) &&
-	test "$(cat "$TRASH/idisk/r/files/N/f40")" = "new 40" &&
+	t=$(server_tree "$TRASH/idisk/r") && test "$(cat "$t/N/f40")" = "new 40" &&
 	(cd c && soc status --porcelain) >out &&
 	test_must_be_empty out &&
 	soc serve check --root "$TRASH/idisk/r"

@@ -36,6 +36,16 @@ chmod +x "$TRASH/wrap/rsync"
 PATH=$TRASH/wrap:$PATH
 export PATH
 
+# store: where the server keeps staging/ and commit/: server/, or on a
+# cluster node its blob directory.
+store() {
+	if [ -f server/blobs.dir ]; then
+		cat server/blobs.dir
+	else
+		echo server
+	fi
+}
+
 server_head() {
 	curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" "$URL/api/v1/info" |
 		sed -n 's/.*"head":\([0-9]*\).*/\1/p'
@@ -53,12 +63,12 @@ test_expect_success_here 'a server and two workspaces in sync' '
 for side in client server; do
 	test_expect_success "the $side's rsync killed mid-push: push fails, nothing lands" '
 		echo '$side' >kill &&
-		tree_sum server/files >before &&
+		t=$(server_tree server) && tree_sum "$t" >before &&
 		(cd a && test_expect_code 1 soc push) 2>err &&
 		grep "killed '$side' rsync" kills &&
 		grep "^soc push: .*rsync" err &&
 		test "$(server_head)" = 1 &&
-		tree_sum server/files >after &&
+		t=$(server_tree server) && tree_sum "$t" >after &&
 		test_cmp before after &&
 		soc serve check --root server &&
 		(cd a && soc status --porcelain --offline) >out &&
@@ -71,8 +81,8 @@ test_expect_success 'nothing killed, the push works' '
 	rm kill &&
 	(cd a && soc push -q) &&
 	test "$(server_head)" = 2 &&
-	test "$(hash_of a/D/big)" = "$(hash_of server/files/D/big)" &&
-	test -z "$(ls server/staging)"
+	t=$(server_tree server) && test "$(hash_of a/D/big)" = "$(hash_of "$t/D/big")" &&
+	test -z "$(ls "$(store)/staging")"
 '
 
 for side in client server; do
@@ -93,7 +103,7 @@ test_expect_success 'nothing killed, the pull works' '
 	(cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
 	soc serve check --root server &&
-	test -z "$(find server/staging server/commit -mindepth 1)"
+	test -z "$(find "$(store)/staging" "$(store)/commit" -mindepth 1)"
 '
 
 test_done

@@ -112,7 +112,8 @@ test_expect_success_here "$TRIALS trials, each killing the server or a client at
 test_expect_success 'both workspaces converge, and every edit made is there' '
 	settle a && settle b && settle a && (cd b && soc pull -q) &&
 	test "$(ws_sum a)" = "$(ws_sum b)" &&
-	(cd "$TRASH/server/files" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >expect &&
+	t=$(server_tree "$TRASH/server") &&
+	(cd "$t" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >expect &&
 	ws_sum a >actual &&
 	test_cmp expect actual &&
 	cat a/D/* | grep -a "^m-" | sort -u >found &&

@@ -116,7 +116,8 @@ test_expect_success_here 'every workspace syncs until none has anything to push'
 '
 
 test_expect_success 'all workspaces hold the same files as the server' '
-	(cd "$TRASH/server/files" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >expect &&
+	t=$(server_tree "$TRASH/server") &&
+	(cd "$t" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum) >expect &&
 	for k in $(seq 0 $((CLIENTS - 1))); do
 		ws_sum c$k >actual && test_cmp expect actual || return 1
 		(cd c$k && soc status --porcelain --offline) >st && test_must_be_empty st || return 1
@@ -126,7 +127,8 @@ test_expect_success 'all workspaces hold the same files as the server' '
 
 test_expect_success 'every edit made is in the head: none lost' '
 	cat k*.markers | sort >made &&
-	cat "$TRASH"/server/files/D/* | grep "^m-" | sort -u >found &&
+	t=$(server_tree "$TRASH/server") &&
+	cat "$t"/D/* | grep "^m-" | sort -u >found &&
 	comm -23 made found >lost &&
 	test_must_be_empty lost &&
 	pushes=$(cat k*.stats | grep -c "^push$") &&
