@@ -576,8 +576,22 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 		return -1;
 	store_big_write(db, l->n);
 	head = store_head(db);
-	/* Every change to files/ moves the head: on the head the begin checked, the answer is the same. */
-	bad = head < 0 ? -1 : l->checked && l->checked_head == head ? 0 : txn_head_check(db, l, moved, NULL);
+	/*
+	 * Every change to files/ moves the head: on the head the begin checked,
+	 * the answer is the same. A commit on another node than the begin's,
+	 * or after another push, checks again.
+	 */
+	if (head < 0)
+		bad = -1;
+	else if (l->checked && l->checked_head == head)
+		bad = 0;
+	else {
+		int failed;
+		struct head_rows *h = head_rows_read(db, l, &failed);
+
+		bad = failed ? -1 : txn_head_check(db, l, moved, h);
+		head_rows_free(h);
+	}
 	if (bad) {
 		rollback(db);
 		store_big_write_end(db, l->n);
