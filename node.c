@@ -21,6 +21,7 @@
  * Every statement here is PostgreSQL's: cluster nodes run on nothing else.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,14 @@
 #define NODE_RENEWS 3			/* a node renews its lease this many times a lease */
 #define NODE_NOW "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)"
 #define NODE_LIVE "SELECT id FROM nodes WHERE lease_until >= " NODE_NOW
+
+/*
+ * The upload streams' one connection, for their ends: each stream is a
+ * thread of its own, and a connection a thread would be a PostgreSQL
+ * backend started and ended a push.
+ */
+static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sql *end_db;
 
 static long long last_renew;	/* a time(NULL) */
 static long lease = NODE_LEASE_SECONDS;
@@ -80,6 +89,8 @@ void node_leave(struct server *s)
 {
 	struct sql *db;
 
+	sql_close(end_db);
+	end_db = NULL;
 	if (!s->cluster || !s->node[0] || !(db = store_db(s)))
 		return;
 	run(db, "DELETE FROM nodes WHERE id = ?1", s->node, NULL, -1);
@@ -196,11 +207,35 @@ int node_uploading(struct server *s, struct sql *db, const char *id)
 	return uploading(db, id) != 0;
 }
 
+/*
+ * A transaction holding txn id's lock, which a claim and an upload's
+ * begin take: they see each other's rows, and other pushes' commits
+ * never wait for them (the writers' lock is all pushes'). 0, or -1.
+ */
+static int txn_lock(struct sql *db, const char *id)
+{
+	struct sql_stmt *st;
+	int rc;
+
+	if (sql_exec(db, "BEGIN"))
+		return -1;
+	st = sql_prepare(db, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK_TXN ", hashtext(?1))", 0);
+	if (st)
+		sql_bind_text(st, 1, id, -1);
+	rc = st ? sql_step(st) : SQL_ERROR;
+	sql_finalize(st);
+	if (rc == SQL_ROW)
+		return 0;
+	error("the database failed: %s", sql_errmsg(db));
+	sql_exec(db, "ROLLBACK");
+	return -1;
+}
+
 int node_claim(struct server *s, struct sql *db, const char *id)
 {
 	int rc, busy;
 
-	if (store_write_begin(db))
+	if (txn_lock(db, id))
 		return -1;
 	busy = uploading(db, id);
 	if (busy < 0)
@@ -229,10 +264,11 @@ int node_upload_begin(struct server *s, struct sql *db, const char *id, int slot
 {
 	int rc;
 
-	if (store_write_begin(db))
+	if (txn_lock(db, id))
 		return -1;
-	if (run(db, "INSERT INTO uploads SELECT CAST(?2 AS TEXT), CAST(?3 AS INTEGER), id FROM txns WHERE id = ?1 AND state = 'open'"
-		" ON CONFLICT (node, slot) DO UPDATE SET txn = excluded.txn", id, s->node, slot)) {
+	if (run(db, "INSERT INTO uploads SELECT CAST(?2 AS TEXT), CAST(?3 AS INTEGER), id FROM txns"
+		" WHERE id = ?1 AND state = 'open' ON CONFLICT (node, slot) DO UPDATE SET txn = excluded.txn",
+		id, s->node, slot)) {
 		store_write_abort(db);
 		return -1;
 	}
@@ -242,9 +278,19 @@ int node_upload_begin(struct server *s, struct sql *db, const char *id, int slot
 
 void node_upload_end(struct server *s, int slot)
 {
-	struct sql *db = store_db(s);
+	int rc = -1;
 
-	if (!db || run(db, "DELETE FROM uploads WHERE node = ?1 AND slot = ?2", s->node, NULL, slot))
+	pthread_mutex_lock(&end_lock);
+	if (end_db && sql_broken(end_db) && sql_reconnect(end_db)) {
+		sql_close(end_db);
+		end_db = NULL;
+	}
+	if (!end_db)
+		end_db = store_connect(s);
+	if (end_db)
+		rc = run(end_db, "DELETE FROM uploads WHERE node = ?1 AND slot = ?2", s->node, NULL, slot);
+	pthread_mutex_unlock(&end_lock);
+	if (rc)
 		warning("node %s: an upload's end is not in the database; it counts as running until the node "
 			"stops", s->node);
 }

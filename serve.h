@@ -162,12 +162,15 @@ void store_close(struct server *s);
 #define DB_CONNINFO_MAX 4096		/* bytes of a conninfo */
 #define STORE_PG_LOCK_WRITE "7105"	/* PostgreSQL advisory lock ids: writers one at a time, as SQLite's */
 #define STORE_PG_LOCK_SCHEMA "7106"	/* and the tables made by one node at a time */
+#define STORE_PG_LOCK_TXN "7107"	/* with a txn id's hash: its claim and its uploads' begins (node.c) */
 #define RSYNC_LOG "rsyncd.log"		/* under the root: what the rsync daemons say */
 #define RSYNC_LOG_MAX (16 << 20)	/* bytes it grows to before it becomes RSYNC_LOG.1 */
 /* Moves a full RSYNC_LOG aside; for the housekeeping tick. */
 void store_rotate_log(struct server *s);
 /* This thread's connection to soc.db (opened on first use, one per worker thread). */
 struct sql *store_db(struct server *s);
+/* A connection of the caller's own (sql_close it), for a thread that must not make one each; NULL after a message. */
+struct sql *store_connect(struct server *s);
 /* The head revision readers see. */
 long long store_head(struct sql *db);
 /* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */

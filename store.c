@@ -170,13 +170,19 @@ static struct conn *conn_get(void)
 	if (c)
 		return c;
 	c = xcalloc(1, sizeof(*c));
-	c->db = db_conninfo ? sql_open_pg(db_conninfo) : db_connect(db_path);
+	c->db = store_connect(NULL);
 	if (!c->db || pthread_setspecific(db_key, c)) {
 		sql_close(c->db);
 		free(c);
 		return NULL;
 	}
 	return c;
+}
+
+struct sql *store_connect(struct server *s)
+{
+	(void)s;
+	return db_conninfo ? sql_open_pg(db_conninfo) : db_connect(db_path);
 }
 
 struct sql *store_db(struct server *s)
