@@ -1,20 +1,20 @@
 #!/bin/sh
-# bench/cluster.sh: soc serve with its history in PostgreSQL (--db) beside
-# soc serve on SQLite, the same trees in one run, the two in turns. A
-# benchmark, not a test: it prints medians and ratios, it asserts nothing.
+# bench/cluster.sh: two soc serve nodes on one PostgreSQL and one blob
+# directory (--db --blobs) behind haproxy, beside one soc serve on SQLite,
+# the same trees in one run, the two in turns. A benchmark, not a test:
+# it prints medians and ratios, it asserts nothing.
 #
 #   sh bench/cluster.sh
 #
-# 1. first push of a 10,000-file tree, PostgreSQL / SQLite   (target <= 1.3)
-# 2. a no-op pull of it                                     (target <= 1.3)
-# 3. a pull of 1,000 of its files changed elsewhere         (target <= 1.3)
+# 1. first push of a 10,000-file tree, two nodes / one SQLite node  (target <= 1.3)
+# 2. a no-op pull of it                                             (target <= 1.3)
+# 3. a pull of 1,000 of its files changed elsewhere                 (target <= 1.3)
 # 4. pushes per second: 16 clients, each editing and pushing a file of its
-#    own for BENCH_SECONDS, on each database
+#    own for BENCH_SECONDS, on one PostgreSQL node, on two, and on SQLite
 #
-# One node each: several nodes on one database need the shared blob store
-# (issue 19), which is not built yet. PostgreSQL runs from a cluster made
-# here (initdb, a unix socket in WORK), with fsync on, as SQLite's
-# synchronous=FULL is.
+# PostgreSQL runs from a cluster made here (initdb, a unix socket in
+# WORK), with fsync on, as SQLite's synchronous=FULL is; the blob
+# directory is a local one (the same filesystem as WORK).
 #
 # BENCH_RUNS (default 5), BENCH_SMALL (10000), BENCH_CHANGED (1000),
 # BENCH_CLIENTS (16), BENCH_SECONDS (10) change the sizes.
@@ -27,7 +27,7 @@ CLIENTS=${BENCH_CLIENTS:-16}
 SECS=${BENCH_SECONDS:-10}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
-sh "$TOP/scripts/deps.sh" postgresql
+sh "$TOP/scripts/deps.sh" postgresql haproxy
 . "$TOP/bench/lib.sh"
 bench_work cluster
 start_pg
@@ -42,7 +42,7 @@ round() {
 	i=$2
 	if [ "$kind" = pg ]; then
 		"$PG_BIN/createdb" -h "$PG_HOST" -U soc "soc$i"
-		start_soc "$WORK/root-$kind-$i" --db "host=$PG_HOST dbname=soc$i user=soc"
+		start_nodes "$WORK/root-$kind-$i" "host=$PG_HOST dbname=soc$i user=soc"
 	else
 		start_soc "$WORK/root-$kind-$i"
 	fi
@@ -61,7 +61,7 @@ round() {
 	(cd "$a" && "$SOC" push -q)
 	sync
 	timed "$WORK/t-pullc-$kind" sh -c 'cd "$1" && "$2" pull -q' - "$b" "$SOC"
-	stop_soc
+	if [ "$kind" = pg ]; then stop_nodes; else stop_soc; fi
 	rm -rf "$a" "$b"
 }
 
@@ -76,12 +76,16 @@ for i in $(seq "$RUNS"); do
 done
 
 # storm KIND: CLIENTS workspaces of one root, each pushing edits of its own
-# file for SECS seconds; prints the pushes per second that landed.
+# file for SECS seconds; prints the pushes per second that landed. KIND:
+# pg (one node on PostgreSQL), pg2 (two nodes), lite (SQLite).
 storm() {
 	kind=$1
 	if [ "$kind" = pg ]; then
 		"$PG_BIN/createdb" -h "$PG_HOST" -U soc socstorm
 		start_soc "$WORK/root-storm-$kind" --db "host=$PG_HOST dbname=socstorm user=soc"
+	elif [ "$kind" = pg2 ]; then
+		"$PG_BIN/createdb" -h "$PG_HOST" -U soc socstorm2
+		start_nodes "$WORK/root-storm-$kind" "host=$PG_HOST dbname=socstorm2 user=soc"
 	else
 		start_soc "$WORK/root-storm-$kind"
 	fi
@@ -109,7 +113,7 @@ storm() {
 	for p in $pids; do
 		wait "$p"
 	done
-	stop_soc
+	if [ "$kind" = pg2 ]; then stop_nodes; else stop_soc; fi
 	cat "$WORK"/storm-"$kind"-*.n | awk -v s="$SECS" '{ t += $1 } END { printf "%.1f\n", t / s }'
 }
 
@@ -119,11 +123,12 @@ for kind in pg lite; do
 	done
 done
 say() {
-	echo "cluster: $1: PostgreSQL ${2}s ($(spread "$4")), SQLite ${3}s ($(spread "$5")), ratio $(ratio "$2" "$3") (target <= 1.3)"
+	echo "cluster: $1: two nodes ${2}s ($(spread "$4")), SQLite ${3}s ($(spread "$5")), ratio $(ratio "$2" "$3") (target <= 1.3)"
 }
 say "first push of $SMALL files" "$M_push_pg" "$M_push_lite" "$WORK/t-push-pg" "$WORK/t-push-lite"
 say "no-op pull of $SMALL files" "$M_noop_pg" "$M_noop_lite" "$WORK/t-noop-pg" "$WORK/t-noop-lite"
 say "pull of $CHANGED changed files" "$M_pullc_pg" "$M_pullc_lite" "$WORK/t-pullc-pg" "$WORK/t-pullc-lite"
 SP=$(storm pg)
+SP2=$(storm pg2)
 SL=$(storm lite)
-echo "cluster: pushes per second, $CLIENTS clients for ${SECS}s on one node: PostgreSQL $SP, SQLite $SL"
+echo "cluster: pushes per second, $CLIENTS clients for ${SECS}s: PostgreSQL one node $SP, two nodes $SP2; SQLite $SL"

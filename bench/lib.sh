@@ -48,7 +48,8 @@ free_port() {
 }
 
 # start_soc ROOT [ARGS]: `soc serve` on 127.0.0.1 port 0 (with ARGS), its
-# stderr in ROOT.log; sets SOC_PID, URL and SOC_TOKEN (exported, the admin token).
+# stderr in ROOT.log; sets SOC_PID, URL and SOC_TOKEN (exported, the admin
+# token, when the root has one).
 start_soc() {
 	r=$1
 	shift
@@ -63,8 +64,11 @@ start_soc() {
 		n=$((n + 1))
 	done
 	[ -n "$URL" ] || { cat "$r.log" >&2; echo "bench: soc serve did not start" >&2; exit 1; }
-	SOC_TOKEN=$(cat "$r/admin.token")
-	export SOC_TOKEN
+	# A second cluster node has none: the first one's token is the admin's.
+	if [ -f "$r/admin.token" ]; then
+		SOC_TOKEN=$(cat "$r/admin.token")
+		export SOC_TOKEN
+	fi
 }
 
 stop_soc() {
@@ -153,4 +157,52 @@ start_pg() {
 	(cd / && $as "$PG_BIN/pg_ctl" -w -D "$PG_HOST" -l "$PG_HOST/log" \
 		-o "-c listen_addresses='' -k '$PG_HOST'" start >/dev/null)
 	PIDS="$PIDS $(head -n 1 "$PG_HOST/postmaster.pid")"
+}
+
+# start_haproxy URL...: haproxy on 127.0.0.1 (a port free_port found) handing
+# each request to the next of the URLs, as t/lib-haproxy.sh's; sets
+# URL to it. Its PID goes to PIDS.
+start_haproxy() {
+	HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+	hp_port=$(free_port)
+	hp_dir=$(mktemp -d "$WORK/haproxy.XXXXXX")
+	{
+		printf 'listen soc\n\tmode http\n\tbind 127.0.0.1:%s\n' "$hp_port"
+		printf '\toption http-server-close\n\tbalance roundrobin\n\tretries 2\n\toption redispatch 1\n'
+		printf '\ttimeout connect 5s\n\ttimeout client 10m\n\ttimeout server 10m\n\ttimeout tunnel 1h\n'
+		hp_n=0
+		for hp_url in "$@"; do
+			hp_n=$((hp_n + 1))
+			printf '\tserver n%d %s\n' "$hp_n" "${hp_url#http://}"
+		done
+	} >"$hp_dir/haproxy.cfg"
+	"$HAPROXY" -db -f "$hp_dir/haproxy.cfg" >"$hp_dir/log" 2>&1 &
+	HAPROXY_PID=$!
+	PIDS="$PIDS $HAPROXY_PID"
+	n=0
+	until curl -s -o /dev/null "http://127.0.0.1:$hp_port/"; do
+		n=$((n + 1))
+		[ $n -lt 50 ] || { cat "$hp_dir/log" >&2; echo "bench: haproxy did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+	URL=http://127.0.0.1:$hp_port
+}
+
+# start_nodes ROOT CONNINFO: two cluster nodes (ROOT-1, ROOT-2) on the
+# database CONNINFO and the blob directory ROOT.blobs, haproxy in front;
+# URL is haproxy's. stop_nodes stops the three.
+start_nodes() {
+	start_soc "$1-1" --db "$2" --blobs "$1.blobs"
+	NODE1=$SOC_PID
+	n1=$URL
+	start_soc "$1-2" --db "$2" --blobs "$1.blobs"
+	NODE2=$SOC_PID
+	SOC_TOKEN=$(cat "$1-1/admin.token")
+	export SOC_TOKEN
+	start_haproxy "$n1" "$URL"
+}
+
+stop_nodes() {
+	kill -TERM "$HAPROXY_PID" "$NODE1" "$NODE2"
+	wait "$HAPROXY_PID" "$NODE1" "$NODE2" 2>/dev/null || true
 }
