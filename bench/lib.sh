@@ -159,6 +159,17 @@ start_pg() {
 	PIDS="$PIDS $(head -n 1 "$PG_HOST/postmaster.pid")"
 }
 
+# await_http URL LOG WHAT: until URL answers (any status), at most 5 s;
+# else LOG is shown and the benchmark ends, saying WHAT did not start.
+await_http() {
+	n=0
+	until curl -s -o /dev/null "$1"; do
+		n=$((n + 1))
+		[ $n -lt 50 ] || { cat "$2" >&2; echo "bench: $3 did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+
 # start_haproxy URL...: haproxy on 127.0.0.1 (a port free_port found) handing
 # each request to the next of the URLs, as t/lib-haproxy.sh's; sets
 # URL to it. Its PID goes to PIDS.
@@ -179,12 +190,7 @@ start_haproxy() {
 	"$HAPROXY" -db -f "$hp_dir/haproxy.cfg" >"$hp_dir/log" 2>&1 &
 	HAPROXY_PID=$!
 	PIDS="$PIDS $HAPROXY_PID"
-	n=0
-	until curl -s -o /dev/null "http://127.0.0.1:$hp_port/"; do
-		n=$((n + 1))
-		[ $n -lt 50 ] || { cat "$hp_dir/log" >&2; echo "bench: haproxy did not start" >&2; exit 1; }
-		sleep 0.1
-	done
+	await_http "http://127.0.0.1:$hp_port/" "$hp_dir/log" haproxy
 	URL=http://127.0.0.1:$hp_port
 }
 

@@ -65,12 +65,7 @@ EOC
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/stderr" &
 PIDS="$PIDS $!"
 NGINX_URL=http://127.0.0.1:$NGINX_PORT
-n=0
-until curl -sf -o /dev/null "$NGINX_URL/info.json"; do
-	n=$((n + 1))
-	[ $n -lt 50 ] || { cat "$WORK/nginx/stderr" >&2; echo "bench: nginx did not start" >&2; exit 1; }
-	sleep 0.1
-done
+await_http "$NGINX_URL/info.json" "$WORK/nginx/stderr" nginx
 
 echo "serve: wrk -t$THREADS -c$CONNS -d${SECS}s, keep-alive, $(wc -c <"$WORK/info.json") byte answers, both log every request"
 # A short warm-up of each, then the measured runs.
