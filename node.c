@@ -124,11 +124,7 @@ static void recover(struct server *s, struct sql *db)
 		if (!pass)
 			reopened = n;
 	}
-	if (!n) {
-		store_write_abort(db);
-		free(ids);
-		return;
-	}
+	/* A node killed with nothing in flight leaves its row too. */
 	if (sql_exec(db, "DELETE FROM nodes WHERE id NOT IN (" NODE_LIVE ")") || store_write_commit(db))
 		goto fail;
 	for (size_t i = 0; i < n; i++) {

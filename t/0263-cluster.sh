@@ -113,8 +113,11 @@ test_expect_success_here 'refused, with one line and nothing changed' '
 	test_expect_code 2 soc serve check --blobs "$B" --root "$TRASH/n1" 2>err
 '
 
-test_expect_success_here 'a node killed in the middle of a commit: the others serve, its push is reopened' '
+test_expect_success_here 'a node killed: its row goes; killed mid-commit: the others serve, its push is reopened' '
 	kill -9 "$NODE_PID_3" &&
+	n=0 && until test "$(pg_sql "SELECT count(*) FROM nodes")" = 3; do
+		n=$((n + 1)) && test $n -lt 200 && sleep 0.05 || return 1
+	done &&
 	SOC_TEST_APPLY_DELAY_MS=5000 && export SOC_TEST_APPLY_DELAY_MS &&
 	start_server "$TRASH/n3" && unset SOC_TEST_APPLY_DELAY_MS &&
 	NODE_URL_3=$URL NODE_PID_3=$SERVER_PID &&
@@ -131,7 +134,9 @@ test_expect_success_here 'a node killed in the middle of a commit: the others se
 	n=0 && until pg_sql "SELECT count(*) FROM txns WHERE state = '\''committing'\''" | grep -qx 0; do
 		n=$((n + 1)) && test $n -lt 300 && sleep 0.05 || return 1
 	done &&
-	cat "$TRASH/n1.log" "$TRASH/n2.log" | grep -q "was being committed by a node that stopped answering; reopened it"
+	cat "$TRASH/n1.log" "$TRASH/n2.log" "$TRASH/n4.log" |
+		grep -q "was being committed by a node that stopped answering; reopened it" &&
+	test "$(pg_sql "SELECT count(*) FROM nodes")" = 3
 '
 
 test_expect_success 'after it, the push lands through the live nodes and check is clean' '
