@@ -162,6 +162,7 @@ void store_close(struct server *s);
 #define DB_CONNINFO_MAX 4096		/* bytes of a conninfo */
 #define STORE_PG_LOCK_WRITE "7105"	/* PostgreSQL advisory lock ids: writers one at a time, as SQLite's */
 #define STORE_PG_LOCK_SCHEMA "7106"	/* and the tables made by one node at a time */
+#define STORE_PG_LOCK_VERSIONS "7108"	/* the version store's: commits shared, gc alone (versions.c) */
 #define STORE_PG_LOCK_TXN "7107"	/* with a txn id's hash: its claim and its uploads' begins (node.c) */
 #define RSYNC_LOG "rsyncd.log"		/* under the root: what the rsync daemons say */
 #define RSYNC_LOG_MAX (16 << 20)	/* bytes it grows to before it becomes RSYNC_LOG.1 */

@@ -538,7 +538,7 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	if (apply_delay_ms && s->cluster)
 		poll(NULL, 0, (int)apply_delay_ms);
 	rev = txn_record(db, id, who->name, &l, bad, s->cluster ? s->node : NULL);
-	close(vlock);
+	versions_unlock(s, vlock, 0);
 	vlock = -1;
 	if (rev <= 0) {
 		pthread_mutex_unlock(&s->apply_lock);
@@ -577,7 +577,7 @@ reopen:
 	internal(ex);
 out:
 	if (vlock >= 0)
-		close(vlock);
+		versions_unlock(s, vlock, 0);
 	if (trashed && remove_tree(s->trash_fd, id))
 		warning_errno("cannot remove 'trash/%s'; housekeeping will try again", id);
 	json_decref(bad);

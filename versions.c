@@ -60,7 +60,55 @@ static void blob_name(const char *hash, char out[BLOB_NAME_LEN + 1])
 	snprintf(out, BLOB_NAME_LEN + 1, "%.2s/%s", hash, hash);
 }
 
+static int versions_flock(struct server *s, int exclusive, int nonblock);
+
+/*
+ * A cluster's nodes take the same lock in PostgreSQL too (a session's
+ * advisory lock, on this thread's connection): a flock on a shared mount
+ * may hold on its own host only. 0; 1 when nonblock and another holds
+ * it; -1 after a message.
+ */
+static int pg_lock(struct server *s, int exclusive, int nonblock)
+{
+	struct sql *db = store_db(s);
+	const char *text = !exclusive ? "SELECT pg_advisory_lock_shared(" STORE_PG_LOCK_VERSIONS ")" :
+			   nonblock ? "SELECT pg_try_advisory_lock(" STORE_PG_LOCK_VERSIONS ")" :
+			   "SELECT pg_advisory_lock(" STORE_PG_LOCK_VERSIONS ")";
+	struct sql_stmt *st = db ? sql_prepare(db, text, 0) : NULL;
+	int rc = st ? sql_step(st) : SQL_ERROR, taken;
+
+	taken = rc == SQL_ROW && (!exclusive || !nonblock || !strcmp(sql_column_text(st, 0), "t"));
+	sql_finalize(st);
+	if (rc != SQL_ROW)
+		return error("cannot lock the version store in the database: %s", db ? sql_errmsg(db) : "no connection");
+	return !taken;
+}
+
+void versions_unlock(struct server *s, int fd, int exclusive)
+{
+	struct sql *db = s->cluster ? store_db(s) : NULL;
+
+	if (db && sql_exec(db, exclusive ? "SELECT pg_advisory_unlock(" STORE_PG_LOCK_VERSIONS ")"
+				: "SELECT pg_advisory_unlock_shared(" STORE_PG_LOCK_VERSIONS ")"))
+		warning("the version store's lock in the database stays until this connection ends");
+	close(fd);
+}
+
 int versions_lock(struct server *s, int exclusive, int nonblock)
+{
+	int fd = versions_flock(s, exclusive, nonblock), rc;
+
+	if (fd < 0 || !s->cluster)
+		return fd;
+	rc = pg_lock(s, exclusive, nonblock);
+	if (!rc)
+		return fd;
+	close(fd);
+	errno = EWOULDBLOCK;
+	return -1;
+}
+
+static int versions_flock(struct server *s, int exclusive, int nonblock)
 {
 	int fd = openat(s->data_fd, VERSIONS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
@@ -335,7 +383,7 @@ int versions_gc(struct server *s, const struct keep_policy *keep, int nonblock)
 	rc = g.failed ? -1 : 0;
 out:
 	free_hashes(g.kept, g.nkept);
-	close(lock);
+	versions_unlock(s, lock, 1);
 	return rc;
 }
 

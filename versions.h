@@ -34,11 +34,13 @@ long long versions_now(void);
 /*
  * The lock commits take shared from their first link into versions/ to
  * their revision's record, and gc takes alone: gc never sees a blob
- * linked whose revision is not yet recorded. An fd to close (which
- * unlocks), or -1 after a message. nonblock: -1 with errno EWOULDBLOCK
- * when another holds it.
+ * linked whose revision is not yet recorded; on a cluster, on every
+ * node. An fd for versions_unlock, or -1 after a message. nonblock: -1
+ * with errno EWOULDBLOCK when another holds it.
  */
 int versions_lock(struct server *s, int exclusive, int nonblock);
+/* Lets go of what versions_lock took (fd, and on a cluster the database's lock). */
+void versions_unlock(struct server *s, int fd, int exclusive);
 /* The versions/XX directories links were made in, for versions_sync. */
 struct versions_touched {
 	unsigned char dir[VERSIONS_DIRS];

@@ -89,13 +89,15 @@ test_expect_success 'a pull by rsync alone makes directories as a workspace has 
 	find "$B/commit" -mindepth 1 >left && test_must_be_empty left
 '
 
-test_expect_success 'soc serve check on a node scrubs the blob store' '
+test_expect_success 'soc serve check on a node scrubs the blob store; gc runs there' '
 	soc serve check --root "$TRASH/n2" 2>out &&
 	grep -q "every kept version is in" out &&
 	blob=$(find "$B/versions" -type f | head -n 1) && cp "$blob" saved &&
 	chmod u+w "$blob" && echo tampered >"$blob" &&
 	test_must_fail soc serve check --root "$TRASH/n1" >out 2>&1 && grep -q "wrong content" out &&
-	cat saved >"$blob" && soc serve check --root "$TRASH/n1"
+	cat saved >"$blob" && soc serve check --root "$TRASH/n1" &&
+	soc serve gc --root "$TRASH/n3" 2>out && grep -q "^gc: removed" out &&
+	soc serve check --root "$TRASH/n4"
 '
 
 test_expect_success_here 'refused, with one line and nothing changed' '
