@@ -74,7 +74,7 @@ int node_join(struct server *s, struct sql *db)
 {
 	if (!s->cluster)
 		return 0;
-	if (!s->node[0] && random_hex(s->node, NODE_ID_BYTES))
+	if (!db || (!s->node[0] && random_hex(s->node, NODE_ID_BYTES)))
 		return -1;
 	lease = test_hook_long(HOOK_NODE_LEASE_SECONDS, 1, NODE_LEASE_MAX, NODE_LEASE_SECONDS);
 	last_renew = time(NULL);

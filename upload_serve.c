@@ -328,6 +328,7 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 	struct upload *u;
 	pthread_attr_t ta;
 	pthread_t t;
+	struct sql *db;
 	int slot, rc;
 
 	if (!up || !http_slice_ieq(*up, UPLOAD_PROTO))
@@ -362,7 +363,8 @@ void upload_serve(struct server *s, struct http_exchange *ex, const struct calle
 		return;
 	}
 	/* The other nodes learn of it before it writes: none of them commits the txn meanwhile. */
-	rc = s->cluster ? node_upload_begin(s, store_db(s), id, slot) : 1;
+	db = s->cluster ? store_db(s) : NULL;
+	rc = !s->cluster ? 1 : db ? node_upload_begin(s, db, id, slot) : -1;
 	if (rc <= 0) {
 		upload_gate_leave();
 		if (!shared)
