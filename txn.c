@@ -538,6 +538,8 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	if (apply_delay_ms && s->cluster)
 		poll(NULL, 0, (int)apply_delay_ms);
 	rev = txn_record(db, id, who->name, &l, bad, s->cluster ? s->node : NULL);
+	if (rev < 0)
+		rev = txn_record_outcome(db, id);
 	versions_unlock(s, vlock, 0);
 	vlock = -1;
 	if (rev <= 0) {
@@ -550,6 +552,9 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 		goto out;
 	}
 	rc = s->cluster ? 0 : apply_txn(s, db, id, rev, &l);
+	/* The publish's answer lost with its connection: asked again, and finished if it was not. */
+	if (rc && !s->cluster && txn_record_outcome(db, id) == rev && txn_get(db, id, &t) == 1)
+		rc = !strcmp(t.state, "done") ? 0 : apply_txn(s, db, id, rev, &l);
 	pthread_mutex_unlock(&s->apply_lock);
 	/* A cluster node's checked files are in versions/: commit/<txn>/ is done with. */
 	if (s->cluster && remove_tree(s->commit_fd, id))

@@ -81,6 +81,17 @@ void txn_sources_free(char **src, size_t n);
  */
 long long txn_record(struct sql *db, const char *id, const char *token, const struct push_list *l,
 		     json_t *moved, const char *node);
+/*
+ * A record whose answer was lost with its connection (PostgreSQL failed
+ * over or restarted) may have committed. The client would not know, and
+ * its next push of those files would meet its own revision as someone
+ * else's. So the database is asked again, connecting again, for up to
+ * RECORD_OUTCOME_MS: the revision when the txn was recorded (applying,
+ * or on a cluster done), else -1.
+ */
+#define RECORD_OUTCOME_MS 15000
+#define RECORD_RETRY_MS 200		/* between the tries */
+long long txn_record_outcome(struct sql *db, const char *id);
 /* Commit step 4: the files rows, the head and the state 'done', in one transaction. */
 int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l);
 /* The first txn in state, lowest revision first: 1 and its id and rev, 0 when none, -1 on error. */

@@ -4,6 +4,7 @@
  * head). The order they run in, and why, is txn.c's.
  */
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +661,31 @@ out:
 	sql_finalize(state);
 	store_big_write_end(db, l->n);
 	return rev;
+}
+
+long long txn_record_outcome(struct sql *db, const char *id)
+{
+	for (long waited = 0; waited < RECORD_OUTCOME_MS; waited += RECORD_RETRY_MS) {
+		struct txn_row t;
+		int rc;
+
+		if (sql_broken(db) && sql_reconnect(db)) {
+			poll(NULL, 0, RECORD_RETRY_MS);
+			continue;
+		}
+		rc = txn_get(db, id, &t);
+		if (rc < 0) {
+			poll(NULL, 0, RECORD_RETRY_MS);
+			continue;
+		}
+		if (rc && t.rev > 0 && (!strcmp(t.state, "applying") || !strcmp(t.state, "done"))) {
+			fprintf(stderr, "%s: push '%s' was recorded as revision %lld before the database's answer "
+				"was lost\n", soc_prog, id, t.rev);
+			return t.rev;
+		}
+		return -1;
+	}
+	return -1;
 }
 
 int txn_publish(struct sql *db, const char *id, long long rev, const struct push_list *l)
