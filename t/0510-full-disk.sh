@@ -37,12 +37,18 @@ test_expect_success_here 'a server whose root is on a 24 MB filesystem, b on one
 '
 
 test_expect_success 'the server fills up mid-push: the push fails and says why' '
+	t=$(server_tree "$TRASH/sdisk/r") && tree_sum "$t" >before &&
 	fill_until "$TRASH/sdisk" 3000 &&
 	head -c 6000000 /dev/urandom >a/D/big &&
 	echo changed >a/D/small &&
-	t=$(server_tree "$TRASH/sdisk/r") && tree_sum "$t" >before &&
 	(cd a && test_expect_code 1 soc push) 2>push.err &&
-	grep "the server cannot store it: No space left on device" push.err &&
+	# On two nodes under load the big file may land before the disk is
+	# full, and the link of the commit into versions/ meet it instead: a 507.
+	if one_node; then
+		grep "the server cannot store it: No space left on device" push.err
+	else
+		grep "the server cannot store it: No space left on device\|the server has no space left to commit" push.err
+	fi &&
 	grep "^soc push: " push.err
 '
 

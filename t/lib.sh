@@ -275,7 +275,7 @@ start_node_() {
 server_tree() {
 	if [ -e "$1/blobs.dir" ]; then
 		st_d=$(mktemp -d "$TRASH/head.XXXXXX") &&
-		"$SOC" serve export "$st_d" --root "$1" >/dev/null 2>&1 &&
+		"$SOC" serve export -q "$st_d" --root "$1" &&
 		echo "$st_d"
 	else
 		echo "$1/files"
