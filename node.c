@@ -17,6 +17,10 @@
  * A node learns of the others' commits by reading the head each tick,
  * to answer the long polls parked on it (head_watch).
  *
+ * The lease is renewed by a thread of its own on a connection of its
+ * own, not by the housekeeping: that waits for a free worker, and a node
+ * whose workers were all busy for a lease would be taken for dead.
+ *
  * Times are the database's (its clock is the one every node shares).
  * Every statement here is PostgreSQL's: cluster nodes run on nothing else.
  */
@@ -46,8 +50,14 @@
 static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sql *end_db;
 
-static long long last_renew;	/* a time(NULL) */
+static long long last_recover;	/* a time(NULL) */
 static long lease = NODE_LEASE_SECONDS;
+
+/* The lease's thread, and how node_leave stops it. */
+static pthread_mutex_t lease_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lease_wake = PTHREAD_COND_INITIALIZER;
+static pthread_t lease_thread;
+static int lease_running, lease_stopping;
 
 static int run(struct sql *db, const char *text, const char *a, const char *b, long long n)
 {
@@ -70,6 +80,60 @@ static int run(struct sql *db, const char *text, const char *a, const char *b, l
 	return 0;
 }
 
+/* This node's row, with a new lease: 0, or -1 after a message. */
+static int enter(struct server *s, struct sql *db)
+{
+	if (run(db, "INSERT INTO nodes VALUES(?1, " NODE_NOW " + ?2) ON CONFLICT (id)"
+		" DO UPDATE SET lease_until = excluded.lease_until", s->node, NULL, lease))
+		return error("node %s cannot join the cluster", s->node);
+	return 0;
+}
+
+/* The lease renewed; a node taken for dead meanwhile (its commits were reopened) joins again, and goes on. */
+static void renew(struct server *s, struct sql *db)
+{
+	if (run(db, "UPDATE nodes SET lease_until = " NODE_NOW " + ?2 WHERE id = ?1", s->node, NULL, lease))
+		return;
+	if (!sql_changes(db)) {
+		warning("node %s was taken for stopped (its lease ran out); its pushes in flight were reopened",
+			s->node);
+		enter(s, db);
+	}
+}
+
+static void *lease_run(void *arg)
+{
+	struct server *s = arg;
+	struct sql *db = NULL;
+	struct timespec next;
+	long period = lease / NODE_RENEWS ? lease / NODE_RENEWS : 1;
+
+	pthread_mutex_lock(&lease_lock);
+	clock_gettime(CLOCK_REALTIME, &next);
+	next.tv_sec += period;
+	while (!lease_stopping) {
+		if (pthread_cond_timedwait(&lease_wake, &lease_lock, &next) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&lease_lock);
+		if (db && sql_broken(db) && sql_reconnect(db)) {
+			sql_close(db);
+			db = NULL;
+		}
+		if (!db)
+			db = store_connect(s);
+		if (db)
+			renew(s, db);
+		else
+			warning("node %s cannot reach the database to renew its lease", s->node);
+		pthread_mutex_lock(&lease_lock);
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_sec += period;
+	}
+	pthread_mutex_unlock(&lease_lock);
+	sql_close(db);
+	return NULL;
+}
+
 int node_join(struct server *s, struct sql *db)
 {
 	if (!s->cluster)
@@ -77,10 +141,14 @@ int node_join(struct server *s, struct sql *db)
 	if (!db || (!s->node[0] && random_hex(s->node, NODE_ID_BYTES)))
 		return -1;
 	lease = test_hook_long(HOOK_NODE_LEASE_SECONDS, 1, NODE_LEASE_MAX, NODE_LEASE_SECONDS);
-	last_renew = time(NULL);
-	if (run(db, "INSERT INTO nodes VALUES(?1, " NODE_NOW " + ?2) ON CONFLICT (id)"
-		" DO UPDATE SET lease_until = excluded.lease_until", s->node, NULL, lease))
-		return error("node %s cannot join the cluster", s->node);
+	if (enter(s, db))
+		return -1;
+	if (pthread_create(&lease_thread, NULL, lease_run, s)) {
+		error("node %s cannot start the thread that renews its lease", s->node);
+		run(db, "DELETE FROM nodes WHERE id = ?1", s->node, NULL, -1);
+		return -1;
+	}
+	lease_running = 1;
 	fprintf(stderr, "%s: node %s of the cluster on '%s'\n", soc_prog, s->node, s->data);
 	return 0;
 }
@@ -89,6 +157,14 @@ void node_leave(struct server *s)
 {
 	struct sql *db;
 
+	if (lease_running) {
+		pthread_mutex_lock(&lease_lock);
+		lease_stopping = 1;
+		pthread_cond_signal(&lease_wake);
+		pthread_mutex_unlock(&lease_lock);
+		pthread_join(lease_thread, NULL);
+		lease_running = 0;
+	}
 	sql_close(end_db);
 	end_db = NULL;
 	if (!s->cluster || !s->node[0] || !(db = store_db(s)))
@@ -169,17 +245,9 @@ void node_tick(struct server *s, int at_start)
 	if (!s->cluster || !(db = store_db(s)))
 		return;
 	head_watch(db);
-	if (!at_start && now - last_renew < lease / NODE_RENEWS)
+	if (!at_start && now - last_recover < lease / NODE_RENEWS)
 		return;
-	last_renew = now;
-	/* Taken for dead meanwhile: its commits were reopened; it joins again, and goes on. */
-	if (run(db, "UPDATE nodes SET lease_until = " NODE_NOW " + ?2 WHERE id = ?1", s->node, NULL, lease))
-		return;
-	if (!sql_changes(db)) {
-		warning("node %s was taken for stopped (its lease ran out); its pushes in flight were reopened",
-			s->node);
-		node_join(s, db);
-	}
+	last_recover = now;
 	recover(s, db);
 }
 

@@ -8,15 +8,17 @@
 
 #include "serve.h"
 
-/* At start: a new node id in s->node and its lease. 0, or -1 after a message. */
+/*
+ * At start: a new node id in s->node, its lease, and the thread that
+ * renews it (s must outlive node_leave). 0, or -1 after a message.
+ */
 int node_join(struct server *s, struct sql *db);
-/* At a clean stop: the lease given back, so the others need not wait for it to run out. */
+/* At a clean stop: the lease's thread stopped and the lease given back, so the others need not wait for it. */
 void node_leave(struct server *s);
 /*
  * The housekeeping's, each tick (at_start: now): the long polls parked
- * here woken when another node's commit moved the head; the lease
- * renewed, every few seconds, and the pushes of nodes whose lease ran
- * out recovered.
+ * here woken when another node's commit moved the head; every few
+ * seconds, the pushes of nodes whose lease ran out recovered.
  */
 void node_tick(struct server *s, int at_start);
 /*

@@ -147,4 +147,27 @@ test_expect_success 'after it, the push lands through the live nodes and check i
 	soc serve check --root "$TRASH/n2"
 '
 
+# The lease is renewed by a thread of its own: a node whose four workers
+# all wait for 5 s on one slow commit (the others queue behind it) is
+# not taken for dead with a lease of 3 s, and every push lands.
+test_expect_success_here 'a node busy past its lease keeps it' '
+	SOC_TEST_APPLY_DELAY_MS=5000 && export SOC_TEST_APPLY_DELAY_MS &&
+	start_server "$TRASH/n3" && unset SOC_TEST_APPLY_DELAY_MS &&
+	NODE_URL_3=$URL NODE_PID_3=$SERVER_PID &&
+	cat "$TRASH/n1.log" "$TRASH/n2.log" "$TRASH/n4.log" | grep -c "stopped answering" >before || : &&
+	pids= &&
+	for c in 1 2 3 4; do
+		soc init "busy$c" --remote "$NODE_URL_3" -q && echo "busy $c" >"busy$c/f$c" &&
+		(cd "busy$c" && soc add "f$c" -q) || return 1
+	done &&
+	for c in 1 2 3 4; do
+		{ (cd "busy$c" && soc push -q) 2>"busy$c.err" & } && pids="$pids $!" || return 1
+	done &&
+	for p in $pids; do wait $p || return 1; done &&
+	! grep "taken for stopped" "$TRASH/n3.log" &&
+	cat "$TRASH/n1.log" "$TRASH/n2.log" "$TRASH/n4.log" | grep -c "stopped answering" >after || : &&
+	test_cmp before after &&
+	(cd b && soc pull -q) && test "$(cat b/f4)" = "busy 4"
+'
+
 test_done
