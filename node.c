@@ -172,6 +172,22 @@ void node_leave(struct server *s)
 	run(db, "DELETE FROM nodes WHERE id = ?1", s->node, NULL, -1);
 }
 
+/* 1 when a node's lease ran out, or a commit or stream is no live node's (or the database failed), else 0. */
+static int any_dead(struct sql *db)
+{
+	struct sql_stmt *st = sql_prepare(db, "SELECT 1 FROM nodes WHERE lease_until < " NODE_NOW
+					  " UNION ALL SELECT 1 FROM txns WHERE state = 'committing'"
+					  " AND (node IS NULL OR node NOT IN (" NODE_LIVE "))"
+					  " UNION ALL SELECT 1 FROM uploads WHERE node NOT IN (" NODE_LIVE ") LIMIT 1", 0);
+	int rc;
+
+	if (!st)
+		return 1;
+	rc = sql_step(st);
+	sql_finalize(st);
+	return rc != SQL_DONE;
+}
+
 /* Each dead node's commits reopened and uploads forgotten, and their pushes' commit/<txn>/ removed. */
 static void recover(struct server *s, struct sql *db)
 {
@@ -182,6 +198,9 @@ static void recover(struct server *s, struct sql *db)
 	char **ids = NULL;
 	size_t n = 0, reopened = 0;
 
+	/* Read first: the writers' lock is every commit's, and almost always nobody died. */
+	if (!any_dead(db))
+		return;
 	if (store_write_begin(db))
 		return;
 	for (int pass = 0; pass < 2; pass++) {
