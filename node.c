@@ -149,7 +149,8 @@ int node_join(struct server *s, struct sql *db)
 		return -1;
 	}
 	lease_running = 1;
-	fprintf(stderr, "%s: node %s of the cluster on '%s'\n", soc_prog, s->node, s->data);
+	fprintf(stderr, "%s: node %s of the cluster on '%s', synced %s\n", soc_prog, s->node, s->data,
+		s->blobs_syncfs ? "by syncfs (a local disk)" : "file by file");
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct server {
 	char *root;		/* absolute */
 	int root_fd;		/* O_DIRECTORY, never follows a symlink below it */
 	int cluster;		/* a node of several, on PostgreSQL and a shared blob directory (--blobs) */
+	int blobs_syncfs;	/* a cluster's blob directory on a local disk: one syncfs(2) flushes a big commit */
 	char *data;		/* where staging/, commit/, trash/ and versions/ are: the root, or --blobs */
 	int data_fd;
 	char node[NODE_ID_LEN + 1];	/* a cluster node's id, new at each start (node.c); "" otherwise */

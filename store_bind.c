@@ -22,10 +22,12 @@
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "serve.h"
 #include "sql.h"
+#include "testhook.h"
 
 static const char *wanted;	/* --db, or NULL */
 static int conninfo_unbound;	/* a new root given --db, for store_bind_check to bind */
@@ -154,6 +156,31 @@ void store_want_blobs(const char *dir)
 	wanted_blobs = dir;
 }
 
+/*
+ * 1 when fd is on a filesystem of a local disk whose syncfs(2) writes
+ * everything out. On a network or FUSE mount syncfs may flush nothing
+ * (FUSE answers it with 0 unasked; SCALE.md section 1), so any other
+ * type is synced file by file.
+ */
+static int local_disk(int fd)
+{
+	static const long types[] = {
+		0xEF53,		/* ext2, ext3, ext4 */
+		0x58465342,	/* xfs */
+		0x9123683E,	/* btrfs */
+		0xF2F52010,	/* f2fs */
+		0x01021994,	/* tmpfs: nothing to flush */
+	};
+	struct statfs st;
+
+	if (fstatfs(fd, &st))
+		return 0;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((long)st.f_type == types[i])
+			return 1;
+	return 0;
+}
+
 int store_bind_blobs(struct server *s, int create, int on_pg)
 {
 	char *dir = NULL, *real = NULL;
@@ -203,7 +230,10 @@ int store_bind_blobs(struct server *s, int create, int on_pg)
 	s->cluster = 1;
 	s->data = dir;
 	s->data_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return s->data_fd < 0 ? error_errno("cannot open the blob directory '%s'", dir) : 0;
+	if (s->data_fd < 0)
+		return error_errno("cannot open the blob directory '%s'", dir);
+	s->blobs_syncfs = local_disk(s->data_fd) && !test_hook_flag(HOOK_BLOBS_FSYNC_EACH);
+	return 0;
 }
 
 /* meta 'blobs' into *out (malloc'd, NULL when there is none): 0, or -1 after a message. */

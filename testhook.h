@@ -41,6 +41,8 @@
 #define HOOK_WATCHES_MAX TEST_HOOK_PREFIX "WATCHES_MAX"
 /* Both sides, a flag: beneath.c acts as on a kernel without openat2, so its walk is what runs. */
 #define HOOK_NO_OPENAT2 TEST_HOOK_PREFIX "NO_OPENAT2"
+/* Server, a flag: a cluster node syncs its blob directory file by file, on whatever filesystem. */
+#define HOOK_BLOBS_FSYNC_EACH TEST_HOOK_PREFIX "BLOBS_FSYNC_EACH"
 /* Client: a pull's hard links fail with EPERM, as on vfat or exFAT (the --copy-dest fallback). */
 #define HOOK_NO_HARDLINK TEST_HOOK_PREFIX "NO_HARDLINK"
 /* Server: the WAL size past which a commit checkpoints, in place of WAL_KEEP_BYTES. */

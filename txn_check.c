@@ -19,9 +19,10 @@
  * the wait into this loop, and cost more in all (bench/README). A small
  * push never syncs the filesystem, so it never waits for someone else's
  * big upload to be flushed. The apply follows the same rule for the
- * directories it changes. A cluster node never syncs its filesystem
- * (PROTOCOL.md section 10b): past SYNC_EACH_MAX, it fsyncs the files
- * after the check, SYNC_THREADS at once.
+ * directories it changes. A cluster node syncs its blob directory's
+ * filesystem only when it is a local disk's (s->blobs_syncfs; PROTOCOL.md
+ * section 10b): on a shared mount, past SYNC_EACH_MAX, it fsyncs the
+ * files after the check, SYNC_THREADS at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -340,7 +341,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	struct versions_touched kept;
 	unsigned char *flags;
 	size_t nparts, files = 0;
-	int sfd, cfd, failed = 0, sync_each;
+	int sfd, cfd, failed = 0, sync_each, one_syncfs;
 	long nbad = 0;
 	/* rsync has ended; a file still growing now is hashed here like any other. */
 	struct stage_follow *fol = stage_follow_end(id);
@@ -359,6 +360,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	for (size_t i = 0; i < l->n; i++)
 		files += push_item_file(&l->v[i]);
 	sync_each = files <= SYNC_EACH_MAX;
+	one_syncfs = !sync_each && (!s->cluster || s->blobs_syncfs);
 	flags = xcalloc(l->n ? l->n : 1, 1);
 	memset(part, 0, sizeof(part));
 	memset(&kept, 0, sizeof(kept));
@@ -396,19 +398,19 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		if (flags[i] == ITEM_COPY && own_copy(id, cfd, &l->v[i], sync_each))
 			failed = failure();
 	/*
-	 * A cluster's blob directory is a shared mount, where syncfs may flush
+	 * A cluster's blob directory on a shared mount, where syncfs may flush
 	 * nothing at all (FUSE answers it with 0 unasked): file by file there,
 	 * many at once.
 	 */
-	if (!failed && !nbad && !sync_each && s->cluster && sync_files(id, cfd, l))
+	if (!failed && !nbad && !sync_each && !one_syncfs && sync_files(id, cfd, l))
 		failed = failure();
-	else if (!failed && !nbad && !sync_each && !s->cluster && syncfs(cfd)) {
+	else if (!failed && !nbad && one_syncfs && syncfs(cfd)) {
 		error_errno("cannot sync the files of 'commit/%s'", id);
 		failed = failure();
 	}
 	/* That syncfs covered versions/ too, unless someone mounted it apart. */
-	if (!failed && !nbad && (sync_each || s->cluster || !same_fs(cfd, s->versions_fd)) &&
-	    versions_sync(s, &kept, !sync_each && !s->cluster))
+	if (!failed && !nbad && (!one_syncfs || !same_fs(cfd, s->versions_fd)) &&
+	    versions_sync(s, &kept, one_syncfs))
 		failed = failure();
 	free(flags);
 	if (sfd >= 0)

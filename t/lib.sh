@@ -208,13 +208,17 @@ LOG_STAMP='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'
 # nodes sharing ROOT.blobs (--blobs); the second, on ROOT.n2, starts with
 # the first start and lives on through the first one's restarts; URL is
 # a haproxy in front of both (t/lib-haproxy.sh), made anew at each start.
+# The second syncs its blobs file by file (SOC_TEST_BLOBS_FSYNC_EACH), as
+# on a shared mount, the first as its filesystem allows: both ways run.
 # SERVER_PID is the first node's: a test that stops or kills it leaves
 # the second serving, as a cluster does.
 start_server() {
 	root=$1
 	shift
+	ss_new=
 	if { [ "${SOC_TEST_DB-}" = pg ] || [ "${SOC_TEST_DB-}" = cluster ]; } &&
 	   ! [ -e "$root/soc.db" ] && ! [ -e "$root/db.conninfo" ]; then
+		ss_new=1
 		pg_n=pg-$(basename "$root")
 		while [ -e "$TRASH/$pg_n" ]; do pg_n=${pg_n}x; done
 		pg_up "$pg_n" || return 1
@@ -226,12 +230,18 @@ start_server() {
 		ss_url=$URL ss_pid=$SERVER_PID
 		ss_n2=$(cat "$root.n2.pid" 2>/dev/null)
 		if [ -z "$ss_n2" ] || ! kill -0 "$ss_n2" 2>/dev/null; then
-			if [ -e "$root.n2/blobs.dir" ]; then
+			SOC_TEST_BLOBS_FSYNC_EACH=1
+			export SOC_TEST_BLOBS_FSYNC_EACH
+			# A new root's arguments name the database and the blobs already.
+			if [ -e "$root.n2/blobs.dir" ] || [ -n "$ss_new" ]; then
 				start_node_ "$root.n2" "$@"
 			else
 				start_node_ "$root.n2" --db "$(cat "$root/db.conninfo")" \
 					--blobs "$(cat "$root/blobs.dir")" "$@"
-			fi || return 1
+			fi
+			ss_rc=$?
+			unset SOC_TEST_BLOBS_FSYNC_EACH
+			[ $ss_rc = 0 ] || return 1
 			echo "$SERVER_PID" >"$root.n2.pid" && echo "$URL" >"$root.n2.url"
 		fi
 		ss_old=$(cat "$root.haproxy.pid" 2>/dev/null)
