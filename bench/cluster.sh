@@ -6,7 +6,10 @@
 #
 #   sh bench/cluster.sh
 #
-# 1. first push of a 10,000-file tree, two nodes / one SQLite node  (target <= 1.3)
+# 1. first push of a 10,000-file tree, two nodes / one SQLite node  (target <= 1.3);
+#    and the same with the nodes syncing the blobs file by file, as on a
+#    shared mount (the blob directory here is a local disk, which a node
+#    syncs as SQLite's root is, by one syncfs)
 # 2. a no-op pull of it                                             (target <= 1.3)
 # 3. a pull of 1,000 of its files changed elsewhere                 (target <= 1.3)
 # 4. pushes per second: 16 clients, each editing and pushing a file of its
@@ -36,10 +39,26 @@ echo "cluster: building $SMALL files"
 mkdir -p "$WORK/tree/data"
 mktree "$WORK/tree/data" "$SMALL" 100 1024 8192
 
-# round KIND I: one round on a new root, SQLite (lite) or PostgreSQL (pg).
+# round KIND I: one round on a new root, SQLite (lite) or PostgreSQL (pg);
+# pgf: the first push only, the nodes syncing file by file.
 round() {
 	kind=$1
 	i=$2
+	if [ "$kind" = pgf ]; then
+		"$PG_BIN/createdb" -h "$PG_HOST" -U soc "socf$i"
+		SOC_TEST_BLOBS_FSYNC_EACH=1
+		export SOC_TEST_BLOBS_FSYNC_EACH
+		start_nodes "$WORK/root-$kind-$i" "host=$PG_HOST dbname=socf$i user=soc"
+		unset SOC_TEST_BLOBS_FSYNC_EACH
+		a=$WORK/a-$kind-$i
+		cp -a "$WORK/tree" "$a"
+		(cd "$a" && "$SOC" init -q --remote "$URL" && "$SOC" add -q -r data)
+		sync
+		timed "$WORK/t-push-$kind" sh -c 'cd "$1" && "$2" push -q' - "$a" "$SOC"
+		stop_nodes
+		rm -rf "$a"
+		return
+	fi
 	if [ "$kind" = pg ]; then
 		"$PG_BIN/createdb" -h "$PG_HOST" -U soc "soc$i"
 		start_nodes "$WORK/root-$kind-$i" "host=$PG_HOST dbname=soc$i user=soc"
@@ -69,7 +88,9 @@ for i in $(seq "$RUNS"); do
 	if [ $((i % 2)) = 1 ]; then
 		round pg "$i"
 		round lite "$i"
+		round pgf "$i"
 	else
+		round pgf "$i"
 		round lite "$i"
 		round pg "$i"
 	fi
@@ -126,6 +147,9 @@ say() {
 	echo "cluster: $1: two nodes ${2}s ($(spread "$4")), SQLite ${3}s ($(spread "$5")), ratio $(ratio "$2" "$3") (target <= 1.3)"
 }
 say "first push of $SMALL files" "$M_push_pg" "$M_push_lite" "$WORK/t-push-pg" "$WORK/t-push-lite"
+M_push_pgf=$(median <"$WORK/t-push-pgf")
+echo "cluster: first push of $SMALL files, blobs synced file by file: two nodes ${M_push_pgf}s" \
+	"($(spread "$WORK/t-push-pgf")), ratio $(ratio "$M_push_pgf" "$M_push_lite") to SQLite (a shared mount's way)"
 say "no-op pull of $SMALL files" "$M_noop_pg" "$M_noop_lite" "$WORK/t-noop-pg" "$WORK/t-noop-lite"
 say "pull of $CHANGED changed files" "$M_pullc_pg" "$M_pullc_lite" "$WORK/t-pullc-pg" "$WORK/t-pullc-lite"
 SP=$(storm pg)
