@@ -91,6 +91,13 @@ void sql_bulk_int64(struct sql_bulk *b, int col, long long v);
 int sql_bulk_row(struct sql_bulk *b);
 /* Also frees b; -1 for a NULL b (its open failed). */
 int sql_bulk_close(struct sql_bulk *b);
+/*
+ * s (len bytes, no control characters: a path) as the next element of
+ * the PostgreSQL array literal in b, "{" before the first and "," before
+ * the others, with " and \ escaped. The caller adds the "}".
+ */
+struct buf;
+void sql_array_add(struct buf *b, const char *s, size_t len);
 
 /* Runs text, one or more statements with no parameters and no rows; 0, or -1 after a message naming it. */
 int sql_exec(struct sql *db, const char *text);

@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "soc.h"
 #include "sql.h"
@@ -49,29 +50,30 @@ static struct buf *elem(struct sql_bulk *b, int col)
 	return c;
 }
 
+void sql_array_add(struct buf *b, const char *s, size_t len)
+{
+	buf_addch(b, b->len ? ',' : '{');
+	buf_addch(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			buf_addch(b, '\\');
+		buf_addch(b, s[i]);
+	}
+	buf_addch(b, '"');
+}
+
 void sql_bulk_text(struct sql_bulk *b, int col, const char *s)
 {
-	struct buf *c;
-
 	if (sql_kind(b->db) != SQL_PG) {
 		if (s)
 			sql_bind_text(b->st, col, s, -1);
 		else
 			sql_bind_null(b->st, col);
-		return;
+	} else if (s) {
+		sql_array_add(&b->col[col - 1], s, strlen(s));
+	} else {
+		buf_addstr(elem(b, col), "NULL");
 	}
-	c = elem(b, col);
-	if (!s) {
-		buf_addstr(c, "NULL");
-		return;
-	}
-	buf_addch(c, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_addch(c, '\\');
-		buf_addch(c, *s);
-	}
-	buf_addch(c, '"');
 }
 
 void sql_bulk_int64(struct sql_bulk *b, int col, long long v)

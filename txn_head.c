@@ -32,19 +32,6 @@ struct head_rows {
 	size_t ndirs, dcap;
 };
 
-/* s in a PostgreSQL array literal: "..." with \ and " escaped (paths hold no control characters). */
-static void add_elem(struct buf *b, const char *s, size_t len)
-{
-	buf_addch(b, b->len > 1 ? ',' : '{');
-	buf_addch(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			buf_addch(b, '\\');
-		buf_addch(b, s[i]);
-	}
-	buf_addch(b, '"');
-}
-
 static int by_path(const void *a, const void *b)
 {
 	return strcmp(((const struct head_row *)a)->path, ((const struct head_row *)b)->path);
@@ -117,15 +104,15 @@ struct head_rows *head_rows_read(struct sql *db, const struct push_list *l, int 
 		while (from && p[from - 1] != '/')
 			from--;
 		for (slash = strchr(p + from, '/'); slash; slash = strchr(slash + 1, '/')) {
-			add_elem(&names, p, (size_t)(slash - p));
+			sql_array_add(&names, p, (size_t)(slash - p));
 			if (++k % HEAD_CHUNK == 0)
 				rc = rc || run(db, rows, &names, h, 0);
 		}
-		add_elem(&names, p, plen);
+		sql_array_add(&names, p, plen);
 		if (++k % HEAD_CHUNK == 0)
 			rc = rc || run(db, rows, &names, h, 0);
 		if (!l->v[i].deleted) {
-			add_elem(&files, p, plen);
+			sql_array_add(&files, p, plen);
 			if (++kf % HEAD_CHUNK == 0)
 				rc = rc || run(db, under, &files, h, 1);
 		}
