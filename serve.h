@@ -350,8 +350,9 @@ long long api_query_int(const struct http_request *req, const char *name);
 void api_info(struct server *s, struct http_exchange *ex, const struct caller *who);
 /* ---- view_serve.c: POST view, the tree a pull's rsync reads ---- */
 #define VIEW_EXPIRE_SECONDS 86400	/* a view is removed a day after it was made: a long rsync may read it */
+#define VIEW_EXPIRE_EVERY 600		/* seconds between two looks for old views (the first at the start) */
 void api_view(struct server *s, struct http_exchange *ex, const struct caller *who);
-/* The housekeeping's: views older than VIEW_EXPIRE_SECONDS removed. */
+/* The housekeeping's: views older than VIEW_EXPIRE_SECONDS removed, every VIEW_EXPIRE_EVERY. */
 void view_expire(struct server *s);
 void api_changes(struct server *s, struct http_exchange *ex);
 void api_log(struct server *s, struct http_exchange *ex);

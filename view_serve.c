@@ -133,12 +133,17 @@ void api_view(struct server *s, struct http_exchange *ex, const struct caller *w
 
 void view_expire(struct server *s)
 {
+	/* A listing of a shared mount's directory each second would cost every node a round trip or more. */
+	static time_t last;
 	DIR *d;
 	struct dirent *de;
 	time_t now = time(NULL);
 	int fd;
 
-	if (s->views_fd < 0 || (fd = dup(s->views_fd)) < 0 || !(d = fdopendir(fd)))
+	if (s->views_fd < 0 || (last && now - last < VIEW_EXPIRE_EVERY))
+		return;
+	last = now;
+	if ((fd = dup(s->views_fd)) < 0 || !(d = fdopendir(fd)))
 		return;
 	rewinddir(d);
 	while ((de = readdir(d))) {

@@ -179,4 +179,16 @@ test_expect_success_here 'a node busy past its lease keeps it' '
 	(cd b && soc pull -q) && test "$(cat b/f4)" = "busy 4"
 '
 
+# The housekeeping removes views a day old, the first time at the start.
+test_expect_success_here 'a view a day old goes, a new one stays' '
+	mkdir "$B/views/stale" "$B/views/fresh" && : >"$B/views/stale/f" &&
+	touch -d "2 days ago" "$B/views/stale" &&
+	kill "$NODE_PID_3" && wait "$NODE_PID_3"; start_server "$TRASH/n3" &&
+	NODE_URL_3=$URL NODE_PID_3=$SERVER_PID &&
+	n=0 && while test -e "$B/views/stale"; do
+		n=$((n + 1)) && test $n -lt 100 && sleep 0.05 || return 1
+	done &&
+	test -d "$B/views/fresh"
+'
+
 test_done
