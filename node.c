@@ -80,6 +80,16 @@ static int run(struct sql *db, const char *text, const char *a, const char *b, l
 	return 0;
 }
 
+/* db, a connection of a thread's own, made again if it broke (or a new one): NULL when it cannot be. */
+static struct sql *connection(struct server *s, struct sql *db)
+{
+	if (db && sql_broken(db) && sql_reconnect(db)) {
+		sql_close(db);
+		db = NULL;
+	}
+	return db ? db : store_connect(s);
+}
+
 /* This node's row, with a new lease: 0, or -1 after a message. */
 static int enter(struct server *s, struct sql *db)
 {
@@ -115,12 +125,7 @@ static void *lease_run(void *arg)
 		if (pthread_cond_timedwait(&lease_wake, &lease_lock, &next) != ETIMEDOUT)
 			continue;
 		pthread_mutex_unlock(&lease_lock);
-		if (db && sql_broken(db) && sql_reconnect(db)) {
-			sql_close(db);
-			db = NULL;
-		}
-		if (!db)
-			db = store_connect(s);
+		db = connection(s, db);
 		if (db)
 			renew(s, db);
 		else
@@ -365,12 +370,7 @@ void node_upload_end(struct server *s, int slot)
 	int rc = -1;
 
 	pthread_mutex_lock(&end_lock);
-	if (end_db && sql_broken(end_db) && sql_reconnect(end_db)) {
-		sql_close(end_db);
-		end_db = NULL;
-	}
-	if (!end_db)
-		end_db = store_connect(s);
+	end_db = connection(s, end_db);
 	if (end_db)
 		rc = run(end_db, "DELETE FROM uploads WHERE node = ?1 AND slot = ?2", s->node, NULL, slot);
 	pthread_mutex_unlock(&end_lock);
