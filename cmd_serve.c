@@ -302,9 +302,11 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	if (store_refuse_lost(root, 1))
 		return EXIT_ERROR;
 	/* The first start's admin token here, not in store_open: the store never calls up into token.c. */
-	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || node_join(&s, store_db(&s)) ||
-	    txn_recover(&s) || versions_populate(&s))
+	if (store_open(&s, root, 1) || token_make_admin(&s, store_db(&s)) || node_join(&s, store_db(&s)))
 		goto out;
+	/* From here the lease's thread runs, and holds &s: node_leave stops it. */
+	if (txn_recover(&s) || versions_populate(&s))
+		goto leave;
 	last_gc = versions_now();
 	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
 	cfg.listen = listen;
@@ -318,6 +320,7 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 	upload_stop();
 	tunnel_stop();
 	stage_follow_stop();
+leave:
 	node_leave(&s);
 out:
 	store_close(&s);
