@@ -192,6 +192,11 @@ int sql_exec(struct sql *db, const char *text)
 	return 0;
 }
 
+int sql_copy(struct sql *db, const char *text, const char *data, size_t len)
+{
+	return db->pg ? pg_copy(db->pg, text, data, len) : error("database: COPY is PostgreSQL's");
+}
+
 long long sql_changes(struct sql *db)
 {
 	return db->pg ? pg_changes(db->pg) : sqlite3_changes(db->lite);

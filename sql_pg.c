@@ -10,6 +10,7 @@
  * in memory, a PGresult each.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
@@ -463,6 +464,36 @@ int pg_exec(struct pg *c, const char *text)
 	set_error(c, res);
 	PQclear(res);
 	return error("database: %s (in '%.60s')", c->errmsg, text);
+}
+
+int pg_copy(struct pg *c, const char *text, const char *data, size_t len)
+{
+	PGresult *res;
+	int ok;
+
+	park(c);
+	if (!conn_ok(c))
+		return error("database: %s (in '%.60s')", c->errmsg, text);
+	res = PQexec(c->conn, text);
+	if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+		set_error(c, res);
+		PQclear(res);
+		return error("database: %s (in '%.60s')", c->errmsg, text);
+	}
+	PQclear(res);
+	ok = len <= INT_MAX && PQputCopyData(c->conn, data, (int)len) == 1;
+	/* Ended either way, so the connection is free again; a reason given makes the server drop the rows. */
+	if (PQputCopyEnd(c->conn, ok ? NULL : "soc could not send the rows") != 1)
+		ok = 0;
+	res = PQgetResult(c->conn);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		set_error(c, res);
+		ok = 0;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(c->conn)))
+		PQclear(res);
+	return ok ? 0 : error("database: %s (in '%.60s')", c->errmsg, text);
 }
 
 long long pg_changes(struct pg *c)

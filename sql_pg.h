@@ -21,6 +21,8 @@ void pg_finalize(struct pg_stmt *st);
 /* NULL for SQL NULL. */
 const char *pg_column(struct pg_stmt *st, int i);
 int pg_exec(struct pg *c, const char *text);
+/* text, a COPY ... FROM STDIN, given data: rows in COPY's text form. 0, or -1 after a message. */
+int pg_copy(struct pg *c, const char *text, const char *data, size_t len);
 long long pg_changes(struct pg *c);
 int pg_in_txn(struct pg *c);
 const char *pg_errmsg(struct pg *c);

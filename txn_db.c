@@ -390,10 +390,8 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 		goto out;
 	item = sql_bulk_open(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
 			     " target) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			     "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode, target)"
-			     " SELECT * FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]),"
-			     " CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS INTEGER[]), CAST(?7 AS TEXT[]),"
-			     " CAST(?8 AS INTEGER[]), CAST(?9 AS TEXT[]))", 9);
+			     "COPY txn_items (txn, path, sha256, size, mtime, mode, base, base_mode, target)"
+			     " FROM STDIN", 9);
 	for (i = 0; item && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
@@ -602,9 +600,7 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
 	change = bulk < 0 || !rev_st ? NULL :
 		 sql_bulk_open(db, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       "INSERT INTO changes SELECT * FROM unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS TEXT[]),"
-			       " CAST(?3 AS TEXT[]), CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS INTEGER[]),"
-			       " CAST(?7 AS TEXT[]))", 7);
+			       "COPY changes (rev, path, sha256, size, mtime, mode, target) FROM STDIN", 7);
 	for (i = 0; change && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 

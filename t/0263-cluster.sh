@@ -60,6 +60,17 @@ test_expect_success 'pushes and pulls through haproxy: new, changed, deleted, li
 
 # The push of one big changed file goes by the upload stream (new) and
 # by rsync (changed, with the server's blob as its basis).
+# Rows go to PostgreSQL by COPY: a path and a link target with what its
+# text form escapes come back as they went.
+test_expect_success 'a path and a link target with a backslash, a tab, a quote and non-ASCII' '
+	mkdir -p "a/q\"é" && echo odd >"a/q\"é/f\"ü" &&
+	ln -s "$(printf "x\\\\y\tz\"é")" a/odd-link &&
+	(cd a && soc add -r . -q && soc push -q) && (cd b && soc pull -q) &&
+	test "$(cat "b/q\"é/f\"ü")" = odd &&
+	test "$(readlink b/odd-link)" = "$(readlink a/odd-link)" &&
+	test "$(readlink b/odd-link)" = "$(printf "x\\\\y\tz\"é")"
+'
+
 test_expect_success 'one push: begin, upload, rsync and commit on different nodes' '
 	head -c 3000000 /dev/urandom >a/big && (cd a && soc add big -q && soc push -q) &&
 	printf "edit" | dd of=a/big bs=1 seek=1000 conv=notrunc 2>/dev/null &&
