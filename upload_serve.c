@@ -308,8 +308,7 @@ static void *run(void *arg)
 		fprintf(stderr, "%s: upload into push '%s': %lld files, %lld bytes, %lld ms\n", soc_prog,
 			u->id, stored, bytes, (long long)now_ms() - start);
 	}
-	/* Its items kept before the client hears the end: its commit comes right after, and takes them. */
-	/* Before the client hears the end (its commit may come to another node next), and before the slot is free. */
+	/* Before the client hears the end (its commit may come to another node next) and the slot is free. */
 	if (u->s->cluster)
 		node_upload_end(u->s, u->slot);
 	upload_slot_release(u->slot);
