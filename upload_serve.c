@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 
 #define UPLOAD_IO (256 * 1024)		/* one read from the socket */
 #define STORE_TRIES 16			/* creates of a path other streams of the push race */
+#define UPLOAD_LINGER_MS 2000		/* a refused stream's bytes read and dropped after the answer, at most */
 
 /* UPLOAD_IDLE_TIMEOUT_MS, or the test hook HOOK_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
 static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
@@ -211,6 +213,29 @@ static void answer(struct upload *u, json_t *j)
 	json_decref(j);
 }
 
+/*
+ * After a refusal the client is still sending. A close with bytes unread
+ * would answer them with a reset, which a proxy in front may pass on
+ * before the answer; so the answer is followed by our end of the
+ * stream, and what the client still sends is read and dropped until it
+ * has seen the answer and closed, for UPLOAD_LINGER_MS at most (as
+ * nginx's lingering_close).
+ */
+static void linger(struct upload *u)
+{
+	long long until = (long long)now_ms() + UPLOAD_LINGER_MS;
+
+	if (shutdown(u->fd, SHUT_WR))
+		return;
+	for (;;) {
+		long long left = until - (long long)now_ms();
+		struct pollfd p = { .fd = u->fd, .events = POLLIN };
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0 || read(u->fd, u->buf, UPLOAD_IO) <= 0)
+			return;
+	}
+}
+
 /* A refusal naming path (valid UTF-8, path_check made sure) and what is wrong with it. */
 static json_t *refusal(const char *code, const char *path, const char *what)
 {
@@ -231,7 +256,7 @@ static void *run(void *arg)
 	const char *why = NULL;
 	json_t *result = NULL;
 	long long stored = 0, bytes = 0, start = now_ms();
-	int cfd = -1;
+	int cfd = -1, refused;
 
 	for (;;) {
 		unsigned char head[UPLOAD_HEAD_LEN];
@@ -312,7 +337,10 @@ static void *run(void *arg)
 	if (u->s->cluster)
 		node_upload_end(u->s, u->slot);
 	upload_slot_release(u->slot);
+	refused = !json_object_get(result, "stored");
 	answer(u, result);
+	if (refused)
+		linger(u);
 	close(u->fd);
 	free(u->buf);
 	free(u);
