@@ -47,12 +47,34 @@ struct sender {
 	unsigned char *buf;
 	size_t len;
 	struct progress *pg;	/* the push's progress line, or NULL */
+	char early[UPLOAD_ANSWER_MAX];	/* what the server said before the stream's end: a refusal */
+	size_t early_len;
 };
+
+/*
+ * The server answers before the stream's end only to refuse it, and
+ * then reads no more: its answer is looked for before each send, so
+ * that the rest is not sent for nothing, and the answer is read before
+ * the connection breaks (through a proxy, a server's close with bytes
+ * unread may reach us as a reset that takes the answer with it).
+ */
+static int server_spoke(struct sender *s)
+{
+	long n = upgrade_recv(s->u, s->early + s->early_len, sizeof(s->early) - s->early_len, 0);
+
+	if (n == UPGRADE_AGAIN || n == UPGRADE_TIMEOUT)
+		return 0;
+	if (n > 0)
+		s->early_len += (size_t)n;
+	return 1;
+}
 
 static int flush(struct sender *s)
 {
-	int rc = s->len ? upgrade_send(s->u, s->buf, s->len, NET_STALL_SECONDS * 1000) : 0;
+	int rc = 0;
 
+	if (s->len)
+		rc = server_spoke(s) ? -1 : upgrade_send(s->u, s->buf, s->len, NET_STALL_SECONDS * 1000);
 	s->len = 0;
 	return rc;
 }
@@ -123,15 +145,19 @@ broke:
 	return -2;
 }
 
-/* The server's last line: its count; -1 after saying the server's reason; -2 when it gave none. */
-static long long read_answer(struct upgraded *u, int wait_ms)
+/*
+ * The server's last line, after the early bytes of it already read: its
+ * count; -1 after saying the server's reason; -2 when it gave none.
+ */
+static long long read_answer(struct upgraded *u, int wait_ms, const char *early, size_t early_len)
 {
 	char line[UPLOAD_ANSWER_MAX + 1];
-	size_t len = 0;
+	size_t len = early_len < UPLOAD_ANSWER_MAX ? early_len : UPLOAD_ANSWER_MAX;
 	long long stored = -2;
 	json_t *j;
 	long n;
 
+	memcpy(line, early, len);
 	while (len < UPLOAD_ANSWER_MAX && !memchr(line, '\n', len)) {
 		n = upgrade_recv(u, line + len, UPLOAD_ANSWER_MAX - len, wait_ms);
 		if (n <= 0)
@@ -196,7 +222,7 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 	s.len += 2;
 	if (flush(&s))
 		goto broke;
-	stored = read_answer(s.u, NET_STALL_SECONDS * 1000);
+	stored = read_answer(s.u, NET_STALL_SECONDS * 1000, s.early, s.early_len);
 	if (stored == -2)
 		error("the server broke off the upload without a reason; its log may say");
 	if (stored < 0)
@@ -209,7 +235,7 @@ static int upload_one(const struct remote *r, const struct workspace *ws, const 
 	goto out;
 broke:
 	/* A server that stopped reading may have said why. */
-	if (read_answer(s.u, UPLOAD_ERROR_WAIT_MS) != -1)
+	if (read_answer(s.u, UPLOAD_ERROR_WAIT_MS, s.early, s.early_len) != -1)
 		error("the connection to the server broke during the upload");
 out:
 	free(s.buf);
