@@ -503,15 +503,15 @@ static int publish_rows(struct sql *db, const char *id, long long rev, const str
 	struct sql_bulk *file;
 	struct sql_stmt *st = NULL;
 	size_t i;
-	int bulk, rc = -1;
+	int bulk, pg, rc = -1;
 
 	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
+	/* PostgreSQL: by COPY into a table of this transaction's, then one upsert from it. */
+	pg = sql_kind(db) == SQL_PG;
+	if (pg && bulk >= 0 && sql_exec(db, "CREATE TEMP TABLE IF NOT EXISTS files_in (LIKE files) ON COMMIT DELETE ROWS"))
+		bulk = -1;
 	file = bulk < 0 ? NULL : sql_bulk_open(db, "INSERT OR REPLACE INTO files VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-				"INSERT INTO files SELECT * FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]),"
-				" CAST(?3 AS BIGINT[]), CAST(?4 AS BIGINT[]), CAST(?5 AS INTEGER[]), CAST(?6 AS BIGINT[]),"
-				" CAST(?7 AS TEXT[])) ON CONFLICT (path) DO UPDATE SET"
-				" sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
-				" mode = excluded.mode, rev = excluded.rev, target = excluded.target", 7);
+				"COPY files_in (path, sha256, size, mtime, mode, rev, target) FROM STDIN", 7);
 	for (i = 0; file && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
@@ -527,6 +527,12 @@ static int publish_rows(struct sql *db, const char *id, long long rev, const str
 	}
 	rc = sql_bulk_close(file);
 	file = NULL;
+	if (!rc && i == l->n && pg &&
+	    sql_exec(db, "INSERT INTO files (path, sha256, size, mtime, mode, rev, target)"
+		     " SELECT path, sha256, size, mtime, mode, rev, target FROM files_in ON CONFLICT (path) DO UPDATE SET"
+		     " sha256 = excluded.sha256, size = excluded.size, mtime = excluded.mtime,"
+		     " mode = excluded.mode, rev = excluded.rev, target = excluded.target"))
+		rc = -1;
 	if (rc || i < l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk)) {
 		rc = -1;
 		goto out;
