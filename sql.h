@@ -80,11 +80,9 @@ int sql_copy(struct sql *db, const char *text, const char *data, size_t len);
 
 /*
  * ---- sql_bulk.c: many rows into a table ----
- * lite is an INSERT of one row, its values ?1 to ?ncols. pg is either
- * COPY table (columns) FROM STDIN, the ncols columns in their order, or
- * a statement taking each column as an array, CAST(?N AS TEXT[]) (or
- * BIGINT[], INTEGER[]) in an unnest; either is run every so many rows.
- * Set each column of a row, then
+ * lite is an INSERT of one row, its values ?1 to ?ncols; pg is COPY
+ * table (columns) FROM STDIN, the ncols columns in their order, run
+ * every so many rows. Set each column of a row, then
  * end it with sql_bulk_row; sql_bulk_close sends the rest. Strings given
  * must live until the row ends. Each gives 0, or -1 after a message;
  * open gives NULL then.
