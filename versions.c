@@ -60,7 +60,25 @@ static void blob_name(const char *hash, char out[BLOB_NAME_LEN + 1])
 	snprintf(out, BLOB_NAME_LEN + 1, "%.2s/%s", hash, hash);
 }
 
-static int versions_flock(struct server *s, int exclusive, int nonblock);
+static int versions_flock(struct server *s, int exclusive, int nonblock)
+{
+	int fd = openat(s->data_fd, VERSIONS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return error_errno("cannot open '%s/" VERSIONS_LOCK "'", s->data);
+	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0))) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(fd);
+		errno = e;
+		if (e == EWOULDBLOCK && nonblock)
+			return -1;
+		return error_errno("cannot lock '%s/" VERSIONS_LOCK "'", s->data);
+	}
+	return fd;
+}
 
 /*
  * A cluster's nodes take the same lock in PostgreSQL too (a session's
@@ -104,28 +122,9 @@ int versions_lock(struct server *s, int exclusive, int nonblock)
 	if (!rc)
 		return fd;
 	close(fd);
-	errno = EWOULDBLOCK;
+	/* Held by another node, or the database failed (said). */
+	errno = rc > 0 ? EWOULDBLOCK : EIO;
 	return -1;
-}
-
-static int versions_flock(struct server *s, int exclusive, int nonblock)
-{
-	int fd = openat(s->data_fd, VERSIONS_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return error_errno("cannot open '%s/" VERSIONS_LOCK "'", s->data);
-	while (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0))) {
-		int e = errno;
-
-		if (e == EINTR)
-			continue;
-		close(fd);
-		errno = e;
-		if (e == EWOULDBLOCK && nonblock)
-			return -1;
-		return error_errno("cannot lock '%s/" VERSIONS_LOCK "'", s->data);
-	}
-	return fd;
 }
 
 static int hexval(char c)
