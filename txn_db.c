@@ -669,13 +669,8 @@ long long txn_record_outcome(struct sql *db, const char *id)
 {
 	for (long waited = 0; waited < RECORD_OUTCOME_MS; waited += RECORD_RETRY_MS) {
 		struct txn_row t;
-		int rc;
+		int rc = sql_broken(db) && sql_reconnect(db) ? -1 : txn_get(db, id, &t);
 
-		if (sql_broken(db) && sql_reconnect(db)) {
-			poll(NULL, 0, RECORD_RETRY_MS);
-			continue;
-		}
-		rc = txn_get(db, id, &t);
 		if (rc < 0) {
 			poll(NULL, 0, RECORD_RETRY_MS);
 			continue;
