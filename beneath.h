@@ -34,11 +34,22 @@ struct beneath_fail {
  * the way: a delete below it finds nothing there), but for ENOENT when
  * mkdir_mode is 0: nothing to make, the one call's answer stands (with
  * fail->at = len). With mkdir_mode, a missing directory is made with it
- * (EEXIST is fine: someone made it first), and with durable the directory
- * it was made in is fsync'd before the walk goes on. len 0 opens dirfd's
- * directory again. -1 with errno, and *fail (when not NULL) set.
+ * (EEXIST is fine: someone made it first), and how says what else: with
+ * BENEATH_DURABLE the directory it was made in is fsync'd before the walk
+ * goes on, with BENEATH_SPREAD it is marked by beneath_spread(). len 0
+ * opens dirfd's directory again. -1 with errno, and *fail (when not NULL)
+ * set.
  */
-int beneath_dir(int dirfd, const char *path, size_t len, mode_t mkdir_mode, int durable,
+#define BENEATH_DURABLE	1
+#define BENEATH_SPREAD	2
+int beneath_dir(int dirfd, const char *path, size_t len, mode_t mkdir_mode, unsigned how,
 		struct beneath_fail *fail);
+
+/*
+ * Marks the directory fd (on 1) for ext4 to spread the directories made
+ * in it over the disk's block groups, or takes the mark off (on 0); a
+ * filesystem with no such mark is left as it is.
+ */
+void beneath_spread(int fd, int on);
 
 #endif

@@ -233,18 +233,16 @@ static int download(struct workspace *ws, struct net *net, int root, struct plan
 {
 	int rc = 0;
 
-	if (mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST)
-		return error_errno("cannot make '%s'", INCOMING_DIR), EXIT_ERROR;
-	*inc = beneath_open(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY);
+	*inc = pull_open_incoming(root);
 	if (*inc < 0)
-		return error_errno("cannot open '%s'", INCOMING_DIR), EXIT_ERROR;
+		return EXIT_ERROR;
 	for (size_t i = 0; i < p->n && !rc; i++) {
 		const char *path = p->rows[i].path, *slash = strrchr(path, '/');
 		int dir;
 
 		if (p->act[i] != A_TAKE)
 			continue;
-		dir = beneath_dir(*inc, path, slash ? (size_t)(slash - path) : 0, 0700, 0, NULL);
+		dir = beneath_dir(*inc, path, slash ? (size_t)(slash - path) : 0, 0700, BENEATH_SPREAD, NULL);
 		if (dir < 0)
 			return error_errno("cannot make a directory in '%s' for '%s'", INCOMING_DIR,
 					   show_path(path)), EXIT_ERROR;

@@ -127,6 +127,11 @@ static inline int pull_by_rsync(const struct plan *p, size_t i)
 }
 
 /* ---- pull_fetch.c: the downloads, into incoming/ ---- */
+/*
+ * incoming/, made if missing and marked for its directories to spread
+ * (beneath_spread()): its fd, or -1 after a message.
+ */
+int pull_open_incoming(int root);
 
 /*
  * row's content by GET blob into a new file name in dir, checked as it
@@ -186,10 +191,13 @@ void note_placed(struct plan *p, const char *path);
 /* "a/b.txt" -> "a/b.WORD-rREV.txt", the k-th try past the first "a/b.WORD-rREV-k.txt"; free it. */
 char *conflict_name(const char *path, const char *word, long long rev, int k);
 /*
- * The directory holding path under dirfd (made with create), through no
- * symlink; *base its last component. The fd, or -1 after a message;
- * without create, a missing directory is -1, errno ENOENT, no message.
+ * The directory holding path under dirfd, through no symlink; *base its
+ * last component. create 1 makes what is missing, MAKE_SPREAD marks each
+ * directory it makes with beneath_spread() too (incoming/'s, never the
+ * workspace's). The fd, or -1 after a message; without create, a missing
+ * directory is -1, errno ENOENT, no message.
  */
+#define MAKE_SPREAD 2
 int open_parent(int dirfd, const char *path, const char **base, int create);
 /*
  * open_parent() for paths in order, keeping the last directory open: rows

@@ -85,7 +85,8 @@ int open_parent(int dirfd, const char *path, const char **base, int create)
 	int fd;
 
 	*base = slash ? slash + 1 : path;
-	fd = beneath_dir(dirfd, path, slash ? (size_t)(slash - path) : 0, create ? 0777 : 0, 0, &fail);
+	fd = beneath_dir(dirfd, path, slash ? (size_t)(slash - path) : 0, create ? 0777 : 0,
+			 create == MAKE_SPREAD ? BENEATH_SPREAD : 0, &fail);
 	if (fd >= 0)
 		return fd;
 	if (!slash)
@@ -111,7 +112,7 @@ int dir_at_open(struct dir_at *d, int dirfd, const char *path, const char **base
 	if (d->fd >= 0 && d->dir.len == len && (!len || !memcmp(d->dir.p, path, len)))
 		return d->fd;
 	dir_at_close(d);
-	d->fd = create ? open_parent(dirfd, path, base, 1) : beneath_dir(dirfd, path, len, 0, 0, NULL);
+	d->fd = create ? open_parent(dirfd, path, base, create) : beneath_dir(dirfd, path, len, 0, 0, NULL);
 	if (d->fd >= 0)
 		buf_add(&d->dir, path, len);
 	return d->fd;
@@ -420,8 +421,12 @@ static int cmp_row_path(const void *key, const void *row)
 	return strcmp(key, ((const struct remote_row *)row)->path);
 }
 
-/* incoming/<dir> holds the files of rows lo..hi-1, directories, and nothing else. */
-static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_t lo, size_t hi)
+/*
+ * incoming/<dir> holds the files of rows lo..hi-1, directories, and
+ * nothing else. Each directory read loses the mark incoming/ gave it
+ * (beneath_spread()): it is about to be the user's.
+ */
+static int ready_to_move(int inc, const char *dir, const struct plan *p, size_t lo, size_t hi)
 {
 	size_t ntodo = 0, cap = 16, files = 0;
 	char **todo = xcalloc(cap, sizeof(*todo));	/* directories still to read */
@@ -439,6 +444,8 @@ static int holds_only_rows(int inc, const char *dir, const struct plan *p, size_
 		buf_addstr(&path, cur);
 		free(cur);
 		fd = ok ? beneath_dir(inc, path.p, path.len, 0, 0, NULL) : -1;
+		if (fd >= 0)
+			beneath_spread(fd, 0);
 		if (fd >= 0 && !(d = fdopendir(fd)))
 			close(fd);
 		if (!d) {
@@ -496,7 +503,7 @@ static size_t move_top_dir(struct workspace *ws, int root, int inc, struct plan 
 			return 0;
 	dir = xstrndup(path, n);
 	if (!fstatat(root, dir, &st, AT_SYMLINK_NOFOLLOW) || errno != ENOENT ||
-	    !holds_only_rows(inc, dir, p, i, hi))
+	    !ready_to_move(inc, dir, p, i, hi))
 		goto keep;
 	e = xcalloc(hi - i, sizeof(*e));
 	for (k = i; k < hi; k++) {

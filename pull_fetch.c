@@ -20,14 +20,14 @@
 
 #define VERIFY_BYTES_PER_THREAD (4 << 20)	/* downloads a thread of pull_verify() hashes at least */
 
-/* incoming/, made if missing: its fd, or -1 after a message. */
-static int open_incoming(int root)
+int pull_open_incoming(int root)
 {
 	int fd;
 
 	if ((mkdirat(root, INCOMING_DIR, 0700) && errno != EEXIST) ||
 	    (fd = openat(root, INCOMING_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return error_errno("cannot make '%s'", INCOMING_DIR);
+	beneath_spread(fd, 1);
 	return fd;
 }
 
@@ -85,7 +85,7 @@ static int link_basis(int root, const struct plan *p)
 	struct dir_at from = DIR_AT_INIT, to = DIR_AT_INIT;
 	int inc, rc = 1, no_links = test_hook_flag(HOOK_NO_HARDLINK);
 
-	if ((inc = open_incoming(root)) < 0)
+	if ((inc = pull_open_incoming(root)) < 0)
 		return -1;
 	for (size_t i = 0; i < p->n && rc > 0; i++) {
 		const struct scan_item *it = p->local[i];
@@ -98,7 +98,7 @@ static int link_basis(int root, const struct plan *p)
 		/* Not there as the scan saw it (gone, or a link on its way now): no basis. */
 		if ((src = dir_at_open(&from, root, p->rows[i].path, &name, 0)) < 0)
 			continue;
-		if ((dst = dir_at_open(&to, inc, p->rows[i].path, &tname, 1)) < 0) {
+		if ((dst = dir_at_open(&to, inc, p->rows[i].path, &tname, MAKE_SPREAD)) < 0) {
 			rc = -1;
 			break;
 		}
@@ -154,9 +154,10 @@ static int fetch_blobs(struct net *net, int root, struct plan *p, struct progres
 
 		if (!pull_by_blob(p, i))
 			continue;
-		if (inc < 0 && (inc = open_incoming(root)) < 0)
+		if (inc < 0 && (inc = pull_open_incoming(root)) < 0)
 			return -1;
-		dir = beneath_dir(inc, row->path, slash ? (size_t)(slash - row->path) : 0, 0700, 0, NULL);
+		dir = beneath_dir(inc, row->path, slash ? (size_t)(slash - row->path) : 0, 0700,
+				  BENEATH_SPREAD, NULL);
 		if (dir < 0) {
 			rc = error_errno("cannot make a directory in '%s' for '%s'", INCOMING_DIR,
 					 show_path(row->path));
@@ -247,7 +248,7 @@ int pull_fetch(struct workspace *ws, struct net *net, int root, const struct rem
 		p->got = xcalloc(p->n, 1);
 	progress_start(&pg, "receiving", wanted, bytes);
 	rc = blobs ? fetch_blobs(net, root, p, &pg) : 0;
-	if (!rc && (inc = open_incoming(root)) < 0)
+	if (!rc && (inc = pull_open_incoming(root)) < 0)
 		rc = -1;
 	if (!rc) {
 		rc = pull_stream(net, r, root, inc, p, &pg);
@@ -372,9 +373,9 @@ int pull_make_links(int root, int *inc, const struct plan *p)
 
 		if (!pull_wanted(p, i) || r->mode != MODE_LINK)
 			continue;
-		if (*inc < 0 && (*inc = open_incoming(root)) < 0)
+		if (*inc < 0 && (*inc = pull_open_incoming(root)) < 0)
 			return -1;
-		dir = open_parent(*inc, r->path, &base, 1);
+		dir = open_parent(*inc, r->path, &base, MAKE_SPREAD);
 		if (dir < 0)
 			return -1;
 		/* A whole-head fetch may bring a file by that name from a push applying now: the link wins. */

@@ -157,7 +157,7 @@ static int record_start(struct fetch *f)
 		read_base(f, r->row);
 		r->ops = (struct delta_reader){ .base = (const unsigned char *)r->base.p, .blen = r->base.len };
 	}
-	dir = dir_at_open(&f->in, f->inc, row->path, &name, 1);
+	dir = dir_at_open(&f->in, f->inc, row->path, &name, MAKE_SPREAD);
 	if (dir < 0) {
 		f->failed = -1;
 		return -1;

@@ -82,7 +82,7 @@ int dir_cursor_parent(struct dir_cursor *dc, const char *path, const char **name
 		buf_addstr(&dc->dir, "");
 		return dc->fd;
 	}
-	fd = beneath_dir(dc->root, path, dlen, dc->mkdir_mode, dc->durable, NULL);
+	fd = beneath_dir(dc->root, path, dlen, dc->mkdir_mode, dc->durable ? BENEATH_DURABLE : 0, NULL);
 	if (fd < 0)
 		return -1;
 	dc->fd = fd;
