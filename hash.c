@@ -79,6 +79,20 @@ void hasher_free(struct hasher *h)
 	h->ctx = NULL;
 }
 
+int hasher_copy(struct hasher *to, const struct hasher *from)
+{
+	if (!to->ctx && !(to->ctx = EVP_MD_CTX_new())) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!EVP_MD_CTX_copy_ex(to->ctx, from->ctx)) {
+		hasher_free(to);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 int hasher_final(struct hasher *h, char hex[HASH_HEX_LEN + 1])
 {
 	uint8_t digest[EVP_MAX_MD_SIZE];

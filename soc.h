@@ -163,6 +163,8 @@ struct hasher {
 };
 int hasher_init(struct hasher *h);
 int hasher_update(struct hasher *h, const void *p, size_t n);
+/* to (zeroed, or a hasher) takes from's state: what from has hashed so far. 0, or -1 and errno. */
+int hasher_copy(struct hasher *to, const struct hasher *from);
 int hasher_final(struct hasher *h, char hex[HASH_HEX_LEN + 1]);
 void hasher_free(struct hasher *h);
 /*

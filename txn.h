@@ -135,8 +135,14 @@ struct stat;
 void stage_follow_begin(struct server *s, const char *id, const struct push_list *l, const unsigned char *up);
 /* At the commit: id's digests, their files read to the end (NULL when none); free with stage_follow_free. */
 struct stage_follow *stage_follow_end(const char *id);
-/* 1 and hex when f hashed the whole of the inode st describes, else 0. */
-int stage_follow_digest(const struct stage_follow *f, const struct stat *st, char hex[HASH_HEX_LEN + 1]);
+/*
+ * 1 and hex when f hashed the whole of the inode st describes, else 0;
+ * also 0 when that digest rests on an earlier version's kept states and
+ * is not want, the push's sha256: the caller hashes the file itself.
+ */
+int stage_follow_digest(struct stage_follow *f, const struct stat *st, const char *want,
+			char hex[HASH_HEX_LEN + 1]);
+/* Keeps the states of each file whose digest was want, for its next edit, and frees f. */
 void stage_follow_free(struct stage_follow *f);
 /* A push gone without a commit (abort, expiry): its thread stopped, its files let go. */
 void stage_follow_drop(const char *id);

@@ -60,7 +60,7 @@ struct check_part {
 	unsigned char *flags;		/* ITEM_* of item i; each part writes its own */
 	int failed;			/* errno when the server could not read or write its own directories */
 	struct versions_touched kept;	/* the versions/XX this part linked into */
-	const struct stage_follow *fol;	/* digests taken while rsync wrote (stage_follow.c), or NULL */
+	struct stage_follow *fol;	/* digests taken while rsync wrote (stage_follow.c), or NULL */
 	uint64_t followed, hashed;	/* bytes whose digest was taken so, and bytes hashed here */
 };
 
@@ -142,7 +142,7 @@ static int check_file(struct check_part *p, struct dir_cursor *from, const struc
 	fd = dir < 0 ? -1 : openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size != it->size)
 		goto out;
-	if (stage_follow_digest(p->fol, &st, got)) {
+	if (stage_follow_digest(p->fol, &st, it->hash, got)) {
 		size = (uint64_t)st.st_size;
 		p->followed += size;
 	} else if (hash_fd(fd, got, &size)) {

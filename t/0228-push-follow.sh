@@ -3,7 +3,11 @@
 # the commit does not read it again: the digest is taken only for the
 # inode rsync renamed into place, and only when it covers the whole file;
 # it is checked against the push's sha256 like one taken at the commit.
-# $TRASH/stats gets a line a commit: "followed BYTES hashed BYTES".
+# The next edit of a file so followed compares each piece rsync writes
+# with the version it replaces until one differs, and hashes on from the
+# state kept there; a digest taken so that is not the push's is hashed
+# again at the commit. $TRASH/stats gets a line a commit, "followed BYTES
+# hashed BYTES", after one a followed push, "skipped BYTES".
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -21,6 +25,10 @@ last_stats() {
 	tail -n 1 "$TRASH/stats"
 }
 
+last_skipped() {
+	grep "^skipped" "$TRASH/stats" | tail -n 1
+}
+
 # stats_are FOLLOWED HASHED: the last commit's line says so.
 stats_are() {
 	echo "followed $1 hashed $2" >expect &&
@@ -35,6 +43,19 @@ begin_edit() {
 	edit h/d/big "$2" &&
 	change d/big w/d/big "$base" >body &&
 	push_begin body
+}
+
+# push_edit MIB SKIPPED: w/d/big edited at MiB MIB, pushed over $base and
+# committed, followed; SKIPPED MiB of it found the same as the last version.
+push_edit() {
+	edit w/d/big "$1" &&
+	change d/big w/d/big "$base" >body &&
+	push_begin body &&
+	push_upload w &&
+	test "$(push_commit)" = 200 &&
+	stats_are $((MB << 20)) 0 &&
+	test "$(last_skipped)" = "skipped $(($2 << 20))" &&
+	cmp w/d/big "$R/files/d/big"
 }
 
 test_expect_success_here 'a server holding a big file' '
@@ -69,13 +90,18 @@ test_expect_success 'rsync run twice: the digest of the file it left in place is
 	cmp w/d/big "$R/files/d/big"
 '
 
-test_expect_success 'content other than the push named: the digest taken so is refused (422), then hashed at the commit' '
+test_expect_success 'the next edit: the pieces before it are compared with the last version, not hashed' '
+	base=$(hash_of "$R/files/d/big") &&
+	push_edit 12 12
+'
+
+test_expect_success 'content other than the push named, its digest resting on kept states: hashed at the commit, refused (422)' '
 	begin_edit 2 4 &&
 	push_upload w &&
 	push_upload h &&
 	test "$(push_commit)" = 422 &&
 	grep "\"staged_mismatch\"" out &&
-	stats_are $((MB << 20)) 0 &&
+	stats_are 0 $((MB << 20)) &&
 	test "$(hash_of "$R/files/d/big")" = "$base" &&
 	: the same push sent again and committed: hashed at the commit this time &&
 	push_upload w &&
@@ -95,6 +121,12 @@ test_expect_success 'an aborted push with a big file followed: its staging goes,
 	test "$(hash_of "$R/files/d/big")" = "$base" &&
 	push_all w body &&
 	cmp w/d/big "$R/files/d/big"
+'
+
+test_expect_success 'the last version changed on the server disk: its bytes are compared, never trusted' '
+	base=$(hash_of "$R/files/d/big") &&
+	printf "bit rot" | dd of="$R/files/d/big" bs=1M seek=3 conv=notrunc 2>/dev/null &&
+	push_edit 14 3
 '
 
 test_expect_success_here 'soc push of an edit in a big file: followed, and the other side pulls it' '
