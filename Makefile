@@ -56,14 +56,14 @@ TEST_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	SOC_TEST_BIN=$(CURDIR)/$(TEST_DIR)/soc
 
 test: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy lsattr
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -j2 $(UNIT_TESTS) t/[0-9]*.sh
 	$(TEST_ENV) SOC_TEST_DB=cluster prove -j2 t/04[0-9][0-9]-*.sh t/05[0-9][0-9]-*.sh
 
 # One test: make check T=t/0001-dispatch.sh
 check: deps
-	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy
+	@sh scripts/deps.sh nginx caddy openssl systemd-analyze ss mandoc sqlite3 postgresql haproxy lsattr
 	@$(MAKE) --no-print-directory $(TEST_DIR)/soc $(UNIT_TESTS)
 	$(TEST_ENV) prove -v $(T)
 

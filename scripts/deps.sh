@@ -57,6 +57,7 @@ for extra in "$@"; do
 	mandoc) need_cmd mandoc mandoc ;;
 	postgresql) have_initdb || PKGS="$PKGS postgresql" ;;
 	haproxy) need_cmd haproxy haproxy ;;
+	lsattr) need_cmd lsattr e2fsprogs ;;
 	esac
 done
 
