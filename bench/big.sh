@@ -27,20 +27,24 @@ start_daemon
 
 # in_turns ROUND NAME: soc_NAME and rsync_NAME, each timed into
 # WORK/t-NAME and WORK/t-NAME-r, soc first in odd rounds and rsync first
-# in even ones, so neither always runs second; each one's after_NAME
-# (a function, if defined) runs after it, untimed.
+# in even ones, so neither always runs second; each one's before_NAME
+# and after_NAME (functions, if defined) run around it, untimed.
 in_turns() {
 	if [ $(($1 % 2)) = 1 ]; then
-		timed "$WORK/t-$2" "soc_$2"; after "soc_$2"
-		timed "$WORK/t-$2-r" "rsync_$2"; after "rsync_$2"
+		around soc "$2"
+		around rsync "$2"
 	else
-		timed "$WORK/t-$2-r" "rsync_$2"; after "rsync_$2"
-		timed "$WORK/t-$2" "soc_$2"; after "soc_$2"
+		around rsync "$2"
+		around soc "$2"
 	fi
 }
 
-after() {
-	if command -v "after_$1" >/dev/null; then "after_$1"; fi
+around() {
+	t=$WORK/t-$2
+	[ "$1" = soc ] || t=$t-r
+	if command -v "before_$1_$2" >/dev/null; then "before_$1_$2"; fi
+	timed "$t" "$1_$2"
+	if command -v "after_$1_$2" >/dev/null; then "after_$1_$2"; fi
 }
 
 push_in() { (cd "$1" && "$SOC" push -q); }
@@ -54,6 +58,18 @@ rsync_hpull() { rsync -a "$DAEMON/huge/" "$WORK/down/"; }
 # The room for the other's pull: each copy goes once it is timed.
 after_soc_hpull() { rm -rf "$WORK/fresh"; }
 after_rsync_hpull() { rm -rf "$WORK/down"; }
+# Before each copy of the 4 GiB file, as much memory written and freed,
+# untimed: without it the rounds fell in two modes, about 5 s and 14 s,
+# for either tool, and the medians said which drew more slow rounds
+# (bench/README, 2026-12-05).
+warm() {
+	head -c $((HUGE_MB * 1024 * 1024)) /dev/zero >"$WORK/warm"
+	rm -f "$WORK/warm"
+}
+before_soc_hpush() { warm; }
+before_rsync_hpush() { warm; }
+before_soc_hpull() { warm; }
+before_rsync_hpull() { warm; }
 
 # ---- 1. a 1 MiB edit inside a 256 MiB file ----
 echo "big: a ${LARGE_MB} MiB file, a 1 MiB edit in it per round"
