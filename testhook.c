@@ -1,5 +1,7 @@
 /* testhook.c: reads the SOC_TEST_ hooks of testhook.h from the environment, the one place that does. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,4 +47,24 @@ const char *test_hook_str(const char *name)
 	const char *s = getenv(name);
 
 	return s && *s ? s : NULL;
+}
+
+void test_hook_line(const char *name, const char *fmt, ...)
+{
+	const char *file = test_hook_str(name);
+	va_list ap;
+	FILE *f;
+
+	if (!file)
+		return;
+	if (!(f = fopen(file, "a"))) {
+		warning_errno("cannot open '%s'", file);
+		return;
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	if (fclose(f))
+		warning_errno("cannot write '%s'", file);
 }

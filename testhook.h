@@ -62,5 +62,7 @@ long test_hook_long(const char *name, long min, long max, long dflt);
 int test_hook_flag(const char *name);
 /* The hook's value when set and not empty, else NULL. */
 const char *test_hook_str(const char *name);
+/* When the hook names a file: the line fmt makes appended to it (a warning when it cannot be). */
+void test_hook_line(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -243,19 +243,6 @@ static int own_copy(const char *id, int cfd, const struct push_item *it, int syn
 	return rc;
 }
 
-/* The test hook HOOK_FOLLOW_STATS=FILE: a line a check, bytes followed and bytes hashed here. */
-static void check_stats(uint64_t followed, uint64_t hashed)
-{
-	const char *file = test_hook_str(HOOK_FOLLOW_STATS);
-	FILE *f = file ? fopen(file, "a") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "followed %llu hashed %llu\n", (unsigned long long)followed, (unsigned long long)hashed);
-	if (fclose(f))
-		warning_errno("cannot write '%s'", file);
-}
-
 /* 1 when the two directories are on one filesystem (one syncfs makes both durable). */
 static int same_fs(int a, int b)
 {
@@ -387,7 +374,9 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		hashed += part[k].hashed;
 	}
 	stage_follow_free(fol);
-	check_stats(followed, hashed);
+	/* For t/0228: a line a check, bytes followed and bytes hashed here. */
+	test_hook_line(HOOK_FOLLOW_STATS, "followed %llu hashed %llu", (unsigned long long)followed,
+		       (unsigned long long)hashed);
 	for (size_t i = 0; i < l->n && !failed; i++) {
 		if (flags[i] == ITEM_BAD) {
 			nbad++;

@@ -119,23 +119,12 @@ void upgrade_shutdown_write(struct upgraded *u)
 	shutdown(u->sock, SHUT_WR);
 }
 
-/* Bytes through upgraded connections, for bench/sync.sh (the test hook HOOK_TUNNEL_STATS=FILE). */
-static void write_stats(const struct upgraded *u)
-{
-	const char *file = test_hook_str(HOOK_TUNNEL_STATS);
-	FILE *f;
-
-	if (!file || !(f = fopen(file, "a")))
-		return;
-	fprintf(f, "sent %llu received %llu\n", u->sent, u->received);
-	fclose(f);
-}
-
 void upgrade_close(struct upgraded *u)
 {
 	if (!u)
 		return;
-	write_stats(u);
+	/* Bytes through upgraded connections, for bench/sync.sh. */
+	test_hook_line(HOOK_TUNNEL_STATS, "sent %llu received %llu", u->sent, u->received);
 	curl_easy_cleanup(u->c);
 	free(u->early);
 	free(u);
