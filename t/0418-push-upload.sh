@@ -305,6 +305,19 @@ test_expect_success 'a record of 9 MiB, hashed on a thread of its own: other byt
 	soc serve check --root "$TRASH/r"
 '
 
+test_expect_success 'a record of 9 MiB cut short in its fifth MiB: refused as broken off, nothing of it kept' '
+	head -c 9437184 /dev/urandom >w/big2 &&
+	change big2 w/big2 >body &&
+	push_begin body &&
+	upload "big2:9437184:w/big2" --cut >answer &&
+	tail -n 1 answer | grep "the upload broke off: the stream ended in the middle of a record" &&
+	! test -e "$RD/commit/$TXN/big2" &&
+	upload "big2:9437184:w/big2" >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":1}" &&
+	test_cmp w/big2 "$RD/commit/$TXN/big2" &&
+	test "$(api DELETE "push/$TXN")" = 204
+'
+
 test_expect_success_here 'refused before the 101: no token 401, a read-only one 403, another token'"'"'s push 404, no Upgrade 400' '
 	echo "again" >w/n2 &&
 	change n2 w/n2 >body &&
