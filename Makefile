@@ -9,7 +9,7 @@ CC ?= cc
 PKGS = sqlite3 libcurl jansson libmd libcrypto libpq
 
 # Each area keeps its own list, so parallel work never edits one line.
-CORE_SRCS = soc.c usage.c buf.c path.c hash.c hash_follow.c parts.c options.c wire.c testhook.c beneath.c
+CORE_SRCS = soc.c usage.c buf.c path.c hash.c hash_follow.c parts.c options.c wire.c wire_scan.c testhook.c beneath.c
 CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
 	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c link.c
 HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_signal.c

@@ -269,6 +269,7 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
  * (c->later, c->hash ""). Every other reader refuses it.
  */
 #define CHANGE_LATER_OK 1
+#define CHANGE_JANSSON 2	/* t/fuzz: read by jansson even a line wire_scan.c would read */
 int change_parse_flags(const char *line, size_t len, struct change_line *c, long long *head, const char **why,
 		       unsigned flags);
 void change_free(struct change_line *c);

@@ -11,35 +11,42 @@
 #include <time.h>
 
 #include "soc.h"
+#include "wire.h"
 
 #define NS_PER_SEC 1000000000LL
 
-static int hash_field(json_t *o, const char *key, char out[HASH_HEX_LEN + 1], int nullable)
+/* A string of exactly n lowercase hex digits. */
+static int hex_run(const struct wire_field *f, size_t n)
 {
-	json_t *v = json_object_get(o, key);
-	const char *s;
+	if (f->type != WIRE_STR || f->len != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((f->s[i] >= '0' && f->s[i] <= '9') || (f->s[i] >= 'a' && f->s[i] <= 'f')))
+			return 0;
+	return 1;
+}
 
+static int hash_field(const struct wire_field *f, char out[HASH_HEX_LEN + 1], int nullable)
+{
 	out[0] = '\0';
-	if (!v || json_is_null(v))
+	if (f->type == WIRE_ABSENT || f->type == WIRE_NULL)
 		return nullable ? 0 : -1;
-	s = json_string_value(v);
-	if (!s || json_string_length(v) != HASH_HEX_LEN || !hash_hex_valid(s))
+	if (!hex_run(f, HASH_HEX_LEN))
 		return -1;
-	memcpy(out, s, HASH_HEX_LEN + 1);
+	memcpy(out, f->s, HASH_HEX_LEN);
+	out[HASH_HEX_LEN] = '\0';
 	return 0;
 }
 
-static int int_field(json_t *o, const char *key, long long *out, long long dflt)
+static int int_field(const struct wire_field *f, long long *out, long long dflt)
 {
-	json_t *v = json_object_get(o, key);
-
-	if (!v) {
+	if (f->type == WIRE_ABSENT) {
 		*out = dflt;
 		return 0;
 	}
-	if (!json_is_integer(v))
+	if (f->type != WIRE_INT)
 		return -1;
-	*out = json_integer_value(v);
+	*out = f->i;
 	return 0;
 }
 
@@ -80,25 +87,120 @@ void change_free(struct change_line *c)
 }
 
 /* A link's target: there for MODE_LINK only, not empty, no NUL, and what sha256 and size name. */
-static const char *target_field(json_t *o, struct change_line *c)
+static const char *target_field(const struct wire_field *f, struct change_line *c)
 {
-	json_t *v = json_object_get(o, "target");
-	const char *t = json_string_value(v);
 	char hash[HASH_HEX_LEN + 1];
-	size_t n;
 
 	if (c->mode != MODE_LINK)
-		return v ? "a target for a file that is not a symlink" : NULL;
-	if (!t)
+		return f->type != WIRE_ABSENT ? "a target for a file that is not a symlink" : NULL;
+	if (f->type != WIRE_STR)
 		return "a symlink without a target";
-	n = json_string_length(v);
-	if (!n || n > LINK_TARGET_MAX || strlen(t) != n)
+	if (!f->len || f->len > LINK_TARGET_MAX || memchr(f->s, '\0', f->len))
 		return "a symlink target empty, longer than 4095 bytes or holding a NUL";
-	sha256_hex(t, n, hash);
-	if ((long long)n != c->size || strcmp(hash, c->hash))
+	sha256_hex(f->s, f->len, hash);
+	if ((long long)f->len != c->size || strcmp(hash, c->hash))
 		return "a symlink target that is not what its sha256 and size name";
-	c->target = xstrndup(t, n);
+	c->target = xstrndup(f->s, f->len);
 	return NULL;
+}
+
+/* The fields of o as the rules read them: each known key looked up as itself. */
+static void fields_of(json_t *o, struct wire_fields *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->keys = json_object_size(o);
+	for (int k = 0; k < WIRE_KEYS; k++) {
+		json_t *v = json_object_get(o, wire_key_names[k]);
+		struct wire_field *f = &fs->f[k];
+
+		if (!v)
+			f->type = WIRE_ABSENT;
+		else if (json_is_null(v))
+			f->type = WIRE_NULL;
+		else if (json_is_true(v))
+			f->type = WIRE_TRUE;
+		else if (json_is_false(v))
+			f->type = WIRE_FALSE;
+		else if (json_is_integer(v))
+			f->type = WIRE_INT, f->i = json_integer_value(v);
+		else if (json_is_string(v))
+			f->type = WIRE_STR, f->s = json_string_value(v), f->len = json_string_length(v);
+		else
+			f->type = WIRE_OTHER;
+	}
+}
+
+/* A head line: {"head":H} or {"head":H,"history":ID}. 0, or -1 with why. */
+static int head_line(const struct wire_fields *fs, struct change_line *c, long long *head, const char **why)
+{
+	const struct wire_field *v = &fs->f[WIRE_HEAD], *h = &fs->f[WIRE_HISTORY];
+	int has_history = h->type != WIRE_ABSENT;
+
+	/* An older server sends the head alone: no history, c->history stays "". */
+	if (v->type != WIRE_INT || v->i < 0 || fs->keys != 1u + has_history)
+		return *why = "bad head", -1;
+	if (has_history && !hex_run(h, HISTORY_HEX_LEN))
+		return *why = "bad history", -1;
+	if (has_history) {
+		memcpy(c->history, h->s, HISTORY_HEX_LEN);
+		c->history[HISTORY_HEX_LEN] = '\0';
+	}
+	*head = v->i;
+	return 0;
+}
+
+/* The rules of a change line, whichever reader read it: 1, or -1 with why. */
+static int change_judge(const struct wire_fields *fs, struct change_line *c, const char **why, unsigned flags)
+{
+	const struct wire_field *f = fs->f;
+	long long mode, base_mode;
+
+	if (f[WIRE_PATH].type != WIRE_STR)
+		return *why = "no path", -1;
+	c->path = xstrndup(f[WIRE_PATH].s, f[WIRE_PATH].len);
+	if (memchr(f[WIRE_PATH].s, '\0', f[WIRE_PATH].len))
+		return *why = "path holds a NUL", -1;
+	if ((*why = path_check(c->path, f[WIRE_PATH].len)))
+		return -1;
+	/* An older soc named content by md5: say so, not "bad base". */
+	if (f[WIRE_MD5].type != WIRE_ABSENT)
+		return *why = "content named by md5, as an older soc does (this one names it by sha256)", -1;
+	if (f[WIRE_DELETED].type != WIRE_ABSENT && f[WIRE_DELETED].type != WIRE_TRUE &&
+	    f[WIRE_DELETED].type != WIRE_FALSE)
+		return *why = "\"deleted\" is not true or false", -1;
+	c->deleted = f[WIRE_DELETED].type == WIRE_TRUE;
+	if (hash_field(&f[WIRE_BASE], c->base, 1))
+		return *why = "bad base", -1;
+	if (int_field(&f[WIRE_REV], &c->rev, -1) || c->rev < -1)
+		return *why = "bad rev", -1;
+	/* A mode is only ever a file's, and only a base can have one. */
+	if (int_field(&f[WIRE_BASE_MODE], &base_mode, 0) ||
+	    (base_mode && (c->deleted || !c->base[0] || !mode_valid(base_mode))))
+		return *why = "bad base_mode", -1;
+	c->base_mode = (unsigned)base_mode;
+	if (c->deleted) {
+		if ((f[WIRE_SHA256].type != WIRE_ABSENT && f[WIRE_SHA256].type != WIRE_NULL) ||
+		    f[WIRE_TARGET].type != WIRE_ABSENT)
+			return *why = "a delete with a sha256 or a target", -1;
+		return 1;
+	}
+	c->later = (flags & CHANGE_LATER_OK) && f[WIRE_SHA256].type == WIRE_NULL;
+	if (c->later && !c->base[0])
+		return *why = "a sha256 left to the commit for a new file (only a changed one may)", -1;
+	if (!c->later && hash_field(&f[WIRE_SHA256], c->hash, 0))
+		return *why = "no valid sha256", -1;
+	if (int_field(&f[WIRE_SIZE], &c->size, -1) || c->size < 0)
+		return *why = "no valid size", -1;
+	if (int_field(&f[WIRE_MTIME], &c->mtime, 0) || int_field(&f[WIRE_MODE], &mode, 0644) || !mode_valid(mode))
+		return *why = "bad mtime or mode", -1;
+	if (c->mtime < MTIME_MIN || c->mtime > MTIME_MAX)
+		return *why = "mtime outside " MTIME_RANGE, -1;
+	c->mode = (unsigned)mode;
+	if (c->later && c->mode == MODE_LINK)
+		return *why = "a sha256 left to the commit for a symlink (only a file's may be)", -1;
+	if ((*why = target_field(&f[WIRE_TARGET], c)))
+		return -1;
+	return 1;
 }
 
 int change_parse(const char *line, size_t len, struct change_line *c, long long *head, const char **why)
@@ -109,118 +211,23 @@ int change_parse(const char *line, size_t len, struct change_line *c, long long 
 int change_parse_flags(const char *line, size_t len, struct change_line *c, long long *head, const char **why,
 		       unsigned flags)
 {
-	json_t *o, *v;
-	const char *path;
-	long long mode, base_mode;
-	int rc = -1;
+	struct wire_fields fs;
+	json_t *o = NULL;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
 	*why = NULL;
 	if (len > CHANGE_LINE_MAX)
 		return *why = "line longer than 64 KiB", -1;
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!o || !json_is_object(o)) {
-		*why = "not a JSON object (or not UTF-8)";
-		goto out;
-	}
-	if ((v = json_object_get(o, "head"))) {
-		json_t *h = json_object_get(o, "history");
-		const char *id = json_string_value(h);
-
-		/* An older server sends the head alone: no history, c->history stays "". */
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_object_size(o) != 1u + !!h) {
-			*why = "bad head";
-			goto out;
+	if ((flags & CHANGE_JANSSON) || !wire_scan(line, len, &fs)) {
+		o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+		if (!o || !json_is_object(o)) {
+			json_decref(o);
+			return *why = "not a JSON object (or not UTF-8)", -1;
 		}
-		if (h && (!id || json_string_length(h) != HISTORY_HEX_LEN || !history_id_valid(id))) {
-			*why = "bad history";
-			goto out;
-		}
-		if (id)
-			memcpy(c->history, id, HISTORY_HEX_LEN + 1);
-		*head = json_integer_value(v);
-		rc = 0;
-		goto out;
+		fields_of(o, &fs);
 	}
-	v = json_object_get(o, "path");
-	path = json_string_value(v);
-	if (!path) {
-		*why = "no path";
-		goto out;
-	}
-	c->path = xstrndup(path, json_string_length(v));
-	if (strlen(path) != json_string_length(v) || (*why = path_check(path, strlen(path))))
-		goto bad;
-	/* An older soc named content by md5: say so, not "bad base". */
-	if (json_object_get(o, "md5")) {
-		*why = "content named by md5, as an older soc does (this one names it by sha256)";
-		goto bad;
-	}
-	v = json_object_get(o, "deleted");
-	if (v && !json_is_boolean(v)) {
-		*why = "\"deleted\" is not true or false";
-		goto bad;
-	}
-	c->deleted = json_is_true(v);
-	if (hash_field(o, "base", c->base, 1)) {
-		*why = "bad base";
-		goto bad;
-	}
-	if (int_field(o, "rev", &c->rev, -1) || c->rev < -1) {
-		*why = "bad rev";
-		goto bad;
-	}
-	/* A mode is only ever a file's, and only a base can have one. */
-	if (int_field(o, "base_mode", &base_mode, 0) ||
-	    (base_mode && (c->deleted || !c->base[0] || !mode_valid(base_mode)))) {
-		*why = "bad base_mode";
-		goto bad;
-	}
-	c->base_mode = (unsigned)base_mode;
-	if (c->deleted) {
-		if ((json_object_get(o, "sha256") && !json_is_null(json_object_get(o, "sha256"))) ||
-		    json_object_get(o, "target")) {
-			*why = "a delete with a sha256 or a target";
-			goto bad;
-		}
-		rc = 1;
-		goto out;
-	}
-	c->later = (flags & CHANGE_LATER_OK) && json_is_null(json_object_get(o, "sha256"));
-	if (c->later && !c->base[0]) {
-		*why = "a sha256 left to the commit for a new file (only a changed one may)";
-		goto bad;
-	}
-	if (!c->later && hash_field(o, "sha256", c->hash, 0)) {
-		*why = "no valid sha256";
-		goto bad;
-	}
-	if (int_field(o, "size", &c->size, -1) || c->size < 0) {
-		*why = "no valid size";
-		goto bad;
-	}
-	if (int_field(o, "mtime", &c->mtime, 0) || int_field(o, "mode", &mode, 0644) || !mode_valid(mode)) {
-		*why = "bad mtime or mode";
-		goto bad;
-	}
-	if (c->mtime < MTIME_MIN || c->mtime > MTIME_MAX) {
-		*why = "mtime outside " MTIME_RANGE;
-		goto bad;
-	}
-	c->mode = (unsigned)mode;
-	if (c->later && c->mode == MODE_LINK) {
-		*why = "a sha256 left to the commit for a symlink (only a file's may be)";
-		goto bad;
-	}
-	if ((*why = target_field(o, c)))
-		goto bad;
-	rc = 1;
-	goto out;
-bad:
-	if (!*why)
-		*why = "path holds a NUL";
-	rc = -1;
-out:
+	rc = fs.f[WIRE_HEAD].type != WIRE_ABSENT ? head_line(&fs, c, head, why) : change_judge(&fs, c, why, flags);
 	json_decref(o);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * The NDJSON change line both ends parse: every field rule, accepted and
- * refused, one case a line; and the bytes both ends write, exactly.
+ * refused, one case a line, read as soc reads it and by jansson alone with
+ * the same answer; and the bytes both ends write, exactly.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,17 @@ int main(void)
 		{ "", -1, "empty" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
 		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", -1, "deep nesting" },
+		/* Past what wire_scan.c reads: jansson's, with the same rules. */
+		{ "{ \"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1}", 1, "a space in the object" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"x\":[1]}", 1, "a key soc does not know" },
+		{ "{\"path\":\"\xc3\xa9\",\"sha256\":\"" M5 "\",\"size\":1}", 1, "a path in UTF-8" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":123456789012345678}", 1, "a size of 18 digits" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1234567890123456789}", 1, "a size of 19 digits" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":12345678901234567890}", -1, "a size past 64 bits" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1E3}", -1, "a size with an exponent" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":01}", -1, "a size with a leading zero" },
+		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"size\":2}", -1, "a known key twice" },
+		{ "{}", -1, "an empty object" },
 	};
 	size_t i;
 	char *big;
@@ -185,9 +197,18 @@ int main(void)
 	const char *why;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int got = change_parse(cases[i].line, strlen(cases[i].line), &c, &head, &why);
+		struct change_line j;
+		long long jhead = -1;
+		const char *jwhy;
+		int got, jgot;
 
+		head = -1;
+		got = change_parse(cases[i].line, strlen(cases[i].line), &c, &head, &why);
 		ok(got == cases[i].want && (got >= 0 || why), "%s (%d, %s)", cases[i].what, got, why ? why : "-");
+		jgot = change_parse_flags(cases[i].line, strlen(cases[i].line), &j, &jhead, &jwhy, CHANGE_JANSSON);
+		ok(jgot == got && (why == jwhy || (why && jwhy && !strcmp(why, jwhy))) && jhead == head,
+		   "%s: jansson reads it the same", cases[i].what);
+		change_free(&j);
 		change_free(&c);
 	}
 	change_parse("{\"head\":42}", 11, &c, &head, &why);
