@@ -252,7 +252,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	unsigned char *up = NULL;
 	char **sources = NULL;
 	char id[TXN_ID_LEN + 1];
-	int lines = accepts_ndjson(ex), failed;
+	int lines = accepts_ndjson(ex), failed, empty;
 	struct head_rows *head;
 	size_t n = 0;
 	long bad;
@@ -270,6 +270,7 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	bad = failed ? -1 : txn_drop_landed(db, &l, head);
 	if (bad >= 0)
 		bad = txn_head_check(db, &l, moved, head);
+	empty = head_rows_empty(head);
 	head_rows_free(head);
 	if (bad) {
 		store_write_abort(db);
@@ -287,8 +288,8 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	 * its locks. The row comes before staging/<txn>/, so the sweep never
 	 * takes the directory for a stray.
 	 */
-	/* A cluster node has no files/: its staging links every content from versions/ by sha256. */
-	sources = s->cluster ? xcalloc(l.n ? l.n : 1, sizeof(*sources)) : txn_sources(db, &l);
+	/* A cluster node has no files/: its staging links every content from versions/ by sha256. An empty head has no sources. */
+	sources = s->cluster || empty ? xcalloc(l.n ? l.n : 1, sizeof(*sources)) : txn_sources(db, &l);
 	if (!sources || txn_insert(db, id, who, &l)) {
 		store_write_abort(db);
 		internal(ex);

@@ -35,10 +35,13 @@ int txn_items_load(struct sql *db, const char *id, struct push_list *l);
 struct head_rows;
 /*
  * The rows txn_drop_landed and txn_head_check ask of l's paths, read in
- * a few statements; NULL on SQLite (they ask row by row there), or with
- * *failed set after a message. Read it inside their transaction.
+ * a few statements, or none when the head is empty; NULL on SQLite
+ * otherwise (they ask row by row there), or with *failed set after a
+ * message. Read it inside their transaction.
  */
 struct head_rows *head_rows_read(struct sql *db, const struct push_list *l, int *failed);
+/* 1 when h was read from an empty head: no path has a source either. */
+int head_rows_empty(const struct head_rows *h);
 /* 1 and the sha256 and mode of path's first len bytes when the head has it with content, else 0. */
 int head_rows_get(const struct head_rows *h, const char *path, size_t len, char hash[HASH_HEX_LEN + 1],
 		  unsigned *mode);

@@ -8,7 +8,9 @@
  * statement gives the rows of those the head has, another the paths the
  * head holds files under. The checks themselves stay in txn_db.c, which
  * asks these rows instead of the database. SQLite, in the server's own
- * process, answers each row faster than an array is built: it has none.
+ * process, answers each row faster than an array is built: it has none,
+ * unless the head is empty (a first push), when every answer is "not
+ * there" and asking a million paths one by one took 1.1-1.3 s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ struct head_row {
 };
 
 struct head_rows {
+	int empty;		/* the head holds no file: v and dirs are too */
 	struct head_row *v;	/* rows of the head with content, by path (byte order, as COLLATE "C") */
 	size_t n, cap;
 	char **dirs;		/* paths the head holds files under, sorted */
@@ -74,6 +77,21 @@ static int run(struct sql *db, struct sql_stmt *st, struct buf *arr, struct head
 	return rc == SQL_DONE ? 0 : error("database: %s", sql_errmsg(db));
 }
 
+/* 1 when the head holds no file, 0 when it does, -1 after a message. */
+static int head_empty(struct sql *db)
+{
+	struct sql_stmt *st = sql_prepare(db, "SELECT 1 FROM files WHERE sha256 IS NOT NULL LIMIT 1", 0);
+	int rc;
+
+	if (!st)
+		return error("database: %s", sql_errmsg(db));
+	rc = sql_step(st);
+	sql_finalize(st);
+	if (rc == SQL_ERROR)
+		return error("database: %s", sql_errmsg(db));
+	return rc == SQL_DONE;
+}
+
 struct head_rows *head_rows_read(struct sql *db, const struct push_list *l, int *failed)
 {
 	struct sql_stmt *rows = NULL, *under = NULL;
@@ -84,9 +102,19 @@ struct head_rows *head_rows_read(struct sql *db, const struct push_list *l, int 
 	int rc = 0;
 
 	*failed = 0;
-	if (sql_kind(db) != SQL_PG)
-		return NULL;
 	h = xcalloc(1, sizeof(*h));
+	h->empty = head_empty(db);
+	if (h->empty < 0) {
+		free(h);
+		*failed = 1;
+		return NULL;
+	}
+	if (h->empty)
+		return h;
+	if (sql_kind(db) != SQL_PG) {
+		free(h);
+		return NULL;
+	}
 	rows = sql_prepare(db, "SELECT path, sha256, mode FROM files WHERE path = ANY(CAST(? AS TEXT[]))"
 			   " AND sha256 IS NOT NULL", 0);
 	under = sql_prepare(db, "SELECT p FROM unnest(CAST(? AS TEXT[])) AS p WHERE EXISTS (SELECT 1 FROM files"
@@ -161,6 +189,11 @@ int head_rows_get(const struct head_rows *h, const char *path, size_t len, char 
 			hi = mid;
 	}
 	return 0;
+}
+
+int head_rows_empty(const struct head_rows *h)
+{
+	return h && h->empty;
 }
 
 int head_rows_dir(const struct head_rows *h, const char *path)

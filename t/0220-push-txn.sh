@@ -15,6 +15,23 @@ test_expect_success_here 'a server' '
 	TOKEN=$ADMIN_TOKEN
 '
 
+test_expect_success 'into the empty head: a base is 409 naming its path; a delete alone is done, no revision' '
+	mkdir -p empty &&
+	echo x >empty/x &&
+	change x empty/x 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >body &&
+	echo x >empty/y &&
+	change y empty/y >>body &&
+	test "$(api POST push -H "Content-Type: application/x-ndjson" --data-binary @body)" = 409 &&
+	grep "\"x\"" out &&
+	! grep "\"y\"" out &&
+	deletion gone 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef >body &&
+	push_begin body &&
+	test_must_be_empty upload &&
+	test "$(push_commit)" = 200 &&
+	grep "^{\"rev\":0,\"history\":\"[0-9a-f]\{32\}\",\"already\":true}$" out &&
+	test "$(head_rev)" = 0
+'
+
 test_expect_success 'a first push lands: begin, rsync, commit' '
 	mkdir -p w/d &&
 	echo hello >w/a &&
