@@ -46,7 +46,8 @@ mb() {
 	awk -v f="$1:" '$1 == f { printf "%.1f\n", $2 / 1024 }' "/proc/$SOC_PID/status"
 }
 
-spread() {
+# mb_spread FILE: the median of FILE's megabytes, with their spread (lib.sh's spread is for times).
+mb_spread() {
 	echo "$(median <"$1") MB ($(sort -n "$1" | head -n 1)-$(sort -n "$1" | tail -n 1))"
 }
 
@@ -78,5 +79,5 @@ for i in $(seq "$RUNS"); do
 	sync
 done
 say_ratio "first push of $FILES files" "$WORK/t-push" "$WORK/t-rsync" 0.8
-echo "million: peak RSS: client $(spread "$WORK/rss-client"), server $(spread "$WORK/rss-server") (target < 256 MB each)"
-echo "million: server RSS ${AFTER}s after the push: $(spread "$WORK/rss-after") (target < 64 MB)"
+echo "million: peak RSS: client $(mb_spread "$WORK/rss-client"), server $(mb_spread "$WORK/rss-server") (target < 256 MB each)"
+echo "million: server RSS ${AFTER}s after the push: $(mb_spread "$WORK/rss-after") (target < 64 MB)"
