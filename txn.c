@@ -288,7 +288,10 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	 * its locks. The row comes before staging/<txn>/, so the sweep never
 	 * takes the directory for a stray.
 	 */
-	/* A cluster node has no files/: its staging links every content from versions/ by sha256. An empty head has no sources. */
+	/*
+	 * A cluster node has no files/: its staging links every content from
+	 * versions/ by sha256. An empty head has no sources.
+	 */
 	sources = s->cluster || empty ? xcalloc(l.n ? l.n : 1, sizeof(*sources)) : txn_sources(db, &l);
 	if (!sources || txn_insert(db, id, who, &l)) {
 		store_write_abort(db);
