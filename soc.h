@@ -186,6 +186,8 @@ int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
 int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
 /* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */
 int hash_hex_valid(const char *s);
+/* 1 when the n bytes at s are lowercase hex digits; it stops at the first that is not, a NUL too. */
+int hex_span(const char *s, size_t n);
 /* hex to its bytes (-1 when not HASH_HEX_LEN lowercase hex digits), and back. */
 int hash_to_raw(const char *hex, uint8_t raw[HASH_RAW_LEN]);
 void hash_from_raw(const uint8_t raw[HASH_RAW_LEN], char hex[HASH_HEX_LEN + 1]);

@@ -18,12 +18,7 @@
 /* A string of exactly n lowercase hex digits. */
 static int hex_run(const struct wire_field *f, size_t n)
 {
-	if (f->type != WIRE_STR || f->len != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((f->s[i] >= '0' && f->s[i] <= '9') || (f->s[i] >= 'a' && f->s[i] <= 'f')))
-			return 0;
-	return 1;
+	return f->type == WIRE_STR && f->len == n && hex_span(f->s, n);
 }
 
 static int hash_field(const struct wire_field *f, char out[HASH_HEX_LEN + 1], int nullable)
