@@ -178,7 +178,7 @@ int main(void)
 		{ "", -1, "empty" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1} x", -1, "garbage after" },
 		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", -1, "deep nesting" },
-		/* Past what wire_scan.c reads: jansson's, with the same rules. */
+		/* At the edge of what wire_scan.c reads, and past it (jansson reads those): the same rules. */
 		{ "{ \"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1}", 1, "a space in the object" },
 		{ "{\"path\":\"a\",\"sha256\":\"" M5 "\",\"size\":1,\"x\":[1]}", 1, "a key soc does not know" },
 		{ "{\"path\":\"\xc3\xa9\",\"sha256\":\"" M5 "\",\"size\":1}", 1, "a path in UTF-8" },
