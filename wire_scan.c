@@ -97,7 +97,7 @@ int wire_scan(const char *line, size_t len, struct wire_fields *fs)
 		if (p == end || *p != '"' || !(p = plain_string(p, end, &key, &klen)))
 			return 0;
 		for (k = 0; k < WIRE_KEYS; k++)
-			if (strlen(wire_key_names[k]) == klen && !memcmp(wire_key_names[k], key, klen))
+			if (!strncmp(wire_key_names[k], key, klen) && !wire_key_names[k][klen])
 				break;
 		/* Another key, or one twice: jansson's to judge. */
 		if (k == WIRE_KEYS || fs->f[k].type != WIRE_ABSENT)
