@@ -66,7 +66,7 @@ int mtime_clamped(int64_t ns)
 
 int history_id_valid(const char *s)
 {
-	return strlen(s) == HISTORY_HEX_LEN && strspn(s, "0123456789abcdef") == HISTORY_HEX_LEN;
+	return hex_span(s, HISTORY_HEX_LEN) && !s[HISTORY_HEX_LEN];
 }
 
 int mode_valid(long long mode)
