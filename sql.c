@@ -104,6 +104,12 @@ void sql_bind_int64(struct sql_stmt *st, int i, long long v)
 	pg_bind(st->pg, i, num, -1);
 }
 
+void sql_bind_pointer(struct sql_stmt *st, int i, void *p, const char *type)
+{
+	if (!st->pg)
+		sqlite3_bind_pointer(st->lite, i, p, type, NULL);
+}
+
 void sql_bind_null(struct sql_stmt *st, int i)
 {
 	if (st->pg)

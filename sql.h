@@ -48,6 +48,8 @@ struct sql_stmt *sql_prepare(struct sql *db, const char *text, int persistent);
 void sql_bind_text(struct sql_stmt *st, int i, const char *s, int len);
 void sql_bind_int64(struct sql_stmt *st, int i, long long v);
 void sql_bind_null(struct sql_stmt *st, int i);
+/* SQLite only: p, of the type name type, for a table-valued function (sqlite3_bind_pointer). */
+void sql_bind_pointer(struct sql_stmt *st, int i, void *p, const char *type);
 /* SQL_ROW (the columns are readable until the next step), SQL_DONE, or SQL_ERROR. */
 int sql_step(struct sql_stmt *st);
 /* Ready to step again from the first row, with the same parameters. */
@@ -79,16 +81,14 @@ int sql_batch_end(struct sql *db);
 int sql_copy(struct sql *db, const char *text, const char *data, size_t len);
 
 /*
- * ---- sql_bulk.c: many rows into a table ----
- * lite is an INSERT of one row, its values ?1 to ?ncols; pg is COPY
- * table (columns) FROM STDIN, the ncols columns in their order, run
- * every so many rows. Set each column of a row, then
- * end it with sql_bulk_row; sql_bulk_close sends the rest. Strings given
- * must live until the row ends. Each gives 0, or -1 after a message;
- * open gives NULL then.
+ * ---- sql_bulk.c: many rows into a PostgreSQL table ----
+ * copy is COPY table (columns) FROM STDIN, the ncols columns in their
+ * order, run every so many rows; NULL on SQLite. Set each column of a
+ * row, then end it with sql_bulk_row; sql_bulk_close sends the rest.
+ * Each gives 0, or -1 after a message; open gives NULL then.
  */
 struct sql_bulk;
-struct sql_bulk *sql_bulk_open(struct sql *db, const char *lite, const char *pg, int ncols);
+struct sql_bulk *sql_bulk_open(struct sql *db, const char *copy, int ncols);
 void sql_bulk_text(struct sql_bulk *b, int col, const char *s);	/* NULL: SQL NULL */
 void sql_bulk_int64(struct sql_bulk *b, int col, long long v);
 int sql_bulk_row(struct sql_bulk *b);

@@ -1,12 +1,11 @@
 /*
- * sql_bulk.c: many rows into one table, the way each database takes
- * them fastest. SQLite, in the server's own process, steps one INSERT a
- * row. To PostgreSQL every statement is a round trip and a plan of its
- * own, even pipelined (sql_batch_begin): 20,000 rows of a commit took
- * 570 ms so, and 10,000 sent as one array a column and unnested 76-131
- * ms. Here they go by COPY ... FROM STDIN, SQL_BULK_ROWS rows of COPY's
- * text form at a time: 48-62 ms (bench/README). An upsert copies into a
- * table of its transaction's, then runs one statement from it.
+ * sql_bulk.c: many rows into one PostgreSQL table by COPY ... FROM STDIN.
+ * To PostgreSQL every statement is a round trip and a plan of its own,
+ * even pipelined (sql_batch_begin): 20,000 rows of a commit took 570 ms
+ * so, and 10,000 sent as one array a column and unnested 76-131 ms. Here
+ * they go SQL_BULK_ROWS rows of COPY's text form at a time: 48-62 ms
+ * (bench/README). SQLite, in the server's own process, takes its rows
+ * by INSERT ... SELECT from the memory they are in (txn_items_lite.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +18,22 @@
 
 struct sql_bulk {
 	struct sql *db;
-	struct sql_stmt *st;		/* SQLite's INSERT; NULL on PostgreSQL */
-	const char *copy;		/* PostgreSQL's COPY ... FROM STDIN */
+	const char *copy;		/* COPY ... FROM STDIN */
 	int ncols;
 	size_t rows;			/* in copied, not yet sent */
-	struct buf col[SQL_PARAMS_MAX];	/* PostgreSQL: each field of this row, in COPY's form */
-	struct buf copied;		/* PostgreSQL: the rows so far */
+	struct buf col[SQL_PARAMS_MAX];	/* each field of this row, in COPY's form */
+	struct buf copied;		/* the rows so far */
 };
 
-struct sql_bulk *sql_bulk_open(struct sql *db, const char *lite, const char *pg, int ncols)
+struct sql_bulk *sql_bulk_open(struct sql *db, const char *copy, int ncols)
 {
 	struct sql_bulk *b;
-	int copy = sql_kind(db) == SQL_PG;
-	struct sql_stmt *st = copy ? NULL : sql_prepare(db, lite, 0);
 
-	if ((!copy && !st) || (copy && strncmp(pg, "COPY ", 5)) || ncols < 1 || ncols > SQL_PARAMS_MAX) {
-		sql_finalize(st);
+	if (sql_kind(db) != SQL_PG || strncmp(copy, "COPY ", 5) || ncols < 1 || ncols > SQL_PARAMS_MAX)
 		return NULL;
-	}
 	b = xcalloc(1, sizeof(*b));
 	b->db = db;
-	b->st = st;
-	b->copy = copy ? pg : NULL;
+	b->copy = copy;
 	b->ncols = ncols;
 	return b;
 }
@@ -79,22 +72,13 @@ void sql_array_add(struct buf *b, const char *s, size_t len)
 
 void sql_bulk_text(struct sql_bulk *b, int col, const char *s)
 {
-	if (b->copy)
-		copy_field(&b->col[col - 1], s);
-	else if (s)
-		sql_bind_text(b->st, col, s, -1);
-	else
-		sql_bind_null(b->st, col);
+	copy_field(&b->col[col - 1], s);
 }
 
 void sql_bulk_int64(struct sql_bulk *b, int col, long long v)
 {
-	if (b->copy) {
-		buf_reset(&b->col[col - 1]);
-		buf_addf(&b->col[col - 1], "%lld", v);
-	} else {
-		sql_bind_int64(b->st, col, v);
-	}
+	buf_reset(&b->col[col - 1]);
+	buf_addf(&b->col[col - 1], "%lld", v);
 }
 
 /* The rows so far sent by one COPY: 0, or -1 after a message. */
@@ -112,19 +96,12 @@ static int flush(struct sql_bulk *b)
 
 int sql_bulk_row(struct sql_bulk *b)
 {
-	int rc;
-
-	if (b->copy) {
-		for (int i = 0; i < b->ncols; i++) {
-			if (b->col[i].len)
-				buf_add(&b->copied, b->col[i].p, b->col[i].len);
-			buf_addch(&b->copied, i + 1 < b->ncols ? '\t' : '\n');
-		}
-		return ++b->rows < SQL_BULK_ROWS ? 0 : flush(b);
+	for (int i = 0; i < b->ncols; i++) {
+		if (b->col[i].len)
+			buf_add(&b->copied, b->col[i].p, b->col[i].len);
+		buf_addch(&b->copied, i + 1 < b->ncols ? '\t' : '\n');
 	}
-	rc = sql_step(b->st);
-	sql_reset(b->st);
-	return rc == SQL_DONE ? 0 : error("database: %s", sql_errmsg(b->db));
+	return ++b->rows < SQL_BULK_ROWS ? 0 : flush(b);
 }
 
 int sql_bulk_close(struct sql_bulk *b)
@@ -133,8 +110,7 @@ int sql_bulk_close(struct sql_bulk *b)
 
 	if (!b)
 		return -1;
-	rc = b->copy ? flush(b) : 0;
-	sql_finalize(b->st);
+	rc = flush(b);
 	for (int i = 0; i < b->ncols; i++)
 		buf_free(&b->col[i]);
 	buf_free(&b->copied);

@@ -24,6 +24,7 @@
 #include "serve.h"
 #include "sql.h"
 #include "testhook.h"
+#include "txn.h"
 #include "versions.h"
 
 /* Dropped and made again by a bulk write (store_bulk_begin): defined once. */
@@ -136,7 +137,7 @@ static struct sql *db_connect(const char *path)
 	struct sql *db;
 
 	if (sqlite3_open_v2(path, &lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+			    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK || txn_items_lite(lite)) {
 		error("cannot open '%s': %s", path, lite ? sqlite3_errmsg(lite) : "out of memory");
 		sqlite3_close(lite);
 		return NULL;

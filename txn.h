@@ -27,6 +27,25 @@ int txn_move(struct sql *db, const char *id, const char *from, const char *to);
 int txn_delete_rows(struct sql *db, const char *id, const char *state);
 /* Writes a new open txn of who and its items. Run it inside a transaction. */
 int txn_insert(struct sql *db, const char *id, const struct caller *who, const struct push_list *l);
+/* A txn_items row's sha256: NULL for a delete, '' for a later one until its record (txn_record). */
+static inline const char *txn_item_sha256(const struct push_item *it)
+{
+	return it->later || *it->hash ? it->hash : NULL;
+}
+
+/* A txn_items row's base: NULL when the push says the head lacks the path. */
+static inline const char *txn_item_base(const struct push_item *it)
+{
+	return *it->base ? it->base : NULL;
+}
+
+/* ---- txn_items_lite.c: a push_list as the SQLite table push_items(L) ---- */
+
+#define PUSH_ITEMS_POINTER "soc_push_list"	/* the type sqlite3_bind_pointer gives L */
+struct sqlite3;
+/* Registers push_items on an SQLite connection: 0, or -1. */
+int txn_items_lite(struct sqlite3 *lite);
+
 /* Keeps id's items (just written or loaded) for its next txn_items_load; *l is emptied. */
 void txn_items_keep(const char *id, struct push_list *l);
 /* A txn's items, sorted by path: the kept ones when id's are, else its rows. */

@@ -372,6 +372,23 @@ out:
 	return bad;
 }
 
+/* SQLite: the items in one statement, from push_items (txn_items_lite.c). */
+static int insert_items_lite(struct sql *db, const char *id, const struct push_list *l)
+{
+	struct sql_stmt *st = prepare(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base,"
+				      " base_mode, target) SELECT ?1, path, sha256, size, mtime, mode, base,"
+				      " base_mode, target FROM push_items(?2)");
+	int rc;
+
+	if (!st)
+		return -1;
+	sql_bind_text(st, 1, id, -1);
+	sql_bind_pointer(st, 2, (void *)l, PUSH_ITEMS_POINTER);
+	rc = step_done(db, st) || (size_t)sql_changes(db) != l->n ? -1 : 0;
+	sql_finalize(st);
+	return rc;
+}
+
 int txn_insert(struct sql *db, const char *id, const struct caller *who, const struct push_list *l)
 {
 	struct sql_stmt *txn = prepare(db, "INSERT INTO txns (id, token, created, state, rev, token_sha256)"
@@ -388,21 +405,22 @@ int txn_insert(struct sql *db, const char *id, const struct caller *who, const s
 	sql_bind_text(txn, 4, who->hash, -1);
 	if (step_done(db, txn))
 		goto out;
-	item = sql_bulk_open(db, "INSERT INTO txn_items (txn, path, sha256, size, mtime, mode, base, base_mode,"
-			     " target) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			     "COPY txn_items (txn, path, sha256, size, mtime, mode, base, base_mode, target)"
+	if (sql_kind(db) == SQL_SQLITE) {
+		rc = insert_items_lite(db, id, l);
+		goto out;
+	}
+	item = sql_bulk_open(db, "COPY txn_items (txn, path, sha256, size, mtime, mode, base, base_mode, target)"
 			     " FROM STDIN", 9);
 	for (i = 0; item && i < l->n; i++) {
 		const struct push_item *it = &l->v[i];
 
 		sql_bulk_text(item, 1, id);
 		sql_bulk_text(item, 2, it->path);
-		/* NULL is a delete's: a sha256 the commit gives is '' until its record (txn_record). */
-		sql_bulk_text(item, 3, it->later || *it->hash ? it->hash : NULL);
+		sql_bulk_text(item, 3, txn_item_sha256(it));
 		sql_bulk_int64(item, 4, it->size);
 		sql_bulk_int64(item, 5, it->mtime);
 		sql_bulk_int64(item, 6, (int)it->mode);
-		sql_bulk_text(item, 7, *it->base ? it->base : NULL);
+		sql_bulk_text(item, 7, txn_item_base(it));
 		sql_bulk_int64(item, 8, (int)it->base_mode);
 		sql_bulk_text(item, 9, it->target);
 		if (sql_bulk_row(item))
