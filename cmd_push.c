@@ -12,16 +12,21 @@
  * try once more.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "push.h"
 #include "testhook.h"
 
 #define PUSH_RETRIES 1		/* rescans after a 422 (a file changed during the push) */
 #define SHOW_PATHS_MAX 5	/* paths named in a refusal before "and N more" */
+#define BASES_NICE 10		/* the index thread's niceness during the commit (bases_write) */
 
 const char push_usage[] =
 	"usage: soc push [-f] [-n] [--allow-delete] [-q]\n"
@@ -257,37 +262,90 @@ static void print_changes(const struct change_list *ch)
 }
 
 /*
+ * Each pushed path's new base, written into the index on a thread while
+ * the server commits, in a transaction kept only when the commit lands
+ * (bases_keep): a million of them take seconds, which the client would
+ * otherwise spend after the answer with the server idle.
+ */
+struct bases {
+	struct workspace *ws;
+	const struct change_list *ch;
+	pthread_t thread;
+	int threaded;
+	int begun, failed;
+};
+
+static void *bases_write(void *arg)
+{
+	struct bases *w = arg;
+
+	/* Behind the server's own threads when both share this machine: the answer waits for those. */
+	if (w->threaded)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BASES_NICE);
+	w->failed = index_begin(w->ws);
+	w->begun = !w->failed;
+	for (size_t i = 0; i < w->ch->n && !w->failed; i++) {
+		const struct scan_item *it = w->ch->v[i];
+
+		w->failed = it->change == CH_DELETED ? index_drop(w->ws, it->e.path) : set_base(w->ws, &it->e);
+	}
+	return NULL;
+}
+
+/* The main thread touches the index only after bases_wait. */
+static void bases_start(struct bases *w, struct workspace *ws, const struct change_list *ch)
+{
+	memset(w, 0, sizeof(*w));
+	w->ws = ws;
+	w->ch = ch;
+	w->threaded = 1;
+	if (pthread_create(&w->thread, NULL, bases_write, w)) {
+		w->threaded = 0;
+		bases_write(w);
+	}
+}
+
+static void bases_wait(struct bases *w)
+{
+	if (w->threaded)
+		pthread_join(w->thread, NULL);
+	w->threaded = 0;
+}
+
+/* The commit did not land: the index keeps its old bases. */
+static void bases_drop(struct bases *w)
+{
+	if (w->begun)
+		index_rollback(w->ws);
+	w->begun = 0;
+}
+
+/*
  * After the commit: each pushed path is now synced at the content pushed,
  * in one transaction. When our revision came right after the last one we
  * pulled, we hold all of it too: it counts as pulled, so status does not
  * send us to pull our own push.
  */
-static int record_pushed(struct workspace *ws, const struct change_list *ch, long long rev, const char *history)
+static int bases_keep(struct bases *w, long long rev, const char *history)
 {
+	struct workspace *ws = w->ws;
 	char kept[HISTORY_HEX_LEN + 1];
-	int failed = 0, same;
+	int failed = w->failed, same;
 
-	if (index_begin(ws))
-		return -1;
-	/* A revision of another history (the server replaced mid-push) is not one we pulled. */
-	failed = index_history(ws, kept);
-	same = !history[0] || !kept[0] || !strcmp(history, kept);
-	if (!failed && same && rev > 0 && index_pulled_rev(ws) == rev - 1)
-		failed = index_set_pulled_rev(ws, rev);
-	if (!failed && same)
-		failed = history_adopt(ws, history);
-	for (size_t i = 0; i < ch->n && !failed; i++) {
-		const struct scan_item *it = ch->v[i];
-
-		if (it->change == CH_DELETED)
-			failed = index_drop(ws, it->e.path);
-		else
-			failed = set_base(ws, &it->e);
+	if (!failed) {
+		/* A revision of another history (the server replaced mid-push) is not one we pulled. */
+		failed = index_history(ws, kept);
+		same = !history[0] || !kept[0] || !strcmp(history, kept);
+		if (!failed && same && rev > 0 && index_pulled_rev(ws) == rev - 1)
+			failed = index_set_pulled_rev(ws, rev);
+		if (!failed && same)
+			failed = history_adopt(ws, history);
 	}
 	if (failed) {
-		index_rollback(ws);
+		bases_drop(w);
 		return -1;
 	}
+	w->begun = 0;
 	if (index_commit(ws))
 		return -1;
 	pending_clear(ws);
@@ -305,6 +363,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	struct buf resp = BUF_INIT;
 	struct push_begun b = { 0 };
 	struct push_later *later = NULL;
+	struct bases w;
 	struct rsync_stop stop = RSYNC_STOP_INIT;
 	struct buf hashes = BUF_INIT;
 	json_t *j = NULL;
@@ -438,7 +497,11 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto abort_txn;
 	path = xasprintf("/api/v1/push/%s/commit", b.txn);
 	push_later_body(&ch, &hashes);
+	bases_start(&w, ws, &ch);
 	st = net_request(net, "POST", path, hashes.len ? "application/json" : NULL, hashes.p, hashes.len, &resp);
+	bases_wait(&w);
+	if (st != 200)
+		bases_drop(&w);
 	if (st < 0) {
 		/* Its staging freed now, not in an hour: the server drops only a push still open. */
 		*rc = EXIT_REMOTE;
@@ -454,8 +517,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		if (test_hook_flag(HOOK_KILL_AFTER_COMMIT))
 			raise(SIGKILL);
 		/* Every change had landed already: the head is not our revision. */
-		if (record_pushed(ws, &ch, already ? 0 : rev,
-				  history && history_id_valid(history) ? history : "")) {
+		if (bases_keep(&w, already ? 0 : rev, history && history_id_valid(history) ? history : "")) {
 			error("the push landed, but the index could not record it; "
 			      "the next push or pull records it");
 			json_decref(c);

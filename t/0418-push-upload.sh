@@ -11,7 +11,8 @@
 # never writing through it; a record of 8 MiB or more, hashed on a
 # thread of its own, is kept only when it is its sha256 too. A file that
 # changes while it is sent makes
-# the push rescan and try again. Four uploads may run into one push, and
+# the push rescan and try again; a commit refused because another push
+# moved a base leaves the index's bases as they were. Four uploads may run into one push, and
 # while any runs, its commit and abort wait (409). A stop cuts a stalled
 # upload short.
 . "$(dirname "$0")/lib.sh"
@@ -163,6 +164,27 @@ test_expect_success 'a new file of another size by the time it is read: not sent
 	t=$(server_tree server) &&
 	test "$(hash_of "$t/second")" = "$(hash_of a/second)" &&
 	test "$(hash_of "$t/first")" = "$(hash_of a/first)"
+'
+
+test_expect_success 'a commit refused because another push moved a base: the index keeps its old bases' '
+	echo shared >a/moved &&
+	(cd a && soc add moved -q && soc push -q) &&
+	(cd b && soc pull -q) &&
+	echo "from a" >a/moved &&
+	echo fresh >a/fresh &&
+	(cd a && soc add fresh -q) &&
+	push_slowly a &&
+	echo "from b" >b/moved &&
+	(cd b && soc push -q) &&
+	test_expect_code 3 wait $PUSH &&
+	grep "run .soc pull. first" push.err &&
+	(cd a && soc status --porcelain --offline) >out &&
+	printf "A fresh\nM moved\n" >expect &&
+	sort out >actual &&
+	test_cmp expect actual &&
+	t=$(server_tree server) &&
+	test "$(cat "$t/moved")" = "from b" &&
+	! test -e "$t/fresh"
 '
 
 # By hand, as the API is spoken: a push of new file n and of h, a file the
