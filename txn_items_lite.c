@@ -2,9 +2,10 @@
  * txn_items_lite.c: a push's items as an SQLite table-valued function,
  * push_items(L), so that txn_insert writes a million txn_items rows by
  * one INSERT ... SELECT: an INSERT stepped once a row, each bound anew,
- * cost twice as much (bench/README). L is the struct push_list itself,
- * bound by sqlite3_bind_pointer under PUSH_ITEMS_POINTER: SQL text cannot
- * make one, so no statement but txn_insert's reads anything through it.
+ * took 2.5 times as long (bench/README). L is the struct push_list
+ * itself, bound by sqlite3_bind_pointer under PUSH_ITEMS_POINTER: SQL
+ * text cannot make one, so no statement but txn_insert's reads anything
+ * through it.
  * PostgreSQL takes the rows by COPY instead (sql_bulk.c).
  */
 #include <sqlite3.h>
