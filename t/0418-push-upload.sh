@@ -10,11 +10,10 @@
 # record on a path staged as a link to a head file replaces the link,
 # never writing through it; a record of 8 MiB or more, hashed on a
 # thread of its own, is kept only when it is its sha256 too. A file that
-# changes while it is sent makes
-# the push rescan and try again; a commit refused because another push
-# moved a base leaves the index's bases as they were. Four uploads may run into one push, and
-# while any runs, its commit and abort wait (409). A stop cuts a stalled
-# upload short.
+# changes while it is sent makes the push rescan and try again; a commit
+# refused because another push moved a base leaves the index's bases as
+# they were. Four uploads may run into one push, and while any runs, its
+# commit and abort wait (409). A stop cuts a stalled upload short.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
