@@ -236,32 +236,42 @@ void change_format_head(long long head, const char *history, struct buf *out)
 		buf_addf(out, "{\"head\":%lld}\n", head);
 }
 
+/* A byte JSON takes as it is in a string: not a quote, a backslash or a control character (nor the NUL). */
+static int json_plain(unsigned char ch)
+{
+	return ch >= 0x20 && ch != '"' && ch != '\\';
+}
+
 int json_str_add(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(s);
+	const char *p = s;
 
 	if (!utf8_valid(s, n))
 		return -1;
 	buf_addch(out, '"');
-	for (const char *p = s; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-		const char *e = ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : ch == '\b' ? "\\b" : ch == '\f' ? "\\f"
-			      : ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
+	while (*p) {
 		size_t run = 0;
+		unsigned char ch;
+		const char *e;
 
+		/* The run up to the next byte to escape, at once: a byte a call was most of a path. */
+		while (json_plain((unsigned char)p[run]))
+			run++;
+		buf_add(out, p, run);
+		p += run;
+		if (!*p)
+			break;
+		ch = (unsigned char)*p++;
+		e = ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : ch == '\b' ? "\\b" : ch == '\f' ? "\\f"
+		  : ch == '\n' ? "\\n" : ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
 		if (e) {
 			buf_addstr(out, e);
-		} else if (ch < 0x20) {
+		} else {
 			char u[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
 
 			buf_add(out, u, sizeof(u));
-		} else {
-			/* The run up to the next byte to escape, at once: a byte a call was most of a path. */
-			while (p[run] && p[run] != '"' && p[run] != '\\' && (unsigned char)p[run] >= 0x20)
-				run++;
-			buf_add(out, p, run);
-			p += run - 1;
 		}
 	}
 	buf_addch(out, '"');
