@@ -279,7 +279,10 @@ static void *bases_write(void *arg)
 {
 	struct bases *w = arg;
 
-	/* Behind the server's own threads when both share this machine: the answer waits for those. */
+	/*
+	 * Behind the server's own threads when both share this machine: the
+	 * answer waits for those. A failure leaves it at the usual priority.
+	 */
 	if (w->threaded)
 		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BASES_NICE);
 	w->failed = index_begin(w->ws);
