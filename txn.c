@@ -52,7 +52,6 @@
  * sha256 it was told, which it checks, and pulls again, as section 7 says;
  * once (4) commits, files/ and the head agree again.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -651,85 +650,6 @@ void txn_abort(struct server *s, struct http_exchange *ex, const struct caller *
 
 /* ---- housekeeping ---- */
 
-static int txn_id_valid(const char *name)
-{
-	return strlen(name) == TXN_ID_LEN && strspn(name, "0123456789abcdef") == TXN_ID_LEN;
-}
-
-/*
- * Removes every entry of dir (staging/ or commit/, named by what) whose
- * txn is not in one of the states keep names ("open committing", say).
- * A txn's row is written before its directory is made and removed after,
- * so an entry listed here and then found without its row is a stray.
- */
-/* A listing of dir from its start, on an fd of its own; NULL after a warning naming what. */
-static DIR *list_dir(int dir, const char *what)
-{
-	int fd = dup(dir);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-
-	if (!d) {
-		warning_errno("cannot read '%s'", what);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	rewinddir(d);
-	return d;
-}
-
-static void sweep(struct sql *db, int dir, const char *what, const char *keep)
-{
-	DIR *d = list_dir(dir, what);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct txn_row t;
-		int rc = 0;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (txn_id_valid(de->d_name))
-			rc = txn_get(db, de->d_name, &t);
-		/* No answer (-1): leave it for the next sweep. */
-		if (rc < 0 || (rc && strstr(keep, t.state)))
-			continue;
-		if (remove_tree(dirfd(d), de->d_name))
-			warning_errno("cannot remove the stray '%s/%s'", what, de->d_name);
-		else
-			fprintf(stderr, "%s: removed the stray '%s/%s'\n", soc_prog, what, de->d_name);
-	}
-	closedir(d);
-}
-
-/*
- * Removes what a commit left in trash/ (it removes its own after its
- * answer) older than age seconds: a crash, or rsync still writing there.
- */
-static void empty_trash(struct server *s, time_t age)
-{
-	DIR *d = list_dir(s->trash_fd, "trash");
-	struct dirent *de;
-	time_t now = time(NULL);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		/* A rename sets ctime: the time the commit put it here. */
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || now - st.st_ctime < age)
-			continue;
-		if (remove_tree(dirfd(d), de->d_name))
-			warning_errno("cannot remove 'trash/%s'", de->d_name);
-	}
-	closedir(d);
-}
-
 void txn_expire(struct server *s)
 {
 	struct sql *db = store_db(s);
@@ -757,9 +677,9 @@ void txn_expire(struct server *s)
 		fprintf(stderr, "%s: push '%s' expired, never committed; removed it\n", soc_prog, old[i].id);
 	}
 	free(old);
-	sweep(db, s->staging_fd, "staging", "open committing");
-	sweep(db, s->commit_fd, "commit", "open committing applying");
-	empty_trash(s, TRASH_AGE_SECONDS);
+	txn_sweep(db, s->staging_fd, "staging", "open committing");
+	txn_sweep(db, s->commit_fd, "commit", "open committing applying");
+	txn_empty_trash(s, TRASH_AGE_SECONDS);
 }
 
 int txn_recover(struct server *s)
@@ -790,8 +710,8 @@ int txn_recover(struct server *s)
 	if (apply_pending(s, db, 1))
 		return error("'%s': files/ is not the head; fix what the messages above name, then start again",
 			     s->root);
-	sweep(db, s->commit_fd, "commit", "applying");
-	sweep(db, s->staging_fd, "staging", "open");
-	empty_trash(s, 0);
+	txn_sweep(db, s->commit_fd, "commit", "applying");
+	txn_sweep(db, s->staging_fd, "staging", "open");
+	txn_empty_trash(s, 0);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * txn.h: what the three files of push transactions share: txn.c (the
- * states, the endpoints, recovery and housekeeping), txn_db.c (their rows
- * in soc.db) and txn_files.c (their files in staging/, commit/, files/).
+ * txn.h: what the files of push transactions share: txn.c (the states,
+ * the endpoints, recovery and housekeeping), txn_db.c (their rows in
+ * soc.db), txn_files.c (their files in staging/, commit/, files/) and
+ * the others each section below names.
  */
 #ifndef TXN_H
 #define TXN_H
@@ -125,6 +126,21 @@ struct txn_old {
 };
 /* Txns open or done that began before the time before, in *old (free it); how many, or -1. */
 long txn_expired(struct sql *db, long long before, struct txn_old **old);
+
+/* ---- txn_sweep.c: directories without their txn ---- */
+
+/*
+ * Removes every entry of dir (staging/ or commit/, named by what) whose
+ * txn is not in one of the states keep names ("open committing", say).
+ * A txn's row is written before its directory is made and removed after,
+ * so an entry listed here and then found without its row is a stray.
+ */
+void txn_sweep(struct sql *db, int dir, const char *what, const char *keep);
+/*
+ * Removes what a commit left in trash/ (it removes its own after its
+ * answer) older than age seconds: a crash, or rsync still writing there.
+ */
+void txn_empty_trash(struct server *s, time_t age);
 
 /* ---- txn_files.c: a push's files ---- */
 
