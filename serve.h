@@ -192,18 +192,31 @@ void store_checkpoint(struct server *s, struct sql *db);
  */
 void store_big_write(struct sql *db, size_t n);
 void store_big_write_end(struct sql *db, size_t n);
+/* Dropped by a big write (store_bulk_begin) and made again by store_settle: defined once. */
+#define FILES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256)"
+#define CHANGES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256)"
+/* What a big write leaves for store_settle. */
+enum store_owed { STORE_FILES_SHA256, STORE_CHANGES_SHA256, STORE_DONE_ITEMS, STORE_OWED_KINDS };
 /*
  * Inside a write of n rows into files or changes: when n is at least
  * BIG_PUSH_ITEMS and the table may hold no more than 2n rows, that
- * table's sha256 index is dropped (1), and store_bulk_end makes it again
- * in the same transaction. The rows come in path order, so each sha256
- * lands on a random page of its index: a million of them paged it
- * through the cache for 7-10 s, where one sort makes it in one. 0 when
- * the index stays, -1 after a message.
+ * table's sha256 index is dropped (1), and store_settle makes it again
+ * by one sort. The rows come in path order, so each sha256 lands on a
+ * random page of its index: a million of them paged it through the
+ * cache for 7-10 s, where one sort makes it in one. 0 when the index
+ * stays, -1 after a message.
  */
-enum store_index { STORE_FILES_SHA256, STORE_CHANGES_SHA256 };
-int store_bulk_begin(struct sql *db, enum store_index which, size_t n);
-int store_bulk_end(struct sql *db, enum store_index which, int dropped);
+int store_bulk_begin(struct sql *db, enum store_owed which, size_t n);
+/* 1 when a finished push of n items leaves them to store_settle (a million take 0.6 s to delete), else 0. */
+int store_items_later(struct sql *db, size_t n);
+/*
+ * What big writes left (all: everything a crash may have left, at
+ * start), done in one write transaction, then the WAL checkpointed. Run
+ * after a commit's answer, and by a begin before it looks contents up by
+ * sha256: until then such a lookup reads the whole table, slower but
+ * never wrong. What fails is owed again, after a warning.
+ */
+void store_settle(struct server *s, struct sql *db, int all);
 /*
  * After a push of n changes (its begin, upload or commit): from
  * BIG_PUSH_ITEMS, this thread's SQLite memory and malloc's free pages go

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,10 +25,6 @@
 #include "testhook.h"
 #include "txn.h"
 #include "versions.h"
-
-/* Dropped and made again by a bulk write (store_bulk_begin): defined once. */
-#define FILES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256)"
-#define CHANGES_SHA256_INDEX "CREATE INDEX IF NOT EXISTS changes_sha256 ON changes(sha256)"
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -251,78 +246,6 @@ void store_checkpoint(struct server *s, struct sql *sdb)
 		fprintf(stderr, "%s: checkpointed %s's WAL of %lld bytes\n", soc_prog, DB_NAME, (long long)st.st_size);
 	else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		warning("cannot checkpoint %s: %s", DB_NAME, sql_errmsg(sdb));
-}
-
-/* PostgreSQL sizes its own buffers: the pragmas and the bulk index are SQLite's. */
-void store_big_write(struct sql *db, size_t n)
-{
-	if (n >= BIG_PUSH_ITEMS && sql_kind(db) == SQL_SQLITE)
-		(void)sql_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
-}
-
-void store_big_write_end(struct sql *db, size_t n)
-{
-	if (n < BIG_PUSH_ITEMS || sql_kind(db) != SQL_SQLITE)
-		return;
-	/* The pages it held go at once. */
-	(void)sql_exec(db, "PRAGMA cache_size=" STORE_CACHE);
-	sqlite3_db_release_memory(sql_sqlite(db));
-}
-
-static const char *const bulk_index[][2] = {
-	[STORE_FILES_SHA256] = { "DROP INDEX files_sha256", FILES_SHA256_INDEX },
-	[STORE_CHANGES_SHA256] = { "DROP INDEX changes_sha256", CHANGES_SHA256_INDEX },
-};
-
-int store_bulk_begin(struct sql *db, enum store_index which, size_t n)
-{
-	struct sql_stmt *st;
-	long long rows = -1;
-
-	if (n < BIG_PUSH_ITEMS || sql_kind(db) != SQL_SQLITE)
-		return 0;
-	/* Every files row came in by a changes row: the largest rowid bounds both tables. */
-	if (!(st = sql_prepare(db, "SELECT ifnull(max(rowid), 0) FROM changes", 0)))
-		return error("cannot count the changes: %s", sql_errmsg(db));
-	if (sql_step(st) == SQL_ROW)
-		rows = sql_column_int64(st, 0);
-	sql_finalize(st);
-	if (rows < 0)
-		return error("cannot count the changes: %s", sql_errmsg(db));
-	/* A sort of up to 3n entries still costs less than n inserts at random pages. */
-	if (rows > 2 * (long long)n)
-		return 0;
-	return sql_exec(db, bulk_index[which][0]) ? -1 : 1;
-}
-
-int store_bulk_end(struct sql *db, enum store_index which, int dropped)
-{
-	int rc;
-
-	if (dropped <= 0)
-		return 0;
-	/*
-	 * The sort takes as much memory as the page cache may: at the big
-	 * cache, 40 MB more at the push's peak. One ordered pass needs no
-	 * more than the default's. A second thread sorts half the runs: a
-	 * quarter off the sort of a million rows (bench/README).
-	 */
-	(void)sql_exec(db, "PRAGMA cache_size=" STORE_CACHE);
-	(void)sql_exec(db, "PRAGMA threads=" STORE_SORT_THREADS);
-	rc = sql_exec(db, bulk_index[which][1]);
-	(void)sql_exec(db, "PRAGMA threads=0");
-	(void)sql_exec(db, "PRAGMA cache_size=" STORE_BIG_CACHE);
-	return rc;
-}
-
-void store_trim(struct sql *db, size_t n)
-{
-	if (n < BIG_PUSH_ITEMS)
-		return;
-	if (db && sql_sqlite(db))
-		sqlite3_db_release_memory(sql_sqlite(db));
-	/* glibc keeps a worker's freed arena pages otherwise: 200 MB after a million-file push. */
-	malloc_trim(0);
 }
 
 long long store_head(struct sql *db)

@@ -33,6 +33,8 @@
  * (4) Publish: one SQLite transaction writes the files rows, the head and
  * the txn state 'done'; readers see the new revision only now, and all of
  * it at once (their reads are transactions too). Then commit/<txn>/ goes.
+ * A big push's sha256 indexes (dropped for one sort) and its txn_items
+ * rows follow after the answer, in one more transaction (store_settle).
  * A crash before (2) commits leaves the head and files/ untouched: the
  * txn is reopened at the next start, or was still open, and its
  * commit/<txn>/ is removed (what a stream kept there may not be
@@ -69,11 +71,13 @@
 #include "versions.h"
 
 #define APPLY_DELAY_MAX_MS 10000	/* HOOK_APPLY_DELAY_MS at most */
+#define SETTLE_DELAY_MAX_MS 60000	/* HOOK_SETTLE_DELAY_MS at most */
 #define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
 #define TRASH_AGE_SECONDS 60		/* trash/ entries the tick removes are older than this */
 
 static long long expire_seconds = TXN_EXPIRE_SECONDS;
 static long apply_delay_ms;	/* a test hook: a pause at each step of an apply */
+static long settle_delay_ms;	/* a test hook: a pause before a commit's store_settle */
 
 /* ---- answers ---- */
 
@@ -260,6 +264,9 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 		refuse_body(ex, &r);
 		goto out;
 	}
+	/* The sources are looked up by sha256: a big push's indexes first, if they are still owed. */
+	if (db)
+		store_settle(s, db, 0);
 	if (!db || random_hex(id, TXN_ID_BYTES) || store_write_begin(db)) {
 		internal(ex);
 		goto out;
@@ -591,6 +598,10 @@ out:
 	json_decref(bad);
 	n = l.n;
 	push_list_free(&l);
+	/* After the answer: the client is done, and a next begin would wait for it anyway. */
+	if (settle_delay_ms)
+		poll(NULL, 0, (int)settle_delay_ms);
+	store_settle(s, db, 0);
 	store_trim(db, n);
 }
 
@@ -691,6 +702,7 @@ int txn_recover(struct server *s)
 
 	expire_seconds = test_hook_long(HOOK_TXN_EXPIRE_SECONDS, 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
 	apply_delay_ms = test_hook_long(HOOK_APPLY_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
+	settle_delay_ms = test_hook_long(HOOK_SETTLE_DELAY_MS, 0, SETTLE_DELAY_MAX_MS, 0);
 	if (!db)
 		return -1;
 	/* Other nodes' pushes go on meanwhile: only dead nodes' are recovered, and the sweeps are the tick's. */
@@ -710,6 +722,8 @@ int txn_recover(struct server *s)
 	if (apply_pending(s, db, 1))
 		return error("'%s': files/ is not the head; fix what the messages above name, then start again",
 			     s->root);
+	/* What a crash cut short after a big push's answer. */
+	store_settle(s, db, 1);
 	txn_sweep(db, s->commit_fd, "commit", "applying");
 	txn_sweep(db, s->staging_fd, "staging", "open");
 	txn_empty_trash(s, 0);

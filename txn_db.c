@@ -533,16 +533,15 @@ static int publish_rows(struct sql *db, const char *id, long long rev, const str
 			const char *from, const char *node)
 {
 	struct sql_stmt *st = NULL;
-	int bulk, rc = -1;
+	int rc = -1;
 
-	bulk = store_bulk_begin(db, STORE_FILES_SHA256, l->n);
-	st = bulk < 0 ? NULL : prepare(db, SQL_TEXT(db, PUBLISH_LITE, PUBLISH_PG));
-	if (!st)
+	if (store_bulk_begin(db, STORE_FILES_SHA256, l->n) < 0 ||
+	    !(st = prepare(db, SQL_TEXT(db, PUBLISH_LITE, PUBLISH_PG))))
 		goto out;
 	sql_bind_int64(st, 1, rev);
 	sql_bind_text(st, 2, id, -1);
 	/* The rows are the items the commit holds (txn_items_load), or it is not this txn's. */
-	if (step_done(db, st) || (size_t)sql_changes(db) != l->n || store_bulk_end(db, STORE_FILES_SHA256, bulk))
+	if (step_done(db, st) || (size_t)sql_changes(db) != l->n)
 		goto out;
 	sql_finalize(st);
 	st = prepare(db, "UPDATE meta SET value = ? WHERE key = 'head'");
@@ -564,6 +563,12 @@ static int publish_rows(struct sql *db, const char *id, long long rev, const str
 	if (step_done(db, st) || sql_changes(db) != 1)
 		goto out;
 	sql_finalize(st);
+	st = NULL;
+	/* A big push's are deleted after its answer (store_settle): rows of a done txn are never read. */
+	if (store_items_later(db, l->n)) {
+		rc = 0;
+		goto out;
+	}
 	st = prepare(db, "DELETE FROM txn_items WHERE txn = ?");
 	if (!st)
 		goto out;
@@ -580,7 +585,6 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	struct sql_stmt *rev_st = NULL, *state = NULL, *change = NULL;
 	long long adds = 0, mods = 0, dels = 0, rev = -1, head;
 	long bad;
-	int bulk = 0;
 	size_t i;
 
 	if (store_write_begin(db))
@@ -619,15 +623,13 @@ long long txn_record(struct sql *db, const char *id, const char *token, const st
 	/* The sha256s the commit gave go into the items first: the changes rows are copied from them. */
 	if (later_record(db, id, l))
 		goto fail;
-	bulk = store_bulk_begin(db, STORE_CHANGES_SHA256, l->n);
 	rev_st = prepare(db, "INSERT INTO revs VALUES(?, ?, ?, NULL, ?, ?, ?)");
-	change = bulk < 0 || !rev_st ? NULL : prepare(db, RECORD_CHANGES);
+	change = !rev_st || store_bulk_begin(db, STORE_CHANGES_SHA256, l->n) < 0 ? NULL : prepare(db, RECORD_CHANGES);
 	if (!change)
 		goto fail;
 	sql_bind_int64(change, 1, head + 1);
 	sql_bind_text(change, 2, id, -1);
-	if (step_done(db, change) || (size_t)sql_changes(db) != l->n ||
-	    store_bulk_end(db, STORE_CHANGES_SHA256, bulk))
+	if (step_done(db, change) || (size_t)sql_changes(db) != l->n)
 		goto fail;
 	sql_bind_int64(rev_st, 1, head + 1);
 	sql_bind_int64(rev_st, 2, time(NULL));
