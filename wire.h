@@ -42,5 +42,7 @@ extern const char *const wire_key_names[WIRE_KEYS];
  */
 #define WIRE_SCAN_DIGITS 18
 int wire_scan(const char *line, size_t len, struct wire_fields *fs);
+/* 1 with *s, *n its bytes when line is one such string and nothing else, else 0 (jansson's then). */
+int wire_scan_string(const char *line, size_t len, const char **s, size_t *n);
 
 #endif

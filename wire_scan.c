@@ -80,6 +80,13 @@ static const char *value(const char *p, const char *end, struct wire_field *f)
 	return q;
 }
 
+int wire_scan_string(const char *line, size_t len, const char **s, size_t *n)
+{
+	const char *end = line + len;
+
+	return len && *line == '"' && plain_string(line, end, s, n) == end;
+}
+
 int wire_scan(const char *line, size_t len, struct wire_fields *fs)
 {
 	const char *p = line, *end = line + len;

@@ -4,12 +4,15 @@
  * accepts must carry a path the path rules accept and well-formed sha256s
  * (a link, its target as they name it), and change_format() must write it
  * so that it parses back the same. Read by wire_scan.c or by jansson, a
- * line gives the same answer, field for field.
+ * line gives the same answer, field for field, and a string line (a
+ * push answer's path) the same bytes.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "soc.h"
+#include "wire.h"
 
 #define check(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 
@@ -57,6 +60,20 @@ static void same_reading(const char *line, size_t size, unsigned flags)
 	change_free(&b);
 }
 
+/* A line wire_scan_string reads is one JSON string, the same bytes to jansson. */
+static void same_string(const char *line, size_t size)
+{
+	const char *s;
+	size_t n;
+	json_t *j;
+
+	if (!wire_scan_string(line, size, &s, &n))
+		return;
+	j = json_loadb(line, size, JSON_DECODE_ANY, NULL);
+	check(json_is_string(j) && json_string_length(j) == n && !memcmp(json_string_value(j), s, n));
+	json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct change_line c;
@@ -64,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *why = NULL;
 	int r = change_parse((const char *)data, size, &c, &head, &why);
 
+	same_string((const char *)data, size);
 	same_reading((const char *)data, size, 0);
 	same_reading((const char *)data, size, CHANGE_LATER_OK);
 	check(r >= -1 && r <= 1);

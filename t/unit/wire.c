@@ -8,6 +8,7 @@
 
 #include "soc.h"
 #include "tap.h"
+#include "wire.h"
 
 #define M5 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define H32 "0123456789abcdef0123456789abcdef"
@@ -114,6 +115,39 @@ static void format_cases(void)
 	f.path = "\xff";
 	ok(change_format(&f, &b) == -1 && !b.len, "a path that is not UTF-8 is not written");
 	buf_free(&b);
+}
+
+/* A path line of a push's answer: read as plain ASCII between quotes, or left to jansson. */
+static void string_cases(void)
+{
+	static const struct {
+		const char *line, *want;	/* want NULL: left to jansson */
+	} cases[] = {
+		{ "\"d/f 1.txt\"", "d/f 1.txt" },
+		{ "\"\"", "" },
+		{ "\"~!#$%&()*+,-./:;<=>?@[]^_`{|}\"", "~!#$%&()*+,-./:;<=>?@[]^_`{|}" },
+		{ "\"a\\\"b\"", NULL },
+		{ "\"a\\u0041\"", NULL },
+		{ "\"caf\xc3\xa9\"", NULL },
+		{ "\"a\tb\"", NULL },
+		{ "\"a\x7f\"", NULL },
+		{ "\"a\" ", NULL },
+		{ " \"a\"", NULL },
+		{ "\"a\"\"", NULL },
+		{ "\"a", NULL },
+		{ "\"", NULL },
+		{ "", NULL },
+		{ "{\"txn\":\"ab\"}", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *s = NULL;
+		size_t n = 0;
+		int got = wire_scan_string(cases[i].line, strlen(cases[i].line), &s, &n);
+
+		ok(cases[i].want ? got && n == strlen(cases[i].want) && !memcmp(s, cases[i].want, n) : !got,
+		   "a string line: %s %s", cases[i].line, cases[i].want ? "read" : "left to jansson");
+	}
 }
 
 int main(void)
@@ -244,5 +278,6 @@ int main(void)
 	change_free(&c);
 	free(big);
 	format_cases();
+	string_cases();
 	return tap_done();
 }
