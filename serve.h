@@ -178,10 +178,11 @@ long long store_head(struct sql *db);
 /* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */
 int store_history(struct sql *db, char out[HISTORY_HEX_LEN + 1]);
 /*
- * After a commit: a WAL grown past WAL_KEEP_BYTES (a large push writes
- * all its rows into it) is checkpointed into soc.db and truncated, so
- * the root does not keep its size; readers still in it: left for the
- * next commit.
+ * After a commit's answer (the commit is durable in the WAL; copying a
+ * big push's rows into soc.db need not delay it): a WAL grown past
+ * WAL_KEEP_BYTES (a large push writes all its rows into it) is
+ * checkpointed into soc.db and truncated, so the root does not keep its
+ * size; readers still in it: left for the next commit.
  */
 void store_checkpoint(struct server *s, struct sql *db);
 /*

@@ -238,7 +238,7 @@ void store_checkpoint(struct server *s, struct sql *sdb)
 	pthread_once(&wal_keep_once, read_wal_keep);
 	if (!db || fstatat(s->root_fd, DB_NAME "-wal", &st, AT_SYMLINK_NOFOLLOW) || st.st_size <= wal_keep)
 		return;
-	/* Never waiting for a reader (a long changes stream): the commit's answer is due. */
+	/* Never waiting for a reader (a long changes stream): the next commit tries again. */
 	sqlite3_busy_timeout(db, 0);
 	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(db, DB_BUSY_MS);

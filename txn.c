@@ -576,7 +576,6 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	}
 	/* Long polls parked below the new head answer now. */
 	httpd_wake(rev);
-	store_checkpoint(s, db);
 	if (store_history(db, history)) {
 		internal(ex);
 		goto out;
@@ -602,6 +601,7 @@ out:
 	if (settle_delay_ms)
 		poll(NULL, 0, (int)settle_delay_ms);
 	store_settle(s, db, 0);
+	store_checkpoint(s, db);
 	store_trim(db, n);
 }
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # A commit that leaves soc.db's WAL past WAL_KEEP_BYTES checkpoints it
-# into soc.db and cuts it back to nothing: a large push does not leave
-# the root its WAL's size. SOC_TEST_WAL_KEEP_BYTES lowers the limit.
+# into soc.db and cuts it back to nothing, after its answer: a large push
+# does not leave the root its WAL's size. SOC_TEST_WAL_KEEP_BYTES lowers the limit.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -40,6 +40,8 @@ for i in range(1, 3001):
 " >body2 &&
 	head -n 1 body2 >first && change many/f1 w/many/f1 >expect && test_cmp expect first &&
 	push_all w body2 &&
+	n=0 && while ! grep -q "soc serve: checkpointed soc.db.s WAL of [0-9]* bytes" "$TRASH/r.log" &&
+		[ $n -lt 100 ]; do sleep 0.1 && n=$((n + 1)); done &&
 	grep "soc serve: checkpointed soc.db.s WAL of [0-9]* bytes" "$TRASH/r.log" &&
 	test "$(stat -c %s "$TRASH/r/soc.db-wal")" = 0 &&
 	test "$(cat "$TRASH/r/files/many/f3000")" = 3000 &&
