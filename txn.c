@@ -592,16 +592,16 @@ reopen:
 out:
 	if (vlock >= 0)
 		versions_unlock(s, vlock, 0);
+	/* After the answer, the indexes first (lookups by sha256 read whole tables until then), then the trash. */
+	if (settle_delay_ms)
+		poll(NULL, 0, (int)settle_delay_ms);
+	store_settle(s, db, 0);
+	store_checkpoint(s, db);
 	if (trashed && remove_tree(s->trash_fd, id))
 		warning_errno("cannot remove 'trash/%s'; housekeeping will try again", id);
 	json_decref(bad);
 	n = l.n;
 	push_list_free(&l);
-	/* After the answer: the client is done, and a next begin would wait for it anyway. */
-	if (settle_delay_ms)
-		poll(NULL, 0, (int)settle_delay_ms);
-	store_settle(s, db, 0);
-	store_checkpoint(s, db);
 	store_trim(db, n);
 }
 
