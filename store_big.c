@@ -113,7 +113,8 @@ void store_settle(struct server *s, struct sql *db, int all)
 	if (settle(db, what)) {
 		/* Until then a lookup by sha256 reads the whole table: slower, never wrong. */
 		atomic_fetch_or(&owed, what);
-		warning("cannot finish a big push's deferred writes: %s; the next push tries again", sql_errmsg(db));
+		/* sql_exec said why, or store_write_begin. */
+		warning("cannot make a big push's sha256 indexes or remove its items; the next push tries again");
 		return;
 	}
 	if (!all) {
