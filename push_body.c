@@ -83,16 +83,24 @@ static int refuse_path(struct push_refusal *r, const char *path, const char *oth
 	return -1;
 }
 
-/* Every directory a file of the push lives in must not be a file of the push. */
+/*
+ * Every directory a file of the push lives in must not be a file of the
+ * push. The files of one directory come one after another in path
+ * order, so its directories are looked for once, not once a file.
+ */
 static int check_dirs(const struct push_list *l, struct push_refusal *r)
 {
-	size_t i;
+	const char *done = NULL;	/* a path whose directories were all looked for */
+	size_t done_len = 0, i;
 
 	for (i = 0; i < l->n; i++) {
-		const char *p = l->v[i].path, *slash;
+		const char *p = l->v[i].path, *slash, *last = strrchr(p, '/');
+		size_t len = last ? (size_t)(last - p) : 0;
 
-		if (l->v[i].deleted)
+		if (l->v[i].deleted || (done && len == done_len && !memcmp(p, done, len)))
 			continue;
+		done = p;
+		done_len = len;
 		for (slash = strchr(p, '/'); slash; slash = strchr(slash + 1, '/')) {
 			const struct push_item *d = push_find(l, p, (size_t)(slash - p));
 
@@ -182,13 +190,18 @@ int push_parse_reading(const char *body, size_t len, struct push_list *out, stru
 			read(told, arg);
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_item);
-	for (i = 1; i < out->n; i++)
-		if (!strcmp(out->v[i - 1].path, out->v[i].path)) {
-			refuse_path(r, out->v[i].path, NULL, "named twice in one push");
-			push_list_free(out);
-			return -1;
-		}
+	/* A client sends its changes in path order: then one pass, and no sort, finds no path twice. */
+	for (i = 1; i < out->n && strcmp(out->v[i - 1].path, out->v[i].path) < 0; i++)
+		;
+	if (i < out->n) {
+		qsort(out->v, out->n, sizeof(*out->v), cmp_item);
+		for (i = 1; i < out->n; i++)
+			if (!strcmp(out->v[i - 1].path, out->v[i].path)) {
+				refuse_path(r, out->v[i].path, NULL, "named twice in one push");
+				push_list_free(out);
+				return -1;
+			}
+	}
 	if (check_dirs(out, r)) {
 		push_list_free(out);
 		return -1;

@@ -56,6 +56,11 @@ int main(void)
 		{ D("a") F("a/b"), 2, 0, NULL, NULL, "a deleted file becomes a directory" },
 		{ F("a") D("a/b"), 2, 0, NULL, NULL, "a deleted file's directory becomes a file" },
 		{ F("a b") F("a/b") F("a.b"), 3, 0, NULL, NULL, "names that sort around '/'" },
+		{ F("a") F("a"), 0, 0, "a", NULL, "a path twice, one line after the other" },
+		{ F("a") F("b") F("c/d") F("c/e"), 4, 0, NULL, NULL, "in path order already" },
+		{ F("c/d") F("c/e") F("c"), 0, 0, "c", "c/d", "the directory's file after its files" },
+		{ F("d") D("d/a") F("d/b"), 0, 0, "d", "d/b", "a file of a directory after a delete in it" },
+		{ F("e/f/a") F("e/f/b") F("e/g/a") F("e/g"), 0, 0, "e/g", "e/g/a", "the second directory a file" },
 	};
 	struct push_list l;
 	struct push_refusal r;
