@@ -175,6 +175,7 @@ int push_parse_reading(const char *body, size_t len, struct push_list *out, stru
 		}
 		it = &out->v[out->n++];
 		it->path = c.path;	/* taken */
+		atomic_init(&it->stored, 0);
 		memcpy(it->hash, c.hash, sizeof(it->hash));
 		push_item_base(it, c.base);
 		it->size = c.deleted ? 0 : c.size;

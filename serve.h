@@ -471,6 +471,13 @@ struct push_item {
 	char *path;
 	char hash[HASH_HEX_LEN + 1];	/* "" for a delete, and for a later one until its commit */
 	/*
+	 * The ticket of the upload stream that last began this path, odd
+	 * once the file it left in commit/<txn>/ was the sha256
+	 * (upload_serve.c). In memory only: 0 in items read back from the
+	 * database. In the padding after hash, so a million items are no larger.
+	 */
+	atomic_uint stored;
+	/*
 	 * "" when the push says the head lacks the path, else owned (set
 	 * with push_item_base): a million new files' items are 57 MB
 	 * smaller without room for a base they lack.
@@ -483,6 +490,12 @@ struct push_item {
 	int later;			/* its sha256 is the commit's to give (hash "" until then) */
 	char *target;			/* a link's target (MODE_LINK), owned; else NULL */
 };
+
+/* 1 when this server's upload stream left the item's file in commit/<txn>/, checked (txn_check.c). */
+static inline int push_item_stored(const struct push_item *it)
+{
+	return atomic_load(&it->stored) & 1;
+}
 
 /* 1 when the item's content is a file in files/: not a delete, not a link (the database holds those). */
 static inline int push_item_file(const struct push_item *it)

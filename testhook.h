@@ -53,6 +53,8 @@
 #define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
 /* Server, a file: each commit's check appends the staged bytes hashed as rsync wrote them, and after. */
 #define HOOK_FOLLOW_STATS TEST_HOOK_PREFIX "FOLLOW_STATS"
+/* Server, a file: each commit's check appends "marked N looked M", its uploaded files taken unseen and seen. */
+#define HOOK_CHECK_STATS TEST_HOOK_PREFIX "CHECK_STATS"
 
 /*
  * The hook's number, min..max; dflt when unset, or when not a whole number

@@ -62,6 +62,7 @@ struct check_part {
 	struct versions_touched kept;	/* the versions/XX this part linked into */
 	struct stage_follow *fol;	/* digests taken while rsync wrote (stage_follow.c), or NULL */
 	uint64_t followed, hashed;	/* bytes whose digest was taken so, and bytes hashed here */
+	uint64_t marked, looked;	/* uploaded files taken as marked, and looked at */
 };
 
 /*
@@ -72,12 +73,26 @@ struct check_part {
  * and mtime was checked and needs no second read. 1 when taken (made
  * durable when each file is, kept in versions/), 0 when there is none
  * (anything else there is removed), -1 when the server failed.
+ *
+ * A file this server's stream marked in the item (push_item_stored) is
+ * taken without even a look, a million fstatat(2) fewer in a big push:
+ * no stream began its path since. A small push looks, as it opens each
+ * file to sync it; so does a cluster node, whose commit/ another node's
+ * recovery may empty. Should the marked file be gone all the same, the
+ * look says so and the commit names it missing.
  */
 static int check_uploaded(struct check_part *p, int tp, const char *tname, const struct push_item *it)
 {
 	struct stat st;
 	int fd;
 
+	if (!p->sync_each && !p->s->cluster && push_item_stored(it)) {
+		if (versions_keep(p->s, tp, tname, it->hash, &p->kept) >= 0)
+			return p->marked++, 1;
+		if (errno != ENOENT)
+			return error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+	}
+	p->looked++;
 	if (fstatat(tp, tname, &st, AT_SYMLINK_NOFOLLOW))
 		return errno == ENOENT ? 0 : error_errno("cannot look at 'commit/%s/%s'", p->id, it->path);
 	if (!S_ISREG(st.st_mode) || st.st_size != it->size || (st.st_mode & 07777) != it->mode ||
@@ -332,7 +347,7 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 	long nbad = 0;
 	/* rsync has ended; a file still growing now is hashed here like any other. */
 	struct stage_follow *fol = stage_follow_end(id);
-	uint64_t followed = 0, hashed = 0;
+	uint64_t followed = 0, hashed = 0, marked = 0, looked = 0;
 
 	/* Not emptied first: it may hold the upload stream's files, already checked. */
 	cfd = txn_commit_dir(s, id);
@@ -372,11 +387,16 @@ long txn_check_staged(struct server *s, const char *id, const struct push_list *
 		versions_touched_add(&kept, &part[k].kept);
 		followed += part[k].followed;
 		hashed += part[k].hashed;
+		marked += part[k].marked;
+		looked += part[k].looked;
 	}
 	stage_follow_free(fol);
 	/* For t/0228: a line a check, bytes followed and bytes hashed here. */
 	test_hook_line(HOOK_FOLLOW_STATS, "followed %llu hashed %llu", (unsigned long long)followed,
 		       (unsigned long long)hashed);
+	/* For t/0418: uploaded files taken as their stream marked them, and those looked at. */
+	test_hook_line(HOOK_CHECK_STATS, "marked %llu looked %llu", (unsigned long long)marked,
+		       (unsigned long long)looked);
 	for (size_t i = 0; i < l->n && !failed; i++) {
 		if (flags[i] == ITEM_BAD) {
 			nbad++;

@@ -91,8 +91,10 @@ int txn_move(struct sql *db, const char *id, const char *from, const char *to)
  * The items of the txn last begun, kept in memory for its upload and its
  * commit: reading a million rows back costs each of them a second or so
  * before its first byte. A txn's items are never changed once written, so
- * what is kept is what txn_items_load would read; only the last txn's
- * are, so the memory is what its begin already held.
+ * what is kept is what txn_items_load would read, but for the marks its
+ * upload streams leave (push_item_stored), which only spare the commit a
+ * look; only the last txn's are, so the memory is what its begin already
+ * held.
  */
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 static char kept_id[TXN_ID_LEN + 1];

@@ -42,6 +42,7 @@
 /* UPLOAD_IDLE_TIMEOUT_MS, or the test hook HOOK_UPLOAD_IDLE_TIMEOUT_MS; read at the first upload. */
 static long idle_ms = UPLOAD_IDLE_TIMEOUT_MS;
 static pthread_once_t idle_once = PTHREAD_ONCE_INIT;
+static atomic_uint tickets;	/* one for each file a stream begins (store_file) */
 
 static void read_idle(void)
 {
@@ -105,8 +106,14 @@ static int take(struct upload *u, void *out, size_t n, const char **why)
  * dropped, and the commit names the path as missing. 0 when kept, 2
  * when dropped; 1 when the client's stream failed (why says how); -1
  * when the server could not write (logged, errno kept for the answer).
+ *
+ * A kept file is also marked in the item, which spares the commit a
+ * look at it, unless another stream of the push began the same path in
+ * the meantime: that one replaces this file, or is cut short and leaves
+ * what may not be the sha256. So each begins by taking a new ticket,
+ * and only the stream holding the last one marks.
  */
-static int store_file(struct upload *u, struct dir_cursor *dc, const struct push_item *it, const char **why)
+static int store_file(struct upload *u, struct dir_cursor *dc, struct push_item *it, const char **why)
 {
 	const struct timespec times[2] = { { 0, UTIME_OMIT }, { (time_t)it->mtime, 0 } };
 	char got[HASH_HEX_LEN + 1];
@@ -114,8 +121,10 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 	struct hash_follow *follow = NULL;
 	uint64_t size = (uint64_t)it->size;
 	const char *name;
+	unsigned ticket = (atomic_fetch_add(&tickets, 1) + 1) << 1;
 	int dir, fd, e, hashing = 0, rc = -1;
 
+	atomic_store(&it->stored, ticket);
 	dir = dir_cursor_parent(dc, it->path, &name);
 	if (dir < 0)
 		goto failed;
@@ -176,6 +185,7 @@ static int store_file(struct upload *u, struct dir_cursor *dc, const struct push
 		fd = -1;
 		goto drop;
 	}
+	atomic_compare_exchange_strong(&it->stored, &ticket, ticket | 1);
 	return 0;
 drop:
 	e = errno;
@@ -260,7 +270,7 @@ static void *run(void *arg)
 
 	for (;;) {
 		unsigned char head[UPLOAD_HEAD_LEN];
-		const struct push_item *it;
+		struct push_item *it;
 		uint64_t plen, size;
 		int rc;
 

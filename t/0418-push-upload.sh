@@ -9,7 +9,10 @@
 # refused with a reason and reach neither files/ nor the head, and a
 # record on a path staged as a link to a head file replaces the link,
 # never writing through it; a record of 8 MiB or more, hashed on a
-# thread of its own, is kept only when it is its sha256 too. A file that
+# thread of its own, is kept only when it is its sha256 too. Past the
+# files a commit syncs one by one, it takes the files a stream kept as
+# the stream marked them, without a look, unless one is gone since: that
+# one it names missing (422). A file that
 # changes while it is sent makes the push rescan and try again; a commit
 # refused because another push moved a base leaves the index's bases as
 # they were. Four uploads may run into one push, and while any runs, its
@@ -18,6 +21,8 @@
 . "$TEST_SRC/lib-push.sh"
 
 wrap_rsync
+SOC_TEST_CHECK_STATS=$TRASH/checks
+export SOC_TEST_CHECK_STATS
 
 # server_logs: every node's log, server.log and on a cluster server.n2.log
 # too (a request may have gone to either node).
@@ -337,6 +342,31 @@ test_expect_success 'a record of 9 MiB cut short in its fifth MiB: refused as br
 	tail -n 1 answer | grep -x "{\"stored\":1}" &&
 	test_cmp w/big2 "$RD/commit/$TXN/big2" &&
 	test "$(api DELETE "push/$TXN")" = 204
+'
+
+test_expect_success 'more files than are synced one by one: a commit takes each as its stream marked it; one gone since is named missing (422)' '
+	mkdir -p w/many &&
+	for i in $(seq 70); do echo "file $i" >w/many/f$i || return 1; done &&
+	for i in $(seq 70); do change many/f$i w/many/f$i || return 1; done >body &&
+	for i in $(seq 70); do echo "many/f$i:$(stat -c %s w/many/f$i):w/many/f$i" || return 1; done >records &&
+	push_begin body &&
+	upload $(cat records) >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":70}" &&
+	rm "$RD/commit/$TXN/many/f7" &&
+	: >"$TRASH/checks" &&
+	test "$(push_commit)" = 422 &&
+	grep "\"many/f7\"" out &&
+	if one_node; then echo "marked 69 looked 1"; else echo "marked 0 looked 70"; fi >expect &&
+	test_cmp expect "$TRASH/checks" &&
+	upload $(cat records) >answer &&
+	tail -n 1 answer | grep -x "{\"stored\":70}" &&
+	: >"$TRASH/checks" &&
+	test "$(push_commit)" = 200 &&
+	if one_node; then echo "marked 70 looked 0"; else echo "marked 0 looked 70"; fi >expect &&
+	test_cmp expect "$TRASH/checks" &&
+	t=$(server_tree "$TRASH/r") &&
+	for i in $(seq 70); do test_cmp w/many/f$i "$t/many/f$i" || return 1; done &&
+	soc serve check --root "$TRASH/r"
 '
 
 test_expect_success_here 'refused before the 101: no token 401, a read-only one 403, another token'"'"'s push 404, no Upgrade 400' '
