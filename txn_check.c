@@ -65,6 +65,12 @@ struct check_part {
 	uint64_t marked, looked;	/* uploaded files taken as marked, and looked at */
 };
 
+/* -1, after the message for an item the commit could not keep in versions/. */
+static int keep_failed(const struct check_part *p, const struct push_item *it)
+{
+	return error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+}
+
 /*
  * A file the upload stream put in commit/<txn>/ (upload_serve.c): it
  * hashed the bytes as it wrote them and gave the file the item's mode
@@ -90,7 +96,7 @@ static int check_uploaded(struct check_part *p, int tp, const char *tname, const
 		if (versions_keep(p->s, tp, tname, it->hash, &p->kept) >= 0)
 			return p->marked++, 1;
 		if (errno != ENOENT)
-			return error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+			return keep_failed(p, it);
 	}
 	p->looked++;
 	if (fstatat(tp, tname, &st, AT_SYMLINK_NOFOLLOW))
@@ -112,7 +118,7 @@ static int check_uploaded(struct check_part *p, int tp, const char *tname, const
 		close(fd);
 	}
 	if (versions_keep(p->s, tp, tname, it->hash, &p->kept) < 0)
-		return error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+		return keep_failed(p, it);
 	return 1;
 }
 
@@ -191,7 +197,7 @@ static int check_file(struct check_part *p, struct dir_cursor *from, const struc
 	}
 	/* From commit/, where rsync cannot swap the name for another inode. */
 	if (versions_keep(p->s, tp, tname, it->hash, &p->kept) < 0) {
-		rc = error_errno("cannot keep 'commit/%s/%s' in " VERSIONS_DIR "/", p->id, it->path);
+		rc = keep_failed(p, it);
 		goto out;
 	}
 	rc = !own && (st.st_mode & 07777) != it->mode ? ITEM_COPY : 0;
