@@ -501,7 +501,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 	path = xasprintf("/api/v1/push/%s/commit", b.txn);
 	push_later_body(&ch, &hashes);
 	bases_start(&w, ws, &ch);
-	st = net_request(net, "POST", path, hashes.len ? "application/json" : NULL, hashes.p, hashes.len, &resp);
+	st = net_request_patient(net, "POST", path, hashes.len ? "application/json" : NULL, hashes.p, hashes.len,
+				 &resp);
 	bases_wait(&w);
 	if (st != 200)
 		bases_drop(&w);

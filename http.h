@@ -22,6 +22,7 @@
 #define HTTP_WORKERS 4				/* threads running handlers */
 #define HTTP_BODY_MAX_DEFAULT (256LL * 1024 * 1024)	/* --max-body; past it 413 */
 #define HTTP_SEND_TIMEOUT_MS (60 * 1000)	/* a response write making no progress this long: drop */
+#define HTTP_PATIENCE_MS (10 * 1000)		/* http_patience: an answer not ready by then streams empty lines */
 #define HTTP_LINGER_MS (2 * 1000)		/* after an error answer, input read and dropped this long */
 #define HTTP_CHUNK_MAX (16 * 1024)		/* http_stream_write buffers up to this, then sends a chunk */
 #define HTTP_LOG_PATH_MAX 200			/* bytes of the path a log line shows */
@@ -159,8 +160,21 @@ int http_respond_fd(struct http_exchange *ex, int status, const char *content_ty
 int http_stream_begin(struct http_exchange *ex, int status, const char *content_type);
 int http_stream_write(struct http_exchange *ex, const void *p, size_t len);
 int http_stream_end(struct http_exchange *ex);
+/* Sends what http_stream_write holds now, as a chunk of its own. */
+int http_stream_flush(struct http_exchange *ex);
 /* Ends a stream with no last chunk, the connection closed: the client sees the answer is not whole. */
 void http_stream_cut(struct http_exchange *ex);
+/*
+ * For a handler whose answer may take minutes, to a client that reads
+ * NDJSON: if it has not called http_respond within HTTP_PATIENCE_MS, a
+ * 200 application/x-ndjson stream begins, with an empty line every
+ * HTTP_PATIENCE_MS, so that neither the client nor a proxy takes the
+ * silence for a dead server; http_respond then sends its answer as the
+ * last line, {"status":S, and the body's members}. Answer through
+ * http_respond (api_json, api_error), never park. Off when its thread
+ * cannot start. httpd_patience.c.
+ */
+void http_patience(struct http_exchange *ex);
 /*
  * Answers 101 Switching Protocols with "Upgrade: proto" and hands the
  * socket to the caller, who owns (and must close) the returned fd; the loop

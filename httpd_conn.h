@@ -44,6 +44,15 @@ struct http_exchange {
 	long long park_since;
 	long park_wait_ms;
 	int park_expired;	/* this run follows a wait that ran out */
+	/*
+	 * http_patience's ticker (httpd_patience.c), which the writer ends
+	 * through patience_end before any answer: 1 when the ticker had begun
+	 * a stream, which then took the answer as its last line (body NULL:
+	 * an answer of another kind, and the stream was cut). A hook, so that
+	 * the writer never calls up into what is built on it.
+	 */
+	struct patience *patience;
+	int (*patience_end)(struct http_exchange *ex, int status, const void *body, size_t len);
 };
 
 struct conn {
@@ -95,6 +104,9 @@ int park_risen(struct park *p);
  * the earliest deadline of those it passed over.
  */
 struct conn *park_next(struct park *p, uint64_t now, int *expired, uint64_t *next);
+
+/* http_stream_begin, for the patience ticker (which http_stream_begin would stop). */
+int httpd_stream_open(struct http_exchange *ex, int status, const char *content_type);
 
 /* ---- httpd_signal.c ---- */
 

@@ -96,6 +96,14 @@ void httpd_serve(struct conn *c, const struct httpd_config *cfg)
 	/* http_body promises a NUL; the byte under it may start a pipelined request. */
 	c->in[end] = '\0';
 	cfg->handler(ex, cfg->arg);
+	if (ex->patience_end) {
+		/* Not answered through http_respond: a stream the ticker began still wants its last line. */
+		char body[256];
+		size_t n = httpd_error_body(body, sizeof(body), 500, "the handler did not answer");
+
+		if (ex->patience_end(ex, 500, body, n))
+			ex->close = 1;
+	}
 	if (ex->parked && !ex->status && !ex->streaming && !ex->upgraded) {
 		/* No answer yet, so nothing to log: the loop runs it again later. */
 		c->in[end] = saved;
@@ -246,6 +254,12 @@ static void response_head(struct http_exchange *ex, struct buf *h, int status,
 	buf_addstr(h, "\r\n");
 }
 
+/* http_patience is for an answer through http_respond: another kind ends it, and fails once it began. */
+static int patience_crossed(struct http_exchange *ex)
+{
+	return ex->patience_end && ex->patience_end(ex, 0, NULL, 0);
+}
+
 static int answered_twice(struct http_exchange *ex)
 {
 	if (!ex->status)
@@ -261,6 +275,8 @@ int http_respond(struct http_exchange *ex, int status, const char *content_type,
 	struct iovec iov[2];
 	int n = 1, r;
 
+	if (ex->patience_end && ex->patience_end(ex, status, body, len))
+		return ex->failed ? -1 : 0;
 	if (answered_twice(ex))
 		return -1;
 	ex->status = status;
@@ -287,7 +303,7 @@ int http_respond_fd(struct http_exchange *ex, int status, const char *content_ty
 	off_t off = 0;
 	int r;
 
-	if (answered_twice(ex))
+	if (patience_crossed(ex) || answered_twice(ex))
 		return -1;
 	ex->status = status;
 	response_head(ex, &h, status, content_type, len);
@@ -321,6 +337,11 @@ int http_respond_fd(struct http_exchange *ex, int status, const char *content_ty
 }
 
 int http_stream_begin(struct http_exchange *ex, int status, const char *content_type)
+{
+	return patience_crossed(ex) ? -1 : httpd_stream_open(ex, status, content_type);
+}
+
+int httpd_stream_open(struct http_exchange *ex, int status, const char *content_type)
 {
 	if (answered_twice(ex))
 		return -1;
@@ -393,6 +414,13 @@ void http_stream_cut(struct http_exchange *ex)
 	ex->failed = 1;
 }
 
+int http_stream_flush(struct http_exchange *ex)
+{
+	if (!ex->streaming || ex->failed)
+		return -1;
+	return stream_flush(ex, 0);
+}
+
 int http_stream_end(struct http_exchange *ex)
 {
 	if (!ex->streaming)
@@ -430,7 +458,7 @@ int http_upgrade(struct http_exchange *ex, const char *proto)
 	char peek;
 	int fd = c->fd, flags;
 
-	if (answered_twice(ex))
+	if (patience_crossed(ex) || answered_twice(ex))
 		return -1;
 	if (!token(proto))
 		die("BUG: upgrade protocol '%s' is not a token", proto);

@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "sync.h"
+#include "testhook.h"
 
 /* Where a proxy's request-body limit is raised, named when a proxy refuses a body. */
 #define PROXY_BODY_HINT "a proxy in front of soc serve limits request bodies " \
@@ -33,6 +34,7 @@ struct net {
 	int quick;		/* net_quick(): each request gets NET_QUICK_MS */
 	const atomic_int *abort;	/* net_abort_on(): nonzero ends a request in flight */
 	long recv_buf;		/* curl's receive buffer for the next request; 0: curl's own */
+	int patient;		/* the next request asks for NDJSON: net_request_patient */
 	struct net_body *body;		/* the next request's body, written as curl sends it */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	int sha256_at_commit;			/* its last info said a push may give a sha256 at the commit */
@@ -221,6 +223,24 @@ static int soc_answer(struct net *n, long status, const struct buf *body, size_t
 	return 0;
 }
 
+/* A status of soc's: -1 after its message when it means the server is not there for us. */
+static long judged(struct net *n, long status, const struct buf *errbody)
+{
+	char msg[256];
+
+	if (status == 401 || status == 403) {
+		error("the server at '%s' refused the token (%ld): %s", n->base, status,
+		      net_error_message(errbody, msg, sizeof(msg)));
+		return -1;
+	}
+	if (status >= 500) {
+		error("the server at '%s' failed (%ld): %s", n->base, status,
+		      net_error_message(errbody, msg, sizeof(msg)));
+		return -1;
+	}
+	return status;
+}
+
 /* curl sends a body again on a new connection when a kept one had closed: from its start only. */
 static int body_seek(void *arg, curl_off_t offset, int origin)
 {
@@ -240,7 +260,6 @@ static long perform(struct net *n, const char *method, const char *path,
 	char *url = xasprintf("%s%s", n->base, path);
 	const struct net_body *stream = NULL;
 	char *ctype = NULL;
-	char msg[256];
 	CURLcode rc;
 	long status = 0;
 
@@ -252,8 +271,9 @@ static long perform(struct net *n, const char *method, const char *path,
 		hdrs = curl_slist_append(hdrs, ctype);
 	}
 	/* A server that can answer in lines does: read as they come, never held whole. */
-	if (sink == to_lines)
+	if (sink == to_lines || n->patient)
 		hdrs = curl_slist_append(hdrs, "Accept: application/x-ndjson, application/json");
+	n->patient = 0;
 	if (!hdrs)
 		die("out of memory building request headers");
 
@@ -263,7 +283,8 @@ static long perform(struct net *n, const char *method, const char *path,
 	curl_easy_setopt(n->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME, (long)NET_STALL_SECONDS);
+	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME,
+			 test_hook_long(HOOK_NET_STALL_SECONDS, 1, NET_STALL_SECONDS, NET_STALL_SECONDS));
 	if (n->quick) {
 		/*
 		 * The connect may use the whole budget (the total caps it): a
@@ -324,17 +345,7 @@ static long perform(struct net *n, const char *method, const char *path,
 	}
 	if (!soc_answer(n, status, rc == CURLE_OK ? errbody : NULL, len))
 		return -1;
-	if (status == 401 || status == 403) {
-		error("the server at '%s' refused the token (%ld): %s", n->base, status,
-		      net_error_message(errbody, msg, sizeof(msg)));
-		return -1;
-	}
-	if (status >= 500) {
-		error("the server at '%s' failed (%ld): %s", n->base, status,
-		      net_error_message(errbody, msg, sizeof(msg)));
-		return -1;
-	}
-	return status;
+	return judged(n, status, errbody);
 }
 
 long net_request(struct net *n, const char *method, const char *path,
@@ -342,6 +353,53 @@ long net_request(struct net *n, const char *method, const char *path,
 {
 	buf_reset(resp);
 	return perform(n, method, path, content_type, body, len, to_buf, resp, resp);
+}
+
+/*
+ * A patient answer (PROTOCOL.md section 5): empty lines while the server
+ * works, then {"status":S,...}. Its status S, with the rest of the object
+ * in resp, as if answered so; -1 after a message when the last line is not
+ * an outcome.
+ */
+static long unwrap_patient(struct net *n, const char *path, struct buf *resp)
+{
+	size_t end = resp->len, start;
+	json_t *j, *st;
+	long status;
+	char *s;
+
+	while (end && (resp->p[end - 1] == '\n' || resp->p[end - 1] == '\r'))
+		end--;
+	for (start = end; start && resp->p[start - 1] != '\n'; start--)
+		;
+	j = json_loadb(resp->p + start, end - start, 0, NULL);
+	st = json_object_get(j, "status");
+	status = json_is_integer(st) ? (long)json_integer_value(st) : 0;
+	if (!json_is_object(j) || status < 200 || status > 599) {
+		json_decref(j);
+		error("the server at '%s' ended its answer to '%s' without the outcome", n->base, path);
+		return -1;
+	}
+	json_object_del(j, "status");
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		die("out of memory reading the server's answer");
+	buf_reset(resp);
+	buf_addstr(resp, s);
+	free(s);
+	return judged(n, status, resp);
+}
+
+long net_request_patient(struct net *n, const char *method, const char *path,
+			 const char *content_type, const void *body, size_t len, struct buf *resp)
+{
+	long status;
+
+	buf_reset(resp);
+	n->patient = 1;
+	status = perform(n, method, path, content_type, body, len, to_buf, resp, resp);
+	return status == 200 && ndjson(n->curl) ? unwrap_patient(n, path, resp) : status;
 }
 
 /*

@@ -90,6 +90,14 @@ void net_quick(struct net *n);
  */
 long net_request(struct net *n, const char *method, const char *path,
 		 const char *content_type, const void *body, size_t len, struct buf *resp);
+/*
+ * net_request for an answer the server may work on for minutes (a
+ * commit): a server still working after HTTP_PATIENCE_MS keeps the
+ * connection alive with empty lines, so the wait is not taken for a stall
+ * (PROTOCOL.md section 5). The same status and body as net_request.
+ */
+long net_request_patient(struct net *n, const char *method, const char *path,
+			 const char *content_type, const void *body, size_t len, struct buf *resp);
 
 /*
  * A request body written as curl sends it: len bytes in all, by fill in

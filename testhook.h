@@ -21,6 +21,10 @@
 #define HOOK_TXN_EXPIRE_SECONDS TEST_HOOK_PREFIX "TXN_EXPIRE_SECONDS"
 /* Server: a cluster node's lease, in seconds (node.c), shorter than a day's wait for a dead node. */
 #define HOOK_NODE_LEASE_SECONDS TEST_HOOK_PREFIX "NODE_LEASE_SECONDS"
+/* Server: http_patience's wait before its first empty line, in ms, 0..HTTP_PATIENCE_MS (0: at once). */
+#define HOOK_HTTP_PATIENCE_MS TEST_HOOK_PREFIX "HTTP_PATIENCE_MS"
+/* Client: a request silent this many seconds fails, 1..NET_STALL_SECONDS. */
+#define HOOK_NET_STALL_SECONDS TEST_HOOK_PREFIX "NET_STALL_SECONDS"
 /* Server: a pause at each step of applying a push, 0..APPLY_DELAY_MAX_MS. */
 #define HOOK_APPLY_DELAY_MS TEST_HOOK_PREFIX "APPLY_DELAY_MS"
 /* Server: a pause after a commit's answer, before its deferred writes (store_settle), 0..SETTLE_DELAY_MAX_MS. */

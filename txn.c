@@ -457,6 +457,9 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	size_t n;
 	int rc, trashed = 0, vlock = -1;
 
+	/* A million files' commit on a slow disk can outlast a client's or a proxy's wait for a byte. */
+	if (accepts_ndjson(ex))
+		http_patience(ex);
 	if (!db)
 		return internal(ex);
 	rc = txn_get(db, id, &t);
