@@ -692,7 +692,12 @@ void txn_expire(struct server *s)
 	}
 	free(old);
 	txn_sweep(db, s->staging_fd, "staging", "open committing");
-	txn_sweep(db, s->commit_fd, "commit", "open committing applying");
+	/*
+	 * A push just done still removes its commit/<txn> after the publish (a
+	 * big one's directories take a while): its own to remove until its row
+	 * goes, then a stray. A crash's is taken at the next start.
+	 */
+	txn_sweep(db, s->commit_fd, "commit", "open committing applying done");
 	txn_empty_trash(s, TRASH_AGE_SECONDS);
 }
 

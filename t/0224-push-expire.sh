@@ -3,7 +3,8 @@
 # (shortened here through SOC_TEST_TXN_EXPIRE_SECONDS, read once at start),
 # directories in staging/ that no open push owns are removed, and a start
 # after a crash reopens a push whose commit was cut short while its files
-# were being checked, and removes strays from commit/ and trash/.
+# were being checked, and removes strays from commit/ and trash/; a push
+# done keeps its commit/ for its own apply to remove until it is forgotten.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/lib-push.sh"
 
@@ -62,10 +63,19 @@ test_expect_success_here 'a committed push moves its staging to trash/, gone aft
 	test "$(hash_of "$R/files/b")" = "$(hash_of w/b)"
 '
 
-test_expect_success 'a committed push is remembered for as long, then forgotten' '
+test_expect_success 'commit/ of a push just committed is its own to remove while it is remembered' '
+	mkdir -p "$R/commit/$TXN/d" &&
+	sleep 2 &&
+	test -d "$R/commit/$TXN/d" &&
+	! grep "removed the stray .commit/$TXN." r.log
+'
+
+test_expect_success 'a committed push is remembered for as long, then forgotten, its commit/ a stray' '
 	test "$(push_commit)" = 200 &&
 	sleep 5 &&
 	test "$(push_commit)" = 404 &&
+	wait_gone "$R/commit/$TXN" 3 &&
+	grep "removed the stray .commit/$TXN." r.log &&
 	test -f "$R/files/b" &&
 	soc serve check --root "$R"
 '
