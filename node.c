@@ -81,13 +81,13 @@ static int run(struct sql *db, const char *text, const char *a, const char *b, l
 }
 
 /* db, a connection of a thread's own, made again if it broke (or a new one): NULL when it cannot be. */
-static struct sql *connection(struct server *s, struct sql *db)
+static struct sql *connection(struct sql *db)
 {
 	if (db && sql_broken(db) && sql_reconnect(db)) {
 		sql_close(db);
 		db = NULL;
 	}
-	return db ? db : store_connect(s);
+	return db ? db : store_connect();
 }
 
 /* This node's row, with a new lease: 0, or -1 after a message. */
@@ -125,7 +125,7 @@ static void *lease_run(void *arg)
 		if (pthread_cond_timedwait(&lease_wake, &lease_lock, &next) != ETIMEDOUT)
 			continue;
 		pthread_mutex_unlock(&lease_lock);
-		db = connection(s, db);
+		db = connection(db);
 		if (db)
 			renew(s, db);
 		else
@@ -370,7 +370,7 @@ void node_upload_end(struct server *s, int slot)
 	int rc = -1;
 
 	pthread_mutex_lock(&end_lock);
-	end_db = connection(s, end_db);
+	end_db = connection(end_db);
 	if (end_db)
 		rc = run(end_db, "DELETE FROM uploads WHERE node = ?1 AND slot = ?2", s->node, NULL, slot);
 	pthread_mutex_unlock(&end_lock);

@@ -172,7 +172,7 @@ void store_rotate_log(struct server *s);
 /* This thread's connection to soc.db (opened on first use, one per worker thread). */
 struct sql *store_db(struct server *s);
 /* A connection of the caller's own (sql_close it), for a thread that must not make one each; NULL after a message. */
-struct sql *store_connect(struct server *s);
+struct sql *store_connect(void);
 /* The head revision readers see. */
 long long store_head(struct sql *db);
 /* The root's history id (soc.h), made with soc.db; 0, or -1 (out "") when it cannot be read. */

@@ -166,7 +166,7 @@ static struct conn *conn_get(void)
 	if (c)
 		return c;
 	c = xcalloc(1, sizeof(*c));
-	c->db = store_connect(NULL);
+	c->db = store_connect();
 	if (!c->db || pthread_setspecific(db_key, c)) {
 		sql_close(c->db);
 		free(c);
@@ -175,9 +175,8 @@ static struct conn *conn_get(void)
 	return c;
 }
 
-struct sql *store_connect(struct server *s)
+struct sql *store_connect(void)
 {
-	(void)s;
 	return db_conninfo ? sql_open_pg(db_conninfo) : db_connect(db_path);
 }
 
