@@ -35,6 +35,7 @@ struct net {
 	const atomic_int *abort;	/* net_abort_on(): nonzero ends a request in flight */
 	long recv_buf;		/* curl's receive buffer for the next request; 0: curl's own */
 	int patient;		/* the next request asks for NDJSON: net_request_patient */
+	long stall_s;		/* a request with no byte for this long fails: NET_STALL_SECONDS, or the test hook's */
 	struct net_body *body;		/* the next request's body, written as curl sends it */
 	char history[HISTORY_HEX_LEN + 1];	/* the last history id the server gave, "" if none */
 	int sha256_at_commit;			/* its last info said a push may give a sha256 at the commit */
@@ -77,6 +78,7 @@ struct net *net_open(const struct remote *r)
 	while (len && n->base[len - 1] == '/')
 		n->base[--len] = '\0';
 	n->auth = xasprintf("Authorization: Bearer %s", r->token ? r->token : "");
+	n->stall_s = test_hook_long(HOOK_NET_STALL_SECONDS, 1, NET_STALL_SECONDS, NET_STALL_SECONDS);
 	return n;
 }
 
@@ -283,8 +285,7 @@ static long perform(struct net *n, const char *method, const char *path,
 	curl_easy_setopt(n->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(n->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)NET_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME,
-			 test_hook_long(HOOK_NET_STALL_SECONDS, 1, NET_STALL_SECONDS, NET_STALL_SECONDS));
+	curl_easy_setopt(n->curl, CURLOPT_LOW_SPEED_TIME, n->stall_s);
 	if (n->quick) {
 		/*
 		 * The connect may use the whole budget (the total caps it): a
