@@ -2,8 +2,10 @@
  * remote.c: the server a workspace talks to, its token, and the CA it
  * trusts for it (cacert in the config, SOC_CA_BUNDLE, or curl's own
  * variables), checked before any request so a wrong path is named at
- * once rather than as a failed handshake.
+ * once rather than as a failed handshake; that CA given to a curl
+ * handle, and a failure to reach the server told in words that name it.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,4 +87,39 @@ int remote_of(const struct workspace *ws, struct remote *r)
 	if (remote_ca(r, ws->cacert, from))
 		return EXIT_ERROR;
 	return 0;
+}
+
+void net_tls(void *curl, const struct remote *r)
+{
+	if (r->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, r->ca_file);
+	if (r->ca_dir)
+		curl_easy_setopt(curl, CURLOPT_CAPATH, r->ca_dir);
+}
+
+void net_say_unreachable(const struct remote *r, int curl_code, const char *detail)
+{
+	CURLcode rc = (CURLcode)curl_code;
+	const char *why = detail && *detail ? detail : curl_easy_strerror(rc);
+
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_ISSUER_ERROR) {
+		if (r->ca_file)
+			error("the server at '%s' has a certificate that the CA in '%s' (%s) does not vouch for (%s); "
+			      "name the CA that signed it with 'cacert = PATH' in " CONFIG_FILE " or SOC_CA_BUNDLE",
+			      r->url, r->ca_file, r->ca_from, why);
+		else
+			error("the server at '%s' has a certificate this machine does not trust (%s); "
+			      "if a private CA signed it, name that CA with 'cacert = PATH' in "
+			      CONFIG_FILE " or SOC_CA_BUNDLE", r->url, why);
+	} else if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
+		error("cannot use the CA '%s' (%s) for the server at '%s': %s",
+		      r->ca_file ? r->ca_file : r->ca_dir ? r->ca_dir : "libcurl's default",
+		      r->ca_from ? r->ca_from : "SSL_CERT_DIR", r->url, why);
+	} else if (rc == CURLE_SSL_CONNECT_ERROR &&
+		   (strstr(why, "wrong version number") || strstr(why, "packet length too long"))) {
+		error("the server at '%s' does not speak TLS on that port (%s): try http:// or check the port",
+		      r->url, why);
+	} else {
+		error("cannot reach the server at '%s': %s", r->url, why);
+	}
 }
