@@ -107,6 +107,34 @@ const struct http_slice *http_header(const struct http_request *req, const char 
 	return NULL;
 }
 
+int http_prefers(const struct http_request *req, const char *pref)
+{
+	for (size_t h = 0; h < req->nheaders; h++) {
+		struct http_slice s = req->headers[h].value;
+		size_t i = 0;
+
+		if (!http_slice_ieq(req->headers[h].name, "prefer"))
+			continue;
+		/* preference *( "," preference ), each token [ "=" value ] *( ";" parameter ) (RFC 7240) */
+		while (i < s.len) {
+			struct http_slice tok;
+
+			while (i < s.len && (s.p[i] == ',' || s.p[i] == ' ' || s.p[i] == '\t'))
+				i++;
+			tok.p = s.p + i;
+			while (i < s.len && s.p[i] != ',' && s.p[i] != ';' && s.p[i] != '=' && s.p[i] != ' ' &&
+			       s.p[i] != '\t')
+				i++;
+			tok.len = (size_t)(s.p + i - tok.p);
+			if (tok.len && http_slice_ieq(tok, pref))
+				return 1;
+			while (i < s.len && s.p[i] != ',')
+				i++;
+		}
+	}
+	return 0;
+}
+
 /* The request line p[0..n), CRLF already cut off. */
 static long parse_request_line(const char *p, size_t n, struct http_request *req)
 {

@@ -80,6 +80,8 @@ long http_parse_request(const char *buf, size_t len, size_t last_len, struct htt
 const struct http_slice *http_header(const struct http_request *req, const char *name);
 int http_slice_eq(struct http_slice s, const char *lit);	/* exact */
 int http_slice_ieq(struct http_slice s, const char *lit);	/* case-insensitive */
+/* 1 when a Prefer header of req names the preference pref (RFC 7240), with or without a value. */
+int http_prefers(const struct http_request *req, const char *pref);
 const char *http_reason(int status);
 
 /* ---- httpd.c ---- */
@@ -169,8 +171,9 @@ void http_stream_cut(struct http_exchange *ex);
  * NDJSON: if it has not called http_respond within HTTP_PATIENCE_MS, a
  * 200 application/x-ndjson stream begins, with an empty line every
  * HTTP_PATIENCE_MS, so that neither the client nor a proxy takes the
- * silence for a dead server; http_respond then sends its answer as the
- * last line, {"status":S, and the body's members}. Answer through
+ * silence for a dead server; http_respond then sends its answer with
+ * "status" first in its first line, {"status":S, and the body's members}
+ * (an NDJSON body's later lines follow as they are). Answer through
  * http_respond (api_json, api_error), never park. Off when its thread
  * cannot start. httpd_patience.c.
  */

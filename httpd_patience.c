@@ -10,8 +10,10 @@
  * not be ready within HTTP_PATIENCE_MS, a thread begins a 200
  * application/x-ndjson stream and sends an empty line every
  * HTTP_PATIENCE_MS while the handler works; the handler's answer then
- * goes as the stream's last line: its JSON object with "status" first
- * (PROTOCOL.md section 5). An answer ready in time goes as it always did.
+ * ends the stream, its JSON object with "status" first (PROTOCOL.md
+ * section 5): one line, or for an NDJSON answer (a push's begin) its
+ * first line so and the others after it as they are. An answer ready in
+ * time goes as it always did.
  *
  * Only one thread writes to the exchange at a time: the ticker, holding
  * the lock, until http_respond ends it; the worker after.
@@ -85,8 +87,8 @@ static void *tick(void *arg)
 	return NULL;
 }
 
-/* The answer as the last line of the stream the ticker began: {"status":S, then the body's members}. */
-static void last_line(struct http_exchange *ex, int status, const char *body, size_t len)
+/* The answer, ending the stream the ticker began: {"status":S, then the body's members (and lines)}. */
+static void outcome(struct http_exchange *ex, int status, const char *body, size_t len)
 {
 	char head[32];
 	int k = snprintf(head, sizeof(head), "{\"status\":%d", status), members;
@@ -123,7 +125,7 @@ static int patience_end(struct http_exchange *ex, int status, const void *body, 
 	if (!began)
 		return 0;
 	if (body) {
-		last_line(ex, status, body, len);
+		outcome(ex, status, body, len);
 	} else {
 		warning("handler for '%.*s' answered its patient stream other than by http_respond",
 			(int)ex->c->req.path.len, ex->c->req.path.p);

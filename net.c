@@ -50,6 +50,10 @@ struct line_sink {
 	int failed;		/* a line was too long or cb asked to stop */
 	int too_long;
 	int whole;		/* a 2xx answer not NDJSON is kept whole in pending, not fed to cb */
+	int patient;		/* the request asked for patience (net_post_lines) */
+	int framed;		/* and the answer is a patient one: 200, NDJSON */
+	long outcome;		/* a patient answer's status, from its first line; 0 before it */
+	struct buf refusal;	/* a patient outcome not 2xx: its object without "status" */
 };
 
 struct net *net_open(const struct remote *r)
@@ -128,6 +132,52 @@ static int ndjson(CURL *curl)
 	return ctype && !strncasecmp(ctype, "application/x-ndjson", 20);
 }
 
+/* A patient answer's outcome line without its "status", compact, into out; the status, or 0 for no outcome. */
+static long take_status(const char *line, size_t len, struct buf *out)
+{
+	json_t *j = json_loadb(line, len, 0, NULL), *st = json_object_get(j, "status");
+	long status = json_is_integer(st) ? (long)json_integer_value(st) : 0;
+	char *s;
+
+	if (!json_is_object(j) || status < 200 || status > 599) {
+		json_decref(j);
+		return 0;
+	}
+	json_object_del(j, "status");
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		die("out of memory reading the server's answer");
+	buf_addstr(out, s);
+	free(s);
+	return status;
+}
+
+/*
+ * One line of a 2xx NDJSON answer; non-zero stops the answer. In a
+ * patient one, the empty lines the server sends while it works are
+ * passed over, and the first other line is the outcome: a 2xx one goes on
+ * to cb without its "status", any other is kept in refusal.
+ */
+static int sink_line(struct line_sink *s, const char *line, size_t len)
+{
+	struct buf rest = BUF_INIT;
+	int rc;
+
+	if (!s->framed || s->outcome)
+		return s->cb(line, len, s->arg);
+	if (!len)
+		return 0;
+	s->outcome = take_status(line, len, &rest);
+	if (s->outcome < 200 || s->outcome >= 300) {
+		s->refusal = rest;
+		return 1;
+	}
+	rc = s->cb(rest.p, rest.len, s->arg);
+	buf_free(&rest);
+	return rc;
+}
+
 static size_t to_lines(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct line_sink *s = arg;
@@ -145,11 +195,12 @@ static size_t to_lines(char *p, size_t size, size_t nmemb, void *arg)
 		return n;
 	if (status < 200 || status >= 300)
 		return s->pending.len > JSON_LINE_MAX ? 0 : n;
+	s->framed = s->patient && status == 200;
 	while ((nl = memchr(s->pending.p + start, '\n', s->pending.len - start))) {
 		size_t len = (size_t)(nl - (s->pending.p + start));
 
 		*nl = '\0';
-		if (len > JSON_LINE_MAX || s->cb(s->pending.p + start, len, s->arg)) {
+		if (len > JSON_LINE_MAX || sink_line(s, s->pending.p + start, len)) {
 			s->too_long = len > JSON_LINE_MAX;
 			s->failed = 1;
 			return 0;
@@ -243,6 +294,12 @@ static long judged(struct net *n, long status, const struct buf *errbody)
 	return status;
 }
 
+static long no_outcome(struct net *n, const char *path)
+{
+	error("the server at '%s' ended its answer to '%s' without the outcome", n->base, path);
+	return -1;
+}
+
 /* curl sends a body again on a new connection when a kept one had closed: from its start only. */
 static int body_seek(void *arg, curl_off_t offset, int origin)
 {
@@ -275,6 +332,9 @@ static long perform(struct net *n, const char *method, const char *path,
 	/* A server that can answer in lines does: read as they come, never held whole. */
 	if (sink == to_lines || n->patient)
 		hdrs = curl_slist_append(hdrs, "Accept: application/x-ndjson, application/json");
+	/* A begin's Accept named NDJSON before patience was: it asks by name (PROTOCOL.md section 5). */
+	if (n->patient)
+		hdrs = curl_slist_append(hdrs, "Prefer: " PREFER_PATIENCE);
 	n->patient = 0;
 	if (!hdrs)
 		die("out of memory building request headers");
@@ -364,32 +424,18 @@ long net_request(struct net *n, const char *method, const char *path,
  */
 static long unwrap_patient(struct net *n, const char *path, struct buf *resp)
 {
+	struct buf rest = BUF_INIT;
 	size_t end = resp->len, start;
-	json_t *j, *st;
 	long status;
-	char *s;
 
 	while (end && (resp->p[end - 1] == '\n' || resp->p[end - 1] == '\r'))
 		end--;
 	for (start = end; start && resp->p[start - 1] != '\n'; start--)
 		;
-	j = json_loadb(resp->p + start, end - start, 0, NULL);
-	st = json_object_get(j, "status");
-	status = json_is_integer(st) ? (long)json_integer_value(st) : 0;
-	if (!json_is_object(j) || status < 200 || status > 599) {
-		json_decref(j);
-		error("the server at '%s' ended its answer to '%s' without the outcome", n->base, path);
-		return -1;
-	}
-	json_object_del(j, "status");
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!s)
-		die("out of memory reading the server's answer");
-	buf_reset(resp);
-	buf_addstr(resp, s);
-	free(s);
-	return judged(n, status, resp);
+	status = take_status(resp->p + start, end - start, &rest);
+	buf_free(resp);
+	*resp = rest;
+	return status ? judged(n, status, resp) : no_outcome(n, path);
 }
 
 long net_request_patient(struct net *n, const char *method, const char *path,
@@ -410,7 +456,7 @@ long net_request_patient(struct net *n, const char *method, const char *path,
  */
 static long lines_end(struct line_sink *s, long status, int lines)
 {
-	if (lines && !s->failed && s->pending.len && s->cb(s->pending.p, s->pending.len, s->arg))
+	if (lines && !s->failed && s->pending.len && sink_line(s, s->pending.p, s->pending.len))
 		s->failed = 1;
 	if (s->too_long) {
 		error("the server sent a line longer than %d bytes", JSON_LINE_MAX);
@@ -423,7 +469,7 @@ long net_get_lines(struct net *n, const char *path,
 		   int (*cb)(const char *line, size_t len, void *arg), void *arg,
 		   char *msg, size_t msglen)
 {
-	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 0 };
+	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 0, 0, 0, 0, BUF_INIT };
 	long status;
 
 	status = perform(n, "GET", path, NULL, NULL, 0, to_lines, &s, &s.pending);
@@ -437,14 +483,32 @@ long net_get_lines(struct net *n, const char *path,
 long net_post_lines(struct net *n, const char *path, const char *content_type, struct net_body *body,
 		    int (*cb)(const char *line, size_t len, void *arg), void *arg, struct buf *whole)
 {
-	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 1 };
+	struct line_sink s = { n->curl, BUF_INIT, cb, arg, 0, 0, 1, 1, 0, 0, BUF_INIT };
 	long status;
 	int lines;
 
 	n->body = body;
+	n->patient = 1;
 	status = perform(n, "POST", path, content_type, NULL, 0, to_lines, &s, &s.pending);
 	lines = status >= 200 && status < 300 && ndjson(n->curl);
+	/* Only a 200 is patient: an answer ready in time has its own status (201 for a begin). */
+	s.framed = lines && status == 200;
 	status = lines_end(&s, status, lines);
+	if (s.framed && status != -1) {
+		if (s.outcome >= 300) {
+			/* As if answered so: the caller reads the refusal whole. */
+			status = judged(n, s.outcome, &s.refusal);
+			buf_free(&s.pending);
+			s.pending = s.refusal;
+			s.refusal = (struct buf)BUF_INIT;
+			lines = 0;
+		} else if (!s.outcome) {
+			status = no_outcome(n, path);
+		} else if (status != -2) {
+			status = s.outcome;
+		}
+	}
+	buf_free(&s.refusal);
 	if (lines)
 		buf_free(&s.pending);
 	*whole = s.pending;

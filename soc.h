@@ -201,6 +201,9 @@ int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], char sha[HASH_HEX_LEN + 1]);
 #define UPLOAD_PROTO "soc-upload"	/* its Upgrade: name */
 #define UPLOAD_HEAD_LEN 10		/* a record's head: path length (2 bytes), size (8), big-endian */
 
+/* A request's "Prefer:" for a patient answer, empty lines while the server works (PROTOCOL.md section 5). */
+#define PREFER_PATIENCE "soc-patience"
+
 /* ---- options.c: one small parser for every command's flags ---- */
 
 enum opt_type { OPT_BOOL, OPT_STRING, OPT_INT };

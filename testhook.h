@@ -27,6 +27,8 @@
 #define HOOK_NET_STALL_SECONDS TEST_HOOK_PREFIX "NET_STALL_SECONDS"
 /* Server: a pause at each step of applying a push, 0..APPLY_DELAY_MAX_MS. */
 #define HOOK_APPLY_DELAY_MS TEST_HOOK_PREFIX "APPLY_DELAY_MS"
+/* Server: a pause in a push's begin, before its answer, 0..APPLY_DELAY_MAX_MS. */
+#define HOOK_BEGIN_DELAY_MS TEST_HOOK_PREFIX "BEGIN_DELAY_MS"
 /* Server: a pause after a commit's answer, before its deferred writes (store_settle), 0..SETTLE_DELAY_MAX_MS. */
 #define HOOK_SETTLE_DELAY_MS TEST_HOOK_PREFIX "SETTLE_DELAY_MS"
 /* Server, gc, check: the clock retention reads, in seconds since the epoch. */

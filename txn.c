@@ -70,13 +70,14 @@
 #include "testhook.h"
 #include "versions.h"
 
-#define APPLY_DELAY_MAX_MS 10000	/* HOOK_APPLY_DELAY_MS at most */
+#define APPLY_DELAY_MAX_MS 10000	/* HOOK_APPLY_DELAY_MS and HOOK_BEGIN_DELAY_MS at most */
 #define SETTLE_DELAY_MAX_MS 60000	/* HOOK_SETTLE_DELAY_MS at most */
 #define PATH_SHOWN_MAX 200		/* bytes of a path a message quotes */
 #define TRASH_AGE_SECONDS 60		/* trash/ entries the tick removes are older than this */
 
 static long long expire_seconds = TXN_EXPIRE_SECONDS;
 static long apply_delay_ms;	/* a test hook: a pause at each step of an apply */
+static long begin_delay_ms;	/* a test hook: a pause before a begin's answer */
 static long settle_delay_ms;	/* a test hook: a pause before a commit's store_settle */
 
 /* ---- answers ---- */
@@ -260,6 +261,9 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	size_t n = 0;
 	long bad;
 
+	/* From the start: the client waits from its body's last byte on, and a million lines take seconds to read. */
+	if (lines && http_prefers(http_req(ex), PREFER_PATIENCE))
+		http_patience(ex);
 	if (push_parse_reading(body, len, &l, &r, body_read, ex)) {
 		refuse_body(ex, &r);
 		goto out;
@@ -325,6 +329,8 @@ void txn_begin(struct server *s, struct http_exchange *ex, const struct caller *
 	n = l.n;
 	/* Before the client can ask: its upload and commit would read the rows just written back. */
 	txn_items_keep(id, &l);
+	if (begin_delay_ms)
+		poll(NULL, 0, (int)begin_delay_ms);
 	http_respond(ex, 201, lines ? "application/x-ndjson" : "application/json", answer.p, answer.len);
 out:
 	json_decref(moved);
@@ -710,6 +716,7 @@ int txn_recover(struct server *s)
 
 	expire_seconds = test_hook_long(HOOK_TXN_EXPIRE_SECONDS, 1, TXN_EXPIRE_SECONDS, TXN_EXPIRE_SECONDS);
 	apply_delay_ms = test_hook_long(HOOK_APPLY_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
+	begin_delay_ms = test_hook_long(HOOK_BEGIN_DELAY_MS, 0, APPLY_DELAY_MAX_MS, 0);
 	settle_delay_ms = test_hook_long(HOOK_SETTLE_DELAY_MS, 0, SETTLE_DELAY_MAX_MS, 0);
 	if (!db)
 		return -1;
