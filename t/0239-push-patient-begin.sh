@@ -52,18 +52,22 @@ test_expect_success_here 'four servers: patient, patient and quicker, patient at
 	soc init b --remote "$URL" -q
 '
 
-test_expect_success 'a begin silent past the client wait fails it without empty lines, and nothing lands' '
+# Both pushes side by side: each waits out the same slow begin.
+test_expect_success 'a begin silent past the client wait fails it without empty lines; with them it lands' '
 	echo plain >c/f &&
 	(cd c && soc add f -q) &&
-	test_expect_code 5 env SOC_TOKEN="$(cat plain/admin.token)" SOC_TEST_NET_STALL_SECONDS=1 \
-		sh -c "cd c && soc push" 2>err &&
-	grep "too slow" err &&
-	! test -e plain/files/f
-'
-
-test_expect_success 'with them the same begin goes on, and the push lands' '
 	echo patient >a/f &&
-	(cd a && soc add f -q && SOC_TEST_NET_STALL_SECONDS=1 soc push) >out 2>&1 &&
+	(cd a && soc add f -q) || return 1
+	{
+		env SOC_TOKEN="$(cat plain/admin.token)" SOC_TEST_NET_STALL_SECONDS=1 \
+			sh -c "cd c && soc push" 2>err
+		echo $? >code
+	} &
+	(cd a && SOC_TEST_NET_STALL_SECONDS=1 soc push) >out 2>&1 &&
+	wait &&
+	test "$(cat code)" = 5 &&
+	grep "too slow" err &&
+	! test -e plain/files/f &&
 	echo "pushed 1 change as revision 1" >expect && test_cmp expect out &&
 	test "$(begins server)" = 201 &&
 	test "$(cat server/files/f)" = patient &&
