@@ -117,8 +117,11 @@ struct net_body {
  * A POST whose body fill writes, asking for an NDJSON answer: a 2xx one
  * goes to cb a line at a time (no newline; non-zero stops it, -2, cb
  * said why). Any other answer is kept whole in *whole (the caller frees
- * it): an error's, or an older server's one JSON document. Otherwise as
- * net_request.
+ * it): an error's, or an older server's one JSON document. It asks for
+ * patience too (a push's begin can work for minutes): a server still
+ * working after HTTP_PATIENCE_MS sends empty lines, passed over, then
+ * the answer with its status in its first line, returned as if answered
+ * so (PROTOCOL.md section 5). Otherwise as net_request.
  */
 long net_post_lines(struct net *n, const char *path, const char *content_type, struct net_body *body,
 		    int (*cb)(const char *line, size_t len, void *arg), void *arg, struct buf *whole);
