@@ -17,13 +17,9 @@
 
 DELAY_MS=9000
 
-# serve NAME PATIENCE-MS DELAY-MS: a server at TRASH/NAME with those hooks; its URL in NAME.url.
+# serve NAME PATIENCE-MS DELAY-MS: serve_slow with SOC_TEST_BEGIN_DELAY_MS.
 serve() {
-	SOC_TEST_HTTP_PATIENCE_MS=$2 SOC_TEST_BEGIN_DELAY_MS=$3 &&
-	export SOC_TEST_HTTP_PATIENCE_MS SOC_TEST_BEGIN_DELAY_MS &&
-	start_server "$TRASH/$1" &&
-	unset SOC_TEST_HTTP_PATIENCE_MS SOC_TEST_BEGIN_DELAY_MS &&
-	echo "$URL" >"$1.url"
+	serve_slow "$1" "$2" SOC_TEST_BEGIN_DELAY_MS "$3"
 }
 
 # begins NAME: the statuses of NAME's begins, in its log, one a line.

@@ -52,6 +52,18 @@ push_upload() {
 		"$1/" "soc::push/${2:-$TXN}/" <upload0
 }
 
+# serve_slow NAME PATIENCE-MS HOOK DELAY-MS: a server at TRASH/NAME that
+# waits PATIENCE-MS before its first empty line (SOC_TEST_HTTP_PATIENCE_MS)
+# and whose HOOK (SOC_TEST_APPLY_DELAY_MS, SOC_TEST_BEGIN_DELAY_MS) is
+# DELAY-MS, for the patience tests; its URL in NAME.url.
+serve_slow() {
+	SOC_TEST_HTTP_PATIENCE_MS=$2 &&
+	export SOC_TEST_HTTP_PATIENCE_MS "$3=$4" &&
+	start_server "$TRASH/$1" &&
+	unset SOC_TEST_HTTP_PATIENCE_MS "$3" &&
+	echo "$URL" >"$1.url"
+}
+
 # push_commit [TXN]: the commit's status on stdout, its answer in ./out.
 push_commit() {
 	api POST "push/${1:-$TXN}/commit"
