@@ -87,7 +87,8 @@ test_expect_success "$POLLS parked polls: no thread, no CPU; a push lands at onc
 	subprocess.run(["sh", "-c", "cd %s/b && echo three >three && soc add -q three && soc push -q" % trash], check=True)
 	took = time.time() - t0
 	print("push beside %d parked polls: %.3f s" % (n, took))
-	assert took < 1.0, "the push took %.3f s" % took
+	# Against a push held up by the polls (a thread or a wake-up each), not a speed: sanitized, beside another suite, it took over 1 s.
+	assert took < 3.0, "the push took %.3f s" % took
 	got = 0
 	deadline = time.time() + 30
 	pending = {s: b"" for s in socks}
