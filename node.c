@@ -39,6 +39,7 @@
 #define NODE_LEASE_SECONDS 15		/* a node not heard of for this long is dead */
 #define NODE_LEASE_MAX 3600		/* HOOK_NODE_LEASE_SECONDS at most */
 #define NODE_RENEWS 3			/* a node renews its lease this many times a lease */
+#define NODE_DOWN_SAY_SECONDS 60	/* a node cut off from the database says so again this often */
 #define NODE_NOW "CAST(extract(epoch FROM clock_timestamp()) AS BIGINT)"
 #define NODE_LIVE "SELECT id FROM nodes WHERE lease_until >= " NODE_NOW
 
@@ -99,16 +100,52 @@ static int enter(struct server *s, struct sql *db)
 	return 0;
 }
 
-/* The lease renewed; a node taken for dead meanwhile (its commits were reopened) joins again, and goes on. */
-static void renew(struct server *s, struct sql *db)
+/* The lease renewed: 0; 1 when the node was taken for dead meanwhile (its row is gone); -1 after a message. */
+static int renew(struct server *s, struct sql *db)
 {
 	if (run(db, "UPDATE nodes SET lease_until = " NODE_NOW " + ?2 WHERE id = ?1", s->node, NULL, lease))
-		return;
-	if (!sql_changes(db)) {
+		return -1;
+	return !sql_changes(db);
+}
+
+/*
+ * One renewal. A database out of reach is said once, with why, then
+ * again only every NODE_DOWN_SAY_SECONDS: every NODE_RENEWS-th of a
+ * lease, an outage of an hour was hundreds of lines a node. Its end is
+ * said too. down_since and said_at are the thread's, 0 while reached.
+ */
+static struct sql *lease_renew(struct server *s, struct sql *db, long long *down_since, long long *said_at)
+{
+	long long now = (long long)(now_ms() / 1000);
+	int rc;
+
+	soc_thread_silent = *down_since && now - *said_at < NODE_DOWN_SAY_SECONDS;
+	db = connection(db);
+	rc = db ? renew(s, db) : -1;
+	if (rc < 0 && !soc_thread_silent) {
+		if (*down_since)
+			warning("node %s still cannot reach the database to renew its lease (for %lld s)", s->node,
+				now - *down_since);
+		else
+			warning("node %s cannot reach the database to renew its lease", s->node);
+		*said_at = now;
+	}
+	soc_thread_silent = 0;
+	if (rc < 0) {
+		*down_since = *down_since ? *down_since : now;
+		return db;
+	}
+	if (*down_since)
+		fprintf(stderr, "%s: node %s reached the database again after %lld s; its lease is renewed\n",
+			soc_prog, s->node, now - *down_since);
+	*down_since = 0;
+	/* Its commits were reopened by another node: it joins again, and goes on. */
+	if (rc == 1) {
 		warning("node %s was taken for stopped (its lease ran out); its pushes in flight were reopened",
 			s->node);
 		enter(s, db);
 	}
+	return db;
 }
 
 static void *lease_run(void *arg)
@@ -117,6 +154,7 @@ static void *lease_run(void *arg)
 	struct sql *db = NULL;
 	struct timespec next;
 	long period = lease / NODE_RENEWS ? lease / NODE_RENEWS : 1;
+	long long down_since = 0, said_at = 0;
 
 	pthread_mutex_lock(&lease_lock);
 	clock_gettime(CLOCK_REALTIME, &next);
@@ -125,11 +163,7 @@ static void *lease_run(void *arg)
 		if (pthread_cond_timedwait(&lease_wake, &lease_lock, &next) != ETIMEDOUT)
 			continue;
 		pthread_mutex_unlock(&lease_lock);
-		db = connection(db);
-		if (db)
-			renew(s, db);
-		else
-			warning("node %s cannot reach the database to renew its lease", s->node);
+		db = lease_renew(s, db, &down_since, &said_at);
 		pthread_mutex_lock(&lease_lock);
 		clock_gettime(CLOCK_REALTIME, &next);
 		next.tv_sec += period;

@@ -202,4 +202,20 @@ test_expect_success_here 'a view a day old goes, a new one stays' '
 	test -d "$B/views/fresh"
 '
 
+# A database out of reach is said once a node, with why, not at each
+# renewal of its lease (every second here), and its end is said too.
+test_expect_success_here 'PostgreSQL stopped for seconds: each node says so once, and when it is back' '
+	pg_stop &&
+	sleep 4 &&
+	pg_start &&
+	for n in 1 2 3 4; do
+		i=0 && until grep -q "node [0-9a-f]* reached the database again after [0-9]* s" "$TRASH/n$n.log"; do
+			i=$((i + 1)) && test $i -lt 300 && sleep 0.05 || return 1
+		done &&
+		test "$(grep -c "cannot reach the database to renew its lease" "$TRASH/n$n.log")" = 1 || return 1
+	done &&
+	echo after >a/after && (cd a && soc add after -q && soc push -q) &&
+	(cd b && soc pull -q) && test "$(cat b/after)" = after
+'
+
 test_done
