@@ -496,7 +496,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			goto abort_txn;
 	}
 
-	if (pending_write(ws, ch.v, ch.n))
+	if (pending_write(ws, b.txn, ch.v, ch.n))
 		goto abort_txn;
 	path = xasprintf("/api/v1/push/%s/commit", b.txn);
 	push_later_body(&ch, &hashes);

@@ -19,8 +19,16 @@
  * as it was: at worst the user is asked to pull, and a pull keeps both
  * versions.
  *
- * The format, one line per change, "SHA256 PATH\n" or "- PATH\n" for a
- * delete: the path rules exclude newlines from paths.
+ * A commit goes on without its client: a push killed while the server
+ * applied it lands after the next push or pull has looked, and a record
+ * cleared then leaves that push unrecorded. So the record names its push,
+ * and the look starts with DELETE of it: an open push is dropped and can
+ * land no more, a push done is said to be (409 "committed"), and one
+ * still being committed (409 "busy") is waited for.
+ *
+ * The format: "txn ID\n", then one line per change, "SHA256 PATH\n" or
+ * "- PATH\n" for a delete: the path rules exclude newlines from paths.
+ * A record of an older soc has no txn line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,11 +37,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <time.h>
+
 #include "client.h"
+#include "push.h"
 #include "sync.h"
 
 #define PENDING_FILE WORKSPACE_DIR "/pending"
 #define PENDING_WRITE_STEP (1 << 20)	/* bytes of lines gathered before a write */
+#define PENDING_TXN "txn "		/* the first line's start: the push recorded */
+#define PENDING_WAIT_MS (60 * 1000)	/* for a commit the server still works on */
+#define PENDING_POLL_MS 200		/* how often it is asked meanwhile */
 
 struct pending_row {
 	char *path;
@@ -46,9 +61,10 @@ struct pending {
 	struct pending_row *v;
 	size_t n;
 	long long head;
+	char txn[TXN_ID_MAX + 1];	/* "" in an older soc's record */
 };
 
-int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n)
+int pending_write(struct workspace *ws, const char *txn, struct scan_item *const *items, size_t n)
 {
 	char *file = xasprintf("%s/" PENDING_FILE, ws->root);
 	char *tmp = xasprintf("%s.tmp", file);
@@ -61,6 +77,7 @@ int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n
 		error_errno("cannot write '%s'", tmp);
 		goto out;
 	}
+	buf_addf(&b, PENDING_TXN "%s\n", txn);
 	/* Written a piece at a time: a million lines are 86 MB. */
 	for (i = 0; i < n; i++) {
 		char hex[HASH_HEX_LEN + 1];
@@ -135,6 +152,17 @@ static int pending_read(struct workspace *ws, struct pending *p)
 
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
+		if (!p->n && !p->txn[0] && !strncmp(line, PENDING_TXN, strlen(PENDING_TXN))) {
+			const char *id = line + strlen(PENDING_TXN);
+			size_t idlen = strlen(id);
+
+			if (!idlen || idlen > TXN_ID_MAX || strspn(id, "0123456789abcdef") != idlen) {
+				error("'%s' is damaged; remove it and run 'soc pull'", file);
+				goto out;
+			}
+			memcpy(p->txn, id, idlen + 1);
+			continue;
+		}
 		/* An older soc's record names md5s: its upgrade made those paths settle in the next sync. */
 		if (sp && sp - line == MD5_HEX_LEN && (*sp = '\0', md5_hex_valid(line))) {
 			older = 1;
@@ -190,6 +218,60 @@ static int server_row(struct change_line *c, void *arg)
 	return 0;
 }
 
+/* The recorded push, dropped if still open or waited for while committed: 0, or an exit code after a message. */
+static int push_settled(struct net *net, const char *txn)
+{
+	char *path = xasprintf("/api/v1/push/%s", txn);
+	struct buf resp = BUF_INIT;
+	uint64_t until = now_ms() + PENDING_WAIT_MS;
+	char msg[256];
+	int rc, said = 0;
+
+	for (;;) {
+		long st;
+		json_t *j;
+		const char *code;
+		int busy, committed;
+
+		buf_reset(&resp);
+		st = net_request(net, "DELETE", path, NULL, NULL, 0, &resp);
+		if (st < 0) {
+			rc = EXIT_REMOTE;
+			break;
+		}
+		if (st == 204 || st == 404) {
+			rc = 0;
+			break;
+		}
+		j = st == 409 ? json_loadb(resp.p ? resp.p : "", resp.len, 0, NULL) : NULL;
+		code = json_string_value(json_object_get(j, "error"));
+		busy = code && !strcmp(code, "busy");
+		committed = code && !strcmp(code, "committed");
+		json_decref(j);
+		if (committed) {
+			rc = 0;
+			break;
+		}
+		if (!busy) {
+			error("the server would not say what became of the last push (%ld): %s", st,
+			      net_error_message(&resp, msg, sizeof(msg)));
+			rc = EXIT_REMOTE;
+			break;
+		}
+		if (!said++)
+			say("the last push is still being committed on the server; waiting for it\n");
+		if (now_ms() >= until) {
+			error("the last push is still being committed on the server; run this again in a moment");
+			rc = EXIT_REMOTE;
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, PENDING_POLL_MS * 1000000L }, NULL);
+	}
+	buf_free(&resp);
+	free(path);
+	return rc;
+}
+
 int pending_settle(struct workspace *ws, struct net *net)
 {
 	struct pending p;
@@ -198,6 +280,10 @@ int pending_settle(struct workspace *ws, struct net *net)
 
 	if (rc <= 0)
 		return rc ? EXIT_ERROR : 0;
+	if (p.txn[0] && (rc = push_settled(net, p.txn))) {
+		pending_free(&p);
+		return rc;
+	}
 	rc = changes_get(net, index_pulled_rev(ws), &p.head, server_row, &p);
 	if (rc) {
 		pending_free(&p);

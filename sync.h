@@ -349,13 +349,14 @@ int upload_run(const struct remote *r, const struct workspace *ws, const char *t
 
 /*
  * ---- pending.c: a push whose commit answer was not heard ----
- * pending_write() records the changes before the commit is sent (each
- * item's sha256, or a delete); pending_clear() once the index holds them;
+ * pending_write() records the push txn and its changes before the commit
+ * is sent (each item's sha256, or a delete); pending_clear() once the
+ * index holds them;
  * pending_settle(), at the start of a push or pull, records the bases of
  * those the server has landed. 0, or -1 after a message (pending_settle:
  * an exit code, EXIT_REMOTE when the server cannot be asked).
  */
-int pending_write(struct workspace *ws, struct scan_item *const *items, size_t n);
+int pending_write(struct workspace *ws, const char *txn, struct scan_item *const *items, size_t n);
 void pending_clear(struct workspace *ws);
 int pending_settle(struct workspace *ws, struct net *net);
 /*

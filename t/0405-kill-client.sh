@@ -107,4 +107,29 @@ test_expect_success 'killed right after its commit landed, then edited again: th
 	test "$(ws_sum a)" = "$(ws_sum b)"
 '
 
+# A commit goes on without its client. Run again while the server still
+# works on it, a push must not settle its record first and the push
+# land after, unrecorded: it waits for the commit, then records it.
+test_expect_success_here 'killed while the server commits, then run again at once: it waits, and records the push' '
+	SOC_TEST_APPLY_DELAY_MS=1500 && export SOC_TEST_APPLY_DELAY_MS &&
+	start_server "$TRASH/slow" && unset SOC_TEST_APPLY_DELAY_MS &&
+	SOC_TOKEN=$ADMIN_TOKEN && export SOC_TOKEN &&
+	soc init s --remote "$URL" -q &&
+	echo one >s/f && (cd s && soc add f -q && soc push -q) &&
+	echo two >s/f || return 1
+	(cd s && exec soc push -q) 2>kill.err &
+	pid=$! &&
+	n=0 && until server_sql "$TRASH/slow" "SELECT count(*) FROM txns WHERE state IN ('"'"'committing'"'"', '"'"'applying'"'"')" | grep -qx 1; do
+		n=$((n + 1)) && test $n -lt 300 && sleep 0.02 || return 1
+	done &&
+	kill -KILL $pid && ! wait $pid &&
+	test -f s/.soc/pending &&
+	(cd s && soc push) 2>err &&
+	grep "the last push landed before it was cut off: 1 change recorded" err &&
+	! test -f s/.soc/pending &&
+	(cd s && soc status --porcelain --offline) >out &&
+	test_must_be_empty out &&
+	test "$(cat "$(server_tree "$TRASH/slow")/f")" = two
+'
+
 test_done
