@@ -156,7 +156,7 @@ static int pending_read(struct workspace *ws, struct pending *p)
 			const char *id = line + strlen(PENDING_TXN);
 			size_t idlen = strlen(id);
 
-			if (!idlen || idlen > TXN_ID_MAX || strspn(id, "0123456789abcdef") != idlen) {
+			if (!txn_id_valid(id, idlen)) {
 				error("'%s' is damaged; remove it and run 'soc pull'", file);
 				goto out;
 			}

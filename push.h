@@ -7,11 +7,18 @@
 #define PUSH_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "client.h"
 #include "sync.h"
 
 #define TXN_ID_MAX 64		/* hex digits of a push's id, as the server names it */
+
+/* Whether s, len bytes before its NUL, can be a push's id: it goes into URL paths. */
+static inline int txn_id_valid(const char *s, size_t len)
+{
+	return len && len <= TXN_ID_MAX && strspn(s, "0123456789abcdef") == len;
+}
 
 /* The changes a push sends, sorted by path as the scan is. */
 struct change_list {

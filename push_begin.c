@@ -229,7 +229,7 @@ static int take_txn(struct push_begun *b, json_t *id)
 	const char *s = json_string_value(id);
 	size_t len = s ? strlen(s) : 0;
 
-	if (!len || len > TXN_ID_MAX || strspn(s, "0123456789abcdef") != len)
+	if (!txn_id_valid(s, len))
 		return error("the server answered the push without a valid transaction id");
 	memcpy(b->txn, s, len + 1);
 	return 0;
