@@ -65,6 +65,20 @@ test_expect_success 'the token is in no argv and no log line while pushing, new 
 	! server_logs | grep -F "$SOC_TOKEN"
 '
 
+# The exec's errno comes back from the child (run.c), so the line names
+# rsync and why, not a bare exit 127 of rsync's.
+test_expect_success 'no rsync on PATH: push exits 1 with one line naming rsync, nothing lands' '
+	echo z >>a/f &&
+	test_expect_code 1 env -C a PATH=/nonexistent SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 "$SOC" push 2>err &&
+	test_line_count = 1 err &&
+	grep "cannot run .rsync.: No such file or directory" err &&
+	t=$(server_tree server) &&
+	! grep z "$t/f" &&
+	(cd a && soc push -q) &&
+	t=$(server_tree server) &&
+	grep z "$t/f"
+'
+
 test_expect_success 'a path the server refuses (a file where it has a directory): exit 3 naming it' '
 	mkdir -p a/X && echo y >a/X/y &&
 	(cd a && soc add -r X -q && soc push -q) &&
