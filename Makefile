@@ -15,7 +15,7 @@ CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.
 HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_patience.c httpd_signal.c
 SERVER_SRCS = sql.c sql_pg.c sql_bulk.c store.c store_big.c store_bind.c store_lock.c store_lost.c store_upgrade.c node.c view_serve.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c txn_head.c txn_items_lite.c txn_sweep.c stage_follow.c push_body.c tree.c check.c \
 	backup.c export.c migrate.c versions.c store_history.c api_history.c fetch_serve.c delta.c
-SYNC_SRCS = run.c progress.c rsync.c net.c net_versions.c remote.c upgrade.c upload.c cmd_tunnel.c pending.c cmd_push.c push_begin.c push_later.c cmd_pull.c cmd_sync.c cmd_watch.c pull_select.c pull_fetch.c pull_stream.c pull_apply.c pull_durable.c \
+SYNC_SRCS = run.c progress.c rsync.c rsync_connect.c net.c net_versions.c remote.c upgrade.c upload.c cmd_tunnel.c pending.c cmd_push.c push_begin.c push_later.c cmd_pull.c cmd_sync.c cmd_watch.c pull_select.c pull_fetch.c pull_stream.c pull_apply.c pull_durable.c \
 	restore_apply.c cmd_log.c cmd_ls.c cmd_restore.c cmd_clone.c history.c
 SRCS = $(CORE_SRCS) $(CLIENT_SRCS) $(HTTP_SRCS) $(SERVER_SRCS) $(SYNC_SRCS)
 HDRS = $(wildcard *.h)

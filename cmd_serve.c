@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "node.h"
 #include "serve.h"
 #include "testhook.h"
@@ -56,9 +58,12 @@ const char serve_usage[] =
 	"    --rev R             the revision to export (r12 or 12)\n";
 
 #define API "/api/v1/"
+#define PROXY_AUTH_MAX 256	/* base64 of a CONNECT's user:token; soc's are 92 */
 
 /* A test hook (HOOK_NO_UPLOAD, read at start): answer as a server older than the upload stream. */
 static int no_upload;
+/* And HOOK_NO_CONNECT: as one older than CONNECT, which refused HTTP/1.0 so. */
+static int no_connect;
 
 static void get_changes(struct server *s, struct http_exchange *ex, const struct caller *who)
 {
@@ -166,15 +171,53 @@ static int writes(const struct http_request *req)
 	return !http_slice_eq(req->method, "GET") && !http_slice_eq(req->method, "HEAD");
 }
 
+/*
+ * The password of "Basic base64(user:password)", rsync's Proxy-Authorization
+ * of a CONNECT, decoded into out: its length, or -1. The user is not ours
+ * to judge: a token names its owner.
+ */
+static long basic_password(const struct http_slice *h, char *out, size_t size)
+{
+	unsigned char dec[PROXY_AUTH_MAX / 4 * 3 + 1];
+	const char *b64 = h->p + 6, *colon;
+	size_t n = h->len - 6, pad = 0;
+	int len;
+
+	if (h->len < 6 || strncasecmp(h->p, "Basic ", 6) || !n || n % 4 || n > PROXY_AUTH_MAX)
+		return -1;
+	while (pad < 2 && b64[n - 1 - pad] == '=')
+		pad++;
+	len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
+	if (len < 0 || (size_t)len < pad)
+		return -1;
+	len -= (int)pad;
+	colon = memchr(dec, ':', (size_t)len);
+	if (!colon || (size_t)(len - (colon + 1 - (char *)dec)) >= size)
+		return -1;
+	len -= (int)(colon + 1 - (char *)dec);
+	memcpy(out, colon + 1, (size_t)len);
+	return len;
+}
+
+/* The token of Authorization: Bearer, or of a CONNECT's Proxy-Authorization: Basic. */
 static int authenticate(struct server *s, const struct http_request *req, struct caller *who)
 {
-	const struct http_slice *h = http_header(req, "authorization");
+	int connect = http_slice_eq(req->method, "CONNECT");
+	const struct http_slice *h = http_header(req, connect ? "proxy-authorization" : "authorization");
+	char pass[PROXY_AUTH_MAX];
+	long plen = -1;
 	struct sql *db;
 
-	if (!h || h->len < 7 || strncasecmp(h->p, "Bearer ", 7))
+	if (!h)
+		return -1;
+	if (connect && (plen = basic_password(h, pass, sizeof(pass))) < 0)
+		return -1;
+	if (!connect && (h->len < 7 || strncasecmp(h->p, "Bearer ", 7)))
 		return -1;
 	db = store_db(s);
-	return db ? token_auth(db, h->p + 7, h->len - 7, who) : -2;
+	if (!db)
+		return -2;
+	return connect ? token_auth(db, pass, (size_t)plen, who) : token_auth(db, h->p + 7, h->len - 7, who);
 }
 
 /* Runs on the loop before a body is read: a stranger never makes us buffer one. */
@@ -198,15 +241,24 @@ static void route(struct http_exchange *ex, void *arg)
 	const struct route *r;
 	struct caller who;
 	char txn[TXN_ID_LEN + 1];
-	int rc = authenticate(s, req, &who);
+	int rc = authenticate(s, req, &who), connect = http_slice_eq(req->method, "CONNECT");
 
+	if (connect && no_connect)
+		return api_error(ex, 505, "http_version", "only HTTP/1.1 is served");
 	if (rc == -2)
 		return api_error(ex, 500, "internal", "cannot read the database");
+	if (rc && connect) {
+		http_add_header(ex, "Proxy-Authenticate", "Basic realm=\"soc\"");
+		return api_error(ex, 407, "unauthorized", "a valid token is needed (Proxy-Authorization: Basic)");
+	}
 	if (rc) {
 		http_add_header(ex, "WWW-Authenticate", "Bearer");
 		return api_error(ex, 401, "unauthorized", "a valid token is needed (Authorization: Bearer)");
 	}
 	http_set_log_user(ex, who.name);
+	/* A read-only token tunnels too, as by the rsync row. */
+	if (connect)
+		return tunnel_connect(s, ex, &who);
 	if (who.read_only && writes(req))
 		return api_error(ex, 403, "read_only", "this token can read but not push");
 	r = route_find(req->path, txn);
@@ -309,6 +361,7 @@ static int serve(const char *root, int root_is_default, const char *listen, long
 		goto leave;
 	last_gc = versions_now();
 	no_upload = test_hook_flag(HOOK_NO_UPLOAD);
+	no_connect = test_hook_flag(HOOK_NO_CONNECT);
 	cfg.listen = listen;
 	cfg.body_max = body_max;
 	cfg.handler = route;

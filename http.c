@@ -168,9 +168,12 @@ static long parse_request_line(const char *p, size_t n, struct http_request *req
 	if (vlen != 8 || memcmp(v, "HTTP/", 5) || v[5] < '0' || v[5] > '9' ||
 	    v[6] != '.' || v[7] < '0' || v[7] > '9')
 		return fail(req, 400, "malformed HTTP version");
-	if (v[5] != '1' || v[7] != '1')
+	/* rsync asks a proxy for its daemon so, and nothing of HTTP/1.0 outlives the answer. */
+	if (v[5] != '1' || (v[7] != '1' && !(v[7] == '0' && http_slice_eq(req->method, "CONNECT"))))
 		return fail(req, 505, "only HTTP/1.1 is served");
-	req->minor_version = 1;
+	req->minor_version = v[7] - '0';
+	if (http_slice_eq(req->method, "CONNECT"))
+		req->keep_alive = 0;	/* the socket is the tunnel's, or closed with the refusal */
 
 	if (!req->method.len)
 		return fail(req, 400, "empty method");
@@ -178,8 +181,11 @@ static long parse_request_line(const char *p, size_t n, struct http_request *req
 		if (!tchar[(unsigned char)p[i]])
 			return fail(req, 400, "malformed method");
 
-	if (!req->target.len || req->target.p[0] != '/')
-		return fail(req, 400, "request target must start with '/'");
+	/* CONNECT names an authority (host:port); the handler says which one it serves. */
+	if (http_slice_eq(req->method, "CONNECT") ? !req->target.len || req->target.p[0] == '/'
+						  : !req->target.len || req->target.p[0] != '/')
+		return fail(req, 400, http_slice_eq(req->method, "CONNECT") ? "CONNECT needs host:port"
+									    : "request target must start with '/'");
 	for (i = 0; i < req->target.len; i++)
 		if (!target_char((unsigned char)req->target.p[i]))
 			return fail(req, 400, "malformed request target");
@@ -372,6 +378,7 @@ const char *http_reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 410: return "Gone";

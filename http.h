@@ -49,7 +49,7 @@ struct http_request {
 	struct http_slice target;	/* as sent: path and query */
 	struct http_slice path;		/* target up to '?' */
 	struct http_slice query;	/* after '?', empty if none */
-	int minor_version;		/* 1 for HTTP/1.1 */
+	int minor_version;		/* 1 for HTTP/1.1; 0 only for CONNECT */
 	struct http_header headers[HTTP_HEADERS_MAX];
 	size_t nheaders;
 	long long content_length;	/* -1 when absent */
@@ -63,7 +63,8 @@ struct http_request {
  * Returns the length of the head (> 0) when complete, 0 when more bytes
  * are needed, or minus an HTTP status when the request is bad: -400
  * malformed, -414 request line too long, -431 headers too large or too
- * many, -501 Transfer-Encoding, -505 not HTTP/1.1 (or HTTP/1.0). last_len
+ * many, -501 Transfer-Encoding, -505 not HTTP/1.1 (HTTP/1.0 only for
+ * CONNECT, whose target is host:port, not a path: rsync's). last_len
  * is the length parsed by the previous call that returned 0, so feeding a
  * request a byte at a time costs O(n), not O(n^2). Slices in req point
  * into buf. On a refusal req->error says why (a constant string).
@@ -179,7 +180,8 @@ void http_stream_cut(struct http_exchange *ex);
  */
 void http_patience(struct http_exchange *ex);
 /*
- * Answers 101 Switching Protocols with "Upgrade: proto" and hands the
+ * Answers 101 Switching Protocols with "Upgrade: proto" (a CONNECT: 200,
+ * with proto NULL) and hands the
  * socket to the caller, who owns (and must close) the returned fd; the loop
  * forgets the connection. Bytes the client sent after the request head are
  * a protocol error: returns -1 (and answers 400) if any arrived, or if the

@@ -460,17 +460,21 @@ int http_upgrade(struct http_exchange *ex, const char *proto)
 
 	if (patience_crossed(ex) || answered_twice(ex))
 		return -1;
-	if (!token(proto))
+	if (proto && !token(proto))
 		die("BUG: upgrade protocol '%s' is not a token", proto);
-	if (!c->req.upgrade)
+	if (proto && !c->req.upgrade)
 		return upgrade_refused(ex, "upgrade requested without Connection: upgrade");
 	/* The protocol starts after our 101; anything the client sent before it is not ours to pass on. */
 	if (c->len > c->head_len + (size_t)c->body_len ||
 	    recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		return upgrade_refused(ex, "bytes sent before 101 Switching Protocols");
-	ex->status = 101;
-	buf_addf(&h, "HTTP/1.1 101 %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n",
-		 http_reason(101), proto);
+		return upgrade_refused(ex, proto ? "bytes sent before 101 Switching Protocols"
+						 : "bytes sent before CONNECT was answered");
+	ex->status = proto ? 101 : 200;
+	if (proto)
+		buf_addf(&h, "HTTP/1.1 101 %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n",
+			 http_reason(101), proto);
+	else
+		buf_addstr(&h, "HTTP/1.1 200 Connection established\r\n");
 	if (ex->hdrs.len)
 		buf_add(&h, ex->hdrs.p, ex->hdrs.len);
 	buf_addstr(&h, "\r\n");

@@ -1,8 +1,9 @@
 /*
- * rsync.c: moving file contents. rsync runs as a child with an argv vector;
- * its remote shell is `soc tunnel`, which carries rsync's daemon protocol
- * through the soc port (DESIGN.md section 6). The URL and token reach the
- * tunnel through its environment, never argv, so `ps` shows no token.
+ * rsync.c: moving file contents. rsync runs as a child with an argv vector
+ * and reaches the daemon behind the soc port by CONNECT where it can
+ * (rsync_connect.c), else through its remote shell `soc tunnel`, which
+ * carries rsync's daemon protocol (DESIGN.md section 6). The URL and token
+ * reach either through the environment, never argv, so `ps` shows no token.
  * The file list goes to rsync's stdin, NUL-separated, relative to the
  * module root (soc::pull/ with Data/a, never soc::pull/Data/ with a).
  */
@@ -346,9 +347,21 @@ static int stop_note(struct rsync_stop *s, pid_t pid)
 	return stopped;
 }
 
-int rsync_run(const struct remote *r, const char *src, const char *dst,
-	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
-	      struct rsync_stop *stop)
+/* Whether the rsyncs' stderr says no daemon answered their CONNECT (rsync_connect.c). */
+static int connect_refused(int fd)
+{
+	char buf[RSYNC_ERR_SCAN];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+	return n > 0 && rsync_connect_refused(buf, (size_t)n);
+}
+
+#define RSYNC_NO_CONNECT (-5)	/* run_once: CONNECT was not answered; the tunnel may be tried */
+
+/* rsync_run's rsyncs, through `soc tunnel`, or with proxy set straight by CONNECT. */
+static int run_once(const struct remote *r, const char *src, const char *dst,
+		    const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
+		    struct rsync_stop *stop, const char *proxy)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -358,7 +371,7 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
 	int code = 0, wrote = 0, i = 0, trust = 0, upload = !strncmp(dst, "soc::", 5), err_fd, said, stopped;
-	int progress = pg && pg->on;
+	int progress = pg && pg->on, refused;
 
 	if (stop_note(stop, 0))
 		return RSYNC_STOPPED;
@@ -368,15 +381,21 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		return -1;
 	exe[n] = '\0';
 	/* rsync splits -e on spaces and honours single quotes, not backslashes. */
-	if (strchr(exe, '\''))
+	if (!proxy && strchr(exe, '\''))
 		return error("cannot use '%s' as the rsync tunnel: it contains a quote", exe);
 	shell = xasprintf("'%s' tunnel", exe);
-	env_url = xasprintf("SOC_TUNNEL_URL=%s", r->url);
-	env_token = xasprintf("SOC_TUNNEL_TOKEN=%s", r->token ? r->token : "");
-	/* Set even when empty: a variable of ours left in the environment must not choose the CA. */
-	env_ca[0] = xasprintf("SOC_TUNNEL_CAINFO=%s", r->ca_file ? r->ca_file : "");
-	env_ca[1] = xasprintf("SOC_TUNNEL_CAPATH=%s", r->ca_dir ? r->ca_dir : "");
-	env_ca[2] = xasprintf("SOC_TUNNEL_CAFROM=%s", r->ca_from ? r->ca_from : "");
+	if (proxy) {
+		/* The token is in the environment, never argv, as the tunnel's is. */
+		env_url = xasprintf("RSYNC_PROXY=%s", proxy);
+		env_token = env_ca[0] = env_ca[1] = env_ca[2] = NULL;
+	} else {
+		env_url = xasprintf("SOC_TUNNEL_URL=%s", r->url);
+		env_token = xasprintf("SOC_TUNNEL_TOKEN=%s", r->token ? r->token : "");
+		/* Set even when empty: a variable of ours left in the environment must not choose the CA. */
+		env_ca[0] = xasprintf("SOC_TUNNEL_CAINFO=%s", r->ca_file ? r->ca_file : "");
+		env_ca[1] = xasprintf("SOC_TUNNEL_CAPATH=%s", r->ca_dir ? r->ca_dir : "");
+		env_ca[2] = xasprintf("SOC_TUNNEL_CAFROM=%s", r->ca_from ? r->ca_from : "");
+	}
 	/* Every rsync's stderr, in memory until they end: see replay_stderr(). */
 	err_fd = memfd_create("soc-rsync-stderr", MFD_CLOEXEC);
 
@@ -398,8 +417,10 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		copy_dest = xasprintf("--copy-dest=%s", basis_dir);
 		argv[i++] = copy_dest;
 	}
-	argv[i++] = "-e";
-	argv[i++] = shell;
+	if (!proxy) {
+		argv[i++] = "-e";
+		argv[i++] = shell;
+	}
 	argv[i++] = "--";
 	argv[i++] = src;
 	argv[i++] = dst;
@@ -449,8 +470,9 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 			code = c;
 		buf_free(&st[k].list);
 	}
-	/* A stopped rsync said nothing worth showing. */
-	said = !stopped && err_fd >= 0 && replay_stderr(err_fd, code != 0);
+	/* A stopped rsync said nothing worth showing; nor one whose CONNECT the tunnel is to retry. */
+	refused = proxy && code && !stopped && started == nst && err_fd >= 0 && connect_refused(err_fd);
+	said = !stopped && !refused && err_fd >= 0 && replay_stderr(err_fd, code != 0);
 	if (err_fd >= 0)
 		close(err_fd);
 	free(copy_dest);
@@ -461,6 +483,8 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 		free(env_ca[k]);
 	if (stopped)
 		return RSYNC_STOPPED;
+	if (refused)
+		return RSYNC_NO_CONNECT;
 	if (started < nst)
 		return -1;
 	if (said)
@@ -470,6 +494,21 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	if (wrote)
 		return error_errno("cannot give rsync its file list");
 	return 0;
+}
+
+int rsync_run(const struct remote *r, const char *src, const char *dst,
+	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
+	      struct rsync_stop *stop)
+{
+	char *proxy = rsync_connect_proxy(r);
+	int rc = RSYNC_NO_CONNECT;
+
+	if (proxy)
+		rc = run_once(r, src, dst, basis_dir, paths, npaths, pg, stop, proxy);
+	free(proxy);
+	if (rc == RSYNC_NO_CONNECT)
+		rc = run_once(r, src, dst, basis_dir, paths, npaths, pg, stop, NULL);
+	return rc;
 }
 
 /*

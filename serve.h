@@ -408,6 +408,13 @@ int tunnel_init(void);
  */
 int tunnel_write_confs(struct server *s);
 void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who);
+/*
+ * CONNECT soc:873, rsync's request of a proxy (RSYNC_PROXY), answered as
+ * the tunnel's POST is, with 200 for 101; any other authority is 403:
+ * the server connects nowhere. The token came as Proxy-Authorization.
+ */
+#define TUNNEL_AUTHORITY "soc:873"
+void tunnel_connect(struct server *s, struct http_exchange *ex, const struct caller *who);
 /* At stop, after the last request: ends every tunnel and waits for its rsync. */
 void tunnel_stop(void);
 

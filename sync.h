@@ -253,7 +253,8 @@ void progress_end(struct progress *p, int done);
 
 /*
  * Runs rsync from src to dst (one of them "soc::push/<txn>/" or
- * "soc::pull/") through `soc tunnel`, with the NUL-separated list of paths
+ * "soc::pull/") straight to the soc port (rsync_connect_proxy) or else
+ * through `soc tunnel`, with the NUL-separated list of paths
  * on its stdin (a long list: several rsyncs side by side, each with a
  * run of it); paths NULL: the whole of src. basis_dir, when not NULL, is a local tree whose files at
  * the same paths rsync uses as delta basis (--copy-dest): pull's local
@@ -277,6 +278,14 @@ struct rsync_stop {
 };
 #define RSYNC_STOP_INIT { PTHREAD_MUTEX_INITIALIZER, 0, 0, { 0 } }
 void rsync_stop(struct rsync_stop *s);
+/*
+ * rsync_connect.c: rsync straight to the soc port by CONNECT. The
+ * RSYNC_PROXY value for r ("soc:TOKEN@host:port", malloc'd), or NULL where
+ * the tunnel must carry rsync; and whether rsync's stderr err[0..len) says
+ * no daemon answered that way, so the tunnel may try.
+ */
+char *rsync_connect_proxy(const struct remote *r);
+int rsync_connect_refused(const char *err, size_t len);
 /* stop: NULL, or how another thread may end it. */
 int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,

@@ -36,6 +36,8 @@
 /* Server, a flag: answer as a server older than the upload stream. */
 #define HOOK_NO_UPLOAD TEST_HOOK_PREFIX "NO_UPLOAD"
 #define HOOK_NO_FETCH TEST_HOOK_PREFIX "NO_FETCH"
+/* Server, a flag: refuse CONNECT (505) as a server older than it did. */
+#define HOOK_NO_CONNECT TEST_HOOK_PREFIX "NO_CONNECT"
 #define HOOK_FETCH_CUT TEST_HOOK_PREFIX "FETCH_CUT"
 /* Client, a flag: a push sends every changed file by rsync, however few its bytes (push_begin.c). */
 #define HOOK_PUSH_CHANGED_BY_RSYNC TEST_HOOK_PREFIX "PUSH_CHANGED_BY_RSYNC"
@@ -55,6 +57,8 @@
 #define HOOK_NO_HARDLINK TEST_HOOK_PREFIX "NO_HARDLINK"
 /* Server: the WAL size past which a commit checkpoints, in place of WAL_KEEP_BYTES. */
 #define HOOK_WAL_KEEP_BYTES TEST_HOOK_PREFIX "WAL_KEEP_BYTES"
+/* Client, a flag: rsync goes through `soc tunnel` where it could CONNECT straight (rsync_connect.c). */
+#define HOOK_RSYNC_TUNNEL TEST_HOOK_PREFIX "RSYNC_TUNNEL"
 /* Both sides, a file: bytes through each upgraded connection are appended to it (bench/sync.sh). */
 #define HOOK_TUNNEL_STATS TEST_HOOK_PREFIX "TUNNEL_STATS"
 /* Server, a file: each commit's check appends the staged bytes hashed as rsync wrote them, and after. */

@@ -1,6 +1,8 @@
 /*
  * tunnel_serve.c: POST /api/v1/rsync with "Upgrade: soc-rsync" becomes an
- * rsync daemon speaking over the socket (DESIGN.md section 6). The token
+ * rsync daemon speaking over the socket (DESIGN.md section 6), and so does
+ * rsync's own proxy request, "CONNECT soc:873", which a client on plain
+ * http sends without a `soc tunnel` between (PROTOCOL.md). The token
  * decides the config: a read-only one gets rsyncd-ro.conf, which has no
  * push module, so rsync itself refuses the upload. Both configs, and the
  * rsync options they refuse, are written here at each start.
@@ -488,9 +490,9 @@ static void unclaim(struct tunnel *t)
 	pthread_mutex_unlock(&lock);
 }
 
-void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who)
+/* The rsync daemon on the socket, once answered with proto's 101 (NULL: CONNECT's 200). */
+static void tunnel_start(struct server *s, struct http_exchange *ex, const struct caller *who, const char *proto)
 {
-	const struct http_slice *up = http_header(http_req(ex), "upgrade");
 	struct tunnel *t;
 	char *conf;
 	char *argv[] = { "rsync", "--server", "--daemon", NULL, ".", NULL };
@@ -500,12 +502,10 @@ void tunnel_serve(struct server *s, struct http_exchange *ex, const struct calle
 	pid_t pid;
 	int fd, err, pidfd;
 
-	if (!up || !http_slice_ieq(*up, TUNNEL_PROTO))
-		return api_error(ex, 400, "bad_request", "the rsync tunnel needs 'Upgrade: " TUNNEL_PROTO "'");
 	t = claim(ex, who);
 	if (!t)
 		return;
-	fd = http_upgrade(ex, TUNNEL_PROTO);
+	fd = http_upgrade(ex, proto);
 	if (fd < 0)
 		return unclaim(t);
 	conf = xasprintf("--config=%s", who->read_only ? s->rsyncd_ro_conf : s->rsyncd_conf);
@@ -545,4 +545,21 @@ void tunnel_serve(struct server *s, struct http_exchange *ex, const struct calle
 	t->killed = 0;
 	pthread_mutex_unlock(&lock);
 	wake();
+}
+
+void tunnel_serve(struct server *s, struct http_exchange *ex, const struct caller *who)
+{
+	const struct http_slice *up = http_header(http_req(ex), "upgrade");
+
+	if (!up || !http_slice_ieq(*up, TUNNEL_PROTO))
+		return api_error(ex, 400, "bad_request", "the rsync tunnel needs 'Upgrade: " TUNNEL_PROTO "'");
+	tunnel_start(s, ex, who, TUNNEL_PROTO);
+}
+
+void tunnel_connect(struct server *s, struct http_exchange *ex, const struct caller *who)
+{
+	if (!http_slice_eq(http_req(ex)->target, TUNNEL_AUTHORITY))
+		return api_error(ex, 403, "not_a_proxy", "CONNECT reaches only this server's rsync, as "
+			  TUNNEL_AUTHORITY);
+	tunnel_start(s, ex, who, NULL);
 }

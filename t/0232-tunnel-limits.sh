@@ -101,6 +101,13 @@ hold() {
 	wait_exists ready
 }
 
+# daemons: the rsync daemons the server started for a client, by the
+# tunnel's Upgrade or by rsync's own CONNECT (a client's push takes the
+# latter here).
+daemons() {
+	grep -c -e "POST /api/v1/rsync 101 " -e " CONNECT soc:873 200 " server.log
+}
+
 # now_ms: the clock, for how long a push took.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
@@ -145,13 +152,13 @@ test_expect_success_here '300 idle upgrades of one read-only token: 32 rsyncs, 4
 test_expect_success 'meanwhile a push of a changed and a new file from another workspace lands within 2 s' '
 	echo more >>b/D/big &&
 	echo two >b/D/two &&
-	tunnels=$(grep -c "POST /api/v1/rsync 101 " server.log) &&
+	tunnels=$(daemons) &&
 	t0=$(now_ms) &&
 	(cd b && soc push -q) &&
 	took=$(($(now_ms) - t0)) &&
 	test_figure "the push beside 300 idle upgrades took $took ms" &&
 	test $took -lt 2000 &&
-	test $(grep -c "POST /api/v1/rsync 101 " server.log) = $((tunnels + 1)) &&
+	test $(daemons) = $((tunnels + 1)) &&
 	test "$(tree_sum b/D)" = "$(tree_sum server/files/D)" &&
 	rsyncs_are $SERVER_PID 32
 '
@@ -196,11 +203,11 @@ test_expect_success_here 'one token past 8 uploads at once gets 503; its push se
 	done &&
 	hold requests held3 &&
 	echo three >b/D/three &&
-	tunnels=$(grep -c "POST /api/v1/rsync 101 " server.log) &&
+	tunnels=$(daemons) &&
 	(cd b && soc add D/three && soc push -q) &&
 	test "$(tree_sum b/D)" = "$(tree_sum server/files/D)" &&
 	test $(grep -c "POST /api/v1/push/[0-9a-f]*/upload 503 " server.log) = 2 &&
-	test $(grep -c "POST /api/v1/rsync 101 " server.log) = $((tunnels + 1)) &&
+	test $(daemons) = $((tunnels + 1)) &&
 	wait $HOLD_PID &&
 	printf "101 8\n503 1\nretry-after: 10\nclosed by the server: 8 of 8\n" >expect &&
 	test_cmp expect held3 &&

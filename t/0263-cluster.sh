@@ -81,7 +81,8 @@ test_expect_success 'one push: begin, upload, rsync and commit on different node
 	tail -n +$(($(cat mark) + 1)) "$HAPROXY_LOG" >reqs &&
 	begin=$(sed -n "s|^\(n[0-9]\) 201 POST /api/v1/push --\$|\1|p" reqs) &&
 	upload=$(sed -n "s|^\(n[0-9]\) 101 POST /api/v1/push/[0-9a-f]*/upload .*|\1|p" reqs) &&
-	rsync=$(sed -n "s|^\(n[0-9]\) 101 POST /api/v1/rsync .*|\1|p" reqs) &&
+	# rsync asks haproxy for the daemon by CONNECT, and haproxy passes it on.
+	rsync=$(sed -n "s|^\(n[0-9]\) 200 CONNECT soc:873 .*|\1|p" reqs) &&
 	commit=$(sed -n "s|^\(n[0-9]\) 200 POST /api/v1/push/[0-9a-f]*/commit .*|\1|p" reqs) &&
 	echo "begin $begin upload $upload rsync $rsync commit $commit" &&
 	test -n "$begin" && test -n "$upload" && test -n "$rsync" && test -n "$commit" &&

@@ -32,8 +32,15 @@ static void check_answer(long r, const struct http_request *req, const char *buf
 	check((size_t)r <= len && r <= HTTP_HEAD_MAX);
 	check(r >= 4 && !memcmp(buf + r - 4, "\r\n\r\n", 4));
 	check(req->method.len > 0);
-	check(req->path.len > 0 && req->path.p[0] == '/');
-	check(req->minor_version == 1);
+	/* CONNECT alone names an authority, may say HTTP/1.0, and ends its connection. */
+	if (http_slice_eq(req->method, "CONNECT")) {
+		check(req->path.len > 0 && req->path.p[0] != '/');
+		check(req->minor_version == 0 || req->minor_version == 1);
+		check(!req->keep_alive);
+	} else {
+		check(req->path.len > 0 && req->path.p[0] == '/');
+		check(req->minor_version == 1);
+	}
 	check(req->nheaders <= HTTP_HEADERS_MAX);
 	check(req->content_length >= -1);
 	check_slice(req->method, buf, (size_t)r);

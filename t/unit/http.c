@@ -76,6 +76,12 @@ static const struct parse_case cases[] = {
 	{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", -505, "HTTP/2 preface" },
 	{ "PRI * HTTP/2.0\r\n", -505, "HTTP/2 preface, first line only" },
 	{ "GET / HTTP/1.0\r\nHost: \x01\r\n\r\n", -505, "the request line is judged first" },
+	{ "CONNECT soc:873 HTTP/1.0\r\n\r\n", HEAD, "CONNECT in HTTP/1.0, as rsync asks a proxy" },
+	{ "CONNECT soc:873 HTTP/1.1\r\nHost: soc:873\r\n\r\n", HEAD, "CONNECT in HTTP/1.1" },
+	{ "CONNECT / HTTP/1.1\r\n\r\n", -400, "CONNECT to a path" },
+	{ "CONNECT soc:873 HTTP/2.0\r\n\r\n", -505, "CONNECT in HTTP/2.0" },
+	{ "connect soc:873 HTTP/1.0\r\n\r\n", -505, "HTTP/1.0 for the CONNECT method only, as cased" },
+	{ "GET soc:873 HTTP/1.1\r\n\r\n", -400, "an authority for GET" },
 
 	{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", -501, "Transfer-Encoding" },
 	{ "POST / HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n", -501, "any Transfer-Encoding" },
@@ -218,6 +224,10 @@ static void test_fields(void)
 	parse(in, strlen(in), 0, &req);
 	ok(!req.keep_alive && req.upgrade && slice_is(req.path, "/x") && req.query.len == 0,
 	   "fields: token list without spaces, empty query");
+	in = "CONNECT soc:873 HTTP/1.0\r\nProxy-Authorization: Basic c29jOng=\r\n\r\n";
+	parse(in, strlen(in), 0, &req);
+	ok(slice_is(req.target, "soc:873") && req.minor_version == 0 && !req.keep_alive,
+	   "fields: CONNECT's authority, its version, and no next request");
 	in = "GET / HTTP/1.1\r\nConnection: closed, xclose\r\nConnection: CLOSE\r\n\r\n";
 	parse(in, strlen(in), 0, &req);
 	ok(!req.keep_alive, "fields: second Connection header counts");
