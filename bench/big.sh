@@ -58,18 +58,23 @@ rsync_hpull() { rsync -a "$DAEMON/huge/" "$WORK/down/"; }
 # The room for the other's pull: each copy goes once it is timed.
 after_soc_hpull() { rm -rf "$WORK/fresh"; }
 after_rsync_hpull() { rm -rf "$WORK/down"; }
-# Before each copy of the 4 GiB file, as much memory written and freed,
-# untimed: without it the rounds fell in two modes, about 5 s and 14 s,
-# for either tool, and the medians said which drew more slow rounds
-# (bench/README, 2026-12-05).
+# warm MB: before each timed copy, as much memory as it writes written
+# to the same filesystem and freed, untimed. This machine hands freed
+# memory back to its host, and a page written for the first time since
+# costs a fault into the host: without it the 4 GiB rounds fell in two
+# modes, about 5 s and 14 s, for either tool, and the edit's swung by two,
+# soc's slow when it wrote after rsync had freed (bench/README).
 warm() {
-	head -c $((HUGE_MB * 1024 * 1024)) /dev/zero >"$WORK/warm"
+	head -c $(($1 * 1024 * 1024)) /dev/zero >"$WORK/warm"
 	rm -f "$WORK/warm"
 }
-before_soc_hpush() { warm; }
-before_rsync_hpush() { warm; }
-before_soc_hpull() { warm; }
-before_rsync_hpull() { warm; }
+# The edit writes the file anew on the server, and rsync -a too.
+before_soc_edit() { warm "$LARGE_MB"; }
+before_rsync_edit() { warm "$LARGE_MB"; }
+before_soc_hpush() { warm "$HUGE_MB"; }
+before_rsync_hpush() { warm "$HUGE_MB"; }
+before_soc_hpull() { warm "$HUGE_MB"; }
+before_rsync_hpull() { warm "$HUGE_MB"; }
 
 # ---- 1. a 1 MiB edit inside a 256 MiB file ----
 echo "big: a ${LARGE_MB} MiB file, a 1 MiB edit in it per round"
