@@ -158,7 +158,8 @@ static long parse_request_line(const char *p, size_t n, struct http_request *req
 	req->query.p = req->target.p + req->target.len;
 	req->query.len = 0;
 	v2 = memchr(req->target.p, '?', req->target.len);
-	if (v2) {
+	/* A CONNECT's target is an authority, with no query to cut off. */
+	if (v2 && !http_slice_eq(req->method, "CONNECT")) {
 		req->path.len = (size_t)(v2 - req->target.p);
 		req->query.p = v2 + 1;
 		req->query.len = req->target.len - req->path.len - 1;

@@ -79,6 +79,7 @@ static const struct parse_case cases[] = {
 	{ "CONNECT soc:873 HTTP/1.0\r\n\r\n", HEAD, "CONNECT in HTTP/1.0, as rsync asks a proxy" },
 	{ "CONNECT soc:873 HTTP/1.1\r\nHost: soc:873\r\n\r\n", HEAD, "CONNECT in HTTP/1.1" },
 	{ "CONNECT / HTTP/1.1\r\n\r\n", -400, "CONNECT to a path" },
+	{ "CONNECT ?oc:873 HTTP/1.0\r\n\r\n", HEAD, "CONNECT's target has no query (the handler refuses it)" },
 	{ "CONNECT soc:873 HTTP/2.0\r\n\r\n", -505, "CONNECT in HTTP/2.0" },
 	{ "connect soc:873 HTTP/1.0\r\n\r\n", -505, "HTTP/1.0 for the CONNECT method only, as cased" },
 	{ "GET soc:873 HTTP/1.1\r\n\r\n", -400, "an authority for GET" },
