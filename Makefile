@@ -9,8 +9,8 @@ CC ?= cc
 PKGS = sqlite3 libcurl jansson libmd libcrypto libpq
 
 # Each area keeps its own list, so parallel work never edits one line.
-CORE_SRCS = soc.c usage.c buf.c path.c hash.c hash_follow.c parts.c options.c wire.c wire_scan.c testhook.c beneath.c
-CLIENT_SRCS = workspace.c db.c db_hash.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
+CORE_SRCS = soc.c usage.c buf.c path.c hash.c hash_follow.c hash_pieces.c parts.c options.c wire.c wire_scan.c testhook.c beneath.c
+CLIENT_SRCS = workspace.c db.c db_hash.c db_pieces.c db_upgrade.c scan.c scan_walk.c ignore.c arena.c quote.c \
 	cmd_init.c cmd_add.c cmd_rm.c cmd_status.c link.c
 HTTP_SRCS = http.c httpd.c httpd_io.c httpd_park.c httpd_patience.c httpd_signal.c
 SERVER_SRCS = sql.c sql_pg.c sql_bulk.c store.c store_big.c store_bind.c store_lock.c store_lost.c store_upgrade.c node.c view_serve.c token.c api.c cmd_serve.c tunnel_serve.c upload_serve.c upload_slots.c txn.c txn_db.c txn_files.c txn_check.c txn_head.c txn_items_lite.c txn_sweep.c stage_follow.c push_body.c tree.c check.c \

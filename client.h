@@ -202,6 +202,13 @@ int index_set_text(struct workspace *ws, const char *key, const char *value, siz
 /* soc pull --resync: every base forgotten (never synced), a soc rm not yet pushed with it. */
 int index_forget_bases(struct workspace *ws);
 /*
+ * db_pieces.c: a big file's pieces as its last push hashed them, for the
+ * next (a cache of a few files). get: none (p->n 0) when there are none
+ * or they cannot be read; put: p->n 0 drops them.
+ */
+void index_pieces_get(struct workspace *ws, const char *path, struct pieces *p);
+int index_pieces_put(struct workspace *ws, const char *path, const struct pieces *p);
+/*
  * The first tracked root (a directory given to soc add) that held synced
  * files and under which the scan now finds none present: an unmounted
  * drive. NULL if none. The string lives as long as ws.

@@ -270,6 +270,7 @@ static void print_changes(const struct change_list *ch)
 struct bases {
 	struct workspace *ws;
 	const struct change_list *ch;
+	struct push_later *later;	/* its rows and pieces join the transaction */
 	pthread_t thread;
 	int threaded;
 	int begun, failed;
@@ -287,6 +288,8 @@ static void *bases_write(void *arg)
 		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BASES_NICE);
 	w->failed = index_begin(w->ws);
 	w->begun = !w->failed;
+	if (!w->failed)
+		w->failed = push_later_keep(w->later);
 	for (size_t i = 0; i < w->ch->n && !w->failed; i++) {
 		const struct scan_item *it = w->ch->v[i];
 
@@ -296,11 +299,13 @@ static void *bases_write(void *arg)
 }
 
 /* The main thread touches the index only after bases_wait. */
-static void bases_start(struct bases *w, struct workspace *ws, const struct change_list *ch)
+static void bases_start(struct bases *w, struct workspace *ws, const struct change_list *ch,
+			struct push_later *later)
 {
 	memset(w, 0, sizeof(*w));
 	w->ws = ws;
 	w->ch = ch;
+	w->later = later;
 	w->threaded = 1;
 	if (pthread_create(&w->thread, NULL, bases_write, w)) {
 		w->threaded = 0;
@@ -359,7 +364,7 @@ enum { PUSH_DONE, PUSH_RETRY };
 
 /* One attempt: begin, upload, commit. PUSH_RETRY when a file changed under us (422). */
 static int push_once(struct workspace *ws, struct net *net, const struct remote *r,
-		     const struct push_opts *o, int *rc)
+		     const struct push_opts *o, int retry, int *rc)
 {
 	struct scan_result scan = { 0 };
 	struct change_list ch = { 0 };
@@ -429,7 +434,8 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto out;
 	}
 	/* Beside the transfer, on another core: its files are read once more, from the cache. */
-	later = push_later_start(ws, &ch, &stop);
+	/* A retry hashes whole: a 422 may have been a resumed hash's wrong claim. */
+	later = push_later_start(ws, &ch, &stop, !retry);
 	/* One line for both ways a push sends, on a terminal. */
 	progress_start(&pg, "sending", b.nasked, b.total);
 	progressing = 1;
@@ -465,7 +471,6 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 			/* Only the hash thread stops it: its files came back as synced (or changed since). */
 			int lr = push_later_end(later, NULL);
 
-			later = NULL;
 			progress_end(&pg, 0);
 			progressing = 0;
 			if (!lr && push_later_none_changed(&ch)) {
@@ -487,7 +492,6 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		const char *changed;
 		int lr = push_later_end(later, &changed);
 
-		later = NULL;
 		if (lr > 0) {
 			fprintf(stderr, "%s: changed while being sent: '%s'\n", soc_prog, show_path(changed));
 			outcome = PUSH_RETRY;
@@ -500,7 +504,7 @@ static int push_once(struct workspace *ws, struct net *net, const struct remote 
 		goto abort_txn;
 	path = xasprintf("/api/v1/push/%s/commit", b.txn);
 	push_later_body(&ch, &hashes);
-	bases_start(&w, ws, &ch);
+	bases_start(&w, ws, &ch, later);
 	st = net_request_patient(net, "POST", path, hashes.len ? "application/json" : NULL, hashes.p, hashes.len,
 				 &resp);
 	bases_wait(&w);
@@ -557,7 +561,7 @@ abort_txn:
 out:
 	if (progressing)
 		progress_end(&pg, 0);
-	push_later_end(later, NULL);
+	push_later_free(later);
 	buf_free(&hashes);
 	push_begun_free(&b);
 	free(path);
@@ -594,7 +598,7 @@ int cmd_push(int argc, char **argv, struct workspace *ws)
 	if ((rc = history_verify(ws, se)))
 		return rc;
 	for (tries = 0; tries <= PUSH_RETRIES; tries++) {
-		if (push_once(ws, se->net, &se->remote, &o, &rc) != PUSH_RETRY)
+		if (push_once(ws, se->net, &se->remote, &o, tries > 0, &rc) != PUSH_RETRY)
 			break;
 		if (tries < PUSH_RETRIES)
 			say("rescanning and trying once more\n");

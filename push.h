@@ -63,15 +63,23 @@ struct push_later;
 /*
  * Starts hashing ch's later items (scan_item.later) on a thread; NULL when
  * there are none. When they are all of ch and all come back as synced
- * (only touched), it ends the push's rsync through stop.
+ * (only touched), it ends the push's rsync through stop. With trust, a
+ * file's hash may start from its pieces kept from its last push.
  */
-struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop);
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop,
+				    int trust);
 /*
- * Waits for those hashes and frees pl: each item gets its e.hash, and its
- * index row that hash with the scan's stat. 0; 1 when a file changed
- * since the scan (*changed, if not NULL, names it); -1 after a message.
+ * Waits for those hashes: each item gets its e.hash, and its index row
+ * that hash with the scan's stat, unless the hash was resumed (that row
+ * waits for push_later_keep). 0; 1 when a file changed since the scan
+ * (*changed, if not NULL, names it); -1 after a message. Once: a second
+ * call returns the first's answer.
  */
 int push_later_end(struct push_later *pl, const char **changed);
+/* After push_later_end, in the commit's index transaction: the rows it left, and every file's pieces. */
+int push_later_keep(struct push_later *pl);
+/* Ends pl if it was not, and frees it; NULL is none. */
+void push_later_free(struct push_later *pl);
 /* 1 when every change of ch is a later item found as synced, after push_later_end: nothing to push. */
 int push_later_none_changed(const struct change_list *ch);
 /* The commit's body, {"sha256":{PATH:SHA256,...}} for ch's later items; empty when none. */

@@ -11,6 +11,14 @@
  * before and after the read is the scan's, else it changed during the
  * push and we scan again, as after a 422. rsync may have read other
  * bytes meanwhile; then the server's check fails, and that is a 422.
+ *
+ * A file's pieces kept from its last push (db_pieces.c) let its hash
+ * start at its first changed piece (hash_pieces.c). Such a digest is a
+ * claim: the server checks it, and a wrong one is a 422, after which the
+ * retry hashes whole (trust 0). It is never recorded before the server
+ * has taken it (push_later_keep, in the commit's index transaction), and
+ * one that says a file holds its base, which nobody would check, is
+ * taken again from the file's whole content.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +29,7 @@
 #include <unistd.h>
 
 #include "push.h"
+#include "testhook.h"
 
 enum { LATER_OK, LATER_CHANGED, LATER_FAILED };
 
@@ -31,10 +40,14 @@ struct push_later {
 	char (*hex)[HASH_HEX_LEN + 1];	/* the thread's results */
 	unsigned char *verdict;		/* LATER_* of each */
 	int *err;			/* errno of a LATER_FAILED */
+	struct pieces *was, *now;	/* each one's pieces, kept from the last push and taken now */
+	uint64_t *resumed;		/* bytes its digest took from its pieces, not the file: a claim */
 	int all;			/* every change of the push is one of them */
 	struct rsync_stop *stop;	/* ended when they all come back unchanged */
 	pthread_t thread;
 	int threaded;
+	int ended;			/* push_later_end has run */
+	int rc;				/* and returned this */
 };
 
 /* The stat the scan saw, still (its times clamped as the scan's are). */
@@ -43,6 +56,31 @@ static int as_scanned(const struct stat *st, const struct entry *e)
 	return S_ISREG(st->st_mode) && (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
 	       mtime_ns(&st->st_mtim) == e->mtime_ns && mtime_ns(&st->st_ctim) == e->ctime_ns &&
 	       mode_of(st->st_mode) == e->mode;
+}
+
+static int is_base(const char *hex, const struct entry *e)
+{
+	struct digest d;
+
+	digest_from_hex(&d, hex);
+	return digest_eq(&d, &e->base);
+}
+
+/* Its digest and pieces; a resumed digest that names the base is taken again, whole. */
+static int hash_pieces(struct push_later *pl, size_t i, int fd, uint64_t *n)
+{
+	uint64_t *resumed = &pl->resumed[i];
+
+	if (pieces_hash(fd, &pl->was[i], &pl->now[i], pl->hex[i], n, resumed))
+		return -1;
+	if (*resumed && is_base(pl->hex[i], &pl->v[i]->e)) {
+		pieces_free(&pl->now[i]);
+		if (pieces_hash(fd, NULL, &pl->now[i], pl->hex[i], n, resumed))
+			return -1;
+	}
+	test_hook_line(HOOK_PIECES_STATS, "resumed %llu of %llu", (unsigned long long)*resumed,
+		       (unsigned long long)*n);
+	return 0;
 }
 
 static int hash_later(struct push_later *pl, size_t i)
@@ -57,7 +95,7 @@ static int hash_later(struct push_later *pl, size_t i)
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? LATER_CHANGED : (pl->err[i] = errno,
 													LATER_FAILED);
 	if (!fstat(fd, &before) && as_scanned(&before, e)) {
-		if (hash_fd(fd, pl->hex[i], &n)) {
+		if (hash_pieces(pl, i, fd, &n)) {
 			pl->err[i] = errno;
 			v = LATER_FAILED;
 		} else if (!fstat(fd, &after) && as_scanned(&after, e) && n == e->size) {
@@ -72,10 +110,8 @@ static int hash_later(struct push_later *pl, size_t i)
 static int as_synced(const struct push_later *pl, size_t i)
 {
 	const struct entry *e = &pl->v[i]->e;
-	struct digest d;
 
-	digest_from_hex(&d, pl->hex[i]);
-	return pl->verdict[i] == LATER_OK && digest_eq(&d, &e->base) && e->mode == e->base_mode;
+	return pl->verdict[i] == LATER_OK && is_base(pl->hex[i], e) && e->mode == e->base_mode;
 }
 
 static void *hash_all(void *arg)
@@ -93,7 +129,8 @@ static void *hash_all(void *arg)
 	return NULL;
 }
 
-struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop)
+struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop,
+				    int trust)
 {
 	struct push_later *pl;
 	size_t n = 0;
@@ -108,9 +145,15 @@ struct push_later *push_later_start(struct workspace *ws, const struct change_li
 	pl->hex = xcalloc(n, sizeof(*pl->hex));
 	pl->verdict = xcalloc(n, 1);
 	pl->err = xcalloc(n, sizeof(*pl->err));
+	pl->was = xcalloc(n, sizeof(*pl->was));
+	pl->now = xcalloc(n, sizeof(*pl->now));
+	pl->resumed = xcalloc(n, sizeof(*pl->resumed));
 	for (size_t i = 0; i < ch->n; i++)
 		if (ch->v[i]->later)
 			pl->v[pl->n++] = ch->v[i];
+	/* Read here: the thread does not touch the index. */
+	for (size_t i = 0; trust && i < pl->n; i++)
+		index_pieces_get(ws, pl->v[i]->e.path, &pl->was[i]);
 	pl->all = pl->n == ch->n;
 	pl->stop = stop;
 	/* Without a thread they are hashed at the end, after rsync: slower, the same. */
@@ -118,16 +161,26 @@ struct push_later *push_later_start(struct workspace *ws, const struct change_li
 	return pl;
 }
 
+/* The row the scan would have written: this stat, this content, racy by the same rule. */
+static int write_row(struct push_later *pl, size_t i)
+{
+	struct index_row r = { pl->v[i]->e, 0, 0 };
+
+	r.racy = r.e.mtime_ns >= pl->ws->stamp_ns;
+	return index_write_row(pl->ws, &r);
+}
+
 int push_later_end(struct push_later *pl, const char **changed)
 {
 	int rc = 0;
 
-	if (!pl)
-		return 0;
+	if (!pl || pl->ended)
+		return pl ? pl->rc : 0;
 	if (pl->threaded)
 		pthread_join(pl->thread, NULL);
 	else
 		hash_all(pl);
+	pl->ended = 1;
 	for (size_t i = 0; i < pl->n && !rc; i++) {
 		struct scan_item *it = pl->v[i];
 
@@ -139,22 +192,43 @@ int push_later_end(struct push_later *pl, const char **changed)
 				*changed = it->e.path;
 			rc = 1;
 		} else {
-			struct index_row r = { it->e, 0, 0 };
-
 			digest_from_hex(&it->e.hash, pl->hex[i]);
-			/* What the scan would have written: this stat, this content, racy by the same rule. */
-			r.e.hash = it->e.hash;
-			r.racy = it->e.mtime_ns >= pl->ws->stamp_ns;
-			if (index_write_row(pl->ws, &r))
+			if (!pl->resumed[i] && write_row(pl, i))
 				rc = -1;
 		}
 	}
+	pl->rc = rc;
+	return rc;
+}
+
+int push_later_keep(struct push_later *pl)
+{
+	for (size_t i = 0; pl && i < pl->n; i++) {
+		if (pl->verdict[i] != LATER_OK)
+			continue;
+		if ((pl->resumed[i] && write_row(pl, i)) || index_pieces_put(pl->ws, pl->v[i]->e.path, &pl->now[i]))
+			return -1;
+	}
+	return 0;
+}
+
+void push_later_free(struct push_later *pl)
+{
+	if (!pl)
+		return;
+	push_later_end(pl, NULL);
+	for (size_t i = 0; i < pl->n; i++) {
+		pieces_free(&pl->was[i]);
+		pieces_free(&pl->now[i]);
+	}
+	free(pl->was);
+	free(pl->now);
+	free(pl->resumed);
 	free(pl->v);
 	free(pl->hex);
 	free(pl->verdict);
 	free(pl->err);
 	free(pl);
-	return rc;
 }
 
 int push_later_none_changed(const struct change_list *ch)

@@ -182,6 +182,26 @@ void hash_follow_wrote(struct hash_follow *f, uint64_t n);
 int hash_follow_end(struct hash_follow *f, char hex[HASH_HEX_LEN + 1]);
 /* sha256 of everything readable from fd, as lowercase hex; the size read in *size. */
 int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
+
+/* ---- hash_pieces.c: a big file's sha256 taken again from its first changed piece ---- */
+
+#define PIECE_MIN_SHIFT 20	/* a piece is 1 MiB, or more for a file of more than PIECES_MAX MiB */
+#define PIECES_MAX 4096		/* pieces recorded of one file */
+#define PIECE_REC 40		/* a piece's record: the sha256 state after it (32), its sum (8) */
+struct pieces {
+	unsigned shift;		/* a piece is 1 << shift bytes */
+	size_t n;		/* whole pieces recorded, from the file's start */
+	unsigned char *rec;	/* n records of PIECE_REC bytes */
+};
+/*
+ * The sha256 of fd from its start (as hash_fd), its pieces recorded in
+ * *now (pieces_free it). With was, the first pieces whose sums are was's
+ * are not hashed: *resumed is then their bytes, and the digest only a
+ * claim to check (hash_pieces.c). 0, or -1 and errno.
+ */
+int pieces_hash(int fd, const struct pieces *was, struct pieces *now, char hex[HASH_HEX_LEN + 1],
+		uint64_t *size, uint64_t *resumed);
+void pieces_free(struct pieces *p);
 /* 1 when dir/name, not followed, is a regular file with that sha256 (and size, when not -1). */
 int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
 /* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */

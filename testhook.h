@@ -65,6 +65,10 @@
 #define HOOK_FOLLOW_STATS TEST_HOOK_PREFIX "FOLLOW_STATS"
 /* Server, a file: each commit's check appends "marked N looked M", its uploaded files taken unseen and seen. */
 #define HOOK_CHECK_STATS TEST_HOOK_PREFIX "CHECK_STATS"
+/* Client, a flag: every piece's sum is taken as its record's, as if each one collided (hash_pieces.c). */
+#define HOOK_PIECES_COLLIDE TEST_HOOK_PREFIX "PIECES_COLLIDE"
+/* Client, a file: each big file a push hashes appends "resumed N of M", the bytes not hashed and its size. */
+#define HOOK_PIECES_STATS TEST_HOOK_PREFIX "PIECES_STATS"
 
 /*
  * The hook's number, min..max; dflt when unset, or when not a whole number

@@ -16,11 +16,6 @@ MB=17	# past FOLLOW_MIN_BYTES
 SOC_TEST_FOLLOW_STATS=$TRASH/stats
 export SOC_TEST_FOLLOW_STATS
 
-# edit FILE MIB: one random MiB written over FILE at MiB MIB.
-edit() {
-	head -c 1048576 /dev/urandom | dd of="$1" bs=1M seek="$2" conv=notrunc 2>/dev/null
-}
-
 last_stats() {
 	tail -n 1 "$TRASH/stats"
 }

@@ -3,6 +3,11 @@
 # as the client runs it, for the t/022N tests. Source it after lib.sh; set
 # URL (start_server does) and TOKEN.
 
+# edit FILE MIB: one random MiB written over FILE at MiB MIB.
+edit() {
+	head -c 1048576 /dev/urandom | dd of="$1" bs=1M seek="$2" conv=notrunc 2>/dev/null
+}
+
 # api METHOD PATH [curl args]: the status on stdout, the body in ./out.
 api() {
 	api_m=$1
