@@ -17,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "push.h"
@@ -285,7 +283,7 @@ static void *bases_write(void *arg)
 	 * answer waits for those. A failure leaves it at the usual priority.
 	 */
 	if (w->threaded)
-		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BASES_NICE);
+		thread_nice(BASES_NICE);
 	w->failed = index_begin(w->ws);
 	w->begun = !w->failed;
 	if (!w->failed)

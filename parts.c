@@ -5,6 +5,8 @@
  * server's check of a push, a pull's check of its downloads).
  */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "soc.h"
@@ -52,4 +54,10 @@ void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride)
 		else
 			fn(base + k * stride);
 	}
+}
+
+/* On Linux a thread is a task of its own: its id is what setpriority takes. */
+void thread_nice(int n)
+{
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), n);
 }

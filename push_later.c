@@ -129,6 +129,12 @@ static void *hash_all(void *arg)
 	return NULL;
 }
 
+static void *hash_thread(void *arg)
+{
+	thread_nice(HASH_BESIDE_NICE);
+	return hash_all(arg);
+}
+
 struct push_later *push_later_start(struct workspace *ws, const struct change_list *ch, struct rsync_stop *stop,
 				    int trust)
 {
@@ -157,7 +163,7 @@ struct push_later *push_later_start(struct workspace *ws, const struct change_li
 	pl->all = pl->n == ch->n;
 	pl->stop = stop;
 	/* Without a thread they are hashed at the end, after rsync: slower, the same. */
-	pl->threaded = !pthread_create(&pl->thread, NULL, hash_all, pl);
+	pl->threaded = !pthread_create(&pl->thread, NULL, hash_thread, pl);
 	return pl;
 }
 

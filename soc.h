@@ -150,6 +150,15 @@ size_t parts_plan(size_t n, uint64_t (*size)(size_t i, const void *arg), const v
  */
 void parts_run(size_t n, void *(*fn)(void *), void *arg, size_t stride);
 
+/*
+ * A hash taken beside a transfer (push_later.c, stage_follow.c) yields
+ * the cores to it: it has the transfer's length to finish in, and on a
+ * machine short of cores it slowed rsync more than it gained.
+ */
+#define HASH_BESIDE_NICE 10
+/* This thread alone gets niceness n; a failure leaves it as it was. */
+void thread_nice(int n);
+
 /* ---- hash.c: sha256 (the content identity) through libcrypto; md5 for older records ---- */
 
 #define HASH_HEX_LEN 64		/* sha256 as lowercase hex */

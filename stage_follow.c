@@ -306,6 +306,7 @@ static void *follow(void *arg)
 	struct stage_follow *f = arg;
 	int how;
 
+	thread_nice(HASH_BESIDE_NICE);
 	while ((how = how_now(f)) == RUN) {
 		struct pollfd p[2] = { { f->ifd, POLLIN, 0 }, { f->wake, POLLIN, 0 } };
 		int busy = 0;
