@@ -366,7 +366,7 @@ static int run_once(const struct remote *r, const char *src, const char *dst,
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *argv[16];
-	char *shell, *env_url, *env_token, *env_ca[3], *copy_dest = NULL;
+	char *shell = NULL, *env_url, *env_token, *env_ca[3], *copy_dest = NULL;
 	struct stream st[PARTS_MAX];
 	size_t start[PARTS_MAX + 1], nst, started = 0;
 	void (*old_pipe)(int);
@@ -383,12 +383,12 @@ static int run_once(const struct remote *r, const char *src, const char *dst,
 	/* rsync splits -e on spaces and honours single quotes, not backslashes. */
 	if (!proxy && strchr(exe, '\''))
 		return error("cannot use '%s' as the rsync tunnel: it contains a quote", exe);
-	shell = xasprintf("'%s' tunnel", exe);
 	if (proxy) {
 		/* The token is in the environment, never argv, as the tunnel's is. */
 		env_url = xasprintf("RSYNC_PROXY=%s", proxy);
 		env_token = env_ca[0] = env_ca[1] = env_ca[2] = NULL;
 	} else {
+		shell = xasprintf("'%s' tunnel", exe);
 		env_url = xasprintf("SOC_TUNNEL_URL=%s", r->url);
 		env_token = xasprintf("SOC_TUNNEL_TOKEN=%s", r->token ? r->token : "");
 		/* Set even when empty: a variable of ours left in the environment must not choose the CA. */
@@ -500,14 +500,18 @@ int rsync_run(const struct remote *r, const char *src, const char *dst,
 	      const char *basis_dir, char *const *paths, size_t npaths, struct progress *pg,
 	      struct rsync_stop *stop)
 {
-	char *proxy = rsync_connect_proxy(r);
+	/* Once refused, not asked again: a pull runs several rsyncs, each would pay a failed start. */
+	static int refused;
+	char *proxy = refused ? NULL : rsync_connect_proxy(r);
 	int rc = RSYNC_NO_CONNECT;
 
 	if (proxy)
 		rc = run_once(r, src, dst, basis_dir, paths, npaths, pg, stop, proxy);
 	free(proxy);
-	if (rc == RSYNC_NO_CONNECT)
+	if (rc == RSYNC_NO_CONNECT) {
+		refused = 1;
 		rc = run_once(r, src, dst, basis_dir, paths, npaths, pg, stop, NULL);
+	}
 	return rc;
 }
 

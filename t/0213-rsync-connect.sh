@@ -117,4 +117,21 @@ test_expect_success 'a push to it takes the tunnel, and says nothing of it' '
 	cmp c/g "$t/g"
 '
 
+test_expect_success 'one command asks once: a sync that pulls and pushes by rsync is refused CONNECT once' '
+	soc init d --remote "$URL" -q &&
+	(cd d && SOC_TEST_NO_FETCH=1 soc pull -q) &&
+	cmp c/g d/g &&
+	head -c 300000 /dev/urandom >c/k &&
+	(cd c && soc add k -q && soc push -q) &&
+	dd if=/dev/urandom of=d/g bs=1k count=8 seek=10 conv=notrunc 2>/dev/null &&
+	cat old.log $(one_node || echo old.n2.log) | grep -c " CONNECT soc:873 505 " >before &&
+	(cd d && SOC_TEST_NO_FETCH=1 SOC_TEST_PUSH_CHANGED_BY_RSYNC=1 soc sync -q) 2>err &&
+	test_must_be_empty err &&
+	cat old.log $(one_node || echo old.n2.log) | grep -c " CONNECT soc:873 505 " >after &&
+	test "$(cat after)" = $(($(cat before) + 1)) &&
+	cmp c/k d/k &&
+	t=$(server_tree "$TRASH/old") &&
+	cmp d/g "$t/g"
+'
+
 test_done
