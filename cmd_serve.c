@@ -179,11 +179,15 @@ static int writes(const struct http_request *req)
 static long basic_password(const struct http_slice *h, char *out, size_t size)
 {
 	unsigned char dec[PROXY_AUTH_MAX / 4 * 3 + 1];
-	const char *b64 = h->p + 6, *colon;
-	size_t n = h->len - 6, pad = 0;
+	const char *b64, *colon;
+	size_t n, pad = 0;
 	int len;
 
-	if (h->len < 6 || strncasecmp(h->p, "Basic ", 6) || !n || n % 4 || n > PROXY_AUTH_MAX)
+	if (h->len < 6 || strncasecmp(h->p, "Basic ", 6))
+		return -1;
+	b64 = h->p + 6;
+	n = h->len - 6;
+	if (!n || n % 4 || n > PROXY_AUTH_MAX)
 		return -1;
 	while (pad < 2 && b64[n - 1 - pad] == '=')
 		pad++;
