@@ -191,6 +191,19 @@ void hash_follow_wrote(struct hash_follow *f, uint64_t n);
 int hash_follow_end(struct hash_follow *f, char hex[HASH_HEX_LEN + 1]);
 /* sha256 of everything readable from fd, as lowercase hex; the size read in *size. */
 int hash_fd(int fd, char hex[HASH_HEX_LEN + 1], uint64_t *size);
+/* 1 when dir/name, not followed, is a regular file with that sha256 (and size, when not -1). */
+int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
+/* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */
+int hash_hex_valid(const char *s);
+/* 1 when the n bytes at s are lowercase hex digits; it stops at the first that is not, a NUL too. */
+int hex_span(const char *s, size_t n);
+/* hex to its bytes (-1 when not HASH_HEX_LEN lowercase hex digits), and back. */
+int hash_to_raw(const char *hex, uint8_t raw[HASH_RAW_LEN]);
+void hash_from_raw(const uint8_t raw[HASH_RAW_LEN], char hex[HASH_HEX_LEN + 1]);
+int md5_hex_valid(const char *s);
+void sha256_hex(const void *p, size_t n, char hex[HASH_HEX_LEN + 1]);
+/* md5, as an older soc recorded content, and in the same read its sha256 when sha is not NULL. */
+int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], char sha[HASH_HEX_LEN + 1]);
 
 /* ---- hash_pieces.c: a big file's sha256 taken again from its first changed piece ---- */
 
@@ -211,19 +224,6 @@ struct pieces {
 int pieces_hash(int fd, const struct pieces *was, struct pieces *now, char hex[HASH_HEX_LEN + 1],
 		uint64_t *size, uint64_t *resumed);
 void pieces_free(struct pieces *p);
-/* 1 when dir/name, not followed, is a regular file with that sha256 (and size, when not -1). */
-int hash_file_is(int dir, const char *name, const char *hex, int64_t size);
-/* 1 when s is exactly HASH_HEX_LEN (or MD5_HEX_LEN) lowercase hex digits. */
-int hash_hex_valid(const char *s);
-/* 1 when the n bytes at s are lowercase hex digits; it stops at the first that is not, a NUL too. */
-int hex_span(const char *s, size_t n);
-/* hex to its bytes (-1 when not HASH_HEX_LEN lowercase hex digits), and back. */
-int hash_to_raw(const char *hex, uint8_t raw[HASH_RAW_LEN]);
-void hash_from_raw(const uint8_t raw[HASH_RAW_LEN], char hex[HASH_HEX_LEN + 1]);
-int md5_hex_valid(const char *s);
-void sha256_hex(const void *p, size_t n, char hex[HASH_HEX_LEN + 1]);
-/* md5, as an older soc recorded content, and in the same read its sha256 when sha is not NULL. */
-int md5_fd(int fd, char hex[MD5_HEX_LEN + 1], char sha[HASH_HEX_LEN + 1]);
 
 /* ---- the upload stream of new files: upload.c sends, upload_serve.c receives ---- */
 
