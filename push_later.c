@@ -167,13 +167,10 @@ struct push_later *push_later_start(struct workspace *ws, const struct change_li
 	return pl;
 }
 
-/* The row the scan would have written: this stat, this content, racy by the same rule. */
+/* The row the scan would have written: this stat, this content, racy by the scan's stamp. */
 static int write_row(struct push_later *pl, size_t i)
 {
-	struct index_row r = { pl->v[i]->e, 0, 0 };
-
-	r.racy = r.e.mtime_ns >= pl->ws->stamp_ns;
-	return index_write_row(pl->ws, &r);
+	return index_record(pl->ws, &pl->v[i]->e);
 }
 
 int push_later_end(struct push_later *pl, const char **changed)
