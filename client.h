@@ -207,6 +207,8 @@ int index_forget_bases(struct workspace *ws);
  * or they cannot be read; put: p->n 0 drops them.
  */
 void index_pieces_get(struct workspace *ws, const char *path, struct pieces *p);
+/* db.c's and db_pieces.c's message for a failed statement: -1, after "index '...': what: sqlite's". */
+int index_db_error(struct workspace *ws, const char *what);
 int index_pieces_put(struct workspace *ws, const char *path, const struct pieces *p);
 /*
  * The first tracked root (a directory given to soc add) that held synced

@@ -100,7 +100,7 @@ struct index_priv {
 	char *emptied;		/* index_emptied_root's answer */
 };
 
-static int db_error(struct workspace *ws, const char *what)
+int index_db_error(struct workspace *ws, const char *what)
 {
 	return error("index '%s/" INDEX_FILE "': %s: %s", ws->root, what, sqlite3_errmsg(ws->db));
 }
@@ -115,7 +115,7 @@ static sqlite3_stmt *stmt(struct workspace *ws, enum stmt k)
 		return *s;
 	}
 	if (sqlite3_prepare_v3(ws->db, sql[k], -1, SQLITE_PREPARE_PERSISTENT, s, NULL) != SQLITE_OK) {
-		db_error(ws, "cannot prepare a statement");
+		index_db_error(ws, "cannot prepare a statement");
 		*s = NULL;
 	}
 	return *s;
@@ -131,14 +131,14 @@ static int run(struct workspace *ws, sqlite3_stmt *s, const char *what)
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
-		return db_error(ws, what);
+		return index_db_error(ws, what);
 	return 0;
 }
 
 static int exec(struct workspace *ws, const char *q)
 {
 	if (sqlite3_exec(ws->db, q, NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(ws, q);
+		return index_db_error(ws, q);
 	return 0;
 }
 
@@ -194,7 +194,7 @@ int index_open(struct workspace *ws, const char *path)
 		return -1;
 	}
 	if (sqlite3_prepare_v2(ws->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-		return db_error(ws, "cannot read its version");
+		return index_db_error(ws, "cannot read its version");
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -293,7 +293,7 @@ static int load_files(struct workspace *ws, struct index_snapshot *snap)
 		e->base_mode = (unsigned)sqlite3_column_int(s, 11);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its files");
+	return rc == SQLITE_DONE ? 0 : index_db_error(ws, "cannot read its files");
 }
 
 static int load_roots(struct workspace *ws, struct index_snapshot *snap)
@@ -314,7 +314,7 @@ static int load_roots(struct workspace *ws, struct index_snapshot *snap)
 		snap->roots[snap->nroots++].recursive = sqlite3_column_int(s, 1);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its directories");
+	return rc == SQLITE_DONE ? 0 : index_db_error(ws, "cannot read its directories");
 }
 
 static int load_excluded(struct workspace *ws, struct index_snapshot *snap)
@@ -334,7 +334,7 @@ static int load_excluded(struct workspace *ws, struct index_snapshot *snap)
 								  (size_t)sqlite3_column_bytes(s, 0));
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot read its exclusions");
+	return rc == SQLITE_DONE ? 0 : index_db_error(ws, "cannot read its exclusions");
 }
 
 int index_load_roots(struct workspace *ws, struct index_snapshot *snap)
@@ -442,7 +442,7 @@ static int state_get(struct workspace *ws, const char *key, long long *v, const 
 	if (rc == SQLITE_ROW)
 		*v = sqlite3_column_int64(s, 0);
 	else if (rc != SQLITE_DONE)
-		db_error(ws, what);
+		index_db_error(ws, what);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
@@ -519,7 +519,7 @@ static int text_get(struct workspace *ws, const char *key, struct buf *out, cons
 	if (rc == SQLITE_ROW)
 		buf_add(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
 	else if (rc != SQLITE_DONE)
-		db_error(ws, what);
+		index_db_error(ws, what);
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

@@ -18,11 +18,6 @@
 #define PIECES_FILES_MAX 32	/* files whose pieces are kept */
 #define SHIFT_MAX 62		/* a piece no bigger than a file can be */
 
-static int db_error(struct workspace *ws, const char *what)
-{
-	return error("index '%s/" INDEX_FILE "': %s: %s", ws->root, what, sqlite3_errmsg(ws->db));
-}
-
 /* q run once, with the path as ?1 (when it has one), and p's shift and records as ?2 and ?3. */
 static int exec1(struct workspace *ws, const char *q, const char *path, const struct pieces *p)
 {
@@ -30,7 +25,7 @@ static int exec1(struct workspace *ws, const char *q, const char *path, const st
 	int rc;
 
 	if (sqlite3_prepare_v2(ws->db, q, -1, &s, NULL) != SQLITE_OK)
-		return db_error(ws, "cannot prepare a statement");
+		return index_db_error(ws, "cannot prepare a statement");
 	if (path)
 		sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
 	if (p) {
@@ -39,7 +34,7 @@ static int exec1(struct workspace *ws, const char *q, const char *path, const st
 	}
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : db_error(ws, "cannot keep a file's pieces");
+	return rc == SQLITE_DONE ? 0 : index_db_error(ws, "cannot keep a file's pieces");
 }
 
 int index_pieces_put(struct workspace *ws, const char *path, const struct pieces *p)
@@ -48,7 +43,7 @@ int index_pieces_put(struct workspace *ws, const char *path, const struct pieces
 			 "CREATE TABLE IF NOT EXISTS pieces (path TEXT PRIMARY KEY NOT NULL,"
 			 " shift INTEGER NOT NULL, used INTEGER NOT NULL, rec BLOB NOT NULL)",
 			 NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(ws, "cannot make the table of pieces");
+		return index_db_error(ws, "cannot make the table of pieces");
 	if (!p->n)
 		return exec1(ws, "DELETE FROM pieces WHERE path = ?1", path, NULL);
 	if (exec1(ws,
