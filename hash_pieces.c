@@ -141,7 +141,7 @@ static ssize_t pread_full(int fd, unsigned char *buf, size_t n, uint64_t at)
 	return (ssize_t)got;
 }
 
-/* The sum of the piece at `at` (len bytes, whole), or -1 when it was not all there. */
+/* The sum of the piece at `at` (len bytes): 0; 1 when the file is shorter now; -1 and errno. */
 static int sum_piece(int fd, unsigned char *buf, uint64_t at, uint64_t len, uint64_t *sum)
 {
 	uint64_t s = 0;
@@ -152,10 +152,8 @@ static int sum_piece(int fd, unsigned char *buf, uint64_t at, uint64_t len, uint
 
 		if (n < 0)
 			return -1;
-		if ((size_t)n < want) {
-			errno = 0;	/* shorter than at the start: the caller hashes what there is */
-			return -1;
-		}
+		if ((size_t)n < want)
+			return 1;
 		s = sum_bytes(s, buf, (size_t)n);
 		done += (uint64_t)n;
 	}
@@ -201,13 +199,12 @@ int pieces_hash(int fd, const struct pieces *was, struct pieces *now, char hex[H
 	if (was && was->shift == now->shift)
 		for (; k < was->n && k < cap; k++) {
 			const unsigned char *r = was->rec + k * PIECE_REC;
+			int got = sum_piece(fd, buf, k * piece, piece, &sum);
 
-			if (sum_piece(fd, buf, k * piece, piece, &sum)) {
-				if (errno)
-					goto fail;
-				break;
-			}
-			if (sum != rec_sum(r) && !collide)
+			if (got < 0)
+				goto fail;
+			/* Shorter than at the start: what there is gets hashed. */
+			if (got || (sum != rec_sum(r) && !collide))
 				break;
 			memcpy(now->rec + k * PIECE_REC, r, PIECE_REC);
 		}
