@@ -69,6 +69,8 @@
 #define HOOK_PIECES_COLLIDE TEST_HOOK_PREFIX "PIECES_COLLIDE"
 /* Client, a file: each big file a push hashes appends "resumed N of M", the bytes not hashed and its size. */
 #define HOOK_PIECES_STATS TEST_HOOK_PREFIX "PIECES_STATS"
+/* Server, a flag: the first commit's claim given back fails as if the database's answer were lost. */
+#define HOOK_UNCLAIM_LOST TEST_HOOK_PREFIX "UNCLAIM_LOST"
 
 /*
  * The hook's number, min..max; dflt when unset, or when not a whole number

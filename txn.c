@@ -58,6 +58,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sql.h"
 #include "txn.h"
 #include "node.h"
 #include "testhook.h"
@@ -445,10 +447,34 @@ static int apply_pending(struct server *s, struct sql *db, int at_start)
 	return rc;
 }
 
-/* A commit's claim given back: the txn is open again. A cluster node gives back only its own. */
+/*
+ * A commit's claim given back: the txn is open again. A cluster node gives
+ * back only its own. The database's answer may be lost with its connection
+ * (PostgreSQL failed over, t/0261): the claim would then stay until the
+ * server started again, and the client's DELETE would meet 409 busy until
+ * it gave up. So it is given back again, connecting again, as a record's
+ * outcome is asked again (txn_record_outcome).
+ */
 static int unclaim(struct server *s, struct sql *db, const char *id)
 {
-	return s->cluster ? node_unclaim(s, db, id) : txn_move(db, id, "committing", "open");
+	static atomic_int lost;	/* the test hook's answer was lost once */
+
+	for (long waited = 0;; waited += RECORD_RETRY_MS) {
+		int hooked = test_hook_flag(HOOK_UNCLAIM_LOST) && !atomic_exchange(&lost, 1);
+		int rc = hooked || (sql_broken(db) && sql_reconnect(db)) ? -1
+			 : s->cluster ? node_unclaim(s, db, id) : txn_move(db, id, "committing", "open");
+
+		if (rc >= 0) {
+			if (waited)
+				fprintf(stderr, "%s: reopened push '%s' once the database answered again\n",
+					soc_prog, id);
+			return rc;
+		}
+		if ((!hooked && !sql_broken(db)) || waited >= RECORD_OUTCOME_MS)
+			break;
+		poll(NULL, 0, RECORD_RETRY_MS);
+	}
+	return error("push '%s' stays claimed by a commit that failed, until the server starts again", id);
 }
 
 void txn_commit(struct server *s, struct http_exchange *ex, const struct caller *who, const char *id)
@@ -481,6 +507,9 @@ void txn_commit(struct server *s, struct http_exchange *ex, const struct caller 
 	upload_gate_leave();
 	if (rc == 2)
 		return uploading(ex);
+	/* A claim whose answer was lost may have been made. */
+	if (rc < 0 && sql_broken(db))
+		unclaim(s, db, id);
 	if (rc <= 0)
 		return rc < 0 ? internal(ex) : not_open(ex, db, id, who, 1);
 	if (txn_items_load(db, id, &l))
