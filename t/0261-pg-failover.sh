@@ -72,7 +72,8 @@ test_expect_success 'the primary stopped hard mid-storm, the standby promoted: p
 	wait $sa && wait $sb &&
 	after=$(cat a.acked b.acked | awk -v t="$promoted" "\$3 > t" | wc -l) &&
 	test_figure "pushes acknowledged: $before before the stop, $after after the promotion;" \
-		"failed: $(cat a.failed b.failed | wc -l)" &&
+		"failed: $(cat a.failed b.failed | wc -l);" \
+		"claims given back again: $(grep -c "once the database answered again" server.log)" &&
 	test "$before" -gt 0 && test "$after" -gt 0 &&
 	grep -q "lost the connection to PostgreSQL; connecting again" server.log
 '
