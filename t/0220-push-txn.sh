@@ -71,11 +71,7 @@ test_expect_success 'the head, changes?since= and the log say so' '
 '
 
 test_expect_success 'a staged file with the wrong sha256: 422 naming it, nothing changes' '
-	echo "what the push says" >w/c &&
-	change c w/c >body &&
-	push_begin body &&
-	echo "something else!!!" >w/c &&
-	push_upload w &&
+	push_staged_other w c "what the push says" "something else!!!" &&
 	snapshot "$R" >before &&
 	test "$(push_commit)" = 422 &&
 	grep "\"error\":\"staged_mismatch\"" out &&

@@ -21,10 +21,7 @@ wait_gone() {
 }
 
 test_expect_success_here 'a server whose pushes expire after 4 s' '
-	SOC_TEST_TXN_EXPIRE_SECONDS=4 &&
-	export SOC_TEST_TXN_EXPIRE_SECONDS &&
-	start_server "$R" &&
-	unset SOC_TEST_TXN_EXPIRE_SECONDS &&
+	serve_hooked SOC_TEST_TXN_EXPIRE_SECONDS 4 "$R" &&
 	TOKEN=$ADMIN_TOKEN &&
 	mkdir w && echo a >w/a && echo b >w/b
 '

@@ -11,20 +11,13 @@
 R=$TRASH/r
 
 test_expect_success_here 'a server that loses the answer to the first claim given back' '
-	SOC_TEST_UNCLAIM_LOST=1 &&
-	export SOC_TEST_UNCLAIM_LOST &&
-	start_server "$R" &&
-	unset SOC_TEST_UNCLAIM_LOST &&
+	serve_hooked SOC_TEST_UNCLAIM_LOST 1 "$R" &&
 	TOKEN=$ADMIN_TOKEN &&
 	mkdir w
 '
 
 test_expect_success 'a 422 whose claim given back lost its answer: still 422, the push open again' '
-	echo "what the push says" >w/c &&
-	change c w/c >body &&
-	push_begin body &&
-	echo "something else!!!" >w/c &&
-	push_upload w &&
+	push_staged_other w c "what the push says" "something else!!!" &&
 	test "$(push_commit)" = 422 &&
 	grep "\"error\":\"staged_mismatch\"" out &&
 	grep "reopened push .$TXN. once the database answered again" r.log &&
@@ -35,11 +28,7 @@ test_expect_success 'a 422 whose claim given back lost its answer: still 422, th
 '
 
 test_expect_success 'the next failed commit gives its claim back at once: a DELETE takes the push' '
-	echo "what the push says, again" >w/c &&
-	change c w/c "$(hash_of "$R/files/c")" >body &&
-	push_begin body &&
-	echo "something else again!!!" >w/c &&
-	push_upload w &&
+	push_staged_other w c "what the push says, again" "something else again!!!" "$(hash_of "$R/files/c")" &&
 	test "$(push_commit)" = 422 &&
 	test "$(grep -c "once the database answered again" r.log)" = 1 &&
 	test "$(api DELETE "push/$TXN")" = 204 &&

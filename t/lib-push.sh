@@ -57,6 +57,25 @@ push_upload() {
 		"$1/" "soc::push/${2:-$TXN}/" <upload0
 }
 
+# serve_hooked HOOK VALUE ROOT: start_server ROOT with the test hook HOOK
+# (SOC_TEST_...) set to VALUE for the server alone.
+serve_hooked() {
+	export "$1=$2" &&
+	start_server "$3" &&
+	unset "$1"
+}
+
+# push_staged_other DIR PATH SAID STAGED [BASE]: begins a push of DIR/PATH
+# holding SAID (replacing BASE), then stages STAGED for it instead, so that
+# its commit gets 422 staged_mismatch.
+push_staged_other() {
+	echo "$3" >"$1/$2" &&
+	change "$2" "$1/$2" "${5-}" >body &&
+	push_begin body &&
+	echo "$4" >"$1/$2" &&
+	push_upload "$1"
+}
+
 # serve_slow NAME PATIENCE-MS HOOK DELAY-MS: a server at TRASH/NAME that
 # waits PATIENCE-MS before its first empty line (SOC_TEST_HTTP_PATIENCE_MS)
 # and whose HOOK (SOC_TEST_APPLY_DELAY_MS, SOC_TEST_BEGIN_DELAY_MS) is
